@@ -1,0 +1,82 @@
+//! The signed-in user's own account: sessions and password.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::SessionInfo;
+
+#[server(endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    use crate::server::context;
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_agent, ip, created_at, last_seen_at FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
+    )
+    .bind(&me.user.id)
+    .bind(crate::server::now_ms())
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user_agent, ip, created_at, last_seen_at)| SessionInfo {
+            current: id == me.session_id,
+            id,
+            device: crate::device::describe(&user_agent),
+            ip,
+            created_at,
+            last_seen_at,
+        })
+        .collect())
+}
+
+/// Signs out one of the user's sessions (another user's id is "not found").
+#[server(endpoint = "revoke_session")]
+pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
+    use crate::server::context;
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(&session_id)
+        .bind(&me.user.id)
+        .execute(state.db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That session"));
+    }
+    if session_id == me.session_id {
+        context::set_cookie(crate::server::auth::clear_session_cookie(&state.settings));
+        leptos_axum::redirect("/signin");
+    }
+    Ok(())
+}
+
+/// Signs out every session of the user but this one; returns how many ended.
+#[server(endpoint = "revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<u64, AppError> {
+    use crate::server::{auth, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    auth::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+) -> Result<(), AppError> {
+    use crate::server::{accounts, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    accounts::change_password(
+        &state.db,
+        &me.user.id,
+        &me.session_id,
+        &current_password,
+        &new_password,
+        &confirm_password,
+    )
+    .await
+}

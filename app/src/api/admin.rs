@@ -1,0 +1,61 @@
+//! Admin-only: invitations and users. Every function starts with `require_admin`.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::{InviteInfo, UserInfo};
+#[cfg(feature = "ssr")]
+use crate::types::Role;
+
+#[cfg(feature = "ssr")]
+fn parse_role(role: &str) -> Result<Role, AppError> {
+    Role::parse(role).ok_or_else(|| AppError::invalid("Choose a role: user or admin."))
+}
+
+#[server(endpoint = "create_invite")]
+pub async fn create_invite(
+    #[server(default)] email: String,
+    role: String,
+    expires_in_days: i64,
+) -> Result<InviteInfo, AppError> {
+    use crate::server::{context, invites};
+    let me = context::require_admin()?;
+    let state = context::state()?;
+    invites::create(&state, &me.user.id, &email, parse_role(&role)?, expires_in_days).await
+}
+
+#[server(endpoint = "list_invites")]
+pub async fn list_invites() -> Result<Vec<InviteInfo>, AppError> {
+    use crate::server::{context, invites};
+    context::require_admin()?;
+    invites::list(&context::state()?).await
+}
+
+#[server(endpoint = "revoke_invite")]
+pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
+    use crate::server::{context, invites};
+    context::require_admin()?;
+    invites::revoke(&context::state()?.db, &invite_id).await
+}
+
+#[server(endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
+    use crate::server::{accounts, context};
+    let me = context::require_admin()?;
+    accounts::list_users(&context::state()?.db, &me.user.id).await
+}
+
+#[server(endpoint = "set_user_role")]
+pub async fn set_user_role(user_id: String, role: String) -> Result<(), AppError> {
+    use crate::server::{accounts, context};
+    context::require_admin()?;
+    accounts::set_role(&context::state()?.db, &user_id, parse_role(&role)?).await
+}
+
+/// Disabling ends the user's sessions at once; the last active admin can't be disabled.
+#[server(endpoint = "set_user_disabled")]
+pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), AppError> {
+    use crate::server::{accounts, context};
+    context::require_admin()?;
+    accounts::set_disabled(&context::state()?.db, &user_id, disabled).await
+}

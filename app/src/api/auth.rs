@@ -1,0 +1,86 @@
+//! Signing in and out, first-admin setup, accepting an invitation.
+//! These back the pages that must work without JavaScript: on success they redirect,
+//! on failure the error travels back in the URL (leptos form redirects).
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::{CurrentUser, InviteLookup, SetupLookup};
+
+/// Where a fresh session lands.
+pub const HOME: &str = "/inbox";
+
+#[cfg(feature = "ssr")]
+fn start_session(token: &str) -> Result<(), AppError> {
+    let state = crate::server::context::state()?;
+    crate::server::context::set_cookie(crate::server::auth::session_cookie(&state.settings, token));
+    leptos_axum::redirect(HOME);
+    Ok(())
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::server::{accounts, context};
+    let state = context::state()?;
+    let token = accounts::sign_in(&state, &email, &password, &context::request_meta()).await?;
+    start_session(&token)
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::{auth, context};
+    let state = context::state()?;
+    if let Some(current) = context::authenticated() {
+        auth::end_session(&state.db, &current.session_id).await?;
+    }
+    context::set_cookie(auth::clear_session_cookie(&state.settings));
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "signed_in_user")]
+pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
+    Ok(crate::server::context::authenticated().map(|a| a.user))
+}
+
+#[server(endpoint = "check_setup")]
+pub async fn check_setup(token: String) -> Result<SetupLookup, AppError> {
+    let state = crate::server::context::state()?;
+    crate::server::setup::lookup(&state.db, &token).await
+}
+
+#[server(endpoint = "complete_setup")]
+pub async fn complete_setup(
+    token: String,
+    email: String,
+    display_name: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, setup};
+    let state = context::state()?;
+    let user_id = setup::complete(&state, &token, &email, &display_name, &password).await?;
+    let session = auth::create_session(&state.db, &state.settings, &user_id, &context::request_meta()).await?;
+    start_session(&session)
+}
+
+#[server(endpoint = "check_invite")]
+pub async fn check_invite(token: String) -> Result<InviteLookup, AppError> {
+    let state = crate::server::context::state()?;
+    crate::server::invites::lookup(&state, &token).await
+}
+
+/// `email` is ignored when the invitation names one.
+#[server(endpoint = "accept_invite")]
+pub async fn accept_invite(
+    token: String,
+    #[server(default)] email: String,
+    display_name: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, invites};
+    let state = context::state()?;
+    let user_id = invites::accept(&state, &token, &email, &display_name, &password).await?;
+    let session = auth::create_session(&state.db, &state.settings, &user_id, &context::request_meta()).await?;
+    start_session(&session)
+}

@@ -1,0 +1,5 @@
+//! Server functions, by domain. Each checks who is asking before anything else.
+
+pub mod account;
+pub mod admin;
+pub mod auth;

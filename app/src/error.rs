@@ -1,0 +1,83 @@
+//! The one error type every server function returns.
+//!
+//! Users see plain words. Infrastructure failures (database, I/O, carrier) are logged
+//! with their details and the request id, and reach the browser only as
+//! [`AppError::Internal`] carrying that id as a reference, never their text.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    #[error("You don't have permission to do that.")]
+    Forbidden,
+    #[error("{0} was not found.")]
+    NotFound(String),
+    /// Bad input; the text says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// Too many attempts; the text says when to try again.
+    #[error("{0}")]
+    Throttled(String),
+    #[error("Something went wrong on our side. If it keeps happening, give this reference to your admin: {reference}")]
+    Internal { reference: String },
+    /// The request never reached the function (network down, malformed call).
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::Invalid(message.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // The arguments did not decode: a malformed form or request.
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::Invalid("Some fields are missing or malformed.".into())
+            }
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Server-side conversion of infrastructure failures: log the details, hand back a reference.
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::AppError;
+
+    impl AppError {
+        /// Logs `err` with the current request id and returns the opaque error users see.
+        pub fn internal(err: impl std::fmt::Display) -> Self {
+            let reference = crate::server::context::request_id().unwrap_or_else(|| "-".into());
+            tracing::error!(request_id = %reference, error = %err, "internal error");
+            AppError::Internal { reference }
+        }
+    }
+
+    impl From<sqlx::Error> for AppError {
+        fn from(err: sqlx::Error) -> Self {
+            AppError::internal(format!("database: {err}"))
+        }
+    }
+
+    impl From<tokio::task::JoinError> for AppError {
+        fn from(err: tokio::task::JoinError) -> Self {
+            AppError::internal(format!("task: {err}"))
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

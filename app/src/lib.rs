@@ -1,0 +1,68 @@
+//! Switchboard's isomorphic code: pages, components, server functions and shared types.
+//! Compiled into the server (`ssr`) and into the browser bundle (`hydrate`).
+
+pub mod api;
+pub mod device;
+pub mod error;
+pub mod pages;
+pub mod types;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::pages::{account, admin, auth, layout, placeholder};
+
+/// The HTML document around the app (server-rendered; the browser hydrates `<App/>`).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Pages render completely on the server before the first byte (SsrMode::Async) so every
+    // page is whole without JavaScript and redirects can still set a status code.
+    let ssr = SsrMode::Async;
+    view! {
+        <Stylesheet id="app-css" href="/pkg/switchboard.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Switchboard".to_string() } else { format!("{page} · Switchboard") }
+        } />
+        <Router>
+            <Routes fallback=|| view! { <placeholder::NotFound /> }>
+                <Route path=path!("/signin") view=auth::SignInPage ssr=ssr.clone() />
+                <Route path=path!("/setup/:token") view=auth::SetupPage ssr=ssr.clone() />
+                <Route path=path!("/invite/:token") view=auth::InvitePage ssr=ssr.clone() />
+                <ParentRoute path=path!("") view=layout::AppLayout ssr=ssr.clone()>
+                    <Route path=path!("") view=layout::GoHome ssr=ssr.clone() />
+                    <Route path=path!("inbox") view=placeholder::InboxPage ssr=ssr.clone() />
+                    <Route path=path!("calls") view=placeholder::CallsPage ssr=ssr.clone() />
+                    <Route path=path!("numbers") view=placeholder::NumbersPage ssr=ssr.clone() />
+                    <Route path=path!("contacts") view=placeholder::ContactsPage ssr=ssr.clone() />
+                    <Route path=path!("settings") view=account::SettingsPage ssr=ssr.clone() />
+                    <Route path=path!("admin") view=admin::AdminPage ssr=ssr.clone() />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,95 @@
+//! Settings: the user's signed-in devices and password.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::widgets::FormError;
+use crate::api::account::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
+use crate::types::format_instant;
+use crate::validate::PASSWORD_MIN;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! {
+        <Title text="Settings" />
+        <section class="page">
+            <h1>"Settings"</h1>
+            <Sessions />
+            <PasswordForm />
+        </section>
+    }
+}
+
+#[component]
+fn Sessions() -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (revoke.version().get(), revoke_others.version().get()),
+        |_| list_sessions(),
+    );
+    view! {
+        <div class="card">
+            <h2>"Signed-in devices"</h2>
+            <p class="muted">"Sign out any device you don't recognise."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="Sessions">
+                                {list.into_iter().map(|s| view! {
+                                    <li class="row session">
+                                        <div>
+                                            <strong>{s.device.clone()}</strong>
+                                            {s.current.then(|| view! { <span class="badge">"This device"</span> })}
+                                            <div class="muted">
+                                                {format!("IP {} · last seen {}", s.ip, format_instant(s.last_seen_at))}
+                                            </div>
+                                        </div>
+                                        {(!s.current).then(|| view! {
+                                            <ActionForm action=revoke attr:class="inline">
+                                                <input type="hidden" name="session_id" value=s.id.clone() />
+                                                <button type="submit" class="secondary">"Sign out"</button>
+                                            </ActionForm>
+                                        })}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <FormError result=revoke.value().into() />
+            <ActionForm action=revoke_others attr:class="inline">
+                <button type="submit" class="secondary">"Sign out all other devices"</button>
+            </ActionForm>
+            {move || revoke_others.value().get().and_then(|r| r.ok()).map(|n| view! {
+                <p class="notice" role="status">{format!("Signed out {n} other device{}.", if n == 1 { "" } else { "s" })}</p>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    view! {
+        <div class="card">
+            <h2>"Password"</h2>
+            <ActionForm action=change attr:class="stack">
+                <label for="current_password">"Current password"</label>
+                <input id="current_password" type="password" name="current_password" autocomplete="current-password" required />
+                <label for="new_password">"New password"</label>
+                <input id="new_password" type="password" name="new_password" autocomplete="new-password" required minlength=PASSWORD_MIN.to_string() />
+                <label for="confirm_password">"Repeat new password"</label>
+                <input id="confirm_password" type="password" name="confirm_password" autocomplete="new-password" required minlength=PASSWORD_MIN.to_string() />
+                <FormError result=change.value().into() />
+                {move || change.value().get().and_then(|r| r.ok()).map(|_| view! {
+                    <p class="notice" role="status">"Password changed. Your other devices were signed out."</p>
+                })}
+                <button type="submit">"Change password"</button>
+            </ActionForm>
+        </div>
+    }
+}

@@ -1,0 +1,62 @@
+//! The signed-in app's frame: top bar, main navigation, the current page.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use crate::api::auth::{signed_in_user, SignOut, HOME};
+use crate::types::CurrentUser;
+
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| signed_in_user());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => view! { <Frame user /> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Frame(user: CurrentUser) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let is_admin = user.is_admin();
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="app">
+            <header class="topbar">
+                <a class="brand" href=HOME>"Switchboard"</a>
+                <div class="whoami">
+                    <span class="who" title=user.email.clone()>{user.display_name.clone()}</span>
+                    <ActionForm action=sign_out attr:class="inline">
+                        <button type="submit" class="link-button">"Sign out"</button>
+                    </ActionForm>
+                </div>
+            </header>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/inbox">"Inbox"</A>
+                <A href="/calls">"Calls"</A>
+                <A href="/numbers">"Numbers"</A>
+                <A href="/contacts">"Contacts"</A>
+                <A href="/settings">"Settings"</A>
+                <Show when=move || is_admin>
+                    <A href="/admin">"Admin"</A>
+                </Show>
+            </nav>
+            <main id="main" class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// `/` goes to the inbox.
+#[component]
+pub fn GoHome() -> impl IntoView {
+    view! { <Redirect path=HOME /> }
+}

@@ -1,0 +1,53 @@
+//! Small pieces used across pages.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// Shows the error of the last submission, if it failed (announced to screen readers).
+#[component]
+pub fn FormError<T: Clone + Send + Sync + 'static>(
+    result: Signal<Option<Result<T, AppError>>>,
+) -> impl IntoView {
+    move || {
+        result.get().and_then(|r| r.err()).map(|e| {
+            view! { <p class="form-error" role="alert">{e.to_string()}</p> }
+        })
+    }
+}
+
+/// A read-only link with a Copy button (the field stays selectable without JavaScript).
+#[component]
+pub fn CopyLink(link: String, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let to_copy = link.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&to_copy);
+                copied.set(true);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &to_copy;
+    };
+    view! {
+        <span class="copy-link">
+            <input type="text" readonly value=link aria-label=label on:focus=|ev| {
+                #[cfg(feature = "hydrate")]
+                {
+                    use wasm_bindgen::JsCast;
+                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                        input.select();
+                    }
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = ev;
+            } />
+            <button type="button" class="secondary" on:click=copy>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </span>
+    }
+}

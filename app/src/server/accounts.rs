@@ -1,0 +1,228 @@
+//! People: creation, sign-in, password changes, and what admins may change about them.
+
+use sqlx::{Any, Transaction};
+
+use super::auth::{self, RequestMeta};
+use super::{crypto, now_ms, throttle, AppState, Db};
+use crate::error::{AppError, AppResult};
+use crate::types::{Role, UserInfo};
+use crate::validate;
+
+/// Inserts a user inside `tx`. The email must already be validated.
+pub async fn insert_user(
+    tx: &mut Transaction<'_, Any>,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    role: Role,
+) -> AppResult<String> {
+    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::invalid("An account with this email already exists."));
+    }
+    let id = crypto::new_id();
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, password_hash, role, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(email)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Validated fields for a new account.
+pub struct NewAccount {
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+}
+
+impl NewAccount {
+    /// Checks the fields and hashes the password (before any transaction opens).
+    pub async fn prepare(email: &str, display_name: &str, password: &str) -> AppResult<NewAccount> {
+        let email = validate::email(email).map_err(AppError::Invalid)?;
+        let display_name = validate::display_name(display_name).map_err(AppError::Invalid)?;
+        validate::password(password).map_err(AppError::Invalid)?;
+        let password_hash = crypto::hash_password(password.to_string()).await?;
+        Ok(NewAccount { email, display_name, password_hash })
+    }
+}
+
+/// Whether any enabled admin exists.
+pub async fn admin_exists(db: &Db) -> AppResult<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+            .fetch_one(db.pool())
+            .await?;
+    Ok(n > 0)
+}
+
+const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
+
+/// Checks credentials under the throttle and starts a session; returns the cookie token.
+/// Unknown emails and wrong passwords get the same words and take the same time.
+pub async fn sign_in(state: &AppState, email: &str, password: &str, meta: &RequestMeta) -> AppResult<String> {
+    let email_key = email.trim().to_lowercase();
+    if email_key.is_empty() || password.is_empty() {
+        return Err(AppError::invalid("Enter your email and password."));
+    }
+    if password.len() > validate::PASSWORD_MAX * 4 {
+        return Err(AppError::invalid(WRONG_CREDENTIALS));
+    }
+    throttle::check(&state.db, &email_key, &meta.ip).await?;
+    let row: Option<(String, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = $1")
+            .bind(&email_key)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let verified = match &row {
+        Some((_, hash, _)) => crypto::verify_password(password.to_string(), hash.clone()).await?,
+        None => {
+            crypto::verify_against_dummy(password.to_string()).await?;
+            false
+        }
+    };
+    let Some((user_id, _, disabled_at)) = row.filter(|_| verified) else {
+        throttle::record_failure(&state.db, &email_key, &meta.ip).await?;
+        return Err(AppError::invalid(WRONG_CREDENTIALS));
+    };
+    if disabled_at.is_some() {
+        return Err(AppError::invalid("This account has been disabled. Ask an admin of this Switchboard."));
+    }
+    throttle::clear_account(&state.db, &email_key).await?;
+    auth::create_session(&state.db, &state.settings, &user_id, meta).await
+}
+
+/// Changes the password after checking the current one; ends the user's other sessions.
+pub async fn change_password(
+    db: &Db,
+    user_id: &str,
+    keep_session: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> AppResult<()> {
+    if new != confirm {
+        return Err(AppError::invalid("The new passwords don't match."));
+    }
+    validate::password(new).map_err(AppError::Invalid)?;
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db.pool())
+        .await?;
+    if !crypto::verify_password(current.to_string(), hash).await? {
+        return Err(AppError::invalid("Your current password is incorrect."));
+    }
+    let new_hash = crypto::hash_password(new.to_string()).await?;
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(new_hash)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep_session)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
+    let rows: Vec<(String, String, String, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT id, email, display_name, role, disabled_at, created_at FROM users ORDER BY created_at",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, display_name, role, disabled_at, created_at)| UserInfo {
+            is_self: id == viewer_id,
+            id,
+            email,
+            display_name,
+            role: Role::parse(&role).unwrap_or(Role::User),
+            disabled: disabled_at.is_some(),
+            created_at,
+        })
+        .collect())
+}
+
+const LAST_ADMIN: &str = "This is the last active admin. Make someone else an admin first.";
+
+/// Whether taking `user_id` out of the active admins would leave none.
+async fn is_last_active_admin(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<bool> {
+    let (others,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (target_is_admin,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE id = $1 AND role = 'admin' AND disabled_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(target_is_admin > 0 && others == 0)
+}
+
+async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<()> {
+    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| AppError::not_found("That user"))
+}
+
+pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {
+    let mut tx = db.pool().begin().await?;
+    user_exists(&mut tx, user_id).await?;
+    if role == Role::User && is_last_active_admin(&mut tx, user_id).await? {
+        return Err(AppError::invalid(LAST_ADMIN));
+    }
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+        .bind(role.as_str())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Disabling ends all of the user's sessions at once.
+pub async fn set_disabled(db: &Db, user_id: &str, disabled: bool) -> AppResult<()> {
+    let mut tx = db.pool().begin().await?;
+    user_exists(&mut tx, user_id).await?;
+    if disabled {
+        if is_last_active_admin(&mut tx, user_id).await? {
+            return Err(AppError::invalid(LAST_ADMIN));
+        }
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+            .bind(now_ms())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Server-side sessions.
+//!
+//! The cookie holds 256 random bits; storage keeps only their SHA-256. A session is bound to
+//! the user agent that created it (and to its IP when configured), slides forward while used,
+//! and ends when its owner signs out, is disabled, or changes their password elsewhere.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use http::HeaderValue;
+
+use super::{crypto, now_ms, AppState, Db, Settings};
+use crate::error::AppResult;
+use crate::types::{CurrentUser, Role};
+
+/// Who is asking: filled for every request by [`session_middleware`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// A request made within a valid session.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session_id: String,
+    pub user: CurrentUser,
+}
+
+/// Sessions are not refreshed more often than this, to keep reads from turning into writes.
+const REFRESH_AFTER_MS: i64 = 60_000;
+
+pub fn cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies() {
+        "__Host-sb_session"
+    } else {
+        "sb_session"
+    }
+}
+
+pub fn session_cookie(settings: &Settings, token: &str) -> String {
+    let secure = if settings.secure_cookies() { "; Secure" } else { "" };
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        cookie_name(settings),
+        settings.session_idle_ms / 1000
+    )
+}
+
+pub fn clear_session_cookie(settings: &Settings) -> String {
+    let secure = if settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(settings))
+}
+
+fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Starts a session for `user_id` and returns the cookie token (never stored).
+pub async fn create_session(
+    db: &Db,
+    settings: &Settings,
+    user_id: &str,
+    meta: &RequestMeta,
+) -> AppResult<String> {
+    let token = crypto::random_token();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sessions (id, token_hash, user_id, user_agent, ip, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+    )
+    .bind(crypto::new_id())
+    .bind(crypto::hash_token(&token))
+    .bind(user_id)
+    .bind(&meta.user_agent)
+    .bind(&meta.ip)
+    .bind(now)
+    .bind(now + settings.session_idle_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(token)
+}
+
+type SessionRow = (String, String, String, i64, String, String, String, String);
+
+/// Finds the live session behind `token`, checking its bindings. Returns the session and
+/// whether it should be refreshed.
+async fn find_session(
+    db: &Db,
+    settings: &Settings,
+    token: &str,
+    meta: &RequestMeta,
+) -> AppResult<Option<(Authenticated, bool)>> {
+    let now = now_ms();
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.id, s.user_agent, s.ip, s.last_seen_at, u.id, u.email, u.display_name, u.role
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+    )
+    .bind(crypto::hash_token(token))
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((session_id, user_agent, ip, last_seen_at, user_id, email, display_name, role)) = row
+    else {
+        return Ok(None);
+    };
+    if user_agent != meta.user_agent {
+        tracing::warn!(session = %session_id, "session cookie presented by another user agent; ignored");
+        return Ok(None);
+    }
+    if settings.bind_session_to_ip && ip != meta.ip {
+        tracing::warn!(session = %session_id, "session cookie presented from another IP; ignored");
+        return Ok(None);
+    }
+    let user = CurrentUser {
+        id: user_id,
+        email,
+        display_name,
+        role: Role::parse(&role).unwrap_or(Role::User),
+    };
+    let stale = now - last_seen_at > REFRESH_AFTER_MS;
+    Ok(Some((Authenticated { session_id, user }, stale)))
+}
+
+async fn refresh_session(db: &Db, settings: &Settings, session_id: &str, ip: &str) -> AppResult<()> {
+    let now = now_ms();
+    sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2, ip = $3 WHERE id = $4")
+        .bind(now)
+        .bind(now + settings.session_idle_ms)
+        .bind(ip)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+pub async fn end_session(db: &Db, session_id: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id` except `keep` (if given).
+pub async fn end_other_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Resolves the session for every request and puts [`RequestMeta`] and, when signed in,
+/// [`Authenticated`] into the request's extensions, where server functions and page guards
+/// read them. A session used after a while gets its expiry (and cookie) slid forward.
+pub async fn session_middleware(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let meta = RequestMeta {
+        ip: peer.ip().to_string(),
+        user_agent: req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(512)
+            .collect(),
+    };
+    let mut refreshed_cookie = None;
+    if let Some(token) = token_from_cookies(req.headers(), cookie_name(&state.settings)) {
+        match find_session(&state.db, &state.settings, &token, &meta).await {
+            Ok(Some((auth, stale))) => {
+                if stale {
+                    if let Err(e) =
+                        refresh_session(&state.db, &state.settings, &auth.session_id, &meta.ip).await
+                    {
+                        tracing::warn!(error = ?e, "could not refresh session");
+                    } else {
+                        refreshed_cookie = Some(session_cookie(&state.settings, &token));
+                    }
+                }
+                req.extensions_mut().insert(auth);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = ?e, "session lookup failed"),
+        }
+    }
+    req.extensions_mut().insert(meta);
+    let mut res = next.run(req).await;
+    if let Some(cookie) = refreshed_cookie {
+        // Don't overwrite a cookie the handler set (sign-out clears it, for one).
+        if !res.headers().contains_key(SET_COOKIE) {
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().append(SET_COOKIE, v);
+            }
+        }
+    }
+    res
+}

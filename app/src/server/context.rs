@@ -1,0 +1,59 @@
+//! What a server function knows about the request it serves: the app state, the signed-in
+//! user, the client's IP and user agent, the request id. Filled by the router's middleware.
+
+use http::request::Parts;
+use leptos::prelude::*;
+
+use super::auth::{Authenticated, RequestMeta};
+use super::AppState;
+use crate::error::{AppError, AppResult};
+
+pub fn state() -> AppResult<AppState> {
+    use_context::<AppState>().ok_or_else(|| AppError::internal("AppState missing from context"))
+}
+
+fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+/// The `x-request-id` the router gave this request.
+pub fn request_id() -> Option<String> {
+    parts()?
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub fn request_meta() -> RequestMeta {
+    parts()
+        .and_then(|p| p.extensions.get::<RequestMeta>().cloned())
+        .unwrap_or_default()
+}
+
+/// The signed-in user, if any.
+pub fn authenticated() -> Option<Authenticated> {
+    parts()?.extensions.get::<Authenticated>().cloned()
+}
+
+pub fn require_user() -> AppResult<Authenticated> {
+    authenticated().ok_or(AppError::Unauthorized)
+}
+
+pub fn require_admin() -> AppResult<Authenticated> {
+    let auth = require_user()?;
+    if auth.user.is_admin() {
+        Ok(auth)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Adds a `Set-Cookie` header to this server function's response.
+pub fn set_cookie(cookie: String) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+            res.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+}

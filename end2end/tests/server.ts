@@ -1,0 +1,93 @@
+// Starts the real `switchboard` binary (built by the test script) on a free loopback port
+// with a throwaway data directory, and offers the helpers tests need around it.
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+const BIN = process.env.SWITCHBOARD_BIN;
+const SITE_ROOT = process.env.SWITCHBOARD_SITE_ROOT;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export class Server {
+  private constructor(
+    readonly base: string,
+    readonly dataDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(): Promise<Server> {
+    if (!BIN || !SITE_ROOT) throw new Error('Run through scripts/test (SWITCHBOARD_BIN and SWITCHBOARD_SITE_ROOT unset)');
+    const port = await freePort();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
+    const base = `http://127.0.0.1:${port}`;
+    const env = {
+      ...process.env,
+      SWITCHBOARD_LISTEN: `127.0.0.1:${port}`,
+      SWITCHBOARD_DATA_DIR: dataDir,
+      SWITCHBOARD_SITE_ROOT: SITE_ROOT,
+      SWITCHBOARD_LOG: 'warn',
+      DATABASE_URL: '',
+    };
+    delete env.DATABASE_URL;
+    const child = spawn(BIN, [], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout?.resume();
+    for (let i = 0; i < 100; i++) {
+      try {
+        const res = await fetch(`${base}/healthz`);
+        if (res.ok) return new Server(base, dataDir, env, child);
+      } catch {
+        /* not up yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill();
+    throw new Error('switchboard did not become healthy');
+  }
+
+  async stop() {
+    this.child.kill('SIGTERM');
+    await new Promise((r) => this.child.once('exit', r));
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** A fresh one-time setup link, from the CLI (as an operator would get one). */
+  setupLink(): string {
+    const out = execFileSync(BIN!, ['admin', 'setup-link'], { env: this.env }).toString().trim();
+    expect(out).toContain('/setup/');
+    return out;
+  }
+
+  /** Runs SQL on the instance's SQLite file (tests use it only to move the clock). */
+  sql(statement: string) {
+    const db = path.join(this.dataDir, 'switchboard.db');
+    execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', db, statement]);
+  }
+}
+
+/** In JavaScript mode, waits until the WASM app has hydrated the page. */
+export async function ready(page: Page, js: boolean) {
+  await page.waitForLoadState('load');
+  if (js) await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+/** axe-core must report no serious or critical violation. */
+export async function expectAccessible(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)).toEqual([]);
+}

@@ -1,0 +1,99 @@
+# Shared by the scripts: progress output and idempotent, offline-friendly tool installs.
+# Everything comes from crates.io, npm or Debian packages; nothing else is downloaded.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen pin in Cargo.toml
+SITE_ROOT="${SWITCHBOARD_SITE_ROOT:-$REPO_ROOT/target/site}"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+
+target_dir() {
+  if [ -n "${CARGO_TARGET_DIR:-}" ]; then echo "$CARGO_TARGET_DIR"; else echo "$REPO_ROOT/target"; fi
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() { # apt_install <command-to-check> <package>
+  if ! command -v "$1" >/dev/null 2>&1; then
+    step "Installing $2 (Debian package)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
+ensure_rust_tools() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "Rust is not installed. Install it with rustup (https://rustup.rs) and run this again." >&2
+    exit 1
+  fi
+  if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    step "Adding the wasm32-unknown-unknown target (rustup)"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+    step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, ~3 min once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+ensure_wasm_opt() { apt_install wasm-opt binaryen; }
+
+ensure_chromium() { apt_install chromium chromium; }
+
+# build_app [release]: the browser bundle (WASM + JS + CSS + public files) and the server.
+build_app() {
+  local profile="${1:-dev}"
+  ensure_rust_tools
+  local tdir; tdir="$(target_dir)"
+  local wasm_profile server_flag wasm_dir
+  if [ "$profile" = release ]; then
+    wasm_profile=wasm-release; wasm_dir=wasm-release; server_flag=--release
+  else
+    wasm_profile=dev; wasm_dir=debug; server_flag=
+  fi
+  step "Building the browser client (WASM, profile $wasm_profile)"
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
+  mkdir -p "$SITE_ROOT/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name switchboard \
+    "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  if [ "$profile" = release ]; then
+    ensure_wasm_opt
+    step "Optimising the WASM with wasm-opt"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
+  fi
+  cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
+  cp -R "$REPO_ROOT/public/." "$SITE_ROOT/"
+  step "Building the server (profile ${profile})"
+  cargo build -p switchboard $server_flag
+  if [ "$profile" = release ]; then SWITCHBOARD_BIN="$tdir/release/switchboard"; else SWITCHBOARD_BIN="$tdir/debug/switchboard"; fi
+  export SWITCHBOARD_BIN SWITCHBOARD_SITE_ROOT="$SITE_ROOT"
+}
+
+# The PostgreSQL the tests use: started if it is installed but stopped.
+ensure_postgres() {
+  local url="${SWITCHBOARD_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
+  export SWITCHBOARD_TEST_POSTGRES="$url"
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then return; fi
+  step "Starting PostgreSQL"
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  else
+    apt_install psql postgresql
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && return; sleep 1; done
+  echo "PostgreSQL did not come up on 127.0.0.1:5432 (set SWITCHBOARD_TEST_POSTGRES to use another)." >&2
+  exit 1
+}
+
+ensure_node_packages() {
+  if ! command -v npm >/dev/null 2>&1; then apt_install npm npm; fi
+  if [ ! -d "$REPO_ROOT/end2end/node_modules/@playwright/test" ] || \
+     [ "$REPO_ROOT/end2end/package-lock.json" -nt "$REPO_ROOT/end2end/node_modules/.package-lock.json" ]; then
+    step "Installing end-to-end test packages (npm ci)"
+    (cd "$REPO_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}

@@ -1,0 +1,179 @@
+//! Configuration: command-line flags, each with an environment variable, optionally read
+//! from a `KEY=value` file (`--config` / `SWITCHBOARD_CONFIG`; real env vars win).
+//! Any invalid value stops start-up with a message naming its key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: own virtual phone numbers and use them from any browser.",
+    long_about = "Switchboard: own virtual phone numbers and use them from any browser.\n\n\
+Every option can also be set by the environment variable shown, or in a file of KEY=value \
+lines named by --config / SWITCHBOARD_CONFIG."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the web server (the default).
+    Serve,
+    /// Manage admins without the web interface.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is read from SWITCHBOARD_ADMIN_PASSWORD or
+    /// from the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        name: String,
+    },
+    /// Print a new one-time setup link (only while no admin exists).
+    SetupLink,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// A file of KEY=value lines to read settings from.
+    #[arg(long, env = "SWITCHBOARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen, global = true)]
+    pub listen: SocketAddr,
+
+    /// The URL people, carriers and push links use to reach this instance
+    /// (default: http://<listen>). Use https in production: it turns on Secure cookies.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<url::Url>,
+
+    /// Directory for the SQLite database, keys and media (created on first start).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL: sqlite://path or postgres://… (default: SQLite in the data directory).
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_database_url, global = true)]
+    pub database_url: Option<String>,
+
+    /// 64 hex characters. Instances sharing one database must share this key.
+    /// Default: generated into <data_dir>/secret.key on first start.
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true, value_parser = parse_secret_key, global = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// Also bind sessions to the client IP (users on mobile networks get signed out more often).
+    #[arg(long, env = "SWITCHBOARD_BIND_SESSION_TO_IP", default_value = "false",
+          value_parser = parse_bool("SWITCHBOARD_BIND_SESSION_TO_IP"), action = clap::ArgAction::Set, global = true)]
+    pub bind_session_to_ip: bool,
+
+    /// Days of inactivity after which a session ends (each use extends it).
+    #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_DAYS", default_value = "30", value_parser = parse_idle_days, global = true)]
+    pub session_idle_days: i64,
+
+    /// Directory holding the built client (pkg/) and public files.
+    #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: PathBuf,
+
+    /// Log filter, e.g. info or switchboard=debug,info.
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format: text or json.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+}
+
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("SWITCHBOARD_LISTEN must be an address and port such as 127.0.0.1:3000, not {s:?}"))
+}
+
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("SWITCHBOARD_PUBLIC_URL is not a URL ({e}): {s:?}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("SWITCHBOARD_PUBLIC_URL must be an http:// or https:// URL, not {s:?}"));
+    }
+    Ok(url)
+}
+
+fn parse_database_url(s: &str) -> Result<String, String> {
+    if s.starts_with("sqlite:") || s.starts_with("postgres:") || s.starts_with("postgresql:") {
+        Ok(s.to_string())
+    } else {
+        Err("DATABASE_URL must start with sqlite: or postgres:".into())
+    }
+}
+
+fn parse_secret_key(s: &str) -> Result<SecretKey, String> {
+    let bytes = hex::decode(s.trim()).map_err(|_| "SWITCHBOARD_SECRET_KEY must be 64 hex characters".to_string())?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "SWITCHBOARD_SECRET_KEY must be 64 hex characters (32 bytes)".to_string())?;
+    Ok(SecretKey(key))
+}
+
+fn parse_idle_days(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (1..=365).contains(&n) => Ok(n),
+        _ => Err(format!("SWITCHBOARD_SESSION_IDLE_DAYS must be a whole number of days from 1 to 365, not {s:?}")),
+    }
+}
+
+fn parse_bool(key: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{key} must be true or false, not {s:?}")),
+    }
+}
+
+impl Config {
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{}", self.listen)).expect("a socket address makes a URL")
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("switchboard.db").display()))
+    }
+}
+
+/// Reads the config file named by `--config` or `SWITCHBOARD_CONFIG` into the environment
+/// (without overriding variables already set), then parses the command line.
+pub fn load() -> Result<Cli, String> {
+    let args: Vec<String> = std::env::args().collect();
+    let from_flag = args
+        .iter()
+        .position(|a| a == "--config")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--config=").map(str::to_owned)));
+    if let Some(path) = from_flag.or_else(|| std::env::var("SWITCHBOARD_CONFIG").ok()) {
+        dotenvy::from_path(&path).map_err(|e| format!("SWITCHBOARD_CONFIG: cannot read {path}: {e}"))?;
+    }
+    Ok(Cli::parse())
+}

@@ -1,0 +1,127 @@
+//! The `switchboard` server: start-up, the HTTP router and its guards.
+//! The app's rules live in `app::server`; this crate wires them to the network.
+
+pub mod config;
+pub mod startup;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use app::server::auth::{session_middleware, Authenticated};
+use app::server::AppState;
+use app::{shell, App};
+
+/// Largest request body accepted (forms and server-function calls are small).
+const BODY_LIMIT: usize = 256 * 1024;
+
+pub fn build_router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let render = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
+        .leptos_routes_with_context(&state, routes, context.clone(), render)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn(page_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), session_middleware))
+        .layer(middleware::from_fn(csrf_guard))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// For load balancers: 200 when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(state.db.pool()).await {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// The signed-in app's pages; anything else is public or a file.
+const APP_PAGES: &[&str] = &["/inbox", "/calls", "/numbers", "/contacts", "/settings", "/admin"];
+
+fn is_app_page(path: &str) -> bool {
+    APP_PAGES
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// Sends people who are not signed in to the sign-in page (and signed-in people past it)
+/// before any page renders.
+async fn page_guard(req: Request, next: Next) -> Response {
+    if req.method() == Method::GET {
+        let signed_in = req.extensions().get::<Authenticated>().is_some();
+        let path = req.uri().path();
+        let target = match path {
+            "/" if signed_in => Some(app::api::auth::HOME),
+            "/" => Some("/signin"),
+            "/signin" if signed_in => Some(app::api::auth::HOME),
+            p if !signed_in && is_app_page(p) => Some("/signin"),
+            _ => None,
+        };
+        if let Some(target) = target {
+            return Redirect::to(target).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// CSRF defence for every state-changing request, server functions included: the browser
+/// must say the request comes from our own pages (`Sec-Fetch-Site`), or, for browsers that
+/// don't send that, its `Origin` must be this host. Requests with neither are refused.
+async fn csrf_guard(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/webhooks/") {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let allowed = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            match (origin, host) {
+                (Some(origin), Some(host)) => origin
+                    .split_once("://")
+                    .is_some_and(|(_, origin_host)| origin_host.trim_end_matches('/') == host),
+                _ => false,
+            }
+        }
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::warn!(path = %req.uri().path(), "cross-site request refused");
+        (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response()
+    }
+}

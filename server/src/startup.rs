@@ -1,0 +1,88 @@
+//! Start-up: data directory, database and migrations, instance secret, first-admin link.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+use rand::RngCore;
+
+use app::server::{setup, AppState, Db, Settings};
+
+use crate::config::Config;
+
+/// Everything `serve` needs, ready to answer requests.
+pub async fn prepare(config: &Config) -> Result<AppState, String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!("SWITCHBOARD_DATA_DIR: cannot create {}: {e}", config.data_dir.display())
+    })?;
+    let db = Db::connect(&config.database_url())
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
+    db.migrate().await.map_err(|e| format!("database migration failed: {e}"))?;
+    let secret = match &config.secret_key {
+        Some(key) => key.0,
+        None => load_or_create_secret(&config.data_dir.join("secret.key"))?,
+    };
+    let settings = Settings {
+        public_url: config.public_url(),
+        bind_session_to_ip: config.bind_session_to_ip,
+        session_idle_ms: config.session_idle_days * 24 * 60 * 60 * 1000,
+    };
+    Ok(AppState {
+        db,
+        settings: Arc::new(settings),
+        secret: Arc::new(secret),
+        leptos_options: leptos_options(config),
+    })
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("switchboard")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+/// The instance secret, generated on first start into the data directory (owner-only).
+fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
+    let describe = |e: std::io::Error| format!("SWITCHBOARD_SECRET_KEY: cannot use {}: {e}", path.display());
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).map_err(|_| format!("{} is not 64 hex characters", path.display()))?;
+            bytes.try_into().map_err(|_| format!("{} is not 64 hex characters", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            write_private(path, &hex::encode(key)).map_err(describe)?;
+            Ok(key)
+        }
+        Err(e) => Err(describe(e)),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Prints where to find the app and, while no admin exists, a fresh one-time setup link.
+pub async fn announce(state: &AppState) -> Result<(), String> {
+    let base = state.settings.base_url();
+    println!("Switchboard is running at {base}");
+    match setup::issue_link_if_needed(&state.db, &base).await {
+        Ok(Some(link)) => {
+            println!("No admin yet. Open this one-time link within 1 hour to create the first admin account:");
+            println!("  {link}");
+        }
+        Ok(None) => {}
+        Err(e) => return Err(format!("could not create a setup link: {e}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Test harness: the real router on a random loopback port, over a throwaway database
+//! (a fresh SQLite file, or a fresh PostgreSQL database created and dropped per test).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::server::{AppState, Db, Settings};
+use reqwest::header::{HeaderMap, HeaderValue, ORIGIN, USER_AGENT};
+use reqwest::redirect::Policy;
+use serde::de::DeserializeOwned;
+
+pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 TestBrowser";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$scenario(app)` once on each backend, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start($crate::common::Backend::Sqlite).await;
+                super::$scenario(&app).await;
+                app.finish().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start($crate::common::Backend::Postgres).await;
+                super::$scenario(&app).await;
+                app.finish().await;
+            })*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    dir: PathBuf,
+    pg_database: Option<String>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(url).expect("SWITCHBOARD_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("switchboard-test-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.join("test.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("sb_test_{id}");
+                let admin = Db::connect(&pg_admin_url()).await.expect("PostgreSQL reachable for tests");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.unwrap();
+                admin.close().await;
+                (with_database(&pg_admin_url(), &name), Some(name))
+            }
+        };
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let state = AppState {
+            db,
+            settings: Arc::new(Settings {
+                public_url: url::Url::parse(&base).unwrap(),
+                bind_session_to_ip: false,
+                session_idle_ms: 30 * 24 * 60 * 60 * 1000,
+            }),
+            secret: Arc::new([7u8; 32]),
+            leptos_options: leptos::config::LeptosOptions::builder()
+                .output_name("switchboard")
+                .site_root(dir.join("site").display().to_string())
+                .site_addr(addr)
+                .build(),
+        };
+        let router = switchboard::build_router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap();
+        });
+        TestApp { base, state, dir, pg_database, server }
+    }
+
+    pub async fn finish(self) {
+        self.server.abort();
+        self.state.db.close().await;
+        if let Some(name) = self.pg_database {
+            let admin = Db::connect(&pg_admin_url()).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// A browser: keeps cookies, sends a fixed user agent and our own Origin, never follows
+    /// redirects (tests look at them).
+    pub fn browser(&self) -> reqwest::Client {
+        self.browser_with(UA, Some(&self.base))
+    }
+
+    pub fn browser_with(&self, user_agent: &str, origin: Option<&str>) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_str(user_agent).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    /// Calls a server function the way the hydrated app does (form-encoded POST).
+    pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> Reply {
+        let res = client.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
+        Reply::read(res).await
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> Reply {
+        let res = client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        Reply::read(res).await
+    }
+
+    /// Creates an admin directly and returns a signed-in browser for them.
+    pub async fn admin(&self, email: &str) -> reqwest::Client {
+        app::server::setup::create_admin(&self.state.db, email, "Ada Admin", PASSWORD).await.unwrap();
+        self.signed_in(email, PASSWORD).await
+    }
+
+    pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.browser();
+        let reply = self.call(&client, "sign_in", &[("email", email), ("password", password)]).await;
+        assert!(reply.is_ok(), "sign in as {email} failed: {reply:?}");
+        client
+    }
+
+    /// Invites `email` as `role` (via `admin`) and accepts; returns the invitee's browser.
+    pub async fn invited_user(&self, admin: &reqwest::Client, email: &str, role: &str) -> reqwest::Client {
+        let token = self.invite(admin, "", role).await;
+        let client = self.browser();
+        let reply = self
+            .call(&client, "accept_invite", &[("token", &token), ("email", email), ("display_name", "Bea"), ("password", PASSWORD)])
+            .await;
+        assert!(reply.is_ok(), "accepting invite failed: {reply:?}");
+        client
+    }
+
+    /// Creates an invitation; returns its token (the last path segment of its link).
+    pub async fn invite(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
+        let invite: app::types::InviteInfo = self
+            .call(admin, "create_invite", &[("email", email), ("role", role), ("expires_in_days", "7")])
+            .await
+            .json();
+        invite.link.unwrap().rsplit('/').next().unwrap().to_string()
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap();
+        Reply { status, headers, body }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status.is_success()
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        assert!(self.is_ok(), "expected success, got {self:?}");
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.body))
+    }
+
+    /// The server function's error (panics if the call succeeded).
+    pub fn error(&self) -> AppError {
+        assert!(!self.is_ok(), "expected an error, got {self:?}");
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an AppError ({e}): {self:?}"))
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+}

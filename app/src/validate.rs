@@ -28,9 +28,13 @@ pub const PASSWORD_MAX: usize = 256;
 pub fn password(input: &str) -> Result<(), String> {
     let n = input.chars().count();
     if n < PASSWORD_MIN {
-        Err(format!("Use a password of at least {PASSWORD_MIN} characters."))
+        Err(format!(
+            "Use a password of at least {PASSWORD_MIN} characters."
+        ))
     } else if n > PASSWORD_MAX {
-        Err(format!("Use a password of at most {PASSWORD_MAX} characters."))
+        Err(format!(
+            "Use a password of at most {PASSWORD_MAX} characters."
+        ))
     } else {
         Ok(())
     }
@@ -54,7 +58,16 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             assert!(email(bad).is_err(), "{bad:?} should be rejected");
         }
     }

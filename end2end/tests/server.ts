@@ -85,7 +85,8 @@ export async function ready(page: Page, js: boolean) {
   if (js) await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
 }
 
-/** axe-core must report no serious or critical violation. */
+/** axe-core must report no serious or critical violation. axe runs as page script, so
+ * it checks the hydrated pages; the no-JavaScript pages are the same server-rendered HTML. */
 export async function expectAccessible(page: Page) {
   const results = await new AxeBuilder({ page }).analyze();
   const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');

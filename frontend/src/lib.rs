@@ -6,7 +6,10 @@ pub fn hydrate() {
     leptos::mount::hydrate_body(app::App);
     // Marks the page as interactive (end-to-end tests wait for it before clicking, so they
     // exercise the hydrated app rather than the plain-form fallback).
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
         let _ = body.set_attribute("data-hydrated", "true");
     }
 }

@@ -62,7 +62,12 @@ pub struct Config {
     pub public_url: Option<url::Url>,
 
     /// Directory for the SQLite database, keys and media (created on first start).
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Database URL: sqlite://path or postgres://… (default: SQLite in the data directory).
@@ -84,7 +89,12 @@ pub struct Config {
     pub session_idle_days: i64,
 
     /// Directory holding the built client (pkg/) and public files.
-    #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
     pub site_root: PathBuf,
 
     /// Log filter, e.g. info or switchboard=debug,info.
@@ -106,14 +116,18 @@ impl std::fmt::Debug for SecretKey {
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.parse()
-        .map_err(|_| format!("SWITCHBOARD_LISTEN must be an address and port such as 127.0.0.1:3000, not {s:?}"))
+    s.parse().map_err(|_| {
+        format!("SWITCHBOARD_LISTEN must be an address and port such as 127.0.0.1:3000, not {s:?}")
+    })
 }
 
 fn parse_public_url(s: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(s).map_err(|e| format!("SWITCHBOARD_PUBLIC_URL is not a URL ({e}): {s:?}"))?;
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("SWITCHBOARD_PUBLIC_URL is not a URL ({e}): {s:?}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("SWITCHBOARD_PUBLIC_URL must be an http:// or https:// URL, not {s:?}"));
+        return Err(format!(
+            "SWITCHBOARD_PUBLIC_URL must be an http:// or https:// URL, not {s:?}"
+        ));
     }
     Ok(url)
 }
@@ -127,7 +141,8 @@ fn parse_database_url(s: &str) -> Result<String, String> {
 }
 
 fn parse_secret_key(s: &str) -> Result<SecretKey, String> {
-    let bytes = hex::decode(s.trim()).map_err(|_| "SWITCHBOARD_SECRET_KEY must be 64 hex characters".to_string())?;
+    let bytes = hex::decode(s.trim())
+        .map_err(|_| "SWITCHBOARD_SECRET_KEY must be 64 hex characters".to_string())?;
     let key: [u8; 32] = bytes
         .try_into()
         .map_err(|_| "SWITCHBOARD_SECRET_KEY must be 64 hex characters (32 bytes)".to_string())?;
@@ -137,11 +152,15 @@ fn parse_secret_key(s: &str) -> Result<SecretKey, String> {
 fn parse_idle_days(s: &str) -> Result<i64, String> {
     match s.parse::<i64>() {
         Ok(n) if (1..=365).contains(&n) => Ok(n),
-        _ => Err(format!("SWITCHBOARD_SESSION_IDLE_DAYS must be a whole number of days from 1 to 365, not {s:?}")),
+        _ => Err(format!(
+            "SWITCHBOARD_SESSION_IDLE_DAYS must be a whole number of days from 1 to 365, not {s:?}"
+        )),
     }
 }
 
-fn parse_bool(key: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+fn parse_bool(
+    key: &'static str,
+) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
     move |s: &str| match s.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -152,14 +171,18 @@ fn parse_bool(key: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clon
 impl Config {
     pub fn public_url(&self) -> url::Url {
         self.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", self.listen)).expect("a socket address makes a URL")
+            url::Url::parse(&format!("http://{}", self.listen))
+                .expect("a socket address makes a URL")
         })
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("switchboard.db").display()))
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("switchboard.db").display()
+            )
+        })
     }
 }
 
@@ -171,9 +194,13 @@ pub fn load() -> Result<Cli, String> {
         .iter()
         .position(|a| a == "--config")
         .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--config=").map(str::to_owned)));
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--config=").map(str::to_owned))
+        });
     if let Some(path) = from_flag.or_else(|| std::env::var("SWITCHBOARD_CONFIG").ok()) {
-        dotenvy::from_path(&path).map_err(|e| format!("SWITCHBOARD_CONFIG: cannot read {path}: {e}"))?;
+        dotenvy::from_path(&path)
+            .map_err(|e| format!("SWITCHBOARD_CONFIG: cannot read {path}: {e}"))?;
     }
     Ok(Cli::parse())
 }

@@ -9,13 +9,14 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use app::error::AppError;
 use app::server::auth::{session_middleware, Authenticated};
 use app::server::AppState;
 use app::{shell, App};
@@ -35,9 +36,9 @@ pub fn build_router(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(page_guard))
         .layer(middleware::from_fn_with_state(state.clone(), session_middleware))
         .layer(middleware::from_fn(csrf_guard))
@@ -53,8 +54,31 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+/// Server functions (registered by `leptos_routes_with_context` at `/api/<name>`) answer
+/// every error with 500; give each [`AppError`] its real status (a wrong password is a 400,
+/// not a server fault) so logs and monitoring tell them apart.
+async fn server_fn_error_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = match err {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) | AppError::Transport(_) => StatusCode::BAD_REQUEST,
+            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// For load balancers: 200 when the database answers.
@@ -69,12 +93,22 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// The signed-in app's pages; anything else is public or a file.
-const APP_PAGES: &[&str] = &["/inbox", "/calls", "/numbers", "/contacts", "/settings", "/admin"];
+const APP_PAGES: &[&str] = &[
+    "/inbox",
+    "/calls",
+    "/numbers",
+    "/contacts",
+    "/settings",
+    "/admin",
+];
 
 fn is_app_page(path: &str) -> bool {
-    APP_PAGES
-        .iter()
-        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+    APP_PAGES.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Sends people who are not signed in to the sign-in page (and signed-in people past it)
@@ -101,7 +135,9 @@ async fn page_guard(req: Request, next: Next) -> Response {
 /// must say the request comes from our own pages (`Sec-Fetch-Site`), or, for browsers that
 /// don't send that, its `Origin` must be this host. Requests with neither are refused.
 async fn csrf_guard(req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/webhooks/") {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.uri().path().starts_with("/webhooks/")
+    {
         return next.run(req).await;
     }
     let headers = req.headers();

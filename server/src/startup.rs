@@ -13,12 +13,17 @@ use crate::config::Config;
 /// Everything `serve` needs, ready to answer requests.
 pub async fn prepare(config: &Config) -> Result<AppState, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!("SWITCHBOARD_DATA_DIR: cannot create {}: {e}", config.data_dir.display())
+        format!(
+            "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
+            config.data_dir.display()
+        )
     })?;
     let db = Db::connect(&config.database_url())
         .await
         .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
-    db.migrate().await.map_err(|e| format!("database migration failed: {e}"))?;
+    db.migrate()
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))?;
     let secret = match &config.secret_key {
         Some(key) => key.0,
         None => load_or_create_secret(&config.data_dir.join("secret.key"))?,
@@ -47,11 +52,15 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// The instance secret, generated on first start into the data directory (owner-only).
 fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
-    let describe = |e: std::io::Error| format!("SWITCHBOARD_SECRET_KEY: cannot use {}: {e}", path.display());
+    let describe =
+        |e: std::io::Error| format!("SWITCHBOARD_SECRET_KEY: cannot use {}: {e}", path.display());
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let bytes = hex::decode(text.trim()).map_err(|_| format!("{} is not 64 hex characters", path.display()))?;
-            bytes.try_into().map_err(|_| format!("{} is not 64 hex characters", path.display()))
+            let bytes = hex::decode(text.trim())
+                .map_err(|_| format!("{} is not 64 hex characters", path.display()))?;
+            bytes
+                .try_into()
+                .map_err(|_| format!("{} is not 64 hex characters", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];

@@ -4,7 +4,9 @@
 mod common;
 
 use app::error::AppError;
-use app::types::{CurrentUser, InviteInfo, InviteLookup, InviteStatus, Role, SessionInfo, SetupLookup, UserInfo};
+use app::types::{
+    CurrentUser, InviteInfo, InviteLookup, InviteStatus, Role, SessionInfo, SetupLookup, UserInfo,
+};
 use common::{TestApp, PASSWORD, UA};
 
 async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
@@ -12,64 +14,165 @@ async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
 }
 
 async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
-    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base).await.unwrap().unwrap();
+    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+        .await
+        .unwrap()
+        .unwrap();
     let token = link.rsplit('/').next().unwrap();
     let anon = app.browser();
-    let found: SetupLookup = app.call(&anon, "check_setup", &[("token", token)]).await.json();
+    let found: SetupLookup = app
+        .call(&anon, "check_setup", &[("token", token)])
+        .await
+        .json();
     assert_eq!(found, SetupLookup::Valid);
 
     // Bad input leaves nothing behind: the token stays usable.
     let short = app
-        .call(&anon, "complete_setup", &[("token", token), ("email", "ada@example.com"), ("display_name", "Ada"), ("password", "short")])
+        .call(
+            &anon,
+            "complete_setup",
+            &[
+                ("token", token),
+                ("email", "ada@example.com"),
+                ("display_name", "Ada"),
+                ("password", "short"),
+            ],
+        )
         .await;
     assert!(matches!(short.error(), AppError::Invalid(m) if m.contains("at least")));
 
     let client = app.browser();
     let done = app
-        .call(&client, "complete_setup", &[("token", token), ("email", "Ada@Example.com"), ("display_name", "Ada"), ("password", PASSWORD)])
+        .call(
+            &client,
+            "complete_setup",
+            &[
+                ("token", token),
+                ("email", "Ada@Example.com"),
+                ("display_name", "Ada"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert!(done.is_ok(), "{done:?}");
     assert_eq!(done.location(), Some("/inbox"));
     let cookie = done.headers.get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.starts_with("sb_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.starts_with("sb_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let user = me(app, &client).await.unwrap();
-    assert_eq!((user.email.as_str(), user.role), ("ada@example.com", Role::Admin));
+    assert_eq!(
+        (user.email.as_str(), user.role),
+        ("ada@example.com", Role::Admin)
+    );
 
     // Single use, and void once an admin exists.
     let again = app
-        .call(&anon, "complete_setup", &[("token", token), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", PASSWORD)])
+        .call(
+            &anon,
+            "complete_setup",
+            &[
+                ("token", token),
+                ("email", "eve@example.com"),
+                ("display_name", "Eve"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert!(matches!(again.error(), AppError::Invalid(_)));
-    let found: SetupLookup = app.call(&anon, "check_setup", &[("token", token)]).await.json();
+    let found: SetupLookup = app
+        .call(&anon, "check_setup", &[("token", token)])
+        .await
+        .json();
     assert_eq!(found, SetupLookup::AdminExists);
-    assert!(app::server::setup::issue_link_if_needed(&app.state.db, &app.base).await.unwrap().is_none());
+    assert!(
+        app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
-    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base).await.unwrap().unwrap();
+    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+        .await
+        .unwrap()
+        .unwrap();
     let token = link.rsplit('/').next().unwrap();
-    sqlx::query("UPDATE setup_tokens SET expires_at = 1").execute(app.state.db.pool()).await.unwrap();
+    sqlx::query("UPDATE setup_tokens SET expires_at = 1")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
     let anon = app.browser();
-    let found: SetupLookup = app.call(&anon, "check_setup", &[("token", token)]).await.json();
+    let found: SetupLookup = app
+        .call(&anon, "check_setup", &[("token", token)])
+        .await
+        .json();
     assert_eq!(found, SetupLookup::Expired);
-    let form = [("token", token), ("email", "ada@example.com"), ("display_name", "Ada"), ("password", PASSWORD)];
-    assert!(matches!(app.call(&anon, "complete_setup", &form).await.error(), AppError::Invalid(m) if m.contains("expired")));
-    let found: SetupLookup = app.call(&anon, "check_setup", &[("token", "nope")]).await.json();
+    let form = [
+        ("token", token),
+        ("email", "ada@example.com"),
+        ("display_name", "Ada"),
+        ("password", PASSWORD),
+    ];
+    assert!(
+        matches!(app.call(&anon, "complete_setup", &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+    );
+    let found: SetupLookup = app
+        .call(&anon, "check_setup", &[("token", "nope")])
+        .await
+        .json();
     assert_eq!(found, SetupLookup::Unknown);
-    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(app.state.db.pool()).await.unwrap();
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
     assert_eq!(users, 0);
 }
 
 async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
-    let wrong = app.call(&anon, "sign_in", &[("email", "ada@example.com"), ("password", "not the password")]).await.error();
-    let unknown = app.call(&anon, "sign_in", &[("email", "nobody@example.com"), ("password", "not the password")]).await.error();
-    assert_eq!(wrong, AppError::Invalid("Email or password is incorrect.".into()));
+    let wrong = app
+        .call(
+            &anon,
+            "sign_in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        wrong.status, 400,
+        "a wrong password is the client's error, not the server's"
+    );
+    let wrong = wrong.error();
+    let unknown = app
+        .call(
+            &anon,
+            "sign_in",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await
+        .error();
+    assert_eq!(
+        wrong,
+        AppError::Invalid("Email or password is incorrect.".into())
+    );
     assert_eq!(wrong, unknown);
     assert!(me(app, &anon).await.is_none());
     // Missing fields: a clear message, not a crash.
-    let missing = app.call(&anon, "sign_in", &[("email", "ada@example.com")]).await.error();
+    let missing = app
+        .call(&anon, "sign_in", &[("email", "ada@example.com")])
+        .await
+        .error();
     assert!(matches!(missing, AppError::Invalid(_)), "{missing:?}");
 }
 
@@ -77,16 +180,53 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call(&anon, "sign_in", &[("email", "ada@example.com"), ("password", "wrong password!")]).await;
+        app.call(
+            &anon,
+            "sign_in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
     }
     // Even the right password is refused while paused, and the message says for how long.
-    let paused = app.call(&anon, "sign_in", &[("email", "ada@example.com"), ("password", PASSWORD)]).await.error();
-    assert!(matches!(&paused, AppError::Throttled(m) if m.contains("15 minutes")), "{paused:?}");
+    let paused = app
+        .call(
+            &anon,
+            "sign_in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(paused.status, 429);
+    let paused = paused.error();
+    assert!(
+        matches!(&paused, AppError::Throttled(m) if m.contains("15 minutes")),
+        "{paused:?}"
+    );
     // Unknown emails are paused the same way (no enumeration through the throttle).
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call(&anon, "sign_in", &[("email", "ghost@example.com"), ("password", "wrong password!")]).await;
+        app.call(
+            &anon,
+            "sign_in",
+            &[
+                ("email", "ghost@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
     }
-    let ghost = app.call(&anon, "sign_in", &[("email", "ghost@example.com"), ("password", "wrong password!")]).await.error();
+    let ghost = app
+        .call(
+            &anon,
+            "sign_in",
+            &[
+                ("email", "ghost@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await
+        .error();
     assert!(matches!(ghost, AppError::Throttled(_)));
     // Once the window has passed, the right password works again.
     sqlx::query("UPDATE sign_in_failures SET at = at - $1")
@@ -94,7 +234,14 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
         .execute(app.state.db.pool())
         .await
         .unwrap();
-    assert!(app.call(&anon, "sign_in", &[("email", "ada@example.com"), ("password", PASSWORD)]).await.is_ok());
+    assert!(app
+        .call(
+            &anon,
+            "sign_in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)]
+        )
+        .await
+        .is_ok());
 }
 
 async fn sign_in_is_throttled_per_ip(app: &TestApp) {
@@ -102,9 +249,21 @@ async fn sign_in_is_throttled_per_ip(app: &TestApp) {
     let anon = app.browser();
     for i in 0..app::server::throttle::PER_IP {
         let email = format!("user{i}@example.com");
-        app.call(&anon, "sign_in", &[("email", &email), ("password", "wrong password!")]).await;
+        app.call(
+            &anon,
+            "sign_in",
+            &[("email", &email), ("password", "wrong password!")],
+        )
+        .await;
     }
-    let paused = app.call(&anon, "sign_in", &[("email", "ada@example.com"), ("password", PASSWORD)]).await.error();
+    let paused = app
+        .call(
+            &anon,
+            "sign_in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await
+        .error();
     assert!(matches!(paused, AppError::Throttled(_)), "{paused:?}");
 }
 
@@ -114,8 +273,15 @@ async fn session_is_bound_to_its_user_agent(app: &TestApp) {
     // Replay the same cookie from another browser.
     let reply = app.call(&admin, "list_sessions", &[]).await;
     assert!(reply.is_ok());
-    let (token_hash,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions").fetch_one(app.state.db.pool()).await.unwrap();
-    assert_eq!(token_hash.len(), 64, "only a SHA-256 of the token is stored");
+    let (token_hash,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        token_hash.len(),
+        64,
+        "only a SHA-256 of the token is stored"
+    );
     let cookie = {
         // The cookie jar is private to reqwest; sign in again with a raw client to see the token.
         let raw = app.browser_with(UA, Some(&app.base));
@@ -125,7 +291,15 @@ async fn session_is_bound_to_its_user_agent(app: &TestApp) {
             .send()
             .await
             .unwrap();
-        res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string()
+        res.headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
     };
     let thief = app.browser_with("curl/8.0", Some(&app.base));
     let stolen = thief
@@ -135,9 +309,17 @@ async fn session_is_bound_to_its_user_agent(app: &TestApp) {
         .await
         .unwrap();
     let user: Option<CurrentUser> = serde_json::from_str(&stolen.text().await.unwrap()).unwrap();
-    assert!(user.is_none(), "a session cookie must not work from another user agent");
+    assert!(
+        user.is_none(),
+        "a session cookie must not work from another user agent"
+    );
     let same = app.browser_with(UA, Some(&app.base));
-    let owner = same.post(format!("{}/api/signed_in_user", app.base)).header("cookie", &cookie).send().await.unwrap();
+    let owner = same
+        .post(format!("{}/api/signed_in_user", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     let user: Option<CurrentUser> = serde_json::from_str(&owner.text().await.unwrap()).unwrap();
     assert!(user.is_some());
 }
@@ -148,15 +330,33 @@ async fn state_changes_need_a_same_origin_request(app: &TestApp) {
     let url = format!("{}/api/sign_in", app.base);
     // Neither Origin nor Sec-Fetch-Site.
     let bare = app.browser_with(UA, None);
-    assert_eq!(bare.post(&url).form(&form).send().await.unwrap().status(), 403);
+    assert_eq!(
+        bare.post(&url).form(&form).send().await.unwrap().status(),
+        403
+    );
     // Another site's Origin.
     let evil = app.browser_with(UA, Some("https://evil.example"));
-    assert_eq!(evil.post(&url).form(&form).send().await.unwrap().status(), 403);
+    assert_eq!(
+        evil.post(&url).form(&form).send().await.unwrap().status(),
+        403
+    );
     // A cross-site fetch, per the browser.
-    let res = bare.post(&url).header("sec-fetch-site", "cross-site").form(&form).send().await.unwrap();
+    let res = bare
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     // Same-origin, per either header, is let through.
-    let res = bare.post(&url).header("sec-fetch-site", "same-origin").form(&form).send().await.unwrap();
+    let res = bare
+        .post(&url)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert!(app.call(&app.browser(), "sign_in", &form).await.is_ok());
 }
@@ -165,28 +365,66 @@ async fn invitations_open_once(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let token = app.invite(&admin, "", "user").await;
     let anon = app.browser();
-    let found: InviteLookup = app.call(&anon, "check_invite", &[("token", &token)]).await.json();
-    assert_eq!(found, InviteLookup::Valid { email: None, role: Role::User });
+    let found: InviteLookup = app
+        .call(&anon, "check_invite", &[("token", &token)])
+        .await
+        .json();
+    assert_eq!(
+        found,
+        InviteLookup::Valid {
+            email: None,
+            role: Role::User
+        }
+    );
 
     let bea = app.browser();
-    let form = [("token", token.as_str()), ("email", "bea@example.com"), ("display_name", "Bea"), ("password", PASSWORD)];
+    let form = [
+        ("token", token.as_str()),
+        ("email", "bea@example.com"),
+        ("display_name", "Bea"),
+        ("password", PASSWORD),
+    ];
     let accepted = app.call(&bea, "accept_invite", &form).await;
     assert!(accepted.is_ok(), "{accepted:?}");
     let user = me(app, &bea).await.unwrap();
-    assert_eq!((user.email.as_str(), user.role), ("bea@example.com", Role::User));
+    assert_eq!(
+        (user.email.as_str(), user.role),
+        ("bea@example.com", Role::User)
+    );
 
     // Reused.
-    let again = [("token", token.as_str()), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", PASSWORD)];
-    assert!(matches!(app.call(&anon, "accept_invite", &again).await.error(), AppError::Invalid(m) if m.contains("already been used")));
-    let found: InviteLookup = app.call(&anon, "check_invite", &[("token", &token)]).await.json();
+    let again = [
+        ("token", token.as_str()),
+        ("email", "eve@example.com"),
+        ("display_name", "Eve"),
+        ("password", PASSWORD),
+    ];
+    assert!(
+        matches!(app.call(&anon, "accept_invite", &again).await.error(), AppError::Invalid(m) if m.contains("already been used"))
+    );
+    let found: InviteLookup = app
+        .call(&anon, "check_invite", &[("token", &token)])
+        .await
+        .json();
     assert_eq!(found, InviteLookup::Accepted);
 
     // Tampered or unknown.
     let tampered = format!("{}x", token);
-    let found: InviteLookup = app.call(&anon, "check_invite", &[("token", &tampered)]).await.json();
+    let found: InviteLookup = app
+        .call(&anon, "check_invite", &[("token", &tampered)])
+        .await
+        .json();
     assert_eq!(found, InviteLookup::Unknown);
-    let unknown = [("token", "garbage"), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", PASSWORD)];
-    assert!(matches!(app.call(&anon, "accept_invite", &unknown).await.error(), AppError::NotFound(_)));
+    let unknown = [
+        ("token", "garbage"),
+        ("email", "eve@example.com"),
+        ("display_name", "Eve"),
+        ("password", PASSWORD),
+    ];
+    assert!(matches!(
+        app.call(&anon, "accept_invite", &unknown).await.error(),
+        AppError::NotFound(_)
+    ));
 
     // The admin sees it accepted, by whom, with no link left to copy.
     let list: Vec<InviteInfo> = app.call(&admin, "list_invites", &[]).await.json();
@@ -200,23 +438,57 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
     let anon = app.browser();
     let revoked = app.invite(&admin, "", "user").await;
     let list: Vec<InviteInfo> = app.call(&admin, "list_invites", &[]).await.json();
-    assert!(app.call(&admin, "revoke_invite", &[("invite_id", &list[0].id)]).await.is_ok());
-    let found: InviteLookup = app.call(&anon, "check_invite", &[("token", &revoked)]).await.json();
+    assert!(app
+        .call(&admin, "revoke_invite", &[("invite_id", &list[0].id)])
+        .await
+        .is_ok());
+    let found: InviteLookup = app
+        .call(&anon, "check_invite", &[("token", &revoked)])
+        .await
+        .json();
     assert_eq!(found, InviteLookup::Revoked);
-    let form = [("token", revoked.as_str()), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", PASSWORD)];
-    assert!(matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("revoked")));
+    let form = [
+        ("token", revoked.as_str()),
+        ("email", "eve@example.com"),
+        ("display_name", "Eve"),
+        ("password", PASSWORD),
+    ];
+    assert!(
+        matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("revoked"))
+    );
 
     let expired = app.invite(&admin, "", "user").await;
-    sqlx::query("UPDATE invitations SET expires_at = 1 WHERE revoked_at IS NULL").execute(app.state.db.pool()).await.unwrap();
-    let found: InviteLookup = app.call(&anon, "check_invite", &[("token", &expired)]).await.json();
+    sqlx::query("UPDATE invitations SET expires_at = 1 WHERE revoked_at IS NULL")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let found: InviteLookup = app
+        .call(&anon, "check_invite", &[("token", &expired)])
+        .await
+        .json();
     assert_eq!(found, InviteLookup::Expired);
-    let form = [("token", expired.as_str()), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", PASSWORD)];
-    assert!(matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("expired")));
-    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(app.state.db.pool()).await.unwrap();
+    let form = [
+        ("token", expired.as_str()),
+        ("email", "eve@example.com"),
+        ("display_name", "Eve"),
+        ("password", PASSWORD),
+    ];
+    assert!(
+        matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+    );
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
     assert_eq!(users, 1, "refused invitations create no account");
 
-    let statuses: Vec<InviteStatus> =
-        app.call(&admin, "list_invites", &[]).await.json::<Vec<InviteInfo>>().iter().map(|i| i.status).collect();
+    let statuses: Vec<InviteStatus> = app
+        .call(&admin, "list_invites", &[])
+        .await
+        .json::<Vec<InviteInfo>>()
+        .iter()
+        .map(|i| i.status)
+        .collect();
     assert_eq!(statuses, vec![InviteStatus::Expired, InviteStatus::Revoked]);
 }
 
@@ -224,16 +496,46 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let token = app.invite(&admin, "Cid@Example.com", "admin").await;
     let cid = app.browser();
-    let form = [("token", token.as_str()), ("email", "other@example.com"), ("display_name", "Cid"), ("password", PASSWORD)];
+    let form = [
+        ("token", token.as_str()),
+        ("email", "other@example.com"),
+        ("display_name", "Cid"),
+        ("password", PASSWORD),
+    ];
     assert!(app.call(&cid, "accept_invite", &form).await.is_ok());
     let user = me(app, &cid).await.unwrap();
-    assert_eq!((user.email.as_str(), user.role), ("cid@example.com", Role::Admin));
+    assert_eq!(
+        (user.email.as_str(), user.role),
+        ("cid@example.com", Role::Admin)
+    );
     // Invitation input is validated.
-    let bad = app.call(&admin, "create_invite", &[("email", "not-an-email"), ("role", "user"), ("expires_in_days", "7")]).await;
+    let bad = app
+        .call(
+            &admin,
+            "create_invite",
+            &[
+                ("email", "not-an-email"),
+                ("role", "user"),
+                ("expires_in_days", "7"),
+            ],
+        )
+        .await;
     assert!(matches!(bad.error(), AppError::Invalid(_)));
-    let bad = app.call(&admin, "create_invite", &[("email", ""), ("role", "user"), ("expires_in_days", "0")]).await;
+    let bad = app
+        .call(
+            &admin,
+            "create_invite",
+            &[("email", ""), ("role", "user"), ("expires_in_days", "0")],
+        )
+        .await;
     assert!(matches!(bad.error(), AppError::Invalid(m) if m.contains("between 1 and 90")));
-    let bad = app.call(&admin, "create_invite", &[("email", ""), ("role", "root"), ("expires_in_days", "7")]).await;
+    let bad = app
+        .call(
+            &admin,
+            "create_invite",
+            &[("email", ""), ("role", "root"), ("expires_in_days", "7")],
+        )
+        .await;
     assert!(matches!(bad.error(), AppError::Invalid(_)));
 }
 
@@ -242,18 +544,38 @@ async fn only_admins_reach_admin_functions(app: &TestApp) {
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let anon = app.browser();
     for (name, form) in [
-        ("create_invite", vec![("email", ""), ("role", "admin"), ("expires_in_days", "7")]),
+        (
+            "create_invite",
+            vec![("email", ""), ("role", "admin"), ("expires_in_days", "7")],
+        ),
         ("list_invites", vec![]),
         ("revoke_invite", vec![("invite_id", "x")]),
         ("list_users", vec![]),
         ("set_user_role", vec![("user_id", "x"), ("role", "admin")]),
-        ("set_user_disabled", vec![("user_id", "x"), ("disabled", "true")]),
+        (
+            "set_user_disabled",
+            vec![("user_id", "x"), ("disabled", "true")],
+        ),
     ] {
-        assert_eq!(app.call(&bea, name, &form).await.error(), AppError::Forbidden, "{name} as a user");
-        assert_eq!(app.call(&anon, name, &form).await.error(), AppError::Unauthorized, "{name} signed out");
+        let as_user = app.call(&bea, name, &form).await;
+        assert_eq!(
+            (as_user.status.as_u16(), as_user.error()),
+            (403, AppError::Forbidden),
+            "{name} as a user"
+        );
+        let signed_out = app.call(&anon, name, &form).await;
+        assert_eq!(
+            (signed_out.status.as_u16(), signed_out.error()),
+            (401, AppError::Unauthorized),
+            "{name} signed out"
+        );
     }
     for name in ["list_sessions", "revoke_other_sessions"] {
-        assert_eq!(app.call(&anon, name, &[]).await.error(), AppError::Unauthorized, "{name} signed out");
+        assert_eq!(
+            app.call(&anon, name, &[]).await.error(),
+            AppError::Unauthorized,
+            "{name} signed out"
+        );
     }
 }
 
@@ -261,14 +583,50 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let users: Vec<UserInfo> = app.call(&admin, "list_users", &[]).await.json();
-    let bea_id = users.iter().find(|u| u.email == "bea@example.com").unwrap().id.clone();
-    assert!(app.call(&admin, "set_user_disabled", &[("user_id", &bea_id), ("disabled", "true")]).await.is_ok());
-    assert!(me(app, &bea).await.is_none(), "disabled user's session ends at once");
-    let again = app.call(&app.browser(), "sign_in", &[("email", "bea@example.com"), ("password", PASSWORD)]).await.error();
+    let bea_id = users
+        .iter()
+        .find(|u| u.email == "bea@example.com")
+        .unwrap()
+        .id
+        .clone();
+    assert!(app
+        .call(
+            &admin,
+            "set_user_disabled",
+            &[("user_id", &bea_id), ("disabled", "true")]
+        )
+        .await
+        .is_ok());
+    assert!(
+        me(app, &bea).await.is_none(),
+        "disabled user's session ends at once"
+    );
+    let again = app
+        .call(
+            &app.browser(),
+            "sign_in",
+            &[("email", "bea@example.com"), ("password", PASSWORD)],
+        )
+        .await
+        .error();
     assert!(matches!(again, AppError::Invalid(m) if m.contains("disabled")));
-    assert!(app.call(&admin, "set_user_disabled", &[("user_id", &bea_id), ("disabled", "false")]).await.is_ok());
+    assert!(app
+        .call(
+            &admin,
+            "set_user_disabled",
+            &[("user_id", &bea_id), ("disabled", "false")]
+        )
+        .await
+        .is_ok());
     app.signed_in("bea@example.com", PASSWORD).await;
-    let missing = app.call(&admin, "set_user_disabled", &[("user_id", "nobody"), ("disabled", "true")]).await.error();
+    let missing = app
+        .call(
+            &admin,
+            "set_user_disabled",
+            &[("user_id", "nobody"), ("disabled", "true")],
+        )
+        .await
+        .error();
     assert!(matches!(missing, AppError::NotFound(_)));
 }
 
@@ -276,14 +634,30 @@ async fn the_last_admin_stays_an_admin(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let ada_id = me(app, &admin).await.unwrap().id;
     for (name, form) in [
-        ("set_user_role", [("user_id", ada_id.as_str()), ("role", "user")]),
-        ("set_user_disabled", [("user_id", ada_id.as_str()), ("disabled", "true")]),
+        (
+            "set_user_role",
+            [("user_id", ada_id.as_str()), ("role", "user")],
+        ),
+        (
+            "set_user_disabled",
+            [("user_id", ada_id.as_str()), ("disabled", "true")],
+        ),
     ] {
         let refused = app.call(&admin, name, &form).await.error();
-        assert!(matches!(refused, AppError::Invalid(m) if m.contains("last active admin")), "{name}");
+        assert!(
+            matches!(refused, AppError::Invalid(m) if m.contains("last active admin")),
+            "{name}"
+        );
     }
     app.invited_user(&admin, "bea@example.com", "admin").await;
-    assert!(app.call(&admin, "set_user_role", &[("user_id", &ada_id), ("role", "user")]).await.is_ok());
+    assert!(app
+        .call(
+            &admin,
+            "set_user_role",
+            &[("user_id", &ada_id), ("role", "user")]
+        )
+        .await
+        .is_ok());
     assert_eq!(me(app, &admin).await.unwrap().role, Role::User);
 }
 
@@ -295,19 +669,34 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
     assert_eq!(sessions[0].ip, "127.0.0.1");
-    assert!(sessions[0].device.contains("Chrome"), "{:?}", sessions[0].device);
+    assert!(
+        sessions[0].device.contains("Chrome"),
+        "{:?}",
+        sessions[0].device
+    );
 
     // Revoke the phone's session from the laptop.
     let phone_sessions: Vec<SessionInfo> = app.call(&phone, "list_sessions", &[]).await.json();
-    let phone_id = phone_sessions.iter().find(|s| s.current).unwrap().id.clone();
-    assert!(app.call(&laptop, "revoke_session", &[("session_id", &phone_id)]).await.is_ok());
+    let phone_id = phone_sessions
+        .iter()
+        .find(|s| s.current)
+        .unwrap()
+        .id
+        .clone();
+    assert!(app
+        .call(&laptop, "revoke_session", &[("session_id", &phone_id)])
+        .await
+        .is_ok());
     assert!(me(app, &phone).await.is_none());
 
     // Someone else's session id is "not found".
     let admin = app.signed_in("ada@example.com", PASSWORD).await;
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let laptop_id = sessions.iter().find(|s| s.current).unwrap().id.clone();
-    let foreign = app.call(&bea, "revoke_session", &[("session_id", &laptop_id)]).await.error();
+    let foreign = app
+        .call(&bea, "revoke_session", &[("session_id", &laptop_id)])
+        .await
+        .error();
     assert!(matches!(foreign, AppError::NotFound(_)));
     assert!(me(app, &laptop).await.is_some());
 
@@ -323,18 +712,45 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
     let elsewhere = app.signed_in("ada@example.com", PASSWORD).await;
     let new = "a brand new passphrase";
     let wrong = app
-        .call(&here, "change_password", &[("current_password", "nope nope nope"), ("new_password", new), ("confirm_password", new)])
+        .call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", "nope nope nope"),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
         .await
         .error();
     assert!(matches!(wrong, AppError::Invalid(m) if m.contains("current password")));
     let mismatch = app
-        .call(&here, "change_password", &[("current_password", PASSWORD), ("new_password", new), ("confirm_password", "other")])
+        .call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("confirm_password", "other"),
+            ],
+        )
         .await
         .error();
     assert!(matches!(mismatch, AppError::Invalid(m) if m.contains("match")));
-    assert!(me(app, &elsewhere).await.is_some(), "failed changes end nothing");
+    assert!(
+        me(app, &elsewhere).await.is_some(),
+        "failed changes end nothing"
+    );
     let ok = app
-        .call(&here, "change_password", &[("current_password", PASSWORD), ("new_password", new), ("confirm_password", new)])
+        .call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
         .await;
     assert!(ok.is_ok(), "{ok:?}");
     assert!(me(app, &here).await.is_some());
@@ -346,9 +762,18 @@ async fn sign_out_ends_the_session(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let out = app.call(&admin, "sign_out", &[]).await;
     assert!(out.is_ok());
-    assert!(out.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert!(out
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     assert!(me(app, &admin).await.is_none());
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(app.state.db.pool()).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -369,21 +794,46 @@ async fn pages_are_guarded(app: &TestApp) {
     assert_eq!(app.get(&admin, "/").await.location(), Some("/inbox"));
     assert_eq!(app.get(&admin, "/signin").await.location(), Some("/inbox"));
     let inbox = app.get(&admin, "/inbox").await;
-    assert!(inbox.is_ok() && inbox.body.contains("Inbox") && inbox.body.contains(r#"href="/admin""#), "{inbox:?}");
+    assert!(
+        inbox.is_ok() && inbox.body.contains("Inbox") && inbox.body.contains(r#"href="/admin""#),
+        "{inbox:?}"
+    );
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let page = app.get(&bea, "/admin").await;
-    assert!(page.body.contains("permission") && !page.body.contains(r#"href="/admin""#), "{}", page.body);
+    assert!(
+        page.body.contains("permission") && !page.body.contains(r#"href="/admin""#),
+        "{}",
+        page.body
+    );
     assert!(r.headers.get("x-request-id").is_some());
 }
 
 async fn database_errors_reach_the_browser_only_as_a_reference(app: &TestApp) {
     app.admin("ada@example.com").await;
-    sqlx::query("DROP TABLE sign_in_failures").execute(app.state.db.pool()).await.unwrap();
-    let reply = app.call(&app.browser(), "sign_in", &[("email", "ada@example.com"), ("password", "bad password")]).await;
+    sqlx::query("DROP TABLE sign_in_failures")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let reply = app
+        .call(
+            &app.browser(),
+            "sign_in",
+            &[("email", "ada@example.com"), ("password", "bad password")],
+        )
+        .await;
     let err = reply.error();
-    assert!(matches!(&err, AppError::Internal { reference } if reference.len() >= 32), "{err:?}");
+    assert!(
+        matches!(&err, AppError::Internal { reference } if reference.len() >= 32),
+        "{err:?}"
+    );
     let lowered = reply.body.to_lowercase();
-    assert!(!lowered.contains("sign_in_failures") && !lowered.contains("table") && !lowered.contains("sql"), "{}", reply.body);
+    assert!(
+        !lowered.contains("sign_in_failures")
+            && !lowered.contains("table")
+            && !lowered.contains("sql"),
+        "{}",
+        reply.body
+    );
 }
 
 on_both_backends!(

@@ -20,14 +20,16 @@ pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, user_agent, ip, created_at, last_seen_at)| SessionInfo {
-            current: id == me.session_id,
-            id,
-            device: crate::device::describe(&user_agent),
-            ip,
-            created_at,
-            last_seen_at,
-        })
+        .map(
+            |(id, user_agent, ip, created_at, last_seen_at)| SessionInfo {
+                current: id == me.session_id,
+                id,
+                device: crate::device::describe(&user_agent),
+                ip,
+                created_at,
+                last_seen_at,
+            },
+        )
         .collect())
 }
 

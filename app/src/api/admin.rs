@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{InviteInfo, UserInfo};
 #[cfg(feature = "ssr")]
 use crate::types::Role;
+use crate::types::{InviteInfo, UserInfo};
 
 #[cfg(feature = "ssr")]
 fn parse_role(role: &str) -> Result<Role, AppError> {
@@ -21,7 +21,14 @@ pub async fn create_invite(
     use crate::server::{context, invites};
     let me = context::require_admin()?;
     let state = context::state()?;
-    invites::create(&state, &me.user.id, &email, parse_role(&role)?, expires_in_days).await
+    invites::create(
+        &state,
+        &me.user.id,
+        &email,
+        parse_role(&role)?,
+        expires_in_days,
+    )
+    .await
 }
 
 #[server(endpoint = "list_invites")]

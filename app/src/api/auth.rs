@@ -60,7 +60,13 @@ pub async fn complete_setup(
     use crate::server::{auth, context, setup};
     let state = context::state()?;
     let user_id = setup::complete(&state, &token, &email, &display_name, &password).await?;
-    let session = auth::create_session(&state.db, &state.settings, &user_id, &context::request_meta()).await?;
+    let session = auth::create_session(
+        &state.db,
+        &state.settings,
+        &user_id,
+        &context::request_meta(),
+    )
+    .await?;
     start_session(&session)
 }
 
@@ -81,6 +87,12 @@ pub async fn accept_invite(
     use crate::server::{auth, context, invites};
     let state = context::state()?;
     let user_id = invites::accept(&state, &token, &email, &display_name, &password).await?;
-    let session = auth::create_session(&state.db, &state.settings, &user_id, &context::request_meta()).await?;
+    let session = auth::create_session(
+        &state.db,
+        &state.settings,
+        &user_id,
+        &context::request_meta(),
+    )
+    .await?;
     start_session(&session)
 }

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::widgets::{CopyLink, FormError};
-use crate::api::admin::{list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole};
+use crate::api::admin::{
+    list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
+};
 use crate::types::{format_instant, InviteStatus, Role};
 
 #[component]

@@ -21,7 +21,9 @@ pub async fn insert_user(
         .fetch_optional(&mut **tx)
         .await?;
     if taken.is_some() {
-        return Err(AppError::invalid("An account with this email already exists."));
+        return Err(AppError::invalid(
+            "An account with this email already exists.",
+        ));
     }
     let id = crypto::new_id();
     sqlx::query(
@@ -53,7 +55,11 @@ impl NewAccount {
         let display_name = validate::display_name(display_name).map_err(AppError::Invalid)?;
         validate::password(password).map_err(AppError::Invalid)?;
         let password_hash = crypto::hash_password(password.to_string()).await?;
-        Ok(NewAccount { email, display_name, password_hash })
+        Ok(NewAccount {
+            email,
+            display_name,
+            password_hash,
+        })
     }
 }
 
@@ -70,7 +76,12 @@ const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
 /// Checks credentials under the throttle and starts a session; returns the cookie token.
 /// Unknown emails and wrong passwords get the same words and take the same time.
-pub async fn sign_in(state: &AppState, email: &str, password: &str, meta: &RequestMeta) -> AppResult<String> {
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    meta: &RequestMeta,
+) -> AppResult<String> {
     let email_key = email.trim().to_lowercase();
     if email_key.is_empty() || password.is_empty() {
         return Err(AppError::invalid("Enter your email and password."));
@@ -96,7 +107,9 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, meta: &Reque
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     };
     if disabled_at.is_some() {
-        return Err(AppError::invalid("This account has been disabled. Ask an admin of this Switchboard."));
+        return Err(AppError::invalid(
+            "This account has been disabled. Ask an admin of this Switchboard.",
+        ));
     }
     throttle::clear_account(&state.db, &email_key).await?;
     auth::create_session(&state.db, &state.settings, &user_id, meta).await
@@ -146,15 +159,17 @@ pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, email, display_name, role, disabled_at, created_at)| UserInfo {
-            is_self: id == viewer_id,
-            id,
-            email,
-            display_name,
-            role: Role::parse(&role).unwrap_or(Role::User),
-            disabled: disabled_at.is_some(),
-            created_at,
-        })
+        .map(
+            |(id, email, display_name, role, disabled_at, created_at)| UserInfo {
+                is_self: id == viewer_id,
+                id,
+                email,
+                display_name,
+                role: Role::parse(&role).unwrap_or(Role::User),
+                disabled: disabled_at.is_some(),
+                created_at,
+            },
+        )
         .collect())
 }
 
@@ -182,7 +197,9 @@ async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<
         .bind(user_id)
         .fetch_optional(&mut **tx)
         .await?;
-    found.map(|_| ()).ok_or_else(|| AppError::not_found("That user"))
+    found
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("That user"))
 }
 
 pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {

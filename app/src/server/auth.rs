@@ -42,7 +42,11 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
 }
 
 pub fn session_cookie(settings: &Settings, token: &str) -> String {
-    let secure = if settings.secure_cookies() { "; Secure" } else { "" };
+    let secure = if settings.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
     format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         cookie_name(settings),
@@ -51,8 +55,15 @@ pub fn session_cookie(settings: &Settings, token: &str) -> String {
 }
 
 pub fn clear_session_cookie(settings: &Settings) -> String {
-    let secure = if settings.secure_cookies() { "; Secure" } else { "" };
-    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(settings))
+    let secure = if settings.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        cookie_name(settings)
+    )
 }
 
 fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
@@ -134,7 +145,12 @@ async fn find_session(
     Ok(Some((Authenticated { session_id, user }, stale)))
 }
 
-async fn refresh_session(db: &Db, settings: &Settings, session_id: &str, ip: &str) -> AppResult<()> {
+async fn refresh_session(
+    db: &Db,
+    settings: &Settings,
+    session_id: &str,
+    ip: &str,
+) -> AppResult<()> {
     let now = now_ms();
     sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2, ip = $3 WHERE id = $4")
         .bind(now)
@@ -190,7 +206,8 @@ pub async fn session_middleware(
             Ok(Some((auth, stale))) => {
                 if stale {
                     if let Err(e) =
-                        refresh_session(&state.db, &state.settings, &auth.session_id, &meta.ip).await
+                        refresh_session(&state.db, &state.settings, &auth.session_id, &meta.ip)
+                            .await
                     {
                         tracing::warn!(error = ?e, "could not refresh session");
                     } else {

@@ -17,7 +17,11 @@ fn token_for(secret: &[u8; 32], id: &str) -> String {
 }
 
 pub fn link_for(state: &AppState, id: &str) -> String {
-    format!("{}/invite/{}", state.settings.base_url(), token_for(&state.secret, id))
+    format!(
+        "{}/invite/{}",
+        state.settings.base_url(),
+        token_for(&state.secret, id)
+    )
 }
 
 /// The invitation id a token names, if its signature holds.
@@ -26,7 +30,12 @@ fn id_from_token(secret: &[u8; 32], token: &str) -> Option<String> {
     crypto::verify_signature(secret, &format!("invite:{id}"), signature).then(|| id.to_string())
 }
 
-fn status(now: i64, expires_at: i64, accepted_at: Option<i64>, revoked_at: Option<i64>) -> InviteStatus {
+fn status(
+    now: i64,
+    expires_at: i64,
+    accepted_at: Option<i64>,
+    revoked_at: Option<i64>,
+) -> InviteStatus {
     if accepted_at.is_some() {
         InviteStatus::Accepted
     } else if revoked_at.is_some() {
@@ -50,7 +59,9 @@ pub async fn create(
         e => Some(crate::validate::email(e).map_err(AppError::Invalid)?),
     };
     if !(1..=MAX_DAYS).contains(&days) {
-        return Err(AppError::invalid(format!("Choose an expiry between 1 and {MAX_DAYS} days.")));
+        return Err(AppError::invalid(format!(
+            "Choose an expiry between 1 and {MAX_DAYS} days."
+        )));
     }
     let id = crypto::new_id();
     let now = now_ms();
@@ -80,7 +91,16 @@ pub async fn create(
 }
 
 pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
-    type Row = (String, Option<String>, String, i64, i64, Option<i64>, Option<i64>, Option<String>);
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT i.id, i.email, i.role, i.created_at, i.expires_at, i.accepted_at, i.revoked_at, u.email
          FROM invitations i LEFT JOIN users u ON u.id = i.accepted_user_id
@@ -91,19 +111,21 @@ pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
     let now = now_ms();
     Ok(rows
         .into_iter()
-        .map(|(id, email, role, created_at, expires_at, accepted_at, revoked_at, accepted_by)| {
-            let status = status(now, expires_at, accepted_at, revoked_at);
-            InviteInfo {
-                link: (status == InviteStatus::Pending).then(|| link_for(state, &id)),
-                id,
-                email,
-                role: Role::parse(&role).unwrap_or(Role::User),
-                status,
-                created_at,
-                expires_at,
-                accepted_by,
-            }
-        })
+        .map(
+            |(id, email, role, created_at, expires_at, accepted_at, revoked_at, accepted_by)| {
+                let status = status(now, expires_at, accepted_at, revoked_at);
+                InviteInfo {
+                    link: (status == InviteStatus::Pending).then(|| link_for(state, &id)),
+                    id,
+                    email,
+                    role: Role::parse(&role).unwrap_or(Role::User),
+                    status,
+                    created_at,
+                    expires_at,
+                    accepted_by,
+                }
+            },
+        )
         .collect())
 }
 
@@ -142,12 +164,17 @@ pub async fn lookup(state: &AppState, token: &str) -> AppResult<InviteLookup> {
     let Some((email, role, expires_at, accepted_at, revoked_at)) = row else {
         return Ok(InviteLookup::Unknown);
     };
-    Ok(match status(now_ms(), expires_at, accepted_at, revoked_at) {
-        InviteStatus::Pending => InviteLookup::Valid { email, role: Role::parse(&role).unwrap_or(Role::User) },
-        InviteStatus::Accepted => InviteLookup::Accepted,
-        InviteStatus::Expired => InviteLookup::Expired,
-        InviteStatus::Revoked => InviteLookup::Revoked,
-    })
+    Ok(
+        match status(now_ms(), expires_at, accepted_at, revoked_at) {
+            InviteStatus::Pending => InviteLookup::Valid {
+                email,
+                role: Role::parse(&role).unwrap_or(Role::User),
+            },
+            InviteStatus::Accepted => InviteLookup::Accepted,
+            InviteStatus::Expired => InviteLookup::Expired,
+            InviteStatus::Revoked => InviteLookup::Revoked,
+        },
+    )
 }
 
 /// Creates the invitee's account and marks the invitation used, atomically: a second use,
@@ -161,17 +188,31 @@ pub async fn accept(
 ) -> AppResult<String> {
     let (invited_email, role) = match lookup(state, token).await? {
         InviteLookup::Valid { email, role } => (email, role),
-        InviteLookup::Accepted => return Err(AppError::invalid("This invitation has already been used.")),
-        InviteLookup::Expired => return Err(AppError::invalid("This invitation has expired. Ask for a new one.")),
+        InviteLookup::Accepted => {
+            return Err(AppError::invalid("This invitation has already been used."))
+        }
+        InviteLookup::Expired => {
+            return Err(AppError::invalid(
+                "This invitation has expired. Ask for a new one.",
+            ))
+        }
         InviteLookup::Revoked => return Err(AppError::invalid("This invitation was revoked.")),
         InviteLookup::Unknown => return Err(AppError::not_found("That invitation")),
     };
     // An invitation addressed to an email can only make an account for that email.
     let email = invited_email.as_deref().unwrap_or(email);
     let account = NewAccount::prepare(email, display_name, password).await?;
-    let id = id_from_token(&state.secret, token).ok_or_else(|| AppError::not_found("That invitation"))?;
+    let id = id_from_token(&state.secret, token)
+        .ok_or_else(|| AppError::not_found("That invitation"))?;
     let mut tx = state.db.pool().begin().await?;
-    let user_id = accounts::insert_user(&mut tx, &account.email, &account.display_name, &account.password_hash, role).await?;
+    let user_id = accounts::insert_user(
+        &mut tx,
+        &account.email,
+        &account.display_name,
+        &account.password_hash,
+        role,
+    )
+    .await?;
     let now = now_ms();
     let claimed = sqlx::query(
         "UPDATE invitations SET accepted_at = $1, accepted_user_id = $2

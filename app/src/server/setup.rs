@@ -15,12 +15,14 @@ pub async fn issue_link_if_needed(db: &Db, base_url: &str) -> AppResult<Option<S
     }
     let token = crypto::random_token();
     let now = now_ms();
-    sqlx::query("INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
-        .bind(crypto::hash_token(&token))
-        .bind(now)
-        .bind(now + VALID_MS)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(crypto::hash_token(&token))
+    .bind(now)
+    .bind(now + VALID_MS)
+    .execute(db.pool())
+    .await?;
     Ok(Some(format!("{base_url}/setup/{token}")))
 }
 
@@ -49,12 +51,20 @@ pub fn lookup_error(found: SetupLookup) -> Option<AppError> {
             "This setup link has expired. Restart Switchboard to print a new one.",
         )),
         SetupLookup::Unknown => Some(AppError::not_found("That setup link")),
-        SetupLookup::AdminExists => Some(AppError::invalid("Switchboard is already set up. Sign in instead.")),
+        SetupLookup::AdminExists => Some(AppError::invalid(
+            "Switchboard is already set up. Sign in instead.",
+        )),
     }
 }
 
 /// Creates the first admin with a setup token; returns their id.
-pub async fn complete(state: &AppState, token: &str, email: &str, display_name: &str, password: &str) -> AppResult<String> {
+pub async fn complete(
+    state: &AppState,
+    token: &str,
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> AppResult<String> {
     if let Some(err) = lookup_error(lookup(&state.db, token).await?) {
         return Err(err);
     }
@@ -71,18 +81,35 @@ pub async fn complete(state: &AppState, token: &str, email: &str, display_name: 
     if claimed.rows_affected() != 1 {
         return Err(AppError::invalid("This setup link has already been used."));
     }
-    let user_id =
-        accounts::insert_user(&mut tx, &account.email, &account.display_name, &account.password_hash, Role::Admin).await?;
+    let user_id = accounts::insert_user(
+        &mut tx,
+        &account.email,
+        &account.display_name,
+        &account.password_hash,
+        Role::Admin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(user_id)
 }
 
 /// The CLI's way in: creates an admin directly (no link).
-pub async fn create_admin(db: &Db, email: &str, display_name: &str, password: &str) -> AppResult<String> {
+pub async fn create_admin(
+    db: &Db,
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> AppResult<String> {
     let account = NewAccount::prepare(email, display_name, password).await?;
     let mut tx = db.pool().begin().await?;
-    let user_id =
-        accounts::insert_user(&mut tx, &account.email, &account.display_name, &account.password_hash, Role::Admin).await?;
+    let user_id = accounts::insert_user(
+        &mut tx,
+        &account.email,
+        &account.display_name,
+        &account.password_hash,
+        Role::Admin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(user_id)
 }

@@ -72,8 +72,13 @@ impl TestApp {
             Backend::Sqlite => (format!("sqlite://{}", dir.join("test.db").display()), None),
             Backend::Postgres => {
                 let name = format!("sb_test_{id}");
-                let admin = Db::connect(&pg_admin_url()).await.expect("PostgreSQL reachable for tests");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.unwrap();
+                let admin = Db::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL reachable for tests");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
                 admin.close().await;
                 (with_database(&pg_admin_url(), &name), Some(name))
             }
@@ -99,11 +104,20 @@ impl TestApp {
         };
         let router = switchboard::build_router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
-        TestApp { base, state, dir, pg_database, server }
+        TestApp {
+            base,
+            state,
+            dir,
+            pg_database,
+            server,
+        }
     }
 
     pub async fn finish(self) {
@@ -142,34 +156,65 @@ impl TestApp {
 
     /// Calls a server function the way the hydrated app does (form-encoded POST).
     pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> Reply {
-        let res = client.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
+        let res = client
+            .post(format!("{}/api/{name}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
         Reply::read(res).await
     }
 
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> Reply {
-        let res = client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let res = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         Reply::read(res).await
     }
 
     /// Creates an admin directly and returns a signed-in browser for them.
     pub async fn admin(&self, email: &str) -> reqwest::Client {
-        app::server::setup::create_admin(&self.state.db, email, "Ada Admin", PASSWORD).await.unwrap();
+        app::server::setup::create_admin(&self.state.db, email, "Ada Admin", PASSWORD)
+            .await
+            .unwrap();
         self.signed_in(email, PASSWORD).await
     }
 
     pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.browser();
-        let reply = self.call(&client, "sign_in", &[("email", email), ("password", password)]).await;
+        let reply = self
+            .call(
+                &client,
+                "sign_in",
+                &[("email", email), ("password", password)],
+            )
+            .await;
         assert!(reply.is_ok(), "sign in as {email} failed: {reply:?}");
         client
     }
 
     /// Invites `email` as `role` (via `admin`) and accepts; returns the invitee's browser.
-    pub async fn invited_user(&self, admin: &reqwest::Client, email: &str, role: &str) -> reqwest::Client {
+    pub async fn invited_user(
+        &self,
+        admin: &reqwest::Client,
+        email: &str,
+        role: &str,
+    ) -> reqwest::Client {
         let token = self.invite(admin, "", role).await;
         let client = self.browser();
         let reply = self
-            .call(&client, "accept_invite", &[("token", &token), ("email", email), ("display_name", "Bea"), ("password", PASSWORD)])
+            .call(
+                &client,
+                "accept_invite",
+                &[
+                    ("token", &token),
+                    ("email", email),
+                    ("display_name", "Bea"),
+                    ("password", PASSWORD),
+                ],
+            )
             .await;
         assert!(reply.is_ok(), "accepting invite failed: {reply:?}");
         client
@@ -178,7 +223,11 @@ impl TestApp {
     /// Creates an invitation; returns its token (the last path segment of its link).
     pub async fn invite(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
         let invite: app::types::InviteInfo = self
-            .call(admin, "create_invite", &[("email", email), ("role", role), ("expires_in_days", "7")])
+            .call(
+                admin,
+                "create_invite",
+                &[("email", email), ("role", role), ("expires_in_days", "7")],
+            )
             .await
             .json();
         invite.link.unwrap().rsplit('/').next().unwrap().to_string()
@@ -197,7 +246,11 @@ impl Reply {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.text().await.unwrap();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn is_ok(&self) -> bool {
@@ -212,7 +265,8 @@ impl Reply {
     /// The server function's error (panics if the call succeeded).
     pub fn error(&self) -> AppError {
         assert!(!self.is_ok(), "expected an error, got {self:?}");
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an AppError ({e}): {self:?}"))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not an AppError ({e}): {self:?}"))
     }
 
     pub fn location(&self) -> Option<&str> {

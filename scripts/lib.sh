@@ -61,7 +61,7 @@ build_app() {
   if [ "$profile" = release ]; then
     ensure_wasm_opt
     step "Optimising the WASM with wasm-opt"
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
   fi
   cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"

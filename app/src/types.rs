@@ -136,3 +136,194 @@ pub fn format_instant(ms: i64) -> String {
         .and_then(|t| t.format(&fmt).ok())
         .unwrap_or_else(|| "—".into())
 }
+
+/// What a number can do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub sms: bool,
+    pub mms: bool,
+    pub voice: bool,
+}
+
+impl Capabilities {
+    pub const ALL: Capabilities = Capabilities { sms: true, mms: true, voice: true };
+
+    /// Stored as a comma list: `sms,mms,voice`.
+    pub fn to_list(self) -> String {
+        let mut parts = Vec::new();
+        if self.sms {
+            parts.push("sms");
+        }
+        if self.mms {
+            parts.push("mms");
+        }
+        if self.voice {
+            parts.push("voice");
+        }
+        parts.join(",")
+    }
+
+    pub fn from_list(list: &str) -> Capabilities {
+        let has = |name| list.split(',').any(|p| p.trim() == name);
+        Capabilities { sms: has("sms"), mms: has("mms"), voice: has("voice") }
+    }
+
+    /// Whether `self` offers everything `needs` asks for.
+    pub fn covers(self, needs: Capabilities) -> bool {
+        (!needs.sms || self.sms) && (!needs.mms || self.mms) && (!needs.voice || self.voice)
+    }
+
+    pub fn label(self) -> String {
+        let list = self.to_list().to_uppercase().replace(',', " · ");
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list
+        }
+    }
+}
+
+/// A number on offer from the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberOffer {
+    pub e164: String,
+    pub display: String,
+    pub locality: String,
+    pub capabilities: Capabilities,
+}
+
+/// A number someone owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedNumber {
+    pub id: String,
+    pub e164: String,
+    pub display: String,
+    pub name: String,
+    pub capabilities: Capabilities,
+    pub carrier: String,
+    pub created_at: i64,
+    /// When an inbound webhook for it last reached us (None: never yet).
+    pub last_inbound_at: Option<i64>,
+    /// Filled for admins' view of all numbers.
+    pub owner_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    Received,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Received => "received",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageStatus> {
+        Some(match s {
+            "queued" => MessageStatus::Queued,
+            "sending" => MessageStatus::Sending,
+            "sent" => MessageStatus::Sent,
+            "delivered" => MessageStatus::Delivered,
+            "failed" => MessageStatus::Failed,
+            "received" => MessageStatus::Received,
+            _ => return None,
+        })
+    }
+
+    /// Statuses only move forward: a late `sent` never overwrites `delivered`.
+    pub fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Queued => 0,
+            MessageStatus::Sending => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received => 3,
+        }
+    }
+
+    /// The delivery ticks shown under an outgoing bubble.
+    pub fn ticks(self) -> &'static str {
+        match self {
+            MessageStatus::Queued | MessageStatus::Sending => "🕓",
+            MessageStatus::Sent => "✓",
+            MessageStatus::Delivered => "✓✓",
+            MessageStatus::Failed => "!",
+            MessageStatus::Received => "",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "Queued",
+            MessageStatus::Sending => "Sending",
+            MessageStatus::Sent => "Sent",
+            MessageStatus::Delivered => "Delivered",
+            MessageStatus::Failed => "Not delivered",
+            MessageStatus::Received => "Received",
+        }
+    }
+}
+
+/// A row of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub number_id: String,
+    pub number_display: String,
+    pub number_name: String,
+    pub peer: String,
+    pub peer_display: String,
+    pub last_at: i64,
+    pub preview: String,
+    pub unread: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: String,
+    pub outgoing: bool,
+    pub body: String,
+    pub status: MessageStatus,
+    /// Plain words for a failure: what it means and what to do.
+    pub failure: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub conversation: ConversationSummary,
+    pub messages: Vec<MessageView>,
+}
+
+/// A message found by search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub conversation_id: String,
+    pub peer_display: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// What the live stream (SSE) tells a tab. The tab refetches what it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A message was added or changed status in this conversation.
+    Message { conversation_id: String, message_id: String },
+    /// Conversations or unread counts changed.
+    Conversations,
+    /// Numbers changed (bought, renamed, released, inbound seen).
+    Numbers,
+}

@@ -1,0 +1,232 @@
+//! The one event bus everything live comes from.
+//!
+//! A change records its event in the same transaction (per-user sequence, so the SSE stream
+//! can replay what a reconnecting tab missed) and announces it after commit: in-process on
+//! SQLite (one instance), through PostgreSQL `NOTIFY` on PostgreSQL, so every instance sharing
+//! the database hears it and forwards it to its own open tabs.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, Stream, StreamExt};
+use sqlx::{Any, Transaction};
+use tokio::sync::broadcast;
+
+use super::auth::Authenticated;
+use super::{now_ms, AppState, Backend, Db};
+use crate::error::{AppError, AppResult};
+use crate::types::LiveEvent;
+
+const CHANNEL: &str = "switchboard_events";
+/// Events older than this are purged; a tab away longer reloads instead of replaying.
+pub const KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub user_id: String,
+    pub seq: i64,
+    pub event: LiveEvent,
+}
+
+#[derive(Clone)]
+pub struct EventBus {
+    local: broadcast::Sender<Published>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus { local: broadcast::channel(1024).0 }
+    }
+}
+
+impl EventBus {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
+        self.local.subscribe()
+    }
+
+    /// Records `event` for `user_id` inside `tx`; announce the result after commit.
+    pub async fn record(tx: &mut Transaction<'_, Any>, user_id: &str, event: &LiveEvent) -> AppResult<Published> {
+        let (seq,): (i64,) = sqlx::query_as("UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let payload = serde_json::to_string(event).map_err(AppError::internal)?;
+        sqlx::query("INSERT INTO events (user_id, seq, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(user_id)
+            .bind(seq)
+            .bind(event_kind(event))
+            .bind(payload)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+        Ok(Published { user_id: user_id.to_string(), seq, event: event.clone() })
+    }
+
+    /// Tells every open tab (on every instance) about committed events.
+    pub async fn announce(&self, db: &Db, events: Vec<Published>) {
+        for published in events {
+            match db.backend() {
+                Backend::Sqlite => {
+                    let _ = self.local.send(published);
+                }
+                Backend::Postgres => {
+                    let note = format!("{}:{}", published.user_id, published.seq);
+                    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(note).execute(db.pool()).await {
+                        tracing::error!(error = %e, "NOTIFY failed; delivering locally only");
+                        let _ = self.local.send(published);
+                    }
+                }
+            }
+        }
+    }
+
+    /// PostgreSQL only: forwards every instance's events to this instance's tabs.
+    pub fn listen_to_postgres(&self, db: Db) {
+        let local = self.local.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect(db.url()).await {
+                    Ok(mut listener) => {
+                        if let Err(e) = listener.listen(CHANNEL).await {
+                            tracing::error!(error = %e, "LISTEN failed");
+                        } else {
+                            while let Ok(note) = listener.recv().await {
+                                let Some((user_id, seq)) = note.payload().rsplit_once(':') else { continue };
+                                let Ok(seq) = seq.parse::<i64>() else { continue };
+                                if let Ok(Some(p)) = load_one(&db, user_id, seq).await {
+                                    let _ = local.send(p);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot connect the event listener"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+fn event_kind(event: &LiveEvent) -> &'static str {
+    match event {
+        LiveEvent::Message { .. } => "message",
+        LiveEvent::Conversations => "conversations",
+        LiveEvent::Numbers => "numbers",
+    }
+}
+
+fn decode(user_id: &str, seq: i64, payload: &str) -> Option<Published> {
+    let event = serde_json::from_str(payload).ok()?;
+    Some(Published { user_id: user_id.to_string(), seq, event })
+}
+
+async fn load_one(db: &Db, user_id: &str, seq: i64) -> AppResult<Option<Published>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT payload FROM events WHERE user_id = $1 AND seq = $2")
+        .bind(user_id)
+        .bind(seq)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.and_then(|(payload,)| decode(user_id, seq, &payload)))
+}
+
+/// Events of `user_id` after `after_seq`, oldest first.
+pub async fn backlog(db: &Db, user_id: &str, after_seq: i64) -> AppResult<Vec<Published>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, payload FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
+            .bind(user_id)
+            .bind(after_seq)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows.into_iter().filter_map(|(seq, payload)| decode(user_id, seq, &payload)).collect())
+}
+
+/// The user's current position: a new tab starts from here.
+async fn current_seq(db: &Db, user_id: &str) -> AppResult<i64> {
+    let (seq,): (i64,) = sqlx::query_as("SELECT event_seq FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(seq)
+}
+
+pub async fn purge_old(db: &Db) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM events WHERE created_at < $1")
+        .bind(now_ms() - KEEP_MS)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+fn to_sse(p: &Published) -> Event {
+    Event::default()
+        .id(p.seq.to_string())
+        .event("live")
+        .data(serde_json::to_string(&p.event).unwrap_or_default())
+}
+
+/// `GET /events`: the signed-in user's live stream. Resumes after `Last-Event-ID` (the browser
+/// sends it when it reconnects), so a dropped connection loses nothing.
+pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Response {
+    let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
+        return (http::StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
+    };
+    let last_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let receiver = state.bus.subscribe();
+    let user_id = auth.user.id.clone();
+    let (start, backlog) = match last_id {
+        Some(after) => match backlog(&state.db, &user_id, after).await {
+            Ok(events) => (after, events),
+            Err(_) => return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.").into_response(),
+        },
+        None => match current_seq(&state.db, &user_id).await {
+            Ok(seq) => (seq, Vec::new()),
+            Err(_) => return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.").into_response(),
+        },
+    };
+    let last_sent = backlog.last().map(|p| p.seq).unwrap_or(start);
+    let replay = stream::iter(backlog.into_iter().map(|p| Ok::<_, Infallible>(to_sse(&p))));
+    let live = live_stream(state.db.clone(), user_id, last_sent, receiver);
+    Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+fn live_stream(
+    db: Db,
+    user_id: String,
+    last_sent: i64,
+    receiver: broadcast::Receiver<Published>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold((receiver, last_sent, Vec::<Published>::new()), move |(mut rx, mut last, mut pending)| {
+        let db = db.clone();
+        let user_id = user_id.clone();
+        async move {
+            loop {
+                if let Some(p) = pending.pop() {
+                    last = p.seq;
+                    return Some((Ok(to_sse(&p)), (rx, last, pending)));
+                }
+                match rx.recv().await {
+                    Ok(p) if p.user_id == user_id && p.seq > last => {
+                        last = p.seq;
+                        return Some((Ok(to_sse(&p)), (rx, last, pending)));
+                    }
+                    Ok(_) => continue,
+                    // This tab fell behind the in-memory channel: catch up from storage.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let mut missed = backlog(&db, &user_id, last).await.unwrap_or_default();
+                        missed.reverse();
+                        pending = missed;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,81 @@
+//! Phone numbers: parsed and normalised with libphonenumber's rules (the `phonenumber`
+//! crate), stored as E.164, shown in national or international format as fits the viewer.
+
+use phonenumber::{country, Mode, PhoneNumber};
+
+use crate::error::{AppError, AppResult};
+
+/// True for NANP numbers in the fictional 555-0100…555-0199 block, which the sandbox carrier
+/// hands out. libphonenumber calls them invalid; here they are the sandbox's real numbers.
+pub fn is_fictional(e164: &str) -> bool {
+    e164.len() == 12 && e164.starts_with("+1") && &e164[5..10] == "55501"
+}
+
+/// Parses what a person typed (`(212) 555-0123`, `+44 20 7946 0018`, …) into E.164, reading
+/// national numbers as in `default_region` (an ISO country code, e.g. "US").
+pub fn parse(input: &str, default_region: &str) -> AppResult<String> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid("Enter a phone number."));
+    }
+    if trimmed.len() > 40 {
+        return Err(AppError::invalid("That is too long to be a phone number."));
+    }
+    let region: Option<country::Id> = default_region.parse().ok();
+    let parsed = phonenumber::parse(region, trimmed)
+        .map_err(|_| AppError::invalid(format!("\u{201c}{trimmed}\u{201d} is not a phone number.")))?;
+    let e164 = parsed.format().mode(Mode::E164).to_string();
+    if phonenumber::is_valid(&parsed) || is_fictional(&e164) {
+        Ok(e164)
+    } else {
+        Err(AppError::invalid(format!("\u{201c}{trimmed}\u{201d} is not a valid phone number.")))
+    }
+}
+
+fn parsed(e164: &str) -> Option<PhoneNumber> {
+    phonenumber::parse(None, e164).ok()
+}
+
+/// The number's country (ISO code), e.g. "US".
+pub fn region_of(e164: &str) -> Option<String> {
+    let id = parsed(e164)?.country().id()?;
+    Some(format!("{id:?}"))
+}
+
+/// National format when the number is in `viewer_region` (`(212) 555-0123`), international
+/// otherwise (`+44 20 7946 0018`). Falls back to the E.164 text.
+pub fn display(e164: &str, viewer_region: &str) -> String {
+    let Some(number) = parsed(e164) else { return e164.to_string() };
+    let same_country = number
+        .country()
+        .id()
+        .map(|id| format!("{id:?}") == viewer_region)
+        .unwrap_or(false);
+    let mode = if same_country { Mode::National } else { Mode::International };
+    number.format().mode(mode).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_people_type() {
+        assert_eq!(parse("(201) 555-0123", "US").unwrap(), "+12015550123");
+        assert_eq!(parse("+44 20 7946 0018", "US").unwrap(), "+442079460018");
+        assert_eq!(parse("020 7946 0018", "GB").unwrap(), "+442079460018");
+        assert_eq!(parse("+1 650-253-0000", "GB").unwrap(), "+16502530000");
+        for bad in ["", "hello", "123", "+1 000 000 0000", &"9".repeat(60)] {
+            assert!(parse(bad, "US").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn displays_for_the_viewer() {
+        assert_eq!(display("+16502530000", "US"), "(650) 253-0000");
+        assert_eq!(display("+442079460018", "US"), "+44 20 7946 0018");
+        assert_eq!(region_of("+442079460018").as_deref(), Some("GB"));
+        assert!(is_fictional("+12125550142"));
+        assert!(!is_fictional("+12125550042"));
+    }
+}

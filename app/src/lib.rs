@@ -1,10 +1,13 @@
+#![recursion_limit = "256"]
 //! Switchboard's isomorphic code: pages, components, server functions and shared types.
 //! Compiled into the server (`ssr`) and into the browser bundle (`hydrate`).
 
 pub mod api;
 pub mod device;
 pub mod error;
+pub mod live;
 pub mod pages;
+pub mod sms;
 pub mod types;
 pub mod validate;
 
@@ -16,7 +19,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{account, admin, auth, layout, placeholder};
+use crate::pages::{account, admin, auth, inbox, layout, numbers, placeholder};
 
 /// The HTML document around the app (server-rendered; the browser hydrates `<App/>`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -40,9 +43,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    live::Live::provide();
     // Pages render completely on the server before the first byte (SsrMode::Async) so every
     // page is whole without JavaScript and redirects can still set a status code.
-    let ssr = SsrMode::Async;
     view! {
         <Stylesheet id="app-css" href="/pkg/switchboard.css" />
         <Title formatter=|page: String| {
@@ -50,17 +53,20 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Routes fallback=|| view! { <placeholder::NotFound /> }>
-                <Route path=path!("/signin") view=auth::SignInPage ssr=ssr.clone() />
-                <Route path=path!("/setup/:token") view=auth::SetupPage ssr=ssr.clone() />
-                <Route path=path!("/invite/:token") view=auth::InvitePage ssr=ssr.clone() />
-                <ParentRoute path=path!("") view=layout::AppLayout ssr=ssr.clone()>
-                    <Route path=path!("") view=layout::GoHome ssr=ssr.clone() />
-                    <Route path=path!("inbox") view=placeholder::InboxPage ssr=ssr.clone() />
-                    <Route path=path!("calls") view=placeholder::CallsPage ssr=ssr.clone() />
-                    <Route path=path!("numbers") view=placeholder::NumbersPage ssr=ssr.clone() />
-                    <Route path=path!("contacts") view=placeholder::ContactsPage ssr=ssr.clone() />
-                    <Route path=path!("settings") view=account::SettingsPage ssr=ssr.clone() />
-                    <Route path=path!("admin") view=admin::AdminPage ssr=ssr.clone() />
+                <Route path=path!("/signin") view=auth::SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/setup/:token") view=auth::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=auth::InvitePage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=layout::AppLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=layout::GoHome ssr=SsrMode::Async />
+                    <ParentRoute path=path!("inbox") view=inbox::InboxLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=inbox::NoThread ssr=SsrMode::Async />
+                        <Route path=path!(":id") view=inbox::ThreadView ssr=SsrMode::Async />
+                    </ParentRoute>
+                    <Route path=path!("calls") view=placeholder::CallsPage ssr=SsrMode::Async />
+                    <Route path=path!("numbers") view=numbers::NumbersPage ssr=SsrMode::Async />
+                    <Route path=path!("contacts") view=placeholder::ContactsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view=account::SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin") view=admin::AdminPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

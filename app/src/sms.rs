@@ -52,7 +52,12 @@ pub fn count(text: &str) -> Segments {
         1 => single,
         n => n * multi,
     };
-    Segments { encoding, units, segments, remaining: capacity - units }
+    Segments {
+        encoding,
+        units,
+        segments,
+        remaining: capacity - units,
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +85,11 @@ mod tests {
 
     #[test]
     fn anything_else_is_ucs2() {
-        assert_eq!(count("héllo").encoding, Encoding::Gsm7, "é is in the GSM alphabet");
+        assert_eq!(
+            count("héllo").encoding,
+            Encoding::Gsm7,
+            "é is in the GSM alphabet"
+        );
         let s = count("ça va 🙂");
         assert_eq!(s.encoding, Encoding::Ucs2);
         assert_eq!(s.units, 8, "the emoji is two UTF-16 units");

@@ -124,6 +124,7 @@ pub struct UserInfo {
     pub disabled: bool,
     pub created_at: i64,
     pub is_self: bool,
+    pub number_quota: i64,
 }
 
 /// Formats a unix-milliseconds instant the same way on server and browser (so hydration
@@ -146,7 +147,11 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    pub const ALL: Capabilities = Capabilities { sms: true, mms: true, voice: true };
+    pub const ALL: Capabilities = Capabilities {
+        sms: true,
+        mms: true,
+        voice: true,
+    };
 
     /// Stored as a comma list: `sms,mms,voice`.
     pub fn to_list(self) -> String {
@@ -165,7 +170,11 @@ impl Capabilities {
 
     pub fn from_list(list: &str) -> Capabilities {
         let has = |name| list.split(',').any(|p| p.trim() == name);
-        Capabilities { sms: has("sms"), mms: has("mms"), voice: has("voice") }
+        Capabilities {
+            sms: has("sms"),
+            mms: has("mms"),
+            voice: has("voice"),
+        }
     }
 
     /// Whether `self` offers everything `needs` asks for.
@@ -321,7 +330,10 @@ pub struct SearchHit {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A message was added or changed status in this conversation.
-    Message { conversation_id: String, message_id: String },
+    Message {
+        conversation_id: String,
+        message_id: String,
+    },
     /// Conversations or unread counts changed.
     Conversations,
     /// Numbers changed (bought, renamed, released, inbound seen).

@@ -30,6 +30,30 @@ pub enum Command {
     /// Manage admins without the web interface.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Drive the sandbox carrier of a running instance (as its Simulator page does).
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// An outside phone texts one of the numbers owned here.
+    Inbound {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// The carrier reports that a sent message failed (e.g. code 40300, 30034).
+    Fail {
+        /// The carrier's message id (shown by the Simulator page).
+        #[arg(long)]
+        carrier_message_id: String,
+        #[arg(long)]
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

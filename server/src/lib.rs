@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The `switchboard` server: start-up, the HTTP router and its guards.
 //! The app's rules live in `app::server`; this crate wires them to the network.
 
@@ -9,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -36,6 +37,8 @@ pub fn build_router(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/events", get(app::server::events::stream_handler))
+        .route("/webhooks/sandbox", post(app::server::webhooks::sandbox))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn(server_fn_error_status))

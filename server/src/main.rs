@@ -1,7 +1,8 @@
+#![recursion_limit = "256"]
 use std::io::BufRead;
 use std::net::SocketAddr;
 
-use switchboard::config::{self, AdminCommand, Command};
+use switchboard::config::{self, AdminCommand, Command, SandboxCommand};
 use switchboard::{build_router, startup};
 use tracing_subscriber::EnvFilter;
 
@@ -29,7 +30,7 @@ async fn run() -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
-            let state = startup::prepare(&config).await?;
+            let (state, _) = startup::prepare(&config).await?;
             let password = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -51,8 +52,9 @@ async fn run() -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Sandbox(command) => sandbox(&config, command).await,
         Command::Admin(AdminCommand::SetupLink) => {
-            let state = startup::prepare(&config).await?;
+            let (state, _) = startup::prepare(&config).await?;
             match app::server::setup::issue_link_if_needed(&state.db, &state.settings.base_url())
                 .await
             {
@@ -66,7 +68,8 @@ async fn run() -> Result<(), String> {
 }
 
 async fn serve(config: config::Config) -> Result<(), String> {
-    let state = startup::prepare(&config).await?;
+    let (state, reports) = startup::prepare(&config).await?;
+    state.start_background_work(reports);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -86,6 +89,54 @@ async fn serve(config: config::Config) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     state.db.close().await;
     Ok(())
+}
+
+/// Posts a signed sandbox webhook to the running instance at `public_url`, so the event
+/// takes the same path a carrier's would (and reaches open tabs live).
+async fn sandbox(config: &config::Config, command: SandboxCommand) -> Result<(), String> {
+    use app::server::webhooks::{sandbox_signature, SandboxWebhook, SANDBOX_SIGNATURE_HEADER};
+    let (state, _) = startup::prepare(config).await?;
+    let id = format!("cli-{}", uuid::Uuid::now_v7());
+    let hook = match command {
+        SandboxCommand::Inbound { from, to, text } => {
+            let to = app::server::phone::parse(&to, "US").map_err(|e| format!("--to: {e}"))?;
+            let from =
+                app::server::phone::parse(&from, "US").map_err(|e| format!("--from: {e}"))?;
+            SandboxWebhook::Inbound {
+                id,
+                from,
+                to,
+                body: text,
+            }
+        }
+        SandboxCommand::Fail {
+            carrier_message_id,
+            code,
+        } => SandboxWebhook::Failed {
+            id,
+            carrier_message_id,
+            error_code: code,
+        },
+    };
+    let body = serde_json::to_vec(&hook).map_err(|e| e.to_string())?;
+    let url = format!("{}/webhooks/sandbox", state.settings.base_url());
+    let res = reqwest::Client::new()
+        .post(&url)
+        .header(
+            SANDBOX_SIGNATURE_HEADER,
+            sandbox_signature(&state.secret, &body),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach Switchboard at {url}: {e}"))?;
+    if res.status().is_success() {
+        println!("Delivered to {url}");
+        Ok(())
+    } else {
+        Err(format!("{url} answered {}", res.status()))
+    }
 }
 
 async fn shutdown_signal() {

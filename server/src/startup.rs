@@ -1,7 +1,6 @@
 //! Start-up: data directory, database and migrations, instance secret, first-admin link.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
 use rand::RngCore;
@@ -10,8 +9,11 @@ use app::server::{setup, AppState, Db, Settings};
 
 use crate::config::Config;
 
-/// Everything `serve` needs, ready to answer requests.
-pub async fn prepare(config: &Config) -> Result<AppState, String> {
+pub type Reports = tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::CarrierEvent>;
+
+/// Everything `serve` needs, ready to answer requests, and the carrier reports channel that
+/// [`AppState::start_background_work`] consumes.
+pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
@@ -32,13 +34,10 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         public_url: config.public_url(),
         bind_session_to_ip: config.bind_session_to_ip,
         session_idle_ms: config.session_idle_days * 24 * 60 * 60 * 1000,
+        sandbox_step_ms: 400,
     };
-    Ok(AppState {
-        db,
-        settings: Arc::new(settings),
-        secret: Arc::new(secret),
-        leptos_options: leptos_options(config),
-    })
+    let (state, reports) = AppState::new(db, settings, secret, leptos_options(config));
+    Ok((state, reports))
 }
 
 pub fn leptos_options(config: &Config) -> LeptosOptions {

@@ -3,3 +3,6 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod messaging;
+pub mod numbers;
+pub mod simulator;

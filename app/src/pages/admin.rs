@@ -7,6 +7,9 @@ use super::widgets::{CopyLink, FormError};
 use crate::api::admin::{
     list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
 };
+use crate::api::numbers::{all_numbers, SetNumberQuota};
+use crate::api::simulator::{recent_outbound, SimulateFailure, SimulateInbound};
+use crate::live::Live;
 use crate::types::{format_instant, InviteStatus, Role};
 
 #[component]
@@ -17,6 +20,8 @@ pub fn AdminPage() -> impl IntoView {
             <h1>"Admin"</h1>
             <Invitations />
             <Users />
+            <AllNumbers />
+            <Simulator />
         </section>
     }
 }
@@ -96,8 +101,15 @@ fn Invitations() -> impl IntoView {
 fn Users() -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
     let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let set_quota = ServerAction::<SetNumberQuota>::new();
     let users = Resource::new(
-        move || (set_role.version().get(), set_disabled.version().get()),
+        move || {
+            (
+                set_role.version().get(),
+                set_disabled.version().get(),
+                set_quota.version().get(),
+            )
+        },
         |_| list_users(),
     );
     view! {
@@ -105,6 +117,7 @@ fn Users() -> impl IntoView {
             <h2>"Users"</h2>
             <FormError result=set_role.value().into() />
             <FormError result=set_disabled.value().into() />
+            <FormError result=set_quota.value().into() />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -119,7 +132,10 @@ fn Users() -> impl IntoView {
                                     let role_aria = format!("{role_label}: {}", u.email);
                                     let disable_aria = format!("{disable_label}: {}", u.email);
                                     let summary = format!("{} · {}{}", u.email, u.role.label(), if u.disabled { " · disabled" } else { "" });
-                                    let (id1, id2) = (u.id.clone(), u.id.clone());
+                                    let (id1, id2, id3) = (u.id.clone(), u.id.clone(), u.id.clone());
+                                    let quota_id = format!("quota-{}", u.id);
+                                    let quota_label = format!("Number limit for {}", u.email);
+                                    let quota = u.number_quota.to_string();
                                     view! {
                                         <li class="row user">
                                             <div>
@@ -130,6 +146,12 @@ fn Users() -> impl IntoView {
                                                 </div>
                                             </div>
                                             <div class="actions">
+                                                <ActionForm action=set_quota attr:class="inline-form">
+                                                    <input type="hidden" name="user_id" value=id3 />
+                                                    <label for=quota_id.clone() class="visually-hidden">{quota_label}</label>
+                                                    <input id=quota_id class="narrow-input" type="number" name="quota" min="0" max="1000" value=quota />
+                                                    <button type="submit" class="secondary">"Set limit"</button>
+                                                </ActionForm>
                                                 <ActionForm action=set_role attr:class="inline">
                                                     <input type="hidden" name="user_id" value=id1 />
                                                     <input type="hidden" name="role" value=role_to />
@@ -150,6 +172,103 @@ fn Users() -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </div>
+    }
+}
+
+#[component]
+fn AllNumbers() -> impl IntoView {
+    let live = Live::get();
+    let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
+    view! {
+        <div class="card">
+            <h2>"All numbers"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match numbers.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"Nobody owns a number yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="All numbers">
+                                {list.into_iter().map(|n| view! {
+                                    <li class="row">
+                                        <div>
+                                            <strong>{n.display.clone()}</strong>
+                                            <div class="muted">{format!("{} · {} · {}", n.owner_email.clone().unwrap_or_default(), n.carrier, n.capabilities.label())}</div>
+                                        </div>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// The sandbox carrier's controls: what an outside phone or the carrier would do.
+#[component]
+fn Simulator() -> impl IntoView {
+    let live = Live::get();
+    let inbound = ServerAction::<SimulateInbound>::new();
+    let fail = ServerAction::<SimulateFailure>::new();
+    let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
+    let outbound = Resource::new(
+        move || (live.version.get(), fail.version().get()),
+        |_| recent_outbound(),
+    );
+    view! {
+        <div class="card">
+            <h2>"Sandbox simulator"</h2>
+            <p class="muted">"Pretend to be an outside phone, or the carrier. Also on the command line: "<code>"switchboard sandbox --help"</code></p>
+            <h3>"Text one of our numbers"</h3>
+            <ActionForm action=inbound attr:class="stack">
+                <label for="sim-from">"From (any number)"</label>
+                <input id="sim-from" name="from" type="tel" value="+1 202 555 0199" required />
+                <label for="sim-to">"To"</label>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let list = numbers.await.unwrap_or_default();
+                        view! {
+                            <select id="sim-to" name="to">
+                                {list.into_iter().map(|n| view! {
+                                    <option value=n.e164.clone()>{format!("{} ({})", n.display, n.owner_email.clone().unwrap_or_default())}</option>
+                                }).collect_view()}
+                            </select>
+                        }
+                    })}
+                </Suspense>
+                <label for="sim-body">"Text"</label>
+                <textarea id="sim-body" name="body" rows="2" required></textarea>
+                <FormError result=inbound.value().into() />
+                {move || inbound.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="notice" role="status">"Delivered."</p> })}
+                <button type="submit">"Send inbound text"</button>
+            </ActionForm>
+            <h3>"Fail a delivery"</h3>
+            <ActionForm action=fail attr:class="stack">
+                <label for="sim-message">"Message"</label>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let list = outbound.await.unwrap_or_default();
+                        view! {
+                            <select id="sim-message" name="message_id">
+                                {list.into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
+                            </select>
+                        }
+                    })}
+                </Suspense>
+                <label for="sim-code">"Carrier error"</label>
+                <select id="sim-code" name="code">
+                    <option value="40300">"Telnyx 40300: recipient opted out (STOP)"</option>
+                    <option value="30034">"Twilio 30034: unregistered A2P 10DLC number"</option>
+                    <option value="21610">"Twilio 21610: recipient unsubscribed"</option>
+                    <option value="30003">"Twilio 30003: phone unreachable"</option>
+                    <option value="30007">"Twilio 30007: filtered as spam"</option>
+                </select>
+                <FormError result=fail.value().into() />
+                <button type="submit">"Fail it"</button>
+            </ActionForm>
         </div>
     }
 }

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{signed_in_user, SignOut, HOME};
+use crate::api::messaging::unread_count;
+use crate::live::Live;
 use crate::types::CurrentUser;
 
 #[component]
@@ -26,6 +28,19 @@ pub fn AppLayout() -> impl IntoView {
 fn Frame(user: CurrentUser) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let is_admin = user.is_admin();
+    let live = Live::get();
+    Effect::new(move |_| live.start());
+    let unread = Resource::new(move || live.version.get(), |_| unread_count());
+    let unread_badge = move || {
+        Suspend::new(async move {
+            match unread.await {
+                Ok(n) if n > 0 => {
+                    Some(view! { <span class="unread" aria-label=format!("{n} unread")>{n}</span> })
+                }
+                _ => None,
+            }
+        })
+    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="app">
@@ -39,7 +54,7 @@ fn Frame(user: CurrentUser) -> impl IntoView {
                 </div>
             </header>
             <nav class="mainnav" aria-label="Main">
-                <A href="/inbox">"Inbox"</A>
+                <A href="/inbox">"Inbox" <Transition fallback=|| ()>{unread_badge}</Transition></A>
                 <A href="/calls">"Calls"</A>
                 <A href="/numbers">"Numbers"</A>
                 <A href="/contacts">"Contacts"</A>

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod inbox;
 pub mod layout;
+pub mod numbers;
 pub mod placeholder;
 pub mod widgets;

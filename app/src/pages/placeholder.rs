@@ -18,18 +18,8 @@ fn Coming(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn InboxPage() -> impl IntoView {
-    view! { <Coming title="Inbox" what="Your text conversations will appear here once you have a number." /> }
-}
-
-#[component]
 pub fn CallsPage() -> impl IntoView {
     view! { <Coming title="Calls" what="Calling and being called in the browser will live here." /> }
-}
-
-#[component]
-pub fn NumbersPage() -> impl IntoView {
-    view! { <Coming title="Numbers" what="Searching for, buying and naming phone numbers will live here." /> }
 }
 
 #[component]

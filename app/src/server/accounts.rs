@@ -152,15 +152,15 @@ pub async fn change_password(
 }
 
 pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
-    let rows: Vec<(String, String, String, String, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT id, email, display_name, role, disabled_at, created_at FROM users ORDER BY created_at",
+    let rows: Vec<(String, String, String, String, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT id, email, display_name, role, disabled_at, created_at, number_quota FROM users ORDER BY created_at",
     )
     .fetch_all(db.pool())
     .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, email, display_name, role, disabled_at, created_at)| UserInfo {
+            |(id, email, display_name, role, disabled_at, created_at, number_quota)| UserInfo {
                 is_self: id == viewer_id,
                 id,
                 email,
@@ -168,6 +168,7 @@ pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
                 role: Role::parse(&role).unwrap_or(Role::User),
                 disabled: disabled_at.is_some(),
                 created_at,
+                number_quota,
             },
         )
         .collect())

@@ -20,6 +20,7 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    url: String,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -66,7 +67,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, url })
     }
 
     /// Applies the migrations in `migrations/` that have not run yet.
@@ -76,6 +77,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The URL it was opened with (PostgreSQL's LISTEN needs its own connection).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {

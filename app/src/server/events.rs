@@ -38,7 +38,9 @@ pub struct EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { local: broadcast::channel(1024).0 }
+        EventBus {
+            local: broadcast::channel(1024).0,
+        }
     }
 }
 
@@ -48,11 +50,17 @@ impl EventBus {
     }
 
     /// Records `event` for `user_id` inside `tx`; announce the result after commit.
-    pub async fn record(tx: &mut Transaction<'_, Any>, user_id: &str, event: &LiveEvent) -> AppResult<Published> {
-        let (seq,): (i64,) = sqlx::query_as("UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
-            .bind(user_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    pub async fn record(
+        tx: &mut Transaction<'_, Any>,
+        user_id: &str,
+        event: &LiveEvent,
+    ) -> AppResult<Published> {
+        let (seq,): (i64,) = sqlx::query_as(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+        )
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
         let payload = serde_json::to_string(event).map_err(AppError::internal)?;
         sqlx::query("INSERT INTO events (user_id, seq, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(user_id)
@@ -62,7 +70,11 @@ impl EventBus {
             .bind(now_ms())
             .execute(&mut **tx)
             .await?;
-        Ok(Published { user_id: user_id.to_string(), seq, event: event.clone() })
+        Ok(Published {
+            user_id: user_id.to_string(),
+            seq,
+            event: event.clone(),
+        })
     }
 
     /// Tells every open tab (on every instance) about committed events.
@@ -74,7 +86,12 @@ impl EventBus {
                 }
                 Backend::Postgres => {
                     let note = format!("{}:{}", published.user_id, published.seq);
-                    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(note).execute(db.pool()).await {
+                    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(CHANNEL)
+                        .bind(note)
+                        .execute(db.pool())
+                        .await
+                    {
                         tracing::error!(error = %e, "NOTIFY failed; delivering locally only");
                         let _ = self.local.send(published);
                     }
@@ -94,8 +111,12 @@ impl EventBus {
                             tracing::error!(error = %e, "LISTEN failed");
                         } else {
                             while let Ok(note) = listener.recv().await {
-                                let Some((user_id, seq)) = note.payload().rsplit_once(':') else { continue };
-                                let Ok(seq) = seq.parse::<i64>() else { continue };
+                                let Some((user_id, seq)) = note.payload().rsplit_once(':') else {
+                                    continue;
+                                };
+                                let Ok(seq) = seq.parse::<i64>() else {
+                                    continue;
+                                };
                                 if let Ok(Some(p)) = load_one(&db, user_id, seq).await {
                                     let _ = local.send(p);
                                 }
@@ -120,27 +141,36 @@ fn event_kind(event: &LiveEvent) -> &'static str {
 
 fn decode(user_id: &str, seq: i64, payload: &str) -> Option<Published> {
     let event = serde_json::from_str(payload).ok()?;
-    Some(Published { user_id: user_id.to_string(), seq, event })
+    Some(Published {
+        user_id: user_id.to_string(),
+        seq,
+        event,
+    })
 }
 
 async fn load_one(db: &Db, user_id: &str, seq: i64) -> AppResult<Option<Published>> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT payload FROM events WHERE user_id = $1 AND seq = $2")
-        .bind(user_id)
-        .bind(seq)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT payload FROM events WHERE user_id = $1 AND seq = $2")
+            .bind(user_id)
+            .bind(seq)
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.and_then(|(payload,)| decode(user_id, seq, &payload)))
 }
 
 /// Events of `user_id` after `after_seq`, oldest first.
 pub async fn backlog(db: &Db, user_id: &str, after_seq: i64) -> AppResult<Vec<Published>> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT seq, payload FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
-            .bind(user_id)
-            .bind(after_seq)
-            .fetch_all(db.pool())
-            .await?;
-    Ok(rows.into_iter().filter_map(|(seq, payload)| decode(user_id, seq, &payload)).collect())
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, payload FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
+    )
+    .bind(user_id)
+    .bind(after_seq)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(seq, payload)| decode(user_id, seq, &payload))
+        .collect())
 }
 
 /// The user's current position: a new tab starts from here.
@@ -184,17 +214,25 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
     let (start, backlog) = match last_id {
         Some(after) => match backlog(&state.db, &user_id, after).await {
             Ok(events) => (after, events),
-            Err(_) => return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.").into_response(),
+            Err(_) => {
+                return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")
+                    .into_response()
+            }
         },
         None => match current_seq(&state.db, &user_id).await {
             Ok(seq) => (seq, Vec::new()),
-            Err(_) => return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.").into_response(),
+            Err(_) => {
+                return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")
+                    .into_response()
+            }
         },
     };
     let last_sent = backlog.last().map(|p| p.seq).unwrap_or(start);
     let replay = stream::iter(backlog.into_iter().map(|p| Ok::<_, Infallible>(to_sse(&p))));
     let live = live_stream(state.db.clone(), user_id, last_sent, receiver);
-    Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Sse::new(replay.chain(live))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 fn live_stream(
@@ -203,30 +241,33 @@ fn live_stream(
     last_sent: i64,
     receiver: broadcast::Receiver<Published>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((receiver, last_sent, Vec::<Published>::new()), move |(mut rx, mut last, mut pending)| {
-        let db = db.clone();
-        let user_id = user_id.clone();
-        async move {
-            loop {
-                if let Some(p) = pending.pop() {
-                    last = p.seq;
-                    return Some((Ok(to_sse(&p)), (rx, last, pending)));
-                }
-                match rx.recv().await {
-                    Ok(p) if p.user_id == user_id && p.seq > last => {
+    stream::unfold(
+        (receiver, last_sent, Vec::<Published>::new()),
+        move |(mut rx, mut last, mut pending)| {
+            let db = db.clone();
+            let user_id = user_id.clone();
+            async move {
+                loop {
+                    if let Some(p) = pending.pop() {
                         last = p.seq;
                         return Some((Ok(to_sse(&p)), (rx, last, pending)));
                     }
-                    Ok(_) => continue,
-                    // This tab fell behind the in-memory channel: catch up from storage.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let mut missed = backlog(&db, &user_id, last).await.unwrap_or_default();
-                        missed.reverse();
-                        pending = missed;
+                    match rx.recv().await {
+                        Ok(p) if p.user_id == user_id && p.seq > last => {
+                            last = p.seq;
+                            return Some((Ok(to_sse(&p)), (rx, last, pending)));
+                        }
+                        Ok(_) => continue,
+                        // This tab fell behind the in-memory channel: catch up from storage.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let mut missed = backlog(&db, &user_id, last).await.unwrap_or_default();
+                            missed.reverse();
+                            pending = missed;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        }
-    })
+        },
+    )
 }

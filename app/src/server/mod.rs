@@ -1,21 +1,35 @@
+// Query rows are read as tuples that mirror their SELECT lists, which clippy finds complex.
+#![allow(clippy::type_complexity)]
+
 //! Server-only code (the `ssr` feature): storage, credentials, sessions, request context.
 //! Everything that must never be compiled into the browser bundle lives here, in one place.
 
 pub mod accounts;
 pub mod auth;
+pub mod carrier;
 pub mod context;
 pub mod crypto;
 pub mod db;
+pub mod events;
 pub mod invites;
+pub mod jobs;
+pub mod messaging;
+pub mod numbers;
+pub mod phone;
 pub mod setup;
 pub mod throttle;
+pub mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use tokio::sync::{mpsc, Notify};
 
+use carrier::{Carrier, CarrierEvent};
 pub use db::{Backend, Db};
+use events::EventBus;
 
 /// Runtime settings the app layer needs (the server binary builds these from its config).
 #[derive(Debug, Clone)]
@@ -26,6 +40,8 @@ pub struct Settings {
     pub bind_session_to_ip: bool,
     /// A session ends after this long without use (sliding expiry).
     pub session_idle_ms: i64,
+    /// The sandbox carrier's pause between simulated delivery statuses.
+    pub sandbox_step_ms: u64,
 }
 
 impl Settings {
@@ -48,6 +64,83 @@ pub struct AppState {
     /// Instance secret (32 bytes): keys the HMAC behind invitation links.
     pub secret: Arc<[u8; 32]>,
     pub leptos_options: LeptosOptions,
+    pub bus: EventBus,
+    /// Wakes the job worker when work is queued.
+    pub jobs_waker: Arc<Notify>,
+    carrier: Arc<dyn Carrier>,
+    /// Where carriers' reports that don't come by webhook (the sandbox's) enter ingestion.
+    carrier_events: mpsc::UnboundedSender<CarrierEvent>,
+}
+
+impl AppState {
+    /// Assembles the state; returns the receiving end of the carrier-event channel, which
+    /// [`AppState::start_background_work`] consumes.
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        secret: [u8; 32],
+        leptos_options: LeptosOptions,
+    ) -> (AppState, mpsc::UnboundedReceiver<CarrierEvent>) {
+        let (carrier_events, receiver) = mpsc::unbounded_channel();
+        let step = Duration::from_millis(settings.sandbox_step_ms);
+        let carrier: Arc<dyn Carrier> = Arc::new(carrier::sandbox::Sandbox::new(
+            db.clone(),
+            carrier_events.clone(),
+            step,
+        ));
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+            secret: Arc::new(secret),
+            leptos_options,
+            bus: EventBus::default(),
+            jobs_waker: Arc::new(Notify::new()),
+            carrier,
+            carrier_events,
+        };
+        (state, receiver)
+    }
+
+    /// The carrier in use. Features never ask which one it is.
+    pub fn carrier(&self) -> Arc<dyn Carrier> {
+        self.carrier.clone()
+    }
+
+    /// Feeds a carrier event into ingestion as if it had come by webhook (sandbox, simulator).
+    pub fn report(&self, event: CarrierEvent) {
+        let _ = self.carrier_events.send(event);
+    }
+
+    /// Starts the job worker, the carrier-event consumer and (on PostgreSQL) the
+    /// cross-instance event listener.
+    pub fn start_background_work(&self, mut reports: mpsc::UnboundedReceiver<CarrierEvent>) {
+        jobs::spawn_worker(self.clone());
+        if self.db.backend() == Backend::Postgres {
+            self.bus.listen_to_postgres(self.db.clone());
+        }
+        let state = self.clone();
+        tokio::spawn(async move {
+            while let Some(event) = reports.recv().await {
+                let state = state.clone();
+                let carrier = state.carrier().name();
+                tokio::spawn(async move {
+                    // A status can beat the send's own bookkeeping; give it a few tries.
+                    for attempt in 0..20u64 {
+                        match messaging::ingest(&state, carrier, &event).await {
+                            Ok(messaging::Ingested::UnknownMessage) => {
+                                tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await
+                            }
+                            Ok(_) => return,
+                            Err(e) => {
+                                tracing::error!(error = ?e, "ingesting a carrier event failed");
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -22,13 +22,16 @@ pub fn parse(input: &str, default_region: &str) -> AppResult<String> {
         return Err(AppError::invalid("That is too long to be a phone number."));
     }
     let region: Option<country::Id> = default_region.parse().ok();
-    let parsed = phonenumber::parse(region, trimmed)
-        .map_err(|_| AppError::invalid(format!("\u{201c}{trimmed}\u{201d} is not a phone number.")))?;
+    let parsed = phonenumber::parse(region, trimmed).map_err(|_| {
+        AppError::invalid(format!("\u{201c}{trimmed}\u{201d} is not a phone number."))
+    })?;
     let e164 = parsed.format().mode(Mode::E164).to_string();
     if phonenumber::is_valid(&parsed) || is_fictional(&e164) {
         Ok(e164)
     } else {
-        Err(AppError::invalid(format!("\u{201c}{trimmed}\u{201d} is not a valid phone number.")))
+        Err(AppError::invalid(format!(
+            "\u{201c}{trimmed}\u{201d} is not a valid phone number."
+        )))
     }
 }
 
@@ -45,13 +48,19 @@ pub fn region_of(e164: &str) -> Option<String> {
 /// National format when the number is in `viewer_region` (`(212) 555-0123`), international
 /// otherwise (`+44 20 7946 0018`). Falls back to the E.164 text.
 pub fn display(e164: &str, viewer_region: &str) -> String {
-    let Some(number) = parsed(e164) else { return e164.to_string() };
+    let Some(number) = parsed(e164) else {
+        return e164.to_string();
+    };
     let same_country = number
         .country()
         .id()
         .map(|id| format!("{id:?}") == viewer_region)
         .unwrap_or(false);
-    let mode = if same_country { Mode::National } else { Mode::International };
+    let mode = if same_country {
+        Mode::National
+    } else {
+        Mode::International
+    };
     number.format().mode(mode).to_string()
 }
 

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use app::error::AppError;
 use app::server::{AppState, Db, Settings};
@@ -47,6 +46,10 @@ macro_rules! on_both_backends {
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
+    /// Carrier reports waiting for `resume_work` (only when started paused).
+    reports: std::sync::Mutex<
+        Option<tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::CarrierEvent>>,
+    >,
     dir: PathBuf,
     pg_database: Option<String>,
     server: tokio::task::JoinHandle<()>,
@@ -65,6 +68,20 @@ fn with_database(url: &str, name: &str) -> String {
 
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
+        let app = TestApp::start_paused(backend).await;
+        app.resume_work();
+        app
+    }
+
+    /// Starts the job worker and carrier-event consumer (as a restart would).
+    pub fn resume_work(&self) {
+        if let Some(reports) = self.reports.lock().unwrap().take() {
+            self.state.start_background_work(reports);
+        }
+    }
+
+    /// The router runs, but no background work (jobs stay queued) until `resume_work`.
+    pub async fn start_paused(backend: Backend) -> TestApp {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("switchboard-test-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -88,20 +105,18 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let state = AppState {
-            db,
-            settings: Arc::new(Settings {
-                public_url: url::Url::parse(&base).unwrap(),
-                bind_session_to_ip: false,
-                session_idle_ms: 30 * 24 * 60 * 60 * 1000,
-            }),
-            secret: Arc::new([7u8; 32]),
-            leptos_options: leptos::config::LeptosOptions::builder()
-                .output_name("switchboard")
-                .site_root(dir.join("site").display().to_string())
-                .site_addr(addr)
-                .build(),
+        let settings = Settings {
+            public_url: url::Url::parse(&base).unwrap(),
+            bind_session_to_ip: false,
+            session_idle_ms: 30 * 24 * 60 * 60 * 1000,
+            sandbox_step_ms: 50,
         };
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("switchboard")
+            .site_root(dir.join("site").display().to_string())
+            .site_addr(addr)
+            .build();
+        let (state, reports) = AppState::new(db, settings, [7u8; 32], options);
         let router = switchboard::build_router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(
@@ -114,6 +129,7 @@ impl TestApp {
         TestApp {
             base,
             state,
+            reports: std::sync::Mutex::new(Some(reports)),
             dir,
             pg_database,
             server,
@@ -271,5 +287,23 @@ impl Reply {
 
     pub fn location(&self) -> Option<&str> {
         self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Polls `check` until it returns Some, or panics after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }

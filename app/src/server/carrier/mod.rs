@@ -4,6 +4,7 @@
 //! from a verified webhook or from the sandbox, and take one ingestion path
 //! (`messaging::ingest`).
 
+pub mod errors;
 pub mod sandbox;
 
 use async_trait::async_trait;
@@ -69,7 +70,10 @@ pub enum CarrierError {
 
 impl CarrierError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CarrierError::RateLimited { .. } | CarrierError::Transient(_))
+        matches!(
+            self,
+            CarrierError::RateLimited { .. } | CarrierError::Transient(_)
+        )
     }
 }
 
@@ -103,9 +107,16 @@ pub enum CarrierEvent {
 pub trait Carrier: Send + Sync {
     /// `sandbox`, `telnyx` or `twilio`.
     fn name(&self) -> &'static str;
-    async fn search_numbers(&self, query: &NumberQuery) -> Result<Vec<AvailableNumber>, CarrierError>;
+    async fn search_numbers(
+        &self,
+        query: &NumberQuery,
+    ) -> Result<Vec<AvailableNumber>, CarrierError>;
     /// Buys `e164` and points its messaging webhooks at `webhook_url`.
-    async fn buy_number(&self, e164: &str, webhook_url: &str) -> Result<PurchasedNumber, CarrierError>;
+    async fn buy_number(
+        &self,
+        e164: &str,
+        webhook_url: &str,
+    ) -> Result<PurchasedNumber, CarrierError>;
     async fn release_number(&self, carrier_ref: &str) -> Result<(), CarrierError>;
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError>;
     /// A cheap authenticated call, for Admin → Carrier's "test connection".

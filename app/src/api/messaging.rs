@@ -1,0 +1,63 @@
+//! Conversations and messages.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::{ConversationSummary, SearchHit, Thread};
+
+#[server(endpoint = "conversations")]
+pub async fn conversations() -> Result<Vec<ConversationSummary>, AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    messaging::list(&context::state()?.db, &me.user.id).await
+}
+
+#[server(endpoint = "unread_count")]
+pub async fn unread_count() -> Result<i64, AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    messaging::unread_total(&context::state()?.db, &me.user.id).await
+}
+
+/// Opens a conversation; `mark_read` clears its unread count.
+#[server(endpoint = "open_thread")]
+pub async fn open_thread(
+    conversation_id: String,
+    #[server(default)] mark_read: bool,
+) -> Result<Thread, AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let thread = messaging::thread(&state.db, &me.user.id, &conversation_id).await?;
+    if mark_read && thread.conversation.unread > 0 {
+        messaging::mark_read(&state, &me.user.id, &conversation_id).await?;
+    }
+    Ok(thread)
+}
+
+/// Sends a text; answers with the conversation's id. Without JavaScript, lands on the thread.
+#[server(endpoint = "send_message")]
+pub async fn send_message(number_id: String, to: String, body: String) -> Result<String, AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    let conversation_id =
+        messaging::send(&context::state()?, &me.user.id, &number_id, &to, &body).await?;
+    leptos_axum::redirect(&format!("/inbox/{conversation_id}"));
+    Ok(conversation_id)
+}
+
+#[server(endpoint = "delete_conversation")]
+pub async fn delete_conversation(conversation_id: String) -> Result<(), AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    messaging::delete(&context::state()?, &me.user.id, &conversation_id).await?;
+    leptos_axum::redirect("/inbox");
+    Ok(())
+}
+
+#[server(endpoint = "search_messages")]
+pub async fn search_messages(query: String) -> Result<Vec<SearchHit>, AppError> {
+    use crate::server::{context, messaging};
+    let me = context::require_user()?;
+    messaging::search(&context::state()?.db, &me.user.id, &query).await
+}

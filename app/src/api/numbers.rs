@@ -1,0 +1,83 @@
+//! Numbers: search, buy, name, release; admins list all and set limits.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::{NumberOffer, OwnedNumber};
+
+#[server(endpoint = "search_numbers")]
+pub async fn search_numbers(
+    country: String,
+    #[server(default)] area_code: String,
+    #[server(default)] contains: String,
+    #[server(default)] sms: bool,
+    #[server(default)] mms: bool,
+    #[server(default)] voice: bool,
+) -> Result<Vec<NumberOffer>, AppError> {
+    use crate::server::{context, numbers};
+    use crate::types::Capabilities;
+    context::require_user()?;
+    let state = context::state()?;
+    numbers::search(
+        &state,
+        &country,
+        &area_code,
+        &contains,
+        Capabilities { sms, mms, voice },
+    )
+    .await
+}
+
+#[server(endpoint = "buy_number")]
+pub async fn buy_number(e164: String) -> Result<OwnedNumber, AppError> {
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::buy(&context::state()?, &me.user.id, &e164).await
+}
+
+#[server(endpoint = "my_numbers")]
+pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::list_own(&context::state()?.db, &me.user.id).await
+}
+
+#[server(endpoint = "rename_number")]
+pub async fn rename_number(
+    number_id: String,
+    #[server(default)] name: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::rename(&context::state()?, &me.user.id, &number_id, &name).await
+}
+
+/// `confirm` must be "release": a plain form can't release a number by one stray click.
+#[server(endpoint = "release_number")]
+pub async fn release_number(
+    number_id: String,
+    #[server(default)] confirm: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    if confirm != "release" {
+        return Err(AppError::invalid(
+            "Tick the box to confirm you want to release this number.",
+        ));
+    }
+    numbers::release(&context::state()?, &me.user.id, &number_id).await
+}
+
+#[server(endpoint = "all_numbers")]
+pub async fn all_numbers() -> Result<Vec<OwnedNumber>, AppError> {
+    use crate::server::{context, numbers};
+    context::require_admin()?;
+    numbers::list_all(&context::state()?.db).await
+}
+
+#[server(endpoint = "set_number_quota")]
+pub async fn set_number_quota(user_id: String, quota: i64) -> Result<(), AppError> {
+    use crate::server::{context, numbers};
+    context::require_admin()?;
+    numbers::set_quota(&context::state()?.db, &user_id, quota).await
+}

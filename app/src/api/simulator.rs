@@ -1,0 +1,87 @@
+//! The sandbox simulator (admins): what an outside phone or the carrier would do.
+//! Everything goes through the same ingestion path as a real webhook.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// An inbound text from any outside number to a number owned here.
+#[server(endpoint = "simulate_inbound")]
+pub async fn simulate_inbound(from: String, to: String, body: String) -> Result<(), AppError> {
+    use crate::server::carrier::CarrierEvent;
+    use crate::server::{context, crypto, messaging, phone};
+    context::require_admin()?;
+    let state = context::state()?;
+    if body.trim().is_empty() {
+        return Err(AppError::invalid("Write the text the outside phone sends."));
+    }
+    let to = phone::parse(&to, "US")?;
+    let from = phone::parse(&from, &phone::region_of(&to).unwrap_or_else(|| "US".into()))?;
+    let id = format!("sim-{}", crypto::new_id());
+    let event = CarrierEvent::Inbound {
+        event_id: id.clone(),
+        carrier_message_id: id,
+        from,
+        to,
+        body,
+    };
+    match messaging::ingest(&state, "sandbox", &event).await? {
+        messaging::Ingested::NoOwner => Err(AppError::invalid("Nobody here owns that number.")),
+        _ => Ok(()),
+    }
+}
+
+/// Makes an outbound message fail as the carrier would, with the carrier's error code.
+#[server(endpoint = "simulate_failure")]
+pub async fn simulate_failure(message_id: String, code: String) -> Result<(), AppError> {
+    use crate::server::carrier::{CarrierEvent, DeliveryStatus};
+    use crate::server::{context, crypto, messaging};
+    context::require_admin()?;
+    let state = context::state()?;
+    let code = code.trim();
+    if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid(
+            "Enter a carrier error code, like 40300 or 30034.",
+        ));
+    }
+    let found: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT carrier_message_id FROM messages WHERE id = $1 AND direction = 'out'",
+    )
+    .bind(&message_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((Some(carrier_message_id),)) = found else {
+        return Err(AppError::not_found("A sent message with that id"));
+    };
+    let event = CarrierEvent::Status {
+        event_id: format!("sim-{}", crypto::new_id()),
+        carrier_message_id,
+        status: DeliveryStatus::Failed,
+        error_code: Some(code.to_string()),
+    };
+    messaging::ingest(&state, "sandbox", &event).await?;
+    Ok(())
+}
+
+/// Recent outbound messages on this instance, for the simulator's "fail a delivery" list.
+#[server(endpoint = "recent_outbound")]
+pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
+    use crate::server::context;
+    context::require_admin()?;
+    let state = context::state()?;
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT m.id, c.peer, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.direction = 'out' AND m.carrier_message_id IS NOT NULL ORDER BY m.created_at DESC LIMIT 20",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, peer, body)| {
+            (
+                id,
+                format!("to {peer}: {}", body.chars().take(40).collect::<String>()),
+            )
+        })
+        .collect())
+}

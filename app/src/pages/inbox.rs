@@ -1,0 +1,258 @@
+//! Inbox: conversations (live), a thread with bubbles and delivery ticks, the composer with a
+//! live segment counter, search.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Outlet, A};
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+
+use super::widgets::FormError;
+use crate::api::messaging::{
+    conversations, open_thread, search_messages, DeleteConversation, SendMessage,
+};
+use crate::api::numbers::my_numbers;
+use crate::live::Live;
+use crate::sms;
+use crate::types::format_instant;
+
+#[component]
+pub fn InboxLayout() -> impl IntoView {
+    let live = Live::get();
+    let list = Resource::new(move || live.version.get(), |_| conversations());
+    let location = use_location();
+    let has_thread = move || location.pathname.get().trim_end_matches('/') != "/inbox";
+    view! {
+        <Title text="Inbox" />
+        <section class="inbox" class:has-thread=has_thread>
+            <div class="conversation-pane">
+                <h1>"Inbox"</h1>
+                <NewMessage />
+                <Search />
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(items) if items.is_empty() => view! {
+                                <p class="muted">"No conversations yet. Send a text, or wait for one to arrive."</p>
+                            }.into_any(),
+                            Ok(items) => view! {
+                                <ul class="conversations" aria-label="Conversations">
+                                    {items.into_iter().map(|c| {
+                                        let href = format!("/inbox/{}", c.id);
+                                        let via = if c.number_name.is_empty() { c.number_display.clone() } else { c.number_name.clone() };
+                                        let unread = c.unread;
+                                        view! {
+                                            <li>
+                                                <A href=href attr:class="conversation">
+                                                    <span class="peer">{c.peer_display.clone()}</span>
+                                                    {(unread > 0).then(|| view! {
+                                                        <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
+                                                    })}
+                                                    <span class="preview">{c.preview.clone()}</span>
+                                                    <span class="meta">{format!("{} · via {via}", format_instant(c.last_at))}</span>
+                                                </A>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+            <div class="thread-pane">
+                <Outlet />
+            </div>
+        </section>
+    }
+}
+
+/// Shown beside the list when no conversation is open.
+#[component]
+pub fn NoThread() -> impl IntoView {
+    view! { <p class="muted pick">"Pick a conversation, or start a new one."</p> }
+}
+
+/// A textarea for a text, with the segment counter under it.
+#[component]
+fn Composer(#[prop(into)] label: String, #[prop(optional)] autofocus: bool) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let counter = move || {
+        let s = sms::count(&text.get());
+        let encoding = match s.encoding {
+            sms::Encoding::Gsm7 => "GSM-7",
+            sms::Encoding::Ucs2 => "Unicode",
+        };
+        format!(
+            "{} segment{} · {} left · {encoding}",
+            s.segments,
+            if s.segments == 1 { "" } else { "s" },
+            s.remaining
+        )
+    };
+    view! {
+        <label for="body" class="visually-hidden">{label}</label>
+        <textarea
+            id="body"
+            name="body"
+            rows="3"
+            required
+            maxlength="1600"
+            autofocus=autofocus
+            placeholder="Text message"
+            aria-describedby="segments"
+            on:input=move |ev| text.set(event_target_value(&ev))
+            prop:value=move || text.get()
+        ></textarea>
+        <p id="segments" class="hint segments" aria-live="polite">{counter}</p>
+    }
+}
+
+#[component]
+fn NewMessage() -> impl IntoView {
+    let send = ServerAction::<SendMessage>::new();
+    let numbers = Resource::new(|| (), |_| my_numbers());
+    view! {
+        <details class="card compose">
+            <summary>"New message"</summary>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match numbers.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p>"You need a number to send texts. " <a href="/numbers">"Get a number"</a></p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ActionForm action=send attr:class="stack">
+                                <label for="from">"From"</label>
+                                <select id="from" name="number_id">
+                                    {list.into_iter().map(|n| {
+                                        let label = if n.name.is_empty() { n.display.clone() } else { format!("{} ({})", n.name, n.display) };
+                                        view! { <option value=n.id.clone()>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <label for="to">"To"</label>
+                                <input id="to" name="to" type="tel" autocomplete="tel" required placeholder="(212) 555-0123" />
+                                <Composer label="Message" />
+                                <FormError result=send.value().into() />
+                                <button type="submit">"Send"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </details>
+    }
+}
+
+/// Search across messages: a GET form, so it works (and can be bookmarked) without JavaScript.
+#[component]
+fn Search() -> impl IntoView {
+    let query = use_query_map();
+    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let hits = Resource::new(move || q.get(), search_messages);
+    view! {
+        <form method="get" action="/inbox" class="search" role="search">
+            <label for="q" class="visually-hidden">"Search messages"</label>
+            <input id="q" name="q" type="search" placeholder="Search messages" value=move || q.get() />
+            <button type="submit" class="secondary">"Search"</button>
+        </form>
+        <Show when=move || !q.get().is_empty()>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match hits.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No messages match."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="hits" aria-label="Search results">
+                                {list.into_iter().map(|h| view! {
+                                    <li><a href=format!("/inbox/{}", h.conversation_id)>
+                                        <strong>{h.peer_display}</strong>" "{h.body}
+                                        <span class="meta">{format_instant(h.created_at)}</span>
+                                    </a></li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Show>
+    }
+}
+
+#[component]
+pub fn ThreadView() -> impl IntoView {
+    let live = Live::get();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let thread = Resource::new(
+        move || (id.get(), live.version.get()),
+        |(id, _)| open_thread(id, true),
+    );
+    let send = ServerAction::<SendMessage>::new();
+    let delete = ServerAction::<DeleteConversation>::new();
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    // After a successful send, clear the composer (the thread refetches by itself).
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = send.value().get() {
+            if let Some(form) = form_ref.get() {
+                form.reset();
+            }
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match thread.await {
+                    Ok(t) => {
+                        let c = t.conversation;
+                        let via = if c.number_name.is_empty() { c.number_display.clone() } else { format!("{} ({})", c.number_name, c.number_display) };
+                        view! {
+                            <Title text=c.peer_display.clone() />
+                            <header class="thread-head">
+                                <a href="/inbox" class="back">"‹ Inbox"</a>
+                                <h2>{c.peer_display.clone()}</h2>
+                                <p class="muted">{format!("via {via}")}</p>
+                            </header>
+                            <ol class="messages" aria-label="Messages" aria-live="polite">
+                                {t.messages.into_iter().map(|m| {
+                                    let class = if m.outgoing { "bubble out" } else { "bubble in" };
+                                    let status = m.status;
+                                    view! {
+                                        <li class=class data-status=status.as_str()>
+                                            <p class="text">{m.body}</p>
+                                            <p class="meta">
+                                                {format_instant(m.created_at)}
+                                                {m.outgoing.then(|| view! {
+                                                    " "<span class="ticks" title=status.label() aria-label=status.label()>{status.ticks()}</span>
+                                                })}
+                                            </p>
+                                            {m.failure.map(|why| view! { <p class="failure" role="note">{why}</p> })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ol>
+                            <ActionForm action=send node_ref=form_ref attr:class="reply">
+                                <input type="hidden" name="number_id" value=c.number_id.clone() />
+                                <input type="hidden" name="to" value=c.peer.clone() />
+                                <Composer label="Reply" />
+                                <FormError result=send.value().into() />
+                                <button type="submit">"Send"</button>
+                            </ActionForm>
+                            <details class="danger-zone">
+                                <summary>"Delete conversation"</summary>
+                                <ActionForm action=delete attr:class="inline">
+                                    <input type="hidden" name="conversation_id" value=c.id.clone() />
+                                    <p>"This deletes every message in it, here and on your other devices."</p>
+                                    <button type="submit" class="danger">"Delete for good"</button>
+                                </ActionForm>
+                            </details>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,201 @@
+//! Numbers: the user's numbers (name, capabilities, whether inbound reaches us, release) and
+//! getting a new one (search by country, area code, digits, capabilities; buy).
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::widgets::FormError;
+use crate::api::numbers::{my_numbers, search_numbers, BuyNumber, ReleaseNumber, RenameNumber};
+use crate::live::Live;
+use crate::types::format_instant;
+
+#[component]
+pub fn NumbersPage() -> impl IntoView {
+    view! {
+        <Title text="Numbers" />
+        <section class="page">
+            <h1>"Numbers"</h1>
+            <MyNumbers />
+            <GetNumber />
+        </section>
+    }
+}
+
+#[component]
+fn MyNumbers() -> impl IntoView {
+    let live = Live::get();
+    let rename = ServerAction::<RenameNumber>::new();
+    let release = ServerAction::<ReleaseNumber>::new();
+    let numbers = Resource::new(
+        move || {
+            (
+                live.version.get(),
+                rename.version().get(),
+                release.version().get(),
+            )
+        },
+        |_| my_numbers(),
+    );
+    view! {
+        <div class="card">
+            <h2>"Your numbers"</h2>
+            <FormError result=rename.value().into() />
+            <FormError result=release.value().into() />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match numbers.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted">"You don't have a number yet. Find one below."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="Your numbers">
+                                {list.into_iter().map(|n| {
+                                    let inbound = match n.last_inbound_at {
+                                        Some(at) => format!("Inbound texts arriving · last {}", format_instant(at)),
+                                        None => "No inbound text received yet".to_string(),
+                                    };
+                                    let name_id = format!("name-{}", n.id);
+                                    let confirm_id = format!("confirm-{}", n.id);
+                                    let (id_rename, id_release) = (n.id.clone(), n.id.clone());
+                                    let name_label = format!("Name for {}", n.display);
+                                    let confirm_label = format!(" Yes, release {}", n.display);
+                                    let current_name = n.name.clone();
+                                    view! {
+                                        <li class="row number">
+                                            <div>
+                                                <strong class="e164">{n.display.clone()}</strong>
+                                                {(!n.name.is_empty()).then(|| view! { <span class="badge">{n.name.clone()}</span> })}
+                                                <div class="muted">{format!("{} · {} · {}", n.capabilities.label(), n.carrier, inbound)}</div>
+                                                <ActionForm action=rename attr:class="inline-form">
+                                                    <input type="hidden" name="number_id" value=id_rename />
+                                                    <label for=name_id.clone() class="visually-hidden">{name_label}</label>
+                                                    <input id=name_id name="name" value=current_name placeholder="Name, e.g. Work" maxlength="40" />
+                                                    <button type="submit" class="secondary">"Save name"</button>
+                                                </ActionForm>
+                                            </div>
+                                            <details class="danger-zone">
+                                                <summary>"Release"</summary>
+                                                <ActionForm action=release attr:class="stack">
+                                                    <input type="hidden" name="number_id" value=id_release />
+                                                    <p>"Releasing gives the number back to the carrier and deletes its conversations. You may not get it back."</p>
+                                                    <label class="check">
+                                                        <input id=confirm_id type="checkbox" name="confirm" value="release" required />
+                                                        {confirm_label}
+                                                    </label>
+                                                    <button type="submit" class="danger">"Release number"</button>
+                                                </ActionForm>
+                                            </details>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// A GET search form (works without JavaScript; the URL keeps the query), then Buy buttons.
+#[component]
+fn GetNumber() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |k: &str| query.read().get(k).unwrap_or_default();
+    let searched = Memo::new(move |_| query.read().get("country").is_some());
+    let buy = ServerAction::<BuyNumber>::new();
+    let offers = Resource::new(
+        move || {
+            (
+                searched.get(),
+                param("country"),
+                param("area_code"),
+                param("contains"),
+                param("sms") == "true",
+                param("mms") == "true",
+                param("voice") == "true",
+                buy.version().get(),
+            )
+        },
+        |(searched, country, area, contains, sms, mms, voice, _)| async move {
+            if searched {
+                search_numbers(country, area, contains, sms, mms, voice)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    let country = move || {
+        let c = param("country");
+        if c.is_empty() {
+            "US".to_string()
+        } else {
+            c
+        }
+    };
+    view! {
+        <div class="card">
+            <h2>"Get a number"</h2>
+            <form method="get" action="/numbers" class="search-numbers">
+                <div>
+                    <label for="country">"Country"</label>
+                    <select id="country" name="country">
+                        <option value="US" selected=move || country() == "US">"United States"</option>
+                        <option value="CA" selected=move || country() == "CA">"Canada"</option>
+                    </select>
+                </div>
+                <div>
+                    <label for="area_code">"Area code"</label>
+                    <input id="area_code" name="area_code" inputmode="numeric" maxlength="5" placeholder="212" value=move || param("area_code") />
+                </div>
+                <div>
+                    <label for="contains">"Contains digits"</label>
+                    <input id="contains" name="contains" inputmode="numeric" maxlength="10" value=move || param("contains") />
+                </div>
+                <fieldset>
+                    <legend>"Must support"</legend>
+                    <label class="check"><input type="checkbox" name="sms" value="true" checked=move || param("sms") == "true" />" SMS"</label>
+                    <label class="check"><input type="checkbox" name="mms" value="true" checked=move || param("mms") == "true" />" MMS"</label>
+                    <label class="check"><input type="checkbox" name="voice" value="true" checked=move || param("voice") == "true" />" Voice"</label>
+                </fieldset>
+                <button type="submit">"Search"</button>
+            </form>
+            <FormError result=buy.value().into() />
+            {move || buy.value().get().and_then(|r| r.ok()).map(|n| view! {
+                <p class="notice" role="status">{format!("{} is yours. Text from it in the Inbox.", n.display)}</p>
+            })}
+            <Suspense fallback=|| view! { <p>"Searching…"</p> }>
+                {move || Suspend::new(async move {
+                    match offers.await {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(list)) if list.is_empty() => view! {
+                            <p class="muted">"No numbers match. Try another area code or fewer digits."</p>
+                        }.into_any(),
+                        Ok(Some(list)) => view! {
+                            <ul class="rows" aria-label="Available numbers">
+                                {list.into_iter().map(|o| view! {
+                                    <li class="row offer">
+                                        <div>
+                                            <strong>{o.display.clone()}</strong>
+                                            <div class="muted">{format!("{} · {}", o.locality, o.capabilities.label())}</div>
+                                        </div>
+                                        <ActionForm action=buy attr:class="inline">
+                                            <input type="hidden" name="e164" value=o.e164.clone() />
+                                            <button type="submit" aria-label=format!("Buy {}", o.display)>"Buy"</button>
+                                        </ActionForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}

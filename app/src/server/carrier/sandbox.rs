@@ -1,0 +1,169 @@
+//! The built-in sandbox carrier: fully offline, the default when no carrier is configured,
+//! and the tests' double.
+//!
+//! It hands out numbers from the fictional 555-0100…555-0199 block. A text to a number owned
+//! on this instance is delivered to that number's inbox (so two users can text each other);
+//! a text to any other number goes queued → sent → delivered. Failures are made on demand by
+//! the admin's Simulator. Everything it reports takes the same ingestion path as a webhook.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::{
+    Accepted, AvailableNumber, Carrier, CarrierError, CarrierEvent, DeliveryStatus, NumberQuery,
+    OutboundMessage, PurchasedNumber,
+};
+use crate::server::Db;
+use crate::types::Capabilities;
+
+/// Area codes offered when a search names none: a spread of real North American ones.
+const DEFAULT_AREA_CODES: &[&str] = &["212", "415", "312", "617", "206", "512", "303", "416"];
+
+fn locality(area_code: &str) -> &'static str {
+    match area_code {
+        "212" => "New York, NY",
+        "415" => "San Francisco, CA",
+        "312" => "Chicago, IL",
+        "617" => "Boston, MA",
+        "206" => "Seattle, WA",
+        "512" => "Austin, TX",
+        "303" => "Denver, CO",
+        "416" => "Toronto, ON",
+        "604" => "Vancouver, BC",
+        _ => "North America",
+    }
+}
+
+pub struct Sandbox {
+    db: Db,
+    events: mpsc::UnboundedSender<CarrierEvent>,
+    step: Duration,
+}
+
+impl Sandbox {
+    /// `events` feeds the app's ingestion path; `step` is the delay between simulated statuses.
+    pub fn new(db: Db, events: mpsc::UnboundedSender<CarrierEvent>, step: Duration) -> Sandbox {
+        Sandbox { db, events, step }
+    }
+
+    async fn owned(&self, e164: &str) -> Result<bool, CarrierError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
+            .bind(e164)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(|e| CarrierError::Transient(e.to_string()))?;
+        Ok(row.is_some())
+    }
+}
+
+#[async_trait]
+impl Carrier for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn search_numbers(
+        &self,
+        query: &NumberQuery,
+    ) -> Result<Vec<AvailableNumber>, CarrierError> {
+        if !matches!(query.country.as_str(), "US" | "CA") {
+            return Ok(Vec::new());
+        }
+        let area_codes: Vec<String> = match &query.area_code {
+            Some(code) => vec![code.clone()],
+            None => DEFAULT_AREA_CODES.iter().map(|s| s.to_string()).collect(),
+        };
+        let owned: Vec<(String,)> = sqlx::query_as("SELECT e164 FROM phone_numbers")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(|e| CarrierError::Transient(e.to_string()))?;
+        let owned: std::collections::HashSet<String> = owned.into_iter().map(|(e,)| e).collect();
+        let mut found = Vec::new();
+        'outer: for line in 0..100 {
+            for code in &area_codes {
+                let e164 = format!("+1{code}55501{line:02}");
+                let digits = &e164[2..];
+                if owned.contains(&e164)
+                    || !query.contains.as_deref().is_none_or(|c| digits.contains(c))
+                {
+                    continue;
+                }
+                found.push(AvailableNumber {
+                    e164,
+                    locality: locality(code).to_string(),
+                    capabilities: Capabilities::ALL,
+                });
+                if found.len() >= query.limit {
+                    break 'outer;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn buy_number(
+        &self,
+        e164: &str,
+        _webhook_url: &str,
+    ) -> Result<PurchasedNumber, CarrierError> {
+        if !crate::server::phone::is_fictional(e164) {
+            return Err(CarrierError::Rejected {
+                code: "sandbox-number".into(),
+                detail: "the sandbox only has 555-01xx numbers".into(),
+            });
+        }
+        Ok(PurchasedNumber {
+            carrier_ref: format!("sbx-{e164}"),
+            capabilities: Capabilities::ALL,
+        })
+    }
+
+    async fn release_number(&self, _carrier_ref: &str) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError> {
+        // Derived from our id, so a retried send is recognised rather than delivered twice.
+        let carrier_message_id = format!("sbx-{}", message.id);
+        let local = self.owned(&message.to).await?;
+        let events = self.events.clone();
+        let step = self.step;
+        let (id, message) = (carrier_message_id.clone(), message.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(step).await;
+            let _ = events.send(CarrierEvent::Status {
+                event_id: format!("{id}-sent"),
+                carrier_message_id: id.clone(),
+                status: DeliveryStatus::Sent,
+                error_code: None,
+            });
+            if local {
+                let _ = events.send(CarrierEvent::Inbound {
+                    event_id: format!("{id}-in"),
+                    carrier_message_id: format!("{id}-in"),
+                    from: message.from.clone(),
+                    to: message.to.clone(),
+                    body: message.body.clone(),
+                });
+            }
+            tokio::time::sleep(step).await;
+            let _ = events.send(CarrierEvent::Status {
+                event_id: format!("{id}-delivered"),
+                carrier_message_id: id,
+                status: DeliveryStatus::Delivered,
+                error_code: None,
+            });
+        });
+        Ok(Accepted { carrier_message_id })
+    }
+
+    async fn test_connection(&self) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    fn sends_per_second(&self) -> f64 {
+        10.0
+    }
+}

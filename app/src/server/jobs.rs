@@ -1,0 +1,243 @@
+//! The durable job queue: one table, claimed with a lease (and `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, so several instances share it). A job survives a crash: until it completes,
+//! its row stays, and another claim picks it up once the lease runs out.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
+
+use super::carrier::CarrierError;
+use super::{crypto, messaging, now_ms, AppState, Backend, Db};
+use crate::error::{AppError, AppResult};
+
+/// How long a claimed job is ours before another worker may take it over.
+const LEASE_MS: i64 = 30_000;
+/// Sends are tried this many times before the message is marked failed.
+pub const MAX_ATTEMPTS: i64 = 6;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    SendMessage { message_id: String },
+    PurgeEvents,
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::SendMessage { .. } => "send_message",
+            Job::PurgeEvents => "purge_events",
+        }
+    }
+}
+
+pub async fn enqueue(tx: &mut Transaction<'_, Any>, job: &Job, run_at: i64) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(crypto::new_id())
+    .bind(job.kind())
+    .bind(serde_json::to_string(job).map_err(AppError::internal)?)
+    .bind(run_at)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct Claimed {
+    pub id: String,
+    pub job: Job,
+    pub attempts: i64,
+}
+
+/// Takes the next due job, if any, leasing it to this worker.
+pub async fn claim(db: &Db) -> AppResult<Option<Claimed>> {
+    let now = now_ms();
+    let pick = match db.backend() {
+        Backend::Postgres => {
+            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+             ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+        }
+        // SQLite has one writer at a time; the conditional UPDATE below settles races.
+        Backend::Sqlite => {
+            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+             ORDER BY run_at LIMIT 1"
+        }
+    };
+    let mut tx = db.pool().begin().await?;
+    let Some((id,)) = sqlx::query_as::<_, (String,)>(pick)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+         WHERE id = $2 AND (locked_until IS NULL OR locked_until < $3)
+         RETURNING payload, attempts",
+    )
+    .bind(now + LEASE_MS)
+    .bind(&id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let Some((payload, attempts)) = row else {
+        return Ok(None);
+    };
+    match serde_json::from_str(&payload) {
+        Ok(job) => Ok(Some(Claimed { id, job, attempts })),
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "unreadable job dropped");
+            complete(db, &id).await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn complete(db: &Db, id: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Puts a job back for later. `count_attempt: false` undoes the claim's attempt (for waits
+/// that aren't failures, like pacing a number's send rate).
+pub async fn retry_at(
+    db: &Db,
+    id: &str,
+    run_at: i64,
+    error: Option<&str>,
+    count_attempt: bool,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2,
+         attempts = attempts - $3 WHERE id = $4",
+    )
+    .bind(run_at)
+    .bind(error)
+    .bind(if count_attempt { 0i64 } else { 1i64 })
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Exponential backoff: 1 s, 2 s, 4 s … capped at a minute.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    (1000i64 << (attempts.clamp(1, 7) - 1)).min(60_000)
+}
+
+/// Runs jobs until the process ends. Woken early by `state.jobs_waker` when work is queued.
+pub fn spawn_worker(state: AppState) {
+    tokio::spawn(async move {
+        let mut pacing: HashMap<String, Instant> = HashMap::new();
+        let mut last_purge = Instant::now() - Duration::from_secs(3600);
+        loop {
+            if last_purge.elapsed() > Duration::from_secs(3600) {
+                last_purge = Instant::now();
+                if let Err(e) = super::events::purge_old(&state.db).await {
+                    tracing::warn!(error = ?e, "event purge failed");
+                }
+            }
+            match claim(&state.db).await {
+                Ok(Some(claimed)) => {
+                    if let Err(e) = run(&state, &claimed, &mut pacing).await {
+                        tracing::error!(job = %claimed.id, error = ?e, "job failed to run");
+                        let _ = retry_at(
+                            &state.db,
+                            &claimed.id,
+                            now_ms() + backoff_ms(claimed.attempts),
+                            Some("internal"),
+                            true,
+                        )
+                        .await;
+                    }
+                }
+                Ok(None) => {
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(500),
+                        state.jobs_waker.notified(),
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "cannot claim jobs");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}
+
+async fn run(
+    state: &AppState,
+    claimed: &Claimed,
+    pacing: &mut HashMap<String, Instant>,
+) -> AppResult<()> {
+    match &claimed.job {
+        Job::PurgeEvents => {
+            super::events::purge_old(&state.db).await?;
+            complete(&state.db, &claimed.id).await
+        }
+        Job::SendMessage { message_id } => {
+            let Some(outbound) = messaging::outbound_for(&state.db, message_id).await? else {
+                // Deleted, or already handed to the carrier: nothing to send.
+                return complete(&state.db, &claimed.id).await;
+            };
+            let carrier = state.carrier();
+            // Respect the carrier's per-number rate: wait without spending an attempt.
+            let interval = Duration::from_secs_f64(1.0 / carrier.sends_per_second().max(0.01));
+            if let Some(last) = pacing.get(&outbound.from) {
+                let elapsed = last.elapsed();
+                if elapsed < interval {
+                    let wait = (interval - elapsed).as_millis() as i64;
+                    return retry_at(&state.db, &claimed.id, now_ms() + wait, None, false).await;
+                }
+            }
+            pacing.insert(outbound.from.clone(), Instant::now());
+            match carrier.send_message(&outbound).await {
+                Ok(accepted) => {
+                    messaging::mark_handed_over(
+                        state,
+                        &claimed.id,
+                        message_id,
+                        &accepted.carrier_message_id,
+                    )
+                    .await
+                }
+                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    let wait = match &e {
+                        CarrierError::RateLimited {
+                            retry_after_ms: Some(ms),
+                        } => *ms,
+                        _ => backoff_ms(claimed.attempts),
+                    };
+                    tracing::warn!(message = %message_id, error = %e, attempt = claimed.attempts, "send failed; will retry");
+                    retry_at(
+                        &state.db,
+                        &claimed.id,
+                        now_ms() + wait,
+                        Some(&e.to_string()),
+                        true,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    tracing::warn!(message = %message_id, error = %e, "send failed for good");
+                    let code = match &e {
+                        CarrierError::Rejected { code, .. } => code.clone(),
+                        _ => "unreachable".to_string(),
+                    };
+                    messaging::mark_send_failed(state, &claimed.id, message_id, &code).await
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! Conversations and messages: sending (message + outbox job in one transaction), ingesting
+//! what carriers report (inbound texts, delivery statuses) idempotently, and reading.
+
+use sqlx::{Any, Transaction};
+
+use super::carrier::{CarrierEvent, DeliveryStatus, OutboundMessage};
+use super::events::{EventBus, Published};
+use super::jobs::{self, Job};
+use super::{carrier, crypto, now_ms, phone, AppState, Db};
+use crate::error::{AppError, AppResult};
+use crate::types::{ConversationSummary, LiveEvent, MessageStatus, MessageView, SearchHit, Thread};
+
+/// Carriers concatenate at most this many characters (Twilio and Telnyx both stop at 1600).
+pub const MAX_BODY_CHARS: usize = 1600;
+
+fn preview(body: &str) -> String {
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 80 {
+        format!("{}…", flat.chars().take(79).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// Finds or creates the conversation between an owned number and `peer`; returns its id.
+async fn conversation_for(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    number_id: &str,
+    peer: &str,
+) -> AppResult<String> {
+    sqlx::query(
+        "INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (number_id, peer) DO NOTHING",
+    )
+    .bind(crypto::new_id())
+    .bind(user_id)
+    .bind(number_id)
+    .bind(peer)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    let (id,): (String,) =
+        sqlx::query_as("SELECT id FROM conversations WHERE number_id = $1 AND peer = $2")
+            .bind(number_id)
+            .bind(peer)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(id)
+}
+
+/// Queues a text from one of the user's numbers. Returns the conversation id.
+pub async fn send(
+    state: &AppState,
+    user_id: &str,
+    number_id: &str,
+    to: &str,
+    body: &str,
+) -> AppResult<String> {
+    if body.trim().is_empty() {
+        return Err(AppError::invalid("Write a message first."));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(AppError::invalid(format!(
+            "Messages can be at most {MAX_BODY_CHARS} characters."
+        )));
+    }
+    let number: Option<(String,)> =
+        sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(number_id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((from,)) = number else {
+        return Err(AppError::not_found("That number"));
+    };
+    let region = phone::region_of(&from).unwrap_or_else(|| "US".into());
+    let peer = phone::parse(to, &region)?;
+    if peer == from {
+        return Err(AppError::invalid("A number can't text itself."));
+    }
+    let segments = crate::sms::count(body).segments as i64;
+    let now = now_ms();
+    let mut tx = state.db.pool().begin().await?;
+    let conversation_id = conversation_for(&mut tx, user_id, number_id, &peer).await?;
+    let message_id = crypto::new_id();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at)
+         VALUES ($1, $2, $3, 'out', $4, 'queued', $5, $6, $6)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .bind(user_id)
+    .bind(body)
+    .bind(segments)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
+        .bind(now)
+        .bind(preview(body))
+        .bind(&conversation_id)
+        .execute(&mut *tx)
+        .await?;
+    jobs::enqueue(
+        &mut tx,
+        &Job::SendMessage {
+            message_id: message_id.clone(),
+        },
+        now,
+    )
+    .await?;
+    let published = vec![
+        EventBus::record(
+            &mut tx,
+            user_id,
+            &LiveEvent::Message {
+                conversation_id: conversation_id.clone(),
+                message_id,
+            },
+        )
+        .await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
+    ];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(conversation_id)
+}
+
+/// What to hand the carrier for a queued message (None once it left the queue).
+pub async fn outbound_for(db: &Db, message_id: &str) -> AppResult<Option<OutboundMessage>> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT n.e164, c.peer, m.body FROM messages m
+         JOIN conversations c ON c.id = m.conversation_id
+         JOIN phone_numbers n ON n.id = c.number_id
+         WHERE m.id = $1 AND m.status = 'queued'",
+    )
+    .bind(message_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|(from, to, body)| OutboundMessage {
+        id: message_id.to_string(),
+        from,
+        to,
+        body,
+    }))
+}
+
+/// Moves a message to `status` if that is forward; records the live event. Returns the
+/// published event when something changed.
+async fn advance(
+    tx: &mut Transaction<'_, Any>,
+    message_id: &str,
+    status: MessageStatus,
+    error_code: Option<&str>,
+    carrier_message_id: Option<&str>,
+) -> AppResult<Option<Published>> {
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT user_id, conversation_id, status FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((user_id, conversation_id, current)) = row else {
+        return Ok(None);
+    };
+    let current = MessageStatus::parse(&current).unwrap_or(MessageStatus::Queued);
+    if status.rank() <= current.rank() {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code),
+         carrier_message_id = COALESCE($3, carrier_message_id), updated_at = $4 WHERE id = $5",
+    )
+    .bind(status.as_str())
+    .bind(error_code)
+    .bind(carrier_message_id)
+    .bind(now_ms())
+    .bind(message_id)
+    .execute(&mut **tx)
+    .await?;
+    let event = LiveEvent::Message {
+        conversation_id,
+        message_id: message_id.to_string(),
+    };
+    Ok(Some(EventBus::record(tx, &user_id, &event).await?))
+}
+
+/// The carrier took the message: note its id and finish the job, atomically.
+pub async fn mark_handed_over(
+    state: &AppState,
+    job_id: &str,
+    message_id: &str,
+    carrier_message_id: &str,
+) -> AppResult<()> {
+    let mut tx = state.db.pool().begin().await?;
+    let published = advance(
+        &mut tx,
+        message_id,
+        MessageStatus::Sending,
+        None,
+        Some(carrier_message_id),
+    )
+    .await?;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state
+        .bus
+        .announce(&state.db, published.into_iter().collect())
+        .await;
+    Ok(())
+}
+
+pub async fn mark_send_failed(
+    state: &AppState,
+    job_id: &str,
+    message_id: &str,
+    code: &str,
+) -> AppResult<()> {
+    let mut tx = state.db.pool().begin().await?;
+    let published = advance(&mut tx, message_id, MessageStatus::Failed, Some(code), None).await?;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state
+        .bus
+        .announce(&state.db, published.into_iter().collect())
+        .await;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    Stored,
+    /// Seen before (carriers deliver at least once): nothing changed.
+    Duplicate,
+    /// Addressed to a number nobody here owns: acknowledged and dropped.
+    NoOwner,
+    /// A status for a message we don't know (yet): the carrier should retry later.
+    UnknownMessage,
+}
+
+/// The one ingestion path for what carriers report, webhook or sandbox alike.
+pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> AppResult<Ingested> {
+    let event_id = match event {
+        CarrierEvent::Inbound { event_id, .. } | CarrierEvent::Status { event_id, .. } => event_id,
+    };
+    let mut tx = state.db.pool().begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ($1, $2, $3)
+         ON CONFLICT (carrier, event_id) DO NOTHING",
+    )
+    .bind(carrier)
+    .bind(event_id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(Ingested::Duplicate);
+    }
+    let (outcome, published) = match event {
+        CarrierEvent::Inbound {
+            carrier_message_id,
+            from,
+            to,
+            body,
+            ..
+        } => store_inbound(&mut tx, carrier_message_id, from, to, body).await?,
+        CarrierEvent::Status {
+            carrier_message_id,
+            status,
+            error_code,
+            ..
+        } => {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM messages WHERE carrier_message_id = $1")
+                    .bind(carrier_message_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((message_id,)) = found else {
+                // Roll back the dedupe row too, so the redelivery is processed.
+                return Ok(Ingested::UnknownMessage);
+            };
+            let status = match status {
+                DeliveryStatus::Sent => MessageStatus::Sent,
+                DeliveryStatus::Delivered => MessageStatus::Delivered,
+                DeliveryStatus::Failed => MessageStatus::Failed,
+            };
+            let published =
+                advance(&mut tx, &message_id, status, error_code.as_deref(), None).await?;
+            (Ingested::Stored, published.into_iter().collect())
+        }
+    };
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(outcome)
+}
+
+async fn store_inbound(
+    tx: &mut Transaction<'_, Any>,
+    carrier_message_id: &str,
+    from: &str,
+    to: &str,
+    body: &str,
+) -> AppResult<(Ingested, Vec<Published>)> {
+    let number: Option<(String, String)> =
+        sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
+            .bind(to)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((number_id, user_id)) = number else {
+        tracing::warn!(to = %to, "inbound text for a number nobody owns here; dropped");
+        return Ok((Ingested::NoOwner, Vec::new()));
+    };
+    let now = now_ms();
+    let conversation_id = conversation_for(tx, &user_id, &number_id, from).await?;
+    let message_id = crypto::new_id();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, carrier_message_id, created_at, updated_at)
+         VALUES ($1, $2, $3, 'in', $4, 'received', $5, $6, $7, $7)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .bind(&user_id)
+    .bind(body)
+    .bind(crate::sms::count(body).segments.max(1) as i64)
+    .bind(carrier_message_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2, unread = unread + 1 WHERE id = $3")
+        .bind(now)
+        .bind(preview(body))
+        .bind(&conversation_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE phone_numbers SET last_inbound_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&number_id)
+        .execute(&mut **tx)
+        .await?;
+    let published = vec![
+        EventBus::record(
+            tx,
+            &user_id,
+            &LiveEvent::Message {
+                conversation_id,
+                message_id,
+            },
+        )
+        .await?,
+        EventBus::record(tx, &user_id, &LiveEvent::Conversations).await?,
+    ];
+    Ok((Ingested::Stored, published))
+}
+
+type ConversationRow = (String, String, String, String, String, i64, String, i64);
+
+const CONVERSATION_COLUMNS: &str =
+    "c.id, c.number_id, n.e164, n.name, c.peer, c.last_at, c.last_preview, c.unread";
+
+fn summary(row: ConversationRow) -> ConversationSummary {
+    let (id, number_id, number_e164, number_name, peer, last_at, preview, unread) = row;
+    let region = phone::region_of(&number_e164).unwrap_or_else(|| "US".into());
+    ConversationSummary {
+        id,
+        number_id,
+        number_display: phone::display(&number_e164, &region),
+        number_name,
+        peer_display: phone::display(&peer, &region),
+        peer,
+        last_at,
+        preview,
+        unread,
+    }
+}
+
+/// The user's conversations, most recent first.
+pub async fn list(db: &Db, user_id: &str) -> AppResult<Vec<ConversationSummary>> {
+    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN phone_numbers n ON n.id = c.number_id
+         WHERE c.user_id = $1 ORDER BY c.last_at DESC LIMIT 200"
+    ))
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(summary).collect())
+}
+
+pub async fn unread_total(db: &Db, user_id: &str) -> AppResult<i64> {
+    // SUM is NUMERIC on PostgreSQL: cast back to BIGINT so both engines return an integer.
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(unread), 0) AS BIGINT) FROM conversations WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
+/// One conversation with its latest messages (oldest first). Another user's is "not found".
+pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<Thread> {
+    let row: Option<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN phone_numbers n ON n.id = c.number_id
+         WHERE c.id = $1 AND c.user_id = $2"
+    ))
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Err(AppError::not_found("That conversation"));
+    };
+    let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT id, direction, body, status, error_code, created_at FROM messages
+         WHERE conversation_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT 200",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut messages: Vec<MessageView> = rows
+        .into_iter()
+        .map(|(id, direction, body, status, error_code, created_at)| {
+            let status = MessageStatus::parse(&status).unwrap_or(MessageStatus::Queued);
+            MessageView {
+                id,
+                outgoing: direction == "out",
+                body,
+                failure: (status == MessageStatus::Failed)
+                    .then(|| carrier::errors::explain(error_code.as_deref().unwrap_or("unknown"))),
+                status,
+                created_at,
+            }
+        })
+        .collect();
+    messages.reverse();
+    Ok(Thread {
+        conversation: summary(row),
+        messages,
+    })
+}
+
+pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
+    let mut tx = state.db.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE conversations SET unread = 0 WHERE id = $1 AND user_id = $2 AND unread > 0",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let published = if done.rows_affected() > 0 {
+        vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?]
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
+    let mut tx = state.db.pool().begin().await?;
+    // Queued sends of this conversation are cancelled with it (their job finds no message).
+    sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND user_id = $2")
+        .bind(conversation_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
+        .bind(conversation_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That conversation"));
+    }
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+/// Messages of the user containing `query` (case-insensitive), newest first.
+pub async fn search(db: &Db, user_id: &str, query: &str) -> AppResult<Vec<SearchHit>> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    if query.chars().count() > 100 {
+        return Err(AppError::invalid("Search for at most 100 characters."));
+    }
+    let escaped = query
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT m.conversation_id, n.e164, c.peer, m.body, m.created_at FROM messages m
+         JOIN conversations c ON c.id = m.conversation_id JOIN phone_numbers n ON n.id = c.number_id
+         WHERE m.user_id = $1 AND LOWER(m.body) LIKE $2 ESCAPE '\\'
+         ORDER BY m.created_at DESC LIMIT 50",
+    )
+    .bind(user_id)
+    .bind(format!("%{escaped}%"))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(conversation_id, number, peer, body, created_at)| {
+            let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
+            SearchHit {
+                conversation_id,
+                peer_display: phone::display(&peer, &region),
+                body,
+                created_at,
+            }
+        })
+        .collect())
+}

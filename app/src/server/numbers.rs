@@ -1,0 +1,266 @@
+//! Phone numbers: searching the carrier's stock, buying within the owner's quota, naming,
+//! releasing. A number belongs to one user; admins see all of them.
+
+use super::carrier::{CarrierError, NumberQuery};
+use super::events::EventBus;
+use super::{crypto, now_ms, phone, AppState, Db};
+use crate::error::{AppError, AppResult};
+use crate::types::{Capabilities, LiveEvent, NumberOffer, OwnedNumber};
+
+/// What users see when the carrier fails: never its raw text.
+pub fn carrier_failure(e: CarrierError) -> AppError {
+    match e {
+        CarrierError::Rejected { code, .. } => AppError::invalid(format!(
+            "The carrier refused that (code {code}). Try another number."
+        )),
+        CarrierError::Config(detail) => {
+            tracing::error!(%detail, "carrier configuration");
+            AppError::invalid(
+                "The carrier isn't set up correctly. Ask an admin to check Admin → Carrier.",
+            )
+        }
+        other => {
+            tracing::warn!(error = %other, "carrier unavailable");
+            AppError::invalid("The carrier isn't answering right now. Try again in a minute.")
+        }
+    }
+}
+
+pub async fn search(
+    state: &AppState,
+    country: &str,
+    area_code: &str,
+    contains: &str,
+    needs: Capabilities,
+) -> AppResult<Vec<NumberOffer>> {
+    let country = country.trim().to_uppercase();
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(AppError::invalid("Choose a country."));
+    }
+    let area_code = area_code.trim();
+    if !area_code.is_empty()
+        && (area_code.len() > 5 || !area_code.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(AppError::invalid("An area code is digits only, like 212."));
+    }
+    let contains = contains.trim();
+    if !contains.is_empty()
+        && (contains.len() > 10 || !contains.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(AppError::invalid(
+            "\u{201c}Contains\u{201d} takes up to 10 digits.",
+        ));
+    }
+    let query = NumberQuery {
+        country: country.clone(),
+        area_code: (!area_code.is_empty()).then(|| area_code.to_string()),
+        contains: (!contains.is_empty()).then(|| contains.to_string()),
+        needs,
+        limit: 20,
+    };
+    let found = state
+        .carrier()
+        .search_numbers(&query)
+        .await
+        .map_err(carrier_failure)?;
+    Ok(found
+        .into_iter()
+        .filter(|n| n.capabilities.covers(needs))
+        .map(|n| NumberOffer {
+            display: phone::display(&n.e164, &country),
+            e164: n.e164,
+            locality: n.locality,
+            capabilities: n.capabilities,
+        })
+        .collect())
+}
+
+pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<OwnedNumber> {
+    let e164 = phone::parse(e164, "US")?;
+    let (owned, quota): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM phone_numbers WHERE user_id = $1), number_quota FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(state.db.pool())
+    .await?;
+    if owned >= quota {
+        return Err(AppError::invalid(format!(
+            "You have {owned} of your {quota} numbers. Release one, or ask an admin to raise your limit."
+        )));
+    }
+    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
+        .bind(&e164)
+        .fetch_optional(state.db.pool())
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::invalid(
+            "That number was just taken. Pick another.",
+        ));
+    }
+    let carrier = state.carrier();
+    let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), carrier.name());
+    let bought = carrier
+        .buy_number(&e164, &webhook_url)
+        .await
+        .map_err(carrier_failure)?;
+    let id = crypto::new_id();
+    let now = now_ms();
+    let mut tx = state.db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(&e164)
+    .bind(carrier.name())
+    .bind(&bought.carrier_ref)
+    .bind(bought.capabilities.to_list())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    owned_one(&state.db, user_id, &id).await
+}
+
+type NumberRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+fn owned_number(row: NumberRow) -> OwnedNumber {
+    let (id, e164, name, capabilities, carrier, created_at, last_inbound_at, owner_email) = row;
+    let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
+    OwnedNumber {
+        id,
+        display: phone::display(&e164, &region),
+        e164,
+        name,
+        capabilities: Capabilities::from_list(&capabilities),
+        carrier,
+        created_at,
+        last_inbound_at,
+        owner_email,
+    }
+}
+
+async fn owned_one(db: &Db, user_id: &str, id: &str) -> AppResult<OwnedNumber> {
+    let row: Option<NumberRow> = sqlx::query_as(
+        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(owned_number)
+        .ok_or_else(|| AppError::not_found("That number"))
+}
+
+pub async fn list_own(db: &Db, user_id: &str) -> AppResult<Vec<OwnedNumber>> {
+    let rows: Vec<NumberRow> = sqlx::query_as(
+        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
+         WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(owned_number).collect())
+}
+
+/// Admins: every number and its owner.
+pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
+    let rows: Vec<NumberRow> = sqlx::query_as(
+        "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email
+         FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(owned_number).collect())
+}
+
+pub async fn rename(state: &AppState, user_id: &str, id: &str, name: &str) -> AppResult<()> {
+    let name = name.trim();
+    if name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "Use a name of at most 40 ordinary characters.",
+        ));
+    }
+    let mut tx = state.db.pool().begin().await?;
+    let done = sqlx::query("UPDATE phone_numbers SET name = $1 WHERE id = $2 AND user_id = $3")
+        .bind(name)
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That number"));
+    }
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+/// Gives the number back to the carrier; its conversations go with it.
+pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT carrier_ref FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((carrier_ref,)) = row else {
+        return Err(AppError::not_found("That number"));
+    };
+    state
+        .carrier()
+        .release_number(&carrier_ref)
+        .await
+        .map_err(carrier_failure)?;
+    let mut tx = state.db.pool().begin().await?;
+    sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE number_id = $1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM conversations WHERE number_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM phone_numbers WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let published = vec![
+        EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
+    ];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+/// Admins set how many numbers a user may own.
+pub async fn set_quota(db: &Db, user_id: &str, quota: i64) -> AppResult<()> {
+    if !(0..=1000).contains(&quota) {
+        return Err(AppError::invalid("A number limit is between 0 and 1000."));
+    }
+    let done = sqlx::query("UPDATE users SET number_quota = $1 WHERE id = $2")
+        .bind(quota)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That user"));
+    }
+    Ok(())
+}

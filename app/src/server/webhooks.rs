@@ -1,0 +1,92 @@
+//! Carrier webhooks: verify the signature on the raw body, then parse, then ingest.
+//! Answers fast (ingestion is a few row writes; slow work goes to jobs).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::carrier::{CarrierEvent, DeliveryStatus};
+use super::messaging::{self, Ingested};
+use super::{crypto, AppState};
+
+pub const SANDBOX_SIGNATURE_HEADER: &str = "x-sandbox-signature";
+
+/// What the sandbox (and `switchboard sandbox …` on the command line) posts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SandboxWebhook {
+    Inbound {
+        id: String,
+        from: String,
+        to: String,
+        body: String,
+    },
+    Failed {
+        id: String,
+        carrier_message_id: String,
+        error_code: String,
+    },
+}
+
+/// The sandbox's signature: HMAC-SHA256 of the raw body under the instance secret.
+pub fn sandbox_signature(secret: &[u8; 32], body: &[u8]) -> String {
+    crypto::sign(
+        secret,
+        &format!("sandbox-webhook:{}", String::from_utf8_lossy(body)),
+    )
+}
+
+async fn ingest_all(state: &AppState, carrier: &str, events: Vec<CarrierEvent>) -> Response {
+    for event in events {
+        match messaging::ingest(state, carrier, &event).await {
+            Ok(Ingested::UnknownMessage) => {
+                // Not ours yet (the send's bookkeeping may lag): ask the carrier to retry.
+                return (StatusCode::SERVICE_UNAVAILABLE, "retry later").into_response();
+            }
+            Ok(_) => {}
+            Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response(),
+        }
+    }
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// `POST /webhooks/sandbox`
+pub async fn sandbox(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let signature = headers
+        .get(SANDBOX_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !crypto::verify_signature(
+        &state.secret,
+        &format!("sandbox-webhook:{}", String::from_utf8_lossy(&body)),
+        signature,
+    ) {
+        tracing::warn!("sandbox webhook with a bad signature refused");
+        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+    }
+    let Ok(hook) = serde_json::from_slice::<SandboxWebhook>(&body) else {
+        return (StatusCode::BAD_REQUEST, "unreadable payload").into_response();
+    };
+    let event = match hook {
+        SandboxWebhook::Inbound { id, from, to, body } => CarrierEvent::Inbound {
+            event_id: id.clone(),
+            carrier_message_id: id,
+            from,
+            to,
+            body,
+        },
+        SandboxWebhook::Failed {
+            id,
+            carrier_message_id,
+            error_code,
+        } => CarrierEvent::Status {
+            event_id: id,
+            carrier_message_id,
+            status: DeliveryStatus::Failed,
+            error_code: Some(error_code),
+        },
+    };
+    ingest_all(&state, "sandbox", vec![event]).await
+}

@@ -136,7 +136,7 @@ pub async fn change_password(
         return Err(AppError::invalid("Your current password is incorrect."));
     }
     let new_hash = crypto::hash_password(new.to_string()).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(new_hash)
         .bind(user_id)
@@ -204,7 +204,7 @@ async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<
 }
 
 pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if role == Role::User && is_last_active_admin(&mut tx, user_id).await? {
         return Err(AppError::invalid(LAST_ADMIN));
@@ -220,7 +220,7 @@ pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {
 
 /// Disabling ends all of the user's sessions at once.
 pub async fn set_disabled(db: &Db, user_id: &str, disabled: bool) -> AppResult<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if disabled {
         if is_last_active_admin(&mut tx, user_id).await? {

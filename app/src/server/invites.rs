@@ -204,7 +204,7 @@ pub async fn accept(
     let account = NewAccount::prepare(email, display_name, password).await?;
     let id = id_from_token(&state.secret, token)
         .ok_or_else(|| AppError::not_found("That invitation"))?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id = accounts::insert_user(
         &mut tx,
         &account.email,

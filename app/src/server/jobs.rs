@@ -67,7 +67,7 @@ pub async fn claim(db: &Db) -> AppResult<Option<Claimed>> {
              ORDER BY run_at LIMIT 1"
         }
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let Some((id,)) = sqlx::query_as::<_, (String,)>(pick)
         .bind(now)
         .fetch_optional(&mut *tx)

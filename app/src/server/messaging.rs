@@ -10,6 +10,15 @@ use super::{carrier, crypto, now_ms, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::{ConversationSummary, LiveEvent, MessageStatus, MessageView, SearchHit, Thread};
 
+const ALL_STATUSES: [MessageStatus; 6] = [
+    MessageStatus::Queued,
+    MessageStatus::Sending,
+    MessageStatus::Sent,
+    MessageStatus::Delivered,
+    MessageStatus::Failed,
+    MessageStatus::Received,
+];
+
 /// Carriers concatenate at most this many characters (Twilio and Telnyx both stop at 1600).
 pub const MAX_BODY_CHARS: usize = 1600;
 
@@ -81,7 +90,7 @@ pub async fn send(
     }
     let segments = crate::sms::count(body).segments as i64;
     let now = now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let conversation_id = conversation_for(&mut tx, user_id, number_id, &peer).await?;
     let message_id = crypto::new_id();
     sqlx::query(
@@ -168,17 +177,34 @@ async fn advance(
     if status.rank() <= current.rank() {
         return Ok(None);
     }
-    sqlx::query(
+    // The status condition makes "forward only" hold even against a concurrent update
+    // (PostgreSQL's READ COMMITTED would otherwise let a stale read overwrite a newer status).
+    let behind: Vec<&str> = ALL_STATUSES
+        .iter()
+        .filter(|s| s.rank() < status.rank())
+        .map(|s| s.as_str())
+        .collect();
+    let placeholders = (0..behind.len())
+        .map(|i| format!("${}", i + 6))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code),
-         carrier_message_id = COALESCE($3, carrier_message_id), updated_at = $4 WHERE id = $5",
-    )
-    .bind(status.as_str())
-    .bind(error_code)
-    .bind(carrier_message_id)
-    .bind(now_ms())
-    .bind(message_id)
-    .execute(&mut **tx)
-    .await?;
+         carrier_message_id = COALESCE($3, carrier_message_id), updated_at = $4
+         WHERE id = $5 AND status IN ({placeholders})"
+    );
+    let mut update = sqlx::query(&sql)
+        .bind(status.as_str())
+        .bind(error_code)
+        .bind(carrier_message_id)
+        .bind(now_ms())
+        .bind(message_id);
+    for s in &behind {
+        update = update.bind(*s);
+    }
+    if update.execute(&mut **tx).await?.rows_affected() == 0 {
+        return Ok(None);
+    }
     let event = LiveEvent::Message {
         conversation_id,
         message_id: message_id.to_string(),
@@ -193,7 +219,7 @@ pub async fn mark_handed_over(
     message_id: &str,
     carrier_message_id: &str,
 ) -> AppResult<()> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let published = advance(
         &mut tx,
         message_id,
@@ -220,7 +246,7 @@ pub async fn mark_send_failed(
     message_id: &str,
     code: &str,
 ) -> AppResult<()> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let published = advance(&mut tx, message_id, MessageStatus::Failed, Some(code), None).await?;
     sqlx::query("DELETE FROM jobs WHERE id = $1")
         .bind(job_id)
@@ -250,7 +276,7 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
     let event_id = match event {
         CarrierEvent::Inbound { event_id, .. } | CarrierEvent::Status { event_id, .. } => event_id,
     };
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let fresh = sqlx::query(
         "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ($1, $2, $3)
          ON CONFLICT (carrier, event_id) DO NOTHING",
@@ -449,7 +475,7 @@ pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<
 }
 
 pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE conversations SET unread = 0 WHERE id = $1 AND user_id = $2 AND unread > 0",
     )
@@ -468,7 +494,7 @@ pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -
 }
 
 pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     // Queued sends of this conversation are cancelled with it (their job finds no message).
     sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND user_id = $2")
         .bind(conversation_id)

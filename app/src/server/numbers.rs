@@ -105,7 +105,7 @@ pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<Owned
         .map_err(carrier_failure)?;
     let id = crypto::new_id();
     let now = now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -194,7 +194,7 @@ pub async fn rename(state: &AppState, user_id: &str, id: &str, name: &str) -> Ap
             "Use a name of at most 40 ordinary characters.",
         ));
     }
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query("UPDATE phone_numbers SET name = $1 WHERE id = $2 AND user_id = $3")
         .bind(name)
         .bind(id)
@@ -226,7 +226,7 @@ pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()>
         .release_number(&carrier_ref)
         .await
         .map_err(carrier_failure)?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE number_id = $1)")
         .bind(id)
         .execute(&mut *tx)

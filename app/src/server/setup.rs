@@ -69,7 +69,7 @@ pub async fn complete(
         return Err(err);
     }
     let account = NewAccount::prepare(email, display_name, password).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let now = now_ms();
     let claimed = sqlx::query(
         "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
@@ -101,7 +101,7 @@ pub async fn create_admin(
     password: &str,
 ) -> AppResult<String> {
     let account = NewAccount::prepare(email, display_name, password).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let user_id = accounts::insert_user(
         &mut tx,
         &account.email,

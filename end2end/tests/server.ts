@@ -72,6 +72,13 @@ export class Server {
     return out;
   }
 
+  /** Creates an admin from the command line (as an operator can). */
+  createAdmin(email: string, password: string) {
+    execFileSync(BIN!, ['admin', 'create', '--email', email, '--name', 'Ada Admin'], {
+      env: { ...this.env, SWITCHBOARD_ADMIN_PASSWORD: password },
+    });
+  }
+
   /** Runs SQL on the instance's SQLite file (tests use it only to move the clock). */
   sql(statement: string) {
     const db = path.join(this.dataDir, 'switchboard.db');
@@ -91,4 +98,15 @@ export async function expectAccessible(page: Page) {
   const results = await new AxeBuilder({ page }).analyze();
   const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)).toEqual([]);
+}
+
+/** Signs in through the sign-in page and waits for the inbox. */
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto('/signin');
+  await ready(page, true);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/inbox$/);
+  await ready(page, true);
 }

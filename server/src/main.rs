@@ -80,13 +80,24 @@ async fn serve(config: config::Config) -> Result<(), String> {
         })?;
     startup::announce(&state).await?;
     let router = build_router(state.clone());
-    axum::serve(
+    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    // Live streams (SSE) never end by themselves: give requests in flight a moment, then go.
+    let grace = async move {
+        let _ = stop_requested.wait_for(|stop| *stop).await;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|e| e.to_string())?,
+        _ = grace => tracing::info!("closing the remaining live connections"),
+    }
     state.db.close().await;
     Ok(())
 }

@@ -63,6 +63,21 @@ pub async fn simulate_failure(message_id: String, code: String) -> Result<(), Ap
     Ok(())
 }
 
+/// Arms the sandbox: the next text anyone sends goes sent → failed with this carrier code.
+#[server(endpoint = "simulate_next_failure")]
+pub async fn simulate_next_failure(code: String) -> Result<(), AppError> {
+    use crate::server::context;
+    context::require_admin()?;
+    let code = code.trim();
+    if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid(
+            "Enter a carrier error code, like 40300 or 30034.",
+        ));
+    }
+    context::state()?.sandbox.fail_next(code);
+    Ok(())
+}
+
 /// Recent outbound messages on this instance, for the simulator's "fail a delivery" list.
 #[server(endpoint = "recent_outbound")]
 pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {

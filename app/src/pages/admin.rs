@@ -8,7 +8,9 @@ use crate::api::admin::{
     list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
 };
 use crate::api::numbers::{all_numbers, SetNumberQuota};
-use crate::api::simulator::{recent_outbound, SimulateFailure, SimulateInbound};
+use crate::api::simulator::{
+    recent_outbound, SimulateFailure, SimulateInbound, SimulateNextFailure,
+};
 use crate::live::Live;
 use crate::types::{format_instant, InviteStatus, Role};
 
@@ -213,6 +215,7 @@ fn Simulator() -> impl IntoView {
     let live = Live::get();
     let inbound = ServerAction::<SimulateInbound>::new();
     let fail = ServerAction::<SimulateFailure>::new();
+    let fail_next = ServerAction::<SimulateNextFailure>::new();
     let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
     let outbound = Resource::new(
         move || (live.version.get(), fail.version().get()),
@@ -244,6 +247,22 @@ fn Simulator() -> impl IntoView {
                 <FormError result=inbound.value().into() />
                 {move || inbound.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="notice" role="status">"Delivered."</p> })}
                 <button type="submit">"Send inbound text"</button>
+            </ActionForm>
+            <h3>"Fail the next text sent"</h3>
+            <ActionForm action=fail_next attr:class="stack">
+                <label for="sim-next-code">"Carrier error"</label>
+                <select id="sim-next-code" name="code">
+                    <option value="40300">"Telnyx 40300: recipient opted out (STOP)"</option>
+                    <option value="30034">"Twilio 30034: unregistered A2P 10DLC number"</option>
+                    <option value="21610">"Twilio 21610: recipient unsubscribed"</option>
+                    <option value="30003">"Twilio 30003: phone unreachable"</option>
+                    <option value="30007">"Twilio 30007: filtered as spam"</option>
+                </select>
+                <FormError result=fail_next.value().into() />
+                {move || fail_next.value().get().and_then(|r| r.ok()).map(|_| view! {
+                    <p class="notice" role="status">"Armed: the next text anyone sends will fail."</p>
+                })}
+                <button type="submit">"Arm failure"</button>
             </ActionForm>
             <h3>"Fail a delivery"</h3>
             <ActionForm action=fail attr:class="stack">

@@ -76,7 +76,12 @@ pub fn NoThread() -> impl IntoView {
 
 /// A textarea for a text, with the segment counter under it.
 #[component]
-fn Composer(#[prop(into)] label: String, #[prop(optional)] autofocus: bool) -> impl IntoView {
+fn Composer(
+    /// Unique on the page: the inbox shows the new-message and reply composers together.
+    id: &'static str,
+    #[prop(into)] label: String,
+) -> impl IntoView {
+    let hint_id = format!("{id}-segments");
     let text = RwSignal::new(String::new());
     let counter = move || {
         let s = sms::count(&text.get());
@@ -92,20 +97,19 @@ fn Composer(#[prop(into)] label: String, #[prop(optional)] autofocus: bool) -> i
         )
     };
     view! {
-        <label for="body" class="visually-hidden">{label}</label>
+        <label for=id class="visually-hidden">{label}</label>
         <textarea
-            id="body"
+            id=id
             name="body"
             rows="3"
             required
             maxlength="1600"
-            autofocus=autofocus
             placeholder="Text message"
-            aria-describedby="segments"
+            aria-describedby=hint_id.clone()
             on:input=move |ev| text.set(event_target_value(&ev))
             prop:value=move || text.get()
         ></textarea>
-        <p id="segments" class="hint segments" aria-live="polite">{counter}</p>
+        <p id=hint_id class="hint segments" aria-live="polite">{counter}</p>
     }
 }
 
@@ -133,7 +137,7 @@ fn NewMessage() -> impl IntoView {
                                 </select>
                                 <label for="to">"To"</label>
                                 <input id="to" name="to" type="tel" autocomplete="tel" required placeholder="(212) 555-0123" />
-                                <Composer label="Message" />
+                                <Composer id="new-body" label="Message" />
                                 <FormError result=send.value().into() />
                                 <button type="submit">"Send"</button>
                             </ActionForm>
@@ -236,7 +240,7 @@ pub fn ThreadView() -> impl IntoView {
                             <ActionForm action=send node_ref=form_ref attr:class="reply">
                                 <input type="hidden" name="number_id" value=c.number_id.clone() />
                                 <input type="hidden" name="to" value=c.peer.clone() />
-                                <Composer label="Reply" />
+                                <Composer id="reply-body" label="Reply" />
                                 <FormError result=send.value().into() />
                                 <button type="submit">"Send"</button>
                             </ActionForm>

@@ -68,6 +68,8 @@ pub struct AppState {
     /// Wakes the job worker when work is queued.
     pub jobs_waker: Arc<Notify>,
     carrier: Arc<dyn Carrier>,
+    /// The sandbox carrier, for the admin's Simulator (which only exists for the sandbox).
+    pub sandbox: Arc<carrier::sandbox::Sandbox>,
     /// Where carriers' reports that don't come by webhook (the sandbox's) enter ingestion.
     carrier_events: mpsc::UnboundedSender<CarrierEvent>,
 }
@@ -83,11 +85,12 @@ impl AppState {
     ) -> (AppState, mpsc::UnboundedReceiver<CarrierEvent>) {
         let (carrier_events, receiver) = mpsc::unbounded_channel();
         let step = Duration::from_millis(settings.sandbox_step_ms);
-        let carrier: Arc<dyn Carrier> = Arc::new(carrier::sandbox::Sandbox::new(
+        let sandbox = Arc::new(carrier::sandbox::Sandbox::new(
             db.clone(),
             carrier_events.clone(),
             step,
         ));
+        let carrier: Arc<dyn Carrier> = sandbox.clone();
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -96,6 +99,7 @@ impl AppState {
             bus: EventBus::default(),
             jobs_waker: Arc::new(Notify::new()),
             carrier,
+            sandbox,
             carrier_events,
         };
         (state, receiver)

@@ -40,12 +40,24 @@ pub struct Sandbox {
     db: Db,
     events: mpsc::UnboundedSender<CarrierEvent>,
     step: Duration,
+    /// A carrier error code the next outbound text will fail with (armed by the Simulator).
+    fail_next: std::sync::Mutex<Option<String>>,
 }
 
 impl Sandbox {
     /// `events` feeds the app's ingestion path; `step` is the delay between simulated statuses.
     pub fn new(db: Db, events: mpsc::UnboundedSender<CarrierEvent>, step: Duration) -> Sandbox {
-        Sandbox { db, events, step }
+        Sandbox {
+            db,
+            events,
+            step,
+            fail_next: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Makes the next outbound text go sent → failed with the carrier error `code`.
+    pub fn fail_next(&self, code: &str) {
+        *self.fail_next.lock().unwrap_or_else(|e| e.into_inner()) = Some(code.to_string());
     }
 
     async fn owned(&self, e164: &str) -> Result<bool, CarrierError> {
@@ -127,7 +139,12 @@ impl Carrier for Sandbox {
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError> {
         // Derived from our id, so a retried send is recognised rather than delivered twice.
         let carrier_message_id = format!("sbx-{}", message.id);
-        let local = self.owned(&message.to).await?;
+        let failure = self
+            .fail_next
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let local = failure.is_none() && self.owned(&message.to).await?;
         let events = self.events.clone();
         let step = self.step;
         let (id, message) = (carrier_message_id.clone(), message.clone());
@@ -150,10 +167,14 @@ impl Carrier for Sandbox {
             }
             tokio::time::sleep(step).await;
             let _ = events.send(CarrierEvent::Status {
-                event_id: format!("{id}-delivered"),
+                event_id: format!("{id}-final"),
                 carrier_message_id: id,
-                status: DeliveryStatus::Delivered,
-                error_code: None,
+                status: if failure.is_some() {
+                    DeliveryStatus::Failed
+                } else {
+                    DeliveryStatus::Delivered
+                },
+                error_code: failure,
             });
         });
         Ok(Accepted { carrier_message_id })

@@ -1,0 +1,144 @@
+// Numbers and texting on the sandbox carrier, hydrated: buy, send, live replies in a second
+// tab, delivery ticks, a failure in plain words, two users texting each other.
+// Each open tab holds a live (SSE) connection and Chromium allows six per host over plain
+// HTTP/1.1, so every test closes the tabs it opened.
+import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { expectAccessible, ready, Server, signIn } from './server';
+
+const PASSWORD = 'correct horse battery';
+
+test.describe.configure({ mode: 'serial' });
+let server: Server;
+let ada: BrowserContext;
+let adaNumber = '';
+
+const open = async (page: Page, url: string) => {
+  await page.goto(url);
+  await ready(page, true);
+};
+
+async function buyNumber(page: Page, areaCode: string): Promise<string> {
+  await open(page, '/numbers');
+  await page.getByLabel('Area code').fill(areaCode);
+  await page.getByRole('button', { name: 'Search' }).click();
+  const buy = page.getByRole('button', { name: /^Buy / }).first();
+  await expect(buy).toBeVisible();
+  const label = (await buy.getAttribute('aria-label'))!.replace('Buy ', '');
+  await buy.click();
+  await expect(page.getByRole('status')).toContainText(`${label} is yours`);
+  await expect(page.getByRole('list', { name: 'Your numbers' })).toContainText(label);
+  return label;
+}
+
+async function compose(page: Page, to: string, text: string) {
+  await open(page, '/inbox');
+  await page.getByText('New message').click();
+  await page.getByLabel('To').fill(to);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await expect(page.locator('#new-body-segments')).toContainText('1 segment');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+}
+
+test.afterEach(async () => {
+  for (const p of ada.pages()) await p.close();
+});
+
+test.beforeAll(async ({ browser }) => {
+  server = await Server.start();
+  server.createAdmin('ada@example.com', PASSWORD);
+  ada = await browser.newContext({ baseURL: server.base });
+});
+test.afterAll(async () => {
+  await ada?.close();
+  await server?.stop();
+});
+
+test('buy a sandbox number', async () => {
+  const page = await ada.newPage();
+  await signIn(page, 'ada@example.com', PASSWORD);
+  adaNumber = await buyNumber(page, '212');
+  expect(adaNumber).toMatch(/^\(212\) 555-01\d\d$/);
+  await expectAccessible(page);
+});
+
+test('send a text; its ticks advance to delivered', async () => {
+  const page = await ada.newPage();
+  await compose(page, '(202) 555-0199', 'Hello from the browser');
+  const bubble = page.locator('.bubble.out').last();
+  await expect(bubble).toContainText('Hello from the browser');
+  await expect(bubble.locator('.ticks')).toHaveAttribute('aria-label', 'Delivered', { timeout: 10_000 });
+  await expectAccessible(page);
+});
+
+test('an inbound reply appears live in a second tab', async () => {
+  const reader = await ada.newPage();
+  await open(reader, '/inbox');
+  await reader.getByRole('link', { name: /\(202\) 555-0199/ }).click();
+  await expect(reader).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+  await ready(reader, true);
+
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  await admin.getByLabel('From (any number)').fill('(202) 555-0199');
+  await admin.getByLabel('Text', { exact: true }).fill('Replying from outside');
+  await admin.getByRole('button', { name: 'Send inbound text' }).click();
+  await expect(admin.getByRole('status').filter({ hasText: 'Delivered.' })).toBeVisible();
+
+  // No reload: the open thread shows it, and another tab's inbox list too.
+  await expect(reader.locator('.bubble.in').last()).toContainText('Replying from outside', { timeout: 5_000 });
+  // With nobody reading the thread (earlier tests' tabs closed too), the next one counts as
+  // unread in every tab.
+  const list = await ada.newPage();
+  for (const p of ada.pages()) if (p !== list && p !== admin) await p.close();
+  await open(list, '/inbox');
+  await admin.getByLabel('Text', { exact: true }).fill('And once more');
+  await admin.getByRole('button', { name: 'Send inbound text' }).click();
+  await expect(list.getByRole('list', { name: 'Conversations' })).toContainText('And once more', { timeout: 5_000 });
+  await expect(list.locator('.mainnav .unread')).toBeVisible();
+});
+
+test('a failed send shows its reason', async () => {
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  await admin.getByLabel('Carrier error').first().selectOption('40300');
+  await admin.getByRole('button', { name: 'Arm failure' }).click();
+  await expect(admin.getByRole('status').filter({ hasText: 'Armed' })).toBeVisible();
+  const page = await ada.newPage();
+  await compose(page, '(202) 555-0188', 'This one will bounce');
+  const bubble = page.locator('.bubble.out').last();
+  await expect(bubble.locator('.ticks')).toHaveAttribute('aria-label', 'Not delivered', { timeout: 10_000 });
+  await expect(bubble.getByRole('note')).toContainText('opted out');
+  await expectAccessible(page);
+});
+
+test('two users text each other between their sandbox numbers', async ({ browser }) => {
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  await admin.getByRole('button', { name: 'Create invitation' }).click();
+  const link = await admin.getByRole('textbox', { name: 'New invitation link' }).inputValue();
+
+  const bea = await browser.newContext({ baseURL: server.base });
+  const b = await bea.newPage();
+  await open(b, link);
+  await b.getByLabel('Your name').fill('Bea User');
+  await b.getByLabel('Email').fill('bea@example.com');
+  await b.getByLabel('Password').fill(PASSWORD);
+  await b.getByRole('button', { name: 'Create account' }).click();
+  await expect(b).toHaveURL(/\/inbox$/);
+  const beaNumber = await buyNumber(b, '415');
+  await open(b, '/inbox');
+
+  const a = await ada.newPage();
+  await compose(a, beaNumber, 'Hi Bea, this is Ada');
+  // Bea's open inbox shows it live; she answers from the thread.
+  const conversation = b.getByRole('link', { name: new RegExp(adaNumber.replace(/[()]/g, '\\$&')) });
+  await expect(conversation).toBeVisible({ timeout: 5_000 });
+  await conversation.click();
+  await expect(b.locator('.bubble.in').last()).toContainText('Hi Bea, this is Ada');
+  await ready(b, true);
+  await b.getByLabel('Reply').fill('Hi Ada!');
+  await b.getByRole('button', { name: 'Send' }).click();
+  await expect(a.locator('.bubble.in').last()).toContainText('Hi Ada!', { timeout: 5_000 });
+  await bea.close();
+});

@@ -121,6 +121,24 @@ pub struct Config {
     )]
     pub site_root: PathBuf,
 
+    /// Telnyx webhook public key (base64, from the Telnyx portal): accepts Telnyx webhooks.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TELNYX_PUBLIC_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub telnyx_public_key: Option<String>,
+
+    /// Twilio auth token: accepts Twilio webhooks.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub twilio_auth_token: Option<String>,
+
     /// Log filter, e.g. info or switchboard=debug,info.
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
     pub log: String,

@@ -39,6 +39,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/events", get(app::server::events::stream_handler))
         .route("/webhooks/sandbox", post(app::server::webhooks::sandbox))
+        .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
+        .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn(server_fn_error_status))

@@ -35,6 +35,8 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         bind_session_to_ip: config.bind_session_to_ip,
         session_idle_ms: config.session_idle_days * 24 * 60 * 60 * 1000,
         sandbox_step_ms: 400,
+        telnyx_public_key: config.telnyx_public_key.clone(),
+        twilio_auth_token: config.twilio_auth_token.clone(),
     };
     let (state, reports) = AppState::new(db, settings, secret, leptos_options(config));
     Ok((state, reports))

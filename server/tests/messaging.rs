@@ -715,6 +715,131 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
     }
 }
 
+/// Telnyx and Twilio webhooks over HTTP: signed example payloads are stored once; forged,
+/// stale or tampered ones are refused; unknown events are acknowledged.
+async fn carrier_webhooks_over_http(app: &TestApp) {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let http = reqwest::Client::new();
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&hex_key(common::TELNYX_TEST_SECRET_HEX));
+    let telnyx_post = |body: String, ts: i64, tamper: bool| {
+        let signed = format!("{ts}|{body}");
+        let sig = base64::engine::general_purpose::STANDARD
+            .encode(key.sign(signed.as_bytes()).to_bytes());
+        let body = if tamper {
+            body.replace("Hello", "Jello")
+        } else {
+            body
+        };
+        http.post(format!("{}/webhooks/telnyx", app.base))
+            .header("telnyx-timestamp", ts.to_string())
+            .header("telnyx-signature-ed25519", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let example = std::fs::read_to_string(
+        common::carrier_data().join("telnyx/examples/webhooks/message.received.json"),
+    )
+    .unwrap();
+    let received = example.replace("+18445550001", &number.e164);
+    let now = app::server::now_ms() / 1000;
+    assert_eq!(
+        telnyx_post(received.clone(), now, true)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "tampered body"
+    );
+    assert_eq!(
+        telnyx_post(received.clone(), now - 301, false)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "stale"
+    );
+    assert_eq!(count(app, "messages").await, 0);
+    assert_eq!(
+        telnyx_post(received.clone(), now, false)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        telnyx_post(received.clone(), now, false)
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "redelivery acknowledged"
+    );
+    assert_eq!(count(app, "messages").await, 1, "stored once");
+    let call = std::fs::read_to_string(
+        common::carrier_data().join("telnyx/examples/webhooks/call.initiated.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        telnyx_post(call, now, false).await.unwrap().status(),
+        200,
+        "unknown events are acknowledged"
+    );
+
+    let twilio_example: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::carrier_data().join("twilio/examples/webhooks/sms.incoming.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut form: Vec<(String, String)> = twilio_example["form"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    for (k, v) in form.iter_mut() {
+        if k == "To" {
+            *v = number.e164.clone();
+        }
+    }
+    let url = format!("{}/webhooks/twilio", app.base);
+    let signature = app::server::carrier::twilio::compute(common::TWILIO_TEST_TOKEN, &url, &form);
+    let forged = http
+        .post(&url)
+        .header("x-twilio-signature", "bm9wZQ==")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let ok = http
+        .post(&url)
+        .header("x-twilio-signature", &signature)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "<Response/>");
+    assert_eq!(count(app, "messages").await, 2);
+    let list = conversations(app, &ada).await;
+    assert_eq!(list.len(), 2, "one conversation per outside number");
+}
+
+fn hex_key(hex_str: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex_str[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
 macro_rules! paused_on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod paused_sqlite {
@@ -745,6 +870,7 @@ on_both_backends!(
     sandbox_webhooks_are_verified_and_idempotent,
     a_failed_send_says_why,
     the_live_stream_delivers_and_resumes,
+    carrier_webhooks_over_http,
 );
 
 paused_on_both_backends!(

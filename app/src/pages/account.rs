@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::FormError;
+use super::widgets::{error_note, FormError};
 use crate::api::account::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
 use crate::types::format_instant;
 use crate::validate::PASSWORD_MIN;
@@ -56,7 +56,7 @@ fn Sessions() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{CopyLink, FormError};
+use super::widgets::{error_note, CopyLink, FormError};
 use crate::api::admin::{
     list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
 };
@@ -91,7 +91,7 @@ fn Invitations() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -170,7 +170,7 @@ fn Users() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -201,7 +201,7 @@ fn AllNumbers() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::widgets::FormError;
+use super::widgets::{error_note, FormError};
 use crate::api::auth::{check_invite, check_setup, AcceptInvite, CompleteSetup, SignIn};
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;
@@ -110,7 +110,7 @@ pub fn SetupPage() -> impl IntoView {
                                 <p><a href="/signin">"Go to sign in"</a></p>
                             }.into_any()
                         }
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -149,7 +149,7 @@ pub fn InvitePage() -> impl IntoView {
                                 <p><a href="/signin">"Go to sign in"</a></p>
                             }.into_any()
                         }
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use super::widgets::FormError;
+use super::widgets::{error_note, FormError};
 use crate::api::messaging::{
     conversations, open_thread, search_messages, DeleteConversation, SendMessage,
 };
@@ -56,7 +56,7 @@ pub fn InboxLayout() -> impl IntoView {
                                     }).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => error_note(e),
                         }
                     })}
                 </Suspense>
@@ -142,7 +142,7 @@ fn NewMessage() -> impl IntoView {
                                 <button type="submit">"Send"</button>
                             </ActionForm>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -177,7 +177,7 @@ fn Search() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -254,7 +254,7 @@ pub fn ThreadView() -> impl IntoView {
                             </details>
                         }.into_any()
                     }
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => error_note(e),
                 }
             })}
         </Suspense>

@@ -1,6 +1,8 @@
 //! The signed-in app's frame: top bar, main navigation, the current page.
 
 use leptos::prelude::*;
+
+use super::widgets::error_note;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{signed_in_user, SignOut, HOME};
@@ -17,7 +19,7 @@ pub fn AppLayout() -> impl IntoView {
                 match user.await {
                     Ok(Some(user)) => view! { <Frame user /> }.into_any(),
                     Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => error_note(e),
                 }
             })}
         </Suspense>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::widgets::FormError;
+use super::widgets::{error_note, FormError};
 use crate::api::numbers::{my_numbers, search_numbers, BuyNumber, ReleaseNumber, RenameNumber};
 use crate::live::Live;
 use crate::types::format_instant;
@@ -92,7 +92,7 @@ fn MyNumbers() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>
@@ -192,7 +192,7 @@ fn GetNumber() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_note(e),
                     }
                 })}
             </Suspense>

@@ -16,6 +16,11 @@ pub fn FormError<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// A failed load, said plainly (announced to screen readers).
+pub fn error_note(e: AppError) -> AnyView {
+    view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
 /// A read-only link with a Copy button (the field stays selectable without JavaScript).
 #[component]
 pub fn CopyLink(link: String, #[prop(into)] label: String) -> impl IntoView {

@@ -42,6 +42,10 @@ pub struct Settings {
     pub session_idle_ms: i64,
     /// The sandbox carrier's pause between simulated delivery statuses.
     pub sandbox_step_ms: u64,
+    /// Telnyx's webhook public key (base64): enables `/webhooks/telnyx`.
+    pub telnyx_public_key: Option<String>,
+    /// Twilio's auth token: enables `/webhooks/twilio`.
+    pub twilio_auth_token: Option<String>,
 }
 
 impl Settings {

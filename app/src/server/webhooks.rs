@@ -90,3 +90,85 @@ pub async fn sandbox(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     ingest_all(&state, "sandbox", vec![event]).await
 }
+
+fn now_secs() -> i64 {
+    super::now_ms() / 1000
+}
+
+/// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging events.
+pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    use super::carrier::telnyx;
+    let Some(key) = state.settings.telnyx_public_key.as_deref() else {
+        return (StatusCode::NOT_FOUND, "Telnyx is not configured").into_response();
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    if let Err(why) = telnyx::verify(
+        key,
+        header(telnyx::TIMESTAMP_HEADER),
+        header(telnyx::SIGNATURE_HEADER),
+        &body,
+        now_secs(),
+    ) {
+        tracing::warn!(?why, "Telnyx webhook refused");
+        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+    }
+    match telnyx::parse(&body) {
+        Ok(telnyx::Parsed::Event(event)) => ingest_all(&state, "telnyx", vec![event]).await,
+        Ok(telnyx::Parsed::Ignored { event_type }) => {
+            tracing::info!(%event_type, "Telnyx event acknowledged, not used");
+            (StatusCode::OK, "ok").into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable Telnyx webhook");
+            (StatusCode::BAD_REQUEST, "unreadable payload").into_response()
+        }
+    }
+}
+
+/// `POST /webhooks/twilio`: X-Twilio-Signature over the URL Twilio was given and the form.
+pub async fn twilio(
+    State(state): State<AppState>,
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use super::carrier::twilio;
+    let Some(token) = state.settings.twilio_auth_token.as_deref() else {
+        return (StatusCode::NOT_FOUND, "Twilio is not configured").into_response();
+    };
+    let url = format!(
+        "{}{}",
+        state.settings.base_url(),
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/webhooks/twilio")
+    );
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let signature = headers
+        .get(twilio::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !twilio::verify(token, &url, &params, None, signature) {
+        tracing::warn!("Twilio webhook refused: bad signature");
+        return (StatusCode::FORBIDDEN, "bad signature").into_response();
+    }
+    match twilio::parse(&params) {
+        twilio::Parsed::Event(event) => {
+            let res = ingest_all(&state, "twilio", vec![event]).await;
+            if res.status() != StatusCode::OK {
+                return res;
+            }
+            // An empty TwiML answer: no auto-reply.
+            ([(http::header::CONTENT_TYPE, "text/xml")], "<Response/>").into_response()
+        }
+        twilio::Parsed::Ignored { what } => {
+            tracing::info!(%what, "Twilio callback acknowledged, not used");
+            ([(http::header::CONTENT_TYPE, "text/xml")], "<Response/>").into_response()
+        }
+    }
+}

@@ -13,6 +13,11 @@ use serde::de::DeserializeOwned;
 
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 TestBrowser";
 pub const PASSWORD: &str = "correct horse battery";
+/// RFC 8032 §7.1 test 1 key pair (the one the Telnyx vectors use).
+pub const TELNYX_TEST_SECRET_HEX: &str =
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+pub const TELNYX_TEST_PUBLIC_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+pub const TWILIO_TEST_TOKEN: &str = "12345";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -110,6 +115,8 @@ impl TestApp {
             bind_session_to_ip: false,
             session_idle_ms: 30 * 24 * 60 * 60 * 1000,
             sandbox_step_ms: 50,
+            telnyx_public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
+            twilio_auth_token: Some(TWILIO_TEST_TOKEN.into()),
         };
         let options = leptos::config::LeptosOptions::builder()
             .output_name("switchboard")
@@ -306,4 +313,20 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+}
+
+/// `shared/carriers` beside the clone (or `SWITCHBOARD_CARRIER_DATA`). Missing data fails the
+/// test rather than skipping it.
+pub fn carrier_data() -> PathBuf {
+    let dir = std::env::var("SWITCHBOARD_CARRIER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/carriers")
+        });
+    assert!(
+        dir.join("telnyx").is_dir(),
+        "carrier reference data not found at {} (set SWITCHBOARD_CARRIER_DATA)",
+        dir.display()
+    );
+    dir
 }

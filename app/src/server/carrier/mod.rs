@@ -6,6 +6,8 @@
 
 pub mod errors;
 pub mod sandbox;
+pub mod telnyx;
+pub mod twilio;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,57 @@
+// The installable app: manifest, service worker, installability as Chromium judges it.
+import { expect, test } from '@playwright/test';
+import { ready, Server } from './server';
+
+let server: Server;
+test.beforeAll(async () => {
+  server = await Server.start();
+});
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+test('the manifest is linked and valid, the service worker activates, Chromium finds it installable', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page = await context.newPage();
+  await page.goto('/signin');
+  await ready(page, true);
+
+  const href = await page.locator('link[rel="manifest"]').getAttribute('href');
+  const res = await page.request.get(href!);
+  expect(res.ok()).toBeTruthy();
+  const manifest = await res.json();
+  expect(manifest).toMatchObject({ name: 'Switchboard', short_name: 'Switchboard', display: 'standalone', start_url: '/inbox', scope: '/' });
+  const sizes = manifest.icons.map((i: { sizes: string; purpose: string }) => `${i.sizes}/${i.purpose}`);
+  expect(sizes).toEqual(expect.arrayContaining(['192x192/any', '512x512/any', '512x512/maskable']));
+  for (const icon of manifest.icons) {
+    const img = await page.request.get(icon.src);
+    expect(img.headers()['content-type']).toBe('image/png');
+  }
+  await expect(page.locator('link[rel="apple-touch-icon"]')).toHaveCount(1);
+
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    return { scope: reg.scope, state: reg.active?.state, script: reg.active?.scriptURL };
+  });
+  expect(state.scope).toBe(`${server.base}/`);
+  expect(state.script).toBe(`${server.base}/sw.js`);
+  expect(state.state).toBe('activated');
+
+  const cdp = await context.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  expect(installabilityErrors).toEqual([]);
+  await context.close();
+});
+
+test('navigations without a network get the offline page', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page = await context.newPage();
+  await page.goto('/signin');
+  await ready(page, true);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload();
+  await context.setOffline(true);
+  await page.goto('/signin').catch(() => {});
+  await expect(page.getByRole('heading', { name: "You're offline" })).toBeVisible();
+  await context.close();
+});

@@ -1,0 +1,196 @@
+//! Carrier webhooks against the carriers' own data in `../shared/carriers/`: every signature
+//! vector (valid accepted, invalid rejected for the stated reason) and every example payload.
+
+mod common;
+
+use std::path::PathBuf;
+
+use app::server::carrier::{telnyx, twilio, CarrierEvent, DeliveryStatus};
+use common::carrier_data;
+use serde_json::Value;
+
+fn json(path: PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn telnyx_signature_vectors() {
+    let vectors = json(carrier_data().join("telnyx/webhook-vectors.json"));
+    let mut checked = 0;
+    for v in vectors["valid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(vectors["invalid"].as_array().unwrap())
+    {
+        let got = telnyx::verify(
+            v["public_key_b64"].as_str().unwrap(),
+            v["timestamp_header"].as_str().unwrap(),
+            v["signature_header_b64"].as_str().unwrap(),
+            v["raw_body"].as_str().unwrap().as_bytes(),
+            v["now"].as_i64().unwrap(),
+        );
+        let expected = match v["expected"].as_str().unwrap() {
+            "valid" => Ok(()),
+            "invalid_signature" => Err(telnyx::VerifyError::InvalidSignature),
+            "invalid_public_key" => Err(telnyx::VerifyError::InvalidPublicKey),
+            "timestamp_out_of_tolerance" => Err(telnyx::VerifyError::TimestampOutOfTolerance),
+            other => panic!("unknown expectation {other}"),
+        };
+        assert_eq!(got, expected, "vector {}", v["name"]);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} vectors");
+}
+
+fn params_of(v: &Value) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    for (k, value) in v.as_object().unwrap() {
+        match value {
+            Value::Array(items) => params.extend(
+                items
+                    .iter()
+                    .map(|i| (k.clone(), i.as_str().unwrap().to_string())),
+            ),
+            other => params.push((k.clone(), other.as_str().unwrap().to_string())),
+        }
+    }
+    params
+}
+
+#[test]
+fn twilio_signature_vectors() {
+    let vectors = json(carrier_data().join("twilio/webhook-vectors.json"));
+    let mut checked = 0;
+    for v in vectors["vectors"].as_array().unwrap() {
+        let token = v["auth_token"].as_str().unwrap();
+        let url = v["signed_url"].as_str().unwrap();
+        let signature = v["expected_signature"].as_str().unwrap();
+        let params = params_of(&v["params"]);
+        let body = v.get("raw_body").and_then(Value::as_str).map(str::as_bytes);
+        assert!(
+            twilio::verify(token, url, &params, body, signature),
+            "vector {} should verify",
+            v["name"]
+        );
+        if body.is_none() {
+            assert_eq!(
+                twilio::compute(token, url, &params),
+                signature,
+                "vector {}",
+                v["name"]
+            );
+        }
+        // Every vector turned invalid must be rejected.
+        assert!(
+            !twilio::verify("54321", url, &params, body, signature),
+            "wrong token: {}",
+            v["name"]
+        );
+        let mut tampered = params.clone();
+        tampered.push(("Extra".into(), "1".into()));
+        assert!(
+            !twilio::verify(token, url, &tampered, body, signature),
+            "extra param: {}",
+            v["name"]
+        );
+        if let Some(body) = body {
+            let mut other = body.to_vec();
+            other.push(b' ');
+            assert!(
+                !twilio::verify(token, url, &params, Some(&other), signature),
+                "changed body: {}",
+                v["name"]
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} vectors");
+}
+
+#[test]
+fn every_telnyx_example_parses() {
+    let dir = carrier_data().join("telnyx/examples/webhooks");
+    let mut messaging = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let raw = std::fs::read(&path).unwrap();
+        let parsed = telnyx::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        match (name.starts_with("message."), parsed) {
+            (true, telnyx::Parsed::Event(event)) => {
+                messaging += 1;
+                match (name.as_str(), event) {
+                    ("message.received.json", CarrierEvent::Inbound { from, to, body, .. }) => {
+                        assert_eq!(
+                            (from.as_str(), to.as_str(), body.as_str()),
+                            ("+18665550001", "+18445550001", "Hello, World!")
+                        );
+                    }
+                    ("message.sent.json", CarrierEvent::Status { status, .. }) => {
+                        assert_eq!(status, DeliveryStatus::Sent)
+                    }
+                    ("message.finalized.DERIVED.json", CarrierEvent::Status { status, .. }) => {
+                        assert_eq!(status, DeliveryStatus::Delivered)
+                    }
+                    (n, e) => panic!("{n}: unexpected {e:?}"),
+                }
+            }
+            (false, telnyx::Parsed::Ignored { .. }) => {}
+            (_, other) => panic!("{name}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(messaging, 3);
+}
+
+#[test]
+fn every_twilio_example_parses() {
+    let dir = carrier_data().join("twilio/examples/webhooks");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let example = json(path.clone());
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let params = params_of(&example["form"]);
+        let parsed = twilio::parse(&params);
+        seen += 1;
+        match name.as_str() {
+            "sms.incoming.json" | "mms.incoming.json" => {
+                assert!(
+                    matches!(parsed, twilio::Parsed::Event(CarrierEvent::Inbound { .. })),
+                    "{name}: {parsed:?}"
+                )
+            }
+            "sms.status_callback.delivered.CONSTRUCTED.json" => assert!(
+                matches!(
+                    parsed,
+                    twilio::Parsed::Event(CarrierEvent::Status {
+                        status: DeliveryStatus::Delivered,
+                        ..
+                    })
+                ),
+                "{name}: {parsed:?}"
+            ),
+            "sms.status_callback.undelivered.CONSTRUCTED.json" => match parsed {
+                twilio::Parsed::Event(CarrierEvent::Status {
+                    status, error_code, ..
+                }) => {
+                    assert_eq!(
+                        (status, error_code.as_deref()),
+                        (DeliveryStatus::Failed, Some("30003"))
+                    )
+                }
+                other => panic!("{name}: {other:?}"),
+            },
+            _ => assert!(
+                matches!(parsed, twilio::Parsed::Ignored { .. }),
+                "{name}: {parsed:?}"
+            ),
+        }
+    }
+    assert!(seen >= 8);
+}

@@ -1,5 +1,8 @@
 // The installable app: manifest, service worker, installability as Chromium judges it.
-import { expect, test } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, expect, test } from '@playwright/test';
 import { ready, Server } from './server';
 
 let server: Server;
@@ -10,9 +13,11 @@ test.afterAll(async () => {
   await server?.stop();
 });
 
-test('the manifest is linked and valid, the service worker activates, Chromium finds it installable', async ({ browser }) => {
-  const context = await browser.newContext({ baseURL: server.base });
-  const page = await context.newPage();
+test('the manifest is linked and valid, the service worker activates, Chromium finds it installable', async ({}, testInfo) => {
+  // Installability is judged for a real profile (an incognito-like context never qualifies).
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-profile-'));
+  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, baseURL: server.base });
+  const page = context.pages()[0] ?? (await context.newPage());
   await page.goto('/signin');
   await ready(page, true);
 
@@ -41,6 +46,7 @@ test('the manifest is linked and valid, the service worker activates, Chromium f
   const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
   expect(installabilityErrors).toEqual([]);
   await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
 });
 
 test('navigations without a network get the offline page', async ({ browser }) => {

@@ -121,6 +121,28 @@ pub struct Config {
     )]
     pub site_root: PathBuf,
 
+    /// The carrier numbers and texts go through: sandbox (built in, offline) or telnyx.
+    #[arg(long, env = "SWITCHBOARD_CARRIER", default_value = "sandbox", value_parser = ["sandbox", "telnyx"], global = true)]
+    pub carrier: String,
+
+    /// Telnyx API key (required with SWITCHBOARD_CARRIER=telnyx).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TELNYX_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub telnyx_api_key: Option<String>,
+
+    /// Telnyx API base URL.
+    #[arg(long, env = "SWITCHBOARD_TELNYX_API_BASE", default_value = "https://api.telnyx.com/v2", value_parser = parse_api_base, global = true)]
+    pub telnyx_api_base: String,
+
+    /// An existing Telnyx messaging profile to put numbers in (default: one is created,
+    /// with its webhooks pointing at this instance).
+    #[arg(long, env = "SWITCHBOARD_TELNYX_MESSAGING_PROFILE_ID", global = true)]
+    pub telnyx_messaging_profile_id: Option<String>,
+
     /// Telnyx webhook public key (base64, from the Telnyx portal): accepts Telnyx webhooks.
     #[arg(
         long,
@@ -174,6 +196,15 @@ fn parse_public_url(s: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+fn parse_api_base(s: &str) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(s.trim_end_matches('/').to_string()),
+        _ => Err(format!(
+            "SWITCHBOARD_TELNYX_API_BASE must be an http(s) URL, not {s:?}"
+        )),
+    }
+}
+
 fn parse_database_url(s: &str) -> Result<String, String> {
     if s.starts_with("sqlite:") || s.starts_with("postgres:") || s.starts_with("postgresql:") {
         Ok(s.to_string())
@@ -216,6 +247,30 @@ impl Config {
             url::Url::parse(&format!("http://{}", self.listen))
                 .expect("a socket address makes a URL")
         })
+    }
+
+    /// The carrier settings, checked: Telnyx needs its API key and webhook public key.
+    pub fn carrier_choice(&self) -> Result<app::server::CarrierChoice, String> {
+        match self.carrier.as_str() {
+            "telnyx" => {
+                let api_key = self
+                    .telnyx_api_key
+                    .clone()
+                    .filter(|k| !k.trim().is_empty())
+                    .ok_or(
+                        "SWITCHBOARD_TELNYX_API_KEY is required when SWITCHBOARD_CARRIER=telnyx",
+                    )?;
+                if self.telnyx_public_key.is_none() {
+                    return Err("SWITCHBOARD_TELNYX_PUBLIC_KEY is required when SWITCHBOARD_CARRIER=telnyx (inbound texts are verified with it)".into());
+                }
+                Ok(app::server::CarrierChoice::Telnyx {
+                    api_base: self.telnyx_api_base.clone(),
+                    api_key,
+                    messaging_profile_id: self.telnyx_messaging_profile_id.clone(),
+                })
+            }
+            _ => Ok(app::server::CarrierChoice::Sandbox),
+        }
     }
 
     pub fn database_url(&self) -> String {

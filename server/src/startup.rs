@@ -14,6 +14,7 @@ pub type Reports = tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::Ca
 /// Everything `serve` needs, ready to answer requests, and the carrier reports channel that
 /// [`AppState::start_background_work`] consumes.
 pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
+    let carrier = config.carrier_choice()?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
@@ -35,6 +36,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         bind_session_to_ip: config.bind_session_to_ip,
         session_idle_ms: config.session_idle_days * 24 * 60 * 60 * 1000,
         sandbox_step_ms: 400,
+        carrier,
         telnyx_public_key: config.telnyx_public_key.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
     };

@@ -5,6 +5,18 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
+/// The simulator drives the sandbox carrier only.
+#[cfg(feature = "ssr")]
+fn require_sandbox(state: &crate::server::AppState) -> Result<(), AppError> {
+    if state.carrier().name() == "sandbox" {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "The simulator works with the sandbox carrier only.",
+        ))
+    }
+}
+
 /// An inbound text from any outside number to a number owned here.
 #[server(endpoint = "simulate_inbound")]
 pub async fn simulate_inbound(from: String, to: String, body: String) -> Result<(), AppError> {
@@ -12,6 +24,7 @@ pub async fn simulate_inbound(from: String, to: String, body: String) -> Result<
     use crate::server::{context, crypto, messaging, phone};
     context::require_admin()?;
     let state = context::state()?;
+    require_sandbox(&state)?;
     if body.trim().is_empty() {
         return Err(AppError::invalid("Write the text the outside phone sends."));
     }
@@ -38,6 +51,7 @@ pub async fn simulate_failure(message_id: String, code: String) -> Result<(), Ap
     use crate::server::{context, crypto, messaging};
     context::require_admin()?;
     let state = context::state()?;
+    require_sandbox(&state)?;
     let code = code.trim();
     if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(AppError::invalid(

@@ -42,6 +42,8 @@ pub struct Settings {
     pub session_idle_ms: i64,
     /// The sandbox carrier's pause between simulated delivery statuses.
     pub sandbox_step_ms: u64,
+    /// Which carrier numbers and texts go through.
+    pub carrier: CarrierChoice,
     /// Telnyx's webhook public key (base64): enables `/webhooks/telnyx`.
     pub telnyx_public_key: Option<String>,
     /// Twilio's auth token: enables `/webhooks/twilio`.
@@ -58,6 +60,18 @@ impl Settings {
     pub fn base_url(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_string()
     }
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum CarrierChoice {
+    /// The built-in offline carrier.
+    #[default]
+    Sandbox,
+    Telnyx {
+        api_base: String,
+        api_key: String,
+        messaging_profile_id: Option<String>,
+    },
 }
 
 /// Shared by every request handler and server function.
@@ -94,7 +108,18 @@ impl AppState {
             carrier_events.clone(),
             step,
         ));
-        let carrier: Arc<dyn Carrier> = sandbox.clone();
+        let carrier: Arc<dyn Carrier> = match &settings.carrier {
+            CarrierChoice::Sandbox => sandbox.clone(),
+            CarrierChoice::Telnyx {
+                api_base,
+                api_key,
+                messaging_profile_id,
+            } => Arc::new(carrier::telnyx_api::Telnyx::new(
+                api_base,
+                api_key,
+                messaging_profile_id.clone(),
+            )),
+        };
         let state = AppState {
             db,
             settings: Arc::new(settings),

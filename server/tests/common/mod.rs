@@ -115,6 +115,7 @@ impl TestApp {
             bind_session_to_ip: false,
             session_idle_ms: 30 * 24 * 60 * 60 * 1000,
             sandbox_step_ms: 50,
+            carrier: Default::default(),
             telnyx_public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
             twilio_auth_token: Some(TWILIO_TEST_TOKEN.into()),
         };

@@ -7,6 +7,7 @@
 pub mod errors;
 pub mod sandbox;
 pub mod telnyx;
+pub mod telnyx_api;
 pub mod twilio;
 
 use async_trait::async_trait;

@@ -19,6 +19,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Where write transactions run (SQLite: a single connection; PostgreSQL: `pool`).
+    writer: AnyPool,
     backend: Backend,
     url: String,
 }
@@ -47,12 +49,33 @@ impl Db {
             _ => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+        let pool = Self::pool_options(
+            backend,
+            match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
+            },
+        )
+        .connect_with(options.clone())
+        .await?;
+        // SQLite has one writer at a time. Queueing write transactions here, on one
+        // connection, beats letting them collide in SQLite's sleep-and-retry busy handler.
+        let writer = match backend {
+            Backend::Sqlite => Self::pool_options(backend, 1).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Db {
+            pool,
+            writer,
+            backend,
+            url,
+        })
+    }
+
+    fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
+        AnyPoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -65,9 +88,6 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await?;
-        Ok(Db { pool, backend, url })
     }
 
     /// Applies the migrations in `migrations/` that have not run yet.
@@ -80,8 +100,8 @@ impl Db {
     /// with SQLITE_BUSY whenever another writer committed in between.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 
@@ -99,6 +119,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await
     }
 }

@@ -39,29 +39,51 @@ fn parsed(e164: &str) -> Option<PhoneNumber> {
     phonenumber::parse(None, e164).ok()
 }
 
+/// Parsing with libphonenumber's metadata costs tens of microseconds, and lists show the same
+/// numbers again and again, so results are remembered (bounded: forgotten when full).
+fn remembered(key: String, compute: impl FnOnce() -> Option<String>) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let value = compute();
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= 50_000 {
+        cache.clear();
+    }
+    cache.insert(key, value.clone());
+    value
+}
+
 /// The number's country (ISO code), e.g. "US".
 pub fn region_of(e164: &str) -> Option<String> {
-    let id = parsed(e164)?.country().id()?;
-    Some(format!("{id:?}"))
+    remembered(format!("region:{e164}"), || {
+        let id = parsed(e164)?.country().id()?;
+        Some(format!("{id:?}"))
+    })
 }
 
 /// National format when the number is in `viewer_region` (`(212) 555-0123`), international
 /// otherwise (`+44 20 7946 0018`). Falls back to the E.164 text.
 pub fn display(e164: &str, viewer_region: &str) -> String {
-    let Some(number) = parsed(e164) else {
-        return e164.to_string();
-    };
-    let same_country = number
-        .country()
-        .id()
-        .map(|id| format!("{id:?}") == viewer_region)
-        .unwrap_or(false);
-    let mode = if same_country {
-        Mode::National
-    } else {
-        Mode::International
-    };
-    number.format().mode(mode).to_string()
+    remembered(format!("display:{viewer_region}:{e164}"), || {
+        let number = parsed(e164)?;
+        let same_country = number
+            .country()
+            .id()
+            .map(|id| format!("{id:?}") == viewer_region)
+            .unwrap_or(false);
+        let mode = if same_country {
+            Mode::National
+        } else {
+            Mode::International
+        };
+        Some(number.format().mode(mode).to_string())
+    })
+    .unwrap_or_else(|| e164.to_string())
 }
 
 #[cfg(test)]

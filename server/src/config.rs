@@ -121,9 +121,17 @@ pub struct Config {
     )]
     pub site_root: PathBuf,
 
-    /// The carrier numbers and texts go through: sandbox (built in, offline) or telnyx.
-    #[arg(long, env = "SWITCHBOARD_CARRIER", default_value = "sandbox", value_parser = ["sandbox", "telnyx"], global = true)]
+    /// The carrier numbers and texts go through: sandbox (built in, offline), telnyx or twilio.
+    #[arg(long, env = "SWITCHBOARD_CARRIER", default_value = "sandbox", value_parser = ["sandbox", "telnyx", "twilio"], global = true)]
     pub carrier: String,
+
+    /// Twilio account SID (required with SWITCHBOARD_CARRIER=twilio).
+    #[arg(long, env = "SWITCHBOARD_TWILIO_ACCOUNT_SID", global = true)]
+    pub twilio_account_sid: Option<String>,
+
+    /// Twilio API base URL.
+    #[arg(long, env = "SWITCHBOARD_TWILIO_API_BASE", default_value = "https://api.twilio.com", value_parser = parse_api_base, global = true)]
+    pub twilio_api_base: String,
 
     /// Telnyx API key (required with SWITCHBOARD_CARRIER=telnyx).
     #[arg(
@@ -200,7 +208,7 @@ fn parse_api_base(s: &str) -> Result<String, String> {
     match url::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(s.trim_end_matches('/').to_string()),
         _ => Err(format!(
-            "SWITCHBOARD_TELNYX_API_BASE must be an http(s) URL, not {s:?}"
+            "SWITCHBOARD_TELNYX_API_BASE / SWITCHBOARD_TWILIO_API_BASE must be an http(s) URL, not {s:?}"
         )),
     }
 }
@@ -267,6 +275,25 @@ impl Config {
                     api_base: self.telnyx_api_base.clone(),
                     api_key,
                     messaging_profile_id: self.telnyx_messaging_profile_id.clone(),
+                })
+            }
+            "twilio" => {
+                let account_sid = self
+                    .twilio_account_sid
+                    .clone()
+                    .filter(|s| s.starts_with("AC"))
+                    .ok_or("SWITCHBOARD_TWILIO_ACCOUNT_SID (AC…) is required when SWITCHBOARD_CARRIER=twilio")?;
+                let auth_token = self
+                    .twilio_auth_token
+                    .clone()
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or(
+                        "SWITCHBOARD_TWILIO_AUTH_TOKEN is required when SWITCHBOARD_CARRIER=twilio",
+                    )?;
+                Ok(app::server::CarrierChoice::Twilio {
+                    api_base: self.twilio_api_base.clone(),
+                    account_sid,
+                    auth_token,
                 })
             }
             _ => Ok(app::server::CarrierChoice::Sandbox),

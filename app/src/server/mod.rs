@@ -72,6 +72,11 @@ pub enum CarrierChoice {
         api_key: String,
         messaging_profile_id: Option<String>,
     },
+    Twilio {
+        api_base: String,
+        account_sid: String,
+        auth_token: String,
+    },
 }
 
 /// Shared by every request handler and server function.
@@ -118,6 +123,16 @@ impl AppState {
                 api_base,
                 api_key,
                 messaging_profile_id.clone(),
+            )),
+            CarrierChoice::Twilio {
+                api_base,
+                account_sid,
+                auth_token,
+            } => Arc::new(carrier::twilio_api::Twilio::new(
+                api_base,
+                account_sid,
+                auth_token,
+                &format!("{}/webhooks/twilio", settings.base_url()),
             )),
         };
         let state = AppState {

@@ -9,6 +9,7 @@ pub mod sandbox;
 pub mod telnyx;
 pub mod telnyx_api;
 pub mod twilio;
+pub mod twilio_api;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

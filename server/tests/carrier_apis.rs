@@ -1,4 +1,4 @@
-//! The Telnyx client against Telnyx's published OpenAPI spec (`../shared/carriers/telnyx`),
+//! The carrier clients against the carriers' published OpenAPI specs (`../shared/carriers/`),
 //! served by Prism, which answers 422 to any request that breaks the spec.
 
 mod common;
@@ -110,4 +110,52 @@ async fn telnyx_failures_map_to_what_the_queue_needs() {
         matches!(err, CarrierError::Transient(_)) && err.is_retryable(),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn twilio_client_speaks_the_published_spec() {
+    use app::server::carrier::twilio_api::Twilio;
+    let (_prism, base) = prism(&common::carrier_data().join("twilio/twilio_api_v2010.json")).await;
+    let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let twilio = Twilio::new(
+        &base,
+        sid,
+        "token",
+        "https://switchboard.example/webhooks/twilio",
+    );
+    twilio.test_connection().await.expect("test connection");
+    let query = NumberQuery {
+        country: "US".into(),
+        area_code: Some("415".into()),
+        contains: None,
+        needs: Capabilities {
+            sms: true,
+            mms: true,
+            voice: false,
+        },
+        limit: 5,
+    };
+    twilio.search_numbers(&query).await.expect("search");
+    let bought = twilio
+        .buy_number(
+            "+14155550100",
+            "https://switchboard.example/webhooks/twilio",
+        )
+        .await
+        .expect("buy");
+    assert!(!bought.carrier_ref.is_empty());
+    let sent = twilio
+        .send_message(&OutboundMessage {
+            id: "m1".into(),
+            from: "+14155550100".into(),
+            to: "+14155550199".into(),
+            body: "Hi".into(),
+        })
+        .await
+        .expect("send");
+    assert!(!sent.carrier_message_id.is_empty());
+    twilio
+        .release_number(&bought.carrier_ref)
+        .await
+        .expect("release");
 }

@@ -52,35 +52,37 @@ self.addEventListener('push', (event) => {
   event.waitUntil(Promise.all([self.registration.showNotification(title, options), badge]));
 });
 
+// Focuses an open Switchboard window and shows `url` in it, or opens one there.
+// (A named function on `self`, so the end-to-end test can drive it.)
+self.openConversation = async (url) => {
+  const target = new URL(url || '/inbox', self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin === self.location.origin && 'focus' in client) {
+      await client.focus().catch(() => {});
+      return client.navigate(target);
+    }
+  }
+  return self.clients.openWindow(target);
+};
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const target = new URL(event.notification.data?.url || '/inbox', self.location.origin).href;
-  event.waitUntil(
-    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(async (windows) => {
-      for (const client of windows) {
-        if (new URL(client.url).origin === self.location.origin && 'focus' in client) {
-          await client.focus();
-          return client.navigate(target);
-        }
-      }
-      return self.clients.openWindow(target);
-    }),
-  );
+  event.waitUntil(self.openConversation(event.notification.data && event.notification.data.url));
 });
 
 self.addEventListener('pushsubscriptionchange', (event) => {
+  // The browser replaced the subscription: subscribe again and tell the server (the same
+  // server functions Settings uses), forgetting the old endpoint.
+  const post = (fn, fields) =>
+    fetch('/api/' + fn, { method: 'POST', body: new URLSearchParams(fields), credentials: 'same-origin' });
   event.waitUntil(
     self.registration.pushManager
       .subscribe(event.oldSubscription ? event.oldSubscription.options : { userVisibleOnly: true })
-      .then((subscription) =>
-        fetch('/push/resubscribe', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            old_endpoint: event.oldSubscription ? event.oldSubscription.endpoint : null,
-            subscription: subscription.toJSON(),
-          }),
-        }),
-      ),
+      .then((subscription) => {
+        const json = subscription.toJSON();
+        return post('push_subscribe', { endpoint: json.endpoint, p256dh: json.keys.p256dh, auth: json.keys.auth });
+      })
+      .then(() => event.oldSubscription && post('push_remove', { endpoint: event.oldSubscription.endpoint })),
   );
 });

@@ -61,3 +61,44 @@ test('navigations without a network get the offline page', async ({ browser }) =
   await expect(page.getByRole('heading', { name: "You're offline" })).toBeVisible();
   await context.close();
 });
+
+test('a push shows a notification, and opening it lands on the conversation', async ({}, testInfo) => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-profile-'));
+  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, baseURL: server.base });
+  await context.grantPermissions(['notifications'], { origin: server.base });
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto('/signin');
+  await ready(page, true);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload(); // now controlled by the worker
+  await ready(page, true);
+
+  const cdp = await context.newCDPSession(page);
+  const registrations: string[] = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: { registrationId: string; scopeURL: string }[] }) => {
+    for (const r of e.registrations) if (r.scopeURL === `${server.base}/`) registrations.push(r.registrationId);
+  });
+  await cdp.send('ServiceWorker.enable');
+  await expect.poll(() => registrations.length).toBeGreaterThan(0);
+  const alert = { title: '(202) 555-0199', body: 'Dinner at 8?', url: '/signin?from=push', tag: 'conversation-c1', unread: 2 };
+  await cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: server.base,
+    registrationId: registrations[0],
+    data: JSON.stringify(alert),
+  });
+  const shown = await expect
+    .poll(async () =>
+      page.evaluate(async () =>
+        (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url })),
+      ),
+    )
+    .toEqual([{ title: alert.title, body: alert.body, tag: alert.tag, url: alert.url }]);
+  void shown;
+
+  // What a click does: focus this window and show the conversation.
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  await worker.evaluate((url) => (self as unknown as { openConversation(u: string): Promise<unknown> }).openConversation(url), alert.url);
+  await expect(page).toHaveURL(/\/signin\?from=push$/);
+  await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+});

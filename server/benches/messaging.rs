@@ -45,12 +45,14 @@ async fn app(url: &str) -> (AppState, String, Db) {
         carrier: CarrierChoice::Sandbox,
         telnyx_public_key: Some(PUBLIC_B64.into()),
         twilio_auth_token: None,
+        push_contact: None,
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")
         .site_addr(addr)
         .build();
-    let (state, reports) = AppState::new(db.clone(), settings, [7u8; 32], options);
+    let vapid = app::server::push::vapid_keys(&db).await.unwrap();
+    let (state, reports) = AppState::new(db.clone(), settings, [7u8; 32], vapid, options);
     state.start_background_work(reports);
     let router = switchboard::build_router(state.clone());
     tokio::spawn(async move {

@@ -169,6 +169,12 @@ pub struct Config {
     )]
     pub twilio_auth_token: Option<String>,
 
+    /// The contact push services may reach the operator at (VAPID `sub`): mailto:… or https://….
+    /// Default: mailto:admin@<public_url host> when that host is a real domain; otherwise
+    /// push alerts are off until this is set.
+    #[arg(long, env = "SWITCHBOARD_PUSH_CONTACT", value_parser = parse_push_contact, global = true)]
+    pub push_contact: Option<String>,
+
     /// Log filter, e.g. info or switchboard=debug,info.
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -210,6 +216,31 @@ fn parse_api_base(s: &str) -> Result<String, String> {
         _ => Err(format!(
             "SWITCHBOARD_TELNYX_API_BASE / SWITCHBOARD_TWILIO_API_BASE must be an http(s) URL, not {s:?}"
         )),
+    }
+}
+
+fn is_real_host(host: &str) -> bool {
+    host.contains('.')
+        && host != "localhost"
+        && host.parse::<std::net::IpAddr>().is_err()
+        && !host.ends_with(".localhost")
+}
+
+fn parse_push_contact(s: &str) -> Result<String, String> {
+    let ok = match s.split_once(':') {
+        Some(("mailto", rest)) => rest
+            .rsplit_once('@')
+            .is_some_and(|(_, host)| is_real_host(host)),
+        Some(("https", _)) => url::Url::parse(s)
+            .ok()
+            .and_then(|u| u.host_str().map(is_real_host))
+            .unwrap_or(false),
+        _ => false,
+    };
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("SWITCHBOARD_PUSH_CONTACT must be a mailto: or https: contact on a real domain (not localhost), not {s:?}"))
     }
 }
 
@@ -298,6 +329,15 @@ impl Config {
             }
             _ => Ok(app::server::CarrierChoice::Sandbox),
         }
+    }
+
+    /// The VAPID contact: configured, or derived from a public URL on a real domain.
+    pub fn push_contact(&self) -> Option<String> {
+        self.push_contact.clone().or_else(|| {
+            let url = self.public_url();
+            let host = url.host_str()?;
+            is_real_host(host).then(|| format!("mailto:admin@{host}"))
+        })
     }
 
     pub fn database_url(&self) -> String {

@@ -39,8 +39,15 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         carrier,
         telnyx_public_key: config.telnyx_public_key.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
+        push_contact: config.push_contact(),
     };
-    let (state, reports) = AppState::new(db, settings, secret, leptos_options(config));
+    let vapid = app::server::push::vapid_keys(&db)
+        .await
+        .map_err(|e| format!("cannot prepare the Web Push key: {e}"))?;
+    if settings.push_contact.is_none() {
+        tracing::warn!("push alerts are off: set SWITCHBOARD_PUSH_CONTACT (mailto: or https:) or a public URL on a real domain");
+    }
+    let (state, reports) = AppState::new(db, settings, secret, vapid, leptos_options(config));
     Ok((state, reports))
 }
 

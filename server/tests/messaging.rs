@@ -846,7 +846,7 @@ macro_rules! paused_on_both_backends {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 let app = crate::common::TestApp::start_paused(crate::common::Backend::Sqlite).await;
-                super::$scenario(&app).await;
+                crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
         }
@@ -854,7 +854,7 @@ macro_rules! paused_on_both_backends {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 let app = crate::common::TestApp::start_paused(crate::common::Backend::Postgres).await;
-                super::$scenario(&app).await;
+                crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
         }

@@ -5,4 +5,5 @@ pub mod admin;
 pub mod auth;
 pub mod messaging;
 pub mod numbers;
+pub mod push;
 pub mod simulator;

@@ -20,7 +20,15 @@ pub const MAX_ATTEMPTS: i64 = 6;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    SendMessage { message_id: String },
+    SendMessage {
+        message_id: String,
+    },
+    /// One notification to one device.
+    Push {
+        subscription_id: String,
+        payload: String,
+        urgent: bool,
+    },
     PurgeEvents,
 }
 
@@ -28,6 +36,7 @@ impl Job {
     fn kind(&self) -> &'static str {
         match self {
             Job::SendMessage { .. } => "send_message",
+            Job::Push { .. } => "push",
             Job::PurgeEvents => "purge_events",
         }
     }
@@ -182,6 +191,31 @@ async fn run(
     pacing: &mut HashMap<String, Instant>,
 ) -> AppResult<()> {
     match &claimed.job {
+        Job::Push {
+            subscription_id,
+            payload,
+            urgent,
+        } => {
+            match super::push::deliver(state, subscription_id, payload, *urgent).await? {
+                super::push::Delivery::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
+                    tracing::warn!(%why, attempt = claimed.attempts, "push failed; will retry");
+                    return retry_at(
+                        &state.db,
+                        &claimed.id,
+                        now_ms() + backoff_ms(claimed.attempts),
+                        Some(&why),
+                        true,
+                    )
+                    .await;
+                }
+                super::push::Delivery::Retry(why) | super::push::Delivery::Refused(why) => {
+                    tracing::warn!(%why, "push dropped")
+                }
+                super::push::Delivery::Gone => tracing::info!("push subscription gone; removed"),
+                super::push::Delivery::Delivered => {}
+            }
+            complete(&state.db, &claimed.id).await
+        }
         Job::PurgeEvents => {
             super::events::purge_old(&state.db).await?;
             complete(&state.db, &claimed.id).await

@@ -326,6 +326,7 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
     };
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
     Ok(outcome)
 }
 
@@ -372,6 +373,16 @@ async fn store_inbound(
         .bind(&number_id)
         .execute(&mut **tx)
         .await?;
+    // Alerts for the owner's devices go out through the job queue, after this commits.
+    let region = phone::region_of(to).unwrap_or_else(|| "US".into());
+    super::push::notify_inbound(
+        tx,
+        &user_id,
+        &conversation_id,
+        &phone::display(from, &region),
+        &preview(body),
+    )
+    .await?;
     let published = vec![
         EventBus::record(
             tx,

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod messaging;
 pub mod numbers;
 pub mod phone;
+pub mod push;
 pub mod setup;
 pub mod throttle;
 pub mod webhooks;
@@ -48,6 +49,8 @@ pub struct Settings {
     pub telnyx_public_key: Option<String>,
     /// Twilio's auth token: enables `/webhooks/twilio`.
     pub twilio_auth_token: Option<String>,
+    /// The VAPID `sub` contact (mailto: or https:); without it no push is sent.
+    pub push_contact: Option<String>,
 }
 
 impl Settings {
@@ -88,6 +91,10 @@ pub struct AppState {
     pub secret: Arc<[u8; 32]>,
     pub leptos_options: LeptosOptions,
     pub bus: EventBus,
+    /// The instance's Web Push key pair.
+    pub vapid: push::VapidKeys,
+    /// For outgoing HTTP that is not a carrier's API (push services).
+    pub http: reqwest::Client,
     /// Wakes the job worker when work is queued.
     pub jobs_waker: Arc<Notify>,
     carrier: Arc<dyn Carrier>,
@@ -104,6 +111,7 @@ impl AppState {
         db: Db,
         settings: Settings,
         secret: [u8; 32],
+        vapid: push::VapidKeys,
         leptos_options: LeptosOptions,
     ) -> (AppState, mpsc::UnboundedReceiver<CarrierEvent>) {
         let (carrier_events, receiver) = mpsc::unbounded_channel();
@@ -141,6 +149,11 @@ impl AppState {
             secret: Arc::new(secret),
             leptos_options,
             bus: EventBus::default(),
+            vapid,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("HTTP client"),
             jobs_waker: Arc::new(Notify::new()),
             carrier,
             sandbox,

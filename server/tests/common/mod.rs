@@ -33,7 +33,7 @@ macro_rules! on_both_backends {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 let app = $crate::common::TestApp::start($crate::common::Backend::Sqlite).await;
-                super::$scenario(&app).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
         }
@@ -41,7 +41,7 @@ macro_rules! on_both_backends {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 let app = $crate::common::TestApp::start($crate::common::Backend::Postgres).await;
-                super::$scenario(&app).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
         }
@@ -118,13 +118,15 @@ impl TestApp {
             carrier: Default::default(),
             telnyx_public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
             twilio_auth_token: Some(TWILIO_TEST_TOKEN.into()),
+            push_contact: Some("mailto:ops@switchboard.example".into()),
         };
         let options = leptos::config::LeptosOptions::builder()
             .output_name("switchboard")
             .site_root(dir.join("site").display().to_string())
             .site_addr(addr)
             .build();
-        let (state, reports) = AppState::new(db, settings, [7u8; 32], options);
+        let vapid = app::server::push::vapid_keys(&db).await.unwrap();
+        let (state, reports) = AppState::new(db, settings, [7u8; 32], vapid, options);
         let router = switchboard::build_router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(
@@ -146,7 +148,10 @@ impl TestApp {
 
     pub async fn finish(self) {
         self.server.abort();
-        self.state.db.close().await;
+        // Connections still held by in-flight work (a live stream, a request the aborted server
+        // was finishing) must not keep the test waiting: the database is dropped by force below.
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.state.db.close()).await;
         if let Some(name) = self.pg_database {
             let admin = Db::connect(&pg_admin_url()).await.unwrap();
             sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -330,4 +335,14 @@ pub fn carrier_data() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Runs a scenario, failing it (rather than hanging the suite) after two minutes.
+pub async fn within_limit(name: &str, scenario: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(std::time::Duration::from_secs(120), scenario)
+        .await
+        .is_err()
+    {
+        panic!("scenario {name} did not finish within 120 s");
+    }
 }

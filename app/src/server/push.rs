@@ -1,0 +1,259 @@
+//! Web Push: the instance's VAPID key (kept in the database, so instances share it), per-device
+//! subscriptions, and delivery through the job queue (never on a webhook's request path).
+//! Payloads are encrypted with aes128gcm and signed with VAPID by the `web-push` crate.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
+use web_push::{
+    ContentEncoding, SubscriptionInfo, Urgency, VapidSignatureBuilder, WebPushMessageBuilder,
+};
+
+use super::jobs::{self, Job};
+use super::{crypto, now_ms, AppState, Db};
+use crate::error::{AppError, AppResult};
+
+/// The VAPID key pair (private raw scalar and public uncompressed point, base64url).
+#[derive(Clone)]
+pub struct VapidKeys {
+    private: String,
+    pub public: String,
+}
+
+impl std::fmt::Debug for VapidKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VapidKeys {{ public: {} }}", self.public)
+    }
+}
+
+/// Loads the instance's VAPID key, creating it on first start. Race-safe across instances:
+/// the first insert wins and everyone reads that one back.
+pub async fn vapid_keys(db: &Db) -> AppResult<VapidKeys> {
+    let mut candidate = [0u8; 32];
+    let private = loop {
+        rand::rngs::OsRng.fill_bytes(&mut candidate);
+        let encoded = URL_SAFE_NO_PAD.encode(candidate);
+        if VapidSignatureBuilder::from_base64_no_sub(&encoded).is_ok() {
+            break encoded;
+        }
+    };
+    sqlx::query("INSERT INTO instance_settings (key, value) VALUES ('vapid_private_key', $1) ON CONFLICT (key) DO NOTHING")
+        .bind(&private)
+        .execute(db.pool())
+        .await?;
+    let (private,): (String,) =
+        sqlx::query_as("SELECT value FROM instance_settings WHERE key = 'vapid_private_key'")
+            .fetch_one(db.pool())
+            .await?;
+    let builder = VapidSignatureBuilder::from_base64_no_sub(&private)
+        .map_err(|e| AppError::internal(format!("VAPID key: {e}")))?;
+    Ok(VapidKeys {
+        public: URL_SAFE_NO_PAD.encode(builder.get_public_key()),
+        private,
+    })
+}
+
+/// What the service worker shows (see public/sw.js).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub title: String,
+    pub body: String,
+    pub url: String,
+    /// One tag per conversation, so a burst collapses into one notification.
+    pub tag: String,
+    pub unread: i64,
+}
+
+/// Queues `notification` for every device of `user_id`, inside the caller's transaction.
+/// `urgent` is for calls (push services deliver those first).
+pub async fn enqueue_for_user(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    notification: &Notification,
+    urgent: bool,
+) -> AppResult<usize> {
+    let devices: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM push_subscriptions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let payload = serde_json::to_string(notification).map_err(AppError::internal)?;
+    for (subscription_id,) in &devices {
+        let job = Job::Push {
+            subscription_id: subscription_id.clone(),
+            payload: payload.clone(),
+            urgent,
+        };
+        jobs::enqueue(tx, &job, now_ms()).await?;
+    }
+    Ok(devices.len())
+}
+
+/// The alert for an inbound text: the sender, a preview (unless the user hides previews),
+/// a link to the conversation. Hook for missed calls and voicemail: build a `Notification`
+/// the same way and call [`enqueue_for_user`] with `urgent: true`.
+pub async fn notify_inbound(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    conversation_id: &str,
+    sender: &str,
+    preview: &str,
+) -> AppResult<()> {
+    let (hidden, unread): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT push_previews_hidden_at, (SELECT CAST(COALESCE(SUM(unread), 0) AS BIGINT) FROM conversations WHERE user_id = $1)
+         FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let notification = Notification {
+        title: sender.to_string(),
+        body: if hidden.is_some() {
+            "New message".to_string()
+        } else {
+            preview.to_string()
+        },
+        url: format!("/inbox/{conversation_id}"),
+        tag: format!("conversation-{conversation_id}"),
+        unread,
+    };
+    enqueue_for_user(tx, user_id, &notification, false).await?;
+    Ok(())
+}
+
+pub async fn subscribe(
+    db: &Db,
+    user_id: &str,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+    device: &str,
+) -> AppResult<()> {
+    let valid_endpoint = url::Url::parse(endpoint)
+        .map(|u| matches!(u.scheme(), "https" | "http"))
+        .unwrap_or(false);
+    let valid_keys = URL_SAFE_NO_PAD
+        .decode(p256dh.trim_end_matches('='))
+        .map(|k| k.len() == 65)
+        .unwrap_or(false)
+        && URL_SAFE_NO_PAD
+            .decode(auth.trim_end_matches('='))
+            .map(|k| k.len() == 16)
+            .unwrap_or(false);
+    if !valid_endpoint || !valid_keys || endpoint.len() > 2048 {
+        return Err(AppError::invalid(
+            "This browser's push subscription is not usable. Try again.",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    // An endpoint belongs to one device; re-subscribing (or another account on the same
+    // browser) takes it over.
+    sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1")
+        .bind(endpoint)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(crypto::new_id())
+    .bind(user_id)
+    .bind(endpoint)
+    .bind(p256dh)
+    .bind(auth)
+    .bind(device)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub enum Delivery {
+    Delivered,
+    /// 404/410: the subscription is gone; it was removed.
+    Gone,
+    /// 429/5xx/network: worth retrying.
+    Retry(String),
+    /// Anything else: logged and dropped.
+    Refused(String),
+}
+
+/// Sends one queued notification to one device.
+pub async fn deliver(
+    state: &AppState,
+    subscription_id: &str,
+    payload: &str,
+    urgent: bool,
+) -> AppResult<Delivery> {
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
+            .bind(subscription_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((endpoint, p256dh, auth)) = row else {
+        return Ok(Delivery::Gone);
+    };
+    let Some(contact) = state.settings.push_contact.as_deref() else {
+        return Ok(Delivery::Refused(
+            "push is off: SWITCHBOARD_PUSH_CONTACT is not set".into(),
+        ));
+    };
+    let info = SubscriptionInfo::new(endpoint, p256dh, auth);
+    let message = (|| {
+        let mut signature = VapidSignatureBuilder::from_base64(&state.vapid.private, &info)?;
+        signature.add_claim("sub", contact);
+        let mut builder = WebPushMessageBuilder::new(&info);
+        builder.set_ttl(24 * 60 * 60);
+        builder.set_urgency(if urgent {
+            Urgency::High
+        } else {
+            Urgency::Normal
+        });
+        builder.set_payload(ContentEncoding::Aes128Gcm, payload.as_bytes());
+        builder.set_vapid_signature(signature.build()?);
+        builder.build()
+    })();
+    let message = match message {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Delivery::Refused(format!(
+                "cannot build the push message: {e}"
+            )))
+        }
+    };
+    let request = web_push::request_builder::build_request::<Vec<u8>>(message);
+    let mut outgoing = state.http.post(request.uri().to_string());
+    for (name, value) in request.headers() {
+        outgoing = outgoing.header(name.as_str(), value.as_bytes());
+    }
+    let response = match outgoing.body(request.into_body()).send().await {
+        Ok(r) => r,
+        Err(e) => return Ok(Delivery::Retry(format!("push service unreachable: {e}"))),
+    };
+    let status = response.status().as_u16();
+    Ok(match status {
+        200..=299 => {
+            sqlx::query("UPDATE push_subscriptions SET last_used_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(subscription_id)
+                .execute(state.db.pool())
+                .await?;
+            Delivery::Delivered
+        }
+        404 | 410 => {
+            sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+                .bind(subscription_id)
+                .execute(state.db.pool())
+                .await?;
+            Delivery::Gone
+        }
+        429 | 500..=599 => Delivery::Retry(format!("push service answered {status}")),
+        _ => Delivery::Refused(format!(
+            "push service answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        )),
+    })
+}

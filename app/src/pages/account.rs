@@ -135,10 +135,12 @@ fn Notifications() -> impl IntoView {
         move || (remove.version().get(), changed.get()),
         |_| push_devices(),
     );
-    let enable = move |key: String| {
+    // Turning this browser on or off goes through public/push.js, which talks to the browser's
+    // push service and then to the server functions.
+    let run = move |method: &'static str, key: String| {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            match push_js("enable", &key).await {
+            match push_js(method, &key).await {
                 Ok(()) => {
                     problem.set(None);
                     changed.update(|n| *n += 1);
@@ -147,7 +149,7 @@ fn Notifications() -> impl IntoView {
             }
         });
         #[cfg(not(feature = "hydrate"))]
-        let _ = (key, problem, changed);
+        let _ = (method, key, problem, changed);
     };
     view! {
         <div class="card">
@@ -163,7 +165,10 @@ fn Notifications() -> impl IntoView {
                             let hidden = config.previews_hidden;
                             view! {
                                 <p class="muted">"Get an alert on this device when a text arrives, even with Switchboard closed."</p>
-                                <button type="button" on:click=move |_| enable(key.clone())>"Enable alerts on this device"</button>
+                                <div class="actions">
+                                    <button type="button" on:click=move |_| run("enable", key.clone())>"Enable alerts on this device"</button>
+                                    <button type="button" class="secondary" on:click=move |_| run("disable", String::new())>"Turn off on this device"</button>
+                                </div>
                                 {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
                                 <ActionForm action=previews attr:class="inline">
                                     <input type="hidden" name="hidden" value=(!hidden).to_string() />

@@ -72,6 +72,44 @@ pub enum CarrierError {
     Config(String),
 }
 
+/// The HTTP client carrier APIs are called with: bounded waits, our user agent.
+pub fn api_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client")
+}
+
+/// What a carrier API's failed answer means for the job queue: 401/403 is configuration,
+/// 429 is "later", 5xx is worth retrying, any other refusal is final (with the carrier's code).
+pub fn classify_failure(
+    carrier: &str,
+    status: u16,
+    code: String,
+    detail: String,
+    retry_after_ms: Option<i64>,
+) -> CarrierError {
+    match status {
+        401 | 403 => CarrierError::Config(format!(
+            "{carrier} refused the credentials ({code}): {detail}"
+        )),
+        429 => CarrierError::RateLimited { retry_after_ms },
+        500..=599 => CarrierError::Transient(format!("{carrier} {status}: {detail}")),
+        _ => CarrierError::Rejected { code, detail },
+    }
+}
+
+/// A `Retry-After` header in seconds, as milliseconds.
+pub fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|s| s * 1000)
+}
+
 impl CarrierError {
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -2,8 +2,6 @@
 //! messaging profiles (so inbound texts reach `/webhooks/telnyx` without hand steps), phone
 //! numbers, messages. Tested against Telnyx's published OpenAPI spec served by Prism.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
@@ -81,12 +79,7 @@ struct ErrorItem {
 impl Telnyx {
     /// `base` is [`API_BASE`] in production (tests point it at a mock of the published spec).
     pub fn new(base: &str, api_key: &str, messaging_profile_id: Option<String>) -> Telnyx {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client");
+        let http = super::api_client();
         let profile = OnceCell::new();
         if let Some(id) = messaging_profile_id {
             let _ = profile.set(id);
@@ -122,12 +115,7 @@ impl Telnyx {
                 .map(|d| d.data)
                 .map_err(|e| CarrierError::Transient(format!("unreadable Telnyx answer: {e}")));
         }
-        let retry_after_ms = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .map(|s| s * 1000);
+        let retry_after_ms = super::retry_after_ms(response.headers());
         let body: ErrorBody = response
             .json()
             .await
@@ -145,14 +133,13 @@ impl Telnyx {
         let detail = first
             .and_then(|e| e.detail.or(e.title))
             .unwrap_or_else(|| status.to_string());
-        Err(match status.as_u16() {
-            401 | 403 => {
-                CarrierError::Config(format!("Telnyx refused the API key ({code}): {detail}"))
-            }
-            429 => CarrierError::RateLimited { retry_after_ms },
-            500..=599 => CarrierError::Transient(format!("Telnyx {status}: {detail}")),
-            _ => CarrierError::Rejected { code, detail },
-        })
+        Err(super::classify_failure(
+            "Telnyx",
+            status.as_u16(),
+            code,
+            detail,
+            retry_after_ms,
+        ))
     }
 
     /// Creates the messaging profile whose webhooks point at us (once).

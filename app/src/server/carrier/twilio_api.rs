@@ -3,8 +3,6 @@
 //! hand steps), Messages (with a status callback). Tested against Twilio's published OpenAPI
 //! spec served by Prism.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::Deserialize;
 
@@ -61,12 +59,7 @@ struct TwilioError {
 
 impl Twilio {
     pub fn new(base: &str, account_sid: &str, auth_token: &str, webhook_url: &str) -> Twilio {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client");
+        let http = super::api_client();
         Twilio {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -104,12 +97,7 @@ impl Twilio {
                 .map(Some)
                 .map_err(|e| CarrierError::Transient(format!("unreadable Twilio answer: {e}")));
         }
-        let retry_after_ms = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .map(|s| s * 1000);
+        let retry_after_ms = super::retry_after_ms(response.headers());
         let error: Option<TwilioError> = response.json().await.ok();
         let code = error
             .as_ref()
@@ -123,14 +111,13 @@ impl Twilio {
         let detail = error
             .and_then(|e| e.message)
             .unwrap_or_else(|| status.to_string());
-        Err(match status.as_u16() {
-            401 | 403 => {
-                CarrierError::Config(format!("Twilio refused the credentials ({code}): {detail}"))
-            }
-            429 => CarrierError::RateLimited { retry_after_ms },
-            500..=599 => CarrierError::Transient(format!("Twilio {status}: {detail}")),
-            _ => CarrierError::Rejected { code, detail },
-        })
+        Err(super::classify_failure(
+            "Twilio",
+            status.as_u16(),
+            code,
+            detail,
+            retry_after_ms,
+        ))
     }
 }
 

@@ -29,7 +29,6 @@ pub enum Job {
         payload: String,
         urgent: bool,
     },
-    PurgeEvents,
 }
 
 impl Job {
@@ -37,7 +36,6 @@ impl Job {
         match self {
             Job::SendMessage { .. } => "send_message",
             Job::Push { .. } => "push",
-            Job::PurgeEvents => "purge_events",
         }
     }
 }
@@ -214,10 +212,6 @@ async fn run(
                 super::push::Delivery::Gone => tracing::info!("push subscription gone; removed"),
                 super::push::Delivery::Delivered => {}
             }
-            complete(&state.db, &claimed.id).await
-        }
-        Job::PurgeEvents => {
-            super::events::purge_old(&state.db).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::SendMessage { message_id } => {

@@ -180,6 +180,16 @@ pub async fn end_other_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> A
     Ok(done.rows_affected())
 }
 
+/// Files served from the site root, which every page load fetches and nobody needs a session for.
+fn is_static_asset(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.starts_with("/icons/")
+        || matches!(
+            path,
+            "/sw.js" | "/push.js" | "/manifest.webmanifest" | "/offline.html" | "/robots.txt"
+        )
+}
+
 /// Resolves the session for every request and puts [`RequestMeta`] and, when signed in,
 /// [`Authenticated`] into the request's extensions, where server functions and page guards
 /// read them. A session used after a while gets its expiry (and cookie) slid forward.
@@ -201,7 +211,12 @@ pub async fn session_middleware(
             .collect(),
     };
     let mut refreshed_cookie = None;
-    if let Some(token) = token_from_cookies(req.headers(), cookie_name(&state.settings)) {
+    let token = if is_static_asset(req.uri().path()) {
+        None // the bundle, icons and worker script are public: no session lookup per file
+    } else {
+        token_from_cookies(req.headers(), cookie_name(&state.settings))
+    };
+    if let Some(token) = token {
         match find_session(&state.db, &state.settings, &token, &meta).await {
             Ok(Some((auth, stale))) => {
                 if stale {

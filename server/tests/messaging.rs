@@ -453,6 +453,11 @@ async fn sandbox_webhooks_are_verified_and_idempotent(app: &TestApp) {
 async fn a_failed_send_says_why(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
+    // The Simulator arms the sandbox: the next text goes sent -> failed with Telnyx 40300.
+    assert!(app
+        .call(&ada, "simulate_next_failure", &[("code", "40300")])
+        .await
+        .is_ok());
     let conversation_id: String = app
         .call(
             &ada,
@@ -465,32 +470,15 @@ async fn a_failed_send_says_why(app: &TestApp) {
         )
         .await
         .json();
-    let message_id = eventually(5, "hand-over", || async {
+    let message_id = eventually(5, "the carrier's failure report", || async {
         let t = thread(app, &ada, &conversation_id).await;
-        (t.messages[0].status != MessageStatus::Queued).then(|| t.messages[0].id.clone())
+        let m = &t.messages[0];
+        (m.status == MessageStatus::Failed).then(|| {
+            assert!(m.failure.as_deref().unwrap().contains("STOP"), "{m:?}");
+            m.id.clone()
+        })
     })
     .await;
-    // Fail it before the sandbox delivers it (its pause is 50 ms; statuses only move forward,
-    // so fail while it is still short of delivered — or find it delivered and start over).
-    let reply = app
-        .call(
-            &ada,
-            "simulate_failure",
-            &[("message_id", &message_id), ("code", "40300")],
-        )
-        .await;
-    assert!(reply.is_ok(), "{reply:?}");
-    let t = thread(app, &ada, &conversation_id).await;
-    let m = &t.messages[0];
-    if m.status == MessageStatus::Failed {
-        assert!(m.failure.as_deref().unwrap().contains("STOP"), "{m:?}");
-    } else {
-        assert_eq!(
-            m.status,
-            MessageStatus::Delivered,
-            "only a delivery can beat the failure"
-        );
-    }
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     assert_eq!(
         app.call(
@@ -502,10 +490,17 @@ async fn a_failed_send_says_why(app: &TestApp) {
         .error(),
         AppError::Forbidden
     );
+    assert_eq!(
+        app.call(&bea, "simulate_next_failure", &[("code", "40300")])
+            .await
+            .error(),
+        AppError::Forbidden
+    );
 }
 
 async fn failure_codes_reach_the_thread_in_plain_words(app: &TestApp) {
-    // Deterministic version of the above: the worker is paused, the message handed over by hand.
+    // The worker is paused and the message handed over by hand, so the failure comes from the
+    // Twilio side of ingestion (the test above drives the sandbox end to end).
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let conversation_id: String = app

@@ -9,28 +9,7 @@ use crate::types::SessionInfo;
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     use crate::server::context;
     let me = context::require_user()?;
-    let state = context::state()?;
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, user_agent, ip, created_at, last_seen_at FROM sessions
-         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
-    )
-    .bind(&me.user.id)
-    .bind(crate::server::now_ms())
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, user_agent, ip, created_at, last_seen_at)| SessionInfo {
-                current: id == me.session_id,
-                id,
-                device: crate::device::describe(&user_agent),
-                ip,
-                created_at,
-                last_seen_at,
-            },
-        )
-        .collect())
+    crate::server::auth::list_sessions(&context::state()?.db, &me).await
 }
 
 /// Signs out one of the user's sessions (another user's id is "not found").
@@ -39,14 +18,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-        .bind(&session_id)
-        .bind(&me.user.id)
-        .execute(state.db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::not_found("That session"));
-    }
+    crate::server::auth::end_own_session(&state.db, &me.user.id, &session_id).await?;
     if session_id == me.session_id {
         context::set_cookie(crate::server::auth::clear_session_cookie(&state.settings));
         leptos_axum::redirect("/signin");

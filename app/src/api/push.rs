@@ -7,18 +7,13 @@ use crate::types::{PushConfig, PushDevice};
 
 #[server(endpoint = "push_settings")]
 pub async fn push_settings() -> Result<PushConfig, AppError> {
-    use crate::server::context;
+    use crate::server::{context, push};
     let me = context::require_user()?;
     let state = context::state()?;
-    let (hidden,): (Option<i64>,) =
-        sqlx::query_as("SELECT push_previews_hidden_at FROM users WHERE id = $1")
-            .bind(&me.user.id)
-            .fetch_one(state.db.pool())
-            .await?;
     Ok(PushConfig {
         public_key: state.vapid.public.clone(),
         enabled: state.settings.push_contact.is_some(),
-        previews_hidden: hidden.is_some(),
+        previews_hidden: push::previews_hidden(&state.db, &me.user.id).await?,
     })
 }
 
@@ -38,23 +33,9 @@ pub async fn push_subscribe(
 
 #[server(endpoint = "push_devices")]
 pub async fn push_devices() -> Result<Vec<PushDevice>, AppError> {
-    use crate::server::context;
+    use crate::server::{context, push};
     let me = context::require_user()?;
-    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, device, created_at, last_used_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at",
-    )
-    .bind(&me.user.id)
-    .fetch_all(context::state()?.db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, device, created_at, last_used_at)| PushDevice {
-            id,
-            device,
-            created_at,
-            last_used_at,
-        })
-        .collect())
+    push::devices(&context::state()?.db, &me.user.id).await
 }
 
 /// Stops alerts to one device (by id from the list, or by the browser's own endpoint when it
@@ -64,20 +45,15 @@ pub async fn push_remove(
     #[server(default)] subscription_id: String,
     #[server(default)] endpoint: String,
 ) -> Result<(), AppError> {
-    use crate::server::context;
+    use crate::server::{context, push};
     let me = context::require_user()?;
-    let done = sqlx::query(
-        "DELETE FROM push_subscriptions WHERE user_id = $1 AND (id = $2 OR endpoint = $3)",
+    push::remove(
+        &context::state()?.db,
+        &me.user.id,
+        &subscription_id,
+        &endpoint,
     )
-    .bind(&me.user.id)
-    .bind(&subscription_id)
-    .bind(&endpoint)
-    .execute(context::state()?.db.pool())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::not_found("That device"));
-    }
-    Ok(())
+    .await
 }
 
 /// Sends a test alert to every device of the user; returns how many.
@@ -112,12 +88,7 @@ pub async fn push_test() -> Result<usize, AppError> {
 
 #[server(endpoint = "set_push_previews")]
 pub async fn set_push_previews(hidden: bool) -> Result<(), AppError> {
-    use crate::server::{context, now_ms};
+    use crate::server::{context, push};
     let me = context::require_user()?;
-    sqlx::query("UPDATE users SET push_previews_hidden_at = $1 WHERE id = $2")
-        .bind(if hidden { Some(now_ms()) } else { None })
-        .bind(&me.user.id)
-        .execute(context::state()?.db.pool())
-        .await?;
-    Ok(())
+    push::set_previews_hidden(&context::state()?.db, &me.user.id, hidden).await
 }

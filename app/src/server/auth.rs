@@ -170,6 +170,47 @@ pub async fn end_session(db: &Db, session_id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The user's live sessions, most recently used first; the one asking is marked current.
+pub async fn list_sessions(
+    db: &Db,
+    me: &Authenticated,
+) -> AppResult<Vec<crate::types::SessionInfo>> {
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_agent, ip, created_at, last_seen_at FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
+    )
+    .bind(&me.user.id)
+    .bind(now_ms())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, user_agent, ip, created_at, last_seen_at)| crate::types::SessionInfo {
+                current: id == me.session_id,
+                id,
+                device: crate::device::describe(&user_agent),
+                ip,
+                created_at,
+                last_seen_at,
+            },
+        )
+        .collect())
+}
+
+/// Ends one of `user_id`'s sessions; another user's session is "not found".
+pub async fn end_own_session(db: &Db, user_id: &str, session_id: &str) -> AppResult<()> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(crate::error::AppError::not_found("That session"));
+    }
+    Ok(())
+}
+
 /// Ends every session of `user_id` except `keep` (if given).
 pub async fn end_other_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> AppResult<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")

@@ -257,3 +257,65 @@ pub async fn deliver(
         )),
     })
 }
+
+/// Whether the user hides message text in alerts.
+pub async fn previews_hidden(db: &Db, user_id: &str) -> AppResult<bool> {
+    let (hidden,): (Option<i64>,) =
+        sqlx::query_as("SELECT push_previews_hidden_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(hidden.is_some())
+}
+
+pub async fn set_previews_hidden(db: &Db, user_id: &str, hidden: bool) -> AppResult<()> {
+    sqlx::query("UPDATE users SET push_previews_hidden_at = $1 WHERE id = $2")
+        .bind(if hidden { Some(now_ms()) } else { None })
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The user's devices that get alerts, oldest first.
+pub async fn devices(db: &Db, user_id: &str) -> AppResult<Vec<crate::types::PushDevice>> {
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, device, created_at, last_used_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, device, created_at, last_used_at)| crate::types::PushDevice {
+                id,
+                device,
+                created_at,
+                last_used_at,
+            },
+        )
+        .collect())
+}
+
+/// Removes one of the user's devices, by id or by its push endpoint; another user's is
+/// "not found".
+pub async fn remove(
+    db: &Db,
+    user_id: &str,
+    subscription_id: &str,
+    endpoint: &str,
+) -> AppResult<()> {
+    let done = sqlx::query(
+        "DELETE FROM push_subscriptions WHERE user_id = $1 AND (id = $2 OR endpoint = $3)",
+    )
+    .bind(user_id)
+    .bind(subscription_id)
+    .bind(endpoint)
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That device"));
+    }
+    Ok(())
+}

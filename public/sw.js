@@ -1,8 +1,9 @@
 // Switchboard's service worker (scope "/").
 // - Navigations go to the network; without one, a cached offline page answers.
 // - Nothing else is cached, so the WASM/JS bundle is never served stale after a deploy.
-// - Push: shows the notification the server sent; a click focuses (or opens) the app on the
-//   conversation; a changed subscription is renewed and sent to the server.
+// - Push: shows the notification the server sent, unless that conversation is on screen; a
+//   click focuses (or opens) the app on the conversation; a changed subscription is renewed
+//   and sent to the server.
 const OFFLINE_CACHE = 'switchboard-offline-v1';
 const OFFLINE_URL = '/offline.html';
 
@@ -49,8 +50,24 @@ self.addEventListener('push', (event) => {
     typeof data.unread === 'number' && 'setAppBadge' in self.navigator
       ? self.navigator.setAppBadge(data.unread).catch(() => {})
       : Promise.resolve();
-  event.waitUntil(Promise.all([self.registration.showNotification(title, options), badge]));
+  // No alert for the conversation the user is reading right now: the open thread shows the
+  // message live already. (Chromium requires a notification only when no tab is visible.)
+  event.waitUntil(
+    isBeingRead(options.data.url).then((reading) =>
+      Promise.all([reading ? null : self.registration.showNotification(title, options), badge]),
+    ),
+  );
 });
+
+// True when a focused, visible Switchboard window shows exactly `url`'s page.
+async function isBeingRead(url) {
+  const target = new URL(url, self.location.origin);
+  const windows = await self.clients.matchAll({ type: 'window' });
+  return windows.some(
+    (client) =>
+      client.focused && client.visibilityState === 'visible' && new URL(client.url).pathname === target.pathname,
+  );
+}
 
 // Focuses an open Switchboard window and shows `url` in it, or opens one there.
 // (A named function on `self`, so the end-to-end test can drive it.)

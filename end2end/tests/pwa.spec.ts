@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
-import { ready, Server } from './server';
+import { buyNumber, compose, open, ready, Server, signIn } from './server';
+
+const PASSWORD = 'correct horse battery';
 
 let server: Server;
 test.beforeAll(async () => {
@@ -62,16 +64,17 @@ test('navigations without a network get the offline page', async ({ browser }) =
   await context.close();
 });
 
-test('a push shows a notification, and opening it lands on the conversation', async ({}, testInfo) => {
+test('a push shows a notification, a click on it lands on the thread, none while that thread is read', async ({}, testInfo) => {
+  server.createAdmin('ada@example.com', PASSWORD);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-profile-'));
   const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, baseURL: server.base });
   await context.grantPermissions(['notifications'], { origin: server.base });
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto('/signin');
-  await ready(page, true);
-  await page.evaluate(() => navigator.serviceWorker.ready);
-  await page.reload(); // now controlled by the worker
-  await ready(page, true);
+  await signIn(page, 'ada@example.com', PASSWORD);
+  await buyNumber(page, '212');
+  await compose(page, '(202) 555-0199', 'Dinner at 8?');
+  const thread = new URL(page.url()).pathname;
+  await open(page, '/inbox'); // controlled by the worker from here on, reading no thread
 
   const cdp = await context.newCDPSession(page);
   const registrations: string[] = [];
@@ -80,21 +83,25 @@ test('a push shows a notification, and opening it lands on the conversation', as
   });
   await cdp.send('ServiceWorker.enable');
   await expect.poll(() => registrations.length).toBeGreaterThan(0);
-  const alert = { title: '(202) 555-0199', body: 'Dinner at 8?', url: '/signin?from=push', tag: 'conversation-c1', unread: 2 };
+  // What the server sends for an inbound text (push::notify_inbound).
+  const alertFor = (url: string, body: string) => ({ title: '(202) 555-0199', body, url, tag: `conversation-${url}`, unread: 2 });
+  const push = (alert: object) =>
+    cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: server.base,
+      registrationId: registrations[registrations.length - 1],
+      data: JSON.stringify(alert),
+    });
   const shown = () =>
     page.evaluate(async () =>
       (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url })),
     );
+  const alert = alertFor(thread, 'Yes, see you there');
   // A push that reaches a worker still starting up can be dropped; deliver again until one
   // shows (one tag per conversation, so repeats collapse into the same notification).
   await expect
     .poll(
       async () => {
-        await cdp.send('ServiceWorker.deliverPushMessage', {
-          origin: server.base,
-          registrationId: registrations[registrations.length - 1],
-          data: JSON.stringify(alert),
-        });
+        await push(alert);
         await page.waitForTimeout(300);
         return shown();
       },
@@ -102,10 +109,37 @@ test('a push shows a notification, and opening it lands on the conversation', as
     )
     .toEqual([{ title: alert.title, body: alert.body, tag: alert.tag, url: alert.url }]);
 
-  // What a click does: focus this window and show the conversation.
+  // A click: the worker's own notificationclick handler, given the notification it showed.
   const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
-  await worker.evaluate((url) => (self as unknown as { openConversation(u: string): Promise<unknown> }).openConversation(url), alert.url);
-  await expect(page).toHaveURL(/\/signin\?from=push$/);
+  await worker.evaluate(async () => {
+    type Worker = {
+      registration: ServiceWorkerRegistration;
+      dispatchEvent(event: Event): boolean;
+      NotificationEvent: new (type: string, init: { notification: Notification }) => Event;
+    };
+    const sw = self as unknown as Worker;
+    const [notification] = await sw.registration.getNotifications();
+    sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification }));
+  });
+  await expect(page).toHaveURL(new RegExp(`${thread}$`));
+  await ready(page, true);
+  await expect(page.locator('.bubble.out').last()).toContainText('Dinner at 8?');
+  await expect.poll(shown).toEqual([]); // the click closed it
+
+  // Now that thread is on screen: its alerts stay quiet, another conversation's still show.
+  await page.bringToFront();
+  await push(alertFor(thread, 'Quiet please'));
+  const other = alertFor('/inbox/another-conversation', 'Someone else');
+  await expect
+    .poll(
+      async () => {
+        await push(other);
+        await page.waitForTimeout(300);
+        return shown();
+      },
+      { timeout: 20_000 },
+    )
+    .toEqual([{ title: other.title, body: other.body, tag: other.tag, url: other.url }]);
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 });

@@ -110,3 +110,33 @@ export async function signIn(page: Page, email: string, password: string) {
   await expect(page).toHaveURL(/\/inbox$/);
   await ready(page, true);
 }
+
+export async function open(page: Page, url: string) {
+  await page.goto(url);
+  await ready(page, true);
+}
+
+/** Buys the first sandbox number offered in `areaCode`; returns it as the page shows it. */
+export async function buyNumber(page: Page, areaCode: string): Promise<string> {
+  await open(page, '/numbers');
+  await page.getByLabel('Area code').fill(areaCode);
+  await page.getByRole('button', { name: 'Search' }).click();
+  const buy = page.getByRole('button', { name: /^Buy / }).first();
+  await expect(buy).toBeVisible();
+  const label = (await buy.getAttribute('aria-label'))!.replace('Buy ', '');
+  await buy.click();
+  await expect(page.getByRole('status')).toContainText(`${label} is yours`);
+  await expect(page.getByRole('list', { name: 'Your numbers' })).toContainText(label);
+  return label;
+}
+
+/** Starts a conversation from the inbox's composer; leaves `page` on the new thread. */
+export async function compose(page: Page, to: string, text: string) {
+  await open(page, '/inbox');
+  await page.getByText('New message').click();
+  await page.getByLabel('To', { exact: true }).fill(to);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await expect(page.locator('#new-body-segments')).toContainText('1 segment');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+}

@@ -308,6 +308,95 @@ pub struct MessageView {
     /// Plain words for a failure: what it means and what to do.
     pub failure: Option<String>,
     pub created_at: i64,
+    /// MMS pictures, in the order sent.
+    pub media: Vec<MediaView>,
+}
+
+/// A picture of an MMS, served to its owner at `/media/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaView {
+    pub id: String,
+    pub content_type: String,
+    pub state: MediaState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MediaState {
+    /// Inbound: still being fetched from the carrier.
+    Pending,
+    Stored,
+    /// Inbound: the carrier's copy could not be fetched.
+    Failed,
+}
+
+impl MediaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaState::Pending => "pending",
+            MediaState::Stored => "stored",
+            MediaState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> MediaState {
+        match s {
+            "stored" => MediaState::Stored,
+            "pending" => MediaState::Pending,
+            _ => MediaState::Failed,
+        }
+    }
+}
+
+/// What an outbound MMS may carry with the carrier in use (checked before sending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaLimits {
+    pub max_files: usize,
+    /// Per picture.
+    pub max_file_bytes: usize,
+    /// All pictures of one message together.
+    pub max_total_bytes: usize,
+}
+
+/// The picture formats every carrier delivers as MMS.
+pub const MMS_IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/gif"];
+
+impl MediaLimits {
+    /// Why these pictures can't go in one MMS, in plain words; None when they can.
+    pub fn check(&self, sizes: &[usize]) -> Option<String> {
+        if sizes.len() > self.max_files {
+            return Some(format!(
+                "Attach at most {} pictures to one message.",
+                self.max_files
+            ));
+        }
+        if sizes.iter().any(|&n| n > self.max_file_bytes) {
+            return Some(format!(
+                "Each picture can be at most {}.",
+                human_bytes(self.max_file_bytes)
+            ));
+        }
+        if sizes.iter().sum::<usize>() > self.max_total_bytes {
+            return Some(format!(
+                "The pictures of one message can be at most {} together.",
+                human_bytes(self.max_total_bytes)
+            ));
+        }
+        None
+    }
+}
+
+/// 1_000_000 → "1 MB", 500_000 → "500 KB" (decimal units, as carriers state their limits).
+pub fn human_bytes(n: usize) -> String {
+    if n >= 1_000_000 {
+        let mb = n as f64 / 1_000_000.0;
+        if mb.fract() == 0.0 {
+            format!("{mb:.0} MB")
+        } else {
+            format!("{mb:.1} MB")
+        }
+    } else {
+        format!("{} KB", n.div_ceil(1000))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

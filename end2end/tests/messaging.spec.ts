@@ -2,43 +2,18 @@
 // tab, delivery ticks, a failure in plain words, two users texting each other.
 // Each open tab holds a live (SSE) connection and Chromium allows six per host over plain
 // HTTP/1.1, so every test closes the tabs it opened.
-import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { expectAccessible, ready, Server, signIn } from './server';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BrowserContext, expect, test } from '@playwright/test';
+import { buyNumber, compose, expectAccessible, open, ready, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
+const ICON = path.join(__dirname, '../../public/icons/icon-192.png');
 
 test.describe.configure({ mode: 'serial' });
 let server: Server;
 let ada: BrowserContext;
 let adaNumber = '';
-
-const open = async (page: Page, url: string) => {
-  await page.goto(url);
-  await ready(page, true);
-};
-
-async function buyNumber(page: Page, areaCode: string): Promise<string> {
-  await open(page, '/numbers');
-  await page.getByLabel('Area code').fill(areaCode);
-  await page.getByRole('button', { name: 'Search' }).click();
-  const buy = page.getByRole('button', { name: /^Buy / }).first();
-  await expect(buy).toBeVisible();
-  const label = (await buy.getAttribute('aria-label'))!.replace('Buy ', '');
-  await buy.click();
-  await expect(page.getByRole('status')).toContainText(`${label} is yours`);
-  await expect(page.getByRole('list', { name: 'Your numbers' })).toContainText(label);
-  return label;
-}
-
-async function compose(page: Page, to: string, text: string) {
-  await open(page, '/inbox');
-  await page.getByText('New message').click();
-  await page.getByLabel('To').fill(to);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
-  await expect(page.locator('#new-body-segments')).toContainText('1 segment');
-  await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
-}
 
 test.afterEach(async () => {
   for (const p of ada.pages()) await p.close();
@@ -96,6 +71,39 @@ test('an inbound reply appears live in a second tab', async () => {
   await admin.getByRole('button', { name: 'Send inbound text' }).click();
   await expect(list.getByRole('list', { name: 'Conversations' })).toContainText('And once more', { timeout: 5_000 });
   await expect(list.locator('.mainnav .unread')).toBeVisible();
+});
+
+test('MMS: an inbound picture shows; pictures picked in the composer are checked and sent', async () => {
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  await admin.getByLabel('From (any number)').fill('(202) 555-0177');
+  await admin.getByLabel('Attach a picture (MMS)').check();
+  await admin.getByRole('button', { name: 'Send inbound text' }).click();
+  await expect(admin.getByRole('status').filter({ hasText: 'Delivered.' })).toBeVisible();
+
+  const page = await ada.newPage();
+  await open(page, '/inbox');
+  await page.getByRole('link', { name: /\(202\) 555-0177/ }).click();
+  await ready(page, true);
+  const received = page.getByRole('img', { name: 'Picture received' });
+  await expect(received).toBeVisible({ timeout: 10_000 });
+  await expect.poll(() => received.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBeGreaterThan(0);
+
+  // Checked before anything is uploaded: the type, then the carrier's size limit.
+  const picker = page.locator('#reply-body-pictures');
+  await picker.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await expect(page.getByRole('alert')).toContainText('only JPEG, PNG and GIF');
+  await picker.setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(5_000_001) });
+  await expect(page.getByRole('alert')).toContainText('at most 5 MB');
+
+  await picker.setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: fs.readFileSync(ICON) });
+  await expect(page.getByRole('list', { name: 'Attached pictures' })).toContainText('icon.png');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const sent = page.locator('.bubble.out').last().getByRole('img', { name: 'Picture you sent' });
+  await expect(sent).toBeVisible({ timeout: 10_000 });
+  await expect.poll(() => sent.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBeGreaterThan(0);
+  await expect(page.getByRole('listitem').filter({ hasText: 'icon.png' })).toHaveCount(0); // composer emptied
+  await expectAccessible(page);
 });
 
 test('a failed send shows its reason', async () => {

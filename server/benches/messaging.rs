@@ -46,6 +46,8 @@ async fn app(url: &str) -> (AppState, String, Db) {
         telnyx_public_key: Some(PUBLIC_B64.into()),
         twilio_auth_token: None,
         push_contact: None,
+        media_dir: std::env::temp_dir()
+            .join(format!("switchboard-bench-media-{}", std::process::id())),
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")

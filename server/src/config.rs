@@ -43,8 +43,11 @@ pub enum SandboxCommand {
         from: String,
         #[arg(long)]
         to: String,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         text: String,
+        /// A JPEG, PNG or GIF file to send along (an MMS).
+        #[arg(long)]
+        picture: Option<std::path::PathBuf>,
     },
     /// The carrier reports that a sent message failed (e.g. code 40300, 30034).
     Fail {

@@ -6,7 +6,7 @@ pub mod config;
 pub mod startup;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,11 +19,15 @@ use tower_http::trace::TraceLayer;
 
 use app::error::AppError;
 use app::server::auth::{session_middleware, Authenticated};
+use app::server::media::routes as media;
 use app::server::AppState;
 use app::{shell, App};
 
-/// Largest request body accepted (forms and server-function calls are small).
+/// Largest request body accepted (forms and server-function calls are small; uploads and
+/// the sandbox's pictures have their own limits).
 const BODY_LIMIT: usize = 256 * 1024;
+/// A sandbox webhook may carry a picture as a `data:` URL (base64: 4/3 of 5 MB, and more).
+const SANDBOX_LIMIT: usize = 7_000_000;
 
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -38,7 +42,16 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/events", get(app::server::events::stream_handler))
-        .route("/webhooks/sandbox", post(app::server::webhooks::sandbox))
+        .route(
+            "/webhooks/sandbox",
+            post(app::server::webhooks::sandbox).layer(DefaultBodyLimit::max(SANDBOX_LIMIT)),
+        )
+        .route(
+            "/media",
+            post(media::upload).layer(DefaultBodyLimit::max(media::UPLOAD_LIMIT)),
+        )
+        .route("/media/public/{id}", get(media::public))
+        .route("/media/{id}", get(media::own))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
@@ -47,7 +60,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn(page_guard))
         .layer(middleware::from_fn_with_state(state.clone(), session_middleware))
         .layer(middleware::from_fn(csrf_guard))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -109,15 +109,35 @@ async fn sandbox(config: &config::Config, command: SandboxCommand) -> Result<(),
     let (state, _) = startup::prepare(config).await?;
     let id = format!("cli-{}", uuid::Uuid::now_v7());
     let hook = match command {
-        SandboxCommand::Inbound { from, to, text } => {
+        SandboxCommand::Inbound {
+            from,
+            to,
+            text,
+            picture,
+        } => {
             let to = app::server::phone::parse(&to, "US").map_err(|e| format!("--to: {e}"))?;
             let from =
                 app::server::phone::parse(&from, "US").map_err(|e| format!("--from: {e}"))?;
+            let media = match picture {
+                Some(path) => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| format!("--picture: cannot read {}: {e}", path.display()))?;
+                    let kind = app::server::media::sniff_image(&bytes).ok_or_else(|| {
+                        format!("--picture: {} is not a JPEG, PNG or GIF", path.display())
+                    })?;
+                    vec![app::server::media::data_url(kind, &bytes)]
+                }
+                None => Vec::new(),
+            };
+            if text.trim().is_empty() && media.is_empty() {
+                return Err("give --text, --picture or both".into());
+            }
             SandboxWebhook::Inbound {
                 id,
                 from,
                 to,
                 body: text,
+                media,
             }
         }
         SandboxCommand::Fail {

@@ -40,6 +40,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         telnyx_public_key: config.telnyx_public_key.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
         push_contact: config.push_contact(),
+        media_dir: config.data_dir.join("media"),
     };
     let vapid = app::server::push::vapid_keys(&db)
         .await

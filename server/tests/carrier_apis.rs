@@ -85,10 +85,25 @@ async fn telnyx_client_speaks_the_published_spec() {
             from: "+19705555098".into(),
             to: "+18445550001".into(),
             body: "Hello".into(),
+            media_urls: Vec::new(),
         })
         .await
         .expect("send");
     assert!(!sent.carrier_message_id.is_empty());
+    let mms = telnyx
+        .send_message(&OutboundMessage {
+            id: "m2".into(),
+            from: "+19705555098".into(),
+            to: "+18445550001".into(),
+            body: "A picture".into(),
+            media_urls: vec![
+                "https://switchboard.example/media/public/a?expires=1&sig=x".into(),
+                "https://switchboard.example/media/public/b?expires=1&sig=y".into(),
+            ],
+        })
+        .await
+        .expect("send an MMS");
+    assert!(!mms.carrier_message_id.is_empty());
 
     telnyx
         .release_number(&bought.carrier_ref)
@@ -115,7 +130,20 @@ async fn telnyx_failures_map_to_what_the_queue_needs() {
 #[tokio::test]
 async fn twilio_client_speaks_the_published_spec() {
     use app::server::carrier::twilio_api::Twilio;
-    let (_prism, base) = prism(&common::carrier_data().join("twilio/twilio_api_v2010.json")).await;
+    // Twilio takes one `MediaUrl` parameter per picture; the spec says "array" without saying
+    // how it is encoded, so Prism needs the encoding spelled out (shared/carriers/README.txt).
+    let spec_path = common::carrier_data().join("twilio/twilio_api_v2010.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+    spec["paths"]["/2010-04-01/Accounts/{AccountSid}/Messages.json"]["post"]["requestBody"]
+        ["content"]["application/x-www-form-urlencoded"]["encoding"] =
+        serde_json::json!({ "MediaUrl": { "style": "form", "explode": true } });
+    let overlay = std::env::temp_dir().join(format!(
+        "twilio-spec-{}.json",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&overlay, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let (_prism, base) = prism(&overlay).await;
     let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let twilio = Twilio::new(
         &base,
@@ -150,12 +178,28 @@ async fn twilio_client_speaks_the_published_spec() {
             from: "+14155550100".into(),
             to: "+14155550199".into(),
             body: "Hi".into(),
+            media_urls: Vec::new(),
         })
         .await
         .expect("send");
     assert!(!sent.carrier_message_id.is_empty());
+    let mms = twilio
+        .send_message(&OutboundMessage {
+            id: "m2".into(),
+            from: "+14155550100".into(),
+            to: "+14155550199".into(),
+            body: "A picture".into(),
+            media_urls: vec![
+                "https://switchboard.example/media/public/a?expires=1&sig=x".into(),
+                "https://switchboard.example/media/public/b?expires=1&sig=y".into(),
+            ],
+        })
+        .await
+        .expect("send an MMS");
+    assert!(!mms.carrier_message_id.is_empty());
     twilio
         .release_number(&bought.carrier_ref)
         .await
         .expect("release");
+    let _ = std::fs::remove_file(overlay);
 }

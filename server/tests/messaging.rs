@@ -7,7 +7,9 @@ use app::error::AppError;
 use app::server::carrier::{CarrierEvent, DeliveryStatus};
 use app::server::messaging::{self, Ingested};
 use app::server::webhooks::{sandbox_signature, SANDBOX_SIGNATURE_HEADER};
-use app::types::{ConversationSummary, MessageStatus, NumberOffer, OwnedNumber, SearchHit, Thread};
+use app::types::{
+    ConversationSummary, MediaState, MessageStatus, NumberOffer, OwnedNumber, SearchHit, Thread,
+};
 use common::{eventually, TestApp};
 
 async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
@@ -646,6 +648,7 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
         from: "+12025550199".into(),
         to: number.e164.clone(),
         body: text.into(),
+        media: Vec::new(),
     };
     let started = std::time::Instant::now();
     messaging::ingest(&app.state, "sandbox", &inbound("e1", "one"))
@@ -827,6 +830,256 @@ async fn carrier_webhooks_over_http(app: &TestApp) {
     assert_eq!(list.len(), 2, "one conversation per outside number");
 }
 
+/// A tiny real PNG (the app's icon) and a JPEG header, as a phone would send them.
+const PNG: &[u8] = include_bytes!("../../public/icons/icon-192.png");
+
+async fn upload(app: &TestApp, client: &reqwest::Client, bytes: &[u8]) -> common::Reply {
+    let res = client
+        .post(format!("{}/media", app.base))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    common::Reply::read(res).await
+}
+
+fn uploaded_id(reply: &common::Reply) -> String {
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let ada_number = buy(app, &ada, "212").await;
+    let bea_number = buy(app, &bea, "415").await;
+    let picture = uploaded_id(&upload(app, &ada, PNG).await);
+    let conversation: String = app
+        .call(
+            &ada,
+            "send_message",
+            &[
+                ("number_id", &ada_number.id),
+                ("to", &bea_number.e164),
+                ("body", ""),
+                ("media[0]", &picture),
+            ],
+        )
+        .await
+        .json();
+    // Ada's thread shows her picture; the conversation list says what it is.
+    let mine = thread(app, &ada, &conversation).await;
+    let sent = &mine.messages[0];
+    assert_eq!(sent.media.len(), 1);
+    assert_eq!(sent.media[0].id, picture);
+    assert_eq!(mine.conversation.preview, "Picture");
+    let own = app.get(&ada, &format!("/media/{picture}")).await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.headers["content-type"], "image/png");
+
+    // The sandbox delivers it to Bea, who gets her own copy, fetched from our public URL.
+    let received = eventually(10, "Bea's picture stored", || async {
+        let list = conversations(app, &bea).await;
+        let first = list.first()?;
+        let t = thread(app, &bea, &first.id).await;
+        let m = t.messages.first()?;
+        (m.media.first()?.state == MediaState::Stored).then(|| m.media[0].clone())
+    })
+    .await;
+    assert_ne!(received.id, picture);
+    let theirs = client_bytes(app, &bea, &format!("/media/{}", received.id)).await;
+    assert_eq!(theirs, PNG);
+
+    // Nobody sees another's picture: not Ada Bea's, not Bea Ada's, not a stranger.
+    assert_eq!(
+        app.get(&ada, &format!("/media/{}", received.id))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.get(&bea, &format!("/media/{picture}")).await.status,
+        404
+    );
+    assert_eq!(
+        app.get(&app.browser(), &format!("/media/{picture}"))
+            .await
+            .status,
+        404
+    );
+
+    // The carrier's URL works as signed, and not altered or expired.
+    let url = app::server::media::public_url(&app.state, &picture);
+    let path = url.strip_prefix(&app.base).unwrap();
+    assert_eq!(app.get(&app.browser(), path).await.status, 200);
+    let forged = path.replace("sig=", "sig=x");
+    assert_eq!(app.get(&app.browser(), &forged).await.status, 404);
+    let expired = format!("/media/public/{picture}?expires=1&sig=abc");
+    assert_eq!(app.get(&app.browser(), &expired).await.status, 404);
+
+    // An attached upload can't be sent again, nor can another user's.
+    let again = app
+        .call(
+            &ada,
+            "send_message",
+            &[
+                ("number_id", &ada_number.id),
+                ("to", &bea_number.e164),
+                ("media[0]", &picture),
+            ],
+        )
+        .await;
+    assert!(matches!(again.error(), AppError::NotFound(_)), "{again:?}");
+    let beas = uploaded_id(&upload(app, &bea, PNG).await);
+    let stolen = app
+        .call(
+            &ada,
+            "send_message",
+            &[
+                ("number_id", &ada_number.id),
+                ("to", &bea_number.e164),
+                ("body", "look"),
+                ("media[0]", &beas),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(stolen.error(), AppError::NotFound(_)),
+        "{stolen:?}"
+    );
+
+    // Deleting the conversation deletes the picture's file too.
+    let file = app.state.settings.media_dir.join(&picture);
+    assert!(file.exists());
+    app.call(
+        &ada,
+        "delete_conversation",
+        &[("conversation_id", &conversation)],
+    )
+    .await;
+    assert!(!file.exists());
+    assert_eq!(
+        app.get(&ada, &format!("/media/{picture}")).await.status,
+        404
+    );
+}
+
+async fn client_bytes(app: &TestApp, client: &reqwest::Client, path: &str) -> Vec<u8> {
+    let res = client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.bytes().await.unwrap().to_vec()
+}
+
+async fn uploads_are_checked_and_bad_sends_write_nothing(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    // Not signed in; not a picture; empty; too big for the carrier.
+    assert_eq!(upload(app, &app.browser(), PNG).await.status, 401);
+    let text = upload(app, &ada, b"GIF? no, plain text").await;
+    assert_eq!(text.status, 400);
+    assert!(text.body.contains("JPEG, PNG and GIF"), "{text:?}");
+    assert_eq!(upload(app, &ada, b"").await.status, 400);
+    let mut huge = PNG.to_vec();
+    huge.resize(5_000_001, 0);
+    let big = upload(app, &ada, &huge).await;
+    assert_eq!(big.status, 400);
+    assert!(big.body.contains("at most 5 MB"), "{big:?}");
+    assert_eq!(count(app, "media").await, 0);
+    assert_eq!(
+        std::fs::read_dir(&app.state.settings.media_dir)
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+
+    // Eleven pictures are more than one MMS carries: nothing is written.
+    let mut form: Vec<(String, String)> = vec![
+        ("number_id".into(), number.id.clone()),
+        ("to".into(), "+12025550199".into()),
+    ];
+    for i in 0..11 {
+        form.push((
+            format!("media[{i}]"),
+            uploaded_id(&upload(app, &ada, PNG).await),
+        ));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let reply = app.call(&ada, "send_message", &form).await;
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains("at most 10 pictures")),
+        "{reply:?}"
+    );
+    assert_eq!(count(app, "messages").await, 0);
+    assert_eq!(count(app, "conversations").await, 0);
+    assert_eq!(count(app, "jobs").await, 0);
+}
+
+async fn inbound_pictures_are_fetched_and_kept(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    // The Simulator's MMS: recorded at once as pending, fetched by a job, then shown.
+    app.call(
+        &ada,
+        "simulate_inbound",
+        &[
+            ("from", "(202) 555-0199"),
+            ("to", &number.e164),
+            ("picture", "true"),
+        ],
+    )
+    .await
+    .json::<()>();
+    let list = conversations(app, &ada).await;
+    assert_eq!(list[0].preview, "Picture");
+    let picture = eventually(10, "the picture kept", || async {
+        let t = thread(app, &ada, &list[0].id).await;
+        let media = t.messages.first()?.media.first()?.clone();
+        (media.state == MediaState::Stored).then_some(media)
+    })
+    .await;
+    assert_eq!(picture.content_type, "image/png");
+    assert_eq!(
+        client_bytes(app, &ada, &format!("/media/{}", picture.id)).await,
+        PNG
+    );
+
+    // What the carrier hands over is not a picture: the thread says so, nothing is kept.
+    let body = serde_json::to_vec(&serde_json::json!({
+        "type": "inbound", "id": "mms-bad", "from": "+12025550199", "to": number.e164,
+        "body": "see attached", "media": ["data:text/html;base64,PHNjcmlwdD4="],
+    }))
+    .unwrap();
+    let res = app
+        .browser()
+        .post(format!("{}/webhooks/sandbox", app.base))
+        .header(
+            SANDBOX_SIGNATURE_HEADER,
+            sandbox_signature(&app.state.secret, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    eventually(10, "the refused picture marked failed", || async {
+        let t = thread(app, &ada, &list[0].id).await;
+        let m = t.messages.iter().find(|m| m.body == "see attached")?;
+        (m.media.first()?.state == MediaState::Failed).then_some(())
+    })
+    .await;
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT id FROM media WHERE state = 'stored'")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+}
+
 fn hex_key(hex_str: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, byte) in out.iter_mut().enumerate() {
@@ -857,6 +1110,9 @@ macro_rules! paused_on_both_backends {
 }
 
 on_both_backends!(
+    mms_pictures_go_between_users_and_only_their_owner_sees_them,
+    uploads_are_checked_and_bad_sends_write_nothing,
+    inbound_pictures_are_fetched_and_kept,
     numbers_are_searched_bought_named_and_released,
     the_number_quota_holds,
     a_text_goes_queued_sent_delivered,

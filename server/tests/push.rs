@@ -121,6 +121,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         from: "+12025550199".into(),
         to: number.e164.clone(),
         body: "Dinner at 8?".into(),
+        media: Vec::new(),
     };
     messaging::ingest(&app.state, "sandbox", &inbound("p1"))
         .await

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{ConversationSummary, SearchHit, Thread};
+use crate::types::{ConversationSummary, MediaLimits, SearchHit, Thread};
 
 #[server(endpoint = "conversations")]
 pub async fn conversations() -> Result<Vec<ConversationSummary>, AppError> {
@@ -35,13 +35,26 @@ pub async fn open_thread(
     Ok(thread)
 }
 
-/// Sends a text; answers with the conversation's id. Without JavaScript, lands on the thread.
+/// Sends a text (an MMS with `media`: ids of pictures uploaded to `/media`); answers with the
+/// conversation's id. Without JavaScript, lands on the thread.
 #[server(endpoint = "send_message")]
-pub async fn send_message(number_id: String, to: String, body: String) -> Result<String, AppError> {
+pub async fn send_message(
+    number_id: String,
+    to: String,
+    #[server(default)] body: String,
+    #[server(default)] media: Vec<String>,
+) -> Result<String, AppError> {
     use crate::server::{context, messaging};
     let me = context::require_user()?;
-    let conversation_id =
-        messaging::send(&context::state()?, &me.user.id, &number_id, &to, &body).await?;
+    let conversation_id = messaging::send(
+        &context::state()?,
+        &me.user.id,
+        &number_id,
+        &to,
+        &body,
+        &media,
+    )
+    .await?;
     leptos_axum::redirect(&format!("/inbox/{conversation_id}"));
     Ok(conversation_id)
 }
@@ -60,4 +73,12 @@ pub async fn search_messages(query: String) -> Result<Vec<SearchHit>, AppError> 
     use crate::server::{context, messaging};
     let me = context::require_user()?;
     messaging::search(&context::state()?.db, &me.user.id, &query).await
+}
+
+/// What one MMS may carry with the carrier in use (the composer checks before uploading).
+#[server(endpoint = "mms_limits")]
+pub async fn mms_limits() -> Result<MediaLimits, AppError> {
+    use crate::server::context;
+    context::require_user()?;
+    Ok(context::state()?.carrier().media_limits())
 }

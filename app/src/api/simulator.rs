@@ -17,16 +17,27 @@ fn require_sandbox(state: &crate::server::AppState) -> Result<(), AppError> {
     }
 }
 
-/// An inbound text from any outside number to a number owned here.
+/// The picture the Simulator attaches to an inbound MMS: the app's own icon.
+#[cfg(feature = "ssr")]
+const SAMPLE_PICTURE: &[u8] = include_bytes!("../../../public/icons/icon-192.png");
+
+/// An inbound text (with `picture`, an MMS) from any outside number to a number owned here.
 #[server(endpoint = "simulate_inbound")]
-pub async fn simulate_inbound(from: String, to: String, body: String) -> Result<(), AppError> {
-    use crate::server::carrier::CarrierEvent;
-    use crate::server::{context, crypto, messaging, phone};
+pub async fn simulate_inbound(
+    from: String,
+    to: String,
+    #[server(default)] body: String,
+    #[server(default)] picture: bool,
+) -> Result<(), AppError> {
+    use crate::server::carrier::{CarrierEvent, MediaRef};
+    use crate::server::{context, crypto, media, messaging, phone};
     context::require_admin()?;
     let state = context::state()?;
     require_sandbox(&state)?;
-    if body.trim().is_empty() {
-        return Err(AppError::invalid("Write the text the outside phone sends."));
+    if body.trim().is_empty() && !picture {
+        return Err(AppError::invalid(
+            "Write the text the outside phone sends, or attach the picture.",
+        ));
     }
     let to = phone::parse(&to, "US")?;
     let from = phone::parse(&from, &phone::region_of(&to).unwrap_or_else(|| "US".into()))?;
@@ -37,6 +48,14 @@ pub async fn simulate_inbound(from: String, to: String, body: String) -> Result<
         from,
         to,
         body,
+        // Taken as a real carrier's would be: fetched by a job and kept.
+        media: picture
+            .then(|| MediaRef {
+                url: media::data_url("image/png", SAMPLE_PICTURE),
+                content_type: "image/png".into(),
+            })
+            .into_iter()
+            .collect(),
     };
     match messaging::ingest(&state, "sandbox", &event).await? {
         messaging::Ingested::NoOwner => Err(AppError::invalid("Nobody here owns that number.")),

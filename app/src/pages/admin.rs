@@ -243,7 +243,8 @@ fn Simulator() -> impl IntoView {
                     })}
                 </Suspense>
                 <label for="sim-body">"Text"</label>
-                <textarea id="sim-body" name="body" rows="2" required></textarea>
+                <textarea id="sim-body" name="body" rows="2"></textarea>
+                <label class="check"><input type="checkbox" name="picture" value="true" />" Attach a picture (MMS)"</label>
                 <FormError result=inbound.value().into() />
                 {move || inbound.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="notice" role="status">"Delivered."</p> })}
                 <button type="submit">"Send inbound text"</button>

@@ -12,9 +12,10 @@ use crate::api::messaging::{
     conversations, open_thread, search_messages, DeleteConversation, SendMessage,
 };
 use crate::api::numbers::my_numbers;
+use crate::error::AppError;
 use crate::live::Live;
 use crate::sms;
-use crate::types::format_instant;
+use crate::types::{format_instant, human_bytes, MediaState, MediaView};
 
 #[component]
 pub fn InboxLayout() -> impl IntoView {
@@ -74,15 +75,86 @@ pub fn NoThread() -> impl IntoView {
     view! { <p class="muted pick">"Pick a conversation, or start a new one."</p> }
 }
 
-/// A textarea for a text, with the segment counter under it.
+/// A picture uploaded for the message being written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Attachment {
+    id: String,
+    name: String,
+    size: usize,
+}
+
+/// A textarea for a text, with the segment counter under it, and pictures to attach (MMS):
+/// each is checked against the carrier's limits and uploaded as soon as it is picked, then
+/// sent by id with the form.
 #[component]
 fn Composer(
     /// Unique on the page: the inbox shows the new-message and reply composers together.
     id: &'static str,
     #[prop(into)] label: String,
+    /// The send's outcome: a success empties the composer.
+    sent: Signal<Option<Result<String, AppError>>>,
 ) -> impl IntoView {
     let hint_id = format!("{id}-segments");
+    let pictures_id = format!("{id}-pictures");
     let text = RwSignal::new(String::new());
+    let attachments = RwSignal::new(Vec::<Attachment>::new());
+    let problem = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = sent.get() {
+            text.set(String::new());
+            attachments.set(Vec::new());
+            problem.set(None);
+        }
+    });
+    let pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(files) = input.files() else { return };
+            let files: Vec<web_sys::File> =
+                (0..files.length()).filter_map(|i| files.get(i)).collect();
+            input.set_value("");
+            leptos::task::spawn_local(async move {
+                problem.set(None);
+                // Asked when needed, not as a resource: this composer renders inside the
+                // thread's Suspense, and an extra resource there breaks hydration order.
+                let Ok(limits) = crate::api::messaging::mms_limits().await else {
+                    problem.set(Some(
+                        "Pictures can't be attached right now; try again.".into(),
+                    ));
+                    return;
+                };
+                for file in files {
+                    let name = file.name();
+                    let size = file.size() as usize;
+                    if !crate::types::MMS_IMAGE_TYPES.contains(&file.type_().as_str()) {
+                        problem.set(Some(format!(
+                            "{name}: only JPEG, PNG and GIF pictures can be sent by MMS."
+                        )));
+                        return;
+                    }
+                    let mut sizes: Vec<usize> =
+                        attachments.get_untracked().iter().map(|a| a.size).collect();
+                    sizes.push(size);
+                    if let Some(why) = limits.check(&sizes) {
+                        problem.set(Some(format!("{name}: {why}")));
+                        return;
+                    }
+                    match upload(&file).await {
+                        Ok(id) => {
+                            attachments.update(|list| list.push(Attachment { id, name, size }))
+                        }
+                        Err(why) => {
+                            problem.set(Some(format!("{name}: {why}")));
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = input;
+    };
     let counter = move || {
         let s = sms::count(&text.get());
         let encoding = match s.encoding {
@@ -102,7 +174,7 @@ fn Composer(
             id=id
             name="body"
             rows="3"
-            required
+            required=move || attachments.with(Vec::is_empty)
             maxlength="1600"
             placeholder="Text message"
             aria-describedby=hint_id.clone()
@@ -110,6 +182,51 @@ fn Composer(
             prop:value=move || text.get()
         ></textarea>
         <p id=hint_id class="hint segments" aria-live="polite">{counter}</p>
+        <label for=pictures_id.clone() class="attach">"Attach pictures"</label>
+        <input id=pictures_id type="file" accept="image/jpeg,image/png,image/gif" multiple on:change=pick />
+        {move || problem.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
+        <ul class="attachments" aria-label="Attached pictures">
+            {move || attachments.get().into_iter().enumerate().map(|(i, a)| {
+                let remove_id = a.id.clone();
+                view! {
+                    <li>
+                        <input type="hidden" name=format!("media[{i}]") value=a.id.clone() />
+                        {format!("{} ({})", a.name, human_bytes(a.size))}
+                        " "<button type="button" class="secondary" aria-label=format!("Remove {}", a.name)
+                            on:click=move |_| attachments.update(|list| list.retain(|x| x.id != remove_id))>"Remove"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// Uploads one picture to `/media`; answers its id, or why not in plain words.
+#[cfg(feature = "hydrate")]
+async fn upload(file: &web_sys::File) -> Result<String, String> {
+    let request = gloo_net::http::Request::post("/media")
+        .header("content-type", &file.type_())
+        .body(wasm_bindgen::JsValue::from(file.clone()))
+        .map_err(|_| "the picture could not be read".to_string())?;
+    let response = request
+        .send()
+        .await
+        .map_err(|_| "no connection to the server".to_string())?;
+    if response.status() == 201 {
+        #[derive(serde::Deserialize)]
+        struct Uploaded {
+            id: String,
+        }
+        let uploaded: Uploaded = response
+            .json()
+            .await
+            .map_err(|_| "the server's answer was unreadable".to_string())?;
+        Ok(uploaded.id)
+    } else {
+        Err(response
+            .text()
+            .await
+            .unwrap_or_else(|_| "the upload failed".into()))
     }
 }
 
@@ -137,7 +254,7 @@ fn NewMessage() -> impl IntoView {
                                 </select>
                                 <label for="to">"To"</label>
                                 <input id="to" name="to" type="tel" autocomplete="tel" required placeholder="(212) 555-0123" />
-                                <Composer id="new-body" label="Message" />
+                                <Composer id="new-body" label="Message" sent=send.value().into() />
                                 <FormError result=send.value().into() />
                                 <button type="submit">"Send"</button>
                             </ActionForm>
@@ -225,7 +342,8 @@ pub fn ThreadView() -> impl IntoView {
                                     let status = m.status;
                                     view! {
                                         <li class=class data-status=status.as_str()>
-                                            <p class="text">{m.body}</p>
+                                            {(!m.media.is_empty()).then(|| pictures(m.media, m.outgoing))}
+                                            {(!m.body.is_empty()).then(|| view! { <p class="text">{m.body}</p> })}
                                             <p class="meta">
                                                 {format_instant(m.created_at)}
                                                 {m.outgoing.then(|| view! {
@@ -240,7 +358,7 @@ pub fn ThreadView() -> impl IntoView {
                             <ActionForm action=send node_ref=form_ref attr:class="reply">
                                 <input type="hidden" name="number_id" value=c.number_id.clone() />
                                 <input type="hidden" name="to" value=c.peer.clone() />
-                                <Composer id="reply-body" label="Reply" />
+                                <Composer id="reply-body" label="Reply" sent=send.value().into() />
                                 <FormError result=send.value().into() />
                                 <button type="submit">"Send"</button>
                             </ActionForm>
@@ -258,5 +376,29 @@ pub fn ThreadView() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// An MMS's pictures in its bubble: shown once kept, or what became of them.
+fn pictures(media: Vec<MediaView>, outgoing: bool) -> impl IntoView {
+    let alt = if outgoing {
+        "Picture you sent"
+    } else {
+        "Picture received"
+    };
+    view! {
+        <div class="pictures">
+            {media.into_iter().map(|p| match p.state {
+                MediaState::Stored => {
+                    let src = format!("/media/{}", p.id);
+                    let href = src.clone();
+                    view! { <a href=href target="_blank" rel="noopener"><img src=src alt=alt loading="lazy" /></a> }.into_any()
+                }
+                MediaState::Pending => view! { <p class="picture-note">"Picture arriving…"</p> }.into_any(),
+                MediaState::Failed => view! {
+                    <p class="picture-note failure" role="note">"A picture could not be fetched from the carrier."</p>
+                }.into_any(),
+            }).collect_view()}
+        </div>
     }
 }

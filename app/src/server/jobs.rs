@@ -11,6 +11,7 @@ use sqlx::{Any, Transaction};
 use super::carrier::CarrierError;
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
+use crate::types::MediaState;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE_MS: i64 = 30_000;
@@ -22,6 +23,10 @@ pub const MAX_ATTEMPTS: i64 = 6;
 pub enum Job {
     SendMessage {
         message_id: String,
+    },
+    /// Keep our copy of an inbound MMS picture (the carrier's URL expires).
+    FetchMedia {
+        media_id: String,
     },
     /// One notification to one device.
     Push {
@@ -35,6 +40,7 @@ impl Job {
     fn kind(&self) -> &'static str {
         match self {
             Job::SendMessage { .. } => "send_message",
+            Job::FetchMedia { .. } => "fetch_media",
             Job::Push { .. } => "push",
         }
     }
@@ -152,6 +158,9 @@ pub fn spawn_worker(state: AppState) {
                 if let Err(e) = super::events::purge_old(&state.db).await {
                     tracing::warn!(error = ?e, "event purge failed");
                 }
+                if let Err(e) = super::media::purge_orphans(&state).await {
+                    tracing::warn!(error = ?e, "purging unsent uploads failed");
+                }
             }
             match claim(&state.db).await {
                 Ok(Some(claimed)) => {
@@ -189,6 +198,29 @@ async fn run(
     pacing: &mut HashMap<String, Instant>,
 ) -> AppResult<()> {
     match &claimed.job {
+        Job::FetchMedia { media_id } => {
+            use super::media::{self, Fetched};
+            let failed = |why: String| async move {
+                tracing::warn!(media = %media_id, %why, "inbound picture not kept");
+                media::finish(state, media_id, MediaState::Failed, "", 0).await
+            };
+            match media::fetch(state, media_id).await {
+                Ok(Fetched::Stored | Fetched::Nothing) => {}
+                Ok(Fetched::Refused(why)) => failed(why).await?,
+                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    return retry_at(
+                        &state.db,
+                        &claimed.id,
+                        now_ms() + backoff_ms(claimed.attempts),
+                        Some(&e.to_string()),
+                        true,
+                    )
+                    .await;
+                }
+                Err(e) => failed(e.to_string()).await?,
+            }
+            complete(&state.db, &claimed.id).await
+        }
         Job::Push {
             subscription_id,
             payload,
@@ -215,7 +247,7 @@ async fn run(
             complete(&state.db, &claimed.id).await
         }
         Job::SendMessage { message_id } => {
-            let Some(outbound) = messaging::outbound_for(&state.db, message_id).await? else {
+            let Some(outbound) = messaging::outbound_for(state, message_id).await? else {
                 // Deleted, or already handed to the carrier: nothing to send.
                 return complete(&state.db, &claimed.id).await;
             };

@@ -22,6 +22,15 @@ const ALL_STATUSES: [MessageStatus; 6] = [
 /// Carriers concatenate at most this many characters (Twilio and Telnyx both stop at 1600).
 pub const MAX_BODY_CHARS: usize = 1600;
 
+/// The conversation list's line for a message; a picture without words says so.
+fn preview_with_media(body: &str, pictures: usize) -> String {
+    match (body.trim().is_empty(), pictures) {
+        (true, 1) => "Picture".into(),
+        (true, n) if n > 1 => format!("{n} pictures"),
+        _ => preview(body),
+    }
+}
+
 fn preview(body: &str) -> String {
     let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 80 {
@@ -58,15 +67,17 @@ async fn conversation_for(
     Ok(id)
 }
 
-/// Queues a text from one of the user's numbers. Returns the conversation id.
+/// Queues a text (an MMS when `media_ids` names uploaded pictures) from one of the user's
+/// numbers. Returns the conversation id.
 pub async fn send(
     state: &AppState,
     user_id: &str,
     number_id: &str,
     to: &str,
     body: &str,
+    media_ids: &[String],
 ) -> AppResult<String> {
-    if body.trim().is_empty() {
+    if body.trim().is_empty() && media_ids.is_empty() {
         return Err(AppError::invalid("Write a message first."));
     }
     if body.chars().count() > MAX_BODY_CHARS {
@@ -105,9 +116,10 @@ pub async fn send(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
     sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
         .bind(now)
-        .bind(preview(body))
+        .bind(preview_with_media(body, media_ids.len()))
         .bind(&conversation_id)
         .execute(&mut *tx)
         .await?;
@@ -138,7 +150,10 @@ pub async fn send(
 }
 
 /// What to hand the carrier for a queued message (None once it left the queue).
-pub async fn outbound_for(db: &Db, message_id: &str) -> AppResult<Option<OutboundMessage>> {
+pub async fn outbound_for(
+    state: &AppState,
+    message_id: &str,
+) -> AppResult<Option<OutboundMessage>> {
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT n.e164, c.peer, m.body FROM messages m
          JOIN conversations c ON c.id = m.conversation_id
@@ -146,13 +161,17 @@ pub async fn outbound_for(db: &Db, message_id: &str) -> AppResult<Option<Outboun
          WHERE m.id = $1 AND m.status = 'queued'",
     )
     .bind(message_id)
-    .fetch_optional(db.pool())
+    .fetch_optional(state.db.pool())
     .await?;
-    Ok(row.map(|(from, to, body)| OutboundMessage {
+    let Some((from, to, body)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(OutboundMessage {
         id: message_id.to_string(),
         from,
         to,
         body,
+        media_urls: super::media::public_urls_for(state, message_id).await?,
     }))
 }
 
@@ -297,8 +316,9 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
             from,
             to,
             body,
+            media,
             ..
-        } => store_inbound(&mut tx, carrier_message_id, from, to, body).await?,
+        } => store_inbound(&mut tx, carrier_message_id, from, to, body, media).await?,
         CarrierEvent::Status {
             carrier_message_id,
             status,
@@ -336,6 +356,7 @@ async fn store_inbound(
     from: &str,
     to: &str,
     body: &str,
+    media: &[carrier::MediaRef],
 ) -> AppResult<(Ingested, Vec<Published>)> {
     let number: Option<(String, String)> =
         sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
@@ -362,9 +383,11 @@ async fn store_inbound(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    super::media::record_inbound(tx, &user_id, &message_id, media).await?;
+    let line = preview_with_media(body, media.len());
     sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2, unread = unread + 1 WHERE id = $3")
         .bind(now)
-        .bind(preview(body))
+        .bind(&line)
         .bind(&conversation_id)
         .execute(&mut **tx)
         .await?;
@@ -380,7 +403,7 @@ async fn store_inbound(
         &user_id,
         &conversation_id,
         &phone::display(from, &region),
-        &preview(body),
+        &line,
     )
     .await?;
     let published = vec![
@@ -463,18 +486,21 @@ pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<
     .bind(user_id)
     .fetch_all(db.pool())
     .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut media = super::media::views_for(db, user_id, &ids).await?;
     let mut messages: Vec<MessageView> = rows
         .into_iter()
         .map(|(id, direction, body, status, error_code, created_at)| {
             let status = MessageStatus::parse(&status).unwrap_or(MessageStatus::Queued);
             MessageView {
-                id,
                 outgoing: direction == "out",
                 body,
                 failure: (status == MessageStatus::Failed)
                     .then(|| carrier::errors::explain(error_code.as_deref().unwrap_or("unknown"))),
                 status,
                 created_at,
+                media: media.remove(&id).unwrap_or_default(),
+                id,
             }
         })
         .collect();
@@ -505,6 +531,14 @@ pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -
 }
 
 pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
+    let pictures: Vec<(String,)> = sqlx::query_as(
+        "SELECT m.id FROM media m JOIN messages g ON g.id = m.message_id
+         WHERE g.conversation_id = $1 AND m.user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_all(state.db.pool())
+    .await?;
     let mut tx = state.db.begin().await?;
     // Queued sends of this conversation are cancelled with it (their job finds no message).
     sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND user_id = $2")
@@ -523,6 +557,12 @@ pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> A
     let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
+    // The rows went with their messages; the bytes go now.
+    for (id,) in pictures {
+        if let Err(e) = state.media.delete(&id).await {
+            tracing::warn!(media = %id, error = %e, "could not delete a picture's file");
+        }
+    }
     Ok(())
 }
 

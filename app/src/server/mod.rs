@@ -13,6 +13,7 @@ pub mod db;
 pub mod events;
 pub mod invites;
 pub mod jobs;
+pub mod media;
 pub mod messaging;
 pub mod numbers;
 pub mod phone;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub twilio_auth_token: Option<String>,
     /// The VAPID `sub` contact (mailto: or https:); without it no push is sent.
     pub push_contact: Option<String>,
+    /// Where MMS pictures are kept (the data directory's `media/`).
+    pub media_dir: std::path::PathBuf,
 }
 
 impl Settings {
@@ -97,6 +100,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Wakes the job worker when work is queued.
     pub jobs_waker: Arc<Notify>,
+    /// Where MMS picture bytes live.
+    pub media: Arc<dyn media::MediaStore>,
     carrier: Arc<dyn Carrier>,
     /// The sandbox carrier, for the admin's Simulator (which only exists for the sandbox).
     pub sandbox: Arc<carrier::sandbox::Sandbox>,
@@ -143,6 +148,8 @@ impl AppState {
                 &format!("{}/webhooks/twilio", settings.base_url()),
             )),
         };
+        let media: Arc<dyn media::MediaStore> =
+            Arc::new(media::FileStore::new(settings.media_dir.clone()));
         let state = AppState {
             db,
             settings: Arc::new(settings),
@@ -155,6 +162,7 @@ impl AppState {
                 .build()
                 .expect("HTTP client"),
             jobs_waker: Arc::new(Notify::new()),
+            media,
             carrier,
             sandbox,
             carrier_events,

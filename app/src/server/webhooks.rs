@@ -22,6 +22,9 @@ pub enum SandboxWebhook {
         from: String,
         to: String,
         body: String,
+        /// Pictures, as `data:` URLs (the sandbox hosts nothing).
+        #[serde(default)]
+        media: Vec<String>,
     },
     Failed {
         id: String,
@@ -70,12 +73,25 @@ pub async fn sandbox(State(state): State<AppState>, headers: HeaderMap, body: By
         return (StatusCode::BAD_REQUEST, "unreadable payload").into_response();
     };
     let event = match hook {
-        SandboxWebhook::Inbound { id, from, to, body } => CarrierEvent::Inbound {
+        SandboxWebhook::Inbound {
+            id,
+            from,
+            to,
+            body,
+            media,
+        } => CarrierEvent::Inbound {
             event_id: id.clone(),
             carrier_message_id: id,
             from,
             to,
             body,
+            media: media
+                .into_iter()
+                .map(|url| super::carrier::MediaRef {
+                    url,
+                    content_type: String::new(),
+                })
+                .collect(),
         },
         SandboxWebhook::Failed {
             id,

@@ -119,6 +119,7 @@ impl TestApp {
             telnyx_public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
             twilio_auth_token: Some(TWILIO_TEST_TOKEN.into()),
             push_contact: Some("mailto:ops@switchboard.example".into()),
+            media_dir: dir.join("media"),
         };
         let options = leptos::config::LeptosOptions::builder()
             .output_name("switchboard")
@@ -271,7 +272,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(res: reqwest::Response) -> Reply {
+    pub async fn read(res: reqwest::Response) -> Reply {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.text().await.unwrap();

@@ -48,6 +48,15 @@ pub struct OutboundMessage {
     pub from: String,
     pub to: String,
     pub body: String,
+    /// Pictures for an MMS: URLs the carrier fetches them from (unguessable, expiring).
+    pub media_urls: Vec<String>,
+}
+
+/// A picture an inbound MMS carries, where the carrier keeps it (for a while).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    pub url: String,
+    pub content_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +145,7 @@ pub enum CarrierEvent {
         from: String,
         to: String,
         body: String,
+        media: Vec<MediaRef>,
     },
     Status {
         event_id: String,
@@ -165,4 +175,59 @@ pub trait Carrier: Send + Sync {
     async fn test_connection(&self) -> Result<(), CarrierError>;
     /// Messages per second one number may send (the carrier's documented long-code limit).
     fn sends_per_second(&self) -> f64;
+    /// What an outbound MMS may carry (the carrier's documented limits).
+    fn media_limits(&self) -> crate::types::MediaLimits;
+    /// Downloads an inbound MMS picture at `url` (carriers' URLs expire, so we keep a copy).
+    /// The default is a plain GET; carriers whose media needs credentials override it.
+    async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CarrierError> {
+        download(&api_client().get(url), max_bytes).await
+    }
+}
+
+/// Downloads at most `max_bytes`; a bigger body is refused without reading it all.
+pub async fn download(
+    request: &reqwest::RequestBuilder,
+    max_bytes: usize,
+) -> Result<Vec<u8>, CarrierError> {
+    let request = request
+        .try_clone()
+        .ok_or_else(|| CarrierError::Config("media request cannot be sent".into()))?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| CarrierError::Transient(format!("media unreachable: {e}")))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(classify_failure(
+            "media host",
+            status,
+            status.to_string(),
+            "media download refused".into(),
+            retry_after_ms(response.headers()),
+        ));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > max_bytes as u64)
+    {
+        return Err(CarrierError::Rejected {
+            code: "media-too-large".into(),
+            detail: format!("the picture is over {max_bytes} bytes"),
+        });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| CarrierError::Transient(format!("media download broke off: {e}")))?
+    {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(CarrierError::Rejected {
+                code: "media-too-large".into(),
+                detail: format!("the picture is over {max_bytes} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

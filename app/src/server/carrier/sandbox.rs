@@ -12,11 +12,11 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::{
-    Accepted, AvailableNumber, Carrier, CarrierError, CarrierEvent, DeliveryStatus, NumberQuery,
-    OutboundMessage, PurchasedNumber,
+    Accepted, AvailableNumber, Carrier, CarrierError, CarrierEvent, DeliveryStatus, MediaRef,
+    NumberQuery, OutboundMessage, PurchasedNumber,
 };
 use crate::server::Db;
-use crate::types::Capabilities;
+use crate::types::{Capabilities, MediaLimits};
 
 /// Area codes offered when a search names none: a spread of real North American ones.
 const DEFAULT_AREA_CODES: &[&str] = &["212", "415", "312", "617", "206", "512", "303", "416"];
@@ -163,6 +163,16 @@ impl Carrier for Sandbox {
                     from: message.from.clone(),
                     to: message.to.clone(),
                     body: message.body.clone(),
+                    // The receiving side fetches the pictures from our expiring URLs, as a
+                    // real carrier would.
+                    media: message
+                        .media_urls
+                        .iter()
+                        .map(|url| MediaRef {
+                            url: url.clone(),
+                            content_type: String::new(),
+                        })
+                        .collect(),
                 });
             }
             tokio::time::sleep(step).await;
@@ -186,5 +196,39 @@ impl Carrier for Sandbox {
 
     fn sends_per_second(&self) -> f64 {
         10.0
+    }
+
+    fn media_limits(&self) -> MediaLimits {
+        // Twilio's, the more generous of the two real carriers: try anything offline.
+        MediaLimits {
+            max_files: 10,
+            max_file_bytes: 5_000_000,
+            max_total_bytes: 5_000_000,
+        }
+    }
+
+    /// The Simulator's pictures come as `data:` URLs (nothing to host); the rest over HTTP.
+    async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CarrierError> {
+        if let Some(rest) = url.strip_prefix("data:") {
+            use base64::Engine;
+            let refuse = |detail: &str| CarrierError::Rejected {
+                code: "media-unreadable".into(),
+                detail: detail.into(),
+            };
+            let (_, data) = rest
+                .split_once(";base64,")
+                .ok_or_else(|| refuse("not a base64 data URL"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|_| refuse("bad base64"))?;
+            if bytes.len() > max_bytes {
+                return Err(CarrierError::Rejected {
+                    code: "media-too-large".into(),
+                    detail: format!("the picture is over {max_bytes} bytes"),
+                });
+            }
+            return Ok(bytes);
+        }
+        super::download(&super::api_client().get(url), max_bytes).await
     }
 }

@@ -9,7 +9,7 @@ use base64::Engine;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::Deserialize;
 
-use super::{CarrierEvent, DeliveryStatus};
+use super::{CarrierEvent, DeliveryStatus, MediaRef};
 
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
@@ -78,6 +78,15 @@ struct MessagePayload {
     to: Vec<Party>,
     #[serde(default)]
     errors: Vec<ErrorItem>,
+    #[serde(default)]
+    media: Vec<Media>,
+}
+
+#[derive(Deserialize)]
+struct Media {
+    url: String,
+    #[serde(default)]
+    content_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +128,14 @@ pub fn parse(raw_body: &[u8]) -> Result<Parsed, serde_json::Error> {
                 from: m.from.phone_number,
                 to,
                 body: m.text.unwrap_or_default(),
+                media: m
+                    .media
+                    .into_iter()
+                    .map(|item| MediaRef {
+                        url: item.url,
+                        content_type: item.content_type.unwrap_or_default(),
+                    })
+                    .collect(),
             })
         }
         "message.sent" => {

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use super::{
     Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage, PurchasedNumber,
 };
-use crate::types::Capabilities;
+use crate::types::{Capabilities, MediaLimits};
 
 pub const API_BASE: &str = "https://api.telnyx.com/v2";
 
@@ -268,6 +268,7 @@ impl Carrier for Telnyx {
                 "from": message.from,
                 "to": message.to,
                 "text": message.body,
+                "media_urls": message.media_urls,
                 "use_profile_webhooks": true,
             })))
             .await?;
@@ -290,5 +291,14 @@ impl Carrier for Telnyx {
     fn sends_per_second(&self) -> f64 {
         // Telnyx long codes: 1 message per second per number unless the campaign allows more.
         1.0
+    }
+
+    fn media_limits(&self) -> MediaLimits {
+        // The spec's `media_urls`: "The total media size must be less than 1 MB."
+        MediaLimits {
+            max_files: 10,
+            max_file_bytes: 1_000_000,
+            max_total_bytes: 1_000_000,
+        }
     }
 }

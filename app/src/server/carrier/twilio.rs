@@ -14,7 +14,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{CarrierEvent, DeliveryStatus};
+use super::{CarrierEvent, DeliveryStatus, MediaRef};
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -145,5 +145,17 @@ pub fn parse(params: &[(String, String)]) -> Parsed {
         from: get("From").unwrap_or_default(),
         to: get("To").unwrap_or_default(),
         body: get("Body").unwrap_or_default(),
+        // MediaUrl0…MediaUrl{NumMedia-1}, with MediaContentType{n} beside each.
+        media: (0..get("NumMedia")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(10))
+            .filter_map(|n| {
+                Some(MediaRef {
+                    url: get(&format!("MediaUrl{n}"))?,
+                    content_type: get(&format!("MediaContentType{n}")).unwrap_or_default(),
+                })
+            })
+            .collect(),
     })
 }

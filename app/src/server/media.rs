@@ -1,0 +1,511 @@
+//! MMS pictures: where their bytes are kept, who may see them, how carriers fetch ours.
+//!
+//! - Inbound: ingestion records a `pending` row with the carrier's URL and queues a
+//!   `FetchMedia` job (carrier URLs expire, so we keep a copy); the job stores the bytes and
+//!   the thread shows the picture.
+//! - Outbound: the composer uploads each picture (checked against the carrier's limits), then
+//!   sends the message with the upload ids; the carrier fetches them from unguessable,
+//!   expiring URLs (`/media/public/{id}?expires=…&sig=…`).
+//! - Only the owner sees a picture (`/media/{id}`); anyone else gets "not found".
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use sqlx::{Any, Transaction};
+
+use super::carrier::MediaRef;
+use super::events::EventBus;
+use super::jobs::{self, Job};
+use super::{crypto, now_ms, AppState, Db};
+use crate::error::{AppError, AppResult};
+use crate::types::{LiveEvent, MediaState, MediaView};
+
+/// How long the carrier may fetch an outbound picture (they fetch within minutes; retries
+/// of a send can take longer).
+const PUBLIC_URL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// Uploads never attached to a message are removed after this long.
+const ORPHAN_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+/// The biggest inbound picture we keep (carriers deliver at most 5 MB).
+pub const MAX_INBOUND_BYTES: usize = 10_000_000;
+
+/// Where picture bytes live. Files under the data directory by default; an object store
+/// (S3 and the like) can take its place without the rest of the app noticing.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()>;
+    async fn get(&self, key: &str) -> std::io::Result<Vec<u8>>;
+    async fn delete(&self, key: &str) -> std::io::Result<()>;
+}
+
+/// One file per picture under `root`, named by its (random, path-safe) id.
+pub struct FileStore {
+    root: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(root: PathBuf) -> FileStore {
+        FileStore { root }
+    }
+
+    fn path(&self, key: &str) -> std::io::Result<PathBuf> {
+        // Keys are our own UUIDs; refuse anything else rather than trust it in a path.
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "bad media key",
+            ));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+#[async_trait]
+impl MediaStore for FileStore {
+    async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let path = self.path(key)?;
+        tokio::fs::create_dir_all(&self.root).await?;
+        // Write then rename: a crash never leaves a half picture under the real name.
+        let partial = self.root.join(format!("{key}.partial"));
+        tokio::fs::write(&partial, bytes).await?;
+        tokio::fs::rename(&partial, &path).await
+    }
+
+    async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(self.path(key)?).await
+    }
+
+    async fn delete(&self, key: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// The picture format, read from the bytes themselves (never from what a client claims).
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+/// Keeps a picture the user will send. Returns its id for `messaging::send`.
+pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<String> {
+    let limits = state.carrier().media_limits();
+    if bytes.is_empty() {
+        return Err(AppError::invalid("That file is empty."));
+    }
+    let Some(content_type) = sniff_image(bytes) else {
+        return Err(AppError::invalid(
+            "Only JPEG, PNG and GIF pictures can be sent by MMS.",
+        ));
+    };
+    if let Some(why) = limits.check(&[bytes.len()]) {
+        return Err(AppError::invalid(why));
+    }
+    let id = crypto::new_id();
+    state
+        .media
+        .put(&id, bytes)
+        .await
+        .map_err(AppError::internal)?;
+    let inserted = sqlx::query(
+        "INSERT INTO media (id, user_id, content_type, size_bytes, state, created_at)
+         VALUES ($1, $2, $3, $4, 'stored', $5)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(content_type)
+    .bind(bytes.len() as i64)
+    .bind(now_ms())
+    .execute(state.db.pool())
+    .await;
+    if let Err(e) = inserted {
+        let _ = state.media.delete(&id).await;
+        return Err(e.into());
+    }
+    Ok(id)
+}
+
+/// Attaches the user's uploads to a new outbound message, inside its transaction: each must
+/// be theirs and unattached, and together within the carrier's limits.
+pub async fn attach(
+    tx: &mut Transaction<'_, Any>,
+    state: &AppState,
+    user_id: &str,
+    message_id: &str,
+    media_ids: &[String],
+) -> AppResult<()> {
+    let mut sizes = Vec::with_capacity(media_ids.len());
+    for id in media_ids {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT size_bytes FROM media WHERE id = $1 AND user_id = $2 AND message_id IS NULL",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((size,)) = row else {
+            return Err(AppError::not_found("That picture"));
+        };
+        sizes.push(size as usize);
+    }
+    if let Some(why) = state.carrier().media_limits().check(&sizes) {
+        return Err(AppError::invalid(why));
+    }
+    for (position, id) in media_ids.iter().enumerate() {
+        sqlx::query("UPDATE media SET message_id = $1, position = $2 WHERE id = $3")
+            .bind(message_id)
+            .bind(position as i64)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records an inbound message's pictures as pending and queues their fetch, inside the
+/// ingestion transaction (so a crash can't lose one).
+pub async fn record_inbound(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    message_id: &str,
+    media: &[MediaRef],
+) -> AppResult<()> {
+    let now = now_ms();
+    for (position, item) in media.iter().enumerate() {
+        let id = crypto::new_id();
+        sqlx::query(
+            "INSERT INTO media (id, user_id, message_id, position, content_type, state, source_url, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(message_id)
+        .bind(position as i64)
+        .bind(&item.content_type)
+        .bind(&item.url)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        jobs::enqueue(tx, &Job::FetchMedia { media_id: id }, now).await?;
+    }
+    Ok(())
+}
+
+/// What became of a fetch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fetched {
+    Stored,
+    /// Nothing to do (already stored, or the message is gone).
+    Nothing,
+    /// The carrier's copy is not a picture we keep, or too big: the thread says so.
+    Refused(String),
+}
+
+/// Fetches a pending inbound picture from the carrier and keeps it. Carrier errors are
+/// returned for the job queue to retry.
+pub async fn fetch(
+    state: &AppState,
+    media_id: &str,
+) -> Result<Fetched, super::carrier::CarrierError> {
+    use super::carrier::CarrierError;
+    let internal = |e: AppError| CarrierError::Transient(format!("storage: {e:?}"));
+    let row: Option<(Option<String>, String)> =
+        sqlx::query_as("SELECT source_url, state FROM media WHERE id = $1")
+            .bind(media_id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(|e| internal(e.into()))?;
+    let Some((Some(url), current)) = row else {
+        return Ok(Fetched::Nothing);
+    };
+    if current != "pending" {
+        return Ok(Fetched::Nothing);
+    }
+    let bytes = match state.carrier().fetch_media(&url, MAX_INBOUND_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(CarrierError::Rejected { detail, .. }) => return Ok(Fetched::Refused(detail)),
+        Err(e) => return Err(e),
+    };
+    let Some(content_type) = sniff_image(&bytes) else {
+        return Ok(Fetched::Refused("not a JPEG, PNG or GIF picture".into()));
+    };
+    state
+        .media
+        .put(media_id, &bytes)
+        .await
+        .map_err(|e| internal(AppError::internal(e)))?;
+    finish(
+        state,
+        media_id,
+        MediaState::Stored,
+        content_type,
+        bytes.len(),
+    )
+    .await
+    .map_err(internal)?;
+    Ok(Fetched::Stored)
+}
+
+/// Marks a pending picture stored or failed, and tells the owner's open tabs.
+pub async fn finish(
+    state: &AppState,
+    media_id: &str,
+    outcome: MediaState,
+    content_type: &str,
+    size: usize,
+) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "UPDATE media SET state = $1, content_type = $2, size_bytes = $3, source_url = NULL
+         WHERE id = $4 AND state = 'pending' RETURNING user_id, message_id",
+    )
+    .bind(outcome.as_str())
+    .bind(content_type)
+    .bind(size as i64)
+    .bind(media_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, Some(message_id))) = row else {
+        return Ok(());
+    };
+    let conversation: Option<(String,)> =
+        sqlx::query_as("SELECT conversation_id FROM messages WHERE id = $1")
+            .bind(&message_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let mut published = Vec::new();
+    if let Some((conversation_id,)) = conversation {
+        let event = LiveEvent::Message {
+            conversation_id,
+            message_id,
+        };
+        published.push(EventBus::record(&mut tx, &user_id, &event).await?);
+    }
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+/// A stored picture of `user_id`'s: its type and bytes. Anyone else's is "not found".
+pub async fn read_own(state: &AppState, user_id: &str, id: &str) -> AppResult<(String, Vec<u8>)> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT content_type FROM media WHERE id = $1 AND user_id = $2 AND state = 'stored'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((content_type,)) = row else {
+        return Err(AppError::not_found("That picture"));
+    };
+    let bytes = state.media.get(id).await.map_err(AppError::internal)?;
+    Ok((content_type, bytes))
+}
+
+fn public_message(id: &str, expires: i64) -> String {
+    format!("media:{id}:{expires}")
+}
+
+/// The URL a carrier fetches an outbound picture from: unguessable, and good for a day.
+pub fn public_url(state: &AppState, id: &str) -> String {
+    let expires = now_ms() + PUBLIC_URL_TTL_MS;
+    let sig = crypto::sign(&state.secret, &public_message(id, expires));
+    format!(
+        "{}/media/public/{id}?expires={expires}&sig={sig}",
+        state.settings.base_url()
+    )
+}
+
+/// A picture behind a public URL, if the URL is genuine and unexpired.
+pub async fn read_public(
+    state: &AppState,
+    id: &str,
+    expires: i64,
+    sig: &str,
+) -> AppResult<(String, Vec<u8>)> {
+    if expires < now_ms()
+        || !crypto::verify_signature(&state.secret, &public_message(id, expires), sig)
+    {
+        return Err(AppError::not_found("That picture"));
+    }
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT content_type FROM media WHERE id = $1 AND state = 'stored'")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((content_type,)) = row else {
+        return Err(AppError::not_found("That picture"));
+    };
+    let bytes = state.media.get(id).await.map_err(AppError::internal)?;
+    Ok((content_type, bytes))
+}
+
+/// The public URLs of an outbound message's pictures, in order.
+pub async fn public_urls_for(state: &AppState, message_id: &str) -> AppResult<Vec<String>> {
+    let ids: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM media WHERE message_id = $1 AND state = 'stored' ORDER BY position",
+    )
+    .bind(message_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(ids.iter().map(|(id,)| public_url(state, id)).collect())
+}
+
+/// The pictures of these messages, by message id, in order.
+pub async fn views_for(
+    db: &Db,
+    user_id: &str,
+    message_ids: &[String],
+) -> AppResult<HashMap<String, Vec<MediaView>>> {
+    let mut by_message: HashMap<String, Vec<MediaView>> = HashMap::new();
+    if message_ids.is_empty() {
+        return Ok(by_message);
+    }
+    let placeholders = (0..message_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT id, message_id, content_type, state FROM media
+         WHERE user_id = $1 AND message_id IN ({placeholders}) ORDER BY position"
+    );
+    let mut query = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(user_id);
+    for id in message_ids {
+        query = query.bind(id);
+    }
+    for (id, message_id, content_type, state) in query.fetch_all(db.pool()).await? {
+        by_message.entry(message_id).or_default().push(MediaView {
+            id,
+            content_type,
+            state: MediaState::parse(&state),
+        });
+    }
+    Ok(by_message)
+}
+
+/// Removes uploads nobody sent (the composer was closed before sending).
+pub async fn purge_orphans(state: &AppState) -> AppResult<usize> {
+    let old: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM media WHERE message_id IS NULL AND created_at < $1")
+            .bind(now_ms() - ORPHAN_AFTER_MS)
+            .fetch_all(state.db.pool())
+            .await?;
+    for (id,) in &old {
+        sqlx::query("DELETE FROM media WHERE id = $1")
+            .bind(id)
+            .execute(state.db.pool())
+            .await?;
+        let _ = state.media.delete(id).await;
+    }
+    Ok(old.len())
+}
+
+/// A picture as a `data:` URL: how the Simulator and the CLI hand the sandbox a picture.
+pub fn data_url(content_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "data:{content_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The HTTP side: uploads from the composer, pictures for their owner and for carriers.
+pub mod routes {
+    use axum::body::Bytes;
+    use axum::extract::{Path, Query, State};
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::{Extension, Json};
+    use serde::Deserialize;
+
+    use crate::error::AppError;
+    use crate::server::auth::Authenticated;
+    use crate::server::AppState;
+
+    /// Uploads are at most 5 MB (the most any carrier takes), with room for the request.
+    pub const UPLOAD_LIMIT: usize = 5_500_000;
+
+    fn refuse(error: AppError) -> Response {
+        let status = match error {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, error.to_string()).into_response()
+    }
+
+    fn picture(content_type: String, bytes: Vec<u8>, cache: &'static str) -> Response {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, cache.to_string()),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                // An image never runs script, even if opened on its own.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; sandbox".to_string(),
+                ),
+            ],
+            bytes,
+        )
+            .into_response()
+    }
+
+    /// `POST /media` (signed in): the raw bytes of one picture; answers `{"id": …}`.
+    pub async fn upload(
+        State(state): State<AppState>,
+        auth: Option<Extension<Authenticated>>,
+        body: Bytes,
+    ) -> Response {
+        let Some(Extension(auth)) = auth else {
+            return refuse(AppError::Unauthorized);
+        };
+        match super::upload(&state, &auth.user.id, &body).await {
+            Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
+            Err(e) => refuse(e),
+        }
+    }
+
+    /// `GET /media/{id}`: the owner's picture; for anyone else it does not exist.
+    pub async fn own(
+        State(state): State<AppState>,
+        auth: Option<Extension<Authenticated>>,
+        Path(id): Path<String>,
+    ) -> Response {
+        let Some(Extension(auth)) = auth else {
+            return refuse(AppError::not_found("That picture"));
+        };
+        match super::read_own(&state, &auth.user.id, &id).await {
+            Ok((content_type, bytes)) => picture(content_type, bytes, "private, max-age=86400"),
+            Err(e) => refuse(e),
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Signed {
+        expires: i64,
+        sig: String,
+    }
+
+    /// `GET /media/public/{id}?expires=…&sig=…`: what a carrier fetches for an outbound MMS.
+    pub async fn public(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        Query(signed): Query<Signed>,
+    ) -> Response {
+        match super::read_public(&state, &id, signed.expires, &signed.sig).await {
+            Ok((content_type, bytes)) => picture(content_type, bytes, "private, max-age=3600"),
+            Err(e) => refuse(e),
+        }
+    }
+}

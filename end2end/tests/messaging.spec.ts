@@ -150,3 +150,27 @@ test('two users text each other between their sandbox numbers', async ({ browser
   await expect(a.locator('.bubble.in').last()).toContainText('Hi Ada!', { timeout: 5_000 });
   await bea.close();
 });
+
+test('Admin → Carrier tests the connection, switches carriers and never shows a saved secret', async () => {
+  const page = await ada.newPage();
+  await open(page, '/admin');
+  const card = page.locator('#carrier');
+  await expect(card).toContainText('In use: the sandbox');
+  await card.getByRole('button', { name: 'Test connection' }).click();
+  await expect(card.getByRole('status')).toContainText('The sandbox answered');
+
+  await card.getByRole('radio', { name: 'Twilio' }).check();
+  await card.getByLabel('Twilio account SID').fill('AC' + 'a'.repeat(32));
+  await card.getByLabel('Twilio auth token').fill('s3cret-token-value');
+  await card.getByRole('button', { name: 'Save' }).click();
+  await expect(card).toContainText('In use: Twilio');
+  await expect(card.getByLabel('Twilio auth token')).toHaveAttribute('placeholder', /Saved \(hidden\)/);
+  await expect(card.getByLabel('Twilio auth token')).toHaveValue('');
+  await open(page, '/admin');
+  expect(await page.content()).not.toContain('s3cret-token-value');
+  await expectAccessible(page);
+
+  await card.getByRole('radio', { name: 'Sandbox' }).check();
+  await card.getByRole('button', { name: 'Save' }).click();
+  await expect(card).toContainText('In use: the sandbox');
+});

@@ -9,7 +9,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use app::server::{AppState, CarrierChoice, Db, Settings};
+use app::server::carrier::config::{CarrierConfig, TelnyxConfig};
+use app::server::{AppState, Db, Settings};
 use base64::Engine;
 use ed25519_dalek::Signer;
 
@@ -42,9 +43,13 @@ async fn app(url: &str) -> (AppState, String, Db) {
         bind_session_to_ip: false,
         session_idle_ms: 86_400_000,
         sandbox_step_ms: 50,
-        carrier: CarrierChoice::Sandbox,
-        telnyx_public_key: Some(PUBLIC_B64.into()),
-        twilio_auth_token: None,
+        carrier: CarrierConfig {
+            telnyx: TelnyxConfig {
+                public_key: Some(PUBLIC_B64.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
         push_contact: None,
         media_dir: std::env::temp_dir()
             .join(format!("switchboard-bench-media-{}", std::process::id())),

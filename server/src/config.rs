@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use app::server::carrier::config::{CarrierConfig, CarrierKind, TelnyxConfig, TwilioConfig};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "switchboard",
@@ -291,47 +293,32 @@ impl Config {
         })
     }
 
-    /// The carrier settings, checked: Telnyx needs its API key and webhook public key.
-    pub fn carrier_choice(&self) -> Result<app::server::CarrierChoice, String> {
-        match self.carrier.as_str() {
-            "telnyx" => {
-                let api_key = self
-                    .telnyx_api_key
-                    .clone()
-                    .filter(|k| !k.trim().is_empty())
-                    .ok_or(
-                        "SWITCHBOARD_TELNYX_API_KEY is required when SWITCHBOARD_CARRIER=telnyx",
-                    )?;
-                if self.telnyx_public_key.is_none() {
-                    return Err("SWITCHBOARD_TELNYX_PUBLIC_KEY is required when SWITCHBOARD_CARRIER=telnyx (inbound texts are verified with it)".into());
-                }
-                Ok(app::server::CarrierChoice::Telnyx {
-                    api_base: self.telnyx_api_base.clone(),
-                    api_key,
-                    messaging_profile_id: self.telnyx_messaging_profile_id.clone(),
-                })
-            }
-            "twilio" => {
-                let account_sid = self
-                    .twilio_account_sid
-                    .clone()
-                    .filter(|s| s.starts_with("AC"))
-                    .ok_or("SWITCHBOARD_TWILIO_ACCOUNT_SID (AC…) is required when SWITCHBOARD_CARRIER=twilio")?;
-                let auth_token = self
-                    .twilio_auth_token
-                    .clone()
-                    .filter(|t| !t.trim().is_empty())
-                    .ok_or(
-                        "SWITCHBOARD_TWILIO_AUTH_TOKEN is required when SWITCHBOARD_CARRIER=twilio",
-                    )?;
-                Ok(app::server::CarrierChoice::Twilio {
-                    api_base: self.twilio_api_base.clone(),
-                    account_sid,
-                    auth_token,
-                })
-            }
-            _ => Ok(app::server::CarrierChoice::Sandbox),
-        }
+    /// The carrier settings from the configuration, checked: the chosen carrier must have
+    /// its credentials. (Settings saved in Admin → Carrier take their place at run time.)
+    pub fn carrier_config(&self) -> Result<CarrierConfig, String> {
+        let config = CarrierConfig {
+            active: CarrierKind::parse(&self.carrier).unwrap_or_default(),
+            telnyx: TelnyxConfig {
+                api_base: self.telnyx_api_base.clone(),
+                api_key: self.telnyx_api_key.clone(),
+                messaging_profile_id: self.telnyx_messaging_profile_id.clone(),
+                public_key: self.telnyx_public_key.clone(),
+            },
+            twilio: TwilioConfig {
+                api_base: self.twilio_api_base.clone(),
+                account_sid: self.twilio_account_sid.clone(),
+                auth_token: self.twilio_auth_token.clone(),
+            },
+        };
+        config.check().map_err(|why| {
+            let prefix = match config.active {
+                CarrierKind::Telnyx => "SWITCHBOARD_CARRIER=telnyx: set SWITCHBOARD_TELNYX_API_KEY and SWITCHBOARD_TELNYX_PUBLIC_KEY",
+                CarrierKind::Twilio => "SWITCHBOARD_CARRIER=twilio: set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN",
+                CarrierKind::Sandbox => "SWITCHBOARD_CARRIER",
+            };
+            format!("{prefix} ({why})")
+        })?;
+        Ok(config)
     }
 
     /// The VAPID contact: configured, or derived from a public URL on a real domain.

@@ -14,7 +14,7 @@ pub type Reports = tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::Ca
 /// Everything `serve` needs, ready to answer requests, and the carrier reports channel that
 /// [`AppState::start_background_work`] consumes.
 pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
-    let carrier = config.carrier_choice()?;
+    let carrier = config.carrier_config()?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
@@ -37,8 +37,6 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         session_idle_ms: config.session_idle_days * 24 * 60 * 60 * 1000,
         sandbox_step_ms: 400,
         carrier,
-        telnyx_public_key: config.telnyx_public_key.clone(),
-        twilio_auth_token: config.twilio_auth_token.clone(),
         push_contact: config.push_contact(),
         media_dir: config.data_dir.join("media"),
     };
@@ -49,6 +47,10 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         tracing::warn!("push alerts are off: set SWITCHBOARD_PUSH_CONTACT (mailto: or https:) or a public URL on a real domain");
     }
     let (state, reports) = AppState::new(db, settings, secret, vapid, leptos_options(config));
+    state
+        .reload_carrier()
+        .await
+        .map_err(|e| format!("cannot load the carrier settings saved in the app: {e}"))?;
     Ok((state, reports))
 }
 

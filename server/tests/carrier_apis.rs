@@ -203,3 +203,22 @@ async fn twilio_client_speaks_the_published_spec() {
         .expect("release");
     let _ = std::fs::remove_file(overlay);
 }
+
+/// Admin → Carrier's "Test connection" reaches the carrier with the form's credentials.
+#[tokio::test]
+async fn admin_connection_test_reaches_the_carrier() {
+    let (_prism, base) = prism(&common::carrier_data().join("telnyx/spec3.yml")).await;
+    let app = common::TestApp::start(common::Backend::Sqlite).await;
+    let ada = app.admin("ada@example.com").await;
+    let form = [
+        ("active", "telnyx"),
+        ("telnyx_api_key", "KEY0123456789"),
+        ("telnyx_public_key", common::TELNYX_TEST_PUBLIC_KEY),
+        ("telnyx_api_base", base.as_str()),
+    ];
+    let said: String = app.call(&ada, "test_carrier", &form).await.json();
+    assert_eq!(said, "Telnyx answered: the settings work.");
+    // Testing saves nothing.
+    assert_eq!(app.state.carrier().name(), "sandbox");
+    app.finish().await;
+}

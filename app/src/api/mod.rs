@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod carrier;
 pub mod messaging;
 pub mod numbers;
 pub mod push;

@@ -29,6 +29,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::{mpsc, Notify};
 
+use carrier::config::CarrierConfig;
 use carrier::{Carrier, CarrierEvent};
 pub use db::{Backend, Db};
 use events::EventBus;
@@ -44,12 +45,9 @@ pub struct Settings {
     pub session_idle_ms: i64,
     /// The sandbox carrier's pause between simulated delivery statuses.
     pub sandbox_step_ms: u64,
-    /// Which carrier numbers and texts go through.
-    pub carrier: CarrierChoice,
-    /// Telnyx's webhook public key (base64): enables `/webhooks/telnyx`.
-    pub telnyx_public_key: Option<String>,
-    /// Twilio's auth token: enables `/webhooks/twilio`.
-    pub twilio_auth_token: Option<String>,
+    /// The carrier and its credentials from the server's configuration; settings saved in
+    /// Admin → Carrier take their place.
+    pub carrier: CarrierConfig,
     /// The VAPID `sub` contact (mailto: or https:); without it no push is sent.
     pub push_contact: Option<String>,
     /// Where MMS pictures are kept (the data directory's `media/`).
@@ -68,21 +66,12 @@ impl Settings {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub enum CarrierChoice {
-    /// The built-in offline carrier.
-    #[default]
-    Sandbox,
-    Telnyx {
-        api_base: String,
-        api_key: String,
-        messaging_profile_id: Option<String>,
-    },
-    Twilio {
-        api_base: String,
-        account_sid: String,
-        auth_token: String,
-    },
+/// The carrier in use, as built from its settings.
+struct ActiveCarrier {
+    config: CarrierConfig,
+    client: Arc<dyn Carrier>,
+    /// When an admin saved these settings (None: from the server's configuration).
+    saved_at: Option<i64>,
 }
 
 /// Shared by every request handler and server function.
@@ -102,7 +91,7 @@ pub struct AppState {
     pub jobs_waker: Arc<Notify>,
     /// Where MMS picture bytes live.
     pub media: Arc<dyn media::MediaStore>,
-    carrier: Arc<dyn Carrier>,
+    carrier: Arc<std::sync::RwLock<ActiveCarrier>>,
     /// The sandbox carrier, for the admin's Simulator (which only exists for the sandbox).
     pub sandbox: Arc<carrier::sandbox::Sandbox>,
     /// Where carriers' reports that don't come by webhook (the sandbox's) enter ingestion.
@@ -126,27 +115,10 @@ impl AppState {
             carrier_events.clone(),
             step,
         ));
-        let carrier: Arc<dyn Carrier> = match &settings.carrier {
-            CarrierChoice::Sandbox => sandbox.clone(),
-            CarrierChoice::Telnyx {
-                api_base,
-                api_key,
-                messaging_profile_id,
-            } => Arc::new(carrier::telnyx_api::Telnyx::new(
-                api_base,
-                api_key,
-                messaging_profile_id.clone(),
-            )),
-            CarrierChoice::Twilio {
-                api_base,
-                account_sid,
-                auth_token,
-            } => Arc::new(carrier::twilio_api::Twilio::new(
-                api_base,
-                account_sid,
-                auth_token,
-                &format!("{}/webhooks/twilio", settings.base_url()),
-            )),
+        let carrier = ActiveCarrier {
+            client: settings.carrier.build(&sandbox, &settings.base_url()),
+            config: settings.carrier.clone(),
+            saved_at: None,
         };
         let media: Arc<dyn media::MediaStore> =
             Arc::new(media::FileStore::new(settings.media_dir.clone()));
@@ -163,7 +135,7 @@ impl AppState {
                 .expect("HTTP client"),
             jobs_waker: Arc::new(Notify::new()),
             media,
-            carrier,
+            carrier: Arc::new(std::sync::RwLock::new(carrier)),
             sandbox,
             carrier_events,
         };
@@ -172,7 +144,39 @@ impl AppState {
 
     /// The carrier in use. Features never ask which one it is.
     pub fn carrier(&self) -> Arc<dyn Carrier> {
-        self.carrier.clone()
+        self.carrier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .client
+            .clone()
+    }
+
+    /// The carrier settings in use (with secrets: server-side only), and when an admin saved
+    /// them (None: from the server's configuration).
+    pub fn carrier_config(&self) -> (CarrierConfig, Option<i64>) {
+        let active = self.carrier.read().unwrap_or_else(|e| e.into_inner());
+        (active.config.clone(), active.saved_at)
+    }
+
+    /// Switches to the settings saved in Admin → Carrier when they are newer than the ones
+    /// in use. Run at start, after a save, and every few seconds (so every instance sharing
+    /// the database follows a change).
+    pub async fn reload_carrier(&self) -> crate::error::AppResult<()> {
+        let Some((config, saved_at)) = carrier::config::load_saved(&self.db, &self.secret).await?
+        else {
+            return Ok(());
+        };
+        if self.carrier_config().1 == Some(saved_at) {
+            return Ok(());
+        }
+        let client = config.build(&self.sandbox, &self.settings.base_url());
+        tracing::info!(carrier = client.name(), "carrier settings loaded");
+        *self.carrier.write().unwrap_or_else(|e| e.into_inner()) = ActiveCarrier {
+            config,
+            client,
+            saved_at: Some(saved_at),
+        };
+        Ok(())
     }
 
     /// Feeds a carrier event into ingestion as if it had come by webhook (sandbox, simulator).
@@ -184,6 +188,15 @@ impl AppState {
     /// cross-instance event listener.
     pub fn start_background_work(&self, mut reports: mpsc::UnboundedReceiver<CarrierEvent>) {
         jobs::spawn_worker(self.clone());
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if let Err(e) = state.reload_carrier().await {
+                    tracing::warn!(error = ?e, "could not reload the carrier settings");
+                }
+            }
+        });
         if self.db.backend() == Backend::Postgres {
             self.bus.listen_to_postgres(self.db.clone());
         }

@@ -212,17 +212,25 @@ pub async fn rename(state: &AppState, user_id: &str, id: &str, name: &str) -> Ap
 
 /// Gives the number back to the carrier; its conversations go with it.
 pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT carrier_ref FROM phone_numbers WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    let Some((carrier_ref,)) = row else {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT carrier, carrier_ref FROM phone_numbers WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((bought_from, carrier_ref)) = row else {
         return Err(AppError::not_found("That number"));
     };
-    state
-        .carrier()
+    let carrier = state.carrier();
+    if carrier.name() != bought_from {
+        // Releasing it through another carrier would free nothing and lose track of it.
+        return Err(AppError::invalid(format!(
+            "This number comes from {bought_from}, and {} is in use now. An admin can switch Admin → Carrier back to release it.",
+            carrier.name()
+        )));
+    }
+    carrier
         .release_number(&carrier_ref)
         .await
         .map_err(carrier_failure)?;

@@ -114,7 +114,7 @@ fn now_secs() -> i64 {
 /// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging events.
 pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     use super::carrier::telnyx;
-    let Some(key) = state.settings.telnyx_public_key.as_deref() else {
+    let Some(key) = state.carrier_config().0.telnyx.public_key else {
         return (StatusCode::NOT_FOUND, "Telnyx is not configured").into_response();
     };
     let header = |name: &str| {
@@ -124,7 +124,7 @@ pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .unwrap_or("")
     };
     if let Err(why) = telnyx::verify(
-        key,
+        &key,
         header(telnyx::TIMESTAMP_HEADER),
         header(telnyx::SIGNATURE_HEADER),
         &body,
@@ -154,7 +154,7 @@ pub async fn twilio(
     body: Bytes,
 ) -> Response {
     use super::carrier::twilio;
-    let Some(token) = state.settings.twilio_auth_token.as_deref() else {
+    let Some(token) = state.carrier_config().0.twilio.auth_token else {
         return (StatusCode::NOT_FOUND, "Twilio is not configured").into_response();
     };
     let url = format!(
@@ -169,7 +169,7 @@ pub async fn twilio(
         .get(twilio::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !twilio::verify(token, &url, &params, None, signature) {
+    if !twilio::verify(&token, &url, &params, None, signature) {
         tracing::warn!("Twilio webhook refused: bad signature");
         return (StatusCode::FORBIDDEN, "bad signature").into_response();
     }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use app::error::AppError;
+use app::server::carrier::config::{CarrierConfig, TelnyxConfig, TwilioConfig};
 use app::server::{AppState, Db, Settings};
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN, USER_AGENT};
 use reqwest::redirect::Policy;
@@ -115,9 +116,18 @@ impl TestApp {
             bind_session_to_ip: false,
             session_idle_ms: 30 * 24 * 60 * 60 * 1000,
             sandbox_step_ms: 50,
-            carrier: Default::default(),
-            telnyx_public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
-            twilio_auth_token: Some(TWILIO_TEST_TOKEN.into()),
+            // The sandbox is in use; both real carriers' webhook credentials are known.
+            carrier: CarrierConfig {
+                telnyx: TelnyxConfig {
+                    public_key: Some(TELNYX_TEST_PUBLIC_KEY.into()),
+                    ..Default::default()
+                },
+                twilio: TwilioConfig {
+                    auth_token: Some(TWILIO_TEST_TOKEN.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             push_contact: Some("mailto:ops@switchboard.example".into()),
             media_dir: dir.join("media"),
         };

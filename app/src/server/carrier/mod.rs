@@ -4,6 +4,7 @@
 //! from a verified webhook or from the sandbox, and take one ingestion path
 //! (`messaging::ingest`).
 
+pub mod config;
 pub mod errors;
 pub mod sandbox;
 pub mod telnyx;

@@ -22,6 +22,15 @@ pub enum VerifyError {
     TimestampOutOfTolerance,
 }
 
+/// The portal's base64 public key as an Ed25519 key; None if it isn't one.
+pub fn parse_public_key(public_key_b64: &str) -> Option<VerifyingKey> {
+    let key: [u8; 32] = STANDARD
+        .decode(public_key_b64.trim())
+        .ok()
+        .and_then(|k| k.try_into().ok())?;
+    VerifyingKey::from_bytes(&key).ok()
+}
+
 /// Checks a webhook on its raw bytes, before anything parses them.
 pub fn verify(
     public_key_b64: &str,
@@ -30,12 +39,7 @@ pub fn verify(
     raw_body: &[u8],
     now_secs: i64,
 ) -> Result<(), VerifyError> {
-    let key: [u8; 32] = STANDARD
-        .decode(public_key_b64.trim())
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .ok_or(VerifyError::InvalidPublicKey)?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| VerifyError::InvalidPublicKey)?;
+    let key = parse_public_key(public_key_b64).ok_or(VerifyError::InvalidPublicKey)?;
     let sent_at: i64 = timestamp
         .trim()
         .parse()

@@ -1,0 +1,168 @@
+//! Admin → Carrier: which carrier numbers and texts go through, its credentials (secrets are
+//! write-only: the browser learns only whether one is saved), and a connection test.
+// The form's fields are the server functions' arguments, one each.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::CarrierSettingsView;
+
+/// What the form sends. A blank secret keeps the saved one; a blank API address means the
+/// carrier's production API.
+#[cfg(feature = "ssr")]
+struct CarrierForm {
+    active: String,
+    telnyx_api_key: String,
+    telnyx_public_key: String,
+    telnyx_messaging_profile_id: String,
+    telnyx_api_base: String,
+    twilio_account_sid: String,
+    twilio_auth_token: String,
+    twilio_api_base: String,
+}
+
+#[cfg(feature = "ssr")]
+impl CarrierForm {
+    /// The settings this form asks for, on top of the ones in use.
+    fn apply_to(
+        self,
+        mut config: crate::server::carrier::config::CarrierConfig,
+    ) -> Result<crate::server::carrier::config::CarrierConfig, AppError> {
+        use crate::server::carrier::config::CarrierKind;
+        let optional = |v: String| {
+            let v = v.trim().to_string();
+            (!v.is_empty()).then_some(v)
+        };
+        for base in [&self.telnyx_api_base, &self.twilio_api_base] {
+            let base = base.trim();
+            if !base.is_empty()
+                && url::Url::parse(base).map(|u| u.scheme().starts_with("http")) != Ok(true)
+            {
+                return Err(AppError::invalid(format!(
+                    "{base} is not an http(s) address."
+                )));
+            }
+        }
+        config.active = CarrierKind::parse(self.active.trim())
+            .ok_or_else(|| AppError::invalid("Choose a carrier: sandbox, telnyx or twilio."))?;
+        if let Some(key) = optional(self.telnyx_api_key) {
+            config.telnyx.api_key = Some(key);
+        }
+        config.telnyx.public_key = optional(self.telnyx_public_key);
+        config.telnyx.messaging_profile_id = optional(self.telnyx_messaging_profile_id);
+        config.telnyx.api_base = self.telnyx_api_base.trim().to_string();
+        config.twilio.account_sid = optional(self.twilio_account_sid);
+        if let Some(token) = optional(self.twilio_auth_token) {
+            config.twilio.auth_token = Some(token);
+        }
+        config.twilio.api_base = self.twilio_api_base.trim().to_string();
+        config.check().map_err(AppError::invalid)?;
+        Ok(config)
+    }
+}
+
+#[server(endpoint = "carrier_settings")]
+pub async fn carrier_settings() -> Result<CarrierSettingsView, AppError> {
+    use crate::server::context;
+    context::require_admin()?;
+    let state = context::state()?;
+    let (config, saved_at) = state.carrier_config();
+    let base = state.settings.base_url();
+    Ok(CarrierSettingsView {
+        active: state.carrier().name().to_string(),
+        saved_at,
+        telnyx_api_key_saved: config.telnyx.api_key.is_some(),
+        telnyx_public_key: config.telnyx.public_key.unwrap_or_default(),
+        telnyx_messaging_profile_id: config.telnyx.messaging_profile_id.unwrap_or_default(),
+        telnyx_api_base: config.telnyx.api_base,
+        twilio_account_sid: config.twilio.account_sid.unwrap_or_default(),
+        twilio_auth_token_saved: config.twilio.auth_token.is_some(),
+        twilio_api_base: config.twilio.api_base,
+        telnyx_webhook_url: format!("{base}/webhooks/telnyx"),
+        twilio_webhook_url: format!("{base}/webhooks/twilio"),
+    })
+}
+
+/// Saves the carrier settings (secrets sealed) and switches to them at once.
+#[server(endpoint = "save_carrier")]
+pub async fn save_carrier(
+    active: String,
+    #[server(default)] telnyx_api_key: String,
+    #[server(default)] telnyx_public_key: String,
+    #[server(default)] telnyx_messaging_profile_id: String,
+    #[server(default)] telnyx_api_base: String,
+    #[server(default)] twilio_account_sid: String,
+    #[server(default)] twilio_auth_token: String,
+    #[server(default)] twilio_api_base: String,
+) -> Result<(), AppError> {
+    use crate::server::{carrier::config, context};
+    context::require_admin()?;
+    let state = context::state()?;
+    let form = CarrierForm {
+        active,
+        telnyx_api_key,
+        telnyx_public_key,
+        telnyx_messaging_profile_id,
+        telnyx_api_base,
+        twilio_account_sid,
+        twilio_auth_token,
+        twilio_api_base,
+    };
+    let wanted = form.apply_to(state.carrier_config().0)?;
+    config::save(&state.db, &state.secret, &wanted).await?;
+    state.reload_carrier().await
+}
+
+/// Tries the settings in the form (saved or not) with a cheap authenticated call.
+#[server(endpoint = "test_carrier")]
+pub async fn test_carrier(
+    active: String,
+    #[server(default)] telnyx_api_key: String,
+    #[server(default)] telnyx_public_key: String,
+    #[server(default)] telnyx_messaging_profile_id: String,
+    #[server(default)] telnyx_api_base: String,
+    #[server(default)] twilio_account_sid: String,
+    #[server(default)] twilio_auth_token: String,
+    #[server(default)] twilio_api_base: String,
+) -> Result<String, AppError> {
+    use crate::server::carrier::CarrierError;
+    use crate::server::context;
+    context::require_admin()?;
+    let state = context::state()?;
+    let form = CarrierForm {
+        active,
+        telnyx_api_key,
+        telnyx_public_key,
+        telnyx_messaging_profile_id,
+        telnyx_api_base,
+        twilio_account_sid,
+        twilio_auth_token,
+        twilio_api_base,
+    };
+    let wanted = form.apply_to(state.carrier_config().0)?;
+    let carrier = wanted.build(&state.sandbox, &state.settings.base_url());
+    let name = match carrier.name() {
+        "telnyx" => "Telnyx",
+        "twilio" => "Twilio",
+        _ => "The sandbox",
+    };
+    match carrier.test_connection().await {
+        Ok(()) => Ok(format!("{name} answered: the settings work.")),
+        Err(CarrierError::Config(_)) => Err(AppError::invalid(format!(
+            "{name} refused these credentials. Check the key or token."
+        ))),
+        Err(CarrierError::Transient(detail)) => {
+            tracing::warn!(%detail, "carrier connection test");
+            Err(AppError::invalid(format!(
+                "{name} could not be reached. Check the network and the API address."
+            )))
+        }
+        Err(CarrierError::RateLimited { .. }) => Err(AppError::invalid(format!(
+            "{name} is limiting requests; the credentials look fine. Try again in a minute."
+        ))),
+        Err(CarrierError::Rejected { code, detail }) => Err(AppError::invalid(format!(
+            "{name} answered with an error ({code}): {detail}"
+        ))),
+    }
+}

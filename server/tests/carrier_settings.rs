@@ -1,0 +1,207 @@
+//! Admin → Carrier against the real router on both backends: admins only, secrets sealed at
+//! rest and never sent back, checks before saving, switching at once (and on other
+//! instances through the database), numbers released only through their own carrier.
+
+mod common;
+
+use app::error::AppError;
+use app::server::carrier::config;
+use app::types::{CarrierSettingsView, NumberOffer, OwnedNumber};
+use common::{TestApp, TELNYX_TEST_PUBLIC_KEY};
+
+const TELNYX_KEY: &str = "KEYsealed0123456789";
+const TWILIO_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const TWILIO_TOKEN: &str = "token-sealed-987";
+
+/// A loopback port nothing listens on.
+fn closed_port() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn stored_value(app: &TestApp) -> Option<String> {
+    sqlx::query_as::<_, (String,)>("SELECT value FROM instance_settings WHERE key = 'carrier'")
+        .fetch_optional(app.state.db.pool())
+        .await
+        .unwrap()
+        .map(|(v,)| v)
+}
+
+async fn only_admins_see_and_change_the_carrier(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    for name in ["carrier_settings", "save_carrier", "test_carrier"] {
+        let reply = app.call(&bea, name, &[("active", "sandbox")]).await;
+        assert_eq!(reply.status, 403, "{name}: {reply:?}");
+        assert!(matches!(reply.error(), AppError::Forbidden));
+    }
+    assert_eq!(stored_value(app).await, None);
+}
+
+async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let settings: CarrierSettingsView = app.call(&ada, "carrier_settings", &[]).await.json();
+    assert_eq!(
+        (settings.active.as_str(), settings.saved_at),
+        ("sandbox", None)
+    );
+
+    // Incomplete settings are refused, naming what is missing; nothing is written.
+    let reply = app
+        .call(&ada, "save_carrier", &[("active", "telnyx")])
+        .await;
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains("API key")),
+        "{reply:?}"
+    );
+    let reply = app
+        .call(
+            &ada,
+            "save_carrier",
+            &[
+                ("active", "telnyx"),
+                ("telnyx_api_key", TELNYX_KEY),
+                ("telnyx_public_key", "nope"),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains("public key")),
+        "{reply:?}"
+    );
+    assert_eq!(stored_value(app).await, None);
+    assert_eq!(app.state.carrier().name(), "sandbox");
+
+    let base = closed_port();
+    app.call(
+        &ada,
+        "save_carrier",
+        &[
+            ("active", "telnyx"),
+            ("telnyx_api_key", TELNYX_KEY),
+            ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
+            ("telnyx_api_base", &base),
+        ],
+    )
+    .await
+    .json::<()>();
+    // In use at once; the browser learns only that a key is saved; storage holds no plaintext.
+    assert_eq!(app.state.carrier().name(), "telnyx");
+    let reply = app.call(&ada, "carrier_settings", &[]).await;
+    assert!(!reply.body.contains(TELNYX_KEY));
+    let settings: CarrierSettingsView = reply.json();
+    assert!(settings.telnyx_api_key_saved && settings.saved_at.is_some());
+    assert_eq!(settings.telnyx_public_key, TELNYX_TEST_PUBLIC_KEY);
+    let stored = stored_value(app).await.unwrap();
+    assert!(!stored.contains(TELNYX_KEY), "{stored}");
+    // Sealed under the instance secret: another secret can't open it.
+    assert!(config::load_saved(&app.state.db, &[1u8; 32]).await.is_err());
+
+    // A connection test says plainly when the carrier can't be reached.
+    let reply = app
+        .call(
+            &ada,
+            "test_carrier",
+            &[
+                ("active", "telnyx"),
+                ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
+                ("telnyx_api_base", &base),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains("could not be reached")),
+        "{reply:?}"
+    );
+
+    // Switching to Twilio with a blank Telnyx key keeps the saved one.
+    app.call(
+        &ada,
+        "save_carrier",
+        &[
+            ("active", "twilio"),
+            ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
+            ("twilio_account_sid", TWILIO_SID),
+            ("twilio_auth_token", TWILIO_TOKEN),
+        ],
+    )
+    .await
+    .json::<()>();
+    assert_eq!(app.state.carrier().name(), "twilio");
+    let (saved, _) = config::load_saved(&app.state.db, &app.state.secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.telnyx.api_key.as_deref(), Some(TELNYX_KEY));
+    assert_eq!(saved.twilio.auth_token.as_deref(), Some(TWILIO_TOKEN));
+    let stored = stored_value(app).await.unwrap();
+    assert!(!stored.contains(TWILIO_TOKEN), "{stored}");
+
+    // Settings saved by another instance sharing the database are picked up on reload.
+    let mut elsewhere = saved.clone();
+    elsewhere.active = config::CarrierKind::Sandbox;
+    config::save(&app.state.db, &app.state.secret, &elsewhere)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.state.reload_carrier().await.unwrap();
+    assert_eq!(app.state.carrier().name(), "sandbox");
+    let said: String = app
+        .call(&ada, "test_carrier", &[("active", "sandbox")])
+        .await
+        .json();
+    assert!(said.contains("work"), "{said}");
+}
+
+async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let offers: Vec<NumberOffer> = app
+        .call(
+            &ada,
+            "search_numbers",
+            &[("country", "US"), ("area_code", "212")],
+        )
+        .await
+        .json();
+    let number: OwnedNumber = app
+        .call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .await
+        .json();
+    let twilio = [
+        ("active", "twilio"),
+        ("twilio_account_sid", TWILIO_SID),
+        ("twilio_auth_token", TWILIO_TOKEN),
+    ];
+    app.call(&ada, "save_carrier", &twilio).await.json::<()>();
+    let reply = app
+        .call(
+            &ada,
+            "release_number",
+            &[("number_id", &number.id), ("confirm", "release")],
+        )
+        .await;
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains("comes from sandbox")),
+        "{reply:?}"
+    );
+    app.call(&ada, "save_carrier", &[("active", "sandbox")])
+        .await
+        .json::<()>();
+    app.call(
+        &ada,
+        "release_number",
+        &[("number_id", &number.id), ("confirm", "release")],
+    )
+    .await
+    .json::<()>();
+}
+
+on_both_backends!(
+    only_admins_see_and_change_the_carrier,
+    carrier_secrets_are_sealed_and_never_sent_back,
+    numbers_are_released_only_through_their_own_carrier,
+);

@@ -713,6 +713,53 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
     }
 }
 
+/// Several instances on one PostgreSQL database: a webhook taken by one instance reaches a
+/// browser whose live stream is held by another (LISTEN/NOTIFY), and a send queued through
+/// one is sent once by whichever worker claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_taken_by_one_instance_reaches_a_tab_on_another() {
+    let app = TestApp::start(common::Backend::Postgres).await;
+    common::within_limit("two instances", async {
+        let ada = app.admin("ada@example.com").await;
+        let number = buy(&app, &ada, "212").await;
+        let other = app.another_instance().await;
+        // The session lives in the database, so the same cookie works on either instance.
+        let mut stream = ada
+            .get(format!("{}/events", other.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "type": "inbound", "id": "x-instance-1", "from": "+12025550199",
+            "to": number.e164, "body": "across instances",
+        }))
+        .unwrap();
+        let res = reqwest::Client::new()
+            .post(format!("{}/webhooks/sandbox", app.base))
+            .header(
+                SANDBOX_SIGNATURE_HEADER,
+                sandbox_signature(&app.state.secret, &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let started = std::time::Instant::now();
+        read_until(&mut stream, "\"conversations\"").await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(stream);
+        drop(other);
+    })
+    .await;
+    app.finish().await;
+}
+
 /// Telnyx and Twilio webhooks over HTTP: signed example payloads are stored once; forged,
 /// stale or tampered ones are refused; unknown events are acknowledged.
 async fn carrier_webhooks_over_http(app: &TestApp) {

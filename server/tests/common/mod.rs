@@ -57,8 +57,23 @@ pub struct TestApp {
         Option<tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::CarrierEvent>>,
     >,
     dir: PathBuf,
+    db_url: String,
     pg_database: Option<String>,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// A second server process's worth of state on the same database (its own pool, event bus,
+/// worker and router on its own port), as when several instances share PostgreSQL.
+pub struct OtherInstance {
+    pub base: String,
+    pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OtherInstance {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }
 
 fn pg_admin_url() -> String {
@@ -111,6 +126,59 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
+        let (state, reports) = TestApp::state(db, &dir, addr).await;
+        let router = switchboard::build_router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base,
+            state,
+            reports: std::sync::Mutex::new(Some(reports)),
+            dir,
+            db_url: url,
+            pg_database,
+            server,
+        }
+    }
+
+    /// Another instance on this app's database, running (worker and event listener too).
+    pub async fn another_instance(&self) -> OtherInstance {
+        let db = Db::connect(&self.db_url).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (state, reports) = TestApp::state(db, &self.dir, addr).await;
+        state.start_background_work(reports);
+        let router = switchboard::build_router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        OtherInstance {
+            base: format!("http://{addr}"),
+            state,
+            server,
+        }
+    }
+
+    async fn state(
+        db: Db,
+        dir: &std::path::Path,
+        addr: SocketAddr,
+    ) -> (
+        AppState,
+        tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::CarrierEvent>,
+    ) {
+        let base = format!("http://{addr}");
         let settings = Settings {
             public_url: url::Url::parse(&base).unwrap(),
             bind_session_to_ip: false,
@@ -137,24 +205,7 @@ impl TestApp {
             .site_addr(addr)
             .build();
         let vapid = app::server::push::vapid_keys(&db).await.unwrap();
-        let (state, reports) = AppState::new(db, settings, [7u8; 32], vapid, options);
-        let router = switchboard::build_router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-        TestApp {
-            base,
-            state,
-            reports: std::sync::Mutex::new(Some(reports)),
-            dir,
-            pg_database,
-            server,
-        }
+        AppState::new(db, settings, [7u8; 32], vapid, options)
     }
 
     pub async fn finish(self) {

@@ -713,6 +713,65 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
     }
 }
 
+/// Events arriving together are stored in one transaction: duplicates among them still
+/// count once, and a status for a message not known yet is forgotten (so its redelivery is
+/// processed) without holding back the rest of its group.
+async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let inbound = |i: usize| CarrierEvent::Inbound {
+        event_id: format!("burst-{}", i % 30),
+        carrier_message_id: format!("burst-msg-{}", i % 30),
+        from: format!("+1202555{:04}", i % 7),
+        to: number.e164.clone(),
+        body: format!("burst {}", i % 30),
+        media: Vec::new(),
+    };
+    let early_status = CarrierEvent::Status {
+        event_id: "status-early".into(),
+        carrier_message_id: "not-sent-yet".into(),
+        status: DeliveryStatus::Delivered,
+        error_code: None,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (state, event) = (app.state.clone(), inbound(i));
+        tasks.spawn(async move { messaging::ingest(&state, "sandbox", &event).await.unwrap() });
+    }
+    let state = app.state.clone();
+    let early = tokio::spawn(async move {
+        messaging::ingest(&state, "sandbox", &early_status)
+            .await
+            .unwrap()
+    });
+    let mut outcomes = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        outcomes.push(done.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Ingested::Stored).count(),
+        30
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Ingested::Duplicate)
+            .count(),
+        10
+    );
+    assert_eq!(early.await.unwrap(), Ingested::UnknownMessage);
+    assert_eq!(count(app, "messages").await, 30);
+    assert_eq!(count(app, "conversations").await, 7);
+    let (forgotten,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM webhook_events WHERE event_id = 'status-early'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(forgotten, 0);
+    let unread: i64 = app.call(&ada, "unread_count", &[]).await.json();
+    assert_eq!(unread, 30);
+}
+
 /// Several instances on one PostgreSQL database: a webhook taken by one instance reaches a
 /// browser whose live stream is held by another (LISTEN/NOTIFY), and a send queued through
 /// one is sent once by whichever worker claims it.
@@ -1157,6 +1216,7 @@ macro_rules! paused_on_both_backends {
 }
 
 on_both_backends!(
+    concurrent_events_are_grouped_yet_each_counted_once,
     mms_pictures_go_between_users_and_only_their_owner_sees_them,
     uploads_are_checked_and_bad_sends_write_nothing,
     inbound_pictures_are_fetched_and_kept,

@@ -290,12 +290,110 @@ pub enum Ingested {
     UnknownMessage,
 }
 
+/// An event waiting for the ingestor, and where its outcome goes.
+pub struct PendingIngest {
+    carrier: String,
+    event: CarrierEvent,
+    reply: tokio::sync::oneshot::Sender<AppResult<Ingested>>,
+}
+
+/// Most events one transaction takes.
+const MAX_GROUP: usize = 64;
+
 /// The one ingestion path for what carriers report, webhook or sandbox alike.
+///
+/// Events are stored by one ingestor task in groups: whatever arrived while the previous
+/// group was being written shares the next transaction (carriers post concurrently), so the
+/// commit and the pages it writes are paid once per group rather than once per event. An
+/// idle instance still stores a lone event at once.
 pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> AppResult<Ingested> {
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    let pending = PendingIngest {
+        carrier: carrier.to_string(),
+        event: event.clone(),
+        reply,
+    };
+    if state.ingest_queue.send(pending).is_err() {
+        return ingest_alone(state, carrier, event).await;
+    }
+    outcome
+        .await
+        .map_err(|_| AppError::internal("the ingestor stopped"))?
+}
+
+/// Runs the ingestor: takes the queue's events a group at a time until the app ends.
+pub async fn run_ingestor(
+    state: AppState,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<PendingIngest>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        ingest_group(&state, group).await;
+    }
+}
+
+async fn ingest_group(state: &AppState, group: Vec<PendingIngest>) {
+    let together = async {
+        let mut tx = state.db.begin().await?;
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut published = Vec::new();
+        for pending in &group {
+            let (outcome, mut events) =
+                ingest_in(&mut tx, &pending.carrier, &pending.event).await?;
+            outcomes.push(outcome);
+            published.append(&mut events);
+        }
+        tx.commit().await?;
+        AppResult::Ok((outcomes, published))
+    };
+    match together.await {
+        Ok((outcomes, published)) => {
+            state.bus.announce(&state.db, published).await;
+            state.jobs_waker.notify_one();
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(Ok(outcome));
+            }
+        }
+        // One event failed and took the group's transaction with it: store each alone, so
+        // only the failing one reports its error (and its carrier retries it).
+        Err(_) => {
+            for pending in group {
+                let outcome = ingest_alone(state, &pending.carrier, &pending.event).await;
+                let _ = pending.reply.send(outcome);
+            }
+        }
+    }
+}
+
+async fn ingest_alone(
+    state: &AppState,
+    carrier: &str,
+    event: &CarrierEvent,
+) -> AppResult<Ingested> {
+    let mut tx = state.db.begin().await?;
+    let (outcome, published) = ingest_in(&mut tx, carrier, event).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(outcome)
+}
+
+/// One event inside the caller's transaction: recorded once by the carrier's event id, then
+/// stored (an inbound text) or applied (a status, forward only).
+async fn ingest_in(
+    tx: &mut Transaction<'_, Any>,
+    carrier: &str,
+    event: &CarrierEvent,
+) -> AppResult<(Ingested, Vec<Published>)> {
     let event_id = match event {
         CarrierEvent::Inbound { event_id, .. } | CarrierEvent::Status { event_id, .. } => event_id,
     };
-    let mut tx = state.db.begin().await?;
     let fresh = sqlx::query(
         "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ($1, $2, $3)
          ON CONFLICT (carrier, event_id) DO NOTHING",
@@ -303,14 +401,14 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
     .bind(carrier)
     .bind(event_id)
     .bind(now_ms())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected()
         == 1;
     if !fresh {
-        return Ok(Ingested::Duplicate);
+        return Ok((Ingested::Duplicate, Vec::new()));
     }
-    let (outcome, published) = match event {
+    match event {
         CarrierEvent::Inbound {
             carrier_message_id,
             from,
@@ -318,7 +416,7 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
             body,
             media,
             ..
-        } => store_inbound(&mut tx, carrier_message_id, from, to, body, media).await?,
+        } => store_inbound(tx, carrier_message_id, from, to, body, media).await,
         CarrierEvent::Status {
             carrier_message_id,
             status,
@@ -328,28 +426,32 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
             let found: Option<(String,)> =
                 sqlx::query_as("SELECT id FROM messages WHERE carrier_message_id = $1")
                     .bind(carrier_message_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             let Some((message_id,)) = found else {
-                // Roll back the dedupe row too, so the redelivery is processed.
-                return Ok(Ingested::UnknownMessage);
+                // Forget the event again, so the carrier's redelivery is processed.
+                sqlx::query("DELETE FROM webhook_events WHERE carrier = $1 AND event_id = $2")
+                    .bind(carrier)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
+                return Ok((Ingested::UnknownMessage, Vec::new()));
             };
             let status = match status {
                 DeliveryStatus::Sent => MessageStatus::Sent,
                 DeliveryStatus::Delivered => MessageStatus::Delivered,
                 DeliveryStatus::Failed => MessageStatus::Failed,
             };
-            let published =
-                advance(&mut tx, &message_id, status, error_code.as_deref(), None).await?;
-            (Ingested::Stored, published.into_iter().collect())
+            let published = advance(tx, &message_id, status, error_code.as_deref(), None).await?;
+            Ok((Ingested::Stored, published.into_iter().collect()))
         }
-    };
-    tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
-    state.jobs_waker.notify_one();
-    Ok(outcome)
+    }
 }
 
+/// Stores an inbound text in as few statements as it takes (ingest throughput is counted in
+/// them): who owns the number (and whether they have devices to alert) in one read, the
+/// conversation created or bumped in one upsert, the message, the number's "last inbound",
+/// and the two live events.
 async fn store_inbound(
     tx: &mut Transaction<'_, Any>,
     carrier_message_id: &str,
@@ -358,17 +460,35 @@ async fn store_inbound(
     body: &str,
     media: &[carrier::MediaRef],
 ) -> AppResult<(Ingested, Vec<Published>)> {
-    let number: Option<(String, String)> =
-        sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
-            .bind(to)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((number_id, user_id)) = number else {
+    let owner: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT n.id, n.user_id,
+                (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = n.user_id)
+         FROM phone_numbers n WHERE n.e164 = $1",
+    )
+    .bind(to)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((number_id, user_id, devices)) = owner else {
         tracing::warn!(to = %to, "inbound text for a number nobody owns here; dropped");
         return Ok((Ingested::NoOwner, Vec::new()));
     };
     let now = now_ms();
-    let conversation_id = conversation_for(tx, &user_id, &number_id, from).await?;
+    let line = preview_with_media(body, media.len());
+    let (conversation_id,): (String,) = sqlx::query_as(
+        "INSERT INTO conversations (id, user_id, number_id, peer, last_at, last_preview, unread)
+         VALUES ($1, $2, $3, $4, $5, $6, 1)
+         ON CONFLICT (number_id, peer) DO UPDATE SET last_at = excluded.last_at,
+             last_preview = excluded.last_preview, unread = conversations.unread + 1
+         RETURNING id",
+    )
+    .bind(crypto::new_id())
+    .bind(&user_id)
+    .bind(&number_id)
+    .bind(from)
+    .bind(now)
+    .bind(&line)
+    .fetch_one(&mut **tx)
+    .await?;
     let message_id = crypto::new_id();
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, carrier_message_id, created_at, updated_at)
@@ -384,40 +504,35 @@ async fn store_inbound(
     .execute(&mut **tx)
     .await?;
     super::media::record_inbound(tx, &user_id, &message_id, media).await?;
-    let line = preview_with_media(body, media.len());
-    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2, unread = unread + 1 WHERE id = $3")
-        .bind(now)
-        .bind(&line)
-        .bind(&conversation_id)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query("UPDATE phone_numbers SET last_inbound_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&number_id)
         .execute(&mut **tx)
         .await?;
-    // Alerts for the owner's devices go out through the job queue, after this commits.
-    let region = phone::region_of(to).unwrap_or_else(|| "US".into());
-    super::push::notify_inbound(
-        tx,
-        &user_id,
-        &conversation_id,
-        &phone::display(from, &region),
-        &line,
-    )
-    .await?;
-    let published = vec![
-        EventBus::record(
+    if devices > 0 {
+        // Alerts for the owner's devices go out through the job queue, after this commits.
+        let region = phone::region_of(to).unwrap_or_else(|| "US".into());
+        super::push::notify_inbound(
             tx,
             &user_id,
-            &LiveEvent::Message {
+            &conversation_id,
+            &phone::display(from, &region),
+            &line,
+        )
+        .await?;
+    }
+    let published = EventBus::record_all(
+        tx,
+        &user_id,
+        &[
+            LiveEvent::Message {
                 conversation_id,
                 message_id,
             },
-        )
-        .await?,
-        EventBus::record(tx, &user_id, &LiveEvent::Conversations).await?,
-    ];
+            LiveEvent::Conversations,
+        ],
+    )
+    .await?;
     Ok((Ingested::Stored, published))
 }
 

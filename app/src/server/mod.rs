@@ -96,6 +96,8 @@ pub struct AppState {
     pub sandbox: Arc<carrier::sandbox::Sandbox>,
     /// Where carriers' reports that don't come by webhook (the sandbox's) enter ingestion.
     carrier_events: mpsc::UnboundedSender<CarrierEvent>,
+    /// Events waiting to be stored by the ingestor (see `messaging::ingest`).
+    ingest_queue: mpsc::UnboundedSender<messaging::PendingIngest>,
 }
 
 impl AppState {
@@ -109,6 +111,7 @@ impl AppState {
         leptos_options: LeptosOptions,
     ) -> (AppState, mpsc::UnboundedReceiver<CarrierEvent>) {
         let (carrier_events, receiver) = mpsc::unbounded_channel();
+        let (ingest_queue, to_ingest) = mpsc::unbounded_channel();
         let step = Duration::from_millis(settings.sandbox_step_ms);
         let sandbox = Arc::new(carrier::sandbox::Sandbox::new(
             db.clone(),
@@ -138,7 +141,10 @@ impl AppState {
             carrier: Arc::new(std::sync::RwLock::new(carrier)),
             sandbox,
             carrier_events,
+            ingest_queue,
         };
+        // Ingestion runs even while background work is held back (tests start paused).
+        tokio::spawn(messaging::run_ingestor(state.clone(), to_ingest));
         (state, receiver)
     }
 

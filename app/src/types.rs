@@ -361,6 +361,14 @@ pub struct MediaLimits {
 pub const MMS_IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/gif"];
 
 impl MediaLimits {
+    /// Twilio's Messages `MediaUrl`: up to ten, 5 MB each for jpeg/png/gif. Twilio states no
+    /// total, but its MMS guide keeps a message to 5 MB for carriers to deliver it.
+    pub const TWILIO: MediaLimits = MediaLimits {
+        max_files: 10,
+        max_file_bytes: 5_000_000,
+        max_total_bytes: 5_000_000,
+    };
+
     /// Why these pictures can't go in one MMS, in plain words; None when they can.
     pub fn check(&self, sizes: &[usize]) -> Option<String> {
         if sizes.len() > self.max_files {

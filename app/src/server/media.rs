@@ -295,20 +295,31 @@ pub async fn finish(
     Ok(())
 }
 
-/// A stored picture of `user_id`'s: its type and bytes. Anyone else's is "not found".
-pub async fn read_own(state: &AppState, user_id: &str, id: &str) -> AppResult<(String, Vec<u8>)> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT content_type FROM media WHERE id = $1 AND user_id = $2 AND state = 'stored'",
+/// A stored picture's type and bytes; with `owner`, only if it is theirs. Otherwise, like a
+/// picture that does not exist, "not found".
+async fn read_stored(
+    state: &AppState,
+    id: &str,
+    owner: Option<&str>,
+) -> AppResult<(String, Vec<u8>)> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT content_type, user_id FROM media WHERE id = $1 AND state = 'stored'",
     )
     .bind(id)
-    .bind(user_id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((content_type,)) = row else {
-        return Err(AppError::not_found("That picture"));
-    };
-    let bytes = state.media.get(id).await.map_err(AppError::internal)?;
-    Ok((content_type, bytes))
+    match row {
+        Some((content_type, user_id)) if owner.is_none_or(|o| o == user_id) => {
+            let bytes = state.media.get(id).await.map_err(AppError::internal)?;
+            Ok((content_type, bytes))
+        }
+        _ => Err(AppError::not_found("That picture")),
+    }
+}
+
+/// A stored picture of `user_id`'s: its type and bytes. Anyone else's is "not found".
+pub async fn read_own(state: &AppState, user_id: &str, id: &str) -> AppResult<(String, Vec<u8>)> {
+    read_stored(state, id, Some(user_id)).await
 }
 
 fn public_message(id: &str, expires: i64) -> String {
@@ -337,16 +348,7 @@ pub async fn read_public(
     {
         return Err(AppError::not_found("That picture"));
     }
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT content_type FROM media WHERE id = $1 AND state = 'stored'")
-            .bind(id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    let Some((content_type,)) = row else {
-        return Err(AppError::not_found("That picture"));
-    };
-    let bytes = state.media.get(id).await.map_err(AppError::internal)?;
-    Ok((content_type, bytes))
+    read_stored(state, id, None).await
 }
 
 /// The public URLs of an outbound message's pictures, in order.

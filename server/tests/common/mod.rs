@@ -49,6 +49,19 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The real router for `state`, served on `listener` until aborted.
+fn serve(listener: tokio::net::TcpListener, state: &AppState) -> tokio::task::JoinHandle<()> {
+    let router = switchboard::build_router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    })
+}
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -127,15 +140,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let (state, reports) = TestApp::state(db, &dir, addr).await;
-        let router = switchboard::build_router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let server = serve(listener, &state);
         TestApp {
             base,
             state,
@@ -154,15 +159,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let (state, reports) = TestApp::state(db, &self.dir, addr).await;
         state.start_background_work(reports);
-        let router = switchboard::build_router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let server = serve(listener, &state);
         OtherInstance {
             base: format!("http://{addr}"),
             state,

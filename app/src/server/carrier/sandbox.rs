@@ -200,11 +200,7 @@ impl Carrier for Sandbox {
 
     fn media_limits(&self) -> MediaLimits {
         // Twilio's, the more generous of the two real carriers: try anything offline.
-        MediaLimits {
-            max_files: 10,
-            max_file_bytes: 5_000_000,
-            max_total_bytes: 5_000_000,
-        }
+        MediaLimits::TWILIO
     }
 
     /// The Simulator's pictures come as `data:` URLs (nothing to host); the rest over HTTP.

@@ -249,13 +249,7 @@ impl Carrier for Twilio {
     }
 
     fn media_limits(&self) -> MediaLimits {
-        // Messages' `MediaUrl`: up to ten, 5 MB each for jpeg/png/gif. Twilio states no total,
-        // but its MMS guide keeps a message to 5 MB for carriers to deliver it.
-        MediaLimits {
-            max_files: 10,
-            max_file_bytes: 5_000_000,
-            max_total_bytes: 5_000_000,
-        }
+        MediaLimits::TWILIO
     }
 
     /// Twilio's media URLs need the account's credentials (when HTTP auth is on for media).

@@ -85,8 +85,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// The instance's Web Push key pair.
     pub vapid: push::VapidKeys,
-    /// For outgoing HTTP that is not a carrier's API (push services).
-    pub http: reqwest::Client,
+    /// For outgoing HTTP that is not a carrier's API (push services); see [`AppState::http`].
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Wakes the job worker when work is queued.
     pub jobs_waker: Arc<Notify>,
     /// Where MMS picture bytes live.
@@ -132,10 +132,7 @@ impl AppState {
             leptos_options,
             bus: EventBus::default(),
             vapid,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .build()
-                .expect("HTTP client"),
+            http: Arc::new(std::sync::OnceLock::new()),
             jobs_waker: Arc::new(Notify::new()),
             media,
             carrier: Arc::new(std::sync::RwLock::new(carrier)),
@@ -146,6 +143,19 @@ impl AppState {
         // Ingestion runs even while background work is held back (tests start paused).
         tokio::spawn(messaging::run_ingestor(state.clone(), to_ingest));
         (state, receiver)
+    }
+
+    /// The HTTP client for push services, built on first use: building one loads the system's
+    /// CA certificates (about 100 ms here), which start-up should not wait for.
+    pub fn http(&self) -> reqwest::Client {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(15))
+                    .build()
+                    .expect("HTTP client")
+            })
+            .clone()
     }
 
     /// The carrier in use. Features never ask which one it is.

@@ -225,7 +225,7 @@ pub async fn deliver(
         }
     };
     let request = web_push::request_builder::build_request::<Vec<u8>>(message);
-    let mut outgoing = state.http.post(request.uri().to_string());
+    let mut outgoing = state.http().post(request.uri().to_string());
     for (name, value) in request.headers() {
         outgoing = outgoing.header(name.as_str(), value.as_bytes());
     }

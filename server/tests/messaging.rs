@@ -417,6 +417,23 @@ async fn two_users_text_each_other(app: &TestApp) {
     );
 }
 
+/// Posts a sandbox webhook signed as the sandbox signs it; answers the HTTP status.
+async fn post_sandbox(app: &TestApp, hook: &serde_json::Value) -> u16 {
+    let body = serde_json::to_vec(hook).unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/sandbox", app.base))
+        .header(
+            SANDBOX_SIGNATURE_HEADER,
+            sandbox_signature(&app.state.secret, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn sandbox_webhooks_are_verified_and_idempotent(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
@@ -789,22 +806,11 @@ async fn a_webhook_taken_by_one_instance_reaches_a_tab_on_another() {
             .await
             .unwrap();
         assert_eq!(stream.status(), 200);
-        let body = serde_json::to_vec(&serde_json::json!({
+        let hook = serde_json::json!({
             "type": "inbound", "id": "x-instance-1", "from": "+12025550199",
             "to": number.e164, "body": "across instances",
-        }))
-        .unwrap();
-        let res = reqwest::Client::new()
-            .post(format!("{}/webhooks/sandbox", app.base))
-            .header(
-                SANDBOX_SIGNATURE_HEADER,
-                sandbox_signature(&app.state.secret, &body),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        });
+        assert_eq!(post_sandbox(&app, &hook).await, 200);
         let started = std::time::Instant::now();
         read_until(&mut stream, "\"conversations\"").await;
         assert!(
@@ -1156,23 +1162,11 @@ async fn inbound_pictures_are_fetched_and_kept(app: &TestApp) {
     );
 
     // What the carrier hands over is not a picture: the thread says so, nothing is kept.
-    let body = serde_json::to_vec(&serde_json::json!({
+    let hook = serde_json::json!({
         "type": "inbound", "id": "mms-bad", "from": "+12025550199", "to": number.e164,
         "body": "see attached", "media": ["data:text/html;base64,PHNjcmlwdD4="],
-    }))
-    .unwrap();
-    let res = app
-        .browser()
-        .post(format!("{}/webhooks/sandbox", app.base))
-        .header(
-            SANDBOX_SIGNATURE_HEADER,
-            sandbox_signature(&app.state.secret, &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    });
+    assert_eq!(post_sandbox(app, &hook).await, 200);
     eventually(10, "the refused picture marked failed", || async {
         let t = thread(app, &ada, &list[0].id).await;
         let m = t.messages.iter().find(|m| m.body == "see attached")?;

@@ -313,9 +313,11 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
         event: event.clone(),
         reply,
     };
-    if state.ingest_queue.send(pending).is_err() {
-        return ingest_alone(state, carrier, event).await;
-    }
+    // The ingestor holds the state (and so this queue's sender) for as long as the app runs.
+    state
+        .ingest_queue
+        .send(pending)
+        .map_err(|_| AppError::internal("the ingestor stopped"))?;
     outcome
         .await
         .map_err(|_| AppError::internal("the ingestor stopped"))?

@@ -121,6 +121,14 @@ pub fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<i64> {
 }
 
 impl CarrierError {
+    /// A picture bigger than we keep: final, whoever hosts it.
+    pub fn media_too_large(max_bytes: usize) -> CarrierError {
+        CarrierError::Rejected {
+            code: "media-too-large".into(),
+            detail: format!("the picture is over {max_bytes} bytes"),
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -211,10 +219,7 @@ pub async fn download(
         .content_length()
         .is_some_and(|n| n > max_bytes as u64)
     {
-        return Err(CarrierError::Rejected {
-            code: "media-too-large".into(),
-            detail: format!("the picture is over {max_bytes} bytes"),
-        });
+        return Err(CarrierError::media_too_large(max_bytes));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -223,10 +228,7 @@ pub async fn download(
         .map_err(|e| CarrierError::Transient(format!("media download broke off: {e}")))?
     {
         if body.len() + chunk.len() > max_bytes {
-            return Err(CarrierError::Rejected {
-                code: "media-too-large".into(),
-                detail: format!("the picture is over {max_bytes} bytes"),
-            });
+            return Err(CarrierError::media_too_large(max_bytes));
         }
         body.extend_from_slice(&chunk);
     }

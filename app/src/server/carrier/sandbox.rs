@@ -218,10 +218,7 @@ impl Carrier for Sandbox {
                 .decode(data)
                 .map_err(|_| refuse("bad base64"))?;
             if bytes.len() > max_bytes {
-                return Err(CarrierError::Rejected {
-                    code: "media-too-large".into(),
-                    detail: format!("the picture is over {max_bytes} bytes"),
-                });
+                return Err(CarrierError::media_too_large(max_bytes));
             }
             return Ok(bytes);
         }

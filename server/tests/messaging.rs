@@ -731,7 +731,7 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
 }
 
 /// Events arriving together are stored in one transaction: duplicates among them still
-/// count once, and a status for a message not known yet is forgotten (so its redelivery is
+/// count once, a text for a number nobody owns is dropped alone, and a status for a message not known yet is forgotten (so its redelivery is
 /// processed) without holding back the rest of its group.
 async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
@@ -755,6 +755,16 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
         let (state, event) = (app.state.clone(), inbound(i));
         tasks.spawn(async move { messaging::ingest(&state, "sandbox", &event).await.unwrap() });
     }
+    let stranger = CarrierEvent::Inbound {
+        event_id: "burst-stranger".into(),
+        carrier_message_id: "burst-stranger".into(),
+        from: "+12025550199".into(),
+        to: "+13105550000".into(),
+        body: "for nobody here".into(),
+        media: Vec::new(),
+    };
+    let state = app.state.clone();
+    let nobody = tokio::spawn(async move { messaging::ingest(&state, "sandbox", &stranger).await });
     let state = app.state.clone();
     let early = tokio::spawn(async move {
         messaging::ingest(&state, "sandbox", &early_status)
@@ -777,6 +787,7 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
         10
     );
     assert_eq!(early.await.unwrap(), Ingested::UnknownMessage);
+    assert_eq!(nobody.await.unwrap().unwrap(), Ingested::NoOwner);
     assert_eq!(count(app, "messages").await, 30);
     assert_eq!(count(app, "conversations").await, 7);
     let (forgotten,): (i64,) =

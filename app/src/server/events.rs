@@ -60,8 +60,8 @@ impl EventBus {
     }
 
     /// Records several events for one user in two statements (one sequence bump, one
-    /// multi-row insert): ingestion records two per inbound text, and statements are what
-    /// its throughput is made of.
+    /// multi-row insert): ingestion records a whole group's events for a user at once, and
+    /// statements are what its throughput is made of.
     pub async fn record_all(
         tx: &mut Transaction<'_, Any>,
         user_id: &str,
@@ -75,22 +75,10 @@ impl EventBus {
         .bind(user_id)
         .fetch_one(&mut **tx)
         .await?;
-        let rows = (0..events.len())
-            .map(|i| {
-                let p = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql =
-            format!("INSERT INTO events (user_id, seq, kind, payload, created_at) VALUES {rows}");
+        let sql = format!(
+            "INSERT INTO events (user_id, seq, kind, payload, created_at) VALUES {}",
+            super::db::value_rows(events.len(), 5)
+        );
         let mut insert = sqlx::query(&sql);
         let now = now_ms();
         let mut published = Vec::with_capacity(events.len());

@@ -341,201 +341,332 @@ pub async fn run_ingestor(
 }
 
 async fn ingest_group(state: &AppState, group: Vec<PendingIngest>) {
-    let together = async {
-        let mut tx = state.db.begin().await?;
-        let mut outcomes = Vec::with_capacity(group.len());
-        let mut published = Vec::new();
-        for pending in &group {
-            let (outcome, mut events) =
-                ingest_in(&mut tx, &pending.carrier, &pending.event).await?;
-            outcomes.push(outcome);
-            published.append(&mut events);
-        }
-        tx.commit().await?;
-        AppResult::Ok((outcomes, published))
-    };
-    match together.await {
-        Ok((outcomes, published)) => {
-            state.bus.announce(&state.db, published).await;
-            state.jobs_waker.notify_one();
+    let events: Vec<(&str, &CarrierEvent)> = group
+        .iter()
+        .map(|pending| (pending.carrier.as_str(), &pending.event))
+        .collect();
+    match ingest_together(state, &events).await {
+        Ok(outcomes) => {
             for (pending, outcome) in group.into_iter().zip(outcomes) {
                 let _ = pending.reply.send(Ok(outcome));
             }
         }
         // One event failed and took the group's transaction with it: store each alone, so
         // only the failing one reports its error (and its carrier retries it).
-        Err(_) => {
+        Err(_) if group.len() > 1 => {
             for pending in group {
-                let outcome = ingest_alone(state, &pending.carrier, &pending.event).await;
+                let outcome = ingest_together(state, &[(&pending.carrier, &pending.event)])
+                    .await
+                    .map(|mut outcomes| outcomes.remove(0));
                 let _ = pending.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            for pending in group {
+                let _ = pending.reply.send(Err(e.clone()));
             }
         }
     }
 }
 
-async fn ingest_alone(
+/// Stores `events` in one transaction, then tells open tabs and the job worker.
+async fn ingest_together(
     state: &AppState,
-    carrier: &str,
-    event: &CarrierEvent,
-) -> AppResult<Ingested> {
+    events: &[(&str, &CarrierEvent)],
+) -> AppResult<Vec<Ingested>> {
     let mut tx = state.db.begin().await?;
-    let (outcome, published) = ingest_in(&mut tx, carrier, event).await?;
+    let (outcomes, published) = ingest_in(&mut tx, events).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
-    Ok(outcome)
+    Ok(outcomes)
 }
 
-/// One event inside the caller's transaction: recorded once by the carrier's event id, then
-/// stored (an inbound text) or applied (a status, forward only).
+/// Events inside the caller's transaction, each recorded once by its carrier's event id,
+/// then stored (inbound texts, all of them together) or applied (statuses, forward only).
+/// Returns each event's outcome, in order, and the live events to announce after commit.
 async fn ingest_in(
     tx: &mut Transaction<'_, Any>,
-    carrier: &str,
-    event: &CarrierEvent,
-) -> AppResult<(Ingested, Vec<Published>)> {
-    let event_id = match event {
-        CarrierEvent::Inbound { event_id, .. } | CarrierEvent::Status { event_id, .. } => event_id,
-    };
-    let fresh = sqlx::query(
-        "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ($1, $2, $3)
-         ON CONFLICT (carrier, event_id) DO NOTHING",
-    )
-    .bind(carrier)
-    .bind(event_id)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok((Ingested::Duplicate, Vec::new()));
-    }
-    match event {
-        CarrierEvent::Inbound {
-            carrier_message_id,
-            from,
-            to,
-            body,
-            media,
-            ..
-        } => store_inbound(tx, carrier_message_id, from, to, body, media).await,
-        CarrierEvent::Status {
-            carrier_message_id,
-            status,
-            error_code,
-            ..
-        } => {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM messages WHERE carrier_message_id = $1")
-                    .bind(carrier_message_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            let Some((message_id,)) = found else {
-                // Forget the event again, so the carrier's redelivery is processed.
-                sqlx::query("DELETE FROM webhook_events WHERE carrier = $1 AND event_id = $2")
-                    .bind(carrier)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await?;
-                return Ok((Ingested::UnknownMessage, Vec::new()));
-            };
-            let status = match status {
-                DeliveryStatus::Sent => MessageStatus::Sent,
-                DeliveryStatus::Delivered => MessageStatus::Delivered,
-                DeliveryStatus::Failed => MessageStatus::Failed,
-            };
-            let published = advance(tx, &message_id, status, error_code.as_deref(), None).await?;
-            Ok((Ingested::Stored, published.into_iter().collect()))
+    events: &[(&str, &CarrierEvent)],
+) -> AppResult<(Vec<Ingested>, Vec<Published>)> {
+    let fresh = first_sightings(tx, events).await?;
+    let mut outcomes = vec![Ingested::Duplicate; events.len()];
+    let mut published = Vec::new();
+    let mut texts = Vec::new();
+    for (index, &(carrier, event)) in events.iter().enumerate() {
+        if !fresh[index] {
+            continue;
+        }
+        match event {
+            CarrierEvent::Inbound {
+                carrier_message_id,
+                from,
+                to,
+                body,
+                media,
+                ..
+            } => texts.push(InboundText {
+                index,
+                carrier_message_id,
+                from,
+                to,
+                body,
+                media,
+            }),
+            CarrierEvent::Status {
+                event_id,
+                carrier_message_id,
+                status,
+                error_code,
+            } => {
+                let found: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM messages WHERE carrier_message_id = $1")
+                        .bind(carrier_message_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let Some((message_id,)) = found else {
+                    // Forget the event again, so the carrier's redelivery is processed.
+                    sqlx::query("DELETE FROM webhook_events WHERE carrier = $1 AND event_id = $2")
+                        .bind(carrier)
+                        .bind(event_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    outcomes[index] = Ingested::UnknownMessage;
+                    continue;
+                };
+                let status = match status {
+                    DeliveryStatus::Sent => MessageStatus::Sent,
+                    DeliveryStatus::Delivered => MessageStatus::Delivered,
+                    DeliveryStatus::Failed => MessageStatus::Failed,
+                };
+                published
+                    .extend(advance(tx, &message_id, status, error_code.as_deref(), None).await?);
+                outcomes[index] = Ingested::Stored;
+            }
         }
     }
+    if !texts.is_empty() {
+        published.extend(store_inbound(tx, &texts, &mut outcomes).await?);
+    }
+    Ok((outcomes, published))
 }
 
-/// Stores an inbound text in as few statements as it takes (ingest throughput is counted in
-/// them): who owns the number (and whether they have devices to alert) in one read, the
-/// conversation created or bumped in one upsert, the message, the number's "last inbound",
-/// and the two live events.
+/// Records the events' ids in one statement; says for each event whether this is the first
+/// time it is seen (a redelivery, or a second copy in the same group, is not).
+async fn first_sightings(
+    tx: &mut Transaction<'_, Any>,
+    events: &[(&str, &CarrierEvent)],
+) -> AppResult<Vec<bool>> {
+    let event_id = |event: &CarrierEvent| match event {
+        CarrierEvent::Inbound { event_id, .. } | CarrierEvent::Status { event_id, .. } => {
+            event_id.clone()
+        }
+    };
+    let sql = format!(
+        "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES {}
+         ON CONFLICT (carrier, event_id) DO NOTHING RETURNING carrier, event_id",
+        super::db::value_rows(events.len(), 3)
+    );
+    let mut insert = sqlx::query_as(&sql);
+    let now = now_ms();
+    for &(carrier, event) in events {
+        insert = insert.bind(carrier).bind(event_id(event)).bind(now);
+    }
+    let mut inserted: std::collections::HashSet<(String, String)> =
+        insert.fetch_all(&mut **tx).await?.into_iter().collect();
+    Ok(events
+        .iter()
+        .map(|&(carrier, event)| inserted.remove(&(carrier.to_string(), event_id(event))))
+        .collect())
+}
+
+/// A fresh inbound text of the group being stored.
+struct InboundText<'a> {
+    /// Its place in the group (where its outcome goes).
+    index: usize,
+    carrier_message_id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    body: &'a str,
+    media: &'a [carrier::MediaRef],
+}
+
+/// A conversation the group's texts land in.
+struct Landing {
+    number_id: String,
+    peer: String,
+    user_id: String,
+    texts: i64,
+    last_line: String,
+    id: String,
+}
+
+/// Stores inbound texts in a fixed number of statements however many there are (ingest
+/// throughput is counted in statements): who owns the numbers (and whether they have
+/// devices to alert), the conversations created or bumped, the messages, the numbers' "last
+/// inbound", and each owner's live events. Pictures and push alerts add their own rows.
 async fn store_inbound(
     tx: &mut Transaction<'_, Any>,
-    carrier_message_id: &str,
-    from: &str,
-    to: &str,
-    body: &str,
-    media: &[carrier::MediaRef],
-) -> AppResult<(Ingested, Vec<Published>)> {
-    let owner: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT n.id, n.user_id,
+    texts: &[InboundText<'_>],
+    outcomes: &mut [Ingested],
+) -> AppResult<Vec<Published>> {
+    use std::collections::HashMap;
+
+    // Owners, by number.
+    let mut numbers: Vec<&str> = texts.iter().map(|text| text.to).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let sql = format!(
+        "SELECT n.e164, n.id, n.user_id,
                 (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = n.user_id)
-         FROM phone_numbers n WHERE n.e164 = $1",
-    )
-    .bind(to)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((number_id, user_id, devices)) = owner else {
-        tracing::warn!(to = %to, "inbound text for a number nobody owns here; dropped");
-        return Ok((Ingested::NoOwner, Vec::new()));
-    };
-    let now = now_ms();
-    let line = preview_with_media(body, media.len());
-    let (conversation_id,): (String,) = sqlx::query_as(
-        "INSERT INTO conversations (id, user_id, number_id, peer, last_at, last_preview, unread)
-         VALUES ($1, $2, $3, $4, $5, $6, 1)
-         ON CONFLICT (number_id, peer) DO UPDATE SET last_at = excluded.last_at,
-             last_preview = excluded.last_preview, unread = conversations.unread + 1
-         RETURNING id",
-    )
-    .bind(crypto::new_id())
-    .bind(&user_id)
-    .bind(&number_id)
-    .bind(from)
-    .bind(now)
-    .bind(&line)
-    .fetch_one(&mut **tx)
-    .await?;
-    let message_id = crypto::new_id();
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, carrier_message_id, created_at, updated_at)
-         VALUES ($1, $2, $3, 'in', $4, 'received', $5, $6, $7, $7)",
-    )
-    .bind(&message_id)
-    .bind(&conversation_id)
-    .bind(&user_id)
-    .bind(body)
-    .bind(crate::sms::count(body).segments.max(1) as i64)
-    .bind(carrier_message_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    super::media::record_inbound(tx, &user_id, &message_id, media).await?;
-    sqlx::query("UPDATE phone_numbers SET last_inbound_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&number_id)
-        .execute(&mut **tx)
-        .await?;
-    if devices > 0 {
-        // Alerts for the owner's devices go out through the job queue, after this commits.
-        let region = phone::region_of(to).unwrap_or_else(|| "US".into());
-        super::push::notify_inbound(
-            tx,
-            &user_id,
-            &conversation_id,
-            &phone::display(from, &region),
-            &line,
-        )
-        .await?;
+         FROM phone_numbers n WHERE n.e164 IN ({})",
+        super::db::placeholders(1, numbers.len())
+    );
+    let mut lookup = sqlx::query_as(&sql);
+    for number in &numbers {
+        lookup = lookup.bind(*number);
     }
-    let published = EventBus::record_all(
-        tx,
-        &user_id,
-        &[
-            LiveEvent::Message {
-                conversation_id,
-                message_id,
+    let owners: HashMap<String, (String, String, i64)> = lookup
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(
+            |(e164, number_id, user_id, devices): (String, String, String, i64)| {
+                (e164, (number_id, user_id, devices))
             },
-            LiveEvent::Conversations,
-        ],
-    )
-    .await?;
-    Ok((Ingested::Stored, published))
+        )
+        .collect();
+
+    // Conversations: one row each, however many of the group's texts land in it (a
+    // statement may not upsert the same row twice on PostgreSQL).
+    let now = now_ms();
+    let mut landings: Vec<Landing> = Vec::new();
+    let mut landing_of: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut stored = Vec::new(); // (text, landing)
+    for text in texts {
+        let Some((number_id, user_id, _)) = owners.get(text.to) else {
+            tracing::warn!(to = %text.to, "inbound text for a number nobody owns here; dropped");
+            outcomes[text.index] = Ingested::NoOwner;
+            continue;
+        };
+        let line = preview_with_media(text.body, text.media.len());
+        let landing = *landing_of
+            .entry((number_id.as_str(), text.from))
+            .or_insert_with(|| {
+                landings.push(Landing {
+                    number_id: number_id.clone(),
+                    peer: text.from.to_string(),
+                    user_id: user_id.clone(),
+                    texts: 0,
+                    last_line: String::new(),
+                    id: crypto::new_id(),
+                });
+                landings.len() - 1
+            });
+        landings[landing].texts += 1;
+        landings[landing].last_line = line;
+        stored.push((text, landing));
+    }
+    if stored.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO conversations (id, user_id, number_id, peer, last_at, last_preview, unread)
+         VALUES {}
+         ON CONFLICT (number_id, peer) DO UPDATE SET last_at = excluded.last_at,
+             last_preview = excluded.last_preview, unread = conversations.unread + excluded.unread
+         RETURNING id, number_id, peer",
+        super::db::value_rows(landings.len(), 7)
+    );
+    let mut upsert = sqlx::query_as(&sql);
+    for landing in &landings {
+        upsert = upsert
+            .bind(&landing.id)
+            .bind(&landing.user_id)
+            .bind(&landing.number_id)
+            .bind(&landing.peer)
+            .bind(now)
+            .bind(&landing.last_line)
+            .bind(landing.texts);
+    }
+    let ids: Vec<(String, String, String)> = upsert.fetch_all(&mut **tx).await?;
+    for (id, number_id, peer) in ids {
+        // An existing conversation keeps its id: learn it.
+        if let Some(&landing) = landing_of.get(&(number_id.as_str(), peer.as_str())) {
+            landings[landing].id = id;
+        }
+    }
+
+    // The messages, in arrival order.
+    let message_ids: Vec<String> = stored.iter().map(|_| crypto::new_id()).collect();
+    let sql = format!(
+        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, carrier_message_id, created_at, updated_at)
+         VALUES {}",
+        super::db::value_rows(stored.len(), 10)
+    );
+    let mut insert = sqlx::query(&sql);
+    for ((text, landing), message_id) in stored.iter().zip(&message_ids) {
+        let landing = &landings[*landing];
+        insert = insert
+            .bind(message_id)
+            .bind(&landing.id)
+            .bind(&landing.user_id)
+            .bind("in")
+            .bind(text.body)
+            .bind(MessageStatus::Received.as_str())
+            .bind(crate::sms::count(text.body).segments.max(1) as i64)
+            .bind(text.carrier_message_id)
+            .bind(now)
+            .bind(now);
+    }
+    insert.execute(&mut **tx).await?;
+
+    let mut bumped: Vec<&str> = landings.iter().map(|l| l.number_id.as_str()).collect();
+    bumped.sort_unstable();
+    bumped.dedup();
+    let sql = format!(
+        "UPDATE phone_numbers SET last_inbound_at = $1 WHERE id IN ({})",
+        super::db::placeholders(2, bumped.len())
+    );
+    let mut update = sqlx::query(&sql).bind(now);
+    for number_id in bumped {
+        update = update.bind(number_id);
+    }
+    update.execute(&mut **tx).await?;
+
+    // Pictures to fetch and alerts to send, per text; then each owner's live events.
+    let mut live: Vec<(&str, Vec<LiveEvent>)> = Vec::new();
+    for ((text, landing), message_id) in stored.iter().zip(message_ids) {
+        let landing = &landings[*landing];
+        super::media::record_inbound(tx, &landing.user_id, &message_id, text.media).await?;
+        if owners[text.to].2 > 0 {
+            // Alerts for the owner's devices go out through the job queue, after commit.
+            let region = phone::region_of(text.to).unwrap_or_else(|| "US".into());
+            super::push::notify_inbound(
+                tx,
+                &landing.user_id,
+                &landing.id,
+                &phone::display(text.from, &region),
+                &preview_with_media(text.body, text.media.len()),
+            )
+            .await?;
+        }
+        let event = LiveEvent::Message {
+            conversation_id: landing.id.clone(),
+            message_id,
+        };
+        match live.iter_mut().find(|(user, _)| *user == landing.user_id) {
+            Some((_, events)) => events.push(event),
+            None => live.push((&landing.user_id, vec![event])),
+        }
+        outcomes[text.index] = Ingested::Stored;
+    }
+    let mut published = Vec::new();
+    for (user_id, mut events) in live {
+        events.push(LiveEvent::Conversations);
+        published.extend(EventBus::record_all(tx, user_id, &events).await?);
+    }
+    Ok(published)
 }
 
 type ConversationRow = (String, String, String, String, String, i64, String, i64);

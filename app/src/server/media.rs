@@ -372,10 +372,7 @@ pub async fn views_for(
     if message_ids.is_empty() {
         return Ok(by_message);
     }
-    let placeholders = (0..message_ids.len())
-        .map(|i| format!("${}", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let placeholders = super::db::placeholders(2, message_ids.len());
     let sql = format!(
         "SELECT id, message_id, content_type, state FROM media
          WHERE user_id = $1 AND message_id IN ({placeholders}) ORDER BY position"

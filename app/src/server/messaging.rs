@@ -203,10 +203,7 @@ async fn advance(
         .filter(|s| s.rank() < status.rank())
         .map(|s| s.as_str())
         .collect();
-    let placeholders = (0..behind.len())
-        .map(|i| format!("${}", i + 6))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let placeholders = super::db::placeholders(6, behind.len());
     let sql = format!(
         "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code),
          carrier_message_id = COALESCE($3, carrier_message_id), updated_at = $4
@@ -375,23 +372,28 @@ async fn ingest_together(
     events: &[(&str, &CarrierEvent)],
 ) -> AppResult<Vec<Ingested>> {
     let mut tx = state.db.begin().await?;
-    let (outcomes, published) = ingest_in(&mut tx, events).await?;
+    let stored = ingest_in(&mut tx, events).await?;
     tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
-    state.jobs_waker.notify_one();
-    Ok(outcomes)
+    state.bus.announce(&state.db, stored.published).await;
+    if stored.queued_jobs {
+        // Only then: the worker's look for work takes the (on SQLite, single) writer.
+        state.jobs_waker.notify_one();
+    }
+    Ok(stored.outcomes)
 }
 
 /// Events inside the caller's transaction, each recorded once by its carrier's event id,
 /// then stored (inbound texts, all of them together) or applied (statuses, forward only).
-/// Returns each event's outcome, in order, and the live events to announce after commit.
 async fn ingest_in(
     tx: &mut Transaction<'_, Any>,
     events: &[(&str, &CarrierEvent)],
-) -> AppResult<(Vec<Ingested>, Vec<Published>)> {
+) -> AppResult<Stored> {
     let fresh = first_sightings(tx, events).await?;
-    let mut outcomes = vec![Ingested::Duplicate; events.len()];
-    let mut published = Vec::new();
+    let mut stored = Stored {
+        outcomes: vec![Ingested::Duplicate; events.len()],
+        published: Vec::new(),
+        queued_jobs: false,
+    };
     let mut texts = Vec::new();
     for (index, &(carrier, event)) in events.iter().enumerate() {
         if !fresh[index] {
@@ -431,7 +433,7 @@ async fn ingest_in(
                         .bind(event_id)
                         .execute(&mut **tx)
                         .await?;
-                    outcomes[index] = Ingested::UnknownMessage;
+                    stored.outcomes[index] = Ingested::UnknownMessage;
                     continue;
                 };
                 let status = match status {
@@ -439,16 +441,17 @@ async fn ingest_in(
                     DeliveryStatus::Delivered => MessageStatus::Delivered,
                     DeliveryStatus::Failed => MessageStatus::Failed,
                 };
-                published
+                stored
+                    .published
                     .extend(advance(tx, &message_id, status, error_code.as_deref(), None).await?);
-                outcomes[index] = Ingested::Stored;
+                stored.outcomes[index] = Ingested::Stored;
             }
         }
     }
     if !texts.is_empty() {
-        published.extend(store_inbound(tx, &texts, &mut outcomes).await?);
+        store_inbound(tx, &texts, &mut stored).await?;
     }
-    Ok((outcomes, published))
+    Ok(stored)
 }
 
 /// Records the events' ids in one statement; says for each event whether this is the first
@@ -480,6 +483,16 @@ async fn first_sightings(
         .collect())
 }
 
+/// What storing a group of events did.
+struct Stored {
+    /// Each event's outcome, in the group's order.
+    outcomes: Vec<Ingested>,
+    /// Live events to announce after commit.
+    published: Vec<Published>,
+    /// Picture fetches or push alerts were queued for the job worker.
+    queued_jobs: bool,
+}
+
 /// A fresh inbound text of the group being stored.
 struct InboundText<'a> {
     /// Its place in the group (where its outcome goes).
@@ -502,27 +515,29 @@ struct Landing {
 }
 
 /// Stores inbound texts in a fixed number of statements however many there are (ingest
-/// throughput is counted in statements): who owns the numbers (and whether they have
-/// devices to alert), the conversations created or bumped, the messages, the numbers' "last
-/// inbound", and each owner's live events. Pictures and push alerts add their own rows.
+/// throughput is counted in statements, each a round trip to the database's writer): the
+/// numbers' "last inbound" set, returning who owns them (and whether they have devices to
+/// alert); the conversations created or bumped; the messages; each owner's live events.
+/// Pictures and push alerts add their own rows.
 async fn store_inbound(
     tx: &mut Transaction<'_, Any>,
     texts: &[InboundText<'_>],
-    outcomes: &mut [Ingested],
-) -> AppResult<Vec<Published>> {
+    group: &mut Stored,
+) -> AppResult<()> {
     use std::collections::HashMap;
 
-    // Owners, by number.
+    // The numbers texted: their "last inbound" is now, and who owns them, by number.
+    let now = now_ms();
     let mut numbers: Vec<&str> = texts.iter().map(|text| text.to).collect();
     numbers.sort_unstable();
     numbers.dedup();
     let sql = format!(
-        "SELECT n.e164, n.id, n.user_id,
-                (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = n.user_id)
-         FROM phone_numbers n WHERE n.e164 IN ({})",
-        super::db::placeholders(1, numbers.len())
+        "UPDATE phone_numbers SET last_inbound_at = $1 WHERE e164 IN ({})
+         RETURNING e164, id, user_id,
+             (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = phone_numbers.user_id)",
+        super::db::placeholders(2, numbers.len())
     );
-    let mut lookup = sqlx::query_as(&sql);
+    let mut lookup = sqlx::query_as(&sql).bind(now);
     for number in &numbers {
         lookup = lookup.bind(*number);
     }
@@ -539,14 +554,13 @@ async fn store_inbound(
 
     // Conversations: one row each, however many of the group's texts land in it (a
     // statement may not upsert the same row twice on PostgreSQL).
-    let now = now_ms();
     let mut landings: Vec<Landing> = Vec::new();
     let mut landing_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut stored = Vec::new(); // (text, landing)
     for text in texts {
         let Some((number_id, user_id, _)) = owners.get(text.to) else {
             tracing::warn!(to = %text.to, "inbound text for a number nobody owns here; dropped");
-            outcomes[text.index] = Ingested::NoOwner;
+            group.outcomes[text.index] = Ingested::NoOwner;
             continue;
         };
         let line = preview_with_media(text.body, text.media.len());
@@ -568,7 +582,7 @@ async fn store_inbound(
         stored.push((text, landing));
     }
     if stored.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let sql = format!(
         "INSERT INTO conversations (id, user_id, number_id, peer, last_at, last_preview, unread)
@@ -621,25 +635,14 @@ async fn store_inbound(
     }
     insert.execute(&mut **tx).await?;
 
-    let mut bumped: Vec<&str> = landings.iter().map(|l| l.number_id.as_str()).collect();
-    bumped.sort_unstable();
-    bumped.dedup();
-    let sql = format!(
-        "UPDATE phone_numbers SET last_inbound_at = $1 WHERE id IN ({})",
-        super::db::placeholders(2, bumped.len())
-    );
-    let mut update = sqlx::query(&sql).bind(now);
-    for number_id in bumped {
-        update = update.bind(number_id);
-    }
-    update.execute(&mut **tx).await?;
-
     // Pictures to fetch and alerts to send, per text; then each owner's live events.
     let mut live: Vec<(&str, Vec<LiveEvent>)> = Vec::new();
     for ((text, landing), message_id) in stored.iter().zip(message_ids) {
         let landing = &landings[*landing];
         super::media::record_inbound(tx, &landing.user_id, &message_id, text.media).await?;
+        group.queued_jobs |= !text.media.is_empty();
         if owners[text.to].2 > 0 {
+            group.queued_jobs = true;
             // Alerts for the owner's devices go out through the job queue, after commit.
             let region = phone::region_of(text.to).unwrap_or_else(|| "US".into());
             super::push::notify_inbound(
@@ -659,14 +662,15 @@ async fn store_inbound(
             Some((_, events)) => events.push(event),
             None => live.push((&landing.user_id, vec![event])),
         }
-        outcomes[text.index] = Ingested::Stored;
+        group.outcomes[text.index] = Ingested::Stored;
     }
-    let mut published = Vec::new();
     for (user_id, mut events) in live {
         events.push(LiveEvent::Conversations);
-        published.extend(EventBus::record_all(tx, user_id, &events).await?);
+        group
+            .published
+            .extend(EventBus::record_all(tx, user_id, &events).await?);
     }
-    Ok(published)
+    Ok(())
 }
 
 type ConversationRow = (String, String, String, String, String, i64, String, i64);

@@ -72,11 +72,41 @@ struct ActiveCarrier {
     client: Arc<dyn Carrier>,
     /// When an admin saved these settings (None: from the server's configuration).
     saved_at: Option<i64>,
+    /// `config.telnyx.public_key`, parsed once rather than on every webhook.
+    telnyx_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
-/// Shared by every request handler and server function.
+impl ActiveCarrier {
+    fn new(config: CarrierConfig, client: Arc<dyn Carrier>, saved_at: Option<i64>) -> Self {
+        let telnyx_key = config
+            .telnyx
+            .public_key
+            .as_deref()
+            .and_then(carrier::telnyx::parse_public_key);
+        ActiveCarrier {
+            config,
+            client,
+            saved_at,
+            telnyx_key,
+        }
+    }
+}
+
+/// Shared by every request handler and server function. Cheap to clone (one reference
+/// count): axum clones the state for every middleware layer and handler of every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppParts {
     pub db: Db,
     pub settings: Arc<Settings>,
     /// Instance secret (32 bytes): keys the HMAC behind invitation links.
@@ -118,14 +148,14 @@ impl AppState {
             carrier_events.clone(),
             step,
         ));
-        let carrier = ActiveCarrier {
-            client: settings.carrier.build(&sandbox, &settings.base_url()),
-            config: settings.carrier.clone(),
-            saved_at: None,
-        };
+        let carrier = ActiveCarrier::new(
+            settings.carrier.clone(),
+            settings.carrier.build(&sandbox, &settings.base_url()),
+            None,
+        );
         let media: Arc<dyn media::MediaStore> =
             Arc::new(media::FileStore::new(settings.media_dir.clone()));
-        let state = AppState {
+        let state = AppState(Arc::new(AppParts {
             db,
             settings: Arc::new(settings),
             secret: Arc::new(secret),
@@ -139,7 +169,7 @@ impl AppState {
             sandbox,
             carrier_events,
             ingest_queue,
-        };
+        }));
         // Ingestion runs even while background work is held back (tests start paused).
         tokio::spawn(messaging::run_ingestor(state.clone(), to_ingest));
         (state, receiver)
@@ -167,6 +197,14 @@ impl AppState {
             .clone()
     }
 
+    /// The key Telnyx webhooks are signed with, when Telnyx is configured.
+    pub fn telnyx_webhook_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        self.carrier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .telnyx_key
+    }
+
     /// The carrier settings in use (with secrets: server-side only), and when an admin saved
     /// them (None: from the server's configuration).
     pub fn carrier_config(&self) -> (CarrierConfig, Option<i64>) {
@@ -187,11 +225,8 @@ impl AppState {
         }
         let client = config.build(&self.sandbox, &self.settings.base_url());
         tracing::info!(carrier = client.name(), "carrier settings loaded");
-        *self.carrier.write().unwrap_or_else(|e| e.into_inner()) = ActiveCarrier {
-            config,
-            client,
-            saved_at: Some(saved_at),
-        };
+        *self.carrier.write().unwrap_or_else(|e| e.into_inner()) =
+            ActiveCarrier::new(config, client, Some(saved_at));
         Ok(())
     }
 

@@ -114,7 +114,7 @@ fn now_secs() -> i64 {
 /// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging events.
 pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     use super::carrier::telnyx;
-    let Some(key) = state.carrier_config().0.telnyx.public_key else {
+    let Some(key) = state.telnyx_webhook_key() else {
         return (StatusCode::NOT_FOUND, "Telnyx is not configured").into_response();
     };
     let header = |name: &str| {
@@ -123,7 +123,7 @@ pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     };
-    if let Err(why) = telnyx::verify(
+    if let Err(why) = telnyx::verify_with(
         &key,
         header(telnyx::TIMESTAMP_HEADER),
         header(telnyx::SIGNATURE_HEADER),

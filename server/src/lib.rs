@@ -5,6 +5,10 @@
 pub mod config;
 pub mod startup;
 
+/// The server's allocator (here, so the binary, the tests and the benches all use it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, Method, StatusCode};

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, FormError};
+use super::widgets::{error_note, FormAction, FormError, PostForm};
 use crate::api::account::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
 use crate::types::format_instant;
 use crate::validate::PASSWORD_MIN;
@@ -23,8 +23,8 @@ pub fn SettingsPage() -> impl IntoView {
 
 #[component]
 fn Sessions() -> impl IntoView {
-    let revoke = ServerAction::<RevokeSession>::new();
-    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    let revoke = FormAction::new::<RevokeSession>();
+    let revoke_others = FormAction::new::<RevokeOtherSessions>();
     let sessions = Resource::new(
         move || (revoke.version().get(), revoke_others.version().get()),
         |_| list_sessions(),
@@ -48,10 +48,10 @@ fn Sessions() -> impl IntoView {
                                             </div>
                                         </div>
                                         {(!s.current).then(|| view! {
-                                            <ActionForm action=revoke attr:class="inline">
+                                            <PostForm action=revoke attr:class="inline">
                                                 <input type="hidden" name="session_id" value=s.id.clone() />
                                                 <button type="submit" class="secondary">"Sign out"</button>
-                                            </ActionForm>
+                                            </PostForm>
                                         })}
                                     </li>
                                 }).collect_view()}
@@ -61,11 +61,11 @@ fn Sessions() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <FormError result=revoke.value().into() />
-            <ActionForm action=revoke_others attr:class="inline">
+            <FormError action=revoke />
+            <PostForm action=revoke_others attr:class="inline">
                 <button type="submit" class="secondary">"Sign out all other devices"</button>
-            </ActionForm>
-            {move || revoke_others.value().get().and_then(|r| r.ok()).map(|n| view! {
+            </PostForm>
+            {move || revoke_others.output::<u64>().map(|n| view! {
                 <p class="notice" role="status">{format!("Signed out {n} other device{}.", if n == 1 { "" } else { "s" })}</p>
             })}
         </div>
@@ -74,23 +74,23 @@ fn Sessions() -> impl IntoView {
 
 #[component]
 fn PasswordForm() -> impl IntoView {
-    let change = ServerAction::<ChangePassword>::new();
+    let change = FormAction::new::<ChangePassword>();
     view! {
         <div class="card">
             <h2>"Password"</h2>
-            <ActionForm action=change attr:class="stack">
+            <PostForm action=change attr:class="stack">
                 <label for="current_password">"Current password"</label>
                 <input id="current_password" type="password" name="current_password" autocomplete="current-password" required />
                 <label for="new_password">"New password"</label>
                 <input id="new_password" type="password" name="new_password" autocomplete="new-password" required minlength=PASSWORD_MIN.to_string() />
                 <label for="confirm_password">"Repeat new password"</label>
                 <input id="confirm_password" type="password" name="confirm_password" autocomplete="new-password" required minlength=PASSWORD_MIN.to_string() />
-                <FormError result=change.value().into() />
-                {move || change.value().get().and_then(|r| r.ok()).map(|_| view! {
+                <FormError action=change />
+                {move || change.succeeded().then(|| view! {
                     <p class="notice" role="status">"Password changed. Your other devices were signed out."</p>
                 })}
                 <button type="submit">"Change password"</button>
-            </ActionForm>
+            </PostForm>
         </div>
     }
 }
@@ -125,9 +125,9 @@ async fn push_js(method: &str, arg: &str) -> Result<(), String> {
 #[component]
 fn Notifications() -> impl IntoView {
     use crate::api::push::{push_devices, push_settings, PushRemove, PushTest, SetPushPreviews};
-    let remove = ServerAction::<PushRemove>::new();
-    let test = ServerAction::<PushTest>::new();
-    let previews = ServerAction::<SetPushPreviews>::new();
+    let remove = FormAction::new::<PushRemove>();
+    let test = FormAction::new::<PushTest>();
+    let previews = FormAction::new::<SetPushPreviews>();
     let changed = RwSignal::new(0u32);
     let problem = RwSignal::new(None::<String>);
     let settings = Resource::new(move || previews.version().get(), |_| push_settings());
@@ -170,12 +170,12 @@ fn Notifications() -> impl IntoView {
                                     <button type="button" class="secondary" on:click=move |_| run("disable", String::new())>"Turn off on this device"</button>
                                 </div>
                                 {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
-                                <ActionForm action=previews attr:class="inline">
+                                <PostForm action=previews attr:class="inline">
                                     <input type="hidden" name="hidden" value=(!hidden).to_string() />
                                     <button type="submit" class="secondary">
                                         {if hidden { "Show message text in alerts" } else { "Hide message text in alerts" }}
                                     </button>
-                                </ActionForm>
+                                </PostForm>
                             }.into_any()
                         }
                         Err(e) => error_note(e),
@@ -197,10 +197,10 @@ fn Notifications() -> impl IntoView {
                                                 <strong>{d.device.clone()}</strong>
                                                 <div class="muted">{format!("Added {} · last alert {used}", format_instant(d.created_at))}</div>
                                             </div>
-                                            <ActionForm action=remove attr:class="inline">
+                                            <PostForm action=remove attr:class="inline">
                                                 <input type="hidden" name="subscription_id" value=d.id.clone() />
                                                 <button type="submit" class="secondary">"Turn off"</button>
-                                            </ActionForm>
+                                            </PostForm>
                                         </li>
                                     }
                                 }).collect_view()}
@@ -210,11 +210,11 @@ fn Notifications() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <ActionForm action=test attr:class="inline">
+            <PostForm action=test attr:class="inline">
                 <button type="submit" class="secondary">"Send a test alert"</button>
-            </ActionForm>
-            <FormError result=test.value().into() />
-            {move || test.value().get().and_then(|r| r.ok()).map(|n| view! {
+            </PostForm>
+            <FormError action=test />
+            {move || test.output::<usize>().map(|n| view! {
                 <p class="notice" role="status">{format!("Test alert sent to {n} device{}.", if n == 1 { "" } else { "s" })}</p>
             })}
         </div>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, CopyLink, FormError};
+use super::widgets::{error_note, CopyLink, FormAction, FormError, PostForm};
 use crate::api::admin::{
     list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
 };
@@ -13,7 +13,7 @@ use crate::api::simulator::{
     recent_outbound, SimulateFailure, SimulateInbound, SimulateNextFailure,
 };
 use crate::live::Live;
-use crate::types::{format_instant, InviteStatus, Role};
+use crate::types::{format_instant, InviteInfo, InviteStatus, Role};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -32,8 +32,8 @@ pub fn AdminPage() -> impl IntoView {
 
 #[component]
 fn Invitations() -> impl IntoView {
-    let create = ServerAction::<CreateInvite>::new();
-    let revoke = ServerAction::<RevokeInvite>::new();
+    let create = FormAction::new::<CreateInvite>();
+    let revoke = FormAction::new::<RevokeInvite>();
     let invites = Resource::new(
         move || (create.version().get(), revoke.version().get()),
         |_| list_invites(),
@@ -41,7 +41,7 @@ fn Invitations() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Invitations"</h2>
-            <ActionForm action=create attr:class="stack">
+            <PostForm action=create attr:class="stack">
                 <label for="invite-email">"Email (optional)"</label>
                 <input id="invite-email" type="email" name="email" aria-describedby="invite-email-hint" />
                 <p id="invite-email-hint" class="hint">"If set, only this email can use the invitation."</p>
@@ -52,16 +52,16 @@ fn Invitations() -> impl IntoView {
                 </select>
                 <label for="invite-days">"Expires after (days)"</label>
                 <input id="invite-days" type="number" name="expires_in_days" value="7" min="1" max="90" required />
-                <FormError result=create.value().into() />
+                <FormError action=create />
                 <button type="submit">"Create invitation"</button>
-            </ActionForm>
-            {move || create.value().get().and_then(|r| r.ok()).and_then(|invite| invite.link).map(|link| view! {
+            </PostForm>
+            {move || create.output::<InviteInfo>().and_then(|invite| invite.link).map(|link| view! {
                 <div class="notice" role="status">
                     <p>"Invitation created. Send this link to the person you're inviting:"</p>
                     <CopyLink link label="New invitation link" />
                 </div>
             })}
-            <FormError result=revoke.value().into() />
+            <FormError action=revoke />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match invites.await {
@@ -83,10 +83,10 @@ fn Invitations() -> impl IntoView {
                                                 {i.link.clone().map(|link| view! { <CopyLink link label="Invitation link" /> })}
                                             </div>
                                             {(i.status == InviteStatus::Pending).then(|| view! {
-                                                <ActionForm action=revoke attr:class="inline">
+                                                <PostForm action=revoke attr:class="inline">
                                                     <input type="hidden" name="invite_id" value=i.id.clone() />
                                                     <button type="submit" class="secondary">"Revoke"</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             })}
                                         </li>
                                     }
@@ -103,9 +103,9 @@ fn Invitations() -> impl IntoView {
 
 #[component]
 fn Users() -> impl IntoView {
-    let set_role = ServerAction::<SetUserRole>::new();
-    let set_disabled = ServerAction::<SetUserDisabled>::new();
-    let set_quota = ServerAction::<SetNumberQuota>::new();
+    let set_role = FormAction::new::<SetUserRole>();
+    let set_disabled = FormAction::new::<SetUserDisabled>();
+    let set_quota = FormAction::new::<SetNumberQuota>();
     let users = Resource::new(
         move || {
             (
@@ -119,9 +119,9 @@ fn Users() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Users"</h2>
-            <FormError result=set_role.value().into() />
-            <FormError result=set_disabled.value().into() />
-            <FormError result=set_quota.value().into() />
+            <FormError action=set_role />
+            <FormError action=set_disabled />
+            <FormError action=set_quota />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -150,22 +150,22 @@ fn Users() -> impl IntoView {
                                                 </div>
                                             </div>
                                             <div class="actions">
-                                                <ActionForm action=set_quota attr:class="inline-form">
+                                                <PostForm action=set_quota attr:class="inline-form">
                                                     <input type="hidden" name="user_id" value=id3 />
                                                     <label for=quota_id.clone() class="visually-hidden">{quota_label}</label>
                                                     <input id=quota_id class="narrow-input" type="number" name="quota" min="0" max="1000" value=quota />
                                                     <button type="submit" class="secondary">"Set limit"</button>
-                                                </ActionForm>
-                                                <ActionForm action=set_role attr:class="inline">
+                                                </PostForm>
+                                                <PostForm action=set_role attr:class="inline">
                                                     <input type="hidden" name="user_id" value=id1 />
                                                     <input type="hidden" name="role" value=role_to />
                                                     <button type="submit" class="secondary" aria-label=role_aria>{role_label}</button>
-                                                </ActionForm>
-                                                <ActionForm action=set_disabled attr:class="inline">
+                                                </PostForm>
+                                                <PostForm action=set_disabled attr:class="inline">
                                                     <input type="hidden" name="user_id" value=id2 />
                                                     <input type="hidden" name="disabled" value=disable_to />
                                                     <button type="submit" class="secondary" aria-label=disable_aria>{disable_label}</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             </div>
                                         </li>
                                     }
@@ -215,13 +215,13 @@ fn AllNumbers() -> impl IntoView {
 /// blank field keeps the saved one, and the page only says whether one is saved.
 #[component]
 fn CarrierSettings() -> impl IntoView {
-    let save = ServerAction::<SaveCarrier>::new();
-    let test = ServerAction::<TestCarrier>::new();
+    let save = FormAction::new::<SaveCarrier>();
+    let test = FormAction::new::<TestCarrier>();
     let settings = Resource::new(move || save.version().get(), |_| carrier_settings());
     let form_ref = NodeRef::<leptos::html::Form>::new();
     // Once saved, typed secrets leave the page (the fields go back to "saved, hidden").
     Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
+        if save.succeeded() {
             if let Some(form) = form_ref.get() {
                 form.reset();
             }
@@ -231,13 +231,9 @@ fn CarrierSettings() -> impl IntoView {
     let run_test = move |_| {
         #[cfg(feature = "hydrate")]
         {
-            use leptos::form::FromFormData;
             let Some(form) = form_ref.get() else { return };
-            let Ok(data) = web_sys::FormData::new_with_form(&form) else {
-                return;
-            };
-            if let Ok(args) = TestCarrier::from_form_data(&data) {
-                test.dispatch(args);
+            if let Ok(fields) = web_sys::FormData::new_with_form(&form) {
+                test.submit(&fields);
             }
         }
     };
@@ -256,7 +252,7 @@ fn CarrierSettings() -> impl IntoView {
                             let secret_hint = |saved: bool| if saved { "Saved (hidden). Leave blank to keep it." } else { "Not set" };
                             view! {
                                 <p>"In use: "<strong>{name}</strong>", "{source}"."</p>
-                                <ActionForm action=save node_ref=form_ref attr:class="stack">
+                                <PostForm action=save node_ref=form_ref attr:class="stack">
                                     <fieldset>
                                         <legend>"Numbers and texts go through"</legend>
                                         <label class="check"><input type="radio" name="active" value="sandbox" checked=s.active == "sandbox" />" Sandbox"</label>
@@ -285,14 +281,14 @@ fn CarrierSettings() -> impl IntoView {
                                         <input id="twilio-base" name="twilio_api_base" type="url" value=s.twilio_api_base.clone() />
                                         <p class="hint">"Webhooks: "<code>{s.twilio_webhook_url.clone()}</code>" (set on each number when it is bought)"</p>
                                     </fieldset>
-                                    <FormError result=save.value().into() />
-                                    <FormError result=test.value().into() />
-                                    {move || test.value().get().and_then(|r| r.ok()).map(|said| view! { <p class="notice" role="status">{said}</p> })}
+                                    <FormError action=save />
+                                    <FormError action=test />
+                                    {move || test.output::<String>().map(|said| view! { <p class="notice" role="status">{said}</p> })}
                                     <div class="actions">
                                         <button type="submit">"Save"</button>
                                         " "<button type="button" class="secondary" on:click=run_test>"Test connection"</button>
                                     </div>
-                                </ActionForm>
+                                </PostForm>
                             }.into_any()
                         }
                         Err(e) => error_note(e),
@@ -307,9 +303,9 @@ fn CarrierSettings() -> impl IntoView {
 #[component]
 fn Simulator() -> impl IntoView {
     let live = Live::get();
-    let inbound = ServerAction::<SimulateInbound>::new();
-    let fail = ServerAction::<SimulateFailure>::new();
-    let fail_next = ServerAction::<SimulateNextFailure>::new();
+    let inbound = FormAction::new::<SimulateInbound>();
+    let fail = FormAction::new::<SimulateFailure>();
+    let fail_next = FormAction::new::<SimulateNextFailure>();
     let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
     let outbound = Resource::new(
         move || (live.version.get(), fail.version().get()),
@@ -320,7 +316,7 @@ fn Simulator() -> impl IntoView {
             <h2>"Sandbox simulator"</h2>
             <p class="muted">"Pretend to be an outside phone, or the carrier. Also on the command line: "<code>"switchboard sandbox --help"</code></p>
             <h3>"Text one of our numbers"</h3>
-            <ActionForm action=inbound attr:class="stack">
+            <PostForm action=inbound attr:class="stack">
                 <label for="sim-from">"From (any number)"</label>
                 <input id="sim-from" name="from" type="tel" value="+1 202 555 0199" required />
                 <label for="sim-to">"To"</label>
@@ -339,12 +335,12 @@ fn Simulator() -> impl IntoView {
                 <label for="sim-body">"Text"</label>
                 <textarea id="sim-body" name="body" rows="2"></textarea>
                 <label class="check"><input type="checkbox" name="picture" value="true" />" Attach a picture (MMS)"</label>
-                <FormError result=inbound.value().into() />
-                {move || inbound.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="notice" role="status">"Delivered."</p> })}
+                <FormError action=inbound />
+                {move || inbound.succeeded().then(|| view! { <p class="notice" role="status">"Delivered."</p> })}
                 <button type="submit">"Send inbound text"</button>
-            </ActionForm>
+            </PostForm>
             <h3>"Fail the next text sent"</h3>
-            <ActionForm action=fail_next attr:class="stack">
+            <PostForm action=fail_next attr:class="stack">
                 <label for="sim-next-code">"Carrier error"</label>
                 <select id="sim-next-code" name="code">
                     <option value="40300">"Telnyx 40300: recipient opted out (STOP)"</option>
@@ -353,14 +349,14 @@ fn Simulator() -> impl IntoView {
                     <option value="30003">"Twilio 30003: phone unreachable"</option>
                     <option value="30007">"Twilio 30007: filtered as spam"</option>
                 </select>
-                <FormError result=fail_next.value().into() />
-                {move || fail_next.value().get().and_then(|r| r.ok()).map(|_| view! {
+                <FormError action=fail_next />
+                {move || fail_next.succeeded().then(|| view! {
                     <p class="notice" role="status">"Armed: the next text anyone sends will fail."</p>
                 })}
                 <button type="submit">"Arm failure"</button>
-            </ActionForm>
+            </PostForm>
             <h3>"Fail a delivery"</h3>
-            <ActionForm action=fail attr:class="stack">
+            <PostForm action=fail attr:class="stack">
                 <label for="sim-message">"Message"</label>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -380,9 +376,9 @@ fn Simulator() -> impl IntoView {
                     <option value="30003">"Twilio 30003: phone unreachable"</option>
                     <option value="30007">"Twilio 30007: filtered as spam"</option>
                 </select>
-                <FormError result=fail.value().into() />
+                <FormError action=fail />
                 <button type="submit">"Fail it"</button>
-            </ActionForm>
+            </PostForm>
         </div>
     }
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::widgets::{error_note, FormError};
+use super::widgets::{error_note, FormAction, FormError, PostForm};
 use crate::api::auth::{check_invite, check_setup, AcceptInvite, CompleteSetup, SignIn};
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;
@@ -25,17 +25,17 @@ fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
+    let action = FormAction::new::<SignIn>();
     view! {
         <AuthCard title="Sign in">
-            <ActionForm action attr:class="stack">
+            <PostForm action attr:class="stack">
                 <label for="email">"Email"</label>
                 <input id="email" type="email" name="email" autocomplete="username" required />
                 <label for="password">"Password"</label>
                 <input id="password" type="password" name="password" autocomplete="current-password" required />
-                <FormError result=action.value().into() />
+                <FormError action=action />
                 <button type="submit">"Sign in"</button>
-            </ActionForm>
+            </PostForm>
             <p class="muted">"Switchboard is invite-only. Ask an admin for an invitation."</p>
         </AuthCard>
     }
@@ -83,7 +83,7 @@ fn NewAccountFields(fixed_email: Option<String>) -> impl IntoView {
 pub fn SetupPage() -> impl IntoView {
     let token = token_param();
     let found = Resource::new(move || token.get(), check_setup);
-    let action = ServerAction::<CompleteSetup>::new();
+    let action = FormAction::new::<CompleteSetup>();
     view! {
         <AuthCard title="Set up Switchboard">
             <Suspense fallback=|| view! { <p>"Checking your link…"</p> }>
@@ -91,12 +91,12 @@ pub fn SetupPage() -> impl IntoView {
                     match found.await {
                         Ok(SetupLookup::Valid) => view! {
                             <p>"Create the first admin account. You can invite everyone else from inside the app."</p>
-                            <ActionForm action attr:class="stack">
+                            <PostForm action attr:class="stack">
                                 <input type="hidden" name="token" value=token.get_untracked() />
                                 <NewAccountFields fixed_email=None />
-                                <FormError result=action.value().into() />
+                                <FormError action=action />
                                 <button type="submit">"Create admin account"</button>
-                            </ActionForm>
+                            </PostForm>
                         }.into_any(),
                         Ok(other) => {
                             let message = match other {
@@ -122,7 +122,7 @@ pub fn SetupPage() -> impl IntoView {
 pub fn InvitePage() -> impl IntoView {
     let token = token_param();
     let found = Resource::new(move || token.get(), check_invite);
-    let action = ServerAction::<AcceptInvite>::new();
+    let action = FormAction::new::<AcceptInvite>();
     view! {
         <AuthCard title="Join Switchboard">
             <Suspense fallback=|| view! { <p>"Checking your invitation…"</p> }>
@@ -130,12 +130,12 @@ pub fn InvitePage() -> impl IntoView {
                     match found.await {
                         Ok(InviteLookup::Valid { email, .. }) => view! {
                             <p>"You've been invited. Create your account to start."</p>
-                            <ActionForm action attr:class="stack">
+                            <PostForm action attr:class="stack">
                                 <input type="hidden" name="token" value=token.get_untracked() />
                                 <NewAccountFields fixed_email=email />
-                                <FormError result=action.value().into() />
+                                <FormError action=action />
                                 <button type="submit">"Create account"</button>
-                            </ActionForm>
+                            </PostForm>
                         }.into_any(),
                         Ok(other) => {
                             let message = match other {

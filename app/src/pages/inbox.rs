@@ -1,13 +1,12 @@
 //! Inbox: conversations (live), a thread with bubbles and delivery ticks, the composer with a
 //! live segment counter, search.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use super::widgets::{error_note, FormError};
+use super::widgets::{error_note, FormAction, FormError, PostForm};
 use crate::api::messaging::{
     conversations, open_thread, search_messages, DeleteConversation, SendMessage,
 };
@@ -232,7 +231,7 @@ async fn upload(file: &web_sys::File) -> Result<String, String> {
 
 #[component]
 fn NewMessage() -> impl IntoView {
-    let send = ServerAction::<SendMessage>::new();
+    let send = FormAction::new::<SendMessage>();
     let numbers = Resource::new(|| (), |_| my_numbers());
     view! {
         <details class="card compose">
@@ -244,7 +243,7 @@ fn NewMessage() -> impl IntoView {
                             <p>"You need a number to send texts. " <a href="/numbers">"Get a number"</a></p>
                         }.into_any(),
                         Ok(list) => view! {
-                            <ActionForm action=send attr:class="stack">
+                            <PostForm action=send attr:class="stack">
                                 <label for="from">"From"</label>
                                 <select id="from" name="number_id">
                                     {list.into_iter().map(|n| {
@@ -254,10 +253,10 @@ fn NewMessage() -> impl IntoView {
                                 </select>
                                 <label for="to">"To"</label>
                                 <input id="to" name="to" type="tel" autocomplete="tel" required placeholder="(212) 555-0123" />
-                                <Composer id="new-body" label="Message" sent=send.value().into() />
-                                <FormError result=send.value().into() />
+                                <Composer id="new-body" label="Message" sent=send.result() />
+                                <FormError action=send />
                                 <button type="submit">"Send"</button>
-                            </ActionForm>
+                            </PostForm>
                         }.into_any(),
                         Err(e) => error_note(e),
                     }
@@ -311,12 +310,12 @@ pub fn ThreadView() -> impl IntoView {
         move || (id.get(), live.version.get()),
         |(id, _)| open_thread(id, true),
     );
-    let send = ServerAction::<SendMessage>::new();
-    let delete = ServerAction::<DeleteConversation>::new();
+    let send = FormAction::new::<SendMessage>();
+    let delete = FormAction::new::<DeleteConversation>();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     // After a successful send, clear the composer (the thread refetches by itself).
     Effect::new(move |_| {
-        if let Some(Ok(_)) = send.value().get() {
+        if send.succeeded() {
             if let Some(form) = form_ref.get() {
                 form.reset();
             }
@@ -355,20 +354,20 @@ pub fn ThreadView() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </ol>
-                            <ActionForm action=send node_ref=form_ref attr:class="reply">
+                            <PostForm action=send node_ref=form_ref attr:class="reply">
                                 <input type="hidden" name="number_id" value=c.number_id.clone() />
                                 <input type="hidden" name="to" value=c.peer.clone() />
-                                <Composer id="reply-body" label="Reply" sent=send.value().into() />
-                                <FormError result=send.value().into() />
+                                <Composer id="reply-body" label="Reply" sent=send.result() />
+                                <FormError action=send />
                                 <button type="submit">"Send"</button>
-                            </ActionForm>
+                            </PostForm>
                             <details class="danger-zone">
                                 <summary>"Delete conversation"</summary>
-                                <ActionForm action=delete attr:class="inline">
+                                <PostForm action=delete attr:class="inline">
                                     <input type="hidden" name="conversation_id" value=c.id.clone() />
                                     <p>"This deletes every message in it, here and on your other devices."</p>
                                     <button type="submit" class="danger">"Delete for good"</button>
-                                </ActionForm>
+                                </PostForm>
                             </details>
                         }.into_any()
                     }

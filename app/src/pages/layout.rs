@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::widgets::error_note;
+use super::widgets::{error_note, FormAction, PostForm};
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{signed_in_user, SignOut, HOME};
@@ -28,7 +28,7 @@ pub fn AppLayout() -> impl IntoView {
 
 #[component]
 fn Frame(user: CurrentUser) -> impl IntoView {
-    let sign_out = ServerAction::<SignOut>::new();
+    let sign_out = FormAction::new::<SignOut>();
     let is_admin = user.is_admin();
     let live = Live::get();
     Effect::new(move |_| live.start());
@@ -50,9 +50,9 @@ fn Frame(user: CurrentUser) -> impl IntoView {
                 <a class="brand" href=HOME>"Switchboard"</a>
                 <div class="whoami">
                     <span class="who" title=user.email.clone()>{user.display_name.clone()}</span>
-                    <ActionForm action=sign_out attr:class="inline">
+                    <PostForm action=sign_out attr:class="inline">
                         <button type="submit" class="link-button">"Sign out"</button>
-                    </ActionForm>
+                    </PostForm>
                 </div>
             </header>
             <nav class="mainnav" aria-label="Main">

@@ -1,15 +1,14 @@
 //! Numbers: the user's numbers (name, capabilities, whether inbound reaches us, release) and
 //! getting a new one (search by country, area code, digits, capabilities; buy).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::widgets::{error_note, FormError};
+use super::widgets::{error_note, FormAction, FormError, PostForm};
 use crate::api::numbers::{my_numbers, search_numbers, BuyNumber, ReleaseNumber, RenameNumber};
 use crate::live::Live;
-use crate::types::format_instant;
+use crate::types::{format_instant, OwnedNumber};
 
 #[component]
 pub fn NumbersPage() -> impl IntoView {
@@ -26,8 +25,8 @@ pub fn NumbersPage() -> impl IntoView {
 #[component]
 fn MyNumbers() -> impl IntoView {
     let live = Live::get();
-    let rename = ServerAction::<RenameNumber>::new();
-    let release = ServerAction::<ReleaseNumber>::new();
+    let rename = FormAction::new::<RenameNumber>();
+    let release = FormAction::new::<ReleaseNumber>();
     let numbers = Resource::new(
         move || {
             (
@@ -41,8 +40,8 @@ fn MyNumbers() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Your numbers"</h2>
-            <FormError result=rename.value().into() />
-            <FormError result=release.value().into() />
+            <FormError action=rename />
+            <FormError action=release />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match numbers.await {
@@ -68,16 +67,16 @@ fn MyNumbers() -> impl IntoView {
                                                 <strong class="e164">{n.display.clone()}</strong>
                                                 {(!n.name.is_empty()).then(|| view! { <span class="badge">{n.name.clone()}</span> })}
                                                 <div class="muted">{format!("{} · {} · {}", n.capabilities.label(), n.carrier, inbound)}</div>
-                                                <ActionForm action=rename attr:class="inline-form">
+                                                <PostForm action=rename attr:class="inline-form">
                                                     <input type="hidden" name="number_id" value=id_rename />
                                                     <label for=name_id.clone() class="visually-hidden">{name_label}</label>
                                                     <input id=name_id name="name" value=current_name placeholder="Name, e.g. Work" maxlength="40" />
                                                     <button type="submit" class="secondary">"Save name"</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             </div>
                                             <details class="danger-zone">
                                                 <summary>"Release"</summary>
-                                                <ActionForm action=release attr:class="stack">
+                                                <PostForm action=release attr:class="stack">
                                                     <input type="hidden" name="number_id" value=id_release />
                                                     <p>"Releasing gives the number back to the carrier and deletes its conversations. You may not get it back."</p>
                                                     <label class="check">
@@ -85,7 +84,7 @@ fn MyNumbers() -> impl IntoView {
                                                         {confirm_label}
                                                     </label>
                                                     <button type="submit" class="danger">"Release number"</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             </details>
                                         </li>
                                     }
@@ -106,7 +105,7 @@ fn GetNumber() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
     let searched = Memo::new(move |_| query.read().get("country").is_some());
-    let buy = ServerAction::<BuyNumber>::new();
+    let buy = FormAction::new::<BuyNumber>();
     let offers = Resource::new(
         move || {
             (
@@ -165,8 +164,8 @@ fn GetNumber() -> impl IntoView {
                 </fieldset>
                 <button type="submit">"Search"</button>
             </form>
-            <FormError result=buy.value().into() />
-            {move || buy.value().get().and_then(|r| r.ok()).map(|n| view! {
+            <FormError action=buy />
+            {move || buy.output::<OwnedNumber>().map(|n| view! {
                 <p class="notice" role="status">{format!("{} is yours. Text from it in the Inbox.", n.display)}</p>
             })}
             <Suspense fallback=|| view! { <p>"Searching…"</p> }>
@@ -184,10 +183,10 @@ fn GetNumber() -> impl IntoView {
                                             <strong>{o.display.clone()}</strong>
                                             <div class="muted">{format!("{} · {}", o.locality, o.capabilities.label())}</div>
                                         </div>
-                                        <ActionForm action=buy attr:class="inline">
+                                        <PostForm action=buy attr:class="inline">
                                             <input type="hidden" name="e164" value=o.e164.clone() />
                                             <button type="submit" aria-label=format!("Buy {}", o.display)>"Buy"</button>
-                                        </ActionForm>
+                                        </PostForm>
                                     </li>
                                 }).collect_view()}
                             </ul>

@@ -1,16 +1,159 @@
 //! Small pieces used across pages.
 
 use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use server_fn::error::ServerFnUrlError;
+use server_fn::ServerFn;
 
 use crate::error::AppError;
 
-/// Shows the error of the last submission, if it failed (announced to screen readers).
+/// A server function that a form posts to, and the outcome of its last submission.
+///
+/// One type serves every form on every page. Leptos's `ServerAction` + `ActionForm` are
+/// generic over the server function, and each one costs the browser bundle ~10 KB of WASM
+/// (its own copy of the action machinery and of a form-data decoder for its arguments); here
+/// the browser only turns the form into `application/x-www-form-urlencoded` and the server
+/// decodes it exactly as it decodes the same form posted without JavaScript.
+#[derive(Clone, Copy)]
+pub struct FormAction {
+    url: &'static str,
+    /// Posts a urlencoded body; answers the server function's JSON answer, or its error.
+    action: Action<String, Result<String, AppError>>,
+}
+
+impl FormAction {
+    pub fn new<F: ServerFn<Error = AppError>>() -> Self {
+        Self::posting_to(F::PATH)
+    }
+
+    fn posting_to(url: &'static str) -> Self {
+        // Without JavaScript the server redirects back here with the error in the URL.
+        let error = use_context::<ServerActionError>()
+            .filter(|error| error.path() == url)
+            .map(|error| Err(ServerFnUrlError::<AppError>::decode_err(error.err())));
+        FormAction {
+            url,
+            action: Action::new_with_value(error, move |body: &String| {
+                post_form(url, body.clone())
+            }),
+        }
+    }
+
+    /// Counts finished submissions: resources that show what a form changes refetch on it.
+    pub fn version(&self) -> RwSignal<usize> {
+        self.action.version()
+    }
+
+    /// The last submission's outcome: the server function's answer as JSON, or its error.
+    pub fn result(&self) -> Signal<Option<Result<String, AppError>>> {
+        self.action.value().into()
+    }
+
+    /// The last submission's answer, when it succeeded.
+    pub fn output<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        match self.action.value().get() {
+            Some(Ok(json)) => serde_json::from_str(&json).ok(),
+            _ => None,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        matches!(self.action.value().get(), Some(Ok(_)))
+    }
+
+    /// Posts `fields` (a form's, or a form's read by another button) in the background.
+    #[cfg(feature = "hydrate")]
+    pub fn submit(&self, fields: &web_sys::FormData) {
+        match web_sys::UrlSearchParams::new_with_str_sequence_sequence(fields) {
+            Ok(encoded) => {
+                self.action.dispatch(String::from(encoded.to_string()));
+            }
+            Err(_) => self.could_not_read(),
+        }
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn could_not_read(&self) {
+        self.action.value().set(Some(Err(AppError::invalid(
+            "This form could not be read. Reload the page and try again.",
+        ))));
+    }
+}
+
+/// POSTs a form's fields to a server function the way its own client does (so redirects,
+/// errors and CSRF checks behave the same).
+#[cfg(feature = "hydrate")]
+fn post_form(
+    url: &'static str,
+    body: String,
+) -> impl std::future::Future<Output = Result<String, AppError>> + Send {
+    send_wrapper::SendWrapper::new(async move {
+        let unreachable = |e: gloo_net::Error| AppError::Transport(e.to_string());
+        let response = gloo_net::http::Request::post(url)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .map_err(unreachable)?
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let text = response.text().await.map_err(unreachable)?;
+        if !response.ok() {
+            return Err(serde_json::from_str(&text)
+                .unwrap_or_else(|_| AppError::Transport(format!("status {}", response.status()))));
+        }
+        if response.headers().has(server_fn::redirect::REDIRECT_HEADER) {
+            if let Some(location) = response.headers().get("location") {
+                server_fn::redirect::call_redirect_hook(&location);
+            }
+        }
+        Ok(text)
+    })
+}
+
+/// On the server a form is only rendered, never posted from here.
+#[cfg(not(feature = "hydrate"))]
+async fn post_form(_url: &'static str, _body: String) -> Result<String, AppError> {
+    Err(AppError::Transport(
+        "forms are posted from the browser".into(),
+    ))
+}
+
+/// A `<form>` posting to `action`'s server function: a plain HTML form without JavaScript,
+/// submitted in the background with it.
 #[component]
-pub fn FormError<T: Clone + Send + Sync + 'static>(
-    result: Signal<Option<Result<T, AppError>>>,
+pub fn PostForm(
+    action: FormAction,
+    #[prop(optional)] node_ref: NodeRef<leptos::html::Form>,
+    children: Children,
 ) -> impl IntoView {
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            if ev.default_prevented() {
+                return;
+            }
+            ev.prevent_default();
+            match leptos::form::form_data_from_event(&ev) {
+                Ok(fields) => action.submit(&fields),
+                Err(_) => action.could_not_read(),
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, action);
+    };
+    view! {
+        <form method="post" action=action.url node_ref=node_ref on:submit=submit>
+            {children()}
+        </form>
+    }
+}
+
+/// Shows the error of the form's last submission, if it failed (announced to screen readers).
+#[component]
+pub fn FormError(action: FormAction) -> impl IntoView {
     move || {
-        result.get().and_then(|r| r.err()).map(|e| {
+        action.result().get().and_then(|r| r.err()).map(|e| {
             view! { <p class="form-error" role="alert">{e.to_string()}</p> }
         })
     }

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, FormAction, FormError, PostForm};
-use crate::api::account::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
+use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use crate::api::account::{ChangePassword, ListSessions, RevokeOtherSessions, RevokeSession};
 use crate::types::format_instant;
 use crate::validate::PASSWORD_MIN;
 
@@ -25,10 +25,11 @@ pub fn SettingsPage() -> impl IntoView {
 fn Sessions() -> impl IntoView {
     let revoke = FormAction::new::<RevokeSession>();
     let revoke_others = FormAction::new::<RevokeOtherSessions>();
-    let sessions = Resource::new(
-        move || (revoke.version().get(), revoke_others.version().get()),
-        |_| list_sessions(),
-    );
+    let sessions = Loaded::new(move || {
+        revoke.version().track();
+        revoke_others.version().track();
+        ListSessions {}
+    });
     view! {
         <div class="card">
             <h2>"Signed-in devices"</h2>
@@ -124,17 +125,21 @@ async fn push_js(method: &str, arg: &str) -> Result<(), String> {
 
 #[component]
 fn Notifications() -> impl IntoView {
-    use crate::api::push::{push_devices, push_settings, PushRemove, PushTest, SetPushPreviews};
+    use crate::api::push::{PushDevices, PushRemove, PushSettings, PushTest, SetPushPreviews};
     let remove = FormAction::new::<PushRemove>();
     let test = FormAction::new::<PushTest>();
     let previews = FormAction::new::<SetPushPreviews>();
     let changed = RwSignal::new(0u32);
     let problem = RwSignal::new(None::<String>);
-    let settings = Resource::new(move || previews.version().get(), |_| push_settings());
-    let devices = Resource::new(
-        move || (remove.version().get(), changed.get()),
-        |_| push_devices(),
-    );
+    let settings = Loaded::new(move || {
+        previews.version().track();
+        PushSettings {}
+    });
+    let devices = Loaded::new(move || {
+        remove.version().track();
+        changed.track();
+        PushDevices {}
+    });
     // Turning this browser on or off goes through public/push.js, which talks to the browser's
     // push service and then to the server functions.
     let run = move |method: &'static str, key: String| {

@@ -3,14 +3,14 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, CopyLink, FormAction, FormError, PostForm};
+use super::widgets::{error_note, CopyLink, FormAction, FormError, Loaded, PostForm};
 use crate::api::admin::{
-    list_invites, list_users, CreateInvite, RevokeInvite, SetUserDisabled, SetUserRole,
+    CreateInvite, ListInvites, ListUsers, RevokeInvite, SetUserDisabled, SetUserRole,
 };
-use crate::api::carrier::{carrier_settings, SaveCarrier, TestCarrier};
-use crate::api::numbers::{all_numbers, SetNumberQuota};
+use crate::api::carrier::{SaveCarrier, TestCarrier};
+use crate::api::numbers::{AllNumbers, SetNumberQuota};
 use crate::api::simulator::{
-    recent_outbound, SimulateFailure, SimulateInbound, SimulateNextFailure,
+    RecentOutbound, SimulateFailure, SimulateInbound, SimulateNextFailure,
 };
 use crate::live::Live;
 use crate::types::{format_instant, InviteInfo, InviteStatus, Role};
@@ -34,10 +34,11 @@ pub fn AdminPage() -> impl IntoView {
 fn Invitations() -> impl IntoView {
     let create = FormAction::new::<CreateInvite>();
     let revoke = FormAction::new::<RevokeInvite>();
-    let invites = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_invites(),
-    );
+    let invites = Loaded::new(move || {
+        create.version().track();
+        revoke.version().track();
+        ListInvites {}
+    });
     view! {
         <div class="card">
             <h2>"Invitations"</h2>
@@ -106,16 +107,12 @@ fn Users() -> impl IntoView {
     let set_role = FormAction::new::<SetUserRole>();
     let set_disabled = FormAction::new::<SetUserDisabled>();
     let set_quota = FormAction::new::<SetNumberQuota>();
-    let users = Resource::new(
-        move || {
-            (
-                set_role.version().get(),
-                set_disabled.version().get(),
-                set_quota.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
+    let users = Loaded::new(move || {
+        set_role.version().track();
+        set_disabled.version().track();
+        set_quota.version().track();
+        ListUsers {}
+    });
     view! {
         <div class="card">
             <h2>"Users"</h2>
@@ -183,7 +180,10 @@ fn Users() -> impl IntoView {
 #[component]
 fn AllNumbers() -> impl IntoView {
     let live = Live::get();
-    let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
+    let numbers = Loaded::new(move || {
+        live.version.track();
+        AllNumbers {}
+    });
     view! {
         <div class="card">
             <h2>"All numbers"</h2>
@@ -217,7 +217,10 @@ fn AllNumbers() -> impl IntoView {
 fn CarrierSettings() -> impl IntoView {
     let save = FormAction::new::<SaveCarrier>();
     let test = FormAction::new::<TestCarrier>();
-    let settings = Resource::new(move || save.version().get(), |_| carrier_settings());
+    let settings = Loaded::new(move || {
+        save.version().track();
+        crate::api::carrier::CarrierSettings {}
+    });
     let form_ref = NodeRef::<leptos::html::Form>::new();
     // Once saved, typed secrets leave the page (the fields go back to "saved, hidden").
     Effect::new(move |_| {
@@ -306,11 +309,15 @@ fn Simulator() -> impl IntoView {
     let inbound = FormAction::new::<SimulateInbound>();
     let fail = FormAction::new::<SimulateFailure>();
     let fail_next = FormAction::new::<SimulateNextFailure>();
-    let numbers = Resource::new(move || live.version.get(), |_| all_numbers());
-    let outbound = Resource::new(
-        move || (live.version.get(), fail.version().get()),
-        |_| recent_outbound(),
-    );
+    let numbers = Loaded::new(move || {
+        live.version.track();
+        AllNumbers {}
+    });
+    let outbound = Loaded::new(move || {
+        live.version.track();
+        fail.version().track();
+        RecentOutbound {}
+    });
     view! {
         <div class="card">
             <h2>"Sandbox simulator"</h2>

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::widgets::{error_note, FormAction, FormError, PostForm};
-use crate::api::auth::{check_invite, check_setup, AcceptInvite, CompleteSetup, SignIn};
+use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use crate::api::auth::{AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn};
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;
 
@@ -82,7 +82,7 @@ fn NewAccountFields(fixed_email: Option<String>) -> impl IntoView {
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let token = token_param();
-    let found = Resource::new(move || token.get(), check_setup);
+    let found = Loaded::new(move || CheckSetup { token: token.get() });
     let action = FormAction::new::<CompleteSetup>();
     view! {
         <AuthCard title="Set up Switchboard">
@@ -121,7 +121,7 @@ pub fn SetupPage() -> impl IntoView {
 #[component]
 pub fn InvitePage() -> impl IntoView {
     let token = token_param();
-    let found = Resource::new(move || token.get(), check_invite);
+    let found = Loaded::new(move || CheckInvite { token: token.get() });
     let action = FormAction::new::<AcceptInvite>();
     view! {
         <AuthCard title="Join Switchboard">

@@ -6,11 +6,11 @@ use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use super::widgets::{error_note, FormAction, FormError, PostForm};
+use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
 use crate::api::messaging::{
-    conversations, open_thread, search_messages, DeleteConversation, SendMessage,
+    Conversations, DeleteConversation, OpenThread, SearchMessages, SendMessage,
 };
-use crate::api::numbers::my_numbers;
+use crate::api::numbers::MyNumbers;
 use crate::error::AppError;
 use crate::live::Live;
 use crate::sms;
@@ -19,7 +19,10 @@ use crate::types::{format_instant, human_bytes, MediaState, MediaView};
 #[component]
 pub fn InboxLayout() -> impl IntoView {
     let live = Live::get();
-    let list = Resource::new(move || live.version.get(), |_| conversations());
+    let list = Loaded::new(move || {
+        live.version.track();
+        Conversations {}
+    });
     let location = use_location();
     let has_thread = move || location.pathname.get().trim_end_matches('/') != "/inbox";
     view! {
@@ -232,7 +235,7 @@ async fn upload(file: &web_sys::File) -> Result<String, String> {
 #[component]
 fn NewMessage() -> impl IntoView {
     let send = FormAction::new::<SendMessage>();
-    let numbers = Resource::new(|| (), |_| my_numbers());
+    let numbers = Loaded::new(|| MyNumbers {});
     view! {
         <details class="card compose">
             <summary>"New message"</summary>
@@ -271,7 +274,7 @@ fn NewMessage() -> impl IntoView {
 fn Search() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
-    let hits = Resource::new(move || q.get(), search_messages);
+    let hits = Loaded::new(move || SearchMessages { query: q.get() });
     view! {
         <form method="get" action="/inbox" class="search" role="search">
             <label for="q" class="visually-hidden">"Search messages"</label>
@@ -306,10 +309,13 @@ pub fn ThreadView() -> impl IntoView {
     let live = Live::get();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let thread = Resource::new(
-        move || (id.get(), live.version.get()),
-        |(id, _)| open_thread(id, true),
-    );
+    let thread = Loaded::new(move || {
+        live.version.track();
+        OpenThread {
+            conversation_id: id.get(),
+            mark_read: true,
+        }
+    });
     let send = FormAction::new::<SendMessage>();
     let delete = FormAction::new::<DeleteConversation>();
     let form_ref = NodeRef::<leptos::html::Form>::new();

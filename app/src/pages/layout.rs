@@ -2,17 +2,17 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{error_note, FormAction, PostForm};
+use super::widgets::{error_note, FormAction, Loaded, PostForm};
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::api::auth::{signed_in_user, SignOut, HOME};
-use crate::api::messaging::unread_count;
+use crate::api::auth::{SignOut, SignedInUser, HOME};
+use crate::api::messaging::UnreadCount;
 use crate::live::Live;
 use crate::types::CurrentUser;
 
 #[component]
 pub fn AppLayout() -> impl IntoView {
-    let user = Resource::new(|| (), |_| signed_in_user());
+    let user = Loaded::new(|| SignedInUser {});
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -32,7 +32,10 @@ fn Frame(user: CurrentUser) -> impl IntoView {
     let is_admin = user.is_admin();
     let live = Live::get();
     Effect::new(move |_| live.start());
-    let unread = Resource::new(move || live.version.get(), |_| unread_count());
+    let unread = Loaded::new(move || {
+        live.version.track();
+        UnreadCount {}
+    });
     let unread_badge = move || {
         Suspend::new(async move {
             match unread.await {

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::widgets::{error_note, FormAction, FormError, PostForm};
-use crate::api::numbers::{my_numbers, search_numbers, BuyNumber, ReleaseNumber, RenameNumber};
+use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use crate::api::numbers::{BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers};
 use crate::live::Live;
 use crate::types::{format_instant, OwnedNumber};
 
@@ -27,16 +27,12 @@ fn MyNumbers() -> impl IntoView {
     let live = Live::get();
     let rename = FormAction::new::<RenameNumber>();
     let release = FormAction::new::<ReleaseNumber>();
-    let numbers = Resource::new(
-        move || {
-            (
-                live.version.get(),
-                rename.version().get(),
-                release.version().get(),
-            )
-        },
-        |_| my_numbers(),
-    );
+    let numbers = Loaded::new(move || {
+        live.version.track();
+        rename.version().track();
+        release.version().track();
+        MyNumbers {}
+    });
     view! {
         <div class="card">
             <h2>"Your numbers"</h2>
@@ -106,29 +102,17 @@ fn GetNumber() -> impl IntoView {
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
     let searched = Memo::new(move |_| query.read().get("country").is_some());
     let buy = FormAction::new::<BuyNumber>();
-    let offers = Resource::new(
-        move || {
-            (
-                searched.get(),
-                param("country"),
-                param("area_code"),
-                param("contains"),
-                param("sms") == "true",
-                param("mms") == "true",
-                param("voice") == "true",
-                buy.version().get(),
-            )
-        },
-        |(searched, country, area, contains, sms, mms, voice, _)| async move {
-            if searched {
-                search_numbers(country, area, contains, sms, mms, voice)
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
-        },
-    );
+    let offers = Loaded::when(move || {
+        buy.version().track();
+        searched.get().then(|| SearchNumbers {
+            country: param("country"),
+            area_code: param("area_code"),
+            contains: param("contains"),
+            sms: param("sms") == "true",
+            mms: param("mms") == "true",
+            voice: param("voice") == "true",
+        })
+    });
     let country = move || {
         let c = param("country");
         if c.is_empty() {

@@ -80,6 +80,135 @@ impl FormAction {
     }
 }
 
+/// A server function's answer, loaded for a page and loaded again whenever its arguments
+/// change; `.await` it inside `Suspend`.
+///
+/// Like [`FormAction`], one resource type serves every page: a `Resource<T>` per answer
+/// type costs the browser bundle ~8 KB of WASM each (its own copy of the async machinery).
+/// Here the browser holds the answer as JSON and decodes it where it is shown. On the
+/// server the function runs in place, as a `Resource` would run it.
+pub struct Loaded<T> {
+    answer: Resource<Result<String, AppError>>,
+    shape: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Loaded<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Loaded<T> {}
+
+/// Runs a server function in place, given its arguments urlencoded; answers its JSON.
+type RunHere = fn(
+    String,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<String, AppError>> + Send>,
+>;
+
+impl<T: serde::de::DeserializeOwned + 'static> Loaded<T> {
+    /// Loads what the server function `F` answers to the arguments `args` builds, and loads
+    /// again whenever a signal `args` reads changes (read a form's `version()` there to
+    /// reload after it is submitted, even when the arguments stay the same).
+    pub fn new<F>(args: impl Fn() -> F + Send + Sync + 'static) -> Self
+    where
+        F: ServerFn<Error = AppError, Output = T> + serde::Serialize + serde::de::DeserializeOwned,
+        T: serde::Serialize,
+    {
+        Loaded {
+            answer: loading(F::PATH, call_source(move || Some(args())), run_here::<F>()),
+            shape: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> Loaded<Option<T>> {
+    /// Like [`Loaded::new`], but only while `args` builds arguments; `None` meanwhile.
+    pub fn when<F>(args: impl Fn() -> Option<F> + Send + Sync + 'static) -> Self
+    where
+        F: ServerFn<Error = AppError, Output = T> + serde::Serialize + serde::de::DeserializeOwned,
+        T: serde::Serialize,
+    {
+        Loaded {
+            answer: loading(F::PATH, call_source(args), run_here::<F>()),
+            shape: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A call's arguments, urlencoded (None: no call), and a number new on each run of `args`:
+/// a resource only reloads when its source changes, and a reload asked for by a signal must
+/// happen with equal arguments too.
+fn call_source<F: serde::Serialize>(
+    args: impl Fn() -> Option<F> + Send + Sync + 'static,
+) -> Signal<(Option<String>, u64)> {
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Signal::derive(move || {
+        let call = args().map(|call| serde_qs::to_string(&call).unwrap_or_default());
+        (
+            call,
+            runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        )
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn run_here<F>() -> RunHere
+where
+    F: ServerFn<Error = AppError> + serde::de::DeserializeOwned,
+    F::Output: serde::Serialize,
+{
+    |encoded| {
+        Box::pin(async move {
+            let call: F = serde_qs::from_str(&encoded)
+                .map_err(|_| AppError::invalid("Some fields are missing or malformed."))?;
+            let answer = call.run_body().await?;
+            serde_json::to_string(&answer).map_err(AppError::internal)
+        })
+    }
+}
+
+/// In the browser a server function is reached over HTTP only (`F` keeps the server's
+/// signature).
+#[cfg(not(feature = "ssr"))]
+#[allow(clippy::extra_unused_type_parameters)]
+fn run_here<F>() -> RunHere {
+    |_| Box::pin(async { Err(AppError::Transport("not on the server".into())) })
+}
+
+/// The one resource behind every [`Loaded`] (not generic, so compiled once).
+fn loading(
+    url: &'static str,
+    call: Signal<(Option<String>, u64)>,
+    here: RunHere,
+) -> Resource<Result<String, AppError>> {
+    Resource::new(
+        move || call.get(),
+        move |(encoded, _run)| async move {
+            match encoded {
+                None => Ok("null".to_string()),
+                Some(encoded) if cfg!(feature = "ssr") => here(encoded).await,
+                Some(encoded) => post_form(url, encoded).await,
+            }
+        },
+    )
+}
+
+impl<T: serde::de::DeserializeOwned + Send + 'static> std::future::IntoFuture for Loaded<T> {
+    type Output = Result<T, AppError>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let answer = self.answer;
+        Box::pin(async move {
+            let json = answer.await?;
+            serde_json::from_str(&json)
+                .map_err(|_| AppError::Transport("the server's answer was unreadable".into()))
+        })
+    }
+}
+
 /// POSTs a form's fields to a server function the way its own client does (so redirects,
 /// errors and CSRF checks behave the same).
 #[cfg(feature = "hydrate")]

@@ -322,7 +322,7 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
 
 /// Runs the ingestor: takes the queue's events a group at a time until the app ends.
 pub async fn run_ingestor(
-    state: AppState,
+    state: super::WeakAppState,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<PendingIngest>,
 ) {
     while let Some(first) = queue.recv().await {
@@ -333,6 +333,7 @@ pub async fn run_ingestor(
                 Err(_) => break,
             }
         }
+        let Some(state) = state.upgrade() else { return };
         ingest_group(&state, group).await;
     }
 }

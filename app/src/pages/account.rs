@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use super::calls::{FormAction, FormError, Loaded, PostForm};
+use super::widgets::error_note;
 use crate::api::account::{ChangePassword, ListSessions, RevokeOtherSessions, RevokeSession};
 use crate::types::format_instant;
 use crate::validate::PASSWORD_MIN;

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::widgets::{error_note, CopyLink, FormAction, FormError, Loaded, PostForm};
+use super::calls::{FormAction, FormError, Loaded, PostForm};
+use super::widgets::{error_note, CopyLink};
 use crate::api::admin::{
     CreateInvite, ListInvites, ListUsers, RevokeInvite, SetUserDisabled, SetUserRole,
 };

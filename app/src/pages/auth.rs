@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use super::calls::{FormAction, FormError, Loaded, PostForm};
+use super::widgets::error_note;
 use crate::api::auth::{AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn};
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;

@@ -6,7 +6,8 @@ use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use super::calls::{FormAction, FormError, Loaded, PostForm};
+use super::widgets::error_note;
 use crate::api::messaging::{
     Conversations, DeleteConversation, OpenThread, SearchMessages, SendMessage,
 };
@@ -120,7 +121,7 @@ fn Composer(
                 problem.set(None);
                 // Asked when needed, not as a resource: this composer renders inside the
                 // thread's Suspense, and an extra resource there breaks hydration order.
-                let Ok(limits) = super::widgets::call(crate::api::messaging::MmsLimits {}).await
+                let Ok(limits) = super::calls::call(crate::api::messaging::MmsLimits {}).await
                 else {
                     problem.set(Some(
                         "Pictures can't be attached right now; try again.".into(),

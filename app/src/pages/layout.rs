@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::widgets::{error_note, FormAction, Loaded, PostForm};
+use super::calls::{FormAction, Loaded, PostForm};
+use super::widgets::error_note;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::auth::{SignOut, SignedInUser, HOME};

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod calls;
 pub mod inbox;
 pub mod layout;
 pub mod numbers;

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::widgets::{error_note, FormAction, FormError, Loaded, PostForm};
+use super::calls::{FormAction, FormError, Loaded, PostForm};
+use super::widgets::error_note;
 use crate::api::numbers::{BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers};
 use crate::live::Live;
 use crate::types::{format_instant, OwnedNumber};

@@ -71,7 +71,7 @@ fn Invitations() -> impl IntoView {
                         Ok(list) => view! {
                             <ul class="rows" aria-label="Invitations">
                                 {list.into_iter().map(|i| {
-                                    let status_class = format!("badge status-{}", i.status.label().to_lowercase());
+                                    let status_class = format!("badge status-{}", i.status.label().to_ascii_lowercase());
                                     view! {
                                         <li class="row invite">
                                             <div>

@@ -58,13 +58,22 @@ build_app() {
   mkdir -p "$SITE_ROOT/pkg"
   wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name switchboard \
     "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  ensure_node
+  node "$REPO_ROOT/scripts/stub-async-hydration.mjs" "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
+  cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
   if [ "$profile" = release ]; then
     ensure_wasm_opt
     step "Optimising the WASM with wasm-opt"
     wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
+    ensure_node_packages
+    step "Minifying the JS glue and the CSS (esbuild)"
+    local esbuild="$REPO_ROOT/end2end/node_modules/.bin/esbuild"
+    "$esbuild" --log-level=warning --minify --format=esm --allow-overwrite \
+      --outfile="$SITE_ROOT/pkg/switchboard.js" "$SITE_ROOT/pkg/switchboard.js"
+    "$esbuild" --log-level=warning --minify --allow-overwrite \
+      --outfile="$SITE_ROOT/pkg/switchboard.css" "$SITE_ROOT/pkg/switchboard.css"
   fi
-  cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
   cp -R "$REPO_ROOT/public/." "$SITE_ROOT/"
   step "Building the server (profile ${profile})"
   cargo build -p switchboard $server_flag
@@ -89,7 +98,10 @@ ensure_postgres() {
   exit 1
 }
 
+ensure_node() { apt_install node nodejs; }
+
 ensure_node_packages() {
+  ensure_node
   if ! command -v npm >/dev/null 2>&1; then apt_install npm npm; fi
   if [ ! -d "$REPO_ROOT/end2end/node_modules/@playwright/test" ] || \
      [ "$REPO_ROOT/end2end/package-lock.json" -nt "$REPO_ROOT/end2end/node_modules/.package-lock.json" ]; then

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Replaces the body of every asynchronous-hydration function in the browser bundle with a
+// trap, so that wasm-opt can drop the code only they reach (~16 KB of the compressed WASM).
+//
+// Why it is safe: the client hydrates with `leptos::mount::hydrate_body`, which walks the
+// page synchronously (`RenderHtml::hydrate`); `hydrate_async` is only reached from
+// leptos's async mount functions (lazy routes, `hydrate_lazy`), which this app never calls.
+// The functions stay in the WASM only because every erased view (`AnyView`, one per
+// component with `erase_components`) stores a pointer to its `hydrate_async`. Every build,
+// dev included, goes through this step, so the end-to-end tests run the stubbed client: a
+// call into a stub would trap and fail them.
+//
+// Usage: node scripts/stub-async-hydration.mjs <in.wasm> <out.wasm>
+// Reads function names from the WASM's `name` section (wasm-bindgen keeps it; wasm-opt
+// strips it afterwards).
+import { readFileSync, writeFileSync } from "node:fs";
+
+const STUB = /hydrate_async/;
+
+function readLeb(bytes, at) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [value, at];
+}
+
+function leb(value) {
+  const out = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value) byte |= 0x80;
+    out.push(byte);
+  } while (value);
+  return Buffer.from(out);
+}
+
+function sectionsOf(bytes) {
+  const sections = [];
+  for (let at = 8; at < bytes.length; ) {
+    const id = bytes[at];
+    const [size, start] = readLeb(bytes, at + 1);
+    sections.push({ id, start, end: start + size });
+    at = start + size;
+  }
+  return sections;
+}
+
+function importedFunctions(bytes, { start }) {
+  let [count, at] = readLeb(bytes, start), functions = 0, n;
+  for (let i = 0; i < count; i++) {
+    for (let name = 0; name < 2; name++) [n, at] = readLeb(bytes, at), (at += n);
+    const kind = bytes[at++];
+    if (kind === 0) [, at] = readLeb(bytes, at), functions++;
+    else if (kind === 1 || kind === 2) {
+      if (kind === 1) at++; // element type
+      let flags;
+      [flags, at] = readLeb(bytes, at);
+      [, at] = readLeb(bytes, at);
+      if (flags & 1) [, at] = readLeb(bytes, at);
+    } else if (kind === 3) at += 2;
+    else if (kind === 4) at++, ([, at] = readLeb(bytes, at));
+    else throw new Error(`unknown import kind ${kind}`);
+  }
+  return functions;
+}
+
+function functionNames(bytes, sections) {
+  const names = new Map();
+  for (const { id, start, end } of sections) {
+    if (id !== 0) continue;
+    let [length, at] = readLeb(bytes, start);
+    if (bytes.toString("utf8", at, at + length) !== "name") continue;
+    at += length;
+    while (at < end) {
+      const sub = bytes[at];
+      const [size, body] = readLeb(bytes, at + 1);
+      if (sub === 1) {
+        let [count, p] = readLeb(bytes, body), index, len;
+        for (let i = 0; i < count; i++) {
+          [index, p] = readLeb(bytes, p);
+          [len, p] = readLeb(bytes, p);
+          names.set(index, bytes.toString("utf8", p, p + len));
+          p += len;
+        }
+      }
+      at = body + size;
+    }
+  }
+  return names;
+}
+
+const [input, output] = process.argv.slice(2);
+if (!input || !output) {
+  console.error("usage: stub-async-hydration.mjs <in.wasm> <out.wasm>");
+  process.exit(2);
+}
+const bytes = readFileSync(input);
+const sections = sectionsOf(bytes);
+const imports = sections.find((s) => s.id === 2);
+const firstBody = imports ? importedFunctions(bytes, imports) : 0;
+const names = functionNames(bytes, sections);
+if (names.size === 0) {
+  console.error(`${input} has no function names: build it without stripping symbols`);
+  process.exit(1);
+}
+
+const TRAP = Buffer.from([0x03, 0x00, 0x00, 0x0b]); // size 3: no locals, unreachable, end
+const parts = [bytes.subarray(0, 8)];
+let stubbed = 0, dropped = 0;
+for (const { id, start, end } of sections) {
+  let body = bytes.subarray(start, end);
+  if (id === 10) {
+    let [count, at] = readLeb(bytes, start), size, next;
+    const code = [leb(count)];
+    for (let f = 0; f < count; f++) {
+      [size, next] = readLeb(bytes, at);
+      if (STUB.test(names.get(firstBody + f) ?? "")) {
+        code.push(TRAP);
+        stubbed++;
+        dropped += size;
+      } else {
+        code.push(bytes.subarray(at, next + size));
+      }
+      at = next + size;
+    }
+    body = Buffer.concat(code);
+  }
+  parts.push(Buffer.from([id]), leb(body.length), body);
+}
+writeFileSync(output, Buffer.concat(parts));
+console.log(`    stubbed ${stubbed} async-hydration functions (${dropped} bytes of code)`);

@@ -59,7 +59,7 @@ build_app() {
   wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name switchboard \
     "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
   ensure_node
-  node "$REPO_ROOT/scripts/stub-async-hydration.mjs" "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
+  node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
   cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
   if [ "$profile" = release ]; then
     ensure_wasm_opt

@@ -1,21 +1,24 @@
 #!/usr/bin/env node
-// Replaces the body of every asynchronous-hydration function in the browser bundle with a
-// trap, so that wasm-opt can drop the code only they reach (~16 KB of the compressed WASM).
+// Replaces the body of every hydration function the client can never call with a trap, so
+// that wasm-opt can drop the code only they reach (~17 KB of the compressed WASM).
 //
-// Why it is safe: the client hydrates with `leptos::mount::hydrate_body`, which walks the
-// page synchronously (`RenderHtml::hydrate`); `hydrate_async` is only reached from
-// leptos's async mount functions (lazy routes, `hydrate_lazy`), which this app never calls.
-// The functions stay in the WASM only because every erased view (`AnyView`, one per
-// component with `erase_components`) stores a pointer to its `hydrate_async`. Every build,
-// dev included, goes through this step, so the end-to-end tests run the stubbed client: a
-// call into a stub would trap and fail them.
+// Why it is safe:
+// - `hydrate_async`: the client hydrates with `leptos::mount::hydrate_body`, which walks the
+//   page synchronously (`RenderHtml::hydrate`); `hydrate_async` is only reached from
+//   leptos's async mount functions (lazy routes, `hydrate_lazy`), which this app never calls.
+// - `hydrate_from_template`: hydrates an erased attribute inside a `ViewTemplate` (the
+//   `template!` macro), which this app never uses.
+// The functions stay in the WASM only because every erased view and attribute (`AnyView`,
+// `AnyAttribute`: one per component and attribute type with `erase_components`) stores
+// pointers to them. Every build, dev included, goes through this step, so the end-to-end
+// tests run the stubbed client: a call into a stub would trap and fail them.
 //
-// Usage: node scripts/stub-async-hydration.mjs <in.wasm> <out.wasm>
+// Usage: node scripts/stub-unused-hydration.mjs <in.wasm> <out.wasm>
 // Reads function names from the WASM's `name` section (wasm-bindgen keeps it; wasm-opt
 // strips it afterwards).
 import { readFileSync, writeFileSync } from "node:fs";
 
-const STUB = /hydrate_async/;
+const STUB = /hydrate_async|hydrate_from_template/;
 
 function readLeb(bytes, at) {
   let value = 0, shift = 0, byte;
@@ -95,7 +98,7 @@ function functionNames(bytes, sections) {
 
 const [input, output] = process.argv.slice(2);
 if (!input || !output) {
-  console.error("usage: stub-async-hydration.mjs <in.wasm> <out.wasm>");
+  console.error("usage: stub-unused-hydration.mjs <in.wasm> <out.wasm>");
   process.exit(2);
 }
 const bytes = readFileSync(input);
@@ -132,4 +135,4 @@ for (const { id, start, end } of sections) {
   parts.push(Buffer.from([id]), leb(body.length), body);
 }
 writeFileSync(output, Buffer.concat(parts));
-console.log(`    stubbed ${stubbed} async-hydration functions (${dropped} bytes of code)`);
+console.log(`    stubbed ${stubbed} unreachable hydration functions (${dropped} bytes of code)`);

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
+use crate::tagged::{self, Tagged, Value};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Please sign in to continue.")]
@@ -50,6 +52,49 @@ impl FromServerFnError for AppError {
             }
             other => AppError::Transport(other.to_string()),
         }
+    }
+}
+
+impl Tagged for AppError {
+    fn from_variant(variant: &str, payload: Option<Value>) -> Option<Self> {
+        Some(match variant {
+            "Unauthorized" => AppError::Unauthorized,
+            "Forbidden" => AppError::Forbidden,
+            "NotFound" => AppError::NotFound(tagged::text(payload)?),
+            "Invalid" => AppError::Invalid(tagged::text(payload)?),
+            "Throttled" => AppError::Throttled(tagged::text(payload)?),
+            "Internal" => AppError::Internal {
+                reference: tagged::field(&payload, "reference")??,
+            },
+            "Transport" => AppError::Transport(tagged::text(payload)?),
+            _ => return None,
+        })
+    }
+}
+
+tagged::deserialize_tagged!(AppError);
+
+impl AppError {
+    /// The error as serde writes it (`"Forbidden"`, `{"Invalid":"…"}`), written without serde
+    /// so the browser can encode it too.
+    pub fn to_json(&self) -> String {
+        use miniserde::json::to_string as quoted;
+        match self {
+            AppError::Unauthorized => r#""Unauthorized""#.into(),
+            AppError::Forbidden => r#""Forbidden""#.into(),
+            AppError::NotFound(text) => format!(r#"{{"NotFound":{}}}"#, quoted(text)),
+            AppError::Invalid(text) => format!(r#"{{"Invalid":{}}}"#, quoted(text)),
+            AppError::Throttled(text) => format!(r#"{{"Throttled":{}}}"#, quoted(text)),
+            AppError::Internal { reference } => {
+                format!(r#"{{"Internal":{{"reference":{}}}}}"#, quoted(reference))
+            }
+            AppError::Transport(text) => format!(r#"{{"Transport":{}}}"#, quoted(text)),
+        }
+    }
+
+    /// An error from its JSON (an answer's body, a redirect's `__err`).
+    pub fn from_json(json: &str) -> Option<AppError> {
+        miniserde::json::from_str(json).ok()
     }
 }
 

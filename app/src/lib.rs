@@ -8,6 +8,7 @@ pub mod error;
 pub mod live;
 pub mod pages;
 pub mod sms;
+mod tagged;
 pub mod types;
 pub mod validate;
 

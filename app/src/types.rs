@@ -2,10 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+// Every answer type derives serde's traits (the server encodes answers, and decodes its
+// arguments, with serde) and miniserde's `Deserialize` (the browser decodes answers with
+// miniserde: serde_json's per-type decoders cost the browser bundle ~15 KB). Both derives
+// read `#[serde(rename = "…")]`; miniserde ignores container attributes such as
+// `rename_all`, so names are given per variant or field.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum Role {
+    #[serde(rename = "admin")]
     Admin,
+    #[serde(rename = "user")]
     User,
 }
 
@@ -34,7 +41,7 @@ impl Role {
 }
 
 /// The signed-in person, as the shell shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct CurrentUser {
     pub id: String,
     pub email: String,
@@ -49,7 +56,7 @@ impl CurrentUser {
 }
 
 /// One signed-in device, for Settings → Sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SessionInfo {
     pub id: String,
     pub device: String,
@@ -59,12 +66,15 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum InviteStatus {
+    #[serde(rename = "pending")]
     Pending,
+    #[serde(rename = "accepted")]
     Accepted,
+    #[serde(rename = "expired")]
     Expired,
+    #[serde(rename = "revoked")]
     Revoked,
 }
 
@@ -80,7 +90,7 @@ impl InviteStatus {
 }
 
 /// An invitation as the admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct InviteInfo {
     pub id: String,
     pub email: Option<String>,
@@ -103,8 +113,27 @@ pub enum InviteLookup {
     Unknown,
 }
 
+impl crate::tagged::Tagged for InviteLookup {
+    fn from_variant(variant: &str, payload: Option<crate::tagged::Value>) -> Option<Self> {
+        use crate::tagged::field;
+        Some(match variant {
+            "Valid" => InviteLookup::Valid {
+                email: field(&payload, "email")?,
+                role: Role::parse(&field(&payload, "role")??)?,
+            },
+            "Accepted" => InviteLookup::Accepted,
+            "Expired" => InviteLookup::Expired,
+            "Revoked" => InviteLookup::Revoked,
+            "Unknown" => InviteLookup::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+crate::tagged::deserialize_tagged!(InviteLookup);
+
 /// What opening a first-admin setup link finds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum SetupLookup {
     Valid,
     Used,
@@ -115,7 +144,7 @@ pub enum SetupLookup {
 }
 
 /// A user as the admin sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct UserInfo {
     pub id: String,
     pub email: String,
@@ -158,7 +187,9 @@ pub fn format_instant(ms: i64) -> String {
 }
 
 /// What a number can do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize,
+)]
 pub struct Capabilities {
     pub sms: bool,
     pub mms: bool,
@@ -212,7 +243,7 @@ impl Capabilities {
 }
 
 /// A number on offer from the carrier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct NumberOffer {
     pub e164: String,
     pub display: String,
@@ -221,7 +252,7 @@ pub struct NumberOffer {
 }
 
 /// A number someone owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct OwnedNumber {
     pub id: String,
     pub e164: String,
@@ -236,14 +267,19 @@ pub struct OwnedNumber {
     pub owner_email: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum MessageStatus {
+    #[serde(rename = "queued")]
     Queued,
+    #[serde(rename = "sending")]
     Sending,
+    #[serde(rename = "sent")]
     Sent,
+    #[serde(rename = "delivered")]
     Delivered,
+    #[serde(rename = "failed")]
     Failed,
+    #[serde(rename = "received")]
     Received,
 }
 
@@ -305,7 +341,7 @@ impl MessageStatus {
 }
 
 /// A row of the conversation list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct ConversationSummary {
     pub id: String,
     pub number_id: String,
@@ -318,7 +354,7 @@ pub struct ConversationSummary {
     pub unread: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct MessageView {
     pub id: String,
     pub outgoing: bool,
@@ -332,14 +368,14 @@ pub struct MessageView {
 }
 
 /// A picture of an MMS, served to its owner at `/media/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct MediaView {
     pub id: String,
     pub content_type: String,
     pub state: MediaState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum MediaState {
     /// Inbound: still being fetched from the carrier.
     Pending,
@@ -367,7 +403,7 @@ impl MediaState {
 }
 
 /// What an outbound MMS may carry with the carrier in use (checked before sending).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct MediaLimits {
     pub max_files: usize,
     /// Per picture.
@@ -427,14 +463,14 @@ pub fn human_bytes(n: usize) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Thread {
     pub conversation: ConversationSummary,
     pub messages: Vec<MessageView>,
 }
 
 /// A message found by search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct SearchHit {
     pub conversation_id: String,
     pub peer_display: String,
@@ -458,7 +494,7 @@ pub enum LiveEvent {
 }
 
 /// What Settings → Notifications needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct PushConfig {
     /// The VAPID public key (base64url), the browser's `applicationServerKey`.
     pub public_key: String,
@@ -468,7 +504,7 @@ pub struct PushConfig {
 }
 
 /// One device that gets alerts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct PushDevice {
     pub id: String,
     pub device: String,
@@ -477,7 +513,7 @@ pub struct PushDevice {
 }
 
 /// Admin → Carrier as the browser sees it: secrets only as "saved or not".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct CarrierSettingsView {
     /// `sandbox`, `telnyx` or `twilio`.
     pub active: String,
@@ -497,7 +533,138 @@ pub struct CarrierSettingsView {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_instant, human_bytes};
+    use super::*;
+    use crate::error::AppError;
+
+    /// What the server writes with serde, the browser reads back with miniserde.
+    fn reads_back<T>(value: T)
+    where
+        T: Serialize + miniserde::Deserialize + PartialEq + std::fmt::Debug,
+    {
+        let json = serde_json::to_string(&value).unwrap();
+        let read: T = miniserde::json::from_str(&json).unwrap_or_else(|_| panic!("{json}"));
+        assert_eq!(read, value, "{json}");
+    }
+
+    #[test]
+    fn answers_written_by_serde_read_back_with_miniserde() {
+        for role in [Role::Admin, Role::User] {
+            reads_back(role);
+        }
+        for status in [
+            InviteStatus::Pending,
+            InviteStatus::Accepted,
+            InviteStatus::Expired,
+            InviteStatus::Revoked,
+        ] {
+            reads_back(status);
+        }
+        for status in [
+            MessageStatus::Queued,
+            MessageStatus::Sending,
+            MessageStatus::Sent,
+            MessageStatus::Delivered,
+            MessageStatus::Failed,
+            MessageStatus::Received,
+        ] {
+            reads_back(status);
+        }
+        for state in [MediaState::Pending, MediaState::Stored, MediaState::Failed] {
+            reads_back(state);
+        }
+        for lookup in [
+            SetupLookup::Valid,
+            SetupLookup::Used,
+            SetupLookup::Expired,
+            SetupLookup::Unknown,
+            SetupLookup::AdminExists,
+        ] {
+            reads_back(lookup);
+        }
+        for lookup in [
+            InviteLookup::Valid {
+                email: Some("a@example.com".into()),
+                role: Role::Admin,
+            },
+            InviteLookup::Valid {
+                email: None,
+                role: Role::User,
+            },
+            InviteLookup::Accepted,
+            InviteLookup::Expired,
+            InviteLookup::Revoked,
+            InviteLookup::Unknown,
+        ] {
+            reads_back(lookup);
+        }
+        reads_back(Some(CurrentUser {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            display_name: "Ada \"the\" admin ✓".into(),
+            role: Role::Admin,
+        }));
+        reads_back(None::<CurrentUser>);
+        reads_back(vec![OwnedNumber {
+            id: "n1".into(),
+            e164: "+15551234567".into(),
+            display: "(555) 123-4567".into(),
+            name: "Work".into(),
+            capabilities: Capabilities {
+                sms: true,
+                mms: false,
+                voice: true,
+            },
+            carrier: "sandbox".into(),
+            created_at: -1,
+            last_inbound_at: Some(1_795_305_420_000),
+            owner_email: None,
+        }]);
+        reads_back(MessageView {
+            id: "m1".into(),
+            outgoing: true,
+            body: "line one\nline two\t😀".into(),
+            status: MessageStatus::Failed,
+            failure: Some("The carrier refused it.".into()),
+            created_at: 0,
+            media: vec![MediaView {
+                id: "p1".into(),
+                content_type: "image/png".into(),
+                state: MediaState::Stored,
+            }],
+        });
+        reads_back(vec![("+15550000001".to_string(), "hi".to_string())]);
+        reads_back(i64::MIN);
+        reads_back(u64::MAX);
+    }
+
+    #[test]
+    fn errors_read_and_write_as_serde_does() {
+        for error in [
+            AppError::Unauthorized,
+            AppError::Forbidden,
+            AppError::NotFound("The number".into()),
+            AppError::Invalid("Say \"hello\"\n\\ then ✓".into()),
+            AppError::Throttled("Wait a minute.".into()),
+            AppError::Internal {
+                reference: "req-1".into(),
+            },
+            AppError::Transport("offline".into()),
+        ] {
+            let json = serde_json::to_string(&error).unwrap();
+            assert_eq!(AppError::from_json(&json).as_ref(), Some(&error), "{json}");
+            let written: serde_json::Value = serde_json::from_str(&error.to_json()).unwrap();
+            assert_eq!(written, serde_json::to_value(&error).unwrap());
+        }
+        for bad in [
+            "",
+            "null",
+            "\"Nope\"",
+            r#"{"Invalid":1}"#,
+            r#"{"Invalid":"a","Forbidden":"b"}"#,
+        ] {
+            assert_eq!(AppError::from_json(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn sizes_read_in_decimal_units() {

@@ -4,8 +4,8 @@
 //! per function); all post urlencoded arguments and read JSON answers.
 
 use leptos::prelude::*;
+use leptos::server::codee::string::FromToStringCodec;
 use leptos::server::ServerActionError;
-use server_fn::error::ServerFnUrlError;
 use server_fn::ServerFn;
 
 use super::widgets::error_note;
@@ -34,7 +34,7 @@ impl FormAction {
         // Without JavaScript the server redirects back here with the error in the URL.
         let error = use_context::<ServerActionError>()
             .filter(|error| error.path() == url)
-            .map(|error| Err(ServerFnUrlError::<AppError>::decode_err(error.err())));
+            .map(|error| Err(error_in_url(error.err())));
         FormAction {
             url,
             action: Action::new_with_value(error, move |body: &String| {
@@ -54,7 +54,7 @@ impl FormAction {
     }
 
     /// The last submission's answer, when it succeeded.
-    pub fn output<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+    pub fn output<T: miniserde::Deserialize>(&self) -> Option<T> {
         match self.action.value().get() {
             Some(Ok(json)) => decode_answer(&json).ok(),
             _ => None,
@@ -92,7 +92,7 @@ impl FormAction {
 /// Here the browser holds the answer as JSON and decodes it where it is shown. On the
 /// server the function runs in place, as a `Resource` would run it.
 pub struct Loaded<T> {
-    answer: Resource<Result<String, AppError>>,
+    answer: Resource<Answer, FromToStringCodec>,
     shape: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -111,7 +111,7 @@ type RunHere = fn(
     Box<dyn std::future::Future<Output = Result<String, AppError>> + Send>,
 >;
 
-impl<T: serde::de::DeserializeOwned + 'static> Loaded<T> {
+impl<T: miniserde::Deserialize + 'static> Loaded<T> {
     /// Loads what the server function `F` answers to the arguments `args` builds, and loads
     /// again whenever a signal `args` reads changes (read a form's `version()` there to
     /// reload after it is submitted, even when the arguments stay the same).
@@ -127,7 +127,7 @@ impl<T: serde::de::DeserializeOwned + 'static> Loaded<T> {
     }
 }
 
-impl<T: serde::de::DeserializeOwned + 'static> Loaded<Option<T>> {
+impl<T: miniserde::Deserialize + 'static> Loaded<Option<T>> {
     /// Like [`Loaded::new`], but only while `args` builds arguments; `None` meanwhile.
     pub fn when<F>(args: impl Fn() -> Option<F> + Send + Sync + 'static) -> Self
     where
@@ -186,26 +186,53 @@ fn loading(
     url: &'static str,
     call: Signal<(Option<String>, u64)>,
     here: RunHere,
-) -> Resource<Result<String, AppError>> {
-    Resource::new(
+) -> Resource<Answer, FromToStringCodec> {
+    Resource::new_str(
         move || call.get(),
         move |(encoded, _run)| async move {
-            match encoded {
+            Answer(match encoded {
                 None => Ok("null".to_string()),
                 Some(encoded) if cfg!(feature = "ssr") => here(encoded).await,
                 Some(encoded) => post_form(url, encoded).await,
-            }
+            })
         },
     )
 }
 
-impl<T: serde::de::DeserializeOwned + Send + 'static> std::future::IntoFuture for Loaded<T> {
+/// A server function's answer as the page's data carries it from the server to the
+/// browser: `ok:` and its JSON, or `err:` and the error's.
+#[derive(Clone, Debug, PartialEq)]
+struct Answer(Result<String, AppError>);
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(json) => write!(f, "ok:{json}"),
+            Err(error) => write!(f, "err:{}", error.to_json()),
+        }
+    }
+}
+
+impl std::str::FromStr for Answer {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(json) = s.strip_prefix("ok:") {
+            Ok(Answer(Ok(json.to_string())))
+        } else {
+            let error = s.strip_prefix("err:").and_then(AppError::from_json);
+            Ok(Answer(Err(error.ok_or("not an answer")?)))
+        }
+    }
+}
+
+impl<T: miniserde::Deserialize + Send + 'static> std::future::IntoFuture for Loaded<T> {
     type Output = Result<T, AppError>;
     type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         let answer = self.answer;
-        Box::pin(async move { decode_answer(&answer.await?) })
+        Box::pin(async move { decode_answer(&answer.await.0?) })
     }
 }
 
@@ -215,16 +242,49 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> std::future::IntoFuture fo
 pub async fn call<F>(args: F) -> Result<F::Output, AppError>
 where
     F: ServerFn<Error = AppError> + serde::Serialize,
-    F::Output: serde::de::DeserializeOwned,
+    F::Output: miniserde::Deserialize,
 {
     let encoded = serde_qs::to_string(&args).map_err(|e| AppError::invalid(e.to_string()))?;
     decode_answer(&post_form(F::PATH, encoded).await?)
 }
 
 /// A server function's JSON answer as the type it returns.
-fn decode_answer<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, AppError> {
-    serde_json::from_str(json)
+fn decode_answer<T: miniserde::Deserialize>(json: &str) -> Result<T, AppError> {
+    miniserde::json::from_str(json)
         .map_err(|_| AppError::Transport("the server's answer was unreadable".into()))
+}
+
+/// The error a form's server function put in the URL it redirected to without JavaScript
+/// (`__err`: its JSON, URL-safe base64).
+fn error_in_url(encoded: &str) -> AppError {
+    base64_url_decode(encoded)
+        .and_then(|json| AppError::from_json(&json))
+        .unwrap_or_else(|| AppError::Transport("the error in the address was unreadable".into()))
+}
+
+#[cfg(feature = "ssr")]
+fn base64_url_decode(encoded: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(encoded)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The browser's own `atob` (a base64 decoder in the bundle costs ~1 KB); it reads the
+/// standard alphabet and answers one character per byte.
+#[cfg(not(feature = "ssr"))]
+fn base64_url_decode(encoded: &str) -> Option<String> {
+    let standard: String = encoded
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let binary = web_sys::window()?.atob(&standard).ok()?;
+    String::from_utf8(binary.chars().map(|c| c as u8).collect()).ok()
 }
 
 /// POSTs a form's fields to a server function the way its own client does (so redirects,
@@ -246,8 +306,8 @@ fn post_form(
             .map_err(unreachable)?;
         let text = response.text().await.map_err(unreachable)?;
         if !response.ok() {
-            return Err(serde_json::from_str(&text)
-                .unwrap_or_else(|_| AppError::Transport(format!("status {}", response.status()))));
+            return Err(AppError::from_json(&text)
+                .unwrap_or_else(|| AppError::Transport(format!("status {}", response.status()))));
         }
         if response.headers().has(server_fn::redirect::REDIRECT_HEADER) {
             if let Some(location) = response.headers().get("location") {
@@ -300,4 +360,24 @@ pub fn PostForm(
 #[component]
 pub fn FormError(action: FormAction) -> impl IntoView {
     move || action.result().get().and_then(|r| r.err()).map(error_note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Answer;
+    use crate::error::AppError;
+
+    #[test]
+    fn answers_cross_from_server_to_browser_as_text() {
+        for answer in [
+            Answer(Ok(r#"{"id":"a","list":[1,2]}"#.into())),
+            Answer(Ok("null".into())),
+            Answer(Err(AppError::Forbidden)),
+            Answer(Err(AppError::Invalid("ok: not \"this\"".into()))),
+        ] {
+            assert_eq!(answer.to_string().parse::<Answer>(), Ok(answer.clone()));
+        }
+        assert!("".parse::<Answer>().is_err());
+        assert!("err:{}".parse::<Answer>().is_err());
+    }
 }

@@ -217,14 +217,14 @@ async fn upload(file: &web_sys::File) -> Result<String, String> {
         .await
         .map_err(|_| "no connection to the server".to_string())?;
     if response.status() == 201 {
-        #[derive(serde::Deserialize)]
+        #[derive(miniserde::Deserialize)]
         struct Uploaded {
             id: String,
         }
-        let uploaded: Uploaded = response
-            .json()
-            .await
-            .map_err(|_| "the server's answer was unreadable".to_string())?;
+        let unreadable = |_| "the server's answer was unreadable".to_string();
+        let uploaded: Uploaded =
+            miniserde::json::from_str(&response.text().await.map_err(|_| unreadable(()))?)
+                .map_err(|_| unreadable(()))?;
         Ok(uploaded.id)
     } else {
         Err(response

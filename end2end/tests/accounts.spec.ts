@@ -111,6 +111,17 @@ for (const js of [true, false]) {
       await signIn(p, 'bea@example.com', 'not the password');
       await expect(p.getByRole('alert')).toHaveText('Email or password is incorrect.');
       if (js) await expectAccessible(p);
+      if (!js) {
+        // The error rides in the address (`__err`) it redirected to. A browser that runs
+        // JavaScript (a form posted before the page was interactive) decodes it too, and
+        // must render the same error to hydrate the page.
+        const hydrated = await browser.newContext({ baseURL: server.base });
+        const h = await hydrated.newPage();
+        await h.goto(p.url());
+        await ready(h, true);
+        await expect(h.getByRole('alert')).toHaveText('Email or password is incorrect.');
+        await hydrated.close();
+      }
       await ctx.close();
     });
 

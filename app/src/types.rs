@@ -284,6 +284,15 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
+    pub const ALL: [MessageStatus; 6] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Failed,
+        MessageStatus::Received,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             MessageStatus::Queued => "queued",
@@ -559,14 +568,7 @@ mod tests {
         ] {
             reads_back(status);
         }
-        for status in [
-            MessageStatus::Queued,
-            MessageStatus::Sending,
-            MessageStatus::Sent,
-            MessageStatus::Delivered,
-            MessageStatus::Failed,
-            MessageStatus::Received,
-        ] {
+        for status in MessageStatus::ALL {
             reads_back(status);
         }
         for state in [MediaState::Pending, MediaState::Stored, MediaState::Failed] {

@@ -10,15 +10,6 @@ use super::{carrier, crypto, now_ms, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::{ConversationSummary, LiveEvent, MessageStatus, MessageView, SearchHit, Thread};
 
-const ALL_STATUSES: [MessageStatus; 6] = [
-    MessageStatus::Queued,
-    MessageStatus::Sending,
-    MessageStatus::Sent,
-    MessageStatus::Delivered,
-    MessageStatus::Failed,
-    MessageStatus::Received,
-];
-
 /// Carriers concatenate at most this many characters (Twilio and Telnyx both stop at 1600).
 pub const MAX_BODY_CHARS: usize = 1600;
 
@@ -198,7 +189,7 @@ async fn advance(
     }
     // The status condition makes "forward only" hold even against a concurrent update
     // (PostgreSQL's READ COMMITTED would otherwise let a stale read overwrite a newer status).
-    let behind: Vec<&str> = ALL_STATUSES
+    let behind: Vec<&str> = MessageStatus::ALL
         .iter()
         .filter(|s| s.rank() < status.rank())
         .map(|s| s.as_str())

@@ -53,12 +53,17 @@ async fn app(url: &str) -> (AppState, String, Db) {
         push_contact: None,
         media_dir: std::env::temp_dir()
             .join(format!("switchboard-bench-media-{}", std::process::id())),
+        fetch_reach: app::server::safe_http::Reach::AlsoLoopback,
+        media_quota_bytes: 1_000_000_000,
+        trusted_proxies: Vec::new(),
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")
         .site_addr(addr)
         .build();
-    let vapid = app::server::push::vapid_keys(&db).await.unwrap();
+    let vapid = app::server::push::vapid_keys(&db, &[7u8; 32])
+        .await
+        .unwrap();
     let (state, reports) = AppState::new(db.clone(), settings, [7u8; 32], vapid, options);
     state.start_background_work(reports);
     let router = switchboard::build_router(state.clone());

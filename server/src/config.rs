@@ -180,6 +180,17 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_PUSH_CONTACT", value_parser = parse_push_contact, global = true)]
     pub push_contact: Option<String>,
 
+    /// Reverse proxies in front of this server, as comma-separated addresses or CIDRs
+    /// (e.g. 127.0.0.1/32,10.0.0.0/8). Only from these is X-Forwarded-For / Forwarded
+    /// believed: it then names the client for throttling, session binding and the devices
+    /// list. Default: none (the connecting address is the client).
+    #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", value_parser = parse_trusted_proxies, default_value = "", global = true)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Megabytes of MMS pictures one user may keep (sent and received together).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_QUOTA_MB", default_value = "1000", value_parser = parse_media_quota, global = true)]
+    pub media_quota_mb: i64,
+
     /// Log filter, e.g. info or switchboard=debug,info.
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -187,6 +198,33 @@ pub struct Config {
     /// Log format: text or json.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("SWITCHBOARD_TRUSTED_PROXIES: {p:?} is not an address or CIDR (such as 10.0.0.0/8)")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(TrustedProxies)
+}
+
+fn parse_media_quota(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "SWITCHBOARD_MEDIA_QUOTA_MB must be a whole number of megabytes from 1, not {s:?}"
+        )),
+    }
 }
 
 #[derive(Clone)]
@@ -309,7 +347,8 @@ impl Config {
                 account_sid: self.twilio_account_sid.clone(),
                 auth_token: self.twilio_auth_token.clone(),
             },
-        };
+        }
+        .normalized();
         config.check().map_err(|why| {
             let prefix = match config.active {
                 CarrierKind::Telnyx => "SWITCHBOARD_CARRIER=telnyx: set SWITCHBOARD_TELNYX_API_KEY and SWITCHBOARD_TELNYX_PUBLIC_KEY",
@@ -356,5 +395,50 @@ pub fn load() -> Result<Cli, String> {
         dotenvy::from_path(&path)
             .map_err(|e| format!("SWITCHBOARD_CONFIG: cannot read {path}: {e}"))?;
     }
+    unset_blank_variables();
     Ok(Cli::parse())
+}
+
+/// Our variables set to nothing (`SWITCHBOARD_TWILIO_AUTH_TOKEN=`, a `KEY=` line in the
+/// config file) count as unset: a blank secret must never switch a feature on, and a blank
+/// setting means its default. Runs before any other thread exists.
+fn unset_blank_variables() {
+    for (key, value) in std::env::vars_os() {
+        let ours = key
+            .to_str()
+            .is_some_and(|k| k.starts_with("SWITCHBOARD_") || k == "DATABASE_URL");
+        if ours && value.to_str().is_some_and(|v| v.trim().is_empty()) {
+            std::env::remove_var(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        assert!(parse_trusted_proxies("").unwrap().0.is_empty());
+        let parsed = parse_trusted_proxies("127.0.0.1, 10.0.0.0/8,::1")
+            .unwrap()
+            .0;
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed[1].contains(&"10.9.8.7".parse::<std::net::IpAddr>().unwrap()));
+        let err = parse_trusted_proxies("10.0.0.0/8,proxy.local").unwrap_err();
+        assert!(err.contains("SWITCHBOARD_TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn a_blank_secret_on_the_command_line_is_no_secret() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "--twilio-auth-token=",
+            "--telnyx-public-key= ",
+        ])
+        .unwrap();
+        let carrier = cli.config.carrier_config().unwrap();
+        assert_eq!(carrier.twilio.auth_token, None);
+        assert_eq!(carrier.telnyx.public_key, None);
+    }
 }

@@ -33,8 +33,18 @@ const BODY_LIMIT: usize = 256 * 1024;
 /// A sandbox webhook may carry a picture as a `data:` URL (base64: 4/3 of 5 MB, and more).
 const SANDBOX_LIMIT: usize = 7_000_000;
 
+/// The app's routes, listed once per process. Listing them renders the whole app with
+/// resource loading switched off by a process-wide flag (leptos_router's
+/// `RouteList::generate`); any page rendering meanwhile, on any router, saw its resources
+/// never load and hung (leptos#4773). Once one router exists, no listing runs again.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn build_router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())

@@ -15,12 +15,25 @@ pub type Reports = tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::Ca
 /// [`AppState::start_background_work`] consumes.
 pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
     let carrier = config.carrier_config()?;
+    restrict_new_files();
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
             config.data_dir.display()
         )
     })?;
+    #[cfg(unix)]
+    {
+        // Also for a data directory made by an older version, or by hand.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| {
+                format!(
+                    "SWITCHBOARD_DATA_DIR: cannot restrict {} to its owner: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+    }
     let db = Db::connect(&config.database_url())
         .await
         .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
@@ -39,8 +52,11 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         carrier,
         push_contact: config.push_contact(),
         media_dir: config.data_dir.join("media"),
+        fetch_reach: app::server::safe_http::Reach::Public,
+        media_quota_bytes: config.media_quota_mb * 1_000_000,
+        trusted_proxies: config.trusted_proxies.0.clone(),
     };
-    let vapid = app::server::push::vapid_keys(&db)
+    let vapid = app::server::push::vapid_keys(&db, &secret)
         .await
         .map_err(|e| format!("cannot prepare the Web Push key: {e}"))?;
     if settings.push_contact.is_none() {
@@ -61,6 +77,17 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build()
+}
+
+/// Everything this process creates from here on (the database and its WAL, the media
+/// folder and pictures, keys) is readable by the service user only: texts and pictures are
+/// nobody else's business on a shared machine.
+pub fn restrict_new_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// The instance secret, generated on first start into the data directory (owner-only).

@@ -201,7 +201,7 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     assert_eq!(paused.status, 429);
     let paused = paused.error();
     assert!(
-        matches!(&paused, AppError::Throttled(m) if m.contains("15 minutes")),
+        matches!(&paused, AppError::Throttled(m) if m.contains("Wait 15 seconds")),
         "{paused:?}"
     );
     // Unknown emails are paused the same way (no enumeration through the throttle).

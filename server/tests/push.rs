@@ -197,7 +197,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
             &ada,
             "push_subscribe",
             &[
-                ("endpoint", "https://push.example/e1"),
+                ("endpoint", "http://127.0.0.1:9/e1"),
                 ("p256dh", p256dh),
                 ("auth", auth)
             ]
@@ -221,7 +221,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .call(
             &ada,
             "push_remove",
-            &[("endpoint", "https://push.example/e1")]
+            &[("endpoint", "http://127.0.0.1:9/e1")]
         )
         .await
         .is_ok());

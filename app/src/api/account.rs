@@ -19,6 +19,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let me = context::require_user()?;
     let state = context::state()?;
     crate::server::auth::end_own_session(&state.db, &me.user.id, &session_id).await?;
+    state.bus.sessions_ended(&state.db, &me.user.id).await;
     if session_id == me.session_id {
         context::set_cookie(crate::server::auth::clear_session_cookie(&state.settings));
         leptos_axum::redirect("/signin");
@@ -32,7 +33,9 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     use crate::server::{auth, context};
     let me = context::require_user()?;
     let state = context::state()?;
-    auth::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await
+    let ended = auth::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await?;
+    state.bus.sessions_ended(&state.db, &me.user.id).await;
+    Ok(ended)
 }
 
 #[server(endpoint = "change_password")]
@@ -52,5 +55,7 @@ pub async fn change_password(
         &new_password,
         &confirm_password,
     )
-    .await
+    .await?;
+    state.bus.sessions_ended(&state.db, &me.user.id).await;
+    Ok(())
 }

@@ -21,6 +21,8 @@ pub async fn create_invite(
     use crate::server::{context, invites};
     let me = context::require_admin()?;
     let state = context::state()?;
+    crate::server::throttle::take(&state.db, crate::server::throttle::INVITATIONS, &me.user.id)
+        .await?;
     invites::create(
         &state,
         &me.user.id,
@@ -64,5 +66,10 @@ pub async fn set_user_role(user_id: String, role: String) -> Result<(), AppError
 pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), AppError> {
     use crate::server::{accounts, context};
     context::require_admin()?;
-    accounts::set_disabled(&context::state()?.db, &user_id, disabled).await
+    let state = context::state()?;
+    accounts::set_disabled(&state.db, &user_id, disabled).await?;
+    if disabled {
+        state.bus.sessions_ended(&state.db, &user_id).await;
+    }
+    Ok(())
 }

@@ -32,6 +32,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let state = context::state()?;
     if let Some(current) = context::authenticated() {
         auth::end_session(&state.db, &current.session_id).await?;
+        state.bus.sessions_ended(&state.db, &current.user.id).await;
     }
     context::set_cookie(auth::clear_session_cookie(&state.settings));
     leptos_axum::redirect("/signin");

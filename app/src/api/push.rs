@@ -28,7 +28,13 @@ pub async fn push_subscribe(
     let me = context::require_user()?;
     let state = context::state()?;
     let device = crate::device::describe(&context::request_meta().user_agent);
-    push::subscribe(&state.db, &me.user.id, &endpoint, &p256dh, &auth, &device).await
+    let device = push::Device {
+        endpoint: &endpoint,
+        p256dh: &p256dh,
+        auth: &auth,
+        name: &device,
+    };
+    push::subscribe(&state, &me.user.id, &me.session_id, &device).await
 }
 
 #[server(endpoint = "push_devices")]
@@ -67,6 +73,8 @@ pub async fn push_test() -> Result<usize, AppError> {
             "Push alerts are off on this Switchboard. Ask your admin to set a push contact.",
         ));
     }
+    crate::server::throttle::take(&state.db, crate::server::throttle::TEST_ALERTS, &me.user.id)
+        .await?;
     let mut tx = state.db.begin().await?;
     let notification = push::Notification {
         title: "Switchboard".into(),

@@ -89,7 +89,7 @@ pub async fn sign_in(
     if password.len() > validate::PASSWORD_MAX * 4 {
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     }
-    throttle::check(&state.db, &email_key, &meta.ip).await?;
+    let attempt = throttle::reserve_sign_in(&state.db, &email_key, &meta.ip).await?;
     let row: Option<(String, String, Option<i64>)> =
         sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = $1")
             .bind(&email_key)
@@ -102,16 +102,16 @@ pub async fn sign_in(
             false
         }
     };
+    // A wrong guess leaves its reservation standing as the failure it is.
     let Some((user_id, _, disabled_at)) = row.filter(|_| verified) else {
-        throttle::record_failure(&state.db, &email_key, &meta.ip).await?;
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     };
+    throttle::succeeded(&state.db, attempt, &email_key).await?;
     if disabled_at.is_some() {
         return Err(AppError::invalid(
             "This account has been disabled. Ask an admin of this Switchboard.",
         ));
     }
-    throttle::clear_account(&state.db, &email_key).await?;
     auth::create_session(&state.db, &state.settings, &user_id, meta).await
 }
 
@@ -128,6 +128,12 @@ pub async fn change_password(
         return Err(AppError::invalid("The new passwords don't match."));
     }
     validate::password(new).map_err(AppError::Invalid)?;
+    if current.len() > validate::PASSWORD_MAX * 4 {
+        return Err(AppError::invalid("Your current password is incorrect."));
+    }
+    // Each try checks a password with argon2: a stolen session must not become a way to
+    // guess the password (or to burn the server's CPU).
+    throttle::take(db, throttle::PASSWORD_CHANGES, user_id).await?;
     let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(db.pool())

@@ -4,7 +4,7 @@
 //! the user agent that created it (and to its IP when configured), slides forward while used,
 //! and ends when its owner signs out, is disabled, or changes their password elsewhere.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -170,6 +170,15 @@ pub async fn end_session(db: &Db, session_id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Deletes sessions past their expiry (and, through the foreign key, their push devices).
+pub async fn purge_expired(db: &Db) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// The user's live sessions, most recently used first; the one asking is marked current.
 pub async fn list_sessions(
     db: &Db,
@@ -221,6 +230,64 @@ pub async fn end_other_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> A
     Ok(done.rows_affected())
 }
 
+/// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
+/// proxies' `X-Forwarded-For` (or `Forwarded`) chain is read from the right, past every
+/// trusted hop, to the first address that is not ours. An untrusted peer's headers are
+/// ignored: anyone can write them.
+pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded_for: Vec<IpAddr> = if headers.contains_key("x-forwarded-for") {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| parse_hop(hop.trim()))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+    } else {
+        headers
+            .get_all("forwarded")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.eq_ignore_ascii_case("for").then(|| value.trim())
+                })
+            })
+            .map(parse_hop)
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+    };
+    let mut client = peer;
+    for hop in forwarded_for.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
+/// One hop of a forwarding header: `203.0.113.7`, `203.0.113.7:4711`, `"[2001:db8::1]:4711"`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim_matches('"');
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(ip, _)| ip.parse().ok())
+}
+
 /// Files served from the site root, which every page load fetches and nobody needs a session for.
 fn is_static_asset(path: &str) -> bool {
     path.starts_with("/pkg/")
@@ -241,7 +308,7 @@ pub async fn session_middleware(
     next: Next,
 ) -> Response {
     let meta = RequestMeta {
-        ip: peer.ip().to_string(),
+        ip: client_ip(peer.ip(), req.headers(), &state.settings.trusted_proxies).to_string(),
         user_agent: req
             .headers()
             .get(USER_AGENT)
@@ -287,4 +354,50 @@ pub async fn session_middleware(
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let spoofed = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        // Straight from the internet: the header is whatever the client wrote.
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(client_ip(stranger, &spoofed, &trusted), stranger);
+        // Nothing trusted: the peer, always.
+        assert_eq!(client_ip(proxy, &spoofed, &[]), proxy);
+        // Through the proxy: the client it saw (the rightmost untrusted hop), not what the
+        // client claimed further left.
+        let chain = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.3")]);
+        assert_eq!(
+            client_ip(proxy, &chain, &trusted),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        let rfc7239 = headers(&[(
+            "forwarded",
+            "for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.3",
+        )]);
+        assert_eq!(
+            client_ip(proxy, &rfc7239, &trusted),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        // A garbled header is not trusted at all.
+        let garbled = headers(&[("x-forwarded-for", "not-an-ip")]);
+        assert_eq!(client_ip(proxy, &garbled, &trusted), proxy);
+    }
 }

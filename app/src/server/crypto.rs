@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
@@ -49,9 +50,47 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// How long a password check waits for a free hasher before the request is refused.
+const HASHER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Password hashing runs under this many permits (one per core): each run takes 19 MiB and
+/// a core for tens of milliseconds, so a flood of sign-ins queues here instead of
+/// multiplying memory (200 parallel guesses once took the server from 76 MB to 1.1 GB).
+fn hashers() -> &'static tokio::sync::Semaphore {
+    static HASHERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    HASHERS.get_or_init(|| tokio::sync::Semaphore::new(hashing_peak().1))
+}
+
+/// Runs `work` (argon2) on the blocking pool once a hasher is free; a request that waits
+/// longer than [`HASHER_WAIT`] is told to try again rather than queueing without end.
+async fn with_hasher<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let permit = tokio::time::timeout(HASHER_WAIT, hashers().acquire())
+        .await
+        .map_err(|_| AppError::Throttled("The server is busy. Try again in a moment.".into()))?
+        .map_err(AppError::internal)?;
+    let running = HASHING.fetch_add(1, Ordering::SeqCst) + 1;
+    HASHING_PEAK.fetch_max(running, Ordering::SeqCst);
+    let result = tokio::task::spawn_blocking(work).await;
+    HASHING.fetch_sub(1, Ordering::SeqCst);
+    drop(permit);
+    Ok(result?)
+}
+
+static HASHING: AtomicUsize = AtomicUsize::new(0);
+static HASHING_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The most password hashes that ever ran at once in this process, and the permit count
+/// that bounds it (for tests and the sign-in flood bench).
+pub fn hashing_peak() -> (usize, usize) {
+    let permits = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    (HASHING_PEAK.load(Ordering::SeqCst), permits)
+}
+
 /// Hashes a password off the async threads (it takes tens of milliseconds on purpose).
 pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
+    with_hasher(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
@@ -63,7 +102,7 @@ pub async fn hash_password(password: String) -> AppResult<String> {
 
 /// Verifies a password off the async threads. A malformed stored hash counts as a mismatch.
 pub async fn verify_password(password: String, stored_hash: String) -> AppResult<bool> {
-    Ok(tokio::task::spawn_blocking(move || {
+    with_hasher(move || {
         PasswordHash::new(&stored_hash)
             .map(|parsed| {
                 argon2()
@@ -72,7 +111,7 @@ pub async fn verify_password(password: String, stored_hash: String) -> AppResult
             })
             .unwrap_or(false)
     })
-    .await?)
+    .await
 }
 
 /// Burns the same time as a real verification, for sign-ins naming no account, so response

@@ -21,6 +21,8 @@ use crate::error::{AppError, AppResult};
 use crate::types::LiveEvent;
 
 const CHANNEL: &str = "switchboard_events";
+/// A note on [`CHANNEL`] saying a user's sessions ended (others are `user_id:seq`).
+const ENDED_PREFIX: &str = "ended:";
 /// Events older than this are purged; a tab away longer reloads instead of replaying.
 pub const KEEP_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -31,15 +33,47 @@ pub struct Published {
     pub event: LiveEvent,
 }
 
+/// Open live streams per user on one instance; more are refused (each holds a connection
+/// and a task, and a tab needs one).
+pub const MAX_STREAMS_PER_USER: usize = 12;
+/// How often an open stream checks that its session still lasts, in case the word that it
+/// ended came from another instance and was missed.
+const SESSION_CHECK: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct EventBus {
     local: broadcast::Sender<Published>,
+    /// User ids whose sessions just ended (sign-out, revoked, disabled, password changed):
+    /// their open streams check their own session at once and close if it is gone.
+    sessions_ended: broadcast::Sender<String>,
+    /// Open streams per user on this instance.
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
             local: broadcast::channel(1024).0,
+            sessions_ended: broadcast::channel(256).0,
+            streams: Default::default(),
+        }
+    }
+}
+
+/// One open stream of a user, counted until dropped.
+struct StreamSlot {
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    user_id: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = streams.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                streams.remove(&self.user_id);
+            }
         }
     }
 }
@@ -47,6 +81,42 @@ impl Default for EventBus {
 impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.local.subscribe()
+    }
+
+    /// A slot for one more open stream of `user_id`, or None at the cap.
+    fn open_stream(&self, user_id: &str) -> Option<StreamSlot> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = streams.entry(user_id.to_string()).or_insert(0);
+        if *n >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            streams: self.streams.clone(),
+            user_id: user_id.to_string(),
+        })
+    }
+
+    /// Says that some of `user_id`'s sessions ended, on every instance: their live streams
+    /// close now rather than at their next check.
+    pub async fn sessions_ended(&self, db: &Db, user_id: &str) {
+        match db.backend() {
+            Backend::Sqlite => {
+                let _ = self.sessions_ended.send(user_id.to_string());
+            }
+            Backend::Postgres => {
+                let note = format!("{ENDED_PREFIX}{user_id}");
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(note)
+                    .execute(db.pool())
+                    .await
+                {
+                    tracing::error!(error = %e, "NOTIFY failed; closing local streams only");
+                    let _ = self.sessions_ended.send(user_id.to_string());
+                }
+            }
+        }
     }
 
     /// Records `event` for `user_id` inside `tx`; announce the result after commit.
@@ -126,6 +196,7 @@ impl EventBus {
     /// PostgreSQL only: forwards every instance's events to this instance's tabs.
     pub fn listen_to_postgres(&self, db: Db) {
         let local = self.local.clone();
+        let sessions_ended = self.sessions_ended.clone();
         tokio::spawn(async move {
             loop {
                 match sqlx::postgres::PgListener::connect(db.url()).await {
@@ -134,6 +205,10 @@ impl EventBus {
                             tracing::error!(error = %e, "LISTEN failed");
                         } else {
                             while let Ok(note) = listener.recv().await {
+                                if let Some(user_id) = note.payload().strip_prefix(ENDED_PREFIX) {
+                                    let _ = sessions_ended.send(user_id.to_string());
+                                    continue;
+                                }
                                 let Some((user_id, seq)) = note.payload().rsplit_once(':') else {
                                     continue;
                                 };
@@ -226,6 +301,13 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
         return (http::StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
     };
+    let Some(slot) = state.bus.open_stream(&auth.user.id) else {
+        return (
+            http::StatusCode::TOO_MANY_REQUESTS,
+            "Too many open tabs for this account. Close some and reload.",
+        )
+            .into_response();
+    };
     let last_id = req
         .headers()
         .get("last-event-id")
@@ -252,10 +334,59 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
     };
     let last_sent = backlog.last().map(|p| p.seq).unwrap_or(start);
     let replay = stream::iter(backlog.into_iter().map(|p| Ok::<_, Infallible>(to_sse(&p))));
-    let live = live_stream(state.db.clone(), user_id, last_sent, receiver);
+    let watch = SessionWatch {
+        db: state.db.clone(),
+        session_id: auth.session_id.clone(),
+        ended: state.bus.sessions_ended.subscribe(),
+        tick: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
+        _slot: slot,
+    };
+    let live = live_stream(state.db.clone(), user_id, last_sent, receiver, watch);
     Sse::new(replay.chain(live))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// What ends a stream with its session: the word that the user's sessions ended, or a
+/// periodic look at its own session. Holds the stream's slot in the per-user count.
+struct SessionWatch {
+    db: Db,
+    session_id: String,
+    ended: broadcast::Receiver<String>,
+    tick: tokio::time::Interval,
+    _slot: StreamSlot,
+}
+
+impl SessionWatch {
+    async fn still_signed_in(&self) -> bool {
+        let found: Result<Option<(String,)>, _> =
+            sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(&self.session_id)
+                .bind(now_ms())
+                .fetch_optional(self.db.pool())
+                .await;
+        // A database hiccup is not a sign-out; the next check decides.
+        !matches!(found, Ok(None))
+    }
+
+    /// Returns when the session has ended.
+    async fn ended(&mut self, user_id: &str) {
+        loop {
+            tokio::select! {
+                note = self.ended.recv() => match note {
+                    Ok(who) if who != user_id => continue,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await
+                    }
+                    _ => {}
+                },
+                _ = self.tick.tick() => {}
+            }
+            if !self.still_signed_in().await {
+                return;
+            }
+        }
+    }
 }
 
 fn live_stream(
@@ -263,22 +394,28 @@ fn live_stream(
     user_id: String,
     last_sent: i64,
     receiver: broadcast::Receiver<Published>,
+    watch: SessionWatch,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(
-        (receiver, last_sent, Vec::<Published>::new()),
-        move |(mut rx, mut last, mut pending)| {
+        (receiver, last_sent, Vec::<Published>::new(), watch),
+        move |(mut rx, mut last, mut pending, mut watch)| {
             let db = db.clone();
             let user_id = user_id.clone();
             async move {
                 loop {
                     if let Some(p) = pending.pop() {
                         last = p.seq;
-                        return Some((Ok(to_sse(&p)), (rx, last, pending)));
+                        return Some((Ok(to_sse(&p)), (rx, last, pending, watch)));
                     }
-                    match rx.recv().await {
+                    let received = tokio::select! {
+                        received = rx.recv() => received,
+                        // Signed out: the stream ends (the browser's reconnect then gets 401).
+                        _ = watch.ended(&user_id) => return None,
+                    };
+                    match received {
                         Ok(p) if p.user_id == user_id && p.seq > last => {
                             last = p.seq;
-                            return Some((Ok(to_sse(&p)), (rx, last, pending)));
+                            return Some((Ok(to_sse(&p)), (rx, last, pending, watch)));
                         }
                         Ok(_) => continue,
                         // This tab fell behind the in-memory channel: catch up from storage.

@@ -158,6 +158,10 @@ pub fn spawn_worker(state: AppState) {
                 if let Err(e) = super::events::purge_old(&state.db).await {
                     tracing::warn!(error = ?e, "event purge failed");
                 }
+                // An expired session takes its push devices with it (ON DELETE CASCADE).
+                if let Err(e) = super::auth::purge_expired(&state.db).await {
+                    tracing::warn!(error = ?e, "purging expired sessions failed");
+                }
                 if let Err(e) = super::media::purge_orphans(&state).await {
                     tracing::warn!(error = ?e, "purging unsent uploads failed");
                 }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::{Any, Transaction};
@@ -97,6 +98,25 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Keeps a picture the user will send. Returns its id for `messaging::send`.
+/// Whether `user_id` may keep another picture: Err(why) once their pictures fill the quota.
+async fn quota_left(state: &AppState, user_id: &str) -> AppResult<Result<(), String>> {
+    let (used,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(state.db.pool())
+    .await?;
+    let quota = state.settings.media_quota_bytes;
+    Ok(if used >= quota {
+        Err(format!(
+            "Your pictures fill your storage ({} MB). Delete some conversations to make room.",
+            quota / 1_000_000
+        ))
+    } else {
+        Ok(())
+    })
+}
+
 pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<String> {
     let limits = state.carrier().media_limits();
     if bytes.is_empty() {
@@ -110,6 +130,10 @@ pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<
     if let Some(why) = limits.check(&[bytes.len()]) {
         return Err(AppError::invalid(why));
     }
+    super::throttle::take(&state.db, super::throttle::UPLOADS, user_id).await?;
+    quota_left(state, user_id)
+        .await?
+        .map_err(AppError::Invalid)?;
     let id = crypto::new_id();
     state
         .media
@@ -218,19 +242,56 @@ pub async fn fetch(
 ) -> Result<Fetched, super::carrier::CarrierError> {
     use super::carrier::CarrierError;
     let internal = |e: AppError| CarrierError::Transient(format!("storage: {e:?}"));
-    let row: Option<(Option<String>, String)> =
-        sqlx::query_as("SELECT source_url, state FROM media WHERE id = $1")
-            .bind(media_id)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(|e| internal(e.into()))?;
-    let Some((Some(url), current)) = row else {
+    // The number the picture came to says which carrier (and so whose credentials) fetches it.
+    let row: Option<(Option<String>, String, String, String)> = sqlx::query_as(
+        "SELECT m.source_url, m.state, n.carrier, m.user_id FROM media m
+         JOIN messages msg ON msg.id = m.message_id
+         JOIN conversations c ON c.id = msg.conversation_id
+         JOIN phone_numbers n ON n.id = c.number_id
+         WHERE m.id = $1",
+    )
+    .bind(media_id)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(|e| internal(e.into()))?;
+    let Some((Some(url), current, carrier, owner)) = row else {
         return Ok(Fetched::Nothing);
     };
     if current != "pending" {
         return Ok(Fetched::Nothing);
     }
-    let bytes = match state.carrier().fetch_media(&url, MAX_INBOUND_BYTES).await {
+    let Some(kind) = super::carrier::config::CarrierKind::parse(&carrier) else {
+        return Ok(Fetched::Refused(format!("unknown carrier {carrier}")));
+    };
+    if let Err(why) = quota_left(state, &owner).await.map_err(internal)? {
+        return Ok(Fetched::Refused(why));
+    }
+    let sandbox = kind == super::carrier::config::CarrierKind::Sandbox;
+    let http = if sandbox
+        && url.starts_with(&format!("{}/media/public/", state.settings.base_url()))
+    {
+        // The sandbox hands over our own signed links (a local MMS): this instance, which
+        // may well be on loopback, is the one host it may reach beyond the public ones.
+        super::safe_http::client(
+            super::safe_http::Reach::AlsoLoopback,
+            Duration::from_secs(30),
+        )
+    } else if sandbox && url.starts_with("data:") {
+        state.media_http() // the Simulator's pictures: nothing is fetched
+    } else {
+        let checked = url::Url::parse(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| super::safe_http::check_url(&parsed, state.settings.fetch_reach));
+        if let Err(why) = checked {
+            return Ok(Fetched::Refused(format!("picture address refused: {why}")));
+        }
+        state.media_http()
+    };
+    let fetched = state
+        .carrier_of(kind)
+        .fetch_media(&http, &url, MAX_INBOUND_BYTES)
+        .await;
+    let bytes = match fetched {
         Ok(bytes) => bytes,
         Err(CarrierError::Rejected { detail, .. }) => return Ok(Fetched::Refused(detail)),
         Err(e) => return Err(e),
@@ -419,7 +480,6 @@ pub fn data_url(content_type: &str, bytes: &[u8]) -> String {
 
 /// The HTTP side: uploads from the composer, pictures for their owner and for carriers.
 pub mod routes {
-    use axum::body::Bytes;
     use axum::extract::{Path, Query, State};
     use axum::http::{header, StatusCode};
     use axum::response::{IntoResponse, Response};
@@ -461,13 +521,21 @@ pub mod routes {
     }
 
     /// `POST /media` (signed in): the raw bytes of one picture; answers `{"id": …}`.
+    /// `POST /media`: one picture. The body is read only once the sender is known to be
+    /// signed in, so nobody else can make the server buffer megabytes.
     pub async fn upload(
         State(state): State<AppState>,
         auth: Option<Extension<Authenticated>>,
-        body: Bytes,
+        body: axum::body::Body,
     ) -> Response {
         let Some(Extension(auth)) = auth else {
             return refuse(AppError::Unauthorized);
+        };
+        let Ok(body) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
+            return refuse(AppError::invalid(format!(
+                "Pictures can be at most {} MB.",
+                UPLOAD_LIMIT / 1_000_000
+            )));
         };
         match super::upload(&state, &auth.user.id, &body).await {
             Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),

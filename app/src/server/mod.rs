@@ -18,6 +18,7 @@ pub mod messaging;
 pub mod numbers;
 pub mod phone;
 pub mod push;
+pub mod safe_http;
 pub mod setup;
 pub mod throttle;
 pub mod webhooks;
@@ -52,6 +53,14 @@ pub struct Settings {
     pub push_contact: Option<String>,
     /// Where MMS pictures are kept (the data directory's `media/`).
     pub media_dir: std::path::PathBuf,
+    /// Where the server may send requests made on someone's behalf (push endpoints,
+    /// inbound pictures, an API address typed in Admin → Carrier): public https addresses
+    /// only; tests also allow loopback, where their mock services listen.
+    pub fetch_reach: safe_http::Reach,
+    /// Bytes of pictures one user may keep (uploads and inbound MMS together).
+    pub media_quota_bytes: i64,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` header names the real client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -78,6 +87,7 @@ struct ActiveCarrier {
 
 impl ActiveCarrier {
     fn new(config: CarrierConfig, client: Arc<dyn Carrier>, saved_at: Option<i64>) -> Self {
+        let config = config.normalized();
         let telnyx_key = config
             .telnyx
             .public_key
@@ -91,6 +101,11 @@ impl ActiveCarrier {
         }
     }
 }
+
+/// A push service answers at once; one that doesn't is dropped (and retried later).
+const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// An inbound picture is at most a few MB.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Shared by every request handler and server function. Cheap to clone (one reference
 /// count): axum clones the state for every middleware layer and handler of every request.
@@ -125,8 +140,10 @@ pub struct AppParts {
     pub bus: EventBus,
     /// The instance's Web Push key pair.
     pub vapid: push::VapidKeys,
-    /// For outgoing HTTP that is not a carrier's API (push services); see [`AppState::http`].
-    http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// For requests to push services; see [`AppState::push_http`].
+    push_http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// For inbound pictures; see [`AppState::media_http`].
+    media_http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Wakes the job worker when work is queued.
     pub jobs_waker: Arc<Notify>,
     /// Where MMS picture bytes live.
@@ -172,7 +189,8 @@ impl AppState {
             leptos_options,
             bus: EventBus::default(),
             vapid,
-            http: Arc::new(std::sync::OnceLock::new()),
+            push_http: Arc::new(std::sync::OnceLock::new()),
+            media_http: Arc::new(std::sync::OnceLock::new()),
             jobs_waker: Arc::new(Notify::new()),
             media,
             carrier: Arc::new(std::sync::RwLock::new(carrier)),
@@ -207,17 +225,36 @@ impl AppState {
         (state, receiver)
     }
 
-    /// The HTTP client for push services, built on first use: building one loads the system's
-    /// CA certificates (about 100 ms here), which start-up should not wait for.
-    pub fn http(&self) -> reqwest::Client {
-        self.http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .timeout(Duration::from_secs(15))
-                    .build()
-                    .expect("HTTP client")
-            })
+    /// The HTTP client for push services: public addresses only (a browser names the
+    /// endpoint), and a short timeout, since a push service answers at once and a slow one
+    /// must not hold a lane. Built on first use: building one loads the system's CA
+    /// certificates (about 100 ms here), which start-up should not wait for.
+    pub fn push_http(&self) -> reqwest::Client {
+        self.push_http
+            .get_or_init(|| safe_http::client(self.settings.fetch_reach, PUSH_TIMEOUT))
             .clone()
+    }
+
+    /// The HTTP client for inbound pictures: public addresses only (a carrier's webhook names
+    /// the URL), redirects checked hop by hop.
+    pub fn media_http(&self) -> reqwest::Client {
+        self.media_http
+            .get_or_init(|| safe_http::client(self.settings.fetch_reach, MEDIA_TIMEOUT))
+            .clone()
+    }
+
+    /// The client for the carrier `kind` (a number's own carrier, which may no longer be the
+    /// active one): its credentials and nobody else's go with its requests.
+    pub fn carrier_of(&self, kind: carrier::config::CarrierKind) -> Arc<dyn Carrier> {
+        let (config, _) = self.carrier_config();
+        if config.active == kind {
+            return self.carrier();
+        }
+        let config = CarrierConfig {
+            active: kind,
+            ..config
+        };
+        config.build(&self.sandbox, &self.settings.base_url())
     }
 
     /// The carrier in use. Features never ask which one it is.

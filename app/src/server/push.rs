@@ -28,9 +28,15 @@ impl std::fmt::Debug for VapidKeys {
     }
 }
 
+/// What the sealed private key is bound to (see `carrier::config::seal`).
+const VAPID_FIELD: &str = "vapid.private_key";
+
 /// Loads the instance's VAPID key, creating it on first start. Race-safe across instances:
-/// the first insert wins and everyone reads that one back.
-pub async fn vapid_keys(db: &Db) -> AppResult<VapidKeys> {
+/// the first insert wins and everyone reads that one back. The private key is sealed at
+/// rest with the instance secret, like the carrier secrets: a copy of the database alone
+/// can't sign pushes. A key stored in the clear by an older version is sealed on load.
+pub async fn vapid_keys(db: &Db, secret: &[u8; 32]) -> AppResult<VapidKeys> {
+    use super::carrier::config::{open, seal};
     let mut candidate = [0u8; 32];
     let private = loop {
         rand::rngs::OsRng.fill_bytes(&mut candidate);
@@ -40,13 +46,29 @@ pub async fn vapid_keys(db: &Db) -> AppResult<VapidKeys> {
         }
     };
     sqlx::query("INSERT INTO instance_settings (key, value) VALUES ('vapid_private_key', $1) ON CONFLICT (key) DO NOTHING")
-        .bind(&private)
+        .bind(seal(secret, VAPID_FIELD, &private))
         .execute(db.pool())
         .await?;
-    let (private,): (String,) =
+    let (stored,): (String,) =
         sqlx::query_as("SELECT value FROM instance_settings WHERE key = 'vapid_private_key'")
             .fetch_one(db.pool())
             .await?;
+    let private = match open(secret, VAPID_FIELD, &stored) {
+        Some(private) => private,
+        None if VapidSignatureBuilder::from_base64_no_sub(&stored).is_ok() => {
+            sqlx::query("UPDATE instance_settings SET value = $1 WHERE key = 'vapid_private_key' AND value = $2")
+                .bind(seal(secret, VAPID_FIELD, &stored))
+                .bind(&stored)
+                .execute(db.pool())
+                .await?;
+            stored
+        }
+        None => {
+            return Err(AppError::internal(
+                "the saved Web Push key can't be decrypted: was the instance secret changed?",
+            ))
+        }
+    };
     let builder = VapidSignatureBuilder::from_base64_no_sub(&private)
         .map_err(|e| AppError::internal(format!("VAPID key: {e}")))?;
     Ok(VapidKeys {
@@ -123,17 +145,46 @@ pub async fn notify_inbound(
     Ok(())
 }
 
+/// Devices one user may have alerts on.
+pub const MAX_DEVICES_PER_USER: i64 = 10;
+
+/// A browser's push subscription, as `PushManager.subscribe` gave it.
+pub struct Device<'a> {
+    pub endpoint: &'a str,
+    pub p256dh: &'a str,
+    pub auth: &'a str,
+    /// What Settings calls it ("Chrome on Android").
+    pub name: &'a str,
+}
+
+/// Stores a device's subscription for the session that turned it on: when that session
+/// ends, so do the alerts. The endpoint must be an https URL on a public address (the
+/// server will post to it).
 pub async fn subscribe(
-    db: &Db,
+    state: &AppState,
     user_id: &str,
-    endpoint: &str,
-    p256dh: &str,
-    auth: &str,
-    device: &str,
+    session_id: &str,
+    device: &Device<'_>,
 ) -> AppResult<()> {
-    let valid_endpoint = url::Url::parse(endpoint)
-        .map(|u| matches!(u.scheme(), "https" | "http"))
-        .unwrap_or(false);
+    let Device {
+        endpoint,
+        p256dh,
+        auth,
+        name,
+    } = *device;
+    if endpoint.len() > 2048 {
+        return Err(AppError::invalid(
+            "This browser's push subscription is not usable. Try again.",
+        ));
+    }
+    let url = url::Url::parse(endpoint)
+        .map_err(|_| AppError::invalid("This browser's push subscription is not usable."))?;
+    if let Err(why) = super::safe_http::check_resolved(&url, state.settings.fetch_reach).await {
+        tracing::warn!(%why, "push endpoint refused");
+        return Err(AppError::invalid(format!(
+            "This push service can't be used: {why}."
+        )));
+    }
     let valid_keys = URL_SAFE_NO_PAD
         .decode(p256dh.trim_end_matches('='))
         .map(|k| k.len() == 65)
@@ -142,27 +193,38 @@ pub async fn subscribe(
             .decode(auth.trim_end_matches('='))
             .map(|k| k.len() == 16)
             .unwrap_or(false);
-    if !valid_endpoint || !valid_keys || endpoint.len() > 2048 {
+    if !valid_keys || name.len() > 200 {
         return Err(AppError::invalid(
             "This browser's push subscription is not usable. Try again.",
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = state.db.begin().await?;
     // An endpoint belongs to one device; re-subscribing (or another account on the same
     // browser) takes it over.
     sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1")
         .bind(endpoint)
         .execute(&mut *tx)
         .await?;
+    let (devices,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if devices >= MAX_DEVICES_PER_USER {
+        return Err(AppError::invalid(format!(
+            "Alerts are on for {MAX_DEVICES_PER_USER} devices already. Turn one off in the list first."
+        )));
+    }
     sqlx::query(
-        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO push_subscriptions (id, user_id, session_id, endpoint, p256dh, auth, device, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(crypto::new_id())
     .bind(user_id)
+    .bind(session_id)
     .bind(endpoint)
     .bind(p256dh)
     .bind(auth)
-    .bind(device)
+    .bind(name)
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
@@ -225,7 +287,7 @@ pub async fn deliver(
         }
     };
     let request = web_push::request_builder::build_request::<Vec<u8>>(message);
-    let mut outgoing = state.http().post(request.uri().to_string());
+    let mut outgoing = state.push_http().post(request.uri().to_string());
     for (name, value) in request.headers() {
         outgoing = outgoing.header(name.as_str(), value.as_bytes());
     }

@@ -115,6 +115,7 @@ fn now_secs() -> i64 {
 pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     use super::carrier::telnyx;
     let Some(key) = state.telnyx_webhook_key() else {
+        tracing::warn!("Telnyx webhook refused: no Telnyx public key is configured (SWITCHBOARD_TELNYX_PUBLIC_KEY or Admin → Carrier)");
         return (StatusCode::NOT_FOUND, "Telnyx is not configured").into_response();
     };
     let header = |name: &str| {
@@ -154,7 +155,10 @@ pub async fn twilio(
     body: Bytes,
 ) -> Response {
     use super::carrier::twilio;
+    // Blank tokens never get here (`CarrierConfig::normalized`): a signature under the
+    // empty key is one anyone can make.
     let Some(token) = state.carrier_config().0.twilio.auth_token else {
+        tracing::warn!("Twilio webhook refused: no Twilio auth token is configured (SWITCHBOARD_TWILIO_AUTH_TOKEN or Admin → Carrier)");
         return (StatusCode::NOT_FOUND, "Twilio is not configured").into_response();
     };
     let url = format!(

@@ -114,8 +114,19 @@ impl TestApp {
         }
     }
 
+    /// Starts with settings changed by `tweak` (a blank secret, a trusted proxy …).
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = TestApp::start_paused_with(backend, tweak).await;
+        app.resume_work();
+        app
+    }
+
     /// The router runs, but no background work (jobs stay queued) until `resume_work`.
     pub async fn start_paused(backend: Backend) -> TestApp {
+        TestApp::start_paused_with(backend, |_| {}).await
+    }
+
+    pub async fn start_paused_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("switchboard-test-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -139,7 +150,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let (state, reports) = TestApp::state(db, &dir, addr).await;
+        let (state, reports) = TestApp::state(db, &dir, addr, tweak).await;
         let server = serve(listener, &state);
         TestApp {
             base,
@@ -157,7 +168,7 @@ impl TestApp {
         let db = Db::connect(&self.db_url).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (state, reports) = TestApp::state(db, &self.dir, addr).await;
+        let (state, reports) = TestApp::state(db, &self.dir, addr, |_| {}).await;
         state.start_background_work(reports);
         let server = serve(listener, &state);
         OtherInstance {
@@ -171,12 +182,13 @@ impl TestApp {
         db: Db,
         dir: &std::path::Path,
         addr: SocketAddr,
+        tweak: impl FnOnce(&mut Settings),
     ) -> (
         AppState,
         tokio::sync::mpsc::UnboundedReceiver<app::server::carrier::CarrierEvent>,
     ) {
         let base = format!("http://{addr}");
-        let settings = Settings {
+        let mut settings = Settings {
             public_url: url::Url::parse(&base).unwrap(),
             bind_session_to_ip: false,
             session_idle_ms: 30 * 24 * 60 * 60 * 1000,
@@ -195,13 +207,20 @@ impl TestApp {
             },
             push_contact: Some("mailto:ops@switchboard.example".into()),
             media_dir: dir.join("media"),
+            // The mock push services and carriers listen on loopback.
+            fetch_reach: app::server::safe_http::Reach::AlsoLoopback,
+            media_quota_bytes: 1_000_000_000,
+            trusted_proxies: Vec::new(),
         };
+        tweak(&mut settings);
         let options = leptos::config::LeptosOptions::builder()
             .output_name("switchboard")
             .site_root(dir.join("site").display().to_string())
             .site_addr(addr)
             .build();
-        let vapid = app::server::push::vapid_keys(&db).await.unwrap();
+        let vapid = app::server::push::vapid_keys(&db, &[7u8; 32])
+            .await
+            .unwrap();
         AppState::new(db, settings, [7u8; 32], vapid, options)
     }
 
@@ -244,22 +263,28 @@ impl TestApp {
 
     /// Calls a server function the way the hydrated app does (form-encoded POST).
     pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> Reply {
-        let res = client
-            .post(format!("{}/api/{name}", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        Reply::read(res).await
+        answered(&format!("POST /api/{name}"), async {
+            let res = client
+                .post(format!("{}/api/{name}", self.base))
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            Reply::read(res).await
+        })
+        .await
     }
 
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> Reply {
-        let res = client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        Reply::read(res).await
+        answered(&format!("GET {path}"), async {
+            let res = client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap();
+            Reply::read(res).await
+        })
+        .await
     }
 
     /// Creates an admin directly and returns a signed-in browser for them.
@@ -394,6 +419,14 @@ pub fn carrier_data() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Waits for one request's answer, failing with the request's name when none comes: a hung
+/// scenario says what it was waiting on.
+pub async fn answered<T>(what: &str, request: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(30), request)
+        .await
+        .unwrap_or_else(|_| panic!("{what} got no answer within 30 s"))
 }
 
 /// Runs a scenario, failing it (rather than hanging the suite) after two minutes.

@@ -72,7 +72,34 @@ fn filled(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// A blank value counts as absent: an empty secret must never switch anything on (a
+/// webhook "signed" with the empty key is one anyone can forge).
+fn present(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 impl CarrierConfig {
+    /// The same settings with every blank value made absent and the rest trimmed. Every
+    /// way settings come in (configuration, Admin → Carrier, the saved copy) passes here.
+    pub fn normalized(self) -> CarrierConfig {
+        CarrierConfig {
+            active: self.active,
+            telnyx: TelnyxConfig {
+                api_base: self.telnyx.api_base.trim().to_string(),
+                api_key: present(self.telnyx.api_key),
+                messaging_profile_id: present(self.telnyx.messaging_profile_id),
+                public_key: present(self.telnyx.public_key),
+            },
+            twilio: TwilioConfig {
+                api_base: self.twilio.api_base.trim().to_string(),
+                account_sid: present(self.twilio.account_sid),
+                auth_token: present(self.twilio.auth_token),
+            },
+        }
+    }
+
     /// What the active carrier still needs, in words naming the field; Ok when complete.
     pub fn check(&self) -> Result<(), String> {
         match self.active {
@@ -214,13 +241,14 @@ pub async fn load_saved(db: &Db, secret: &[u8; 32]) -> AppResult<Option<(Carrier
     };
     unseal("telnyx.api_key", &mut config.telnyx.api_key)?;
     unseal("twilio.auth_token", &mut config.twilio.auth_token)?;
-    Ok(Some((config, saved.saved_at)))
+    Ok(Some((config.normalized(), saved.saved_at)))
 }
 
 /// Saves `config` (checked first) with its secrets sealed. Returns when it was saved.
 pub async fn save(db: &Db, secret: &[u8; 32], config: &CarrierConfig) -> AppResult<i64> {
+    let config = config.clone().normalized();
     config.check().map_err(AppError::invalid)?;
-    let mut sealed = config.clone();
+    let mut sealed = config;
     let seal_field = |field: &str, value: &mut Option<String>| {
         *value = filled(value).map(|v| seal(secret, field, v));
     };
@@ -261,6 +289,31 @@ mod tests {
         assert_eq!(open(&key, "telnyx.api_key", "not base64!"), None);
         // Each seal has its own nonce.
         assert_ne!(sealed, seal(&key, "telnyx.api_key", "KEY0123"));
+    }
+
+    #[test]
+    fn blank_values_count_as_absent() {
+        let config = CarrierConfig {
+            active: CarrierKind::Twilio,
+            telnyx: TelnyxConfig {
+                api_base: " ".into(),
+                api_key: Some("".into()),
+                messaging_profile_id: Some("  ".into()),
+                public_key: Some("\t".into()),
+            },
+            twilio: TwilioConfig {
+                api_base: String::new(),
+                account_sid: Some(" AC123 ".into()),
+                auth_token: Some(" \n".into()),
+            },
+        }
+        .normalized();
+        assert_eq!(config.telnyx.api_key, None);
+        assert_eq!(config.telnyx.messaging_profile_id, None);
+        assert_eq!(config.telnyx.public_key, None);
+        assert_eq!(config.twilio.auth_token, None);
+        assert_eq!(config.twilio.account_sid.as_deref(), Some("AC123"));
+        assert_eq!(config.telnyx.api_base, "");
     }
 
     #[test]

@@ -186,10 +186,17 @@ pub trait Carrier: Send + Sync {
     fn sends_per_second(&self) -> f64;
     /// What an outbound MMS may carry (the carrier's documented limits).
     fn media_limits(&self) -> crate::types::MediaLimits;
-    /// Downloads an inbound MMS picture at `url` (carriers' URLs expire, so we keep a copy).
-    /// The default is a plain GET; carriers whose media needs credentials override it.
-    async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CarrierError> {
-        download(&api_client().get(url), max_bytes).await
+    /// Downloads an inbound MMS picture at `url` (carriers' URLs expire, so we keep a copy)
+    /// with `http`, a client that reaches public addresses only (`safe_http`): the URL came
+    /// from outside. The default is a plain GET; carriers whose media needs credentials
+    /// override it (and send them only to their own hosts).
+    async fn fetch_media(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, CarrierError> {
+        download(&http.get(url), max_bytes).await
     }
 }
 

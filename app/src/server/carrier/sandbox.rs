@@ -204,7 +204,12 @@ impl Carrier for Sandbox {
     }
 
     /// The Simulator's pictures come as `data:` URLs (nothing to host); the rest over HTTP.
-    async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CarrierError> {
+    async fn fetch_media(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, CarrierError> {
         if let Some(rest) = url.strip_prefix("data:") {
             use base64::Engine;
             let refuse = |detail: &str| CarrierError::Rejected {
@@ -222,6 +227,6 @@ impl Carrier for Sandbox {
             }
             return Ok(bytes);
         }
-        super::download(&super::api_client().get(url), max_bytes).await
+        super::download(&http.get(url), max_bytes).await
     }
 }

@@ -252,12 +252,44 @@ impl Carrier for Twilio {
         MediaLimits::TWILIO
     }
 
-    /// Twilio's media URLs need the account's credentials (when HTTP auth is on for media).
-    async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CarrierError> {
-        let request = self
-            .http
-            .get(url)
-            .basic_auth(&self.account_sid, Some(&self.auth_token));
+    /// Twilio's media URLs need the account's credentials (when HTTP auth is on for media);
+    /// they are sent only to Twilio's own API host, never to wherever a URL points.
+    async fn fetch_media(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, CarrierError> {
+        let mut request = http.get(url);
+        if same_host(url, &self.base) {
+            request = request.basic_auth(&self.account_sid, Some(&self.auth_token));
+        }
         super::download(&request, max_bytes).await
+    }
+}
+
+/// Whether `url` is on the same scheme, host and port as `base` (where credentials may go).
+fn same_host(url: &str, base: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(base)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    #[test]
+    fn credentials_go_only_to_twilios_own_host() {
+        let base = "https://api.twilio.com";
+        assert!(super::same_host(
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+            base
+        ));
+        assert!(!super::same_host("https://media.telnyx.com/x.jpg", base));
+        assert!(!super::same_host("http://api.twilio.com/x", base));
+        assert!(!super::same_host(
+            "https://api.twilio.com.evil.example/x",
+            base
+        ));
     }
 }

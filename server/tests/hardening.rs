@@ -1,0 +1,486 @@
+//! Safe on the open internet: each rule here is tested with the attack it stops, against the
+//! real router on both backends.
+
+mod common;
+
+use app::error::AppError;
+use app::server::safe_http::Reach;
+use app::server::{throttle, Settings};
+use app::types::{PushDevice, SessionInfo};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{eventually, TestApp, PASSWORD};
+
+/// Runs each `scenario` on both backends with settings changed by `tweak`.
+macro_rules! tweaked_on_both_backends {
+    ($($scenario:ident => $tweak:ident),* $(,)?) => {
+        mod tweaked_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start_with($crate::common::Backend::Sqlite, super::$tweak).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
+                app.finish().await;
+            })*
+        }
+        mod tweaked_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start_with($crate::common::Backend::Postgres, super::$tweak).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
+                app.finish().await;
+            })*
+        }
+    };
+}
+
+fn blank_secrets(settings: &mut Settings) {
+    settings.carrier.twilio.auth_token = Some(String::new());
+    settings.carrier.telnyx.public_key = Some("  ".into());
+}
+
+fn public_only(settings: &mut Settings) {
+    settings.fetch_reach = Reach::Public;
+}
+
+fn behind_a_proxy(settings: &mut Settings) {
+    settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+}
+
+fn small_media_quota(settings: &mut Settings) {
+    settings.media_quota_bytes = 10_000;
+}
+
+async fn blank_secrets_switch_no_webhook_on(app: &TestApp) {
+    let http = reqwest::Client::new();
+    let url = format!("{}/webhooks/twilio", app.base);
+    let form = vec![("MessageSid".to_string(), "SM1".to_string())];
+    // A signature under the empty key is one anyone can compute.
+    let forged = app::server::carrier::twilio::compute("", &url, &form);
+    let res = http
+        .post(&url)
+        .header("x-twilio-signature", forged)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        404,
+        "a blank auth token must not enable the webhook"
+    );
+    let res = http
+        .post(format!("{}/webhooks/telnyx", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> common::Reply {
+    app.call(
+        client,
+        "sign_in",
+        &[("email", email), ("password", password)],
+    )
+    .await
+}
+
+async fn parallel_guesses_check_at_most_the_limit(app: &TestApp) {
+    app.admin("ada@example.com").await;
+    let guesses = (0..60).map(|i| {
+        let client = app.browser();
+        async move {
+            sign_in(
+                app,
+                &client,
+                "ada@example.com",
+                &format!("guess number {i}"),
+            )
+            .await
+            .status
+            .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 400).count() as i64;
+    let refused = statuses.iter().filter(|s| **s == 429).count() as i64;
+    assert_eq!(checked + refused, 60, "{statuses:?}");
+    assert!(
+        checked <= throttle::PER_ACCOUNT,
+        "{checked} parallel guesses were checked; the limit is {}",
+        throttle::PER_ACCOUNT
+    );
+    let (peak, permits) = app::server::crypto::hashing_peak();
+    assert!(
+        peak <= permits,
+        "{peak} password hashes ran at once (permits: {permits})"
+    );
+    // A delay, not a lock-out: once it has passed, the owner gets in.
+    sqlx::query("UPDATE sign_in_failures SET at = at - $1")
+        .bind(throttle::ACCOUNT_MAX_DELAY_MS)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let owner = sign_in(app, &app.browser(), "ada@example.com", PASSWORD).await;
+    assert!(owner.is_ok(), "{owner:?}");
+}
+
+async fn costly_actions_are_throttled(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    // Password changes: each checks a password, so a stolen session can't guess with them.
+    let mut last = None;
+    for _ in 0..=throttle::PASSWORD_CHANGES.per_window {
+        last = Some(
+            app.call(
+                &ada,
+                "change_password",
+                &[
+                    ("current_password", "not it at all"),
+                    ("new_password", "another good password"),
+                    ("confirm_password", "another good password"),
+                ],
+            )
+            .await,
+        );
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, 429, "{last:?}");
+    assert!(matches!(last.error(), AppError::Throttled(_)));
+    // Test alerts.
+    let mut statuses = Vec::new();
+    for _ in 0..=throttle::TEST_ALERTS.per_window {
+        statuses.push(app.call(&ada, "push_test", &[]).await.status.as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Invitations.
+    for _ in 0..throttle::INVITATIONS.per_window {
+        app.invite(&ada, "", "user").await;
+    }
+    let over = app
+        .call(
+            &ada,
+            "create_invite",
+            &[("email", ""), ("role", "user"), ("expires_in_days", "7")],
+        )
+        .await;
+    assert_eq!(over.status, 429, "{over:?}");
+}
+
+fn device_keys() -> (String, String) {
+    (
+        URL_SAFE_NO_PAD.encode([4u8; 65]),
+        URL_SAFE_NO_PAD.encode([5u8; 16]),
+    )
+}
+
+async fn subscribe(app: &TestApp, client: &reqwest::Client, endpoint: &str) -> common::Reply {
+    let (p256dh, auth) = device_keys();
+    app.call(
+        client,
+        "push_subscribe",
+        &[("endpoint", endpoint), ("p256dh", &p256dh), ("auth", &auth)],
+    )
+    .await
+}
+
+async fn push_endpoints_must_be_public(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    for endpoint in [
+        "http://127.0.0.1:9/push",
+        "https://127.0.0.1:9/push",
+        "https://localhost:9/push",
+        "https://10.0.0.7/push",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/push",
+        "https://[fd00::1]/push",
+        "https://100.64.0.1/push",
+        "ftp://push.example/x",
+    ] {
+        let reply = subscribe(app, &ada, endpoint).await;
+        assert!(
+            matches!(reply.error(), AppError::Invalid(_)),
+            "{endpoint} was accepted: {reply:?}"
+        );
+    }
+    let devices: Vec<PushDevice> = app.call(&ada, "push_devices", &[]).await.json();
+    assert!(devices.is_empty());
+}
+
+async fn push_devices_are_capped(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    for i in 0..app::server::push::MAX_DEVICES_PER_USER {
+        let reply = subscribe(app, &ada, &format!("http://127.0.0.1:9/device-{i}")).await;
+        assert!(reply.is_ok(), "{reply:?}");
+    }
+    let over = subscribe(app, &ada, "http://127.0.0.1:9/one-too-many").await;
+    assert!(matches!(over.error(), AppError::Invalid(m) if m.contains("devices")));
+    // The same device again is no new device.
+    assert!(subscribe(app, &ada, "http://127.0.0.1:9/device-0")
+        .await
+        .is_ok());
+}
+
+async fn subscriptions(app: &TestApp) -> i64 {
+    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM push_subscriptions")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap()
+        .0
+}
+
+async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let laptop = app.signed_in("ada@example.com", PASSWORD).await;
+    subscribe(app, &ada, "http://127.0.0.1:9/phone").await;
+    subscribe(app, &laptop, "http://127.0.0.1:9/laptop").await;
+    assert_eq!(subscriptions(app).await, 2);
+    // "Sign out other devices" from the phone: the laptop's alerts stop.
+    assert!(app.call(&ada, "revoke_other_sessions", &[]).await.is_ok());
+    assert_eq!(subscriptions(app).await, 1);
+    // Signing out: the phone's too.
+    app.call(&ada, "sign_out", &[]).await;
+    assert_eq!(subscriptions(app).await, 0);
+
+    // A password change ends the other sessions, and their alerts.
+    let phone = app.signed_in("ada@example.com", PASSWORD).await;
+    let laptop = app.signed_in("ada@example.com", PASSWORD).await;
+    subscribe(app, &laptop, "http://127.0.0.1:9/laptop").await;
+    let changed = app
+        .call(
+            &phone,
+            "change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new password"),
+                ("confirm_password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert!(changed.is_ok(), "{changed:?}");
+    assert_eq!(subscriptions(app).await, 0);
+
+    // Disabling an account ends its alerts.
+    let bea = app.invited_user(&phone, "bea@example.com", "user").await;
+    subscribe(app, &bea, "http://127.0.0.1:9/bea").await;
+    assert_eq!(subscriptions(app).await, 1);
+    let users: Vec<app::types::UserInfo> = app.call(&phone, "list_users", &[]).await.json();
+    let bea_id = users
+        .iter()
+        .find(|u| u.email == "bea@example.com")
+        .unwrap()
+        .id
+        .clone();
+    let disabled = app
+        .call(
+            &phone,
+            "set_user_disabled",
+            &[("user_id", &bea_id), ("disabled", "true")],
+        )
+        .await;
+    assert!(disabled.is_ok(), "{disabled:?}");
+    assert_eq!(subscriptions(app).await, 0);
+}
+
+async fn sign_out_closes_the_live_stream(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let mut stream = ada
+        .get(format!("{}/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    app.call(&ada, "sign_out", &[]).await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue, // a keep-alive or an event
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream stayed open after sign-out");
+}
+
+async fn live_streams_per_user_are_capped(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let mut open = Vec::new();
+    for _ in 0..app::server::events::MAX_STREAMS_PER_USER {
+        let res = ada
+            .get(format!("{}/events", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        open.push(res);
+    }
+    let over = ada
+        .get(format!("{}/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 429);
+    // Closing one makes room again.
+    drop(open.pop());
+    eventually(5, "a freed stream slot", || async {
+        let res = ada
+            .get(format!("{}/events", app.base))
+            .send()
+            .await
+            .unwrap();
+        (res.status() == 200).then_some(())
+    })
+    .await;
+}
+
+async fn session_ips(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
+    let sessions: Vec<SessionInfo> = app.call(client, "list_sessions", &[]).await.json();
+    sessions.into_iter().map(|s| s.ip).collect()
+}
+
+async fn sign_in_from(app: &TestApp, forwarded_for: &str) -> reqwest::Client {
+    let client = app.browser();
+    let res = client
+        .post(format!("{}/api/sign_in", app.base))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{res:?}"
+    );
+    client
+}
+
+async fn forwarded_addresses_count_only_from_trusted_proxies(app: &TestApp) {
+    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+        .await
+        .unwrap();
+    let ada = sign_in_from(app, "198.51.100.7, 203.0.113.9").await;
+    // This app trusts 127.0.0.1 (the test's own connection) as its proxy.
+    assert_eq!(
+        session_ips(app, &ada).await,
+        vec!["203.0.113.9".to_string()]
+    );
+}
+
+async fn forwarded_addresses_from_anyone_else_are_ignored(app: &TestApp) {
+    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+        .await
+        .unwrap();
+    let ada = sign_in_from(app, "203.0.113.9").await;
+    assert_eq!(session_ips(app, &ada).await, vec!["127.0.0.1".to_string()]);
+}
+
+/// Behind a proxy, one client's bad sign-ins throttle that client, not everyone.
+async fn behind_a_proxy_one_clients_failures_are_its_own(app: &TestApp) {
+    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+        .await
+        .unwrap();
+    let attacker = app.browser();
+    for i in 0..throttle::PER_IP {
+        attacker
+            .post(format!("{}/api/sign_in", app.base))
+            .header("x-forwarded-for", "198.51.100.66")
+            .form(&[
+                ("email", format!("user{i}@example.com")),
+                ("password", "guess".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+    // The attacker's address is paused …
+    let res = attacker
+        .post(format!("{}/api/sign_in", app.base))
+        .header("x-forwarded-for", "198.51.100.66")
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    // … everyone else behind the same proxy is not.
+    sign_in_from(app, "203.0.113.9").await;
+}
+
+async fn pictures_stop_at_the_users_quota(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let png = include_bytes!("../../public/icons/icon-192.png");
+    let upload = || async {
+        ada.post(format!("{}/media", app.base))
+            .body(png.to_vec())
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..(10_000 / png.len() + 2) {
+        statuses.push(upload().await.status().as_u16());
+    }
+    assert_eq!(statuses.first(), Some(&201));
+    assert_eq!(statuses.last(), Some(&400), "{statuses:?}");
+}
+
+async fn uploads_need_a_session_before_their_body_is_read(app: &TestApp) {
+    let anon = app.browser();
+    let res = anon
+        .post(format!("{}/media", app.base))
+        .body(vec![0u8; 5_000_000])
+        .send()
+        .await;
+    // Refused (401) without reading the body: the server may even close the connection
+    // while the client is still sending.
+    if let Ok(res) = res {
+        assert_eq!(res.status(), 401);
+    }
+}
+
+/// Building a router once listed the app's routes with resource loading switched off for
+/// the whole process, so a page rendering meanwhile (on any router) never finished: the
+/// suite's once-in-seven hang. Pages must render while other routers are being built.
+async fn pages_render_while_other_routers_are_built(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let builder = {
+        let state = app.state.clone();
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..200 {
+                drop(switchboard::build_router(state.clone()));
+            }
+        })
+    };
+    for _ in 0..40 {
+        let page = app.get(&ada, "/inbox").await;
+        assert_eq!(page.status, 200);
+        let page = app.get(&app.browser(), "/invite/nonsense").await;
+        assert!(page.body.contains("<html"), "{page:?}");
+    }
+    builder.await.unwrap();
+}
+
+on_both_backends!(
+    pages_render_while_other_routers_are_built,
+    parallel_guesses_check_at_most_the_limit,
+    costly_actions_are_throttled,
+    push_devices_are_capped,
+    a_session_takes_its_alerts_with_it,
+    sign_out_closes_the_live_stream,
+    live_streams_per_user_are_capped,
+    forwarded_addresses_from_anyone_else_are_ignored,
+    uploads_need_a_session_before_their_body_is_read,
+);
+
+tweaked_on_both_backends!(
+    blank_secrets_switch_no_webhook_on => blank_secrets,
+    push_endpoints_must_be_public => public_only,
+    forwarded_addresses_count_only_from_trusted_proxies => behind_a_proxy,
+    behind_a_proxy_one_clients_failures_are_its_own => behind_a_proxy,
+    pictures_stop_at_the_users_quota => small_media_quota,
+);

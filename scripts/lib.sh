@@ -74,6 +74,7 @@ build_app() {
     "$esbuild" --log-level=warning --minify --allow-overwrite \
       --outfile="$SITE_ROOT/pkg/switchboard.css" "$SITE_ROOT/pkg/switchboard.css"
   fi
+  node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$SITE_ROOT" "$profile"
   cp -R "$REPO_ROOT/public/." "$SITE_ROOT/"
   step "Building the server (profile ${profile})"
   cargo build -p switchboard $server_flag

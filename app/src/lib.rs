@@ -16,7 +16,7 @@ pub mod validate;
 pub mod server;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -40,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="apple-mobile-web-app-status-bar-style" content="default" />
                 <meta name="apple-mobile-web-app-title" content="Switchboard" />
                 <script src="/push.js" defer></script>
+                <HashedStylesheet options=options.clone() id="app-css" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -57,7 +58,6 @@ pub fn App() -> impl IntoView {
     // Pages render completely on the server before the first byte (SsrMode::Async) so every
     // page is whole without JavaScript and redirects can still set a status code.
     view! {
-        <Stylesheet id="app-css" href="/pkg/switchboard.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "Switchboard".to_string() } else { format!("{page} · Switchboard") }
         } />

@@ -3,6 +3,7 @@
 //! The app's rules live in `app::server`; this crate wires them to the network.
 
 pub mod config;
+pub mod serving;
 pub mod startup;
 
 /// The server's allocator (here, so the binary, the tests and the benches all use it).
@@ -47,8 +48,20 @@ pub fn build_router(state: AppState) -> Router {
     let routes = route_list();
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            // This response's CSP nonce (serving::security_headers): leptos writes it on
+            // every inline script it emits.
+            let nonce = leptos::prelude::use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<serving::CspNonce>().cloned());
+            if let Some(serving::CspNonce(nonce)) = nonce {
+                provide_context(leptos::nonce::Nonce::from_value(nonce));
+            }
+        }
     };
+    let secure = state.settings.secure_cookies();
+    let in_flight =
+        std::sync::Arc::new(tokio::sync::Semaphore::new(serving::MAX_REQUESTS_IN_FLIGHT));
     let render = {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
@@ -74,7 +87,20 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn(page_guard))
         .layer(middleware::from_fn_with_state(state.clone(), session_middleware))
         .layer(middleware::from_fn(csrf_guard))
+        .layer(middleware::from_fn(move |req, next| {
+            serving::bounded(in_flight.clone(), req, next)
+        }))
+        // A body must arrive at a reasonable pace (the slow-upload cousin of slow-loris).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(30),
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(move |req, next| {
+            serving::security_headers(secure, req, next)
+        }))
+        // Pages and answers compressed on the fly; the client files come precompressed
+        // (ServeDir picks the .br/.gz beside them) and live streams are left alone.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -1,6 +1,5 @@
 #![recursion_limit = "256"]
 use std::io::BufRead;
-use std::net::SocketAddr;
 
 use switchboard::config::{self, AdminCommand, Command, SandboxCommand};
 use switchboard::{build_router, startup};
@@ -80,24 +79,21 @@ async fn serve(config: config::Config) -> Result<(), String> {
         })?;
     startup::announce(&state).await?;
     let router = build_router(state.clone());
-    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
+    // On SIGTERM/Ctrl-C: stop accepting, let requests in flight finish (live streams never
+    // end by themselves, so not for long), then let the job lanes finish the jobs in hand
+    // (a send the carrier is answering gets recorded) before the database closes.
+    switchboard::serving::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        switchboard::serving::ConnectionLimits::default(),
+        shutdown_signal(),
+        std::time::Duration::from_secs(2),
     )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stopping.send(true);
-    });
-    // Live streams (SSE) never end by themselves: give requests in flight a moment, then go.
-    let grace = async move {
-        let _ = stop_requested.wait_for(|stop| *stop).await;
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    };
-    tokio::select! {
-        served = server => served.map_err(|e| e.to_string())?,
-        _ = grace => tracing::info!("closing the remaining live connections"),
-    }
+    .await;
+    tracing::info!("stopping: finishing the jobs in hand");
+    state
+        .stop_background_work(std::time::Duration::from_secs(20))
+        .await;
     state.db.close().await;
     Ok(())
 }

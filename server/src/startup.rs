@@ -70,12 +70,19 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
     Ok((state, reports))
 }
 
+/// Leptos's view of the built client. When the build named the files by their content
+/// (`<site root>/hash.txt`, written by scripts/lib.sh), pages link those names, which
+/// browsers may keep for good; without it, the plain names (always revalidated).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let hash_file = std::path::absolute(config.site_root.join("hash.txt"))
+        .unwrap_or_else(|_| config.site_root.join("hash.txt"));
     LeptosOptions::builder()
         .output_name("switchboard")
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
+        .hash_files(hash_file.is_file())
+        .hash_file(std::sync::Arc::<str>::from(hash_file.display().to_string()))
         .build()
 }
 

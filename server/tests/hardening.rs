@@ -465,7 +465,209 @@ async fn pages_render_while_other_routers_are_built(app: &TestApp) {
     builder.await.unwrap();
 }
 
+async fn pages_carry_the_security_headers(app: &TestApp) {
+    let page = app.get(&app.browser(), "/signin").await;
+    assert_eq!(page.status, 200);
+    let header = |name: &str| {
+        page.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("object-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // Every inline script carries this response's nonce, and only this response's.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    let inline_scripts =
+        page.body.matches("<script").count() - page.body.matches("<script src=").count();
+    assert!(inline_scripts >= 1, "{}", page.body);
+    assert_eq!(
+        page.body.matches(&format!("nonce=\"{nonce}\"")).count(),
+        inline_scripts,
+        "an inline script without the nonce: {}",
+        page.body
+    );
+    let again = app.get(&app.browser(), "/signin").await;
+    assert!(!again.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(nonce));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "same-origin");
+    assert!(header("permissions-policy").contains("microphone=(self)"));
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(
+        page.headers.get("strict-transport-security").is_none(),
+        "HSTS over plain http"
+    );
+    // Answers that are not pages are covered too.
+    let api = app.call(&app.browser(), "signed_in_user", &[]).await;
+    assert_eq!(api.headers["x-content-type-options"], "nosniff");
+}
+
+async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
+    let pkg = std::path::Path::new(&*app.state.leptos_options.site_root).join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let name = "switchboard.0123456789abcdef.js";
+    let js = "export function hydrate() {}\n".repeat(200);
+    std::fs::write(pkg.join(name), &js).unwrap();
+    std::fs::write(pkg.join(format!("{name}.br")), b"pretend brotli").unwrap();
+    std::fs::write(pkg.join(format!("{name}.gz")), b"pretend gzip").unwrap();
+    let http = reqwest::Client::new();
+    let get = |encoding: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/pkg/{name}", app.base);
+        async move {
+            http.get(url)
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let br = get("gzip, br").await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(
+        br.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"pretend brotli");
+    let gz = get("gzip").await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let plain = get("identity").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), js);
+    // Pages are compressed on the fly; the service worker is always revalidated.
+    let page = http
+        .get(format!("{}/signin", app.base))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-encoding"], "br");
+    std::fs::write(
+        std::path::Path::new(&*app.state.leptos_options.site_root).join("sw.js"),
+        "self.addEventListener('push', () => {});",
+    )
+    .unwrap();
+    let sw = http
+        .get(format!("{}/sw.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sw.headers()["cache-control"], "no-cache");
+}
+
+/// Slow-loris: a client that never finishes its headers is disconnected.
+async fn unfinished_headers_are_cut_off(app: &TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection stayed open without ever finishing its headers"
+    );
+}
+
+/// A user whose push devices never answer can't hold back anyone's texts.
+async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
+    // Accepts connections and never answers.
+    let tarpit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tarpit_addr = tarpit.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = tarpit.accept().await {
+            held.push(tcp);
+        }
+    });
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    for i in 0..app::server::push::MAX_DEVICES_PER_USER {
+        let reply = subscribe(app, &bea, &format!("http://{tarpit_addr}/device-{i}")).await;
+        assert!(reply.is_ok(), "{reply:?}");
+    }
+    let buy = |client: reqwest::Client, area: &'static str| async move {
+        let offers: Vec<app::types::NumberOffer> = app
+            .call(
+                &client,
+                "search_numbers",
+                &[("country", "US"), ("area_code", area)],
+            )
+            .await
+            .json();
+        let number: app::types::OwnedNumber = app
+            .call(&client, "buy_number", &[("e164", &offers[0].e164)])
+            .await
+            .json();
+        number
+    };
+    let bea_number = buy(bea.clone(), "415").await;
+    let ada_number = buy(ada.clone(), "212").await;
+    // Texts to Bea queue alerts to her ten tarpit devices …
+    for i in 0..3 {
+        app::server::messaging::ingest(
+            &app.state,
+            "sandbox",
+            &app::server::carrier::CarrierEvent::Inbound {
+                event_id: format!("tarpit-{i}"),
+                carrier_message_id: format!("tarpit-{i}"),
+                from: "+12025550199".into(),
+                to: bea_number.e164.clone(),
+                body: "hello".into(),
+                media: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // … and Ada's text still leaves at once.
+    app.call(
+        &ada,
+        "send_message",
+        &[
+            ("number_id", &ada_number.id),
+            ("to", "+12025550142"),
+            ("body", "on my way"),
+        ],
+    )
+    .await
+    .json::<String>();
+    eventually(4, "Ada's text handed to the carrier", || async {
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM messages WHERE body = 'on my way'")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        (status != "queued").then_some(())
+    })
+    .await;
+}
+
 on_both_backends!(
+    pages_carry_the_security_headers,
+    the_client_is_served_compressed_and_kept,
+    unfinished_headers_are_cut_off,
+    a_tarpit_push_device_does_not_delay_another_users_send,
     pages_render_while_other_routers_are_built,
     parallel_guesses_check_at_most_the_limit,
     costly_actions_are_throttled,

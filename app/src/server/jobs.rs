@@ -66,23 +66,79 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Takes the next due job, if any, leasing it to this worker.
-pub async fn claim(db: &Db) -> AppResult<Option<Claimed>> {
+/// The kinds of job that share one worker. Each lane runs on its own, so a slow push
+/// service or picture host never holds a text back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Texts to the carrier, one at a time, paced per number.
+    Sends,
+    /// Inbound pictures from carriers' media hosts.
+    Pictures,
+    /// Notifications to push services, several at once.
+    Pushes,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 3] = [Lane::Sends, Lane::Pictures, Lane::Pushes];
+
+    fn kinds(self) -> &'static str {
+        match self {
+            Lane::Sends => "send_message",
+            Lane::Pictures => "fetch_media",
+            Lane::Pushes => "push",
+        }
+    }
+
+    /// Jobs of this lane running at once on one instance.
+    fn concurrency(self) -> usize {
+        match self {
+            Lane::Sends => 1,
+            Lane::Pictures => 2,
+            Lane::Pushes => 8,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Wakes the lanes when work is queued (each lane keeps its wake-up until it looks).
+#[derive(Default)]
+pub struct Waker {
+    lanes: [tokio::sync::Notify; 3],
+}
+
+impl Waker {
+    pub fn notify_one(&self) {
+        for lane in &self.lanes {
+            lane.notify_one();
+        }
+    }
+
+    async fn notified(&self, lane: Lane) {
+        self.lanes[lane.index()].notified().await
+    }
+}
+
+/// Takes the next due job of `lane`, if any, leasing it to this worker.
+pub async fn claim(db: &Db, lane: Lane) -> AppResult<Option<Claimed>> {
     let now = now_ms();
     let pick = match db.backend() {
         Backend::Postgres => {
-            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+            "SELECT id FROM jobs WHERE kind = $2 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
              ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
         }
         // SQLite has one writer at a time; the conditional UPDATE below settles races.
         Backend::Sqlite => {
-            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+            "SELECT id FROM jobs WHERE kind = $2 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
              ORDER BY run_at LIMIT 1"
         }
     };
     let mut tx = db.begin().await?;
     let Some((id,)) = sqlx::query_as::<_, (String,)>(pick)
         .bind(now)
+        .bind(lane.kinds())
         .fetch_optional(&mut *tx)
         .await?
     else {
@@ -147,28 +203,62 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (1000i64 << (attempts.clamp(1, 7) - 1)).min(60_000)
 }
 
-/// Runs jobs until the process ends. Woken early by `state.jobs_waker` when work is queued.
-pub fn spawn_worker(state: AppState) {
-    tokio::spawn(async move {
-        let mut pacing: HashMap<String, Instant> = HashMap::new();
-        let mut last_purge = Instant::now() - Duration::from_secs(3600);
-        loop {
-            if last_purge.elapsed() > Duration::from_secs(3600) {
-                last_purge = Instant::now();
-                if let Err(e) = super::events::purge_old(&state.db).await {
-                    tracing::warn!(error = ?e, "event purge failed");
-                }
-                // An expired session takes its push devices with it (ON DELETE CASCADE).
-                if let Err(e) = super::auth::purge_expired(&state.db).await {
-                    tracing::warn!(error = ?e, "purging expired sessions failed");
-                }
-                if let Err(e) = super::media::purge_orphans(&state).await {
-                    tracing::warn!(error = ?e, "purging unsent uploads failed");
-                }
-            }
-            match claim(&state.db).await {
-                Ok(Some(claimed)) => {
-                    if let Err(e) = run(&state, &claimed, &mut pacing).await {
+/// Runs each lane's jobs until [`AppState::stop_background_work`] asks them to stop; then
+/// no new job is claimed, and the returned handles finish once the jobs in hand are done.
+pub fn spawn_workers(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles: Vec<_> = Lane::ALL
+        .into_iter()
+        .map(|lane| tokio::spawn(run_lane(state.clone(), lane)))
+        .collect();
+    handles.push(tokio::spawn(housekeeping(state)));
+    handles
+}
+
+/// Hourly: purges old live events, expired sessions (and their push devices), unsent uploads.
+async fn housekeeping(state: AppState) {
+    let mut stopping = state.stopping();
+    loop {
+        if let Err(e) = super::events::purge_old(&state.db).await {
+            tracing::warn!(error = ?e, "event purge failed");
+        }
+        // An expired session takes its push devices with it (ON DELETE CASCADE).
+        if let Err(e) = super::auth::purge_expired(&state.db).await {
+            tracing::warn!(error = ?e, "purging expired sessions failed");
+        }
+        if let Err(e) = super::media::purge_orphans(&state).await {
+            tracing::warn!(error = ?e, "purging unsent uploads failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+async fn run_lane(state: AppState, lane: Lane) {
+    let pacing = std::sync::Arc::new(tokio::sync::Mutex::new(HashMap::<String, Instant>::new()));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(lane.concurrency()));
+    let mut stopping = state.stopping();
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            _ = stopping.wait_for(|stop| *stop) => break,
+        };
+        match claim(&state.db, lane).await {
+            Ok(Some(claimed)) => {
+                let state = state.clone();
+                let pacing = pacing.clone();
+                let job = async move {
+                    // Only sends are paced (per sending number); the lane runs one at a time.
+                    let outcome = if lane == Lane::Sends {
+                        run(&state, &claimed, &mut *pacing.lock().await).await
+                    } else {
+                        run(&state, &claimed, &mut HashMap::new()).await
+                    };
+                    if let Err(e) = outcome {
                         tracing::error!(job = %claimed.id, error = ?e, "job failed to run");
                         let _ = retry_at(
                             &state.db,
@@ -179,21 +269,31 @@ pub fn spawn_worker(state: AppState) {
                         )
                         .await;
                     }
-                }
-                Ok(None) => {
-                    let _ = tokio::time::timeout(
-                        Duration::from_millis(500),
-                        state.jobs_waker.notified(),
-                    )
-                    .await;
-                }
-                Err(e) => {
-                    tracing::error!(error = ?e, "cannot claim jobs");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    drop(slot);
+                };
+                if lane.concurrency() == 1 {
+                    job.await;
+                } else {
+                    tokio::spawn(job);
                 }
             }
+            Ok(None) => {
+                drop(slot);
+                tokio::select! {
+                    _ = tokio::time::timeout(Duration::from_millis(500), state.jobs_waker.notified(lane)) => {}
+                    _ = stopping.wait_for(|stop| *stop) => break,
+                }
+            }
+            Err(e) => {
+                drop(slot);
+                tracing::error!(error = ?e, ?lane, "cannot claim jobs");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
-    });
+    }
+    // Stopping: the jobs in hand finish (they hold every slot until then).
+    let all = u32::try_from(lane.concurrency()).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
 }
 
 async fn run(

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use carrier::config::CarrierConfig;
 use carrier::{Carrier, CarrierEvent};
@@ -144,8 +144,12 @@ pub struct AppParts {
     push_http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// For inbound pictures; see [`AppState::media_http`].
     media_http: Arc<std::sync::OnceLock<reqwest::Client>>,
-    /// Wakes the job worker when work is queued.
-    pub jobs_waker: Arc<Notify>,
+    /// Wakes the job lanes when work is queued.
+    pub jobs_waker: Arc<jobs::Waker>,
+    /// Set when the process is shutting down: background work stops taking new work.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// The job lanes and housekeeping, awaited on shutdown.
+    workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Where MMS picture bytes live.
     pub media: Arc<dyn media::MediaStore>,
     carrier: Arc<std::sync::RwLock<ActiveCarrier>>,
@@ -191,7 +195,9 @@ impl AppState {
             vapid,
             push_http: Arc::new(std::sync::OnceLock::new()),
             media_http: Arc::new(std::sync::OnceLock::new()),
-            jobs_waker: Arc::new(Notify::new()),
+            jobs_waker: Arc::new(jobs::Waker::default()),
+            stopping: tokio::sync::watch::channel(false).0,
+            workers: std::sync::Mutex::new(Vec::new()),
             media,
             carrier: Arc::new(std::sync::RwLock::new(carrier)),
             sandbox,
@@ -299,6 +305,25 @@ impl AppState {
         Ok(())
     }
 
+    /// Says whether the process is shutting down (see [`AppState::stop_background_work`]).
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// For shutdown (SIGTERM): the job lanes stop claiming work and finish the jobs in hand
+    /// (a send in flight completes and is recorded, so nothing is sent twice after a
+    /// restart), waiting at most `grace`. Close the database only after this.
+    pub async fn stop_background_work(&self, grace: Duration) {
+        let _ = self.stopping.send(true);
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        let all = futures::future::join_all(workers);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(
+                "jobs still running at shutdown; their leases will let another worker retry them"
+            );
+        }
+    }
+
     /// Feeds a carrier event into ingestion as if it had come by webhook (sandbox, simulator).
     pub fn report(&self, event: CarrierEvent) {
         let _ = self.carrier_events.send(event);
@@ -307,7 +332,11 @@ impl AppState {
     /// Starts the job worker, the carrier-event consumer and (on PostgreSQL) the
     /// cross-instance event listener.
     pub fn start_background_work(&self, mut reports: mpsc::UnboundedReceiver<CarrierEvent>) {
-        jobs::spawn_worker(self.clone());
+        let workers = jobs::spawn_workers(self.clone());
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(workers);
         let state = self.clone();
         tokio::spawn(async move {
             loop {

@@ -52,14 +52,16 @@ macro_rules! on_both_backends {
 /// The real router for `state`, served on `listener` until aborted.
 fn serve(listener: tokio::net::TcpListener, state: &AppState) -> tokio::task::JoinHandle<()> {
     let router = switchboard::build_router(state.clone());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    })
+    tokio::spawn(switchboard::serving::serve(
+        listener,
+        router,
+        switchboard::serving::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+        std::future::pending(),
+        std::time::Duration::from_secs(1),
+    ))
 }
 
 pub struct TestApp {

@@ -4,6 +4,10 @@
 -- (sign_in_failures is unchanged: an attempt is now recorded there, as a failure, before
 -- its password is checked, and the account's rows are cleared when it proves right.)
 
+-- When a send to the carrier began whose answer we have not recorded yet: a later try
+-- waits for the message's delivery report instead of sending it twice.
+ALTER TABLE messages ADD COLUMN submitted_at BIGINT;
+
 -- One row per use of a limited action (key = action:actor), kept for its window.
 CREATE TABLE rate_limit_hits (
     key TEXT NOT NULL,

@@ -56,6 +56,7 @@ async fn app(url: &str) -> (AppState, String, Db) {
         fetch_reach: app::server::safe_http::Reach::AlsoLoopback,
         media_quota_bytes: 1_000_000_000,
         trusted_proxies: Vec::new(),
+        report_wait_ms: 120_000,
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")

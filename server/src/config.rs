@@ -191,6 +191,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_MEDIA_QUOTA_MB", default_value = "1000", value_parser = parse_media_quota, global = true)]
     pub media_quota_mb: i64,
 
+    /// Seconds a text whose send was never answered (the server stopped, the carrier timed
+    /// out) waits for the carrier's delivery report before it is sent again.
+    #[arg(long, env = "SWITCHBOARD_DELIVERY_REPORT_WAIT_SECS", default_value = "120", value_parser = clap::value_parser!(i64).range(1..=86_400), global = true)]
+    pub delivery_report_wait_secs: i64,
+
     /// Log filter, e.g. info or switchboard=debug,info.
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
     pub log: String,

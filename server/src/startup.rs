@@ -55,6 +55,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         fetch_reach: app::server::safe_http::Reach::Public,
         media_quota_bytes: config.media_quota_mb * 1_000_000,
         trusted_proxies: config.trusted_proxies.0.clone(),
+        report_wait_ms: config.delivery_report_wait_secs * 1000,
     };
     let vapid = app::server::push::vapid_keys(&db, &secret)
         .await

@@ -82,6 +82,7 @@ async fn telnyx_client_speaks_the_published_spec() {
     let sent = telnyx
         .send_message(&OutboundMessage {
             id: "m1".into(),
+            status_callback: "https://switchboard.example/webhooks/carrier?message=m1".into(),
             from: "+19705555098".into(),
             to: "+18445550001".into(),
             body: "Hello".into(),
@@ -93,6 +94,7 @@ async fn telnyx_client_speaks_the_published_spec() {
     let mms = telnyx
         .send_message(&OutboundMessage {
             id: "m2".into(),
+            status_callback: "https://switchboard.example/webhooks/carrier?message=m2".into(),
             from: "+19705555098".into(),
             to: "+18445550001".into(),
             body: "A picture".into(),
@@ -145,12 +147,7 @@ async fn twilio_client_speaks_the_published_spec() {
     std::fs::write(&overlay, serde_json::to_vec(&spec).unwrap()).unwrap();
     let (_prism, base) = prism(&overlay).await;
     let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let twilio = Twilio::new(
-        &base,
-        sid,
-        "token",
-        "https://switchboard.example/webhooks/twilio",
-    );
+    let twilio = Twilio::new(&base, sid, "token");
     twilio.test_connection().await.expect("test connection");
     let query = NumberQuery {
         country: "US".into(),
@@ -175,6 +172,7 @@ async fn twilio_client_speaks_the_published_spec() {
     let sent = twilio
         .send_message(&OutboundMessage {
             id: "m1".into(),
+            status_callback: "https://switchboard.example/webhooks/carrier?message=m1".into(),
             from: "+14155550100".into(),
             to: "+14155550199".into(),
             body: "Hi".into(),
@@ -186,6 +184,7 @@ async fn twilio_client_speaks_the_published_spec() {
     let mms = twilio
         .send_message(&OutboundMessage {
             id: "m2".into(),
+            status_callback: "https://switchboard.example/webhooks/carrier?message=m2".into(),
             from: "+14155550100".into(),
             to: "+14155550199".into(),
             body: "A picture".into(),

@@ -25,22 +25,55 @@ struct CarrierForm {
 #[cfg(feature = "ssr")]
 impl CarrierForm {
     /// The settings this form asks for, on top of the ones in use.
-    fn apply_to(
+    /// The settings in use with this form's changes. An API address that changes must be
+    /// https on a public address (the server will send credentials there), and a saved
+    /// secret is never sent to an address other than the one it was saved with: a new
+    /// address needs its key or token typed again.
+    async fn apply_to(
         self,
         mut config: crate::server::carrier::config::CarrierConfig,
+        reach: crate::server::safe_http::Reach,
     ) -> Result<crate::server::carrier::config::CarrierConfig, AppError> {
         use crate::server::carrier::config::CarrierKind;
         let optional = |v: String| {
             let v = v.trim().to_string();
             (!v.is_empty()).then_some(v)
         };
-        for base in [&self.telnyx_api_base, &self.twilio_api_base] {
+        let changes = [
+            (
+                "Telnyx",
+                "API key",
+                &self.telnyx_api_base,
+                &config.telnyx.api_base,
+                &self.telnyx_api_key,
+                config.telnyx.api_key.is_some(),
+            ),
+            (
+                "Twilio",
+                "auth token",
+                &self.twilio_api_base,
+                &config.twilio.api_base,
+                &self.twilio_auth_token,
+                config.twilio.auth_token.is_some(),
+            ),
+        ];
+        for (carrier, secret, base, saved_base, typed_secret, secret_saved) in changes {
             let base = base.trim();
-            if !base.is_empty()
-                && url::Url::parse(base).map(|u| u.scheme().starts_with("http")) != Ok(true)
-            {
+            if base.is_empty() || base.trim_end_matches('/') == saved_base.trim_end_matches('/') {
+                continue;
+            }
+            let checked = match url::Url::parse(base) {
+                Ok(url) => crate::server::safe_http::check_resolved(&url, reach).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(why) = checked {
                 return Err(AppError::invalid(format!(
-                    "{base} is not an http(s) address."
+                    "{base} can't be used as the {carrier} API address: {why}."
+                )));
+            }
+            if secret_saved && typed_secret.trim().is_empty() {
+                return Err(AppError::invalid(format!(
+                    "Enter the {carrier} {secret} again for the new API address: a saved {secret} is only sent to the address it was saved with."
                 )));
             }
         }
@@ -109,7 +142,9 @@ pub async fn save_carrier(
         twilio_auth_token,
         twilio_api_base,
     };
-    let wanted = form.apply_to(state.carrier_config().0)?;
+    let wanted = form
+        .apply_to(state.carrier_config().0, state.settings.fetch_reach)
+        .await?;
     config::save(&state.db, &state.secret, &wanted).await?;
     state.reload_carrier().await
 }
@@ -140,8 +175,10 @@ pub async fn test_carrier(
         twilio_auth_token,
         twilio_api_base,
     };
-    let wanted = form.apply_to(state.carrier_config().0)?;
-    let carrier = wanted.build(&state.sandbox, &state.settings.base_url());
+    let wanted = form
+        .apply_to(state.carrier_config().0, state.settings.fetch_reach)
+        .await?;
+    let carrier = wanted.build(&state.sandbox);
     let name = match carrier.name() {
         "telnyx" => "Telnyx",
         "twilio" => "Twilio",
@@ -152,7 +189,7 @@ pub async fn test_carrier(
         Err(CarrierError::Config(_)) => Err(AppError::invalid(format!(
             "{name} refused these credentials. Check the key or token."
         ))),
-        Err(CarrierError::Transient(detail)) => {
+        Err(CarrierError::Transient(detail) | CarrierError::Uncertain(detail)) => {
             tracing::warn!(%detail, "carrier connection test");
             Err(AppError::invalid(format!(
                 "{name} could not be reached. Check the network and the API address."

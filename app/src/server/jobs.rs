@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
+use super::carrier::config::CarrierKind;
 use super::carrier::CarrierError;
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
@@ -17,6 +18,11 @@ use crate::types::MediaState;
 const LEASE_MS: i64 = 30_000;
 /// Sends are tried this many times before the message is marked failed.
 pub const MAX_ATTEMPTS: i64 = 6;
+/// Claims of one job, whatever their outcome, after which it is given up: the cap on the
+/// paths that don't count as tries (internal errors, waits for a delivery report).
+pub const MAX_CLAIMS: i64 = 200;
+/// How often a send waiting for its delivery report looks again.
+const REPORT_POLL_MS: i64 = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -260,6 +266,11 @@ async fn run_lane(state: AppState, lane: Lane) {
                     };
                     if let Err(e) = outcome {
                         tracing::error!(job = %claimed.id, error = ?e, "job failed to run");
+                        if claimed.attempts >= MAX_ATTEMPTS {
+                            give_up(&state, &claimed).await;
+                            drop(slot);
+                            return;
+                        }
                         let _ = retry_at(
                             &state.db,
                             &claimed.id,
@@ -296,11 +307,29 @@ async fn run_lane(state: AppState, lane: Lane) {
     let _ = slots.acquire_many(all).await;
 }
 
+/// A job that keeps failing to run is dropped (a send is marked failed, so it shows).
+async fn give_up(state: &AppState, claimed: &Claimed) {
+    tracing::error!(job = %claimed.id, attempts = claimed.attempts, "job given up");
+    let done = match &claimed.job {
+        Job::SendMessage { message_id } => {
+            messaging::mark_send_failed(state, &claimed.id, message_id, "internal").await
+        }
+        _ => complete(&state.db, &claimed.id).await,
+    };
+    if let Err(e) = done {
+        tracing::error!(job = %claimed.id, error = ?e, "could not give the job up");
+    }
+}
+
 async fn run(
     state: &AppState,
     claimed: &Claimed,
     pacing: &mut HashMap<String, Instant>,
 ) -> AppResult<()> {
+    if claimed.attempts > MAX_CLAIMS {
+        give_up(state, claimed).await;
+        return Ok(());
+    }
     match &claimed.job {
         Job::FetchMedia { media_id } => {
             use super::media::{self, Fetched};
@@ -355,7 +384,40 @@ async fn run(
                 // Deleted, or already handed to the carrier: nothing to send.
                 return complete(&state.db, &claimed.id).await;
             };
-            let carrier = state.carrier();
+            // A try before this one may have reached the carrier (the process died after the
+            // carrier took it, or its answer never came): its delivery report, which names
+            // our message, will say. Sending again could deliver the text twice. (The
+            // sandbox derives its ids from ours, so a repeat there is recognised.)
+            if let Some(submitted_at) = outbound.submitted_at {
+                if outbound.carrier != CarrierKind::Sandbox {
+                    if now_ms() - submitted_at < state.settings.report_wait_ms {
+                        return retry_at(
+                            &state.db,
+                            &claimed.id,
+                            now_ms() + REPORT_POLL_MS,
+                            None,
+                            false,
+                        )
+                        .await;
+                    }
+                    // No report: the carrier never took it (it reports within seconds, and
+                    // retries reports that fail). Send again, under the same idempotency key
+                    // where the carrier has them; after the last try, say we can't tell.
+                    if claimed.attempts >= MAX_ATTEMPTS {
+                        tracing::warn!(message = %message_id, "no delivery report after repeated unanswered sends: may have been sent");
+                        return messaging::mark_send_failed(
+                            state,
+                            &claimed.id,
+                            message_id,
+                            "maybe-sent",
+                        )
+                        .await;
+                    }
+                    tracing::info!(message = %message_id, "no delivery report for an unanswered send; sending again");
+                }
+            }
+            let carrier = state.carrier_of(outbound.carrier);
+            let outbound = outbound.message;
             // Respect the carrier's per-number rate: wait without spending an attempt.
             let interval = Duration::from_secs_f64(1.0 / carrier.sends_per_second().max(0.01));
             if let Some(last) = pacing.get(&outbound.from) {
@@ -366,6 +428,7 @@ async fn run(
                 }
             }
             pacing.insert(outbound.from.clone(), Instant::now());
+            messaging::mark_submitted(state, message_id).await?;
             match carrier.send_message(&outbound).await {
                 Ok(accepted) => {
                     messaging::mark_handed_over(
@@ -376,7 +439,21 @@ async fn run(
                     )
                     .await
                 }
+                Err(e @ CarrierError::Uncertain(_)) => {
+                    // Maybe taken: wait for the report (the branch above) rather than resend.
+                    tracing::warn!(message = %message_id, error = %e, "send unanswered; waiting for the carrier's report");
+                    retry_at(
+                        &state.db,
+                        &claimed.id,
+                        now_ms() + REPORT_POLL_MS,
+                        Some(&e.to_string()),
+                        true,
+                    )
+                    .await
+                }
                 Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    // Refused before it was taken: a later try may send it.
+                    messaging::clear_submitted(state, message_id).await?;
                     let wait = match &e {
                         CarrierError::RateLimited {
                             retry_after_ms: Some(ms),

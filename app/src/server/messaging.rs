@@ -140,13 +140,19 @@ pub async fn send(
     Ok(conversation_id)
 }
 
+/// A queued message, ready for the carrier.
+pub struct Outbound {
+    pub message: OutboundMessage,
+    /// Set once a send was attempted whose outcome we never learnt (see [`mark_submitted`]).
+    pub submitted_at: Option<i64>,
+    /// The carrier of the sending number.
+    pub carrier: super::carrier::config::CarrierKind,
+}
+
 /// What to hand the carrier for a queued message (None once it left the queue).
-pub async fn outbound_for(
-    state: &AppState,
-    message_id: &str,
-) -> AppResult<Option<OutboundMessage>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT n.e164, c.peer, m.body FROM messages m
+pub async fn outbound_for(state: &AppState, message_id: &str) -> AppResult<Option<Outbound>> {
+    let row: Option<(String, String, String, Option<i64>, String)> = sqlx::query_as(
+        "SELECT n.e164, c.peer, m.body, m.submitted_at, n.carrier FROM messages m
          JOIN conversations c ON c.id = m.conversation_id
          JOIN phone_numbers n ON n.id = c.number_id
          WHERE m.id = $1 AND m.status = 'queued'",
@@ -154,16 +160,86 @@ pub async fn outbound_for(
     .bind(message_id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((from, to, body)) = row else {
+    let Some((from, to, body, submitted_at, carrier)) = row else {
         return Ok(None);
     };
-    Ok(Some(OutboundMessage {
-        id: message_id.to_string(),
-        from,
-        to,
-        body,
-        media_urls: super::media::public_urls_for(state, message_id).await?,
+    let carrier = super::carrier::config::CarrierKind::parse(&carrier).unwrap_or_default();
+    Ok(Some(Outbound {
+        message: OutboundMessage {
+            id: message_id.to_string(),
+            from,
+            to,
+            body,
+            media_urls: super::media::public_urls_for(state, message_id).await?,
+            status_callback: status_callback(state, carrier, message_id),
+        },
+        submitted_at,
+        carrier,
     }))
+}
+
+/// The webhook a message's delivery reports go to, naming the message.
+pub fn status_callback(
+    state: &AppState,
+    carrier: super::carrier::config::CarrierKind,
+    message_id: &str,
+) -> String {
+    let name = match carrier {
+        super::carrier::config::CarrierKind::Sandbox => "sandbox",
+        super::carrier::config::CarrierKind::Telnyx => "telnyx",
+        super::carrier::config::CarrierKind::Twilio => "twilio",
+    };
+    format!(
+        "{}/webhooks/{name}?message={message_id}",
+        state.settings.base_url()
+    )
+}
+
+/// Records, before the carrier is called, that this message is being handed over: if we
+/// never learn the answer (a crash, a timeout), the next try knows it may have arrived and
+/// waits for its delivery report instead of sending it again.
+pub async fn mark_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+    sqlx::query("UPDATE messages SET submitted_at = $1 WHERE id = $2 AND status = 'queued'")
+        .bind(now_ms())
+        .bind(message_id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The carrier said no (it did not take the message): a later try may send it.
+pub async fn clear_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+    sqlx::query("UPDATE messages SET submitted_at = NULL WHERE id = $1")
+        .bind(message_id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// A delivery report named our message (its callback URL carries our id): note the
+/// carrier's id for it, so the report and every later one find it even if the send's own
+/// bookkeeping never happened. Returns false when no such message exists (deleted).
+pub async fn adopt_carrier_id(
+    state: &AppState,
+    message_id: &str,
+    carrier_message_id: &str,
+) -> AppResult<bool> {
+    let (found,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE id = $1")
+        .bind(message_id)
+        .fetch_one(state.db.pool())
+        .await?;
+    if found == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE messages SET carrier_message_id = $1 WHERE id = $2 AND carrier_message_id IS NULL
+         AND NOT EXISTS (SELECT 1 FROM messages other WHERE other.carrier_message_id = $1)",
+    )
+    .bind(carrier_message_id)
+    .bind(message_id)
+    .execute(state.db.pool())
+    .await?;
+    Ok(true)
 }
 
 /// Moves a message to `status` if that is forward; records the live event. Returns the

@@ -59,6 +59,9 @@ pub struct Settings {
     pub fetch_reach: safe_http::Reach,
     /// Bytes of pictures one user may keep (uploads and inbound MMS together).
     pub media_quota_bytes: i64,
+    /// How long a send whose answer never came (a crash, a timeout) waits for the carrier's
+    /// delivery report before it is sent again (carriers report within seconds).
+    pub report_wait_ms: i64,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` header names the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -181,7 +184,7 @@ impl AppState {
         ));
         let carrier = ActiveCarrier::new(
             settings.carrier.clone(),
-            settings.carrier.build(&sandbox, &settings.base_url()),
+            settings.carrier.build(&sandbox),
             None,
         );
         let media: Arc<dyn media::MediaStore> =
@@ -260,7 +263,7 @@ impl AppState {
             active: kind,
             ..config
         };
-        config.build(&self.sandbox, &self.settings.base_url())
+        config.build(&self.sandbox)
     }
 
     /// The carrier in use. Features never ask which one it is.
@@ -298,7 +301,7 @@ impl AppState {
         if self.carrier_config().1 == Some(saved_at) {
             return Ok(());
         }
-        let client = config.build(&self.sandbox, &self.settings.base_url());
+        let client = config.build(&self.sandbox);
         tracing::info!(carrier = client.name(), "carrier settings loaded");
         *self.carrier.write().unwrap_or_else(|e| e.into_inner()) =
             ActiveCarrier::new(config, client, Some(saved_at));

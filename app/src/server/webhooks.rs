@@ -41,8 +41,37 @@ pub fn sandbox_signature(secret: &[u8; 32], body: &[u8]) -> String {
     )
 }
 
-async fn ingest_all(state: &AppState, carrier: &str, events: Vec<CarrierEvent>) -> Response {
+/// Our message id, when the webhook URL names one (each send's status callback does).
+fn named_message(uri: &http::Uri) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == "message")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+}
+
+async fn ingest_all(
+    state: &AppState,
+    carrier: &str,
+    our_message: Option<String>,
+    events: Vec<CarrierEvent>,
+) -> Response {
     for event in events {
+        if let (
+            Some(message_id),
+            CarrierEvent::Status {
+                carrier_message_id, ..
+            },
+        ) = (&our_message, &event)
+        {
+            match messaging::adopt_carrier_id(state, message_id, carrier_message_id).await {
+                // Deleted since it was sent: nothing to update, and nothing to retry for.
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(_) => {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response()
+                }
+            }
+        }
         match messaging::ingest(state, carrier, &event).await {
             Ok(Ingested::UnknownMessage) => {
                 // Not ours yet (the send's bookkeeping may lag): ask the carrier to retry.
@@ -104,7 +133,7 @@ pub async fn sandbox(State(state): State<AppState>, headers: HeaderMap, body: By
             error_code: Some(error_code),
         },
     };
-    ingest_all(&state, "sandbox", vec![event]).await
+    ingest_all(&state, "sandbox", None, vec![event]).await
 }
 
 fn now_secs() -> i64 {
@@ -112,7 +141,12 @@ fn now_secs() -> i64 {
 }
 
 /// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging events.
-pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn telnyx(
+    State(state): State<AppState>,
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     use super::carrier::telnyx;
     let Some(key) = state.telnyx_webhook_key() else {
         tracing::warn!("Telnyx webhook refused: no Telnyx public key is configured (SWITCHBOARD_TELNYX_PUBLIC_KEY or Admin → Carrier)");
@@ -135,7 +169,9 @@ pub async fn telnyx(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
     }
     match telnyx::parse(&body) {
-        Ok(telnyx::Parsed::Event(event)) => ingest_all(&state, "telnyx", vec![event]).await,
+        Ok(telnyx::Parsed::Event(event)) => {
+            ingest_all(&state, "telnyx", named_message(&uri), vec![event]).await
+        }
         Ok(telnyx::Parsed::Ignored { event_type }) => {
             tracing::info!(%event_type, "Telnyx event acknowledged, not used");
             (StatusCode::OK, "ok").into_response()
@@ -179,7 +215,7 @@ pub async fn twilio(
     }
     match twilio::parse(&params) {
         twilio::Parsed::Event(event) => {
-            let res = ingest_all(&state, "twilio", vec![event]).await;
+            let res = ingest_all(&state, "twilio", named_message(&uri), vec![event]).await;
             if res.status() != StatusCode::OK {
                 return res;
             }

@@ -213,6 +213,7 @@ impl TestApp {
             fetch_reach: app::server::safe_http::Reach::AlsoLoopback,
             media_quota_bytes: 1_000_000_000,
             trusted_proxies: Vec::new(),
+            report_wait_ms: 5_000,
         };
         tweak(&mut settings);
         let options = leptos::config::LeptosOptions::builder()

@@ -134,11 +134,7 @@ impl CarrierConfig {
     }
 
     /// The carrier client for the active carrier (the sandbox is shared, not rebuilt).
-    pub fn build(
-        &self,
-        sandbox: &Arc<super::sandbox::Sandbox>,
-        base_url: &str,
-    ) -> Arc<dyn Carrier> {
+    pub fn build(&self, sandbox: &Arc<super::sandbox::Sandbox>) -> Arc<dyn Carrier> {
         let or_default = |base: &str, default: &str| {
             if base.trim().is_empty() {
                 default.to_string()
@@ -157,7 +153,6 @@ impl CarrierConfig {
                 &or_default(&self.twilio.api_base, super::twilio_api::API_BASE),
                 filled(&self.twilio.account_sid).unwrap_or_default(),
                 filled(&self.twilio.auth_token).unwrap_or_default(),
-                &format!("{base_url}/webhooks/twilio"),
             )),
         }
     }

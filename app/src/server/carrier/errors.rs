@@ -23,6 +23,8 @@ pub fn explain(code: &str) -> String {
         "30034" => "This number isn't registered for US business texting (A2P 10DLC). Ask your admin to register it.",
         // Ours
         "unreachable" => "We couldn't reach the carrier after several tries. Try sending again.",
+        "maybe-sent" => "May have been sent: the carrier took it but never confirmed. Check with the recipient before sending again.",
+        "internal" => "Something went wrong on this Switchboard while sending. Try sending again.",
         _ => return format!("The carrier couldn't deliver this message (error {code})."),
     };
     text.to_string()

@@ -51,6 +51,10 @@ pub struct OutboundMessage {
     pub body: String,
     /// Pictures for an MMS: URLs the carrier fetches them from (unguessable, expiring).
     pub media_urls: Vec<String>,
+    /// Where this message's delivery reports go: our webhook with our message id in it, so a
+    /// report names the message even when we never learnt the carrier's id (a crash between
+    /// the carrier's acceptance and our commit). Telnyx `webhook_url`, Twilio `StatusCallback`.
+    pub status_callback: String,
 }
 
 /// A picture an inbound MMS carries, where the carrier keeps it (for a while).
@@ -80,6 +84,23 @@ pub enum CarrierError {
     /// Credentials or configuration are wrong.
     #[error("carrier configuration: {0}")]
     Config(String),
+    /// The request went out but its answer never came back whole (a timeout, a broken
+    /// connection, an unreadable answer): the carrier may have taken it. A send that ends
+    /// like this is not sent again blindly; its delivery report decides.
+    #[error("no answer from the carrier: {0}")]
+    Uncertain(String),
+}
+
+impl CarrierError {
+    /// What a failed request's transport error means: refused before it reached the carrier
+    /// (nothing happened, retry) or lost on the way back (it may have happened).
+    pub fn from_transport(carrier: &str, e: &reqwest::Error) -> CarrierError {
+        if e.is_connect() || e.is_builder() {
+            CarrierError::Transient(format!("{carrier} unreachable: {e}"))
+        } else {
+            CarrierError::Uncertain(format!("{carrier}: {e}"))
+        }
+    }
 }
 
 /// The HTTP client carrier APIs are called with: bounded waits, our user agent.
@@ -132,7 +153,9 @@ impl CarrierError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            CarrierError::RateLimited { .. } | CarrierError::Transient(_)
+            CarrierError::RateLimited { .. }
+                | CarrierError::Transient(_)
+                | CarrierError::Uncertain(_)
         )
     }
 }

@@ -106,14 +106,14 @@ impl Telnyx {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| CarrierError::Transient(format!("Telnyx unreachable: {e}")))?;
+            .map_err(|e| CarrierError::from_transport("Telnyx", &e))?;
         let status = response.status();
         if status.is_success() {
             return response
                 .json::<Data<T>>()
                 .await
                 .map(|d| d.data)
-                .map_err(|e| CarrierError::Transient(format!("unreadable Telnyx answer: {e}")));
+                .map_err(|e| CarrierError::Uncertain(format!("unreadable Telnyx answer: {e}")));
         }
         let retry_after_ms = super::retry_after_ms(response.headers());
         let body: ErrorBody = response
@@ -263,14 +263,22 @@ impl Carrier for Telnyx {
     }
 
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError> {
+        // Telnyx replays the first answer to a request repeated with the same key (24 h), so
+        // a send retried after an unanswered try is not delivered twice.
         let sent: IdOnly = self
-            .call(self.http.post(self.url("/messages")).json(&json!({
-                "from": message.from,
-                "to": message.to,
-                "text": message.body,
-                "media_urls": message.media_urls,
-                "use_profile_webhooks": true,
-            })))
+            .call(
+                self.http
+                    .post(self.url("/messages"))
+                    .header("Idempotency-Key", &message.id)
+                    .json(&json!({
+                        "from": message.from,
+                        "to": message.to,
+                        "text": message.body,
+                        "media_urls": message.media_urls,
+                        // This message's reports come to a URL naming it (see OutboundMessage).
+                        "webhook_url": message.status_callback,
+                    })),
+            )
             .await?;
         Ok(Accepted {
             carrier_message_id: sent.id,

@@ -18,8 +18,6 @@ pub struct Twilio {
     base: String,
     account_sid: String,
     auth_token: String,
-    /// `/webhooks/twilio` on this instance: inbound texts and delivery statuses come here.
-    webhook_url: String,
 }
 
 #[derive(Deserialize)]
@@ -58,14 +56,14 @@ struct TwilioError {
 }
 
 impl Twilio {
-    pub fn new(base: &str, account_sid: &str, auth_token: &str, webhook_url: &str) -> Twilio {
+    /// Each number's webhook comes with `buy_number`, each message's with the message.
+    pub fn new(base: &str, account_sid: &str, auth_token: &str) -> Twilio {
         let http = super::api_client();
         Twilio {
             http,
             base: base.trim_end_matches('/').to_string(),
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
-            webhook_url: webhook_url.to_string(),
         }
     }
 
@@ -85,7 +83,7 @@ impl Twilio {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| CarrierError::Transient(format!("Twilio unreachable: {e}")))?;
+            .map_err(|e| CarrierError::from_transport("Twilio", &e))?;
         let status = response.status();
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
@@ -95,7 +93,7 @@ impl Twilio {
                 .json::<T>()
                 .await
                 .map(Some)
-                .map_err(|e| CarrierError::Transient(format!("unreadable Twilio answer: {e}")));
+                .map_err(|e| CarrierError::Uncertain(format!("unreadable Twilio answer: {e}")));
         }
         let retry_after_ms = super::retry_after_ms(response.headers());
         let error: Option<TwilioError> = response.json().await.ok();
@@ -219,7 +217,7 @@ impl Carrier for Twilio {
             ("To", message.to.as_str()),
             ("From", message.from.as_str()),
             ("Body", message.body.as_str()),
-            ("StatusCallback", self.webhook_url.as_str()),
+            ("StatusCallback", message.status_callback.as_str()),
         ];
         // Twilio takes one `MediaUrl` parameter per picture.
         form.extend(message.media_urls.iter().map(|u| ("MediaUrl", u.as_str())));
@@ -228,7 +226,7 @@ impl Carrier for Twilio {
             .await?;
         let sid = created
             .and_then(|c| c.sid)
-            .ok_or_else(|| CarrierError::Transient("Twilio gave no message sid".into()))?;
+            .ok_or_else(|| CarrierError::Uncertain("Twilio gave no message sid".into()))?;
         Ok(Accepted {
             carrier_message_id: sid,
         })

@@ -500,6 +500,9 @@ pub enum LiveEvent {
     Conversations,
     /// Numbers changed (bought, renamed, released, inbound seen).
     Numbers,
+    /// Some events can't be replayed to this tab (purged, or too many): refetch everything.
+    /// Never stored; sent to a reconnecting tab in place of what it missed.
+    Resync,
 }
 
 /// What Settings → Notifications needs to know.

@@ -46,6 +46,28 @@ test('send a text; its ticks advance to delivered', async () => {
   await expectAccessible(page);
 });
 
+test('live updates come back after the stream was refused', async () => {
+  // A restarting server answers 503: the tab keeps trying (with backoff) and, once back,
+  // shows what it missed.
+  const list = await ada.newPage();
+  let refused = 0;
+  await list.route('**/events*', (route) => {
+    refused++;
+    return route.fulfill({ status: 503, body: 'restarting' });
+  });
+  await open(list, '/inbox');
+  await ready(list, true);
+  await expect.poll(() => refused, { timeout: 10_000 }).toBeGreaterThan(1);
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  await admin.getByLabel('From (any number)').fill('(202) 555-0177');
+  await admin.getByLabel('Text', { exact: true }).fill('Sent while you were away');
+  await admin.getByRole('button', { name: 'Send inbound text' }).click();
+  await expect(admin.getByRole('status').filter({ hasText: 'Delivered.' })).toBeVisible();
+  await list.unroute('**/events*');
+  await expect(list.getByRole('list', { name: 'Conversations' })).toContainText('Sent while you were away', { timeout: 40_000 });
+});
+
 test('an inbound reply appears live in a second tab', async () => {
   const reader = await ada.newPage();
   await open(reader, '/inbox');

@@ -36,6 +36,9 @@ fn page_policy(nonce: &str) -> String {
 const OFFLINE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
      script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
+/// The service worker's (and any script's) own policy: this origin only.
+const WORKER_POLICY: &str = "default-src 'self'; object-src 'none'; frame-ancestors 'none'";
+
 /// What is allowed to use the microphone (calls, soon) and what nobody may.
 const PERMISSIONS_POLICY: &str = "microphone=(self), camera=(), geolocation=(), payment=(), \
      usb=(), bluetooth=(), serial=(), hid=(), interest-cohort=()";
@@ -75,15 +78,23 @@ pub async fn security_headers(secure: bool, mut req: Request, next: Next) -> Res
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
-    let is_html = res
+    let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let is_html = content_type.starts_with(b"text/html");
+    let is_script = content_type.starts_with(b"text/javascript")
+        || content_type.starts_with(b"application/javascript");
     let headers = res.headers_mut();
     let policy = if path == "/offline.html" {
         OFFLINE_POLICY.to_string()
     } else if is_html {
         page_policy(&nonce)
+    } else if is_script {
+        // A script's own policy is what a service worker lives under: its fetches (the
+        // navigations it passes on) go to this origin.
+        WORKER_POLICY.to_string()
     } else {
         // Anything else (JSON, pictures, files) runs nothing and is framed by nobody.
         "default-src 'none'; frame-ancestors 'none'; sandbox".to_string()

@@ -566,6 +566,12 @@ async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(sw.headers()["cache-control"], "no-cache");
+    // The service worker lives under its script's policy: its fetches must be allowed.
+    let worker_policy = sw.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        worker_policy.starts_with("default-src 'self'"),
+        "{worker_policy}"
+    );
 }
 
 /// Slow-loris: a client that never finishes its headers is disconnected.
@@ -663,7 +669,43 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     .await;
 }
 
+/// A tab back after its events were purged is told to refetch rather than left stale.
+async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let offers: Vec<app::types::NumberOffer> = app
+        .call(
+            &ada,
+            "search_numbers",
+            &[("country", "US"), ("area_code", "212")],
+        )
+        .await
+        .json();
+    app.call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .await
+        .json::<app::types::OwnedNumber>();
+    sqlx::query("DELETE FROM events")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    for (header, query) in [(Some("0"), ""), (None, "?after=0")] {
+        let mut request = ada.get(format!("{}/events{query}", app.base));
+        if let Some(id) = header {
+            request = request.header("last-event-id", id);
+        }
+        let mut stream = request.send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("a first event")
+            .unwrap()
+            .unwrap();
+        let first = String::from_utf8_lossy(&first);
+        assert!(first.contains("resync"), "{first}");
+    }
+}
+
 on_both_backends!(
+    a_tab_back_after_the_replay_window_refetches,
     pages_carry_the_security_headers,
     the_client_is_served_compressed_and_kept,
     unfinished_headers_are_cut_off,

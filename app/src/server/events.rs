@@ -234,6 +234,7 @@ fn event_kind(event: &LiveEvent) -> &'static str {
         LiveEvent::Message { .. } => "message",
         LiveEvent::Conversations => "conversations",
         LiveEvent::Numbers => "numbers",
+        LiveEvent::Resync => "resync",
     }
 }
 
@@ -269,6 +270,29 @@ pub async fn backlog(db: &Db, user_id: &str, after_seq: i64) -> AppResult<Vec<Pu
         .into_iter()
         .filter_map(|(seq, payload)| decode(user_id, seq, &payload))
         .collect())
+}
+
+/// Most events replayed to a reconnecting tab; beyond that it refetches everything.
+const MAX_REPLAY: usize = 1000;
+
+/// What a tab that saw events up to `after` missed: the events, or, when some of them are
+/// gone (purged after [`KEEP_MS`], or more than [`MAX_REPLAY`]), one `resync` event that
+/// makes the tab refetch everything instead of silently missing what it can't be told.
+async fn replay(db: &Db, user_id: &str, after: i64) -> AppResult<Vec<Published>> {
+    let events = backlog(db, user_id, after).await?;
+    let current = current_seq(db, user_id).await?;
+    let complete = match events.first() {
+        Some(first) => first.seq == after + 1 && events.len() < MAX_REPLAY,
+        None => current <= after,
+    };
+    if complete {
+        return Ok(events);
+    }
+    Ok(vec![Published {
+        user_id: user_id.to_string(),
+        seq: current,
+        event: LiveEvent::Resync,
+    }])
 }
 
 /// The user's current position: a new tab starts from here.
@@ -308,16 +332,24 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
         )
             .into_response();
     };
+    // The browser's own reconnect sends Last-Event-ID; the app's reconnect after a refused
+    // connection names it in the URL.
+    let after_param = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "after")
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+    });
     let last_id = req
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok());
+        .and_then(|v| v.parse::<i64>().ok())
+        .or(after_param);
     // Subscribe before reading the backlog, so nothing falls between the two.
     let receiver = state.bus.subscribe();
     let user_id = auth.user.id.clone();
     let (start, backlog) = match last_id {
-        Some(after) => match backlog(&state.db, &user_id, after).await {
+        Some(after) => match replay(&state.db, &user_id, after).await {
             Ok(events) => (after, events),
             Err(_) => {
                 return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")

@@ -8,6 +8,15 @@
 -- waits for the message's delivery report instead of sending it twice.
 ALTER TABLE messages ADD COLUMN submitted_at BIGINT;
 
+-- A number being bought: counted against its buyer's quota while the carrier is asked, so
+-- parallel purchases (each a billed number) can't exceed it. Stale ones (a crash) expire.
+CREATE TABLE number_reservations (
+    id       TEXT PRIMARY KEY,
+    user_id  TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    at       BIGINT NOT NULL
+);
+CREATE INDEX number_reservations_by_user ON number_reservations (user_id, at);
+
 -- One row per use of a limited action (key = action:actor), kept for its window.
 CREATE TABLE rate_limit_hits (
     key TEXT NOT NULL,

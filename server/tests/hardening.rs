@@ -704,7 +704,169 @@ async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
     }
 }
 
+/// Each purchase is a billed number: parallel buys must not get past the quota.
+async fn parallel_purchases_stay_within_the_quota(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let offers: Vec<app::types::NumberOffer> = app
+        .call(
+            &ada,
+            "search_numbers",
+            &[("country", "US"), ("area_code", "212")],
+        )
+        .await
+        .json();
+    assert!(offers.len() >= 8, "{offers:?}");
+    let buys = offers[..8].iter().map(|offer| {
+        let ada = ada.clone();
+        async move { app.call(&ada, "buy_number", &[("e164", &offer.e164)]).await }
+    });
+    let replies = futures::future::join_all(buys).await;
+    let bought = replies.iter().filter(|r| r.is_ok()).count();
+    let (owned,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(bought as i64, owned);
+    assert_eq!(owned, 3, "the default quota is 3: {replies:?}");
+}
+
+/// The Simulator lists sandbox texts only: texts on real carriers are nobody else's.
+async fn the_simulator_shows_no_real_carriers_texts(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let (user_id,): (String,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    let pool = app.state.db.pool();
+    sqlx::query("INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at) VALUES ('n1', $1, '+12125550100', 'telnyx', 'r1', 'sms', 0)")
+        .bind(&user_id).execute(pool).await.unwrap();
+    sqlx::query("INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ('c1', $1, 'n1', '+12025550142', 0)")
+        .bind(&user_id).execute(pool).await.unwrap();
+    sqlx::query("INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at, carrier_message_id) VALUES ('m1', 'c1', $1, 'out', 'private words', 'sent', 1, 0, 0, 'telnyx-1')")
+        .bind(&user_id).execute(pool).await.unwrap();
+    let listed: Vec<(String, String)> = app.call(&ada, "recent_outbound", &[]).await.json();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+/// A picture URL a webhook names is fetched only from a public https address.
+async fn inbound_pictures_from_private_addresses_are_refused(app: &TestApp) {
+    // Something on loopback that would count any request made to it.
+    let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let probe_addr = probe.local_addr().unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let hits = hits.clone();
+        tokio::spawn(async move {
+            while let Ok(_conn) = probe.accept().await {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    let ada = app.admin("ada@example.com").await;
+    let offers: Vec<app::types::NumberOffer> = app
+        .call(
+            &ada,
+            "search_numbers",
+            &[("country", "US"), ("area_code", "212")],
+        )
+        .await
+        .json();
+    let number: app::types::OwnedNumber = app
+        .call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .await
+        .json();
+    for (i, url) in [
+        format!("http://{probe_addr}/metadata"),
+        format!("https://{probe_addr}/metadata"),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app::server::messaging::ingest(
+            &app.state,
+            "sandbox",
+            &app::server::carrier::CarrierEvent::Inbound {
+                event_id: format!("ssrf-{i}"),
+                carrier_message_id: format!("ssrf-{i}"),
+                from: "+12025550199".into(),
+                to: number.e164.clone(),
+                body: "look".into(),
+                media: vec![app::server::carrier::MediaRef {
+                    url,
+                    content_type: "image/png".into(),
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    }
+    eventually(10, "the pictures refused", || async {
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'pending'")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        (pending == 0).then_some(())
+    })
+    .await;
+    let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'failed'")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(failed, 3);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a private address was fetched"
+    );
+}
+
+/// An API address typed in Admin → Carrier is public https, and saved secrets stay with
+/// the address they were saved with.
+async fn carrier_addresses_are_checked_and_secrets_stay_home(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let form = |base: &'static str, key: &'static str| {
+        vec![
+            ("active", "telnyx"),
+            ("telnyx_api_key", key),
+            ("telnyx_public_key", common::TELNYX_TEST_PUBLIC_KEY),
+            ("telnyx_messaging_profile_id", ""),
+            ("telnyx_api_base", base),
+            ("twilio_account_sid", ""),
+            ("twilio_auth_token", ""),
+            ("twilio_api_base", ""),
+        ]
+    };
+    for base in [
+        "http://api.telnyx.com/v2",
+        "https://10.1.2.3/v2",
+        "https://localhost/v2",
+    ] {
+        for name in ["test_carrier", "save_carrier"] {
+            let reply = app.call(&ada, name, &form(base, "KEY123")).await;
+            assert!(
+                matches!(reply.error(), AppError::Invalid(ref m) if m.contains("API address")),
+                "{name} with {base}: {reply:?}"
+            );
+        }
+    }
+    // A key saved for the default address …
+    let saved = app.call(&ada, "save_carrier", &form("", "KEY123")).await;
+    assert!(saved.is_ok(), "{saved:?}");
+    // … is not sent to a new one unless typed again.
+    let moved = app
+        .call(&ada, "test_carrier", &form("https://1.1.1.1/v2", ""))
+        .await;
+    assert!(
+        matches!(moved.error(), AppError::Invalid(ref m) if m.contains("again")),
+        "{moved:?}"
+    );
+}
+
 on_both_backends!(
+    parallel_purchases_stay_within_the_quota,
+    the_simulator_shows_no_real_carriers_texts,
     a_tab_back_after_the_replay_window_refetches,
     pages_carry_the_security_headers,
     the_client_is_served_compressed_and_kept,
@@ -724,6 +886,8 @@ on_both_backends!(
 tweaked_on_both_backends!(
     blank_secrets_switch_no_webhook_on => blank_secrets,
     push_endpoints_must_be_public => public_only,
+    inbound_pictures_from_private_addresses_are_refused => public_only,
+    carrier_addresses_are_checked_and_secrets_stay_home => public_only,
     forwarded_addresses_count_only_from_trusted_proxies => behind_a_proxy,
     behind_a_proxy_one_clients_failures_are_its_own => behind_a_proxy,
     pictures_stop_at_the_users_quota => small_media_quota,

@@ -111,7 +111,8 @@ pub async fn simulate_next_failure(code: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Recent outbound messages on this instance, for the simulator's "fail a delivery" list.
+/// Recent outbound messages on the sandbox's numbers, for the simulator's "fail a delivery"
+/// list. Texts on real carriers are their senders' business, not the simulator's.
 #[server(endpoint = "recent_outbound")]
 pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
     use crate::server::context;
@@ -119,7 +120,9 @@ pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
     let state = context::state()?;
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT m.id, c.peer, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.direction = 'out' AND m.carrier_message_id IS NOT NULL ORDER BY m.created_at DESC LIMIT 20",
+         JOIN phone_numbers n ON n.id = c.number_id
+         WHERE m.direction = 'out' AND m.carrier_message_id IS NOT NULL AND n.carrier = 'sandbox'
+         ORDER BY m.created_at DESC LIMIT 20",
     )
     .fetch_all(state.db.pool())
     .await?;

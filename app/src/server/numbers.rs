@@ -77,19 +77,51 @@ pub async fn search(
 
 pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<OwnedNumber> {
     let e164 = phone::parse(e164, "US")?;
-    let (owned, quota): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM phone_numbers WHERE user_id = $1), number_quota FROM users WHERE id = $1",
+    // The quota is checked and a place taken in one locked transaction, before the carrier
+    // is asked: parallel purchases see each other's places.
+    let now = now_ms();
+    let reservation = crypto::new_id();
+    let mut tx = state.db.begin().await?;
+    super::throttle::lock_key(&mut tx, state.db.backend(), &format!("numbers:{user_id}")).await?;
+    let (owned, pending, quota): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM phone_numbers WHERE user_id = $1),
+                (SELECT COUNT(*) FROM number_reservations WHERE user_id = $1 AND at > $2),
+                number_quota FROM users WHERE id = $1",
     )
     .bind(user_id)
-    .fetch_one(state.db.pool())
+    .bind(now - RESERVATION_MS)
+    .fetch_one(&mut *tx)
     .await?;
-    if owned >= quota {
+    if owned + pending >= quota {
         return Err(AppError::invalid(format!(
-            "You have {owned} of your {quota} numbers. Release one, or ask an admin to raise your limit."
+            "You have {owned} of your {quota} numbers{}. Release one, or ask an admin to raise your limit.",
+            if pending > 0 { " (and some being bought)" } else { "" }
         )));
     }
+    sqlx::query("INSERT INTO number_reservations (id, user_id, at) VALUES ($1, $2, $3)")
+        .bind(&reservation)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let bought = buy_reserved(state, user_id, &e164).await;
+    if let Err(e) = sqlx::query("DELETE FROM number_reservations WHERE id = $1")
+        .bind(&reservation)
+        .execute(state.db.pool())
+        .await
+    {
+        tracing::warn!(error = %e, "could not drop a number reservation; it expires");
+    }
+    bought
+}
+
+/// How long a place taken for a purchase counts (a crash mid-purchase frees it after this).
+const RESERVATION_MS: i64 = 5 * 60 * 1000;
+
+async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<OwnedNumber> {
     let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
-        .bind(&e164)
+        .bind(e164)
         .fetch_optional(state.db.pool())
         .await?;
     if taken.is_some() {
@@ -100,7 +132,7 @@ pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<Owned
     let carrier = state.carrier();
     let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), carrier.name());
     let bought = carrier
-        .buy_number(&e164, &webhook_url)
+        .buy_number(e164, &webhook_url)
         .await
         .map_err(carrier_failure)?;
     let id = crypto::new_id();
@@ -112,7 +144,7 @@ pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<Owned
     )
     .bind(&id)
     .bind(user_id)
-    .bind(&e164)
+    .bind(e164)
     .bind(carrier.name())
     .bind(&bought.carrier_ref)
     .bind(bought.capabilities.to_list())

@@ -27,7 +27,7 @@ pub const ACCOUNT_MAX_DELAY_MS: i64 = 60_000;
 pub const IP_MAX_DELAY_MS: i64 = WINDOW_MS;
 
 /// Serialises checks on `key` until the transaction ends (SQLite: its single writer does).
-async fn lock_key(tx: &mut Transaction<'_, Any>, backend: Backend, key: &str) -> AppResult<()> {
+pub async fn lock_key(tx: &mut Transaction<'_, Any>, backend: Backend, key: &str) -> AppResult<()> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(key)

@@ -1,4 +1,4 @@
-//! The carrier clients against the carriers' published OpenAPI specs (`../shared/carriers/`),
+//! The carrier clients against the carriers' published OpenAPI specs (`testdata/carriers/`),
 //! served by Prism, which answers 422 to any request that breaks the spec.
 
 mod common;
@@ -133,7 +133,7 @@ async fn telnyx_failures_map_to_what_the_queue_needs() {
 async fn twilio_client_speaks_the_published_spec() {
     use app::server::carrier::twilio_api::Twilio;
     // Twilio takes one `MediaUrl` parameter per picture; the spec says "array" without saying
-    // how it is encoded, so Prism needs the encoding spelled out (shared/carriers/README.txt).
+    // how it is encoded, so Prism needs the encoding spelled out (testdata/carriers/README.txt).
     let spec_path = common::carrier_data().join("twilio/twilio_api_v2010.json");
     let mut spec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();

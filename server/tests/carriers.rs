@@ -1,4 +1,4 @@
-//! Carrier webhooks against the carriers' own data in `../shared/carriers/`: every signature
+//! Carrier webhooks against the carriers' own data in `testdata/carriers/`: every signature
 //! vector (valid accepted, invalid rejected for the stated reason) and every example payload.
 
 mod common;

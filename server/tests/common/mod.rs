@@ -408,13 +408,14 @@ where
     }
 }
 
-/// `shared/carriers` beside the clone (or `SWITCHBOARD_CARRIER_DATA`). Missing data fails the
-/// test rather than skipping it.
+/// The carriers' published specs, signature vectors and examples: the repository's own copy
+/// in `testdata/carriers` (or `SWITCHBOARD_CARRIER_DATA`). Missing data fails the test rather
+/// than skipping it.
 pub fn carrier_data() -> PathBuf {
     let dir = std::env::var("SWITCHBOARD_CARRIER_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/carriers")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/carriers")
         });
     assert!(
         dir.join("telnyx").is_dir(),

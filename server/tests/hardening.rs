@@ -443,6 +443,30 @@ async fn uploads_need_a_session_before_their_body_is_read(app: &TestApp) {
     }
 }
 
+/// A stranger's sandbox webhook is refused on its headers: the server does not wait for (or
+/// buffer) the megabytes it announces.
+async fn unsigned_sandbox_bodies_are_refused_before_they_are_read(app: &TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    for signature in ["forged", "t=1,permit=AAAA,body=AAAA"] {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST /webhooks/sandbox HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+             x-sandbox-signature: {signature}\r\ncontent-length: 6000000\r\n\r\n{{\"type\":"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The rest of the 6 MB never comes: an answer can only come from the headers.
+        let mut answer = vec![0u8; 64];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+                .await
+                .expect("answered without waiting for the body")
+                .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{signature}: {answer}");
+    }
+}
+
 /// Building a router once listed the app's routes with resource loading switched off for
 /// the whole process, so a page rendering meanwhile (on any router) never finished: the
 /// suite's once-in-seven hang. Pages must render while other routers are being built.
@@ -881,6 +905,7 @@ on_both_backends!(
     live_streams_per_user_are_capped,
     forwarded_addresses_from_anyone_else_are_ignored,
     uploads_need_a_session_before_their_body_is_read,
+    unsigned_sandbox_bodies_are_refused_before_they_are_read,
 );
 
 tweaked_on_both_backends!(

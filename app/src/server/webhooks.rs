@@ -2,8 +2,8 @@
 //! Answers fast (ingestion is a few row writes; slow work goes to jobs).
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -33,12 +33,69 @@ pub enum SandboxWebhook {
     },
 }
 
-/// The sandbox's signature: HMAC-SHA256 of the raw body under the instance secret.
+/// How old a sandbox webhook's signature may be.
+const SANDBOX_SIGNATURE_WINDOW_SECS: i64 = 300;
+
+/// The sandbox's signature header, `t=<unix secs>,permit=<mac>,body=<mac>`, both HMAC-SHA256
+/// under the instance secret. The permit covers only the time and the body's length, so it
+/// is checked before a byte of the body is read: a stranger can't make the server buffer a
+/// 7 MB picture-carrying body. The body MAC covers the body itself.
 pub fn sandbox_signature(secret: &[u8; 32], body: &[u8]) -> String {
-    crypto::sign(
-        secret,
-        &format!("sandbox-webhook:{}", String::from_utf8_lossy(body)),
+    sandbox_signature_at(secret, body, now_secs())
+}
+
+fn sandbox_signature_at(secret: &[u8; 32], body: &[u8], t: i64) -> String {
+    format!(
+        "t={t},permit={},body={}",
+        crypto::sign(secret, &sandbox_permit(t, body.len())),
+        crypto::sign(secret, &sandbox_body(t, body)),
     )
+}
+
+fn sandbox_permit(t: i64, length: usize) -> String {
+    format!("sandbox-permit:{t}:{length}")
+}
+
+fn sandbox_body(t: i64, body: &[u8]) -> String {
+    format!("sandbox-webhook:{t}:{}", String::from_utf8_lossy(body))
+}
+
+/// A parsed sandbox signature header.
+struct SandboxSignature<'a> {
+    t: i64,
+    permit: &'a str,
+    body: &'a str,
+}
+
+impl<'a> SandboxSignature<'a> {
+    fn parse(header: &'a str) -> Option<Self> {
+        let mut fields = header.split(',').map(|f| f.split_once('='));
+        match (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next(),
+        ) {
+            (Some(("t", t)), Some(("permit", permit)), Some(("body", body)), None) => {
+                Some(SandboxSignature {
+                    t: t.parse().ok()?,
+                    permit,
+                    body,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Recent, and made by someone holding the secret for a body of `length` bytes.
+    fn permits(&self, secret: &[u8; 32], length: usize, now: i64) -> bool {
+        (now - self.t).abs() <= SANDBOX_SIGNATURE_WINDOW_SECS
+            && crypto::verify_signature(secret, &sandbox_permit(self.t, length), self.permit)
+    }
+
+    fn covers(&self, secret: &[u8; 32], body: &[u8]) -> bool {
+        crypto::verify_signature(secret, &sandbox_body(self.t, body), self.body)
+    }
 }
 
 /// Our message id, when the webhook URL names one (each send's status callback does).
@@ -84,19 +141,42 @@ async fn ingest_all(
     (StatusCode::OK, "ok").into_response()
 }
 
-/// `POST /webhooks/sandbox`
-pub async fn sandbox(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let signature = headers
+/// `POST /webhooks/sandbox`: the signature's permit is checked before the body is read
+/// (and then only as many bytes as it permits), the body's MAC after.
+pub async fn sandbox(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let refused = || {
+        tracing::warn!("sandbox webhook with a bad signature refused");
+        (StatusCode::UNAUTHORIZED, "bad signature").into_response()
+    };
+    let Some(signature) = parts
+        .headers
         .get(SANDBOX_SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !crypto::verify_signature(
-        &state.secret,
-        &format!("sandbox-webhook:{}", String::from_utf8_lossy(&body)),
-        signature,
-    ) {
-        tracing::warn!("sandbox webhook with a bad signature refused");
-        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+        .and_then(SandboxSignature::parse)
+    else {
+        return refused();
+    };
+    let Some(length) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return (StatusCode::LENGTH_REQUIRED, "content-length required").into_response();
+    };
+    if !signature.permits(&state.secret, length, now_secs()) {
+        return refused();
+    }
+    let Ok(body) = axum::body::to_bytes(body, length).await else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "body unreadable or longer than declared",
+        )
+            .into_response();
+    };
+    if !signature.covers(&state.secret, &body) {
+        return refused();
     }
     let Ok(hook) = serde_json::from_slice::<SandboxWebhook>(&body) else {
         return (StatusCode::BAD_REQUEST, "unreadable payload").into_response();
@@ -225,6 +305,41 @@ pub async fn twilio(
         twilio::Parsed::Ignored { what } => {
             tracing::info!(%what, "Twilio callback acknowledged, not used");
             ([(http::header::CONTENT_TYPE, "text/xml")], "<Response/>").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 32] = [7; 32];
+
+    #[test]
+    fn a_sandbox_signature_permits_its_own_length_and_time_only() {
+        let body = br#"{"type":"inbound"}"#;
+        let header = sandbox_signature_at(&SECRET, body, 1_000);
+        let signed = SandboxSignature::parse(&header).unwrap();
+        assert!(signed.permits(&SECRET, body.len(), 1_000));
+        assert!(signed.covers(&SECRET, body));
+        assert!(!signed.permits(&SECRET, 7_000_000, 1_000), "another length");
+        assert!(!signed.permits(&SECRET, body.len(), 1_000 + 301), "too old");
+        assert!(
+            !signed.permits(&[8; 32], body.len(), 1_000),
+            "another secret"
+        );
+        assert!(
+            !signed.covers(&SECRET, br#"{"type":"failed"}"#),
+            "another body"
+        );
+        for bad in [
+            "",
+            "forged",
+            "t=1,permit=x",
+            "t=x,permit=a,body=b",
+            "t=1,permit=a,body=b,x=c",
+        ] {
+            assert!(SandboxSignature::parse(bad).is_none(), "{bad}");
         }
     }
 }

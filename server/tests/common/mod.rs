@@ -414,9 +414,7 @@ where
 pub fn carrier_data() -> PathBuf {
     let dir = std::env::var("SWITCHBOARD_CARRIER_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/carriers")
-        });
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/carriers"));
     assert!(
         dir.join("telnyx").is_dir(),
         "carrier reference data not found at {} (set SWITCHBOARD_CARRIER_DATA)",

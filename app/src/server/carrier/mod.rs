@@ -264,3 +264,53 @@ pub async fn download(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A carrier that took the request but whose answer never came in time may have sent the
+    /// text: the job waits for its report (jobs.rs) instead of sending again. A carrier that
+    /// could not be reached took nothing: retrying is safe.
+    #[tokio::test]
+    async fn an_answer_that_times_out_is_uncertain_and_a_refused_connection_is_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Takes the request, never answers.
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(socket);
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let timed_out = http
+            .post(format!("http://{silent}/v2/messages"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(timed_out.is_timeout(), "{timed_out}");
+        assert!(matches!(
+            CarrierError::from_transport("Telnyx", &timed_out),
+            CarrierError::Uncertain(_)
+        ));
+
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let refused = http
+            .post(format!("http://{closed}/v2/messages"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            CarrierError::from_transport("Telnyx", &refused),
+            CarrierError::Transient(_)
+        ));
+    }
+}

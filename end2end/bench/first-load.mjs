@@ -1,0 +1,49 @@
+// Benchmark (scripts/bench): bytes a first visit to a page costs over the wire, and what a
+// second visit costs once the browser has the content-named client files cached.
+// Usage: node first-load.mjs <base-url> <path>   (a running server, release build)
+import { chromium } from '@playwright/test';
+
+const [base, path = '/signin'] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+const cdp = await context.newCDPSession(page);
+await cdp.send('Network.enable');
+let requests = new Map();
+cdp.on('Network.responseReceived', (e) => {
+  const cached = e.response.fromDiskCache || e.response.fromMemoryCache || e.response.fromServiceWorker;
+  requests.set(e.requestId, { url: e.response.url, status: e.response.status, cached, bytes: 0,
+    encoding: e.response.headers['content-encoding'] || e.response.headers['Content-Encoding'] || '-' });
+});
+cdp.on('Network.loadingFinished', (e) => {
+  const r = requests.get(e.requestId);
+  if (r) r.bytes = e.encodedDataLength; // headers + body as they crossed the wire
+});
+
+async function visit(label) {
+  requests = new Map();
+  await page.goto(base + path, { waitUntil: 'networkidle' });
+  // Hydrated: the client has run (the same check the e2e tests use).
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15000 }).catch(() => {});
+  await page.waitForTimeout(500);
+  let total = 0;
+  console.log(`    ${label}:`);
+  for (const r of [...requests.values()].sort((a, b) => b.bytes - a.bytes)) {
+    if (r.cached || r.bytes === 0) continue;
+    total += r.bytes;
+    const name = r.url.replace(base, '');
+    console.log(`      ${String(r.bytes).padStart(9)} B  ${r.status} ${r.encoding.padEnd(3)} ${name}`);
+  }
+  const cached = [...requests.values()].filter((r) => r.cached || r.bytes === 0).length;
+  console.log(`      ${String(total).padStart(9)} B  over the wire (${cached} answered from the cache)`);
+  return total;
+}
+
+const first = await visit(`first visit to ${path}`);
+const second = await visit(`second visit to ${path}`);
+console.log(`    first visit ${first.toLocaleString('en')} B (target <= 250 KB); second visit ${second.toLocaleString('en')} B (target: only the HTML)`);
+await browser.close();

@@ -18,7 +18,10 @@
 // strips it afterwards).
 import { readFileSync, writeFileSync } from "node:fs";
 
-const STUB = /hydrate_async|hydrate_from_template/;
+// Each must match at least one function: if a leptos upgrade renames one, the build stops
+// here (rather than quietly shipping the ~17 KB again, or stubbing something else).
+const STUBS = ["hydrate_async", "hydrate_from_template"];
+const STUB = new RegExp(STUBS.join("|"));
 
 function readLeb(bytes, at) {
   let value = 0, shift = 0, byte;
@@ -114,6 +117,7 @@ if (names.size === 0) {
 const TRAP = Buffer.from([0x03, 0x00, 0x00, 0x0b]); // size 3: no locals, unreachable, end
 const parts = [bytes.subarray(0, 8)];
 let stubbed = 0, dropped = 0;
+const found = new Set();
 for (const { id, start, end } of sections) {
   let body = bytes.subarray(start, end);
   if (id === 10) {
@@ -121,7 +125,9 @@ for (const { id, start, end } of sections) {
     const code = [leb(count)];
     for (let f = 0; f < count; f++) {
       [size, next] = readLeb(bytes, at);
-      if (STUB.test(names.get(firstBody + f) ?? "")) {
+      const name = names.get(firstBody + f) ?? "";
+      if (STUB.test(name)) {
+        for (const wanted of STUBS) if (name.includes(wanted)) found.add(wanted);
         code.push(TRAP);
         stubbed++;
         dropped += size;
@@ -133,6 +139,12 @@ for (const { id, start, end } of sections) {
     body = Buffer.concat(code);
   }
   parts.push(Buffer.from([id]), leb(body.length), body);
+}
+const missing = STUBS.filter((wanted) => !found.has(wanted));
+if (missing.length) {
+  console.error(`${input}: no function named like ${missing.join(", ")} to stub. Has leptos renamed ` +
+    `its hydration functions? Check what the client calls and update STUBS in ${process.argv[1]}.`);
+  process.exit(1);
 }
 writeFileSync(output, Buffer.concat(parts));
 console.log(`    stubbed ${stubbed} unreachable hydration functions (${dropped} bytes of code)`);

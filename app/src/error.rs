@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
-use crate::tagged::{self, Tagged, Value};
+use crate::wire::tagged::{self, Tagged, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
@@ -109,6 +109,34 @@ mod ssr {
             let reference = crate::server::context::request_id().unwrap_or_else(|| "-".into());
             tracing::error!(request_id = %reference, error = %err, "internal error");
             AppError::Internal { reference }
+        }
+    }
+
+    impl AppError {
+        /// The HTTP status this error is answered with, by server functions and plain routes
+        /// alike (`server_fn_error_status` in the router, and [`IntoResponse`] below).
+        pub fn status(&self) -> http::StatusCode {
+            use http::StatusCode;
+            match self {
+                AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Invalid(_) | AppError::Transport(_) => StatusCode::BAD_REQUEST,
+                AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+    }
+
+    /// A plain route's error: its status, and its JSON as a server function would answer it.
+    impl axum::response::IntoResponse for AppError {
+        fn into_response(self) -> axum::response::Response {
+            (
+                self.status(),
+                [(http::header::CONTENT_TYPE, "application/json")],
+                self.to_json(),
+            )
+                .into_response()
         }
     }
 

@@ -8,9 +8,9 @@ pub mod error;
 pub mod live;
 pub mod pages;
 pub mod sms;
-mod tagged;
 pub mod types;
 pub mod validate;
+pub mod wire;
 
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -20,7 +20,8 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{account, admin, auth, inbox, layout, numbers, placeholder};
+use crate::pages::accounts::{settings, sign_in};
+use crate::pages::{admin, layout, messaging, numbers, placeholder};
 
 /// The HTML document around the app (server-rendered; the browser hydrates `<App/>`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -63,19 +64,19 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Routes fallback=|| view! { <placeholder::NotFound /> }>
-                <Route path=path!("/signin") view=auth::SignInPage ssr=SsrMode::Async />
-                <Route path=path!("/setup/:token") view=auth::SetupPage ssr=SsrMode::Async />
-                <Route path=path!("/invite/:token") view=auth::InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/signin") view=sign_in::SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/setup/:token") view=sign_in::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=sign_in::InvitePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=layout::AppLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=layout::GoHome ssr=SsrMode::Async />
-                    <ParentRoute path=path!("inbox") view=inbox::InboxLayout ssr=SsrMode::Async>
-                        <Route path=path!("") view=inbox::NoThread ssr=SsrMode::Async />
-                        <Route path=path!(":id") view=inbox::ThreadView ssr=SsrMode::Async />
+                    <ParentRoute path=path!("inbox") view=messaging::InboxLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=messaging::NoThread ssr=SsrMode::Async />
+                        <Route path=path!(":id") view=messaging::ThreadView ssr=SsrMode::Async />
                     </ParentRoute>
                     <Route path=path!("calls") view=placeholder::CallsPage ssr=SsrMode::Async />
                     <Route path=path!("numbers") view=numbers::NumbersPage ssr=SsrMode::Async />
                     <Route path=path!("contacts") view=placeholder::ContactsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings") view=account::SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view=settings::SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("admin") view=admin::AdminPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

@@ -81,7 +81,7 @@ async fn app(url: &str) -> (AppState, String, Db) {
 
 /// A user with one number; returns (user id, number e164, session cookie).
 async fn owner(state: &AppState, base: &str) -> (String, String, String) {
-    let user_id = app::server::setup::create_admin(
+    let user_id = app::server::accounts::setup::create_admin(
         &state.db,
         "bench@example.com",
         "Bench",
@@ -358,10 +358,14 @@ async fn list_and_thread(label: &str, url: &str) {
     db.migrate().await.unwrap();
     let total = env_usize("BENCH_MESSAGES", 1_000_000);
     let conversations = 10_000.min(total.max(1));
-    let user_id =
-        app::server::setup::create_admin(&db, "bench@example.com", "Bench", "bench password 1")
-            .await
-            .unwrap();
+    let user_id = app::server::accounts::setup::create_admin(
+        &db,
+        "bench@example.com",
+        "Bench",
+        "bench password 1",
+    )
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at) VALUES ('n1', $1, '+12125550100', 'sandbox', 'x', 'sms', 0)")
         .bind(&user_id)
         .execute(db.pool())

@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use app::error::AppError;
-use app::server::auth::{session_middleware, Authenticated};
+use app::server::accounts::sessions::{session_middleware, Authenticated};
 use app::server::media::routes as media;
 use app::server::AppState;
 use app::{shell, App};
@@ -127,14 +127,7 @@ async fn server_fn_error_status(req: Request, next: Next) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = match err {
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Invalid(_) | AppError::Transport(_) => StatusCode::BAD_REQUEST,
-            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        parts.status = err.status();
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -176,9 +169,9 @@ async fn page_guard(req: Request, next: Next) -> Response {
         let signed_in = req.extensions().get::<Authenticated>().is_some();
         let path = req.uri().path();
         let target = match path {
-            "/" if signed_in => Some(app::api::auth::HOME),
+            "/" if signed_in => Some(app::api::accounts::sign_in::HOME),
             "/" => Some("/signin"),
-            "/signin" if signed_in => Some(app::api::auth::HOME),
+            "/signin" if signed_in => Some(app::api::accounts::sign_in::HOME),
             p if !signed_in && is_app_page(p) => Some("/signin"),
             _ => None,
         };

@@ -42,7 +42,7 @@ async fn run() -> Result<(), String> {
                     line.trim_end_matches(['\r', '\n']).to_string()
                 }
             };
-            app::server::setup::create_admin(&state.db, &email, &name, &password)
+            app::server::accounts::setup::create_admin(&state.db, &email, &name, &password)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -54,8 +54,11 @@ async fn run() -> Result<(), String> {
         Command::Sandbox(command) => sandbox(&config, command).await,
         Command::Admin(AdminCommand::SetupLink) => {
             let (state, _) = startup::prepare(&config).await?;
-            match app::server::setup::issue_link_if_needed(&state.db, &state.settings.base_url())
-                .await
+            match app::server::accounts::setup::issue_link_if_needed(
+                &state.db,
+                &state.settings.base_url(),
+            )
+            .await
             {
                 Ok(Some(link)) => println!("{link}"),
                 Ok(None) => println!("An admin exists already; sign in instead."),

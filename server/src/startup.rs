@@ -5,7 +5,8 @@ use std::path::Path;
 use leptos::config::LeptosOptions;
 use rand::RngCore;
 
-use app::server::{setup, AppState, Db, Settings};
+use app::server::accounts::setup;
+use app::server::{AppState, Db, Settings};
 
 use crate::config::Config;
 

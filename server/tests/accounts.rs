@@ -14,7 +14,7 @@ async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
 }
 
 async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
-    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+    let link = app::server::accounts::setup::issue_link_if_needed(&app.state.db, &app.base)
         .await
         .unwrap()
         .unwrap();
@@ -89,7 +89,7 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
         .json();
     assert_eq!(found, SetupLookup::AdminExists);
     assert!(
-        app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+        app::server::accounts::setup::issue_link_if_needed(&app.state.db, &app.base)
             .await
             .unwrap()
             .is_none()
@@ -97,7 +97,7 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
 }
 
 async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
-    let link = app::server::setup::issue_link_if_needed(&app.state.db, &app.base)
+    let link = app::server::accounts::setup::issue_link_if_needed(&app.state.db, &app.base)
         .await
         .unwrap()
         .unwrap();

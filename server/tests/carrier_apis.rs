@@ -3,10 +3,11 @@
 
 mod common;
 
+use app::server::carrier::config::CarrierKind;
 use std::process::Stdio;
 use std::time::Duration;
 
-use app::server::carrier::telnyx_api::Telnyx;
+use app::server::carrier::telnyx::api::Telnyx;
 use app::server::carrier::{Carrier, CarrierError, NumberQuery, OutboundMessage};
 use app::types::Capabilities;
 
@@ -131,7 +132,7 @@ async fn telnyx_failures_map_to_what_the_queue_needs() {
 
 #[tokio::test]
 async fn twilio_client_speaks_the_published_spec() {
-    use app::server::carrier::twilio_api::Twilio;
+    use app::server::carrier::twilio::api::Twilio;
     // Twilio takes one `MediaUrl` parameter per picture; the spec says "array" without saying
     // how it is encoded, so Prism needs the encoding spelled out (testdata/carriers/README.txt).
     let spec_path = common::carrier_data().join("twilio/twilio_api_v2010.json");
@@ -218,6 +219,6 @@ async fn admin_connection_test_reaches_the_carrier() {
     let said: String = app.call(&ada, "test_carrier", &form).await.json();
     assert_eq!(said, "Telnyx answered: the settings work.");
     // Testing saves nothing.
-    assert_eq!(app.state.carrier().name(), "sandbox");
+    assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
     app.finish().await;
 }

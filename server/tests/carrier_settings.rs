@@ -6,6 +6,7 @@ mod common;
 
 use app::error::AppError;
 use app::server::carrier::config;
+use app::server::carrier::config::CarrierKind;
 use app::types::{CarrierSettingsView, NumberOffer, OwnedNumber};
 use common::{TestApp, TELNYX_TEST_PUBLIC_KEY};
 
@@ -74,7 +75,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
         "{reply:?}"
     );
     assert_eq!(stored_value(app).await, None);
-    assert_eq!(app.state.carrier().name(), "sandbox");
+    assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
 
     let base = closed_port();
     app.call(
@@ -90,7 +91,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     .await
     .json::<()>();
     // In use at once; the browser learns only that a key is saved; storage holds no plaintext.
-    assert_eq!(app.state.carrier().name(), "telnyx");
+    assert_eq!(app.state.carrier().kind(), CarrierKind::Telnyx);
     let reply = app.call(&ada, "carrier_settings", &[]).await;
     assert!(!reply.body.contains(TELNYX_KEY));
     let settings: CarrierSettingsView = reply.json();
@@ -131,7 +132,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     )
     .await
     .json::<()>();
-    assert_eq!(app.state.carrier().name(), "twilio");
+    assert_eq!(app.state.carrier().kind(), CarrierKind::Twilio);
     let (saved, _) = config::load_saved(&app.state.db, &app.state.secret)
         .await
         .unwrap()
@@ -149,7 +150,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     app.state.reload_carrier().await.unwrap();
-    assert_eq!(app.state.carrier().name(), "sandbox");
+    assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
     let said: String = app
         .call(&ada, "test_carrier", &[("active", "sandbox")])
         .await

@@ -361,7 +361,7 @@ async fn sign_in_from(app: &TestApp, forwarded_for: &str) -> reqwest::Client {
 }
 
 async fn forwarded_addresses_count_only_from_trusted_proxies(app: &TestApp) {
-    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+    app::server::accounts::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
         .await
         .unwrap();
     let ada = sign_in_from(app, "198.51.100.7, 203.0.113.9").await;
@@ -373,7 +373,7 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(app: &TestApp) {
 }
 
 async fn forwarded_addresses_from_anyone_else_are_ignored(app: &TestApp) {
-    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+    app::server::accounts::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
         .await
         .unwrap();
     let ada = sign_in_from(app, "203.0.113.9").await;
@@ -382,7 +382,7 @@ async fn forwarded_addresses_from_anyone_else_are_ignored(app: &TestApp) {
 
 /// Behind a proxy, one client's bad sign-ins throttle that client, not everyone.
 async fn behind_a_proxy_one_clients_failures_are_its_own(app: &TestApp) {
-    app::server::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
+    app::server::accounts::setup::create_admin(&app.state.db, "ada@example.com", "Ada", PASSWORD)
         .await
         .unwrap();
     let attacker = app.browser();
@@ -656,7 +656,7 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     for i in 0..3 {
         app::server::messaging::ingest(
             &app.state,
-            "sandbox",
+            app::server::carrier::config::CarrierKind::Sandbox,
             &app::server::carrier::CarrierEvent::Inbound {
                 event_id: format!("tarpit-{i}"),
                 carrier_message_id: format!("tarpit-{i}"),
@@ -809,7 +809,7 @@ async fn inbound_pictures_from_private_addresses_are_refused(app: &TestApp) {
     {
         app::server::messaging::ingest(
             &app.state,
-            "sandbox",
+            app::server::carrier::config::CarrierKind::Sandbox,
             &app::server::carrier::CarrierEvent::Inbound {
                 event_id: format!("ssrf-{i}"),
                 carrier_message_id: format!("ssrf-{i}"),

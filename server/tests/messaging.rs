@@ -4,6 +4,7 @@
 mod common;
 
 use app::error::AppError;
+use app::server::carrier::config::CarrierKind;
 use app::server::carrier::{CarrierEvent, DeliveryStatus};
 use app::server::messaging::{self, Ingested};
 use app::server::webhooks::{sandbox_signature, SANDBOX_SIGNATURE_HEADER};
@@ -248,7 +249,7 @@ async fn a_text_goes_queued_sent_delivered(app: &TestApp) {
         error_code: None,
     };
     assert_eq!(
-        messaging::ingest(&app.state, "sandbox", &late)
+        messaging::ingest(&app.state, CarrierKind::Sandbox, &late)
             .await
             .unwrap(),
         Ingested::Stored
@@ -549,7 +550,7 @@ async fn failure_codes_reach_the_thread_in_plain_words(app: &TestApp) {
         error_code: Some("30034".into()),
     };
     assert_eq!(
-        messaging::ingest(&app.state, "twilio", &failed)
+        messaging::ingest(&app.state, CarrierKind::Twilio, &failed)
             .await
             .unwrap(),
         Ingested::Stored
@@ -566,13 +567,13 @@ async fn failure_codes_reach_the_thread_in_plain_words(app: &TestApp) {
         error_code: None,
     };
     assert_eq!(
-        messaging::ingest(&app.state, "twilio", &unknown)
+        messaging::ingest(&app.state, CarrierKind::Twilio, &unknown)
             .await
             .unwrap(),
         Ingested::UnknownMessage
     );
     assert_eq!(
-        messaging::ingest(&app.state, "twilio", &unknown)
+        messaging::ingest(&app.state, CarrierKind::Twilio, &unknown)
             .await
             .unwrap(),
         Ingested::UnknownMessage
@@ -668,7 +669,7 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
         media: Vec::new(),
     };
     let started = std::time::Instant::now();
-    messaging::ingest(&app.state, "sandbox", &inbound("e1", "one"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("e1", "one"))
         .await
         .unwrap();
     let last_id = read_until(&mut stream, "\"conversations\"").await;
@@ -679,10 +680,10 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
     drop(stream);
 
     // While the tab is away, two more arrive; reconnecting with Last-Event-ID replays them.
-    messaging::ingest(&app.state, "sandbox", &inbound("e2", "two"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("e2", "two"))
         .await
         .unwrap();
-    messaging::ingest(&app.state, "sandbox", &inbound("e3", "three"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("e3", "three"))
         .await
         .unwrap();
     let mut resumed = ada
@@ -718,7 +719,7 @@ async fn the_live_stream_delivers_and_resumes(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    messaging::ingest(&app.state, "sandbox", &inbound("e4", "four"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("e4", "four"))
         .await
         .unwrap();
     let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), theirs.chunk()).await;
@@ -753,7 +754,11 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {
         let (state, event) = (app.state.clone(), inbound(i));
-        tasks.spawn(async move { messaging::ingest(&state, "sandbox", &event).await.unwrap() });
+        tasks.spawn(async move {
+            messaging::ingest(&state, CarrierKind::Sandbox, &event)
+                .await
+                .unwrap()
+        });
     }
     let stranger = CarrierEvent::Inbound {
         event_id: "burst-stranger".into(),
@@ -764,10 +769,13 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
         media: Vec::new(),
     };
     let state = app.state.clone();
-    let nobody = tokio::spawn(async move { messaging::ingest(&state, "sandbox", &stranger).await });
+    let nobody =
+        tokio::spawn(
+            async move { messaging::ingest(&state, CarrierKind::Sandbox, &stranger).await },
+        );
     let state = app.state.clone();
     let early = tokio::spawn(async move {
-        messaging::ingest(&state, "sandbox", &early_status)
+        messaging::ingest(&state, CarrierKind::Sandbox, &early_status)
             .await
             .unwrap()
     });

@@ -3,6 +3,7 @@
 
 mod common;
 
+use app::server::carrier::config::CarrierKind;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -123,7 +124,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         body: "Dinner at 8?".into(),
         media: Vec::new(),
     };
-    messaging::ingest(&app.state, "sandbox", &inbound("p1"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("p1"))
         .await
         .unwrap();
     let messages = eventually(10, "the alert at the push service", || async {
@@ -155,7 +156,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .call(&ada, "set_push_previews", &[("hidden", "true")])
         .await
         .is_ok());
-    messaging::ingest(&app.state, "sandbox", &inbound("p2"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("p2"))
         .await
         .unwrap();
     eventually(10, "the second alert", || async {
@@ -182,7 +183,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    messaging::ingest(&app.state, "sandbox", &inbound("p3"))
+    messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("p3"))
         .await
         .unwrap();
     eventually(10, "the expired device removed", || async {

@@ -103,7 +103,7 @@ pub async fn carrier_settings() -> Result<CarrierSettingsView, AppError> {
     let (config, saved_at) = state.carrier_config();
     let base = state.settings.base_url();
     Ok(CarrierSettingsView {
-        active: state.carrier().name().to_string(),
+        active: state.carrier().kind().as_str().to_string(),
         saved_at,
         telnyx_api_key_saved: config.telnyx.api_key.is_some(),
         telnyx_public_key: config.telnyx.public_key.unwrap_or_default(),
@@ -179,10 +179,10 @@ pub async fn test_carrier(
         .apply_to(state.carrier_config().0, state.settings.fetch_reach)
         .await?;
     let carrier = wanted.build(&state.sandbox);
-    let name = match carrier.name() {
-        "telnyx" => "Telnyx",
-        "twilio" => "Twilio",
-        _ => "The sandbox",
+    use crate::server::carrier::config::CarrierKind;
+    let name = match carrier.kind() {
+        CarrierKind::Sandbox => "The sandbox",
+        kind => kind.label(),
     };
     match carrier.test_connection().await {
         Ok(()) => Ok(format!("{name} answered: the settings work.")),

@@ -1,8 +1,7 @@
-//! Server functions, by domain. Each checks who is asking before anything else.
+//! Server functions, by domain (the same names as `pages/` and `server/`). Each checks who
+//! is asking before anything else.
 
-pub mod account;
-pub mod admin;
-pub mod auth;
+pub mod accounts;
 pub mod carrier;
 pub mod messaging;
 pub mod numbers;

@@ -1,25 +1,9 @@
-//! The sandbox simulator (admins): what an outside phone or the carrier would do.
-//! Everything goes through the same ingestion path as a real webhook.
+//! The sandbox simulator (admins): what an outside phone or the carrier would do
+//! (`server::simulator` does it).
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-
-/// The simulator drives the sandbox carrier only.
-#[cfg(feature = "ssr")]
-fn require_sandbox(state: &crate::server::AppState) -> Result<(), AppError> {
-    if state.carrier().name() == "sandbox" {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "The simulator works with the sandbox carrier only.",
-        ))
-    }
-}
-
-/// The picture the Simulator attaches to an inbound MMS: the app's own icon.
-#[cfg(feature = "ssr")]
-const SAMPLE_PICTURE: &[u8] = include_bytes!("../../../public/icons/icon-192.png");
 
 /// An inbound text (with `picture`, an MMS) from any outside number to a number owned here.
 #[server(endpoint = "simulate_inbound")]
@@ -29,110 +13,34 @@ pub async fn simulate_inbound(
     #[server(default)] body: String,
     #[server(default)] picture: bool,
 ) -> Result<(), AppError> {
-    use crate::server::carrier::{CarrierEvent, MediaRef};
-    use crate::server::{context, crypto, media, messaging, phone};
+    use crate::server::{context, simulator};
     context::require_admin()?;
-    let state = context::state()?;
-    require_sandbox(&state)?;
-    if body.trim().is_empty() && !picture {
-        return Err(AppError::invalid(
-            "Write the text the outside phone sends, or attach the picture.",
-        ));
-    }
-    let to = phone::parse(&to, "US")?;
-    let from = phone::parse(&from, &phone::region_of(&to).unwrap_or_else(|| "US".into()))?;
-    let id = format!("sim-{}", crypto::new_id());
-    let event = CarrierEvent::Inbound {
-        event_id: id.clone(),
-        carrier_message_id: id,
-        from,
-        to,
-        body,
-        // Taken as a real carrier's would be: fetched by a job and kept.
-        media: picture
-            .then(|| MediaRef {
-                url: media::data_url("image/png", SAMPLE_PICTURE),
-                content_type: "image/png".into(),
-            })
-            .into_iter()
-            .collect(),
-    };
-    match messaging::ingest(&state, "sandbox", &event).await? {
-        messaging::Ingested::NoOwner => Err(AppError::invalid("Nobody here owns that number.")),
-        _ => Ok(()),
-    }
+    simulator::inbound(&context::state()?, &from, &to, body, picture).await
 }
 
 /// Makes an outbound message fail as the carrier would, with the carrier's error code.
 #[server(endpoint = "simulate_failure")]
 pub async fn simulate_failure(message_id: String, code: String) -> Result<(), AppError> {
-    use crate::server::carrier::{CarrierEvent, DeliveryStatus};
-    use crate::server::{context, crypto, messaging};
+    use crate::server::{context, simulator};
     context::require_admin()?;
-    let state = context::state()?;
-    require_sandbox(&state)?;
-    let code = code.trim();
-    if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(AppError::invalid(
-            "Enter a carrier error code, like 40300 or 30034.",
-        ));
-    }
-    let found: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT carrier_message_id FROM messages WHERE id = $1 AND direction = 'out'",
-    )
-    .bind(&message_id)
-    .fetch_optional(state.db.pool())
-    .await?;
-    let Some((Some(carrier_message_id),)) = found else {
-        return Err(AppError::not_found("A sent message with that id"));
-    };
-    let event = CarrierEvent::Status {
-        event_id: format!("sim-{}", crypto::new_id()),
-        carrier_message_id,
-        status: DeliveryStatus::Failed,
-        error_code: Some(code.to_string()),
-    };
-    messaging::ingest(&state, "sandbox", &event).await?;
-    Ok(())
+    simulator::fail_delivery(&context::state()?, &message_id, &code).await
 }
 
 /// Arms the sandbox: the next text anyone sends goes sent → failed with this carrier code.
 #[server(endpoint = "simulate_next_failure")]
 pub async fn simulate_next_failure(code: String) -> Result<(), AppError> {
-    use crate::server::context;
+    use crate::server::{context, simulator};
     context::require_admin()?;
-    let code = code.trim();
-    if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(AppError::invalid(
-            "Enter a carrier error code, like 40300 or 30034.",
-        ));
-    }
+    let code = simulator::error_code(&code)?;
     context::state()?.sandbox.fail_next(code);
     Ok(())
 }
 
 /// Recent outbound messages on the sandbox's numbers, for the simulator's "fail a delivery"
-/// list. Texts on real carriers are their senders' business, not the simulator's.
+/// list.
 #[server(endpoint = "recent_outbound")]
 pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
-    use crate::server::context;
+    use crate::server::{context, simulator};
     context::require_admin()?;
-    let state = context::state()?;
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT m.id, c.peer, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         JOIN phone_numbers n ON n.id = c.number_id
-         WHERE m.direction = 'out' AND m.carrier_message_id IS NOT NULL AND n.carrier = 'sandbox'
-         ORDER BY m.created_at DESC LIMIT 20",
-    )
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, peer, body)| {
-            (
-                id,
-                format!("to {peer}: {}", body.chars().take(40).collect::<String>()),
-            )
-        })
-        .collect())
+    simulator::recent_outbound(&context::state()?.db).await
 }

@@ -2,11 +2,11 @@
 
 use leptos::prelude::*;
 
-use super::calls::{FormAction, Loaded, PostForm};
-use super::widgets::error_note;
+use crate::pages::widgets::error_note;
+use crate::wire::{FormAction, Loaded, PostForm};
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::api::auth::{SignOut, SignedInUser, HOME};
+use crate::api::accounts::sign_in::{SignOut, SignedInUser, HOME};
 use crate::api::messaging::UnreadCount;
 use crate::live::Live;
 use crate::types::CurrentUser;

@@ -6,16 +6,16 @@ use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use super::calls::{FormAction, FormError, Loaded, PostForm};
-use super::widgets::error_note;
 use crate::api::messaging::{
     Conversations, DeleteConversation, OpenThread, SearchMessages, SendMessage,
 };
 use crate::api::numbers::MyNumbers;
 use crate::error::AppError;
 use crate::live::Live;
+use crate::pages::widgets::error_note;
 use crate::sms;
 use crate::types::{format_instant, human_bytes, MediaState, MediaView};
+use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn InboxLayout() -> impl IntoView {
@@ -121,7 +121,7 @@ fn Composer(
                 problem.set(None);
                 // Asked when needed, not as a resource: this composer renders inside the
                 // thread's Suspense, and an extra resource there breaks hydration order.
-                let Ok(limits) = super::calls::call(crate::api::messaging::MmsLimits {}).await
+                let Ok(limits) = crate::wire::call(crate::api::messaging::MmsLimits {}).await
                 else {
                     problem.set(Some(
                         "Pictures can't be attached right now; try again.".into(),
@@ -227,10 +227,11 @@ async fn upload(file: &web_sys::File) -> Result<String, String> {
                 .map_err(|_| unreadable(()))?;
         Ok(uploaded.id)
     } else {
-        Err(response
-            .text()
-            .await
-            .unwrap_or_else(|_| "the upload failed".into()))
+        // A refusal is an `AppError`'s JSON, as from any server function.
+        let text = response.text().await.unwrap_or_default();
+        Err(crate::error::AppError::from_json(&text)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "the upload failed".into()))
     }
 }
 

@@ -1,11 +1,12 @@
-//! Pages, by domain.
+//! Pages, by domain (the same names as `api/` and `server/`).
 
-pub mod account;
+pub mod accounts;
 pub mod admin;
-pub mod auth;
-pub mod calls;
-pub mod inbox;
+pub mod carrier;
 pub mod layout;
+pub mod messaging;
 pub mod numbers;
 pub mod placeholder;
+pub mod push;
+pub mod simulator;
 pub mod widgets;

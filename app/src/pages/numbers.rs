@@ -5,11 +5,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::calls::{FormAction, FormError, Loaded, PostForm};
-use super::widgets::error_note;
-use crate::api::numbers::{BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers};
+use crate::api::numbers::{
+    AllNumbers, BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers,
+};
 use crate::live::Live;
+use crate::pages::widgets::error_note;
 use crate::types::{format_instant, OwnedNumber};
+use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn NumbersPage() -> impl IntoView {
@@ -172,6 +174,41 @@ fn GetNumber() -> impl IntoView {
                                             <input type="hidden" name="e164" value=o.e164.clone() />
                                             <button type="submit" aria-label=format!("Buy {}", o.display)>"Buy"</button>
                                         </PostForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => error_note(e),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// Admin → Numbers: everyone's numbers and their owners' limits.
+#[component]
+pub fn AllNumbers() -> impl IntoView {
+    let live = Live::get();
+    let numbers = Loaded::new(move || {
+        live.version.track();
+        AllNumbers {}
+    });
+    view! {
+        <div class="card">
+            <h2>"All numbers"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match numbers.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"Nobody owns a number yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="All numbers">
+                                {list.into_iter().map(|n| view! {
+                                    <li class="row">
+                                        <div>
+                                            <strong>{n.display.clone()}</strong>
+                                            <div class="muted">{format!("{} · {} · {}", n.owner_email.clone().unwrap_or_default(), n.carrier, n.capabilities.label())}</div>
+                                        </div>
                                     </li>
                                 }).collect_view()}
                             </ul>

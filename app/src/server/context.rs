@@ -4,7 +4,7 @@
 use http::request::Parts;
 use leptos::prelude::*;
 
-use super::auth::{Authenticated, RequestMeta};
+use super::accounts::sessions::{Authenticated, RequestMeta};
 use super::AppState;
 use crate::error::{AppError, AppResult};
 

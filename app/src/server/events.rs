@@ -15,7 +15,7 @@ use futures::stream::{self, Stream, StreamExt};
 use sqlx::{Any, Transaction};
 use tokio::sync::broadcast;
 
-use super::auth::Authenticated;
+use super::accounts::sessions::Authenticated;
 use super::{now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::LiveEvent;

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
-use super::carrier::config::CarrierKind;
-use super::carrier::CarrierError;
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::MediaState;
@@ -21,8 +19,6 @@ pub const MAX_ATTEMPTS: i64 = 6;
 /// Claims of one job, whatever their outcome, after which it is given up: the cap on the
 /// paths that don't count as tries (internal errors, waits for a delivery report).
 pub const MAX_CLAIMS: i64 = 200;
-/// How often a send waiting for its delivery report looks again.
-const REPORT_POLL_MS: i64 = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -228,7 +224,7 @@ async fn housekeeping(state: AppState) {
             tracing::warn!(error = ?e, "event purge failed");
         }
         // An expired session takes its push devices with it (ON DELETE CASCADE).
-        if let Err(e) = super::auth::purge_expired(&state.db).await {
+        if let Err(e) = super::accounts::sessions::purge_expired(&state.db).await {
             tracing::warn!(error = ?e, "purging expired sessions failed");
         }
         if let Err(e) = super::media::purge_orphans(&state).await {
@@ -380,105 +376,7 @@ async fn run(
             complete(&state.db, &claimed.id).await
         }
         Job::SendMessage { message_id } => {
-            let Some(outbound) = messaging::outbound_for(state, message_id).await? else {
-                // Deleted, or already handed to the carrier: nothing to send.
-                return complete(&state.db, &claimed.id).await;
-            };
-            // A try before this one may have reached the carrier (the process died after the
-            // carrier took it, or its answer never came): its delivery report, which names
-            // our message, will say. Sending again could deliver the text twice. (The
-            // sandbox derives its ids from ours, so a repeat there is recognised.)
-            if let Some(submitted_at) = outbound.submitted_at {
-                if outbound.carrier != CarrierKind::Sandbox {
-                    if now_ms() - submitted_at < state.settings.report_wait_ms {
-                        return retry_at(
-                            &state.db,
-                            &claimed.id,
-                            now_ms() + REPORT_POLL_MS,
-                            None,
-                            false,
-                        )
-                        .await;
-                    }
-                    // No report: the carrier never took it (it reports within seconds, and
-                    // retries reports that fail). Send again, under the same idempotency key
-                    // where the carrier has them; after the last try, say we can't tell.
-                    if claimed.attempts >= MAX_ATTEMPTS {
-                        tracing::warn!(message = %message_id, "no delivery report after repeated unanswered sends: may have been sent");
-                        return messaging::mark_send_failed(
-                            state,
-                            &claimed.id,
-                            message_id,
-                            "maybe-sent",
-                        )
-                        .await;
-                    }
-                    tracing::info!(message = %message_id, "no delivery report for an unanswered send; sending again");
-                }
-            }
-            let carrier = state.carrier_of(outbound.carrier);
-            let outbound = outbound.message;
-            // Respect the carrier's per-number rate: wait without spending an attempt.
-            let interval = Duration::from_secs_f64(1.0 / carrier.sends_per_second().max(0.01));
-            if let Some(last) = pacing.get(&outbound.from) {
-                let elapsed = last.elapsed();
-                if elapsed < interval {
-                    let wait = (interval - elapsed).as_millis() as i64;
-                    return retry_at(&state.db, &claimed.id, now_ms() + wait, None, false).await;
-                }
-            }
-            pacing.insert(outbound.from.clone(), Instant::now());
-            messaging::mark_submitted(state, message_id).await?;
-            match carrier.send_message(&outbound).await {
-                Ok(accepted) => {
-                    messaging::mark_handed_over(
-                        state,
-                        &claimed.id,
-                        message_id,
-                        &accepted.carrier_message_id,
-                    )
-                    .await
-                }
-                Err(e @ CarrierError::Uncertain(_)) => {
-                    // Maybe taken: wait for the report (the branch above) rather than resend.
-                    tracing::warn!(message = %message_id, error = %e, "send unanswered; waiting for the carrier's report");
-                    retry_at(
-                        &state.db,
-                        &claimed.id,
-                        now_ms() + REPORT_POLL_MS,
-                        Some(&e.to_string()),
-                        true,
-                    )
-                    .await
-                }
-                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
-                    // Refused before it was taken: a later try may send it.
-                    messaging::clear_submitted(state, message_id).await?;
-                    let wait = match &e {
-                        CarrierError::RateLimited {
-                            retry_after_ms: Some(ms),
-                        } => *ms,
-                        _ => backoff_ms(claimed.attempts),
-                    };
-                    tracing::warn!(message = %message_id, error = %e, attempt = claimed.attempts, "send failed; will retry");
-                    retry_at(
-                        &state.db,
-                        &claimed.id,
-                        now_ms() + wait,
-                        Some(&e.to_string()),
-                        true,
-                    )
-                    .await
-                }
-                Err(e) => {
-                    tracing::warn!(message = %message_id, error = %e, "send failed for good");
-                    let code = match &e {
-                        CarrierError::Rejected { code, .. } => code.clone(),
-                        _ => "unreachable".to_string(),
-                    };
-                    messaging::mark_send_failed(state, &claimed.id, message_id, &code).await
-                }
-            }
+            messaging::run_send_job(state, claimed, message_id, pacing).await
         }
     }
 }

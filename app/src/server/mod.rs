@@ -5,13 +5,11 @@
 //! Everything that must never be compiled into the browser bundle lives here, in one place.
 
 pub mod accounts;
-pub mod auth;
 pub mod carrier;
 pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod events;
-pub mod invites;
 pub mod jobs;
 pub mod media;
 pub mod messaging;
@@ -19,7 +17,7 @@ pub mod numbers;
 pub mod phone;
 pub mod push;
 pub mod safe_http;
-pub mod setup;
+pub mod simulator;
 pub mod throttle;
 pub mod webhooks;
 
@@ -302,7 +300,7 @@ impl AppState {
             return Ok(());
         }
         let client = config.build(&self.sandbox);
-        tracing::info!(carrier = client.name(), "carrier settings loaded");
+        tracing::info!(carrier = client.kind().as_str(), "carrier settings loaded");
         *self.carrier.write().unwrap_or_else(|e| e.into_inner()) =
             ActiveCarrier::new(config, client, Some(saved_at));
         Ok(())
@@ -356,7 +354,7 @@ impl AppState {
         tokio::spawn(async move {
             while let Some(event) = reports.recv().await {
                 let state = state.clone();
-                let carrier = state.carrier().name();
+                let carrier = state.carrier().kind();
                 tokio::spawn(async move {
                     // A status can beat the send's own bookkeeping; give it a few tries.
                     for attempt in 0..20u64 {

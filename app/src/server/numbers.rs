@@ -130,7 +130,11 @@ async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<
         ));
     }
     let carrier = state.carrier();
-    let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), carrier.name());
+    let webhook_url = format!(
+        "{}/webhooks/{}",
+        state.settings.base_url(),
+        carrier.kind().as_str()
+    );
     let bought = carrier
         .buy_number(e164, &webhook_url)
         .await
@@ -145,7 +149,7 @@ async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<
     .bind(&id)
     .bind(user_id)
     .bind(e164)
-    .bind(carrier.name())
+    .bind(carrier.kind().as_str())
     .bind(&bought.carrier_ref)
     .bind(bought.capabilities.to_list())
     .bind(now)
@@ -255,11 +259,11 @@ pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()>
         return Err(AppError::not_found("That number"));
     };
     let carrier = state.carrier();
-    if carrier.name() != bought_from {
+    if carrier.kind().as_str() != bought_from {
         // Releasing it through another carrier would free nothing and lose track of it.
         return Err(AppError::invalid(format!(
             "This number comes from {bought_from}, and {} is in use now. An admin can switch Admin → Carrier back to release it.",
-            carrier.name()
+            carrier.kind().as_str()
         )));
     }
     carrier

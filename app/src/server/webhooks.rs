@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::carrier::config::CarrierKind;
 use super::carrier::{CarrierEvent, DeliveryStatus};
 use super::messaging::{self, Ingested};
 use super::{crypto, AppState};
@@ -108,7 +109,7 @@ fn named_message(uri: &http::Uri) -> Option<String> {
 
 async fn ingest_all(
     state: &AppState,
-    carrier: &str,
+    carrier: CarrierKind,
     our_message: Option<String>,
     events: Vec<CarrierEvent>,
 ) -> Response {
@@ -213,7 +214,7 @@ pub async fn sandbox(State(state): State<AppState>, request: Request) -> Respons
             error_code: Some(error_code),
         },
     };
-    ingest_all(&state, "sandbox", None, vec![event]).await
+    ingest_all(&state, CarrierKind::Sandbox, None, vec![event]).await
 }
 
 fn now_secs() -> i64 {
@@ -250,7 +251,13 @@ pub async fn telnyx(
     }
     match telnyx::parse(&body) {
         Ok(telnyx::Parsed::Event(event)) => {
-            ingest_all(&state, "telnyx", named_message(&uri), vec![event]).await
+            ingest_all(
+                &state,
+                CarrierKind::Telnyx,
+                named_message(&uri),
+                vec![event],
+            )
+            .await
         }
         Ok(telnyx::Parsed::Ignored { event_type }) => {
             tracing::info!(%event_type, "Telnyx event acknowledged, not used");
@@ -295,7 +302,13 @@ pub async fn twilio(
     }
     match twilio::parse(&params) {
         twilio::Parsed::Event(event) => {
-            let res = ingest_all(&state, "twilio", named_message(&uri), vec![event]).await;
+            let res = ingest_all(
+                &state,
+                CarrierKind::Twilio,
+                named_message(&uri),
+                vec![event],
+            )
+            .await;
             if res.status() != StatusCode::OK {
                 return res;
             }

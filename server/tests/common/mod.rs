@@ -292,7 +292,7 @@ impl TestApp {
 
     /// Creates an admin directly and returns a signed-in browser for them.
     pub async fn admin(&self, email: &str) -> reqwest::Client {
-        app::server::setup::create_admin(&self.state.db, email, "Ada Admin", PASSWORD)
+        app::server::accounts::setup::create_admin(&self.state.db, email, "Ada Admin", PASSWORD)
             .await
             .unwrap();
         self.signed_in(email, PASSWORD).await

@@ -18,7 +18,8 @@ pub async fn create_invite(
     role: String,
     expires_in_days: i64,
 ) -> Result<InviteInfo, AppError> {
-    use crate::server::{context, invites};
+    use crate::server::accounts::invites;
+    use crate::server::context;
     let me = context::require_admin()?;
     let state = context::state()?;
     crate::server::throttle::take(&state.db, crate::server::throttle::INVITATIONS, &me.user.id)
@@ -35,39 +36,44 @@ pub async fn create_invite(
 
 #[server(endpoint = "list_invites")]
 pub async fn list_invites() -> Result<Vec<InviteInfo>, AppError> {
-    use crate::server::{context, invites};
+    use crate::server::accounts::invites;
+    use crate::server::context;
     context::require_admin()?;
     invites::list(&context::state()?).await
 }
 
 #[server(endpoint = "revoke_invite")]
 pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
-    use crate::server::{context, invites};
+    use crate::server::accounts::invites;
+    use crate::server::context;
     context::require_admin()?;
     invites::revoke(&context::state()?.db, &invite_id).await
 }
 
 #[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
-    use crate::server::{accounts, context};
+    use crate::server::accounts::users;
+    use crate::server::context;
     let me = context::require_admin()?;
-    accounts::list_users(&context::state()?.db, &me.user.id).await
+    users::list_users(&context::state()?.db, &me.user.id).await
 }
 
 #[server(endpoint = "set_user_role")]
 pub async fn set_user_role(user_id: String, role: String) -> Result<(), AppError> {
-    use crate::server::{accounts, context};
+    use crate::server::accounts::users;
+    use crate::server::context;
     context::require_admin()?;
-    accounts::set_role(&context::state()?.db, &user_id, parse_role(&role)?).await
+    users::set_role(&context::state()?.db, &user_id, parse_role(&role)?).await
 }
 
 /// Disabling ends the user's sessions at once; the last active admin can't be disabled.
 #[server(endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), AppError> {
-    use crate::server::{accounts, context};
+    use crate::server::accounts::users;
+    use crate::server::context;
     context::require_admin()?;
     let state = context::state()?;
-    accounts::set_disabled(&state.db, &user_id, disabled).await?;
+    users::set_disabled(&state.db, &user_id, disabled).await?;
     if disabled {
         state.bus.sessions_ended(&state.db, &user_id).await;
     }

@@ -9,7 +9,7 @@ use crate::types::SessionInfo;
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     use crate::server::context;
     let me = context::require_user()?;
-    crate::server::auth::list_sessions(&context::state()?.db, &me).await
+    crate::server::accounts::sessions::list_sessions(&context::state()?.db, &me).await
 }
 
 /// Signs out one of the user's sessions (another user's id is "not found").
@@ -18,10 +18,12 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    crate::server::auth::end_own_session(&state.db, &me.user.id, &session_id).await?;
+    crate::server::accounts::sessions::end_own_session(&state.db, &me.user.id, &session_id).await?;
     state.bus.sessions_ended(&state.db, &me.user.id).await;
     if session_id == me.session_id {
-        context::set_cookie(crate::server::auth::clear_session_cookie(&state.settings));
+        context::set_cookie(crate::server::accounts::sessions::clear_session_cookie(
+            &state.settings,
+        ));
         leptos_axum::redirect("/signin");
     }
     Ok(())
@@ -30,10 +32,11 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 /// Signs out every session of the user but this one; returns how many ended.
 #[server(endpoint = "revoke_other_sessions")]
 pub async fn revoke_other_sessions() -> Result<u64, AppError> {
-    use crate::server::{auth, context};
+    use crate::server::accounts::sessions;
+    use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    let ended = auth::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await?;
+    let ended = sessions::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await?;
     state.bus.sessions_ended(&state.db, &me.user.id).await;
     Ok(ended)
 }
@@ -44,10 +47,11 @@ pub async fn change_password(
     new_password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{accounts, context};
+    use crate::server::accounts::users;
+    use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    accounts::change_password(
+    users::change_password(
         &state.db,
         &me.user.id,
         &me.session_id,

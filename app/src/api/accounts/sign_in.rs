@@ -13,28 +13,33 @@ pub const HOME: &str = "/inbox";
 #[cfg(feature = "ssr")]
 fn start_session(token: &str) -> Result<(), AppError> {
     let state = crate::server::context::state()?;
-    crate::server::context::set_cookie(crate::server::auth::session_cookie(&state.settings, token));
+    crate::server::context::set_cookie(crate::server::accounts::sessions::session_cookie(
+        &state.settings,
+        token,
+    ));
     leptos_axum::redirect(HOME);
     Ok(())
 }
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::server::{accounts, context};
+    use crate::server::accounts::users;
+    use crate::server::context;
     let state = context::state()?;
-    let token = accounts::sign_in(&state, &email, &password, &context::request_meta()).await?;
+    let token = users::sign_in(&state, &email, &password, &context::request_meta()).await?;
     start_session(&token)
 }
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::{auth, context};
+    use crate::server::accounts::sessions;
+    use crate::server::context;
     let state = context::state()?;
     if let Some(current) = context::authenticated() {
-        auth::end_session(&state.db, &current.session_id).await?;
+        sessions::end_session(&state.db, &current.session_id).await?;
         state.bus.sessions_ended(&state.db, &current.user.id).await;
     }
-    context::set_cookie(auth::clear_session_cookie(&state.settings));
+    context::set_cookie(sessions::clear_session_cookie(&state.settings));
     leptos_axum::redirect("/signin");
     Ok(())
 }
@@ -48,7 +53,7 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
 #[server(endpoint = "check_setup")]
 pub async fn check_setup(token: String) -> Result<SetupLookup, AppError> {
     let state = crate::server::context::state()?;
-    crate::server::setup::lookup(&state.db, &token).await
+    crate::server::accounts::setup::lookup(&state.db, &token).await
 }
 
 #[server(endpoint = "complete_setup")]
@@ -58,10 +63,11 @@ pub async fn complete_setup(
     display_name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{auth, context, setup};
+    use crate::server::accounts::{sessions, setup};
+    use crate::server::context;
     let state = context::state()?;
     let user_id = setup::complete(&state, &token, &email, &display_name, &password).await?;
-    let session = auth::create_session(
+    let session = sessions::create_session(
         &state.db,
         &state.settings,
         &user_id,
@@ -74,7 +80,7 @@ pub async fn complete_setup(
 #[server(endpoint = "check_invite")]
 pub async fn check_invite(token: String) -> Result<InviteLookup, AppError> {
     let state = crate::server::context::state()?;
-    crate::server::invites::lookup(&state, &token).await
+    crate::server::accounts::invites::lookup(&state, &token).await
 }
 
 /// `email` is ignored when the invitation names one.
@@ -85,10 +91,11 @@ pub async fn accept_invite(
     display_name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{auth, context, invites};
+    use crate::server::accounts::{invites, sessions};
+    use crate::server::context;
     let state = context::state()?;
     let user_id = invites::accept(&state, &token, &email, &display_name, &password).await?;
-    let session = auth::create_session(
+    let session = sessions::create_session(
         &state.db,
         &state.settings,
         &user_id,

@@ -4,11 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::calls::{FormAction, FormError, Loaded, PostForm};
-use super::widgets::error_note;
-use crate::api::auth::{AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn};
+use crate::api::accounts::sign_in::{AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn};
+use crate::pages::widgets::error_note;
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;
+use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 fn AuthCard(title: &'static str, children: Children) -> impl IntoView {

@@ -3,9 +3,9 @@
 //! The link token is `{id}.{HMAC(secret, id)}`: storage holds nothing that opens an
 //! invitation, yet the admin can copy a pending link again at any time.
 
-use super::accounts::{self, NewAccount};
-use super::{crypto, now_ms, AppState, Db};
+use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{InviteInfo, InviteLookup, InviteStatus, Role};
 
 pub const DEFAULT_DAYS: i64 = 7;
@@ -205,7 +205,7 @@ pub async fn accept(
     let id = id_from_token(&state.secret, token)
         .ok_or_else(|| AppError::not_found("That invitation"))?;
     let mut tx = state.db.begin().await?;
-    let user_id = accounts::insert_user(
+    let user_id = users::insert_user(
         &mut tx,
         &account.email,
         &account.display_name,

@@ -12,8 +12,8 @@ use axum::response::Response;
 use http::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use http::HeaderValue;
 
-use super::{crypto, now_ms, AppState, Db, Settings};
 use crate::error::AppResult;
+use crate::server::{crypto, now_ms, AppState, Db, Settings};
 use crate::types::{CurrentUser, Role};
 
 /// Who is asking: filled for every request by [`session_middleware`].

@@ -1,16 +1,16 @@
 //! The first admin. While no admin exists, each start prints a one-time setup link
 //! (single use, valid one hour). Once an admin exists, every setup link is void.
 
-use super::accounts::{self, NewAccount};
-use super::{crypto, now_ms, AppState, Db};
+use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{Role, SetupLookup};
 
 pub const VALID_MS: i64 = 60 * 60 * 1000;
 
 /// Creates a setup token and returns the link to print, or `None` if an admin exists.
 pub async fn issue_link_if_needed(db: &Db, base_url: &str) -> AppResult<Option<String>> {
-    if accounts::admin_exists(db).await? {
+    if users::admin_exists(db).await? {
         return Ok(None);
     }
     let token = crypto::random_token();
@@ -27,7 +27,7 @@ pub async fn issue_link_if_needed(db: &Db, base_url: &str) -> AppResult<Option<S
 }
 
 pub async fn lookup(db: &Db, token: &str) -> AppResult<SetupLookup> {
-    if accounts::admin_exists(db).await? {
+    if users::admin_exists(db).await? {
         return Ok(SetupLookup::AdminExists);
     }
     let row: Option<(i64, Option<i64>)> =
@@ -81,7 +81,7 @@ pub async fn complete(
     if claimed.rows_affected() != 1 {
         return Err(AppError::invalid("This setup link has already been used."));
     }
-    let user_id = accounts::insert_user(
+    let user_id = users::insert_user(
         &mut tx,
         &account.email,
         &account.display_name,
@@ -102,7 +102,7 @@ pub async fn create_admin(
 ) -> AppResult<String> {
     let account = NewAccount::prepare(email, display_name, password).await?;
     let mut tx = db.begin().await?;
-    let user_id = accounts::insert_user(
+    let user_id = users::insert_user(
         &mut tx,
         &account.email,
         &account.display_name,

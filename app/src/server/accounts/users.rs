@@ -2,9 +2,9 @@
 
 use sqlx::{Any, Transaction};
 
-use super::auth::{self, RequestMeta};
-use super::{crypto, now_ms, throttle, AppState, Db};
+use super::sessions::{self, RequestMeta};
 use crate::error::{AppError, AppResult};
+use crate::server::{crypto, now_ms, throttle, AppState, Db};
 use crate::types::{Role, UserInfo};
 use crate::validate;
 
@@ -112,7 +112,7 @@ pub async fn sign_in(
             "This account has been disabled. Ask an admin of this Switchboard.",
         ));
     }
-    auth::create_session(&state.db, &state.settings, &user_id, meta).await
+    sessions::create_session(&state.db, &state.settings, &user_id, meta).await
 }
 
 /// Changes the password after checking the current one; ends the user's other sessions.

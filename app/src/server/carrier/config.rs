@@ -40,6 +40,24 @@ impl CarrierKind {
             _ => None,
         }
     }
+
+    /// Its name in URLs (`/webhooks/<name>`), storage and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarrierKind::Sandbox => "sandbox",
+            CarrierKind::Telnyx => "telnyx",
+            CarrierKind::Twilio => "twilio",
+        }
+    }
+
+    /// Its name as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CarrierKind::Sandbox => "Sandbox",
+            CarrierKind::Telnyx => "Telnyx",
+            CarrierKind::Twilio => "Twilio",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,13 +162,13 @@ impl CarrierConfig {
         };
         match self.active {
             CarrierKind::Sandbox => sandbox.clone(),
-            CarrierKind::Telnyx => Arc::new(super::telnyx_api::Telnyx::new(
-                &or_default(&self.telnyx.api_base, super::telnyx_api::API_BASE),
+            CarrierKind::Telnyx => Arc::new(super::telnyx::api::Telnyx::new(
+                &or_default(&self.telnyx.api_base, super::telnyx::api::API_BASE),
                 filled(&self.telnyx.api_key).unwrap_or_default(),
                 filled(&self.telnyx.messaging_profile_id).map(str::to_owned),
             )),
-            CarrierKind::Twilio => Arc::new(super::twilio_api::Twilio::new(
-                &or_default(&self.twilio.api_base, super::twilio_api::API_BASE),
+            CarrierKind::Twilio => Arc::new(super::twilio::api::Twilio::new(
+                &or_default(&self.twilio.api_base, super::twilio::api::API_BASE),
                 filled(&self.twilio.account_sid).unwrap_or_default(),
                 filled(&self.twilio.auth_token).unwrap_or_default(),
             )),

@@ -8,9 +8,7 @@ pub mod config;
 pub mod errors;
 pub mod sandbox;
 pub mod telnyx;
-pub mod telnyx_api;
 pub mod twilio;
-pub mod twilio_api;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -189,8 +187,8 @@ pub enum CarrierEvent {
 
 #[async_trait]
 pub trait Carrier: Send + Sync {
-    /// `sandbox`, `telnyx` or `twilio`.
-    fn name(&self) -> &'static str;
+    /// Which carrier this is.
+    fn kind(&self) -> config::CarrierKind;
     async fn search_numbers(
         &self,
         query: &NumberQuery,

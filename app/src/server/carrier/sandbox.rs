@@ -72,8 +72,8 @@ impl Sandbox {
 
 #[async_trait]
 impl Carrier for Sandbox {
-    fn name(&self) -> &'static str {
-        "sandbox"
+    fn kind(&self) -> crate::server::carrier::config::CarrierKind {
+        crate::server::carrier::config::CarrierKind::Sandbox
     }
 
     async fn search_numbers(

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use super::{
-    Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage, PurchasedNumber,
+use crate::server::carrier::{
+    self, Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage,
+    PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
 
@@ -79,7 +80,7 @@ struct ErrorItem {
 impl Telnyx {
     /// `base` is [`API_BASE`] in production (tests point it at a mock of the published spec).
     pub fn new(base: &str, api_key: &str, messaging_profile_id: Option<String>) -> Telnyx {
-        let http = super::api_client();
+        let http = carrier::api_client();
         let profile = OnceCell::new();
         if let Some(id) = messaging_profile_id {
             let _ = profile.set(id);
@@ -115,7 +116,7 @@ impl Telnyx {
                 .map(|d| d.data)
                 .map_err(|e| CarrierError::Uncertain(format!("unreadable Telnyx answer: {e}")));
         }
-        let retry_after_ms = super::retry_after_ms(response.headers());
+        let retry_after_ms = carrier::retry_after_ms(response.headers());
         let body: ErrorBody = response
             .json()
             .await
@@ -133,7 +134,7 @@ impl Telnyx {
         let detail = first
             .and_then(|e| e.detail.or(e.title))
             .unwrap_or_else(|| status.to_string());
-        Err(super::classify_failure(
+        Err(carrier::classify_failure(
             "Telnyx",
             status.as_u16(),
             code,
@@ -177,8 +178,8 @@ fn capabilities(features: &[Feature]) -> Capabilities {
 
 #[async_trait]
 impl Carrier for Telnyx {
-    fn name(&self) -> &'static str {
-        "telnyx"
+    fn kind(&self) -> crate::server::carrier::config::CarrierKind {
+        crate::server::carrier::config::CarrierKind::Telnyx
     }
 
     async fn search_numbers(

@@ -4,6 +4,8 @@
 //! `telnyx-signature-ed25519` (base64). The public key (base64, 32 bytes) is shown in the
 //! Telnyx portal. Requests more than 300 s from now either way are refused (replays).
 
+pub mod api;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};

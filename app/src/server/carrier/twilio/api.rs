@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{
-    Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage, PurchasedNumber,
+use crate::server::carrier::{
+    self, Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage,
+    PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
 
@@ -58,7 +59,7 @@ struct TwilioError {
 impl Twilio {
     /// Each number's webhook comes with `buy_number`, each message's with the message.
     pub fn new(base: &str, account_sid: &str, auth_token: &str) -> Twilio {
-        let http = super::api_client();
+        let http = carrier::api_client();
         Twilio {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -95,7 +96,7 @@ impl Twilio {
                 .map(Some)
                 .map_err(|e| CarrierError::Uncertain(format!("unreadable Twilio answer: {e}")));
         }
-        let retry_after_ms = super::retry_after_ms(response.headers());
+        let retry_after_ms = carrier::retry_after_ms(response.headers());
         let error: Option<TwilioError> = response.json().await.ok();
         let code = error
             .as_ref()
@@ -109,7 +110,7 @@ impl Twilio {
         let detail = error
             .and_then(|e| e.message)
             .unwrap_or_else(|| status.to_string());
-        Err(super::classify_failure(
+        Err(carrier::classify_failure(
             "Twilio",
             status.as_u16(),
             code,
@@ -121,8 +122,8 @@ impl Twilio {
 
 #[async_trait]
 impl Carrier for Twilio {
-    fn name(&self) -> &'static str {
-        "twilio"
+    fn kind(&self) -> crate::server::carrier::config::CarrierKind {
+        crate::server::carrier::config::CarrierKind::Twilio
     }
 
     async fn search_numbers(
@@ -262,7 +263,7 @@ impl Carrier for Twilio {
         if same_host(url, &self.base) {
             request = request.basic_auth(&self.account_sid, Some(&self.auth_token));
         }
-        super::download(&request, max_bytes).await
+        carrier::download(&request, max_bytes).await
     }
 }
 

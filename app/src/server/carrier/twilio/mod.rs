@@ -5,6 +5,8 @@
 //! carries `bodySHA256` and only the URL is signed. Twilio's own validators accept the URL
 //! with the default port (443/80) either present or absent; so do we.
 
+pub mod api;
+
 use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD;

@@ -1,0 +1,369 @@
+//! Sending: a text queued with its outbox job, then handed to the carrier exactly once.
+
+use sqlx::{Any, Transaction};
+
+use crate::error::{AppError, AppResult};
+use crate::server::carrier::OutboundMessage;
+use crate::server::events::EventBus;
+use crate::server::jobs::{self, Job};
+use crate::server::{crypto, now_ms, phone, AppState};
+use crate::types::{LiveEvent, MessageStatus};
+
+use super::{advance, preview_with_media, MAX_BODY_CHARS};
+use crate::server::carrier::config::CarrierKind;
+use crate::server::carrier::CarrierError;
+use crate::server::jobs::{backoff_ms, complete, retry_at, Claimed, MAX_ATTEMPTS};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How often a send waiting for its delivery report looks again.
+const REPORT_POLL_MS: i64 = 2_000;
+
+/// Finds or creates the conversation between an owned number and `peer`; returns its id.
+async fn conversation_for(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    number_id: &str,
+    peer: &str,
+) -> AppResult<String> {
+    sqlx::query(
+        "INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (number_id, peer) DO NOTHING",
+    )
+    .bind(crypto::new_id())
+    .bind(user_id)
+    .bind(number_id)
+    .bind(peer)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    let (id,): (String,) =
+        sqlx::query_as("SELECT id FROM conversations WHERE number_id = $1 AND peer = $2")
+            .bind(number_id)
+            .bind(peer)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(id)
+}
+
+/// Queues a text (an MMS when `media_ids` names uploaded pictures) from one of the user's
+/// numbers. Returns the conversation id.
+pub async fn send(
+    state: &AppState,
+    user_id: &str,
+    number_id: &str,
+    to: &str,
+    body: &str,
+    media_ids: &[String],
+) -> AppResult<String> {
+    if body.trim().is_empty() && media_ids.is_empty() {
+        return Err(AppError::invalid("Write a message first."));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(AppError::invalid(format!(
+            "Messages can be at most {MAX_BODY_CHARS} characters."
+        )));
+    }
+    let number: Option<(String,)> =
+        sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(number_id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((from,)) = number else {
+        return Err(AppError::not_found("That number"));
+    };
+    let region = phone::region_of(&from).unwrap_or_else(|| "US".into());
+    let peer = phone::parse(to, &region)?;
+    if peer == from {
+        return Err(AppError::invalid("A number can't text itself."));
+    }
+    let segments = crate::sms::count(body).segments as i64;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let conversation_id = conversation_for(&mut tx, user_id, number_id, &peer).await?;
+    let message_id = crypto::new_id();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at)
+         VALUES ($1, $2, $3, 'out', $4, 'queued', $5, $6, $6)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .bind(user_id)
+    .bind(body)
+    .bind(segments)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    crate::server::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
+    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
+        .bind(now)
+        .bind(preview_with_media(body, media_ids.len()))
+        .bind(&conversation_id)
+        .execute(&mut *tx)
+        .await?;
+    jobs::enqueue(
+        &mut tx,
+        &Job::SendMessage {
+            message_id: message_id.clone(),
+        },
+        now,
+    )
+    .await?;
+    let published = vec![
+        EventBus::record(
+            &mut tx,
+            user_id,
+            &LiveEvent::Message {
+                conversation_id: conversation_id.clone(),
+                message_id,
+            },
+        )
+        .await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
+    ];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(conversation_id)
+}
+
+/// A queued message, ready for the carrier.
+pub struct Outbound {
+    pub message: OutboundMessage,
+    /// Set once a send was attempted whose outcome we never learnt (see [`mark_submitted`]).
+    pub submitted_at: Option<i64>,
+    /// The carrier of the sending number.
+    pub carrier: CarrierKind,
+}
+
+/// What to hand the carrier for a queued message (None once it left the queue).
+pub async fn outbound_for(state: &AppState, message_id: &str) -> AppResult<Option<Outbound>> {
+    let row: Option<(String, String, String, Option<i64>, String)> = sqlx::query_as(
+        "SELECT n.e164, c.peer, m.body, m.submitted_at, n.carrier FROM messages m
+         JOIN conversations c ON c.id = m.conversation_id
+         JOIN phone_numbers n ON n.id = c.number_id
+         WHERE m.id = $1 AND m.status = 'queued'",
+    )
+    .bind(message_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((from, to, body, submitted_at, carrier)) = row else {
+        return Ok(None);
+    };
+    let carrier = super::carrier::config::CarrierKind::parse(&carrier).unwrap_or_default();
+    Ok(Some(Outbound {
+        message: OutboundMessage {
+            id: message_id.to_string(),
+            from,
+            to,
+            body,
+            media_urls: crate::server::media::public_urls_for(state, message_id).await?,
+            status_callback: status_callback(state, carrier, message_id),
+        },
+        submitted_at,
+        carrier,
+    }))
+}
+
+/// The webhook a message's delivery reports go to, naming the message.
+pub fn status_callback(state: &AppState, carrier: CarrierKind, message_id: &str) -> String {
+    format!(
+        "{}/webhooks/{}?message={message_id}",
+        state.settings.base_url(),
+        carrier.as_str()
+    )
+}
+
+/// Records, before the carrier is called, that this message is being handed over: if we
+/// never learn the answer (a crash, a timeout), the next try knows it may have arrived and
+/// waits for its delivery report instead of sending it again.
+pub async fn mark_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+    sqlx::query("UPDATE messages SET submitted_at = $1 WHERE id = $2 AND status = 'queued'")
+        .bind(now_ms())
+        .bind(message_id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The carrier said no (it did not take the message): a later try may send it.
+pub async fn clear_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+    sqlx::query("UPDATE messages SET submitted_at = NULL WHERE id = $1")
+        .bind(message_id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// A delivery report named our message (its callback URL carries our id): note the
+/// carrier's id for it, so the report and every later one find it even if the send's own
+/// bookkeeping never happened. Returns false when no such message exists (deleted).
+pub async fn adopt_carrier_id(
+    state: &AppState,
+    message_id: &str,
+    carrier_message_id: &str,
+) -> AppResult<bool> {
+    let (found,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE id = $1")
+        .bind(message_id)
+        .fetch_one(state.db.pool())
+        .await?;
+    if found == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE messages SET carrier_message_id = $1 WHERE id = $2 AND carrier_message_id IS NULL
+         AND NOT EXISTS (SELECT 1 FROM messages other WHERE other.carrier_message_id = $1)",
+    )
+    .bind(carrier_message_id)
+    .bind(message_id)
+    .execute(state.db.pool())
+    .await?;
+    Ok(true)
+}
+
+/// The carrier took the message: note its id and finish the job, atomically.
+pub async fn mark_handed_over(
+    state: &AppState,
+    job_id: &str,
+    message_id: &str,
+    carrier_message_id: &str,
+) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let published = advance(
+        &mut tx,
+        message_id,
+        MessageStatus::Sending,
+        None,
+        Some(carrier_message_id),
+    )
+    .await?;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state
+        .bus
+        .announce(&state.db, published.into_iter().collect())
+        .await;
+    Ok(())
+}
+
+pub async fn mark_send_failed(
+    state: &AppState,
+    job_id: &str,
+    message_id: &str,
+    code: &str,
+) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let published = advance(&mut tx, message_id, MessageStatus::Failed, Some(code), None).await?;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state
+        .bus
+        .announce(&state.db, published.into_iter().collect())
+        .await;
+    Ok(())
+}
+
+/// The outbox job of one text: hands it to the carrier at the number's pace, exactly once.
+/// A try before this one may have reached the carrier (the process died after the carrier
+/// took it, or its answer never came); such a text waits for its delivery report.
+pub async fn run_send_job(
+    state: &AppState,
+    claimed: &Claimed,
+    message_id: &str,
+    pacing: &mut HashMap<String, Instant>,
+) -> AppResult<()> {
+    let Some(outbound) = outbound_for(state, message_id).await? else {
+        // Deleted, or already handed to the carrier: nothing to send.
+        return complete(&state.db, &claimed.id).await;
+    };
+    // A try before this one may have reached the carrier (the process died after the
+    // carrier took it, or its answer never came): its delivery report, which names
+    // our message, will say. Sending again could deliver the text twice. (The
+    // sandbox derives its ids from ours, so a repeat there is recognised.)
+    if let Some(submitted_at) = outbound.submitted_at {
+        if outbound.carrier != CarrierKind::Sandbox {
+            if now_ms() - submitted_at < state.settings.report_wait_ms {
+                return retry_at(
+                    &state.db,
+                    &claimed.id,
+                    now_ms() + REPORT_POLL_MS,
+                    None,
+                    false,
+                )
+                .await;
+            }
+            // No report: the carrier never took it (it reports within seconds, and
+            // retries reports that fail). Send again, under the same idempotency key
+            // where the carrier has them; after the last try, say we can't tell.
+            if claimed.attempts >= MAX_ATTEMPTS {
+                tracing::warn!(message = %message_id, "no delivery report after repeated unanswered sends: may have been sent");
+                return mark_send_failed(state, &claimed.id, message_id, "maybe-sent").await;
+            }
+            tracing::info!(message = %message_id, "no delivery report for an unanswered send; sending again");
+        }
+    }
+    let carrier = state.carrier_of(outbound.carrier);
+    let outbound = outbound.message;
+    // Respect the carrier's per-number rate: wait without spending an attempt.
+    let interval = Duration::from_secs_f64(1.0 / carrier.sends_per_second().max(0.01));
+    if let Some(last) = pacing.get(&outbound.from) {
+        let elapsed = last.elapsed();
+        if elapsed < interval {
+            let wait = (interval - elapsed).as_millis() as i64;
+            return retry_at(&state.db, &claimed.id, now_ms() + wait, None, false).await;
+        }
+    }
+    pacing.insert(outbound.from.clone(), Instant::now());
+    mark_submitted(state, message_id).await?;
+    match carrier.send_message(&outbound).await {
+        Ok(accepted) => {
+            mark_handed_over(state, &claimed.id, message_id, &accepted.carrier_message_id).await
+        }
+        Err(e @ CarrierError::Uncertain(_)) => {
+            // Maybe taken: wait for the report (the branch above) rather than resend.
+            tracing::warn!(message = %message_id, error = %e, "send unanswered; waiting for the carrier's report");
+            retry_at(
+                &state.db,
+                &claimed.id,
+                now_ms() + REPORT_POLL_MS,
+                Some(&e.to_string()),
+                true,
+            )
+            .await
+        }
+        Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+            // Refused before it was taken: a later try may send it.
+            clear_submitted(state, message_id).await?;
+            let wait = match &e {
+                CarrierError::RateLimited {
+                    retry_after_ms: Some(ms),
+                } => *ms,
+                _ => backoff_ms(claimed.attempts),
+            };
+            tracing::warn!(message = %message_id, error = %e, attempt = claimed.attempts, "send failed; will retry");
+            retry_at(
+                &state.db,
+                &claimed.id,
+                now_ms() + wait,
+                Some(&e.to_string()),
+                true,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::warn!(message = %message_id, error = %e, "send failed for good");
+            let code = match &e {
+                CarrierError::Rejected { code, .. } => code.clone(),
+                _ => "unreachable".to_string(),
+            };
+            mark_send_failed(state, &claimed.id, message_id, &code).await
+        }
+    }
+}

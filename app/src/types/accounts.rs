@@ -1,0 +1,147 @@
+//! People, sessions, invitations and first-admin setup, as pages see them.
+
+use serde::{Deserialize, Serialize};
+
+crate::types::answers! {
+    pub enum Role {
+        #[serde(rename = "admin")]
+        Admin,
+        #[serde(rename = "user")]
+        User,
+    }
+
+    /// The signed-in person, as the shell shows them.
+    pub struct CurrentUser {
+        pub id: String,
+        pub email: String,
+        pub display_name: String,
+        pub role: Role,
+    }
+
+    /// One signed-in device, for Settings → Sessions.
+    pub struct SessionInfo {
+        pub id: String,
+        pub device: String,
+        pub ip: String,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+        pub current: bool,
+    }
+
+    pub enum InviteStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "accepted")]
+        Accepted,
+        #[serde(rename = "expired")]
+        Expired,
+        #[serde(rename = "revoked")]
+        Revoked,
+    }
+
+    /// An invitation as the admin sees it.
+    pub struct InviteInfo {
+        pub id: String,
+        pub email: Option<String>,
+        pub role: Role,
+        pub status: InviteStatus,
+        /// The link to hand to the invitee (only while pending).
+        pub link: Option<String>,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub accepted_by: Option<String>,
+    }
+
+    /// What opening a first-admin setup link finds.
+    pub enum SetupLookup {
+        Valid,
+        Used,
+        Expired,
+        Unknown,
+        /// An admin exists already; setup links are void.
+        AdminExists,
+    }
+
+    /// A user as the admin sees them.
+    pub struct UserInfo {
+        pub id: String,
+        pub email: String,
+        pub display_name: String,
+        pub role: Role,
+        pub disabled: bool,
+        pub created_at: i64,
+        pub is_self: bool,
+        pub number_quota: i64,
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::User => "User",
+        }
+    }
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl InviteStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            InviteStatus::Pending => "Pending",
+            InviteStatus::Accepted => "Accepted",
+            InviteStatus::Expired => "Expired",
+            InviteStatus::Revoked => "Revoked",
+        }
+    }
+}
+
+/// What opening an invitation link finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteLookup {
+    Valid { email: Option<String>, role: Role },
+    Accepted,
+    Expired,
+    Revoked,
+    Unknown,
+}
+
+impl crate::wire::tagged::Tagged for InviteLookup {
+    fn from_variant(variant: &str, payload: Option<crate::wire::tagged::Value>) -> Option<Self> {
+        use crate::wire::tagged::field;
+        Some(match variant {
+            "Valid" => InviteLookup::Valid {
+                email: field(&payload, "email")?,
+                role: Role::parse(&field(&payload, "role")??)?,
+            },
+            "Accepted" => InviteLookup::Accepted,
+            "Expired" => InviteLookup::Expired,
+            "Revoked" => InviteLookup::Revoked,
+            "Unknown" => InviteLookup::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+crate::wire::tagged::deserialize_tagged!(InviteLookup);
+impl crate::types::Answer for InviteLookup {}

@@ -1,0 +1,80 @@
+//! Phone numbers: on offer, owned, and what they can do.
+
+crate::types::answers! {
+    /// What a number can do.
+    #[derive(Copy)]
+    pub struct Capabilities {
+        pub sms: bool,
+        pub mms: bool,
+        pub voice: bool,
+    }
+
+    /// A number on offer from the carrier.
+    pub struct NumberOffer {
+        pub e164: String,
+        pub display: String,
+        pub locality: String,
+        pub capabilities: Capabilities,
+    }
+
+    /// A number someone owns.
+    pub struct OwnedNumber {
+        pub id: String,
+        pub e164: String,
+        pub display: String,
+        pub name: String,
+        pub capabilities: Capabilities,
+        pub carrier: String,
+        pub created_at: i64,
+        /// When an inbound webhook for it last reached us (None: never yet).
+        pub last_inbound_at: Option<i64>,
+        /// Filled for admins' view of all numbers.
+        pub owner_email: Option<String>,
+    }
+}
+
+impl Capabilities {
+    pub const ALL: Capabilities = Capabilities {
+        sms: true,
+        mms: true,
+        voice: true,
+    };
+
+    /// Stored as a comma list: `sms,mms,voice`.
+    pub fn to_list(self) -> String {
+        let mut parts = Vec::new();
+        if self.sms {
+            parts.push("sms");
+        }
+        if self.mms {
+            parts.push("mms");
+        }
+        if self.voice {
+            parts.push("voice");
+        }
+        parts.join(",")
+    }
+
+    pub fn from_list(list: &str) -> Capabilities {
+        let has = |name| list.split(',').any(|p| p.trim() == name);
+        Capabilities {
+            sms: has("sms"),
+            mms: has("mms"),
+            voice: has("voice"),
+        }
+    }
+
+    /// Whether `self` offers everything `needs` asks for.
+    pub fn covers(self, needs: Capabilities) -> bool {
+        (!needs.sms || self.sms) && (!needs.mms || self.mms) && (!needs.voice || self.voice)
+    }
+
+    pub fn label(self) -> String {
+        let list = self.to_list().to_ascii_uppercase().replace(',', " · ");
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list
+        }
+    }
+}

@@ -170,6 +170,23 @@ async fn costly_actions_are_throttled(app: &TestApp) {
         )
         .await;
     assert_eq!(over.status, 429, "{over:?}");
+    // Uploads: a plain route answers a throttled request as a server function does (429
+    // and the error's JSON), not 500.
+    let png = include_bytes!("../../public/icons/icon-192.png");
+    let mut last = None;
+    for _ in 0..=throttle::UPLOADS.per_window {
+        last = Some(
+            ada.post(format!("{}/media", app.base))
+                .body(png.to_vec())
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status(), 429);
+    let error = AppError::from_json(&last.text().await.unwrap());
+    assert!(matches!(error, Some(AppError::Throttled(_))), "{error:?}");
 }
 
 fn device_keys() -> (String, String) {

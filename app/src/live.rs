@@ -1,23 +1,70 @@
-//! Live updates in the browser: one EventSource on `/events` per tab; every event bumps a
-//! version that pages key their data on, so what they show is refetched within a moment.
+//! Live updates in the browser: one EventSource on `/events` per tab. Each event says what
+//! changed (the conversation list, a conversation's messages, the numbers), and pages key
+//! their data on that topic alone: a text arriving in one conversation reloads that
+//! thread and the list, not the numbers, and no other thread. Bursts coalesce: changes are
+//! gathered for a moment and applied together, at most about once a second, so a thousand
+//! texts cost an open tab a handful of refetches rather than thousands.
 //! The browser reconnects by itself after a dropped connection and sends `Last-Event-ID`;
 //! the server replays what the tab missed (or says `resync` when it can't). A refused
 //! connection (a 503 from a restarting server, a 401 after a sign-out elsewhere) ends an
 //! EventSource for good, so this opens a new one with backoff, naming the last event seen,
 //! and refetches everything once it is back.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
+
+/// The first change of a burst waits this long for the rest of it.
+#[cfg(feature = "hydrate")]
+const GATHER_MS: f64 = 100.0;
+/// Changes are applied at most this often (still within a second of happening).
+#[cfg(feature = "hydrate")]
+const MIN_GAP_MS: f64 = 750.0;
 
 #[derive(Clone, Copy)]
 pub struct Live {
-    pub version: RwSignal<u64>,
+    /// The conversation list or unread counts changed.
+    pub conversations: RwSignal<u64>,
+    /// The user's numbers changed.
+    pub numbers: RwSignal<u64>,
+    /// Per conversation, how often its messages changed (read through [`Live::thread`]).
+    threads: RwSignal<HashMap<String, u64>>,
+    /// Everything may have changed (a resync; back after a failure).
+    everything: RwSignal<u64>,
+    /// What changed since the last time changes were applied (the browser's: the server
+    /// renders once and hears no events).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pending: StoredValue<Pending>,
     started: StoredValue<bool>,
+}
+
+#[derive(Default)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+struct Pending {
+    conversations: bool,
+    numbers: bool,
+    threads: Vec<String>,
+    everything: bool,
+    scheduled: bool,
+    last_applied_ms: f64,
+}
+
+/// What one event says (the server's `LiveEvent`, read leniently: unknown kinds refetch all).
+#[cfg(feature = "hydrate")]
+#[derive(miniserde::Deserialize)]
+struct Said {
+    kind: String,
+    conversation_id: Option<String>,
 }
 
 impl Live {
     pub fn provide() -> Live {
         let live = Live {
-            version: RwSignal::new(0),
+            conversations: RwSignal::new(0),
+            numbers: RwSignal::new(0),
+            threads: RwSignal::new(HashMap::new()),
+            everything: RwSignal::new(0),
+            pending: StoredValue::new(Pending::default()),
             started: StoredValue::new(false),
         };
         provide_context(live);
@@ -26,6 +73,94 @@ impl Live {
 
     pub fn get() -> Live {
         use_context::<Live>().unwrap_or_else(Live::provide)
+    }
+
+    /// Changes whenever the messages of conversation `id` change (and after a resync):
+    /// track it to reload one thread, and only for its own messages.
+    pub fn thread(self, id: Memo<String>) -> Memo<u64> {
+        Memo::new(move |_| {
+            let own = self
+                .threads
+                .with(|t| t.get(&id.get()).copied().unwrap_or(0));
+            own + self.everything.get()
+        })
+    }
+
+    /// Notes what an event (its JSON) says changed; applies it soon, with whatever follows.
+    #[cfg(feature = "hydrate")]
+    fn heard(self, data: Option<&str>) {
+        let said = data.and_then(|d| miniserde::json::from_str::<Said>(d).ok());
+        self.pending.update_value(|p| match said {
+            Some(Said { kind, .. }) if kind == "conversations" => p.conversations = true,
+            Some(Said { kind, .. }) if kind == "numbers" => p.numbers = true,
+            Some(Said {
+                kind,
+                conversation_id: Some(id),
+            }) if kind == "message" => {
+                if !p.threads.contains(&id) {
+                    p.threads.push(id)
+                }
+            }
+            _ => p.everything = true,
+        });
+        self.schedule();
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn refetch_everything(self) {
+        self.pending.update_value(|p| p.everything = true);
+        self.schedule();
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn schedule(self) {
+        let wait = self.pending.try_update_value(|p| {
+            if p.scheduled {
+                return None;
+            }
+            p.scheduled = true;
+            let now = js_sys::Date::now();
+            Some(GATHER_MS.max(p.last_applied_ms + MIN_GAP_MS - now))
+        });
+        if let Some(Some(wait)) = wait {
+            set_timeout(
+                move || self.apply(),
+                std::time::Duration::from_millis(wait as u64),
+            );
+        }
+    }
+
+    /// Bumps the topics that changed since the last time, once each.
+    #[cfg(feature = "hydrate")]
+    fn apply(self) {
+        let Some(p) = self.pending.try_update_value(|p| {
+            let last_applied_ms = js_sys::Date::now();
+            std::mem::replace(
+                p,
+                Pending {
+                    last_applied_ms,
+                    ..Pending::default()
+                },
+            )
+        }) else {
+            return;
+        };
+        if p.everything {
+            self.everything.update(|v| *v += 1);
+        }
+        if p.conversations || p.everything {
+            self.conversations.update(|v| *v += 1);
+        }
+        if p.numbers || p.everything {
+            self.numbers.update(|v| *v += 1);
+        }
+        if !p.threads.is_empty() {
+            self.threads.update(|t| {
+                for id in p.threads {
+                    *t.entry(id).or_default() += 1;
+                }
+            });
+        }
     }
 
     /// Opens the stream once per tab (the browser only; the server renders without it).
@@ -50,14 +185,14 @@ impl Live {
                     if let Ok(mut events) = source.subscribe("live") {
                         if failures > 0 {
                             // Back after a failure: whatever was missed, show it now.
-                            self.version.update(|v| *v += 1);
+                            self.refetch_everything();
                         }
                         while let Some(event) = events.next().await {
                             match event {
                                 Ok((_, message)) => {
                                     failures = 0;
                                     last_id = message.last_event_id();
-                                    self.version.update(|v| *v += 1);
+                                    self.heard(message.data().as_string().as_deref());
                                 }
                                 // The browser retries a dropped stream by itself; a closed
                                 // one is ours to reopen.

@@ -28,9 +28,10 @@ pub async fn open_thread(
     use crate::server::{context, messaging};
     let me = context::require_user()?;
     let state = context::state()?;
-    let thread = messaging::thread(&state.db, &me.user.id, &conversation_id).await?;
+    let mut thread = messaging::thread(&state.db, &me.user.id, &conversation_id).await?;
     if mark_read && thread.conversation.unread > 0 {
         messaging::mark_read(&state, &me.user.id, &conversation_id).await?;
+        thread.conversation.unread = 0;
     }
     Ok(thread)
 }

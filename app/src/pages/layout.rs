@@ -34,7 +34,7 @@ fn Frame(user: CurrentUser) -> impl IntoView {
     let live = Live::get();
     Effect::new(move |_| live.start());
     let unread = Loaded::new(move || {
-        live.version.track();
+        live.conversations.track();
         UnreadCount {}
     });
     let unread_badge = move || {

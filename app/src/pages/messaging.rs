@@ -21,7 +21,7 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 pub fn InboxLayout() -> impl IntoView {
     let live = Live::get();
     let list = Loaded::new(move || {
-        live.version.track();
+        live.conversations.track();
         Conversations {}
     });
     let location = use_location();
@@ -312,12 +312,28 @@ pub fn ThreadView() -> impl IntoView {
     let live = Live::get();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let changed = live.thread(id);
+    // The server renders the thread without marking it read: that write, racing the list
+    // and unread count the same page loads, made the page's renders disagree, and the
+    // browser then hydrated one render's data into another's HTML (a panic, on opening a
+    // thread with unread texts from a link or an alert). The browser marks it read, once
+    // it shows it (below), and on every load after that.
+    let mark_again = RwSignal::new(0u32);
     let thread = Loaded::new(move || {
-        live.version.track();
+        changed.get(); // read, not only tracked: a memo computes (and subscribes) when read
+        mark_again.track();
         OpenThread {
             conversation_id: id.get(),
-            mark_read: true,
+            mark_read: cfg!(feature = "hydrate"),
         }
+    });
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if matches!(thread.await, Ok(t) if t.conversation.unread > 0) {
+                mark_again.update(|n| *n += 1);
+            }
+        });
     });
     let send = FormAction::new::<SendMessage>();
     let delete = FormAction::new::<DeleteConversation>();

@@ -31,7 +31,7 @@ fn MyNumbers() -> impl IntoView {
     let rename = FormAction::new::<RenameNumber>();
     let release = FormAction::new::<ReleaseNumber>();
     let numbers = Loaded::new(move || {
-        live.version.track();
+        live.numbers.track();
         rename.version().track();
         release.version().track();
         MyNumbers {}
@@ -191,7 +191,7 @@ fn GetNumber() -> impl IntoView {
 pub fn AllNumbers() -> impl IntoView {
     let live = Live::get();
     let numbers = Loaded::new(move || {
-        live.version.track();
+        live.numbers.track();
         AllNumbers {}
     });
     view! {

@@ -17,11 +17,11 @@ pub fn Simulator() -> impl IntoView {
     let fail = FormAction::new::<SimulateFailure>();
     let fail_next = FormAction::new::<SimulateNextFailure>();
     let numbers = Loaded::new(move || {
-        live.version.track();
+        live.numbers.track();
         AllNumbers {}
     });
     let outbound = Loaded::new(move || {
-        live.version.track();
+        live.conversations.track();
         fail.version().track();
         RecentOutbound {}
     });

@@ -82,7 +82,18 @@ pub fn build_router(state: AppState) -> Router {
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        // Files from the site root, served with the whole request (leptos's own file handler
+        // passes on only Accept-Encoding, so a revalidation never got its 304); anything
+        // else is leptos's 404 page.
+        .fallback_service(
+            tower_http::services::ServeDir::new(&*state.leptos_options.site_root)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(axum::handler::Handler::with_state(
+                    leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell),
+                    state.clone(),
+                )),
+        )
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(page_guard))
         .layer(middleware::from_fn_with_state(state.clone(), session_middleware))

@@ -613,6 +613,16 @@ async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
         worker_policy.starts_with("default-src 'self'"),
         "{worker_policy}"
     );
+    // Files that are revalidated (no-cache) cost a second visit only their headers: the
+    // browser's If-Modified-Since reaches the file server, which answers 304.
+    let modified = sw.headers()["last-modified"].clone();
+    let again = http
+        .get(format!("{}/sw.js", app.base))
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
 }
 
 /// Slow-loris: a client that never finishes its headers is disconnected.

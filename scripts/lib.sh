@@ -38,8 +38,6 @@ ensure_rust_tools() {
   fi
 }
 
-ensure_wasm_opt() { apt_install wasm-opt binaryen; }
-
 ensure_chromium() { apt_install chromium chromium; }
 
 # build_app [release]: the browser bundle (WASM + JS + CSS + public files) and the server.
@@ -62,11 +60,15 @@ build_app() {
   node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
   cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
   if [ "$profile" = release ]; then
-    ensure_wasm_opt
-    step "Optimising the WASM with wasm-opt"
-    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
     ensure_node_packages
+    step "Optimising the WASM with wasm-opt (binaryen, npm)"
+    # binaryen from npm, pinned in end2end/package.json: Debian's wasm-opt 108 turned
+    # wasm-bindgen 0.2.130's output into a module the browser refuses (a table of the
+    # wrong type), so release builds never hydrated.
+    "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-reference-types --enable-multivalue \
+      -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
     step "Minifying the JS glue and the CSS (esbuild)"
     local esbuild="$REPO_ROOT/end2end/node_modules/.bin/esbuild"
     "$esbuild" --log-level=warning --minify --format=esm --allow-overwrite \

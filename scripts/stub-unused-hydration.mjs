@@ -22,6 +22,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 // here (rather than quietly shipping the ~17 KB again, or stubbing something else).
 const STUBS = ["hydrate_async", "hydrate_from_template"];
 const STUB = new RegExp(STUBS.join("|"));
+// In release builds LLVM merges functions whose code is identical, and the name section
+// keeps one name for the merged body: a small `hydrate_async` instance can share its body
+// with a function the client does call (stubbing it all stubs made the release client trap
+// at start). Only bodies this large are stubbed; they are the async hydration state
+// machines, unlike anything else, and nearly all of the bytes (62 of 74 KB).
+const MIN_ASYNC_BODY = 300;
 
 function readLeb(bytes, at) {
   let value = 0, shift = 0, byte;
@@ -126,8 +132,8 @@ for (const { id, start, end } of sections) {
     for (let f = 0; f < count; f++) {
       [size, next] = readLeb(bytes, at);
       const name = names.get(firstBody + f) ?? "";
-      if (STUB.test(name)) {
-        for (const wanted of STUBS) if (name.includes(wanted)) found.add(wanted);
+      for (const wanted of STUBS) if (name.includes(wanted)) found.add(wanted);
+      if (STUB.test(name) && (name.includes("hydrate_from_template") || size >= MIN_ASYNC_BODY)) {
         code.push(TRAP);
         stubbed++;
         dropped += size;

@@ -11,6 +11,7 @@ const browser = await chromium.launch({
 });
 const context = await browser.newContext();
 const page = await context.newPage();
+page.on('pageerror', (e) => console.log(`    page error: ${e.message}`));
 const cdp = await context.newCDPSession(page);
 await cdp.send('Network.enable');
 let requests = new Map();
@@ -27,8 +28,9 @@ cdp.on('Network.loadingFinished', (e) => {
 async function visit(label) {
   requests = new Map();
   await page.goto(base + path, { waitUntil: 'networkidle' });
-  // Hydrated: the client has run (the same check the e2e tests use).
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15000 }).catch(() => {});
+  // Hydrated: the client has run (the same check the e2e tests use). A release client that
+  // does not start is a failure, not a figure.
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15000 });
   await page.waitForTimeout(500);
   let total = 0;
   console.log(`    ${label}:`);

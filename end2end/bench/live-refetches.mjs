@@ -30,8 +30,9 @@ const calls = [];
 const pages = [];
 for (let i = 0; i < TABS; i++) {
   const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`    tab ${i + 1}: ${e.message}`));
   await page.goto(`/inbox/${conversation.id}`);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
   calls.push(new Map());
   page.on('request', (req) => {
     const path = new URL(req.url()).pathname;

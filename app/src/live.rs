@@ -17,9 +17,9 @@ use leptos::prelude::*;
 /// The first change of a burst waits this long for the rest of it.
 #[cfg(feature = "hydrate")]
 const GATHER_MS: f64 = 100.0;
-/// Changes are applied at most this often (still within a second of happening).
+/// Changes are applied at most this often: a tab still shows a change within about a second.
 #[cfg(feature = "hydrate")]
-const MIN_GAP_MS: f64 = 750.0;
+const MIN_GAP_MS: f64 = 1000.0;
 
 #[derive(Clone, Copy)]
 pub struct Live {

@@ -421,6 +421,7 @@ async fn list_and_thread(label: &str, url: &str) {
     let fill = started.elapsed();
     let mut list = Vec::new();
     let mut thread = Vec::new();
+    let user_id = app::server::ids::UserId::new(user_id);
     for i in 0..300 {
         let t = Instant::now();
         let convs = app::server::messaging::list(&db, &user_id).await.unwrap();
@@ -430,7 +431,7 @@ async fn list_and_thread(label: &str, url: &str) {
         let page = app::server::messaging::thread(
             &db,
             &user_id,
-            &format!("c{}", (i * 37) % conversations),
+            &app::server::ids::ConversationId::new(format!("c{}", (i * 37) % conversations)),
         )
         .await
         .unwrap();

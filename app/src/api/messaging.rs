@@ -9,14 +9,14 @@ use crate::types::{ConversationSummary, MediaLimits, SearchHit, Thread};
 pub async fn conversations() -> Result<Vec<ConversationSummary>, AppError> {
     use crate::server::{context, messaging};
     let me = context::require_user()?;
-    messaging::list(&context::state()?.db, &me.user.id).await
+    messaging::list(&context::state()?.db, &me.user_id()).await
 }
 
 #[server(endpoint = "unread_count")]
 pub async fn unread_count() -> Result<i64, AppError> {
     use crate::server::{context, messaging};
     let me = context::require_user()?;
-    messaging::unread_total(&context::state()?.db, &me.user.id).await
+    messaging::unread_total(&context::state()?.db, &me.user_id()).await
 }
 
 /// Opens a conversation; `mark_read` clears its unread count.
@@ -25,12 +25,18 @@ pub async fn open_thread(
     conversation_id: String,
     #[server(default)] mark_read: bool,
 ) -> Result<Thread, AppError> {
+    use crate::server::ids::ConversationId;
     use crate::server::{context, messaging};
     let me = context::require_user()?;
     let state = context::state()?;
-    let mut thread = messaging::thread(&state.db, &me.user.id, &conversation_id).await?;
+    let mut thread = messaging::thread(
+        &state.db,
+        &me.user_id(),
+        &ConversationId::new(&conversation_id),
+    )
+    .await?;
     if mark_read && thread.conversation.unread > 0 {
-        messaging::mark_read(&state, &me.user.id, &conversation_id).await?;
+        messaging::mark_read(&state, &me.user_id(), &ConversationId::new(conversation_id)).await?;
         thread.conversation.unread = 0;
     }
     Ok(thread)
@@ -45,26 +51,33 @@ pub async fn send_message(
     #[server(default)] body: String,
     #[server(default)] media: Vec<String>,
 ) -> Result<String, AppError> {
+    use crate::server::ids::NumberId;
     use crate::server::{context, messaging};
     let me = context::require_user()?;
     let conversation_id = messaging::send(
         &context::state()?,
-        &me.user.id,
-        &number_id,
+        &me.user_id(),
+        &NumberId::new(number_id),
         &to,
         &body,
         &media,
     )
     .await?;
     leptos_axum::redirect(&format!("/inbox/{conversation_id}"));
-    Ok(conversation_id)
+    Ok(conversation_id.into_string())
 }
 
 #[server(endpoint = "delete_conversation")]
 pub async fn delete_conversation(conversation_id: String) -> Result<(), AppError> {
+    use crate::server::ids::ConversationId;
     use crate::server::{context, messaging};
     let me = context::require_user()?;
-    messaging::delete(&context::state()?, &me.user.id, &conversation_id).await?;
+    messaging::delete(
+        &context::state()?,
+        &me.user_id(),
+        &ConversationId::new(conversation_id),
+    )
+    .await?;
     leptos_axum::redirect("/inbox");
     Ok(())
 }
@@ -73,7 +86,7 @@ pub async fn delete_conversation(conversation_id: String) -> Result<(), AppError
 pub async fn search_messages(query: String) -> Result<Vec<SearchHit>, AppError> {
     use crate::server::{context, messaging};
     let me = context::require_user()?;
-    messaging::search(&context::state()?.db, &me.user.id, &query).await
+    messaging::search(&context::state()?.db, &me.user_id(), &query).await
 }
 
 /// What one MMS may carry with the carrier in use (the composer checks before uploading).

@@ -32,14 +32,14 @@ pub async fn search_numbers(
 pub async fn buy_number(e164: String) -> Result<OwnedNumber, AppError> {
     use crate::server::{context, numbers};
     let me = context::require_user()?;
-    numbers::buy(&context::state()?, &me.user.id, &e164).await
+    numbers::buy(&context::state()?, &me.user_id(), &e164).await
 }
 
 #[server(endpoint = "my_numbers")]
 pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
     use crate::server::{context, numbers};
     let me = context::require_user()?;
-    numbers::list_own(&context::state()?.db, &me.user.id).await
+    numbers::list_own(&context::state()?.db, &me.user_id()).await
 }
 
 #[server(endpoint = "rename_number")]
@@ -47,9 +47,16 @@ pub async fn rename_number(
     number_id: String,
     #[server(default)] name: String,
 ) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
     use crate::server::{context, numbers};
     let me = context::require_user()?;
-    numbers::rename(&context::state()?, &me.user.id, &number_id, &name).await
+    numbers::rename(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &name,
+    )
+    .await
 }
 
 /// `confirm` must be "release": a plain form can't release a number by one stray click.
@@ -58,6 +65,7 @@ pub async fn release_number(
     number_id: String,
     #[server(default)] confirm: String,
 ) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
     use crate::server::{context, numbers};
     let me = context::require_user()?;
     if confirm != "release" {
@@ -65,7 +73,7 @@ pub async fn release_number(
             "Tick the box to confirm you want to release this number.",
         ));
     }
-    numbers::release(&context::state()?, &me.user.id, &number_id).await
+    numbers::release(&context::state()?, &me.user_id(), &NumberId::new(number_id)).await
 }
 
 #[server(endpoint = "all_numbers")]
@@ -77,7 +85,8 @@ pub async fn all_numbers() -> Result<Vec<OwnedNumber>, AppError> {
 
 #[server(endpoint = "set_number_quota")]
 pub async fn set_number_quota(user_id: String, quota: i64) -> Result<(), AppError> {
+    use crate::server::ids::UserId;
     use crate::server::{context, numbers};
     context::require_admin()?;
-    numbers::set_quota(&context::state()?.db, &user_id, quota).await
+    numbers::set_quota(&context::state()?.db, &UserId::new(user_id), quota).await
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod events;
+pub mod ids;
 pub mod jobs;
 pub mod media;
 pub mod messaging;

@@ -5,6 +5,7 @@ use super::carrier::{CarrierError, NumberQuery};
 use super::events::EventBus;
 use super::{crypto, now_ms, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
+use crate::server::ids::{NumberId, UserId, E164};
 use crate::types::{Capabilities, LiveEvent, NumberOffer, OwnedNumber};
 
 /// What users see when the carrier fails: never its raw text.
@@ -75,8 +76,8 @@ pub async fn search(
         .collect())
 }
 
-pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<OwnedNumber> {
-    let e164 = phone::parse(e164, "US")?;
+pub async fn buy(state: &AppState, user_id: &UserId, e164: &str) -> AppResult<OwnedNumber> {
+    let e164 = E164::parse(e164, "US")?;
     // The quota is checked and a place taken in one locked transaction, before the carrier
     // is asked: parallel purchases see each other's places.
     let now = now_ms();
@@ -119,7 +120,7 @@ pub async fn buy(state: &AppState, user_id: &str, e164: &str) -> AppResult<Owned
 /// How long a place taken for a purchase counts (a crash mid-purchase frees it after this).
 const RESERVATION_MS: i64 = 5 * 60 * 1000;
 
-async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<OwnedNumber> {
+async fn buy_reserved(state: &AppState, user_id: &UserId, e164: &E164) -> AppResult<OwnedNumber> {
     let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
         .bind(e164)
         .fetch_optional(state.db.pool())
@@ -136,10 +137,10 @@ async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<
         carrier.kind().as_str()
     );
     let bought = carrier
-        .buy_number(e164, &webhook_url)
+        .buy_number(e164.as_str(), &webhook_url)
         .await
         .map_err(carrier_failure)?;
-    let id = crypto::new_id();
+    let id = NumberId::new(crypto::new_id());
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     sqlx::query(
@@ -155,7 +156,7 @@ async fn buy_reserved(state: &AppState, user_id: &str, e164: &str) -> AppResult<
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    let published = vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     owned_one(&state.db, user_id, &id).await
@@ -188,7 +189,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
     }
 }
 
-async fn owned_one(db: &Db, user_id: &str, id: &str) -> AppResult<OwnedNumber> {
+async fn owned_one(db: &Db, user_id: &UserId, id: &NumberId) -> AppResult<OwnedNumber> {
     let row: Option<NumberRow> = sqlx::query_as(
         "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
          WHERE id = $1 AND user_id = $2",
@@ -201,7 +202,7 @@ async fn owned_one(db: &Db, user_id: &str, id: &str) -> AppResult<OwnedNumber> {
         .ok_or_else(|| AppError::not_found("That number"))
 }
 
-pub async fn list_own(db: &Db, user_id: &str) -> AppResult<Vec<OwnedNumber>> {
+pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> {
     let rows: Vec<NumberRow> = sqlx::query_as(
         "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
          WHERE user_id = $1 ORDER BY created_at",
@@ -223,7 +224,12 @@ pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
     Ok(rows.into_iter().map(owned_number).collect())
 }
 
-pub async fn rename(state: &AppState, user_id: &str, id: &str, name: &str) -> AppResult<()> {
+pub async fn rename(
+    state: &AppState,
+    user_id: &UserId,
+    id: &NumberId,
+    name: &str,
+) -> AppResult<()> {
     let name = name.trim();
     if name.chars().count() > 40 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(
@@ -240,14 +246,14 @@ pub async fn rename(state: &AppState, user_id: &str, id: &str, name: &str) -> Ap
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That number"));
     }
-    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    let published = vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     Ok(())
 }
 
 /// Gives the number back to the carrier; its conversations go with it.
-pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()> {
+pub async fn release(state: &AppState, user_id: &UserId, id: &NumberId) -> AppResult<()> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT carrier, carrier_ref FROM phone_numbers WHERE id = $1 AND user_id = $2",
     )
@@ -285,8 +291,8 @@ pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()>
         .execute(&mut *tx)
         .await?;
     let published = vec![
-        EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?,
-        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
+        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?,
+        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?,
     ];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -294,7 +300,7 @@ pub async fn release(state: &AppState, user_id: &str, id: &str) -> AppResult<()>
 }
 
 /// Admins set how many numbers a user may own.
-pub async fn set_quota(db: &Db, user_id: &str, quota: i64) -> AppResult<()> {
+pub async fn set_quota(db: &Db, user_id: &UserId, quota: i64) -> AppResult<()> {
     if !(0..=1000).contains(&quota) {
         return Err(AppError::invalid("A number limit is between 0 and 1000."));
     }

@@ -30,6 +30,13 @@ pub struct Authenticated {
     pub user: CurrentUser,
 }
 
+impl Authenticated {
+    /// The signed-in person's id, typed.
+    pub fn user_id(&self) -> crate::server::ids::UserId {
+        crate::server::ids::UserId::new(self.user.id.clone())
+    }
+}
+
 /// Sessions are not refreshed more often than this, to keep reads from turning into writes.
 const REFRESH_AFTER_MS: i64 = 60_000;
 

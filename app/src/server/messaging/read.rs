@@ -2,6 +2,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::server::events::EventBus;
+use crate::server::ids::{ConversationId, UserId};
 use crate::server::{carrier, phone, AppState, Db};
 use crate::types::{ConversationSummary, LiveEvent, MessageStatus, MessageView, SearchHit, Thread};
 
@@ -27,7 +28,7 @@ fn summary(row: ConversationRow) -> ConversationSummary {
 }
 
 /// The user's conversations, most recent first.
-pub async fn list(db: &Db, user_id: &str) -> AppResult<Vec<ConversationSummary>> {
+pub async fn list(db: &Db, user_id: &UserId) -> AppResult<Vec<ConversationSummary>> {
     let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN phone_numbers n ON n.id = c.number_id
          WHERE c.user_id = $1 ORDER BY c.last_at DESC LIMIT 200"
@@ -38,7 +39,7 @@ pub async fn list(db: &Db, user_id: &str) -> AppResult<Vec<ConversationSummary>>
     Ok(rows.into_iter().map(summary).collect())
 }
 
-pub async fn unread_total(db: &Db, user_id: &str) -> AppResult<i64> {
+pub async fn unread_total(db: &Db, user_id: &UserId) -> AppResult<i64> {
     // SUM is NUMERIC on PostgreSQL: cast back to BIGINT so both engines return an integer.
     let (n,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(unread), 0) AS BIGINT) FROM conversations WHERE user_id = $1",
@@ -50,7 +51,11 @@ pub async fn unread_total(db: &Db, user_id: &str) -> AppResult<i64> {
 }
 
 /// One conversation with its latest messages (oldest first). Another user's is "not found".
-pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<Thread> {
+pub async fn thread(
+    db: &Db,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<Thread> {
     let row: Option<ConversationRow> = sqlx::query_as(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN phone_numbers n ON n.id = c.number_id
          WHERE c.id = $1 AND c.user_id = $2"
@@ -71,7 +76,7 @@ pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<
     .fetch_all(db.pool())
     .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut media = crate::server::media::views_for(db, user_id, &ids).await?;
+    let mut media = crate::server::media::views_for(db, user_id.as_str(), &ids).await?;
     let mut messages: Vec<MessageView> = rows
         .into_iter()
         .map(|(id, direction, body, status, error_code, created_at)| {
@@ -95,7 +100,11 @@ pub async fn thread(db: &Db, user_id: &str, conversation_id: &str) -> AppResult<
     })
 }
 
-pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
+pub async fn mark_read(
+    state: &AppState,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE conversations SET unread = 0 WHERE id = $1 AND user_id = $2 AND unread > 0",
@@ -105,7 +114,7 @@ pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -
     .execute(&mut *tx)
     .await?;
     let published = if done.rows_affected() > 0 {
-        vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?]
+        vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?]
     } else {
         Vec::new()
     };
@@ -114,7 +123,11 @@ pub async fn mark_read(state: &AppState, user_id: &str, conversation_id: &str) -
     Ok(())
 }
 
-pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> AppResult<()> {
+pub async fn delete(
+    state: &AppState,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<()> {
     let pictures: Vec<(String,)> = sqlx::query_as(
         "SELECT m.id FROM media m JOIN messages g ON g.id = m.message_id
          WHERE g.conversation_id = $1 AND m.user_id = $2",
@@ -138,7 +151,8 @@ pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> A
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That conversation"));
     }
-    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?];
+    let published =
+        vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     // The rows went with their messages; the bytes go now.
@@ -151,7 +165,7 @@ pub async fn delete(state: &AppState, user_id: &str, conversation_id: &str) -> A
 }
 
 /// Messages of the user containing `query` (case-insensitive), newest first.
-pub async fn search(db: &Db, user_id: &str, query: &str) -> AppResult<Vec<SearchHit>> {
+pub async fn search(db: &Db, user_id: &UserId, query: &str) -> AppResult<Vec<SearchHit>> {
     let query = query.trim();
     if query.is_empty() {
         return Ok(Vec::new());

@@ -5,6 +5,7 @@ use sqlx::{Any, Transaction};
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::OutboundMessage;
 use crate::server::events::EventBus;
+use crate::server::ids::{ConversationId, MessageId, NumberId, UserId, E164};
 use crate::server::jobs::{self, Job};
 use crate::server::{crypto, now_ms, phone, AppState};
 use crate::types::{LiveEvent, MessageStatus};
@@ -22,10 +23,10 @@ const REPORT_POLL_MS: i64 = 2_000;
 /// Finds or creates the conversation between an owned number and `peer`; returns its id.
 async fn conversation_for(
     tx: &mut Transaction<'_, Any>,
-    user_id: &str,
-    number_id: &str,
-    peer: &str,
-) -> AppResult<String> {
+    user_id: &UserId,
+    number_id: &NumberId,
+    peer: &E164,
+) -> AppResult<ConversationId> {
     sqlx::query(
         "INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (number_id, peer) DO NOTHING",
@@ -37,7 +38,7 @@ async fn conversation_for(
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
-    let (id,): (String,) =
+    let (id,): (ConversationId,) =
         sqlx::query_as("SELECT id FROM conversations WHERE number_id = $1 AND peer = $2")
             .bind(number_id)
             .bind(peer)
@@ -50,12 +51,12 @@ async fn conversation_for(
 /// numbers. Returns the conversation id.
 pub async fn send(
     state: &AppState,
-    user_id: &str,
-    number_id: &str,
+    user_id: &UserId,
+    number_id: &NumberId,
     to: &str,
     body: &str,
     media_ids: &[String],
-) -> AppResult<String> {
+) -> AppResult<ConversationId> {
     if body.trim().is_empty() && media_ids.is_empty() {
         return Err(AppError::invalid("Write a message first."));
     }
@@ -64,7 +65,7 @@ pub async fn send(
             "Messages can be at most {MAX_BODY_CHARS} characters."
         )));
     }
-    let number: Option<(String,)> =
+    let number: Option<(E164,)> =
         sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
             .bind(number_id)
             .bind(user_id)
@@ -73,8 +74,8 @@ pub async fn send(
     let Some((from,)) = number else {
         return Err(AppError::not_found("That number"));
     };
-    let region = phone::region_of(&from).unwrap_or_else(|| "US".into());
-    let peer = phone::parse(to, &region)?;
+    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
+    let peer = E164::parse(to, &region)?;
     if peer == from {
         return Err(AppError::invalid("A number can't text itself."));
     }
@@ -82,7 +83,7 @@ pub async fn send(
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let conversation_id = conversation_for(&mut tx, user_id, number_id, &peer).await?;
-    let message_id = crypto::new_id();
+    let message_id = MessageId::new(crypto::new_id());
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at)
          VALUES ($1, $2, $3, 'out', $4, 'queued', $5, $6, $6)",
@@ -95,7 +96,14 @@ pub async fn send(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    crate::server::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
+    crate::server::media::attach(
+        &mut tx,
+        state,
+        user_id.as_str(),
+        message_id.as_str(),
+        media_ids,
+    )
+    .await?;
     sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
         .bind(now)
         .bind(preview_with_media(body, media_ids.len()))
@@ -105,7 +113,7 @@ pub async fn send(
     jobs::enqueue(
         &mut tx,
         &Job::SendMessage {
-            message_id: message_id.clone(),
+            message_id: message_id.as_str().to_string(),
         },
         now,
     )
@@ -113,14 +121,14 @@ pub async fn send(
     let published = vec![
         EventBus::record(
             &mut tx,
-            user_id,
+            user_id.as_str(),
             &LiveEvent::Message {
-                conversation_id: conversation_id.clone(),
-                message_id,
+                conversation_id: conversation_id.to_string(),
+                message_id: message_id.into_string(),
             },
         )
         .await?,
-        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
+        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?,
     ];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;

@@ -7,10 +7,12 @@ use app::error::AppError;
 use app::types::{
     CurrentUser, InviteInfo, InviteLookup, InviteStatus, Role, SessionInfo, SetupLookup, UserInfo,
 };
-use common::{TestApp, PASSWORD, UA};
+use common::{path, TestApp, PASSWORD, UA};
 
 async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
-    app.call(client, "signed_in_user", &[]).await.json()
+    app.call::<app::api::accounts::sign_in::SignedInUser>(client, &[])
+        .await
+        .json()
 }
 
 async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
@@ -21,16 +23,15 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
     let token = link.rsplit('/').next().unwrap();
     let anon = app.browser();
     let found: SetupLookup = app
-        .call(&anon, "check_setup", &[("token", token)])
+        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
         .await
         .json();
     assert_eq!(found, SetupLookup::Valid);
 
     // Bad input leaves nothing behind: the token stays usable.
     let short = app
-        .call(
+        .call::<app::api::accounts::sign_in::CompleteSetup>(
             &anon,
-            "complete_setup",
             &[
                 ("token", token),
                 ("email", "ada@example.com"),
@@ -43,9 +44,8 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
 
     let client = app.browser();
     let done = app
-        .call(
+        .call::<app::api::accounts::sign_in::CompleteSetup>(
             &client,
-            "complete_setup",
             &[
                 ("token", token),
                 ("email", "Ada@Example.com"),
@@ -71,9 +71,8 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
 
     // Single use, and void once an admin exists.
     let again = app
-        .call(
+        .call::<app::api::accounts::sign_in::CompleteSetup>(
             &anon,
-            "complete_setup",
             &[
                 ("token", token),
                 ("email", "eve@example.com"),
@@ -84,7 +83,7 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
         .await;
     assert!(matches!(again.error(), AppError::Invalid(_)));
     let found: SetupLookup = app
-        .call(&anon, "check_setup", &[("token", token)])
+        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
         .await
         .json();
     assert_eq!(found, SetupLookup::AdminExists);
@@ -108,7 +107,7 @@ async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
         .unwrap();
     let anon = app.browser();
     let found: SetupLookup = app
-        .call(&anon, "check_setup", &[("token", token)])
+        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
         .await
         .json();
     assert_eq!(found, SetupLookup::Expired);
@@ -119,10 +118,10 @@ async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
         ("password", PASSWORD),
     ];
     assert!(
-        matches!(app.call(&anon, "complete_setup", &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+        matches!(app.call::<app::api::accounts::sign_in::CompleteSetup>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
     );
     let found: SetupLookup = app
-        .call(&anon, "check_setup", &[("token", "nope")])
+        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", "nope")])
         .await
         .json();
     assert_eq!(found, SetupLookup::Unknown);
@@ -137,9 +136,8 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
     let wrong = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[
                 ("email", "ada@example.com"),
                 ("password", "not the password"),
@@ -152,9 +150,8 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     );
     let wrong = wrong.error();
     let unknown = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[
                 ("email", "nobody@example.com"),
                 ("password", "not the password"),
@@ -170,7 +167,7 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     assert!(me(app, &anon).await.is_none());
     // Missing fields: a clear message, not a crash.
     let missing = app
-        .call(&anon, "sign_in", &[("email", "ada@example.com")])
+        .call::<app::api::accounts::sign_in::SignIn>(&anon, &[("email", "ada@example.com")])
         .await
         .error();
     assert!(matches!(missing, AppError::Invalid(_)), "{missing:?}");
@@ -180,9 +177,8 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call(
+        app.call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[
                 ("email", "ada@example.com"),
                 ("password", "wrong password!"),
@@ -192,9 +188,8 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     }
     // Even the right password is refused while paused, and the message says for how long.
     let paused = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[("email", "ada@example.com"), ("password", PASSWORD)],
         )
         .await;
@@ -206,9 +201,8 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     );
     // Unknown emails are paused the same way (no enumeration through the throttle).
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call(
+        app.call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[
                 ("email", "ghost@example.com"),
                 ("password", "wrong password!"),
@@ -217,9 +211,8 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
         .await;
     }
     let ghost = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[
                 ("email", "ghost@example.com"),
                 ("password", "wrong password!"),
@@ -235,9 +228,8 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
         .await
         .unwrap();
     assert!(app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[("email", "ada@example.com"), ("password", PASSWORD)]
         )
         .await
@@ -249,17 +241,15 @@ async fn sign_in_is_throttled_per_ip(app: &TestApp) {
     let anon = app.browser();
     for i in 0..app::server::throttle::PER_IP {
         let email = format!("user{i}@example.com");
-        app.call(
+        app.call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[("email", &email), ("password", "wrong password!")],
         )
         .await;
     }
     let paused = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &anon,
-            "sign_in",
             &[("email", "ada@example.com"), ("password", PASSWORD)],
         )
         .await
@@ -271,7 +261,9 @@ async fn session_is_bound_to_its_user_agent(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     assert!(me(app, &admin).await.is_some());
     // Replay the same cookie from another browser.
-    let reply = app.call(&admin, "list_sessions", &[]).await;
+    let reply = app
+        .call::<app::api::accounts::settings::ListSessions>(&admin, &[])
+        .await;
     assert!(reply.is_ok());
     let (token_hash,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions")
         .fetch_one(app.state.db.pool())
@@ -358,7 +350,10 @@ async fn state_changes_need_a_same_origin_request(app: &TestApp) {
         .await
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
-    assert!(app.call(&app.browser(), "sign_in", &form).await.is_ok());
+    assert!(app
+        .call::<app::api::accounts::sign_in::SignIn>(&app.browser(), &form)
+        .await
+        .is_ok());
 }
 
 async fn invitations_open_once(app: &TestApp) {
@@ -366,7 +361,7 @@ async fn invitations_open_once(app: &TestApp) {
     let token = app.invite(&admin, "", "user").await;
     let anon = app.browser();
     let found: InviteLookup = app
-        .call(&anon, "check_invite", &[("token", &token)])
+        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &token)])
         .await
         .json();
     assert_eq!(
@@ -384,7 +379,9 @@ async fn invitations_open_once(app: &TestApp) {
         ("display_name", "Bea"),
         ("password", PASSWORD),
     ];
-    let accepted = app.call(&bea, "accept_invite", &form).await;
+    let accepted = app
+        .call::<app::api::accounts::sign_in::AcceptInvite>(&bea, &form)
+        .await;
     assert!(accepted.is_ok(), "{accepted:?}");
     let user = me(app, &bea).await.unwrap();
     assert_eq!(
@@ -400,10 +397,10 @@ async fn invitations_open_once(app: &TestApp) {
         ("password", PASSWORD),
     ];
     assert!(
-        matches!(app.call(&anon, "accept_invite", &again).await.error(), AppError::Invalid(m) if m.contains("already been used"))
+        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &again).await.error(), AppError::Invalid(m) if m.contains("already been used"))
     );
     let found: InviteLookup = app
-        .call(&anon, "check_invite", &[("token", &token)])
+        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &token)])
         .await
         .json();
     assert_eq!(found, InviteLookup::Accepted);
@@ -411,7 +408,7 @@ async fn invitations_open_once(app: &TestApp) {
     // Tampered or unknown.
     let tampered = format!("{}x", token);
     let found: InviteLookup = app
-        .call(&anon, "check_invite", &[("token", &tampered)])
+        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &tampered)])
         .await
         .json();
     assert_eq!(found, InviteLookup::Unknown);
@@ -422,12 +419,17 @@ async fn invitations_open_once(app: &TestApp) {
         ("password", PASSWORD),
     ];
     assert!(matches!(
-        app.call(&anon, "accept_invite", &unknown).await.error(),
+        app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &unknown)
+            .await
+            .error(),
         AppError::NotFound(_)
     ));
 
     // The admin sees it accepted, by whom, with no link left to copy.
-    let list: Vec<InviteInfo> = app.call(&admin, "list_invites", &[]).await.json();
+    let list: Vec<InviteInfo> = app
+        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
+        .await
+        .json();
     assert_eq!(list[0].status, InviteStatus::Accepted);
     assert_eq!(list[0].accepted_by.as_deref(), Some("bea@example.com"));
     assert!(list[0].link.is_none());
@@ -437,13 +439,16 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let anon = app.browser();
     let revoked = app.invite(&admin, "", "user").await;
-    let list: Vec<InviteInfo> = app.call(&admin, "list_invites", &[]).await.json();
+    let list: Vec<InviteInfo> = app
+        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
+        .await
+        .json();
     assert!(app
-        .call(&admin, "revoke_invite", &[("invite_id", &list[0].id)])
+        .call::<app::api::accounts::admin::RevokeInvite>(&admin, &[("invite_id", &list[0].id)])
         .await
         .is_ok());
     let found: InviteLookup = app
-        .call(&anon, "check_invite", &[("token", &revoked)])
+        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &revoked)])
         .await
         .json();
     assert_eq!(found, InviteLookup::Revoked);
@@ -454,7 +459,7 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
         ("password", PASSWORD),
     ];
     assert!(
-        matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("revoked"))
+        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("revoked"))
     );
 
     let expired = app.invite(&admin, "", "user").await;
@@ -463,7 +468,7 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
         .await
         .unwrap();
     let found: InviteLookup = app
-        .call(&anon, "check_invite", &[("token", &expired)])
+        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &expired)])
         .await
         .json();
     assert_eq!(found, InviteLookup::Expired);
@@ -474,7 +479,7 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
         ("password", PASSWORD),
     ];
     assert!(
-        matches!(app.call(&anon, "accept_invite", &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
     );
     let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
         .fetch_one(app.state.db.pool())
@@ -483,7 +488,7 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
     assert_eq!(users, 1, "refused invitations create no account");
 
     let statuses: Vec<InviteStatus> = app
-        .call(&admin, "list_invites", &[])
+        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
         .await
         .json::<Vec<InviteInfo>>()
         .iter()
@@ -502,7 +507,10 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
         ("display_name", "Cid"),
         ("password", PASSWORD),
     ];
-    assert!(app.call(&cid, "accept_invite", &form).await.is_ok());
+    assert!(app
+        .call::<app::api::accounts::sign_in::AcceptInvite>(&cid, &form)
+        .await
+        .is_ok());
     let user = me(app, &cid).await.unwrap();
     assert_eq!(
         (user.email.as_str(), user.role),
@@ -510,9 +518,8 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
     );
     // Invitation input is validated.
     let bad = app
-        .call(
+        .call::<app::api::accounts::admin::CreateInvite>(
             &admin,
-            "create_invite",
             &[
                 ("email", "not-an-email"),
                 ("role", "user"),
@@ -522,17 +529,15 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
         .await;
     assert!(matches!(bad.error(), AppError::Invalid(_)));
     let bad = app
-        .call(
+        .call::<app::api::accounts::admin::CreateInvite>(
             &admin,
-            "create_invite",
             &[("email", ""), ("role", "user"), ("expires_in_days", "0")],
         )
         .await;
     assert!(matches!(bad.error(), AppError::Invalid(m) if m.contains("between 1 and 90")));
     let bad = app
-        .call(
+        .call::<app::api::accounts::admin::CreateInvite>(
             &admin,
-            "create_invite",
             &[("email", ""), ("role", "root"), ("expires_in_days", "7")],
         )
         .await;
@@ -545,34 +550,43 @@ async fn only_admins_reach_admin_functions(app: &TestApp) {
     let anon = app.browser();
     for (name, form) in [
         (
-            "create_invite",
+            path::<app::api::accounts::admin::CreateInvite>(),
             vec![("email", ""), ("role", "admin"), ("expires_in_days", "7")],
         ),
-        ("list_invites", vec![]),
-        ("revoke_invite", vec![("invite_id", "x")]),
-        ("list_users", vec![]),
-        ("set_user_role", vec![("user_id", "x"), ("role", "admin")]),
+        (path::<app::api::accounts::admin::ListInvites>(), vec![]),
         (
-            "set_user_disabled",
+            path::<app::api::accounts::admin::RevokeInvite>(),
+            vec![("invite_id", "x")],
+        ),
+        (path::<app::api::accounts::admin::ListUsers>(), vec![]),
+        (
+            path::<app::api::accounts::admin::SetUserRole>(),
+            vec![("user_id", "x"), ("role", "admin")],
+        ),
+        (
+            path::<app::api::accounts::admin::SetUserDisabled>(),
             vec![("user_id", "x"), ("disabled", "true")],
         ),
     ] {
-        let as_user = app.call(&bea, name, &form).await;
+        let as_user = app.call_path(&bea, name, &form).await;
         assert_eq!(
             (as_user.status.as_u16(), as_user.error()),
             (403, AppError::Forbidden),
             "{name} as a user"
         );
-        let signed_out = app.call(&anon, name, &form).await;
+        let signed_out = app.call_path(&anon, name, &form).await;
         assert_eq!(
             (signed_out.status.as_u16(), signed_out.error()),
             (401, AppError::Unauthorized),
             "{name} signed out"
         );
     }
-    for name in ["list_sessions", "revoke_other_sessions"] {
+    for name in [
+        path::<app::api::accounts::settings::ListSessions>(),
+        path::<app::api::accounts::settings::RevokeOtherSessions>(),
+    ] {
         assert_eq!(
-            app.call(&anon, name, &[]).await.error(),
+            app.call_path(&anon, name, &[]).await.error(),
             AppError::Unauthorized,
             "{name} signed out"
         );
@@ -582,7 +596,10 @@ async fn only_admins_reach_admin_functions(app: &TestApp) {
 async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
-    let users: Vec<UserInfo> = app.call(&admin, "list_users", &[]).await.json();
+    let users: Vec<UserInfo> = app
+        .call::<app::api::accounts::admin::ListUsers>(&admin, &[])
+        .await
+        .json();
     let bea_id = users
         .iter()
         .find(|u| u.email == "bea@example.com")
@@ -590,9 +607,8 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
         .id
         .clone();
     assert!(app
-        .call(
+        .call::<app::api::accounts::admin::SetUserDisabled>(
             &admin,
-            "set_user_disabled",
             &[("user_id", &bea_id), ("disabled", "true")]
         )
         .await
@@ -602,27 +618,24 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
         "disabled user's session ends at once"
     );
     let again = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &app.browser(),
-            "sign_in",
             &[("email", "bea@example.com"), ("password", PASSWORD)],
         )
         .await
         .error();
     assert!(matches!(again, AppError::Invalid(m) if m.contains("disabled")));
     assert!(app
-        .call(
+        .call::<app::api::accounts::admin::SetUserDisabled>(
             &admin,
-            "set_user_disabled",
             &[("user_id", &bea_id), ("disabled", "false")]
         )
         .await
         .is_ok());
     app.signed_in("bea@example.com", PASSWORD).await;
     let missing = app
-        .call(
+        .call::<app::api::accounts::admin::SetUserDisabled>(
             &admin,
-            "set_user_disabled",
             &[("user_id", "nobody"), ("disabled", "true")],
         )
         .await
@@ -635,15 +648,15 @@ async fn the_last_admin_stays_an_admin(app: &TestApp) {
     let ada_id = me(app, &admin).await.unwrap().id;
     for (name, form) in [
         (
-            "set_user_role",
+            path::<app::api::accounts::admin::SetUserRole>(),
             [("user_id", ada_id.as_str()), ("role", "user")],
         ),
         (
-            "set_user_disabled",
+            path::<app::api::accounts::admin::SetUserDisabled>(),
             [("user_id", ada_id.as_str()), ("disabled", "true")],
         ),
     ] {
-        let refused = app.call(&admin, name, &form).await.error();
+        let refused = app.call_path(&admin, name, &form).await.error();
         assert!(
             matches!(refused, AppError::Invalid(m) if m.contains("last active admin")),
             "{name}"
@@ -651,9 +664,8 @@ async fn the_last_admin_stays_an_admin(app: &TestApp) {
     }
     app.invited_user(&admin, "bea@example.com", "admin").await;
     assert!(app
-        .call(
+        .call::<app::api::accounts::admin::SetUserRole>(
             &admin,
-            "set_user_role",
             &[("user_id", &ada_id), ("role", "user")]
         )
         .await
@@ -665,7 +677,10 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     app.admin("ada@example.com").await;
     let laptop = app.signed_in("ada@example.com", PASSWORD).await;
     let phone = app.signed_in("ada@example.com", PASSWORD).await;
-    let sessions: Vec<SessionInfo> = app.call(&laptop, "list_sessions", &[]).await.json();
+    let sessions: Vec<SessionInfo> = app
+        .call::<app::api::accounts::settings::ListSessions>(&laptop, &[])
+        .await
+        .json();
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
     assert_eq!(sessions[0].ip, "127.0.0.1");
@@ -676,7 +691,10 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     );
 
     // Revoke the phone's session from the laptop.
-    let phone_sessions: Vec<SessionInfo> = app.call(&phone, "list_sessions", &[]).await.json();
+    let phone_sessions: Vec<SessionInfo> = app
+        .call::<app::api::accounts::settings::ListSessions>(&phone, &[])
+        .await
+        .json();
     let phone_id = phone_sessions
         .iter()
         .find(|s| s.current)
@@ -684,7 +702,7 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
         .id
         .clone();
     assert!(app
-        .call(&laptop, "revoke_session", &[("session_id", &phone_id)])
+        .call::<app::api::accounts::settings::RevokeSession>(&laptop, &[("session_id", &phone_id)])
         .await
         .is_ok());
     assert!(me(app, &phone).await.is_none());
@@ -694,14 +712,17 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let laptop_id = sessions.iter().find(|s| s.current).unwrap().id.clone();
     let foreign = app
-        .call(&bea, "revoke_session", &[("session_id", &laptop_id)])
+        .call::<app::api::accounts::settings::RevokeSession>(&bea, &[("session_id", &laptop_id)])
         .await
         .error();
     assert!(matches!(foreign, AppError::NotFound(_)));
     assert!(me(app, &laptop).await.is_some());
 
     // Sign out everywhere else.
-    let ended: u64 = app.call(&laptop, "revoke_other_sessions", &[]).await.json();
+    let ended: u64 = app
+        .call::<app::api::accounts::settings::RevokeOtherSessions>(&laptop, &[])
+        .await
+        .json();
     assert_eq!(ended, 2);
     assert!(me(app, &admin).await.is_none());
     assert!(me(app, &laptop).await.is_some());
@@ -712,9 +733,8 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
     let elsewhere = app.signed_in("ada@example.com", PASSWORD).await;
     let new = "a brand new passphrase";
     let wrong = app
-        .call(
+        .call::<app::api::accounts::settings::ChangePassword>(
             &here,
-            "change_password",
             &[
                 ("current_password", "nope nope nope"),
                 ("new_password", new),
@@ -725,9 +745,8 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
         .error();
     assert!(matches!(wrong, AppError::Invalid(m) if m.contains("current password")));
     let mismatch = app
-        .call(
+        .call::<app::api::accounts::settings::ChangePassword>(
             &here,
-            "change_password",
             &[
                 ("current_password", PASSWORD),
                 ("new_password", new),
@@ -742,9 +761,8 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
         "failed changes end nothing"
     );
     let ok = app
-        .call(
+        .call::<app::api::accounts::settings::ChangePassword>(
             &here,
-            "change_password",
             &[
                 ("current_password", PASSWORD),
                 ("new_password", new),
@@ -760,7 +778,9 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
 
 async fn sign_out_ends_the_session(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
-    let out = app.call(&admin, "sign_out", &[]).await;
+    let out = app
+        .call::<app::api::accounts::sign_in::SignOut>(&admin, &[])
+        .await;
     assert!(out.is_ok());
     assert!(out
         .headers
@@ -815,9 +835,8 @@ async fn database_errors_reach_the_browser_only_as_a_reference(app: &TestApp) {
         .await
         .unwrap();
     let reply = app
-        .call(
+        .call::<app::api::accounts::sign_in::SignIn>(
             &app.browser(),
-            "sign_in",
             &[("email", "ada@example.com"), ("password", "bad password")],
         )
         .await;

@@ -216,7 +216,10 @@ async fn admin_connection_test_reaches_the_carrier() {
         ("telnyx_public_key", common::TELNYX_TEST_PUBLIC_KEY),
         ("telnyx_api_base", base.as_str()),
     ];
-    let said: String = app.call(&ada, "test_carrier", &form).await.json();
+    let said: String = app
+        .call::<app::api::carrier::TestCarrier>(&ada, &form)
+        .await
+        .json();
     assert_eq!(said, "Telnyx answered: the settings work.");
     // Testing saves nothing.
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);

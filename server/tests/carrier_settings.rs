@@ -8,7 +8,7 @@ use app::error::AppError;
 use app::server::carrier::config;
 use app::server::carrier::config::CarrierKind;
 use app::types::{CarrierSettingsView, NumberOffer, OwnedNumber};
-use common::{TestApp, TELNYX_TEST_PUBLIC_KEY};
+use common::{path, TestApp, TELNYX_TEST_PUBLIC_KEY};
 
 const TELNYX_KEY: &str = "KEYsealed0123456789";
 const TWILIO_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -35,8 +35,12 @@ async fn stored_value(app: &TestApp) -> Option<String> {
 async fn only_admins_see_and_change_the_carrier(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
-    for name in ["carrier_settings", "save_carrier", "test_carrier"] {
-        let reply = app.call(&bea, name, &[("active", "sandbox")]).await;
+    for name in [
+        path::<app::api::carrier::CarrierSettings>(),
+        path::<app::api::carrier::SaveCarrier>(),
+        path::<app::api::carrier::TestCarrier>(),
+    ] {
+        let reply = app.call_path(&bea, name, &[("active", "sandbox")]).await;
         assert_eq!(reply.status, 403, "{name}: {reply:?}");
         assert!(matches!(reply.error(), AppError::Forbidden));
     }
@@ -45,7 +49,10 @@ async fn only_admins_see_and_change_the_carrier(app: &TestApp) {
 
 async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
-    let settings: CarrierSettingsView = app.call(&ada, "carrier_settings", &[]).await.json();
+    let settings: CarrierSettingsView = app
+        .call::<app::api::carrier::CarrierSettings>(&ada, &[])
+        .await
+        .json();
     assert_eq!(
         (settings.active.as_str(), settings.saved_at),
         ("sandbox", None)
@@ -53,16 +60,15 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 
     // Incomplete settings are refused, naming what is missing; nothing is written.
     let reply = app
-        .call(&ada, "save_carrier", &[("active", "telnyx")])
+        .call::<app::api::carrier::SaveCarrier>(&ada, &[("active", "telnyx")])
         .await;
     assert!(
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("API key")),
         "{reply:?}"
     );
     let reply = app
-        .call(
+        .call::<app::api::carrier::SaveCarrier>(
             &ada,
-            "save_carrier",
             &[
                 ("active", "telnyx"),
                 ("telnyx_api_key", TELNYX_KEY),
@@ -78,9 +84,8 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
 
     let base = closed_port();
-    app.call(
+    app.call::<app::api::carrier::SaveCarrier>(
         &ada,
-        "save_carrier",
         &[
             ("active", "telnyx"),
             ("telnyx_api_key", TELNYX_KEY),
@@ -92,7 +97,9 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     .json::<()>();
     // In use at once; the browser learns only that a key is saved; storage holds no plaintext.
     assert_eq!(app.state.carrier().kind(), CarrierKind::Telnyx);
-    let reply = app.call(&ada, "carrier_settings", &[]).await;
+    let reply = app
+        .call::<app::api::carrier::CarrierSettings>(&ada, &[])
+        .await;
     assert!(!reply.body.contains(TELNYX_KEY));
     let settings: CarrierSettingsView = reply.json();
     assert!(settings.telnyx_api_key_saved && settings.saved_at.is_some());
@@ -104,9 +111,8 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 
     // A connection test says plainly when the carrier can't be reached.
     let reply = app
-        .call(
+        .call::<app::api::carrier::TestCarrier>(
             &ada,
-            "test_carrier",
             &[
                 ("active", "telnyx"),
                 ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
@@ -120,9 +126,8 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     );
 
     // Switching to Twilio with a blank Telnyx key keeps the saved one.
-    app.call(
+    app.call::<app::api::carrier::SaveCarrier>(
         &ada,
-        "save_carrier",
         &[
             ("active", "twilio"),
             ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
@@ -152,7 +157,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     app.state.reload_carrier().await.unwrap();
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
     let said: String = app
-        .call(&ada, "test_carrier", &[("active", "sandbox")])
+        .call::<app::api::carrier::TestCarrier>(&ada, &[("active", "sandbox")])
         .await
         .json();
     assert!(said.contains("work"), "{said}");
@@ -161,15 +166,11 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<NumberOffer> = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "212")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
         .await
         .json();
     let number: OwnedNumber = app
-        .call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
         .await
         .json();
     let twilio = [
@@ -177,11 +178,12 @@ async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
         ("twilio_account_sid", TWILIO_SID),
         ("twilio_auth_token", TWILIO_TOKEN),
     ];
-    app.call(&ada, "save_carrier", &twilio).await.json::<()>();
+    app.call::<app::api::carrier::SaveCarrier>(&ada, &twilio)
+        .await
+        .json::<()>();
     let reply = app
-        .call(
+        .call::<app::api::numbers::ReleaseNumber>(
             &ada,
-            "release_number",
             &[("number_id", &number.id), ("confirm", "release")],
         )
         .await;
@@ -189,12 +191,11 @@ async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("comes from sandbox")),
         "{reply:?}"
     );
-    app.call(&ada, "save_carrier", &[("active", "sandbox")])
+    app.call::<app::api::carrier::SaveCarrier>(&ada, &[("active", "sandbox")])
         .await
         .json::<()>();
-    app.call(
+    app.call::<app::api::numbers::ReleaseNumber>(
         &ada,
-        "release_number",
         &[("number_id", &number.id), ("confirm", "release")],
     )
     .await

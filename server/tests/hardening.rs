@@ -9,7 +9,7 @@ use app::server::{throttle, Settings};
 use app::types::{PushDevice, SessionInfo};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::{eventually, TestApp, PASSWORD};
+use common::{eventually, path, TestApp, PASSWORD};
 
 /// Runs each `scenario` on both backends with settings changed by `tweak`.
 macro_rules! tweaked_on_both_backends {
@@ -83,9 +83,8 @@ async fn sign_in(
     email: &str,
     password: &str,
 ) -> common::Reply {
-    app.call(
+    app.call::<app::api::accounts::sign_in::SignIn>(
         client,
-        "sign_in",
         &[("email", email), ("password", password)],
     )
     .await
@@ -137,9 +136,8 @@ async fn costly_actions_are_throttled(app: &TestApp) {
     let mut last = None;
     for _ in 0..=throttle::PASSWORD_CHANGES.per_window {
         last = Some(
-            app.call(
+            app.call::<app::api::accounts::settings::ChangePassword>(
                 &ada,
-                "change_password",
                 &[
                     ("current_password", "not it at all"),
                     ("new_password", "another good password"),
@@ -155,7 +153,12 @@ async fn costly_actions_are_throttled(app: &TestApp) {
     // Test alerts.
     let mut statuses = Vec::new();
     for _ in 0..=throttle::TEST_ALERTS.per_window {
-        statuses.push(app.call(&ada, "push_test", &[]).await.status.as_u16());
+        statuses.push(
+            app.call::<app::api::push::PushTest>(&ada, &[])
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     // Invitations.
@@ -163,9 +166,8 @@ async fn costly_actions_are_throttled(app: &TestApp) {
         app.invite(&ada, "", "user").await;
     }
     let over = app
-        .call(
+        .call::<app::api::accounts::admin::CreateInvite>(
             &ada,
-            "create_invite",
             &[("email", ""), ("role", "user"), ("expires_in_days", "7")],
         )
         .await;
@@ -198,9 +200,8 @@ fn device_keys() -> (String, String) {
 
 async fn subscribe(app: &TestApp, client: &reqwest::Client, endpoint: &str) -> common::Reply {
     let (p256dh, auth) = device_keys();
-    app.call(
+    app.call::<app::api::push::PushSubscribe>(
         client,
-        "push_subscribe",
         &[("endpoint", endpoint), ("p256dh", &p256dh), ("auth", &auth)],
     )
     .await
@@ -225,7 +226,10 @@ async fn push_endpoints_must_be_public(app: &TestApp) {
             "{endpoint} was accepted: {reply:?}"
         );
     }
-    let devices: Vec<PushDevice> = app.call(&ada, "push_devices", &[]).await.json();
+    let devices: Vec<PushDevice> = app
+        .call::<app::api::push::PushDevices>(&ada, &[])
+        .await
+        .json();
     assert!(devices.is_empty());
 }
 
@@ -258,10 +262,14 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     subscribe(app, &laptop, "http://127.0.0.1:9/laptop").await;
     assert_eq!(subscriptions(app).await, 2);
     // "Sign out other devices" from the phone: the laptop's alerts stop.
-    assert!(app.call(&ada, "revoke_other_sessions", &[]).await.is_ok());
+    assert!(app
+        .call::<app::api::accounts::settings::RevokeOtherSessions>(&ada, &[])
+        .await
+        .is_ok());
     assert_eq!(subscriptions(app).await, 1);
     // Signing out: the phone's too.
-    app.call(&ada, "sign_out", &[]).await;
+    app.call::<app::api::accounts::sign_in::SignOut>(&ada, &[])
+        .await;
     assert_eq!(subscriptions(app).await, 0);
 
     // A password change ends the other sessions, and their alerts.
@@ -269,9 +277,8 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     let laptop = app.signed_in("ada@example.com", PASSWORD).await;
     subscribe(app, &laptop, "http://127.0.0.1:9/laptop").await;
     let changed = app
-        .call(
+        .call::<app::api::accounts::settings::ChangePassword>(
             &phone,
-            "change_password",
             &[
                 ("current_password", PASSWORD),
                 ("new_password", "a brand new password"),
@@ -286,7 +293,10 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     let bea = app.invited_user(&phone, "bea@example.com", "user").await;
     subscribe(app, &bea, "http://127.0.0.1:9/bea").await;
     assert_eq!(subscriptions(app).await, 1);
-    let users: Vec<app::types::UserInfo> = app.call(&phone, "list_users", &[]).await.json();
+    let users: Vec<app::types::UserInfo> = app
+        .call::<app::api::accounts::admin::ListUsers>(&phone, &[])
+        .await
+        .json();
     let bea_id = users
         .iter()
         .find(|u| u.email == "bea@example.com")
@@ -294,9 +304,8 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
         .id
         .clone();
     let disabled = app
-        .call(
+        .call::<app::api::accounts::admin::SetUserDisabled>(
             &phone,
-            "set_user_disabled",
             &[("user_id", &bea_id), ("disabled", "true")],
         )
         .await;
@@ -312,7 +321,8 @@ async fn sign_out_closes_the_live_stream(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    app.call(&ada, "sign_out", &[]).await;
+    app.call::<app::api::accounts::sign_in::SignOut>(&ada, &[])
+        .await;
     let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match stream.chunk().await {
@@ -357,7 +367,10 @@ async fn live_streams_per_user_are_capped(app: &TestApp) {
 }
 
 async fn session_ips(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
-    let sessions: Vec<SessionInfo> = app.call(client, "list_sessions", &[]).await.json();
+    let sessions: Vec<SessionInfo> = app
+        .call::<app::api::accounts::settings::ListSessions>(client, &[])
+        .await
+        .json();
     sessions.into_iter().map(|s| s.ip).collect()
 }
 
@@ -551,7 +564,9 @@ async fn pages_carry_the_security_headers(app: &TestApp) {
         "HSTS over plain http"
     );
     // Answers that are not pages are covered too.
-    let api = app.call(&app.browser(), "signed_in_user", &[]).await;
+    let api = app
+        .call::<app::api::accounts::sign_in::SignedInUser>(&app.browser(), &[])
+        .await;
     assert_eq!(api.headers["x-content-type-options"], "nosniff");
 }
 
@@ -664,15 +679,14 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     }
     let buy = |client: reqwest::Client, area: &'static str| async move {
         let offers: Vec<app::types::NumberOffer> = app
-            .call(
+            .call::<app::api::numbers::SearchNumbers>(
                 &client,
-                "search_numbers",
                 &[("country", "US"), ("area_code", area)],
             )
             .await
             .json();
         let number: app::types::OwnedNumber = app
-            .call(&client, "buy_number", &[("e164", &offers[0].e164)])
+            .call::<app::api::numbers::BuyNumber>(&client, &[("e164", &offers[0].e164)])
             .await
             .json();
         number
@@ -698,9 +712,8 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // … and Ada's text still leaves at once.
-    app.call(
+    app.call::<app::api::messaging::SendMessage>(
         &ada,
-        "send_message",
         &[
             ("number_id", &ada_number.id),
             ("to", "+12025550142"),
@@ -724,14 +737,10 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
 async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "212")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
         .await
         .json();
-    app.call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+    app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
         .await
         .json::<app::types::OwnedNumber>();
     sqlx::query("DELETE FROM events")
@@ -759,17 +768,16 @@ async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
 async fn parallel_purchases_stay_within_the_quota(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "212")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
         .await
         .json();
     assert!(offers.len() >= 8, "{offers:?}");
     let buys = offers[..8].iter().map(|offer| {
         let ada = ada.clone();
-        async move { app.call(&ada, "buy_number", &[("e164", &offer.e164)]).await }
+        async move {
+            app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offer.e164)])
+                .await
+        }
     });
     let replies = futures::future::join_all(buys).await;
     let bought = replies.iter().filter(|r| r.is_ok()).count();
@@ -795,7 +803,10 @@ async fn the_simulator_shows_no_real_carriers_texts(app: &TestApp) {
         .bind(&user_id).execute(pool).await.unwrap();
     sqlx::query("INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at, carrier_message_id) VALUES ('m1', 'c1', $1, 'out', 'private words', 'sent', 1, 0, 0, 'telnyx-1')")
         .bind(&user_id).execute(pool).await.unwrap();
-    let listed: Vec<(String, String)> = app.call(&ada, "recent_outbound", &[]).await.json();
+    let listed: Vec<(String, String)> = app
+        .call::<app::api::simulator::RecentOutbound>(&ada, &[])
+        .await
+        .json();
     assert!(listed.is_empty(), "{listed:?}");
 }
 
@@ -815,15 +826,11 @@ async fn inbound_pictures_from_private_addresses_are_refused(app: &TestApp) {
     }
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "212")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
         .await
         .json();
     let number: app::types::OwnedNumber = app
-        .call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
         .await
         .json();
     for (i, url) in [
@@ -894,8 +901,11 @@ async fn carrier_addresses_are_checked_and_secrets_stay_home(app: &TestApp) {
         "https://10.1.2.3/v2",
         "https://localhost/v2",
     ] {
-        for name in ["test_carrier", "save_carrier"] {
-            let reply = app.call(&ada, name, &form(base, "KEY123")).await;
+        for name in [
+            path::<app::api::carrier::TestCarrier>(),
+            path::<app::api::carrier::SaveCarrier>(),
+        ] {
+            let reply = app.call_path(&ada, name, &form(base, "KEY123")).await;
             assert!(
                 matches!(reply.error(), AppError::Invalid(ref m) if m.contains("API address")),
                 "{name} with {base}: {reply:?}"
@@ -903,11 +913,13 @@ async fn carrier_addresses_are_checked_and_secrets_stay_home(app: &TestApp) {
         }
     }
     // A key saved for the default address …
-    let saved = app.call(&ada, "save_carrier", &form("", "KEY123")).await;
+    let saved = app
+        .call::<app::api::carrier::SaveCarrier>(&ada, &form("", "KEY123"))
+        .await;
     assert!(saved.is_ok(), "{saved:?}");
     // … is not sent to a new one unless typed again.
     let moved = app
-        .call(&ada, "test_carrier", &form("https://1.1.1.1/v2", ""))
+        .call::<app::api::carrier::TestCarrier>(&ada, &form("https://1.1.1.1/v2", ""))
         .await;
     assert!(
         matches!(moved.error(), AppError::Invalid(ref m) if m.contains("again")),

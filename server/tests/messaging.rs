@@ -15,9 +15,8 @@ use common::{eventually, TestApp};
 
 async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
     let offers: Vec<NumberOffer> = app
-        .call(
+        .call::<app::api::numbers::SearchNumbers>(
             client,
-            "search_numbers",
             &[("country", "US"), ("area_code", area_code), ("sms", "true")],
         )
         .await
@@ -26,17 +25,19 @@ async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedN
         !offers.is_empty(),
         "the sandbox offers numbers in {area_code}"
     );
-    app.call(client, "buy_number", &[("e164", &offers[0].e164)])
+    app.call::<app::api::numbers::BuyNumber>(client, &[("e164", &offers[0].e164)])
         .await
         .json()
 }
 
 async fn conversations(app: &TestApp, client: &reqwest::Client) -> Vec<ConversationSummary> {
-    app.call(client, "conversations", &[]).await.json()
+    app.call::<app::api::messaging::Conversations>(client, &[])
+        .await
+        .json()
 }
 
 async fn thread(app: &TestApp, client: &reqwest::Client, id: &str) -> Thread {
-    app.call(client, "open_thread", &[("conversation_id", id)])
+    app.call::<app::api::messaging::OpenThread>(client, &[("conversation_id", id)])
         .await
         .json()
 }
@@ -52,9 +53,8 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<NumberOffer> = app
-        .call(
+        .call::<app::api::numbers::SearchNumbers>(
             &ada,
-            "search_numbers",
             &[
                 ("country", "US"),
                 ("area_code", "415"),
@@ -67,24 +67,19 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
     assert_eq!(offers[0].e164, "+14155550142");
     assert_eq!(offers[0].display, "(415) 555-0142");
     let bad = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "4x5")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "4x5")])
         .await
         .error();
     assert!(matches!(bad, AppError::Invalid(_)));
 
     let number: OwnedNumber = app
-        .call(&ada, "buy_number", &[("e164", "+14155550142")])
+        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", "+14155550142")])
         .await
         .json();
     assert!(number.capabilities.sms && number.capabilities.mms);
     let again: Vec<NumberOffer> = app
-        .call(
+        .call::<app::api::numbers::SearchNumbers>(
             &ada,
-            "search_numbers",
             &[
                 ("country", "US"),
                 ("area_code", "415"),
@@ -95,62 +90,69 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
         .json();
     assert!(again.is_empty(), "an owned number is no longer offered");
     assert!(matches!(
-        app.call(&ada, "buy_number", &[("e164", "+14155550142")])
+        app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", "+14155550142")])
             .await
             .error(),
         AppError::Invalid(_)
     ));
 
     assert!(app
-        .call(
+        .call::<app::api::numbers::RenameNumber>(
             &ada,
-            "rename_number",
             &[("number_id", &number.id), ("name", "Work")]
         )
         .await
         .is_ok());
-    let mine: Vec<OwnedNumber> = app.call(&ada, "my_numbers", &[]).await.json();
+    let mine: Vec<OwnedNumber> = app
+        .call::<app::api::numbers::MyNumbers>(&ada, &[])
+        .await
+        .json();
     assert_eq!(mine[0].name, "Work");
 
     // Another user can neither see, rename nor release it.
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
-    let theirs: Vec<OwnedNumber> = app.call(&bea, "my_numbers", &[]).await.json();
+    let theirs: Vec<OwnedNumber> = app
+        .call::<app::api::numbers::MyNumbers>(&bea, &[])
+        .await
+        .json();
     assert!(theirs.is_empty());
     let e = app
-        .call(
+        .call::<app::api::numbers::RenameNumber>(
             &bea,
-            "rename_number",
             &[("number_id", &number.id), ("name", "Mine")],
         )
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let e = app
-        .call(
+        .call::<app::api::numbers::ReleaseNumber>(
             &bea,
-            "release_number",
             &[("number_id", &number.id), ("confirm", "release")],
         )
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     assert_eq!(
-        app.call(&bea, "all_numbers", &[]).await.error(),
+        app.call::<app::api::numbers::AllNumbers>(&bea, &[])
+            .await
+            .error(),
         AppError::Forbidden
     );
-    let all: Vec<OwnedNumber> = app.call(&ada, "all_numbers", &[]).await.json();
+    let all: Vec<OwnedNumber> = app
+        .call::<app::api::numbers::AllNumbers>(&ada, &[])
+        .await
+        .json();
     assert_eq!(all[0].owner_email.as_deref(), Some("ada@example.com"));
 
     // Releasing needs the confirmation.
     let e = app
-        .call(&ada, "release_number", &[("number_id", &number.id)])
+        .call::<app::api::numbers::ReleaseNumber>(&ada, &[("number_id", &number.id)])
         .await
         .error();
     assert!(matches!(e, AppError::Invalid(m) if m.contains("confirm")));
     assert!(app
-        .call(
+        .call::<app::api::numbers::ReleaseNumber>(
             &ada,
-            "release_number",
             &[("number_id", &number.id), ("confirm", "release")]
         )
         .await
@@ -165,19 +167,18 @@ async fn the_number_quota_holds(app: &TestApp) {
         buy(app, &bea, code).await;
     }
     let offers: Vec<NumberOffer> = app
-        .call(
-            &bea,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "206")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&bea, &[("country", "US"), ("area_code", "206")])
         .await
         .json();
     let over = app
-        .call(&bea, "buy_number", &[("e164", &offers[0].e164)])
+        .call::<app::api::numbers::BuyNumber>(&bea, &[("e164", &offers[0].e164)])
         .await
         .error();
     assert!(matches!(over, AppError::Invalid(m) if m.contains("3 of your 3")));
-    let users: Vec<app::types::UserInfo> = app.call(&ada, "list_users", &[]).await.json();
+    let users: Vec<app::types::UserInfo> = app
+        .call::<app::api::accounts::admin::ListUsers>(&ada, &[])
+        .await
+        .json();
     let bea_id = users
         .iter()
         .find(|u| u.email == "bea@example.com")
@@ -185,9 +186,8 @@ async fn the_number_quota_holds(app: &TestApp) {
         .id
         .clone();
     assert_eq!(
-        app.call(
+        app.call::<app::api::numbers::SetNumberQuota>(
             &bea,
-            "set_number_quota",
             &[("user_id", &bea_id), ("quota", "9")]
         )
         .await
@@ -195,15 +195,11 @@ async fn the_number_quota_holds(app: &TestApp) {
         AppError::Forbidden
     );
     assert!(app
-        .call(
-            &ada,
-            "set_number_quota",
-            &[("user_id", &bea_id), ("quota", "4")]
-        )
+        .call::<app::api::numbers::SetNumberQuota>(&ada, &[("user_id", &bea_id), ("quota", "4")])
         .await
         .is_ok());
     assert!(app
-        .call(&bea, "buy_number", &[("e164", &offers[0].e164)])
+        .call::<app::api::numbers::BuyNumber>(&bea, &[("e164", &offers[0].e164)])
         .await
         .is_ok());
 }
@@ -212,9 +208,8 @@ async fn a_text_goes_queued_sent_delivered(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let conversation_id: String = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &number.id),
                 ("to", "(202) 555-0199"),
@@ -270,9 +265,8 @@ async fn bad_messages_are_refused_and_write_nothing(app: &TestApp) {
         (number.e164.as_str(), "hi", "itself"),
     ] {
         let e = app
-            .call(
+            .call::<app::api::messaging::SendMessage>(
                 &ada,
-                "send_message",
                 &[("number_id", &number.id), ("to", to), ("body", body)],
             )
             .await
@@ -284,9 +278,8 @@ async fn bad_messages_are_refused_and_write_nothing(app: &TestApp) {
     }
     let long = "x".repeat(1601);
     let e = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &number.id),
                 ("to", "2025550199"),
@@ -311,9 +304,8 @@ async fn two_users_text_each_other(app: &TestApp) {
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     let ada_number = buy(app, &ada, "212").await;
     let bea_number = buy(app, &bea, "415").await;
-    app.call(
+    app.call::<app::api::messaging::SendMessage>(
         &ada,
-        "send_message",
         &[
             ("number_id", &ada_number.id),
             ("to", &bea_number.e164),
@@ -329,25 +321,29 @@ async fn two_users_text_each_other(app: &TestApp) {
     .await;
     assert_eq!(inbox[0].peer, ada_number.e164);
     assert_eq!(inbox[0].unread, 1);
-    let unread: i64 = app.call(&bea, "unread_count", &[]).await.json();
+    let unread: i64 = app
+        .call::<app::api::messaging::UnreadCount>(&bea, &[])
+        .await
+        .json();
     assert_eq!(unread, 1);
     let t: Thread = app
-        .call(
+        .call::<app::api::messaging::OpenThread>(
             &bea,
-            "open_thread",
             &[("conversation_id", &inbox[0].id), ("mark_read", "true")],
         )
         .await
         .json();
     assert_eq!(t.messages[0].body, "Hi Bea, it's Ada");
     assert!(!t.messages[0].outgoing);
-    let unread: i64 = app.call(&bea, "unread_count", &[]).await.json();
+    let unread: i64 = app
+        .call::<app::api::messaging::UnreadCount>(&bea, &[])
+        .await
+        .json();
     assert_eq!(unread, 0);
 
     // Bea replies in the same conversation; Ada sees it in hers.
-    app.call(
+    app.call::<app::api::messaging::SendMessage>(
         &bea,
-        "send_message",
         &[
             ("number_id", &bea_number.id),
             ("to", &ada_number.e164),
@@ -365,23 +361,18 @@ async fn two_users_text_each_other(app: &TestApp) {
 
     // Neither can reach the other's conversations, numbers or messages.
     let e = app
-        .call(&bea, "open_thread", &[("conversation_id", &ada_conv)])
+        .call::<app::api::messaging::OpenThread>(&bea, &[("conversation_id", &ada_conv)])
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let e = app
-        .call(
-            &bea,
-            "delete_conversation",
-            &[("conversation_id", &ada_conv)],
-        )
+        .call::<app::api::messaging::DeleteConversation>(&bea, &[("conversation_id", &ada_conv)])
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let e = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &bea,
-            "send_message",
             &[
                 ("number_id", &ada_number.id),
                 ("to", "2025550199"),
@@ -392,7 +383,7 @@ async fn two_users_text_each_other(app: &TestApp) {
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let hits: Vec<SearchHit> = app
-        .call(&bea, "search_messages", &[("query", "Ada")])
+        .call::<app::api::messaging::SearchMessages>(&bea, &[("query", "Ada")])
         .await
         .json();
     assert_eq!(
@@ -403,11 +394,7 @@ async fn two_users_text_each_other(app: &TestApp) {
     assert!(hits.iter().all(|h| h.conversation_id == inbox[0].id));
 
     assert!(app
-        .call(
-            &ada,
-            "delete_conversation",
-            &[("conversation_id", &ada_conv)]
-        )
+        .call::<app::api::messaging::DeleteConversation>(&ada, &[("conversation_id", &ada_conv)])
         .await
         .is_ok());
     assert!(conversations(app, &ada).await.is_empty());
@@ -463,7 +450,10 @@ async fn sandbox_webhooks_are_verified_and_idempotent(app: &TestApp) {
         (list[0].preview.as_str(), list[0].unread),
         ("Knock knock", 1)
     );
-    let mine: Vec<OwnedNumber> = app.call(&ada, "my_numbers", &[]).await.json();
+    let mine: Vec<OwnedNumber> = app
+        .call::<app::api::numbers::MyNumbers>(&ada, &[])
+        .await
+        .json();
     assert!(
         mine[0].last_inbound_at.is_some(),
         "the Numbers page shows inbound reaching us"
@@ -475,13 +465,12 @@ async fn a_failed_send_says_why(app: &TestApp) {
     let number = buy(app, &ada, "212").await;
     // The Simulator arms the sandbox: the next text goes sent -> failed with Telnyx 40300.
     assert!(app
-        .call(&ada, "simulate_next_failure", &[("code", "40300")])
+        .call::<app::api::simulator::SimulateNextFailure>(&ada, &[("code", "40300")])
         .await
         .is_ok());
     let conversation_id: String = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &number.id),
                 ("to", "2025550199"),
@@ -501,9 +490,8 @@ async fn a_failed_send_says_why(app: &TestApp) {
     .await;
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     assert_eq!(
-        app.call(
+        app.call::<app::api::simulator::SimulateFailure>(
             &bea,
-            "simulate_failure",
             &[("message_id", &message_id), ("code", "40300")]
         )
         .await
@@ -511,7 +499,7 @@ async fn a_failed_send_says_why(app: &TestApp) {
         AppError::Forbidden
     );
     assert_eq!(
-        app.call(&bea, "simulate_next_failure", &[("code", "40300")])
+        app.call::<app::api::simulator::SimulateNextFailure>(&bea, &[("code", "40300")])
             .await
             .error(),
         AppError::Forbidden
@@ -524,9 +512,8 @@ async fn failure_codes_reach_the_thread_in_plain_words(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let conversation_id: String = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &number.id),
                 ("to", "2025550199"),
@@ -586,9 +573,8 @@ async fn queued_texts_survive_a_crash_and_send_once(app: &TestApp) {
     let number = buy(app, &ada, "212").await;
     for i in 0..3 {
         let body = format!("queued {i}");
-        app.call(
+        app.call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &number.id),
                 ("to", "2025550199"),
@@ -804,7 +790,10 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
             .await
             .unwrap();
     assert_eq!(forgotten, 0);
-    let unread: i64 = app.call(&ada, "unread_count", &[]).await.json();
+    let unread: i64 = app
+        .call::<app::api::messaging::UnreadCount>(&ada, &[])
+        .await
+        .json();
     assert_eq!(unread, 30);
 }
 
@@ -988,9 +977,8 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     let bea_number = buy(app, &bea, "415").await;
     let picture = uploaded_id(&upload(app, &ada, PNG).await);
     let conversation: String = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &ada_number.id),
                 ("to", &bea_number.e164),
@@ -1052,9 +1040,8 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
 
     // An attached upload can't be sent again, nor can another user's.
     let again = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &ada_number.id),
                 ("to", &bea_number.e164),
@@ -1065,9 +1052,8 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     assert!(matches!(again.error(), AppError::NotFound(_)), "{again:?}");
     let beas = uploaded_id(&upload(app, &bea, PNG).await);
     let stolen = app
-        .call(
+        .call::<app::api::messaging::SendMessage>(
             &ada,
-            "send_message",
             &[
                 ("number_id", &ada_number.id),
                 ("to", &bea_number.e164),
@@ -1084,9 +1070,8 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     // Deleting the conversation deletes the picture's file too.
     let file = app.state.settings.media_dir.join(&picture);
     assert!(file.exists());
-    app.call(
+    app.call::<app::api::messaging::DeleteConversation>(
         &ada,
-        "delete_conversation",
         &[("conversation_id", &conversation)],
     )
     .await;
@@ -1141,7 +1126,9 @@ async fn uploads_are_checked_and_bad_sends_write_nothing(app: &TestApp) {
         ));
     }
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let reply = app.call(&ada, "send_message", &form).await;
+    let reply = app
+        .call::<app::api::messaging::SendMessage>(&ada, &form)
+        .await;
     assert!(
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("at most 10 pictures")),
         "{reply:?}"
@@ -1155,9 +1142,8 @@ async fn inbound_pictures_are_fetched_and_kept(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     // The Simulator's MMS: recorded at once as pending, fetched by a job, then shown.
-    app.call(
+    app.call::<app::api::simulator::SimulateInbound>(
         &ada,
-        "simulate_inbound",
         &[
             ("from", "(202) 555-0199"),
             ("to", &number.e164),

@@ -62,18 +62,17 @@ async fn mock_push_service() -> MockPushService {
 async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
     let push = mock_push_service().await;
     let ada = app.admin("ada@example.com").await;
-    let config: PushConfig = app.call(&ada, "push_settings", &[]).await.json();
+    let config: PushConfig = app
+        .call::<app::api::push::PushSettings>(&ada, &[])
+        .await
+        .json();
     assert!(config.enabled);
     let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            "search_numbers",
-            &[("country", "US"), ("area_code", "212")],
-        )
+        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
         .await
         .json();
     let number: app::types::OwnedNumber = app
-        .call(&ada, "buy_number", &[("e164", &offers[0].e164)])
+        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
         .await
         .json();
 
@@ -96,23 +95,24 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         data["clientHash"].as_str().unwrap(),
     );
     let bad = app
-        .call(
+        .call::<app::api::push::PushSubscribe>(
             &ada,
-            "push_subscribe",
             &[("endpoint", endpoint), ("p256dh", "short"), ("auth", auth)],
         )
         .await
         .error();
     assert!(matches!(bad, AppError::Invalid(_)));
     assert!(app
-        .call(
+        .call::<app::api::push::PushSubscribe>(
             &ada,
-            "push_subscribe",
             &[("endpoint", endpoint), ("p256dh", p256dh), ("auth", auth)]
         )
         .await
         .is_ok());
-    let devices: Vec<PushDevice> = app.call(&ada, "push_devices", &[]).await.json();
+    let devices: Vec<PushDevice> = app
+        .call::<app::api::push::PushDevices>(&ada, &[])
+        .await
+        .json();
     assert_eq!(devices.len(), 1);
 
     // An inbound text: the alert is queued with it and sent by the worker.
@@ -153,7 +153,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
 
     // Previews hidden: the alert says only that a message came.
     assert!(app
-        .call(&ada, "set_push_previews", &[("hidden", "true")])
+        .call::<app::api::push::SetPushPreviews>(&ada, &[("hidden", "true")])
         .await
         .is_ok());
     messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("p2"))
@@ -187,16 +187,18 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .await
         .unwrap();
     eventually(10, "the expired device removed", || async {
-        let devices: Vec<PushDevice> = app.call(&ada, "push_devices", &[]).await.json();
+        let devices: Vec<PushDevice> = app
+            .call::<app::api::push::PushDevices>(&ada, &[])
+            .await
+            .json();
         devices.is_empty().then_some(())
     })
     .await;
 
     // Other users can't remove Ada's devices; the endpoint route works for the owner.
     assert!(app
-        .call(
+        .call::<app::api::push::PushSubscribe>(
             &ada,
-            "push_subscribe",
             &[
                 ("endpoint", "http://127.0.0.1:9/e1"),
                 ("p256dh", p256dh),
@@ -207,23 +209,19 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .is_ok());
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     let id = app
-        .call(&ada, "push_devices", &[])
+        .call::<app::api::push::PushDevices>(&ada, &[])
         .await
         .json::<Vec<PushDevice>>()[0]
         .id
         .clone();
     assert!(matches!(
-        app.call(&bea, "push_remove", &[("subscription_id", &id)])
+        app.call::<app::api::push::PushRemove>(&bea, &[("subscription_id", &id)])
             .await
             .error(),
         AppError::NotFound(_)
     ));
     assert!(app
-        .call(
-            &ada,
-            "push_remove",
-            &[("endpoint", "http://127.0.0.1:9/e1")]
-        )
+        .call::<app::api::push::PushRemove>(&ada, &[("endpoint", "http://127.0.0.1:9/e1")])
         .await
         .is_ok());
 }

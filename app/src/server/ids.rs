@@ -53,6 +53,10 @@ id!(
     /// A text, in or out (`messages.id`).
     MessageId
 );
+id!(
+    /// A signed-in device (`sessions.id`).
+    SessionId
+);
 
 /// A phone number in E.164 (`+12125550123`), as parsed by [`super::phone::parse`] or read
 /// back from our own rows.

@@ -2,6 +2,7 @@
 //! subscriptions, and delivery through the job queue (never on a webhook's request path).
 //! Payloads are encrypted with aes128gcm and signed with VAPID by the `web-push` crate.
 
+use crate::server::ids::{ConversationId, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -116,13 +117,19 @@ pub async fn enqueue_for_user(
 /// The alert for an inbound text: the sender, a preview (unless the user hides previews),
 /// a link to the conversation. Hook for missed calls and voicemail: build a `Notification`
 /// the same way and call [`enqueue_for_user`] with `urgent: true`.
+/// What an inbound text's alert says: who sent it and the start of what they wrote.
+pub struct InboundAlert<'a> {
+    pub sender: &'a str,
+    pub preview: &'a str,
+}
+
 pub async fn notify_inbound(
     tx: &mut Transaction<'_, Any>,
-    user_id: &str,
-    conversation_id: &str,
-    sender: &str,
-    preview: &str,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+    alert: InboundAlert<'_>,
 ) -> AppResult<()> {
+    let InboundAlert { sender, preview } = alert;
     let (hidden, unread): (Option<i64>, i64) = sqlx::query_as(
         "SELECT push_previews_hidden_at, (SELECT CAST(COALESCE(SUM(unread), 0) AS BIGINT) FROM conversations WHERE user_id = $1)
          FROM users WHERE id = $1",
@@ -141,7 +148,7 @@ pub async fn notify_inbound(
         tag: format!("conversation-{conversation_id}"),
         unread,
     };
-    enqueue_for_user(tx, user_id, &notification, false).await?;
+    enqueue_for_user(tx, user_id.as_str(), &notification, false).await?;
     Ok(())
 }
 

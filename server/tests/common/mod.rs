@@ -264,11 +264,26 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Calls a server function the way the hydrated app does (form-encoded POST).
-    pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> Reply {
-        answered(&format!("POST /api/{name}"), async {
+    /// Calls the server function `F` the way the hydrated app does (a form-encoded POST to
+    /// its own path, so a renamed or removed function fails to compile here).
+    pub async fn call<F: server_fn::ServerFn>(
+        &self,
+        client: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        self.call_path(client, path::<F>(), form).await
+    }
+
+    /// [`TestApp::call`] for tests that walk several functions (their [`path`]s).
+    pub async fn call_path(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        answered(&format!("POST {path}"), async {
             let res = client
-                .post(format!("{}/api/{name}", self.base))
+                .post(format!("{}{path}", self.base))
                 .form(form)
                 .send()
                 .await
@@ -301,9 +316,8 @@ impl TestApp {
     pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.browser();
         let reply = self
-            .call(
+            .call::<app::api::accounts::sign_in::SignIn>(
                 &client,
-                "sign_in",
                 &[("email", email), ("password", password)],
             )
             .await;
@@ -321,9 +335,8 @@ impl TestApp {
         let token = self.invite(admin, "", role).await;
         let client = self.browser();
         let reply = self
-            .call(
+            .call::<app::api::accounts::sign_in::AcceptInvite>(
                 &client,
-                "accept_invite",
                 &[
                     ("token", &token),
                     ("email", email),
@@ -339,15 +352,19 @@ impl TestApp {
     /// Creates an invitation; returns its token (the last path segment of its link).
     pub async fn invite(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
         let invite: app::types::InviteInfo = self
-            .call(
+            .call::<app::api::accounts::admin::CreateInvite>(
                 admin,
-                "create_invite",
                 &[("email", email), ("role", role), ("expires_in_days", "7")],
             )
             .await
             .json();
         invite.link.unwrap().rsplit('/').next().unwrap().to_string()
     }
+}
+
+/// Where the server function `F` is reached (`/api/<endpoint>`).
+pub fn path<F: server_fn::ServerFn>() -> &'static str {
+    F::PATH
 }
 
 #[derive(Debug)]

@@ -49,15 +49,18 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     use crate::server::accounts::users;
     use crate::server::context;
+    use crate::server::ids::SessionId;
     let me = context::require_user()?;
     let state = context::state()?;
     users::change_password(
         &state.db,
-        &me.user.id,
-        &me.session_id,
-        &current_password,
-        &new_password,
-        &confirm_password,
+        &me.user_id(),
+        &SessionId::new(me.session_id.clone()),
+        users::PasswordChange {
+            current: &current_password,
+            new: &new_password,
+            confirm: &confirm_password,
+        },
     )
     .await?;
     state.bus.sessions_ended(&state.db, &me.user.id).await;

@@ -4,6 +4,7 @@ use sqlx::{Any, Transaction};
 
 use super::sessions::{self, RequestMeta};
 use crate::error::{AppError, AppResult};
+use crate::server::ids::{SessionId, UserId};
 use crate::server::{crypto, now_ms, throttle, AppState, Db};
 use crate::types::{Role, UserInfo};
 use crate::validate;
@@ -115,15 +116,25 @@ pub async fn sign_in(
     sessions::create_session(&state.db, &state.settings, &user_id, meta).await
 }
 
+/// A password change as the form gives it (named, so the three can't be swapped).
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub confirm: &'a str,
+}
+
 /// Changes the password after checking the current one; ends the user's other sessions.
 pub async fn change_password(
     db: &Db,
-    user_id: &str,
-    keep_session: &str,
-    current: &str,
-    new: &str,
-    confirm: &str,
+    user_id: &UserId,
+    keep_session: &SessionId,
+    change: PasswordChange<'_>,
 ) -> AppResult<()> {
+    let PasswordChange {
+        current,
+        new,
+        confirm,
+    } = change;
     if new != confirm {
         return Err(AppError::invalid("The new passwords don't match."));
     }
@@ -133,7 +144,7 @@ pub async fn change_password(
     }
     // Each try checks a password with argon2: a stolen session must not become a way to
     // guess the password (or to burn the server's CPU).
-    throttle::take(db, throttle::PASSWORD_CHANGES, user_id).await?;
+    throttle::take(db, throttle::PASSWORD_CHANGES, user_id.as_str()).await?;
     let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(db.pool())

@@ -11,6 +11,7 @@ use crate::types::{LiveEvent, MessageStatus};
 
 use super::{advance, preview_with_media};
 use crate::server::carrier::config::CarrierKind;
+use crate::server::ids::{ConversationId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
@@ -388,10 +389,12 @@ async fn store_inbound(
             let region = phone::region_of(text.to).unwrap_or_else(|| "US".into());
             crate::server::push::notify_inbound(
                 tx,
-                &landing.user_id,
-                &landing.id,
-                &phone::display(text.from, &region),
-                &preview_with_media(text.body, text.media.len()),
+                &UserId::new(landing.user_id.as_str()),
+                &ConversationId::new(landing.id.as_str()),
+                crate::server::push::InboundAlert {
+                    sender: &phone::display(text.from, &region),
+                    preview: &preview_with_media(text.body, text.media.len()),
+                },
             )
             .await?;
         }

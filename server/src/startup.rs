@@ -35,12 +35,6 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
                 )
             })?;
     }
-    let db = Db::connect(&config.database_url())
-        .await
-        .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
-    db.migrate()
-        .await
-        .map_err(|e| format!("database migration failed: {e}"))?;
     let secret = match &config.secret_key {
         Some(key) => key.0,
         None => load_or_create_secret(&config.data_dir.join("secret.key"))?,
@@ -58,13 +52,36 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         trusted_proxies: config.trusted_proxies.0.clone(),
         report_wait_ms: config.delivery_report_wait_secs * 1000,
     };
-    let vapid = app::server::push::vapid_keys(&db, &secret)
-        .await
-        .map_err(|e| format!("cannot prepare the Web Push key: {e}"))?;
     if settings.push_contact.is_none() {
         tracing::warn!("push alerts are off: set SWITCHBOARD_PUSH_CONTACT (mailto: or https:) or a public URL on a real domain");
     }
-    let (state, reports) = AppState::new(db, settings, secret, vapid, leptos_options(config));
+    open(
+        &config.database_url(),
+        settings,
+        secret,
+        leptos_options(config),
+    )
+    .await
+}
+
+/// The app on its database: connected, migrated, its Web Push key and the carrier settings
+/// saved in the app loaded. The binary (through [`prepare`]) and the tests start here.
+pub async fn open(
+    database_url: &str,
+    settings: Settings,
+    secret: [u8; 32],
+    options: LeptosOptions,
+) -> Result<(AppState, Reports), String> {
+    let db = Db::connect(database_url)
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
+    db.migrate()
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))?;
+    let vapid = app::server::push::vapid_keys(&db, &secret)
+        .await
+        .map_err(|e| format!("cannot prepare the Web Push key: {e}"))?;
+    let (state, reports) = AppState::new(db, settings, secret, vapid, options);
     state
         .reload_carrier()
         .await

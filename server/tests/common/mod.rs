@@ -147,12 +147,10 @@ impl TestApp {
                 (with_database(&pg_admin_url(), &name), Some(name))
             }
         };
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let (state, reports) = TestApp::state(db, &dir, addr, tweak).await;
+        let (state, reports) = TestApp::open(&url, &dir, addr, tweak).await;
         let server = serve(listener, &state);
         TestApp {
             base,
@@ -167,10 +165,9 @@ impl TestApp {
 
     /// Another instance on this app's database, running (worker and event listener too).
     pub async fn another_instance(&self) -> OtherInstance {
-        let db = Db::connect(&self.db_url).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (state, reports) = TestApp::state(db, &self.dir, addr, |_| {}).await;
+        let (state, reports) = TestApp::open(&self.db_url, &self.dir, addr, |_| {}).await;
         state.start_background_work(reports);
         let server = serve(listener, &state);
         OtherInstance {
@@ -180,8 +177,9 @@ impl TestApp {
         }
     }
 
-    async fn state(
-        db: Db,
+    /// The app through the start-up the binary uses (`startup::open`), with test settings.
+    async fn open(
+        db_url: &str,
         dir: &std::path::Path,
         addr: SocketAddr,
         tweak: impl FnOnce(&mut Settings),
@@ -221,10 +219,9 @@ impl TestApp {
             .site_root(dir.join("site").display().to_string())
             .site_addr(addr)
             .build();
-        let vapid = app::server::push::vapid_keys(&db, &[7u8; 32])
+        switchboard::startup::open(db_url, settings, [7u8; 32], options)
             .await
-            .unwrap();
-        AppState::new(db, settings, [7u8; 32], vapid, options)
+            .unwrap()
     }
 
     pub async fn finish(self) {

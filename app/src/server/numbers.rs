@@ -106,7 +106,9 @@ pub async fn buy(state: &AppState, user_id: &UserId, e164: &str) -> AppResult<Ow
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let bought = buy_reserved(state, user_id, &e164).await;
+    let bought = buy_reserved(state, user_id, &e164, &reservation).await;
+    // (A purchase that went through gave its place up with the number; this is for one
+    // that did not.)
     if let Err(e) = sqlx::query("DELETE FROM number_reservations WHERE id = $1")
         .bind(&reservation)
         .execute(state.db.pool())
@@ -120,7 +122,12 @@ pub async fn buy(state: &AppState, user_id: &UserId, e164: &str) -> AppResult<Ow
 /// How long a place taken for a purchase counts (a crash mid-purchase frees it after this).
 const RESERVATION_MS: i64 = 5 * 60 * 1000;
 
-async fn buy_reserved(state: &AppState, user_id: &UserId, e164: &E164) -> AppResult<OwnedNumber> {
+async fn buy_reserved(
+    state: &AppState,
+    user_id: &UserId,
+    e164: &E164,
+    reservation: &str,
+) -> AppResult<OwnedNumber> {
     let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
         .bind(e164)
         .fetch_optional(state.db.pool())
@@ -156,6 +163,12 @@ async fn buy_reserved(state: &AppState, user_id: &UserId, e164: &E164) -> AppRes
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // The place taken for this purchase goes with the number's arrival, in one commit: a
+    // parallel purchase must never count both (it was refused with a place to spare).
+    sqlx::query("DELETE FROM number_reservations WHERE id = $1")
+        .bind(reservation)
+        .execute(&mut *tx)
+        .await?;
     let published = vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;

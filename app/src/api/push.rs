@@ -13,7 +13,7 @@ pub async fn push_settings() -> Result<PushConfig, AppError> {
     Ok(PushConfig {
         public_key: state.vapid.public.clone(),
         enabled: state.settings.push_contact.is_some(),
-        previews_hidden: push::previews_hidden(&state.db, &me.user.id).await?,
+        previews_hidden: push::previews_hidden(&state.db, &me.user_id()).await?,
     })
 }
 
@@ -41,7 +41,7 @@ pub async fn push_subscribe(
 pub async fn push_devices() -> Result<Vec<PushDevice>, AppError> {
     use crate::server::{context, push};
     let me = context::require_user()?;
-    push::devices(&context::state()?.db, &me.user.id).await
+    push::devices(&context::state()?.db, &me.user_id()).await
 }
 
 /// Stops alerts to one device (by id from the list, or by the browser's own endpoint when it
@@ -98,5 +98,5 @@ pub async fn push_test() -> Result<usize, AppError> {
 pub async fn set_push_previews(hidden: bool) -> Result<(), AppError> {
     use crate::server::{context, push};
     let me = context::require_user()?;
-    push::set_previews_hidden(&context::state()?.db, &me.user.id, hidden).await
+    push::set_previews_hidden(&context::state()?.db, &me.user_id(), hidden).await
 }

@@ -328,7 +328,7 @@ pub async fn deliver(
 }
 
 /// Whether the user hides message text in alerts.
-pub async fn previews_hidden(db: &Db, user_id: &str) -> AppResult<bool> {
+pub async fn previews_hidden(db: &Db, user_id: &UserId) -> AppResult<bool> {
     let (hidden,): (Option<i64>,) =
         sqlx::query_as("SELECT push_previews_hidden_at FROM users WHERE id = $1")
             .bind(user_id)
@@ -337,7 +337,7 @@ pub async fn previews_hidden(db: &Db, user_id: &str) -> AppResult<bool> {
     Ok(hidden.is_some())
 }
 
-pub async fn set_previews_hidden(db: &Db, user_id: &str, hidden: bool) -> AppResult<()> {
+pub async fn set_previews_hidden(db: &Db, user_id: &UserId, hidden: bool) -> AppResult<()> {
     sqlx::query("UPDATE users SET push_previews_hidden_at = $1 WHERE id = $2")
         .bind(if hidden { Some(now_ms()) } else { None })
         .bind(user_id)
@@ -347,7 +347,7 @@ pub async fn set_previews_hidden(db: &Db, user_id: &str, hidden: bool) -> AppRes
 }
 
 /// The user's devices that get alerts, oldest first.
-pub async fn devices(db: &Db, user_id: &str) -> AppResult<Vec<crate::types::PushDevice>> {
+pub async fn devices(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::PushDevice>> {
     let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT id, device, created_at, last_used_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at",
     )

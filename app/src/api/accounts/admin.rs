@@ -55,7 +55,7 @@ pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
     use crate::server::accounts::users;
     use crate::server::context;
     let me = context::require_admin()?;
-    users::list_users(&context::state()?.db, &me.user.id).await
+    users::list_users(&context::state()?.db, &me.user_id()).await
 }
 
 #[server(endpoint = "set_user_role")]
@@ -63,7 +63,12 @@ pub async fn set_user_role(user_id: String, role: String) -> Result<(), AppError
     use crate::server::accounts::users;
     use crate::server::context;
     context::require_admin()?;
-    users::set_role(&context::state()?.db, &user_id, parse_role(&role)?).await
+    users::set_role(
+        &context::state()?.db,
+        &crate::server::ids::UserId::new(user_id),
+        parse_role(&role)?,
+    )
+    .await
 }
 
 /// Disabling ends the user's sessions at once; the last active admin can't be disabled.
@@ -73,7 +78,12 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), Ap
     use crate::server::context;
     context::require_admin()?;
     let state = context::state()?;
-    users::set_disabled(&state.db, &user_id, disabled).await?;
+    users::set_disabled(
+        &state.db,
+        &crate::server::ids::UserId::new(user_id.as_str()),
+        disabled,
+    )
+    .await?;
     if disabled {
         state.bus.sessions_ended(&state.db, &user_id).await;
     }

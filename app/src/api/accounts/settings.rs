@@ -18,7 +18,12 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    crate::server::accounts::sessions::end_own_session(&state.db, &me.user.id, &session_id).await?;
+    crate::server::accounts::sessions::end_own_session(
+        &state.db,
+        &me.user_id(),
+        &crate::server::ids::SessionId::new(session_id.as_str()),
+    )
+    .await?;
     state.bus.sessions_ended(&state.db, &me.user.id).await;
     if session_id == me.session_id {
         context::set_cookie(crate::server::accounts::sessions::clear_session_cookie(
@@ -36,7 +41,7 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    let ended = sessions::end_other_sessions(&state.db, &me.user.id, Some(&me.session_id)).await?;
+    let ended = sessions::end_other_sessions(&state.db, &me.user_id(), Some(&me.session())).await?;
     state.bus.sessions_ended(&state.db, &me.user.id).await;
     Ok(ended)
 }
@@ -49,13 +54,12 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     use crate::server::accounts::users;
     use crate::server::context;
-    use crate::server::ids::SessionId;
     let me = context::require_user()?;
     let state = context::state()?;
     users::change_password(
         &state.db,
         &me.user_id(),
-        &SessionId::new(me.session_id.clone()),
+        &me.session(),
         users::PasswordChange {
             current: &current_password,
             new: &new_password,

@@ -4,6 +4,7 @@
 //! the user agent that created it (and to its IP when configured), slides forward while used,
 //! and ends when its owner signs out, is disabled, or changes their password elsewhere.
 
+use crate::server::ids::{SessionId, UserId};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -32,8 +33,13 @@ pub struct Authenticated {
 
 impl Authenticated {
     /// The signed-in person's id, typed.
-    pub fn user_id(&self) -> crate::server::ids::UserId {
-        crate::server::ids::UserId::new(self.user.id.clone())
+    pub fn user_id(&self) -> UserId {
+        UserId::new(self.user.id.clone())
+    }
+
+    /// This request's session, typed.
+    pub fn session(&self) -> SessionId {
+        SessionId::new(self.session_id.clone())
     }
 }
 
@@ -215,7 +221,7 @@ pub async fn list_sessions(
 }
 
 /// Ends one of `user_id`'s sessions; another user's session is "not found".
-pub async fn end_own_session(db: &Db, user_id: &str, session_id: &str) -> AppResult<()> {
+pub async fn end_own_session(db: &Db, user_id: &UserId, session_id: &SessionId) -> AppResult<()> {
     let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(session_id)
         .bind(user_id)
@@ -228,10 +234,14 @@ pub async fn end_own_session(db: &Db, user_id: &str, session_id: &str) -> AppRes
 }
 
 /// Ends every session of `user_id` except `keep` (if given).
-pub async fn end_other_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> AppResult<u64> {
+pub async fn end_other_sessions(
+    db: &Db,
+    user_id: &UserId,
+    keep: Option<&SessionId>,
+) -> AppResult<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
-        .bind(keep.unwrap_or(""))
+        .bind(keep.map_or("", SessionId::as_str))
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected())

@@ -168,7 +168,7 @@ pub async fn change_password(
     Ok(())
 }
 
-pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
+pub async fn list_users(db: &Db, viewer_id: &UserId) -> AppResult<Vec<UserInfo>> {
     let rows: Vec<(String, String, String, String, Option<i64>, i64, i64)> = sqlx::query_as(
         "SELECT id, email, display_name, role, disabled_at, created_at, number_quota FROM users ORDER BY created_at",
     )
@@ -178,7 +178,7 @@ pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
         .into_iter()
         .map(
             |(id, email, display_name, role, disabled_at, created_at, number_quota)| UserInfo {
-                is_self: id == viewer_id,
+                is_self: id == viewer_id.as_str(),
                 id,
                 email,
                 display_name,
@@ -194,7 +194,7 @@ pub async fn list_users(db: &Db, viewer_id: &str) -> AppResult<Vec<UserInfo>> {
 const LAST_ADMIN: &str = "This is the last active admin. Make someone else an admin first.";
 
 /// Whether taking `user_id` out of the active admins would leave none.
-async fn is_last_active_admin(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<bool> {
+async fn is_last_active_admin(tx: &mut Transaction<'_, Any>, user_id: &UserId) -> AppResult<bool> {
     let (others,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
     )
@@ -210,7 +210,7 @@ async fn is_last_active_admin(tx: &mut Transaction<'_, Any>, user_id: &str) -> A
     Ok(target_is_admin > 0 && others == 0)
 }
 
-async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<()> {
+async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &UserId) -> AppResult<()> {
     let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut **tx)
@@ -220,7 +220,7 @@ async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &str) -> AppResult<
         .ok_or_else(|| AppError::not_found("That user"))
 }
 
-pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {
+pub async fn set_role(db: &Db, user_id: &UserId, role: Role) -> AppResult<()> {
     let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if role == Role::User && is_last_active_admin(&mut tx, user_id).await? {
@@ -236,7 +236,7 @@ pub async fn set_role(db: &Db, user_id: &str, role: Role) -> AppResult<()> {
 }
 
 /// Disabling ends all of the user's sessions at once.
-pub async fn set_disabled(db: &Db, user_id: &str, disabled: bool) -> AppResult<()> {
+pub async fn set_disabled(db: &Db, user_id: &UserId, disabled: bool) -> AppResult<()> {
     let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if disabled {

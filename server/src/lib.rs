@@ -50,6 +50,8 @@ pub fn build_router(state: AppState) -> Router {
         let state = state.clone();
         move || {
             provide_context(state.clone());
+            // One page request's answers, shared by its render passes (wire::PageAnswers).
+            provide_context(app::wire::PageAnswers::default());
             // This response's CSP nonce (serving::security_headers): leptos writes it on
             // every inline script it emits.
             let nonce = leptos::prelude::use_context::<http::request::Parts>()

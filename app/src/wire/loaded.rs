@@ -105,20 +105,50 @@ fn run_here<F>() -> RunHere {
     |_| Box::pin(async { Err(AppError::Transport("not on the server".into())) })
 }
 
+/// The answers one page request has loaded, by function and arguments (the server's).
+///
+/// The server renders a page more than once while its data loads (each `Suspend` renders
+/// again once its data is in), and every pass loads its data again. The browser hydrates
+/// with the first pass's answers into the last pass's HTML, so when anything changed the
+/// data in between (a text arriving, another tab marking a thread read), hydration found
+/// other HTML than it expected and panicked. Every pass of one request now sees the same
+/// answer to the same call. The router provides one per request.
+#[derive(Clone, Default)]
+pub struct PageAnswers(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(&'static str, String), Carried>>>,
+);
+
 /// The one resource behind every [`Loaded`] (not generic, so compiled once).
 fn loading(
     url: &'static str,
     call: Signal<(Option<String>, u64)>,
     here: RunHere,
 ) -> Resource<Carried, FromToStringCodec> {
+    let answers = use_context::<PageAnswers>();
     Resource::new_str(
         move || call.get(),
-        move |(encoded, _run)| async move {
-            Carried(match encoded {
-                None => Ok("null".to_string()),
-                Some(encoded) if cfg!(feature = "ssr") => here(encoded).await,
-                Some(encoded) => post_form(url, encoded).await,
-            })
+        move |(encoded, _run)| {
+            let answers = answers.clone();
+            async move {
+                match encoded {
+                    None => Carried(Ok("null".to_string())),
+                    Some(encoded) if cfg!(feature = "ssr") => {
+                        let key = (url, encoded);
+                        let known = answers
+                            .as_ref()
+                            .and_then(|a| a.0.lock().ok()?.get(&key).cloned());
+                        if let Some(known) = known {
+                            return known;
+                        }
+                        let answer = Carried(here(key.1.clone()).await);
+                        if let Some(Ok(mut all)) = answers.as_ref().map(|a| a.0.lock()) {
+                            all.insert(key, answer.clone());
+                        }
+                        answer
+                    }
+                    Some(encoded) => Carried(post_form(url, encoded).await),
+                }
+            }
         },
     )
 }

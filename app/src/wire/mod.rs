@@ -9,7 +9,7 @@ mod loaded;
 pub(crate) mod tagged;
 
 pub use forms::{FormAction, FormError, PostForm};
-pub use loaded::Loaded;
+pub use loaded::{Loaded, PageAnswers};
 
 #[cfg(feature = "hydrate")]
 use server_fn::ServerFn;

@@ -42,7 +42,10 @@ test('the manifest is linked and valid, the service worker activates, Chromium f
   });
   expect(state.scope).toBe(`${server.base}/`);
   expect(state.script).toBe(`${server.base}/sw.js`);
-  expect(state.state).toBe('activated');
+  // `ready` resolves once a worker is active, which may still be finishing its activation.
+  await expect
+    .poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state))
+    .toBe('activated');
 
   const cdp = await context.newCDPSession(page);
   const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');

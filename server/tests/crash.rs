@@ -163,6 +163,12 @@ struct Outcome {
     twice: Vec<usize>,
 }
 
+/// What every run must end with: each text at the carrier exactly once.
+const EVERY_TEXT_ONCE: Outcome = Outcome {
+    lost: Vec::new(),
+    twice: Vec::new(),
+};
+
 /// Queues `texts` texts to the mock carrier and kills the server `kills` times, `kill_every`
 /// apart, restarting it each time; waits until nothing is left queued.
 async fn run(texts: usize, kills: u32, kill_every: Duration, answer: Answer) -> Outcome {
@@ -329,13 +335,7 @@ async fn run(texts: usize, kills: u32, kill_every: Duration, answer: Answer) -> 
 async fn texts_reach_the_carrier_once_through_kill_9() {
     common::within_limit("kill -9 while sending", async {
         let outcome = run(40, 5, Duration::from_millis(900), Answer::Slowly).await;
-        assert_eq!(
-            outcome,
-            Outcome {
-                lost: vec![],
-                twice: vec![]
-            }
-        );
+        assert_eq!(outcome, EVERY_TEXT_ONCE);
     })
     .await;
 }
@@ -346,13 +346,7 @@ async fn texts_reach_the_carrier_once_through_kill_9() {
 async fn a_send_whose_answer_never_comes_goes_out_once() {
     common::within_limit("answers that never come", async {
         let outcome = run(10, 0, Duration::ZERO, Answer::Broken).await;
-        assert_eq!(
-            outcome,
-            Outcome {
-                lost: vec![],
-                twice: vec![]
-            }
-        );
+        assert_eq!(outcome, EVERY_TEXT_ONCE);
     })
     .await;
 }
@@ -380,11 +374,5 @@ async fn crash_loop_figures() {
         outcome.lost.len(),
         outcome.twice.len()
     );
-    assert_eq!(
-        outcome,
-        Outcome {
-            lost: vec![],
-            twice: vec![]
-        }
-    );
+    assert_eq!(outcome, EVERY_TEXT_ONCE);
 }

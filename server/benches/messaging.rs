@@ -115,7 +115,7 @@ async fn owner(state: &AppState, base: &str) -> (String, String, String) {
         .next()
         .unwrap()
         .to_string();
-    (user_id, "+12125550100".into(), cookie)
+    (user_id.into_string(), "+12125550100".into(), cookie)
 }
 
 fn webhook(i: usize, to: &str) -> String {
@@ -421,7 +421,6 @@ async fn list_and_thread(label: &str, url: &str) {
     let fill = started.elapsed();
     let mut list = Vec::new();
     let mut thread = Vec::new();
-    let user_id = app::server::ids::UserId::new(user_id);
     for i in 0..300 {
         let t = Instant::now();
         let convs = app::server::messaging::list(&db, &user_id).await.unwrap();

@@ -10,7 +10,7 @@ use app::types::{
 use common::{path, TestApp, PASSWORD, UA};
 
 async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
-    app.call::<app::api::accounts::sign_in::SignedInUser>(client, &[])
+    app.call(client, app::api::accounts::sign_in::SignedInUser {})
         .await
         .json()
 }
@@ -23,35 +23,40 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
     let token = link.rsplit('/').next().unwrap();
     let anon = app.browser();
     let found: SetupLookup = app
-        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckSetup {
+                token: token.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, SetupLookup::Valid);
 
     // Bad input leaves nothing behind: the token stays usable.
     let short = app
-        .call::<app::api::accounts::sign_in::CompleteSetup>(
+        .call(
             &anon,
-            &[
-                ("token", token),
-                ("email", "ada@example.com"),
-                ("display_name", "Ada"),
-                ("password", "short"),
-            ],
+            app::api::accounts::sign_in::CompleteSetup {
+                token: token.to_string(),
+                email: "ada@example.com".into(),
+                display_name: "Ada".into(),
+                password: "short".into(),
+            },
         )
         .await;
     assert!(matches!(short.error(), AppError::Invalid(m) if m.contains("at least")));
 
     let client = app.browser();
     let done = app
-        .call::<app::api::accounts::sign_in::CompleteSetup>(
+        .call(
             &client,
-            &[
-                ("token", token),
-                ("email", "Ada@Example.com"),
-                ("display_name", "Ada"),
-                ("password", PASSWORD),
-            ],
+            app::api::accounts::sign_in::CompleteSetup {
+                token: token.to_string(),
+                email: "Ada@Example.com".into(),
+                display_name: "Ada".into(),
+                password: PASSWORD.to_string(),
+            },
         )
         .await;
     assert!(done.is_ok(), "{done:?}");
@@ -71,19 +76,24 @@ async fn setup_link_creates_the_first_admin_once(app: &TestApp) {
 
     // Single use, and void once an admin exists.
     let again = app
-        .call::<app::api::accounts::sign_in::CompleteSetup>(
+        .call(
             &anon,
-            &[
-                ("token", token),
-                ("email", "eve@example.com"),
-                ("display_name", "Eve"),
-                ("password", PASSWORD),
-            ],
+            app::api::accounts::sign_in::CompleteSetup {
+                token: token.to_string(),
+                email: "eve@example.com".into(),
+                display_name: "Eve".into(),
+                password: PASSWORD.to_string(),
+            },
         )
         .await;
     assert!(matches!(again.error(), AppError::Invalid(_)));
     let found: SetupLookup = app
-        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckSetup {
+                token: token.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, SetupLookup::AdminExists);
@@ -107,21 +117,25 @@ async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
         .unwrap();
     let anon = app.browser();
     let found: SetupLookup = app
-        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", token)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckSetup {
+                token: token.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, SetupLookup::Expired);
-    let form = [
-        ("token", token),
-        ("email", "ada@example.com"),
-        ("display_name", "Ada"),
-        ("password", PASSWORD),
-    ];
     assert!(
-        matches!(app.call::<app::api::accounts::sign_in::CompleteSetup>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+        matches!(app.call(&anon, app::api::accounts::sign_in::CompleteSetup { token: token.to_string(), email: "ada@example.com".into(), display_name: "Ada".into(), password: PASSWORD.to_string() }).await.error(), AppError::Invalid(m) if m.contains("expired"))
     );
     let found: SetupLookup = app
-        .call::<app::api::accounts::sign_in::CheckSetup>(&anon, &[("token", "nope")])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckSetup {
+                token: "nope".into(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, SetupLookup::Unknown);
@@ -136,12 +150,12 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
     let wrong = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[
-                ("email", "ada@example.com"),
-                ("password", "not the password"),
-            ],
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: "not the password".into(),
+            },
         )
         .await;
     assert_eq!(
@@ -150,12 +164,12 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     );
     let wrong = wrong.error();
     let unknown = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[
-                ("email", "nobody@example.com"),
-                ("password", "not the password"),
-            ],
+            app::api::accounts::sign_in::SignIn {
+                email: "nobody@example.com".into(),
+                password: "not the password".into(),
+            },
         )
         .await
         .error();
@@ -167,7 +181,7 @@ async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     assert!(me(app, &anon).await.is_none());
     // Missing fields: a clear message, not a crash.
     let missing = app
-        .call::<app::api::accounts::sign_in::SignIn>(&anon, &[("email", "ada@example.com")])
+        .call_form::<app::api::accounts::sign_in::SignIn>(&anon, &[("email", "ada@example.com")])
         .await
         .error();
     assert!(matches!(missing, AppError::Invalid(_)), "{missing:?}");
@@ -177,20 +191,23 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call::<app::api::accounts::sign_in::SignIn>(
+        app.call(
             &anon,
-            &[
-                ("email", "ada@example.com"),
-                ("password", "wrong password!"),
-            ],
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: "wrong password!".into(),
+            },
         )
         .await;
     }
     // Even the right password is refused while paused, and the message says for how long.
     let paused = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: PASSWORD.to_string(),
+            },
         )
         .await;
     assert_eq!(paused.status, 429);
@@ -201,22 +218,22 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
     );
     // Unknown emails are paused the same way (no enumeration through the throttle).
     for _ in 0..app::server::throttle::PER_ACCOUNT {
-        app.call::<app::api::accounts::sign_in::SignIn>(
+        app.call(
             &anon,
-            &[
-                ("email", "ghost@example.com"),
-                ("password", "wrong password!"),
-            ],
+            app::api::accounts::sign_in::SignIn {
+                email: "ghost@example.com".into(),
+                password: "wrong password!".into(),
+            },
         )
         .await;
     }
     let ghost = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[
-                ("email", "ghost@example.com"),
-                ("password", "wrong password!"),
-            ],
+            app::api::accounts::sign_in::SignIn {
+                email: "ghost@example.com".into(),
+                password: "wrong password!".into(),
+            },
         )
         .await
         .error();
@@ -228,9 +245,12 @@ async fn sign_in_is_throttled_per_account(app: &TestApp) {
         .await
         .unwrap();
     assert!(app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[("email", "ada@example.com"), ("password", PASSWORD)]
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: PASSWORD.to_string()
+            }
         )
         .await
         .is_ok());
@@ -241,16 +261,22 @@ async fn sign_in_is_throttled_per_ip(app: &TestApp) {
     let anon = app.browser();
     for i in 0..app::server::throttle::PER_IP {
         let email = format!("user{i}@example.com");
-        app.call::<app::api::accounts::sign_in::SignIn>(
+        app.call(
             &anon,
-            &[("email", &email), ("password", "wrong password!")],
+            app::api::accounts::sign_in::SignIn {
+                email: email.to_string(),
+                password: "wrong password!".into(),
+            },
         )
         .await;
     }
     let paused = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &anon,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: PASSWORD.to_string(),
+            },
         )
         .await
         .error();
@@ -262,7 +288,7 @@ async fn session_is_bound_to_its_user_agent(app: &TestApp) {
     assert!(me(app, &admin).await.is_some());
     // Replay the same cookie from another browser.
     let reply = app
-        .call::<app::api::accounts::settings::ListSessions>(&admin, &[])
+        .call(&admin, app::api::accounts::settings::ListSessions {})
         .await;
     assert!(reply.is_ok());
     let (token_hash,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions")
@@ -351,7 +377,7 @@ async fn state_changes_need_a_same_origin_request(app: &TestApp) {
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert!(app
-        .call::<app::api::accounts::sign_in::SignIn>(&app.browser(), &form)
+        .call_form::<app::api::accounts::sign_in::SignIn>(&app.browser(), &form)
         .await
         .is_ok());
 }
@@ -361,7 +387,12 @@ async fn invitations_open_once(app: &TestApp) {
     let token = app.invite(&admin, "", "user").await;
     let anon = app.browser();
     let found: InviteLookup = app
-        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &token)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckInvite {
+                token: token.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(
@@ -373,14 +404,16 @@ async fn invitations_open_once(app: &TestApp) {
     );
 
     let bea = app.browser();
-    let form = [
-        ("token", token.as_str()),
-        ("email", "bea@example.com"),
-        ("display_name", "Bea"),
-        ("password", PASSWORD),
-    ];
     let accepted = app
-        .call::<app::api::accounts::sign_in::AcceptInvite>(&bea, &form)
+        .call(
+            &bea,
+            app::api::accounts::sign_in::AcceptInvite {
+                token: token.as_str().to_string(),
+                email: "bea@example.com".into(),
+                display_name: "Bea".into(),
+                password: PASSWORD.to_string(),
+            },
+        )
         .await;
     assert!(accepted.is_ok(), "{accepted:?}");
     let user = me(app, &bea).await.unwrap();
@@ -390,17 +423,16 @@ async fn invitations_open_once(app: &TestApp) {
     );
 
     // Reused.
-    let again = [
-        ("token", token.as_str()),
-        ("email", "eve@example.com"),
-        ("display_name", "Eve"),
-        ("password", PASSWORD),
-    ];
     assert!(
-        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &again).await.error(), AppError::Invalid(m) if m.contains("already been used"))
+        matches!(app.call(&anon, app::api::accounts::sign_in::AcceptInvite { token: token.as_str().to_string(), email: "eve@example.com".into(), display_name: "Eve".into(), password: PASSWORD.to_string() }).await.error(), AppError::Invalid(m) if m.contains("already been used"))
     );
     let found: InviteLookup = app
-        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &token)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckInvite {
+                token: token.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, InviteLookup::Accepted);
@@ -408,26 +440,33 @@ async fn invitations_open_once(app: &TestApp) {
     // Tampered or unknown.
     let tampered = format!("{}x", token);
     let found: InviteLookup = app
-        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &tampered)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckInvite {
+                token: tampered.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, InviteLookup::Unknown);
-    let unknown = [
-        ("token", "garbage"),
-        ("email", "eve@example.com"),
-        ("display_name", "Eve"),
-        ("password", PASSWORD),
-    ];
     assert!(matches!(
-        app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &unknown)
-            .await
-            .error(),
+        app.call(
+            &anon,
+            app::api::accounts::sign_in::AcceptInvite {
+                token: "garbage".into(),
+                email: "eve@example.com".into(),
+                display_name: "Eve".into(),
+                password: PASSWORD.to_string()
+            }
+        )
+        .await
+        .error(),
         AppError::NotFound(_)
     ));
 
     // The admin sees it accepted, by whom, with no link left to copy.
     let list: Vec<InviteInfo> = app
-        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
+        .call(&admin, app::api::accounts::admin::ListInvites {})
         .await
         .json();
     assert_eq!(list[0].status, InviteStatus::Accepted);
@@ -440,26 +479,30 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
     let anon = app.browser();
     let revoked = app.invite(&admin, "", "user").await;
     let list: Vec<InviteInfo> = app
-        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
+        .call(&admin, app::api::accounts::admin::ListInvites {})
         .await
         .json();
     assert!(app
-        .call::<app::api::accounts::admin::RevokeInvite>(&admin, &[("invite_id", &list[0].id)])
+        .call(
+            &admin,
+            app::api::accounts::admin::RevokeInvite {
+                invite_id: list[0].id.to_string()
+            }
+        )
         .await
         .is_ok());
     let found: InviteLookup = app
-        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &revoked)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckInvite {
+                token: revoked.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, InviteLookup::Revoked);
-    let form = [
-        ("token", revoked.as_str()),
-        ("email", "eve@example.com"),
-        ("display_name", "Eve"),
-        ("password", PASSWORD),
-    ];
     assert!(
-        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("revoked"))
+        matches!(app.call(&anon, app::api::accounts::sign_in::AcceptInvite { token: revoked.as_str().to_string(), email: "eve@example.com".into(), display_name: "Eve".into(), password: PASSWORD.to_string() }).await.error(), AppError::Invalid(m) if m.contains("revoked"))
     );
 
     let expired = app.invite(&admin, "", "user").await;
@@ -468,18 +511,17 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
         .await
         .unwrap();
     let found: InviteLookup = app
-        .call::<app::api::accounts::sign_in::CheckInvite>(&anon, &[("token", &expired)])
+        .call(
+            &anon,
+            app::api::accounts::sign_in::CheckInvite {
+                token: expired.to_string(),
+            },
+        )
         .await
         .json();
     assert_eq!(found, InviteLookup::Expired);
-    let form = [
-        ("token", expired.as_str()),
-        ("email", "eve@example.com"),
-        ("display_name", "Eve"),
-        ("password", PASSWORD),
-    ];
     assert!(
-        matches!(app.call::<app::api::accounts::sign_in::AcceptInvite>(&anon, &form).await.error(), AppError::Invalid(m) if m.contains("expired"))
+        matches!(app.call(&anon, app::api::accounts::sign_in::AcceptInvite { token: expired.as_str().to_string(), email: "eve@example.com".into(), display_name: "Eve".into(), password: PASSWORD.to_string() }).await.error(), AppError::Invalid(m) if m.contains("expired"))
     );
     let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
         .fetch_one(app.state.db.pool())
@@ -488,7 +530,7 @@ async fn revoked_and_expired_invitations_are_refused(app: &TestApp) {
     assert_eq!(users, 1, "refused invitations create no account");
 
     let statuses: Vec<InviteStatus> = app
-        .call::<app::api::accounts::admin::ListInvites>(&admin, &[])
+        .call(&admin, app::api::accounts::admin::ListInvites {})
         .await
         .json::<Vec<InviteInfo>>()
         .iter()
@@ -501,14 +543,16 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let token = app.invite(&admin, "Cid@Example.com", "admin").await;
     let cid = app.browser();
-    let form = [
-        ("token", token.as_str()),
-        ("email", "other@example.com"),
-        ("display_name", "Cid"),
-        ("password", PASSWORD),
-    ];
     assert!(app
-        .call::<app::api::accounts::sign_in::AcceptInvite>(&cid, &form)
+        .call(
+            &cid,
+            app::api::accounts::sign_in::AcceptInvite {
+                token: token.as_str().to_string(),
+                email: "other@example.com".into(),
+                display_name: "Cid".into(),
+                password: PASSWORD.to_string()
+            }
+        )
         .await
         .is_ok());
     let user = me(app, &cid).await.unwrap();
@@ -518,27 +562,35 @@ async fn an_addressed_invitation_fixes_the_email_and_role(app: &TestApp) {
     );
     // Invitation input is validated.
     let bad = app
-        .call::<app::api::accounts::admin::CreateInvite>(
+        .call(
             &admin,
-            &[
-                ("email", "not-an-email"),
-                ("role", "user"),
-                ("expires_in_days", "7"),
-            ],
+            app::api::accounts::admin::CreateInvite {
+                email: "not-an-email".into(),
+                role: "user".into(),
+                expires_in_days: 7,
+            },
         )
         .await;
     assert!(matches!(bad.error(), AppError::Invalid(_)));
     let bad = app
-        .call::<app::api::accounts::admin::CreateInvite>(
+        .call(
             &admin,
-            &[("email", ""), ("role", "user"), ("expires_in_days", "0")],
+            app::api::accounts::admin::CreateInvite {
+                email: "".into(),
+                role: "user".into(),
+                expires_in_days: 0,
+            },
         )
         .await;
     assert!(matches!(bad.error(), AppError::Invalid(m) if m.contains("between 1 and 90")));
     let bad = app
-        .call::<app::api::accounts::admin::CreateInvite>(
+        .call(
             &admin,
-            &[("email", ""), ("role", "root"), ("expires_in_days", "7")],
+            app::api::accounts::admin::CreateInvite {
+                email: "".into(),
+                role: "root".into(),
+                expires_in_days: 7,
+            },
         )
         .await;
     assert!(matches!(bad.error(), AppError::Invalid(_)));
@@ -597,7 +649,7 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let users: Vec<UserInfo> = app
-        .call::<app::api::accounts::admin::ListUsers>(&admin, &[])
+        .call(&admin, app::api::accounts::admin::ListUsers {})
         .await
         .json();
     let bea_id = users
@@ -607,9 +659,12 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
         .id
         .clone();
     assert!(app
-        .call::<app::api::accounts::admin::SetUserDisabled>(
+        .call(
             &admin,
-            &[("user_id", &bea_id), ("disabled", "true")]
+            app::api::accounts::admin::SetUserDisabled {
+                user_id: bea_id.to_string(),
+                disabled: true
+            }
         )
         .await
         .is_ok());
@@ -618,25 +673,34 @@ async fn disabling_a_user_ends_their_sessions(app: &TestApp) {
         "disabled user's session ends at once"
     );
     let again = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &app.browser(),
-            &[("email", "bea@example.com"), ("password", PASSWORD)],
+            app::api::accounts::sign_in::SignIn {
+                email: "bea@example.com".into(),
+                password: PASSWORD.to_string(),
+            },
         )
         .await
         .error();
     assert!(matches!(again, AppError::Invalid(m) if m.contains("disabled")));
     assert!(app
-        .call::<app::api::accounts::admin::SetUserDisabled>(
+        .call(
             &admin,
-            &[("user_id", &bea_id), ("disabled", "false")]
+            app::api::accounts::admin::SetUserDisabled {
+                user_id: bea_id.to_string(),
+                disabled: false
+            }
         )
         .await
         .is_ok());
     app.signed_in("bea@example.com", PASSWORD).await;
     let missing = app
-        .call::<app::api::accounts::admin::SetUserDisabled>(
+        .call(
             &admin,
-            &[("user_id", "nobody"), ("disabled", "true")],
+            app::api::accounts::admin::SetUserDisabled {
+                user_id: "nobody".into(),
+                disabled: true,
+            },
         )
         .await
         .error();
@@ -664,9 +728,12 @@ async fn the_last_admin_stays_an_admin(app: &TestApp) {
     }
     app.invited_user(&admin, "bea@example.com", "admin").await;
     assert!(app
-        .call::<app::api::accounts::admin::SetUserRole>(
+        .call(
             &admin,
-            &[("user_id", &ada_id), ("role", "user")]
+            app::api::accounts::admin::SetUserRole {
+                user_id: ada_id.to_string(),
+                role: "user".into()
+            }
         )
         .await
         .is_ok());
@@ -678,7 +745,7 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     let laptop = app.signed_in("ada@example.com", PASSWORD).await;
     let phone = app.signed_in("ada@example.com", PASSWORD).await;
     let sessions: Vec<SessionInfo> = app
-        .call::<app::api::accounts::settings::ListSessions>(&laptop, &[])
+        .call(&laptop, app::api::accounts::settings::ListSessions {})
         .await
         .json();
     assert_eq!(sessions.len(), 3);
@@ -692,7 +759,7 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
 
     // Revoke the phone's session from the laptop.
     let phone_sessions: Vec<SessionInfo> = app
-        .call::<app::api::accounts::settings::ListSessions>(&phone, &[])
+        .call(&phone, app::api::accounts::settings::ListSessions {})
         .await
         .json();
     let phone_id = phone_sessions
@@ -702,7 +769,12 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
         .id
         .clone();
     assert!(app
-        .call::<app::api::accounts::settings::RevokeSession>(&laptop, &[("session_id", &phone_id)])
+        .call(
+            &laptop,
+            app::api::accounts::settings::RevokeSession {
+                session_id: phone_id.to_string()
+            }
+        )
         .await
         .is_ok());
     assert!(me(app, &phone).await.is_none());
@@ -712,7 +784,12 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
     let bea = app.invited_user(&admin, "bea@example.com", "user").await;
     let laptop_id = sessions.iter().find(|s| s.current).unwrap().id.clone();
     let foreign = app
-        .call::<app::api::accounts::settings::RevokeSession>(&bea, &[("session_id", &laptop_id)])
+        .call(
+            &bea,
+            app::api::accounts::settings::RevokeSession {
+                session_id: laptop_id.to_string(),
+            },
+        )
         .await
         .error();
     assert!(matches!(foreign, AppError::NotFound(_)));
@@ -720,7 +797,10 @@ async fn sessions_can_be_listed_and_revoked(app: &TestApp) {
 
     // Sign out everywhere else.
     let ended: u64 = app
-        .call::<app::api::accounts::settings::RevokeOtherSessions>(&laptop, &[])
+        .call(
+            &laptop,
+            app::api::accounts::settings::RevokeOtherSessions {},
+        )
         .await
         .json();
     assert_eq!(ended, 2);
@@ -733,25 +813,25 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
     let elsewhere = app.signed_in("ada@example.com", PASSWORD).await;
     let new = "a brand new passphrase";
     let wrong = app
-        .call::<app::api::accounts::settings::ChangePassword>(
+        .call(
             &here,
-            &[
-                ("current_password", "nope nope nope"),
-                ("new_password", new),
-                ("confirm_password", new),
-            ],
+            app::api::accounts::settings::ChangePassword {
+                current_password: "nope nope nope".into(),
+                new_password: new.to_string(),
+                confirm_password: new.to_string(),
+            },
         )
         .await
         .error();
     assert!(matches!(wrong, AppError::Invalid(m) if m.contains("current password")));
     let mismatch = app
-        .call::<app::api::accounts::settings::ChangePassword>(
+        .call(
             &here,
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", new),
-                ("confirm_password", "other"),
-            ],
+            app::api::accounts::settings::ChangePassword {
+                current_password: PASSWORD.to_string(),
+                new_password: new.to_string(),
+                confirm_password: "other".into(),
+            },
         )
         .await
         .error();
@@ -761,13 +841,13 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
         "failed changes end nothing"
     );
     let ok = app
-        .call::<app::api::accounts::settings::ChangePassword>(
+        .call(
             &here,
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", new),
-                ("confirm_password", new),
-            ],
+            app::api::accounts::settings::ChangePassword {
+                current_password: PASSWORD.to_string(),
+                new_password: new.to_string(),
+                confirm_password: new.to_string(),
+            },
         )
         .await;
     assert!(ok.is_ok(), "{ok:?}");
@@ -779,7 +859,7 @@ async fn password_change_signs_out_other_sessions(app: &TestApp) {
 async fn sign_out_ends_the_session(app: &TestApp) {
     let admin = app.admin("ada@example.com").await;
     let out = app
-        .call::<app::api::accounts::sign_in::SignOut>(&admin, &[])
+        .call(&admin, app::api::accounts::sign_in::SignOut {})
         .await;
     assert!(out.is_ok());
     assert!(out
@@ -835,9 +915,12 @@ async fn database_errors_reach_the_browser_only_as_a_reference(app: &TestApp) {
         .await
         .unwrap();
     let reply = app
-        .call::<app::api::accounts::sign_in::SignIn>(
+        .call(
             &app.browser(),
-            &[("email", "ada@example.com"), ("password", "bad password")],
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: "bad password".into(),
+            },
         )
         .await;
     let err = reply.error();

@@ -210,14 +210,20 @@ async fn admin_connection_test_reaches_the_carrier() {
     let (_prism, base) = prism(&common::carrier_data().join("telnyx/spec3.yml")).await;
     let app = common::TestApp::start(common::Backend::Sqlite).await;
     let ada = app.admin("ada@example.com").await;
-    let form = [
-        ("active", "telnyx"),
-        ("telnyx_api_key", "KEY0123456789"),
-        ("telnyx_public_key", common::TELNYX_TEST_PUBLIC_KEY),
-        ("telnyx_api_base", base.as_str()),
-    ];
     let said: String = app
-        .call::<app::api::carrier::TestCarrier>(&ada, &form)
+        .call(
+            &ada,
+            app::api::carrier::TestCarrier {
+                active: "telnyx".into(),
+                telnyx_api_key: "KEY0123456789".into(),
+                telnyx_public_key: common::TELNYX_TEST_PUBLIC_KEY.to_string(),
+                telnyx_messaging_profile_id: Default::default(),
+                telnyx_api_base: base.as_str().to_string(),
+                twilio_account_sid: Default::default(),
+                twilio_auth_token: Default::default(),
+                twilio_api_base: Default::default(),
+            },
+        )
         .await
         .json();
     assert_eq!(said, "Telnyx answered: the settings work.");

@@ -50,7 +50,7 @@ async fn only_admins_see_and_change_the_carrier(app: &TestApp) {
 async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let settings: CarrierSettingsView = app
-        .call::<app::api::carrier::CarrierSettings>(&ada, &[])
+        .call(&ada, app::api::carrier::CarrierSettings {})
         .await
         .json();
     assert_eq!(
@@ -60,20 +60,37 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 
     // Incomplete settings are refused, naming what is missing; nothing is written.
     let reply = app
-        .call::<app::api::carrier::SaveCarrier>(&ada, &[("active", "telnyx")])
+        .call(
+            &ada,
+            app::api::carrier::SaveCarrier {
+                active: "telnyx".into(),
+                telnyx_api_key: Default::default(),
+                telnyx_public_key: Default::default(),
+                telnyx_messaging_profile_id: Default::default(),
+                telnyx_api_base: Default::default(),
+                twilio_account_sid: Default::default(),
+                twilio_auth_token: Default::default(),
+                twilio_api_base: Default::default(),
+            },
+        )
         .await;
     assert!(
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("API key")),
         "{reply:?}"
     );
     let reply = app
-        .call::<app::api::carrier::SaveCarrier>(
+        .call(
             &ada,
-            &[
-                ("active", "telnyx"),
-                ("telnyx_api_key", TELNYX_KEY),
-                ("telnyx_public_key", "nope"),
-            ],
+            app::api::carrier::SaveCarrier {
+                active: "telnyx".into(),
+                telnyx_api_key: TELNYX_KEY.to_string(),
+                telnyx_public_key: "nope".into(),
+                telnyx_messaging_profile_id: Default::default(),
+                telnyx_api_base: Default::default(),
+                twilio_account_sid: Default::default(),
+                twilio_auth_token: Default::default(),
+                twilio_api_base: Default::default(),
+            },
         )
         .await;
     assert!(
@@ -84,22 +101,24 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
 
     let base = closed_port();
-    app.call::<app::api::carrier::SaveCarrier>(
+    app.call(
         &ada,
-        &[
-            ("active", "telnyx"),
-            ("telnyx_api_key", TELNYX_KEY),
-            ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
-            ("telnyx_api_base", &base),
-        ],
+        app::api::carrier::SaveCarrier {
+            active: "telnyx".into(),
+            telnyx_api_key: TELNYX_KEY.to_string(),
+            telnyx_public_key: TELNYX_TEST_PUBLIC_KEY.to_string(),
+            telnyx_messaging_profile_id: Default::default(),
+            telnyx_api_base: base.to_string(),
+            twilio_account_sid: Default::default(),
+            twilio_auth_token: Default::default(),
+            twilio_api_base: Default::default(),
+        },
     )
     .await
     .json::<()>();
     // In use at once; the browser learns only that a key is saved; storage holds no plaintext.
     assert_eq!(app.state.carrier().kind(), CarrierKind::Telnyx);
-    let reply = app
-        .call::<app::api::carrier::CarrierSettings>(&ada, &[])
-        .await;
+    let reply = app.call(&ada, app::api::carrier::CarrierSettings {}).await;
     assert!(!reply.body.contains(TELNYX_KEY));
     let settings: CarrierSettingsView = reply.json();
     assert!(settings.telnyx_api_key_saved && settings.saved_at.is_some());
@@ -111,13 +130,18 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 
     // A connection test says plainly when the carrier can't be reached.
     let reply = app
-        .call::<app::api::carrier::TestCarrier>(
+        .call(
             &ada,
-            &[
-                ("active", "telnyx"),
-                ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
-                ("telnyx_api_base", &base),
-            ],
+            app::api::carrier::TestCarrier {
+                active: "telnyx".into(),
+                telnyx_api_key: Default::default(),
+                telnyx_public_key: TELNYX_TEST_PUBLIC_KEY.to_string(),
+                telnyx_messaging_profile_id: Default::default(),
+                telnyx_api_base: base.to_string(),
+                twilio_account_sid: Default::default(),
+                twilio_auth_token: Default::default(),
+                twilio_api_base: Default::default(),
+            },
         )
         .await;
     assert!(
@@ -126,14 +150,18 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     );
 
     // Switching to Twilio with a blank Telnyx key keeps the saved one.
-    app.call::<app::api::carrier::SaveCarrier>(
+    app.call(
         &ada,
-        &[
-            ("active", "twilio"),
-            ("telnyx_public_key", TELNYX_TEST_PUBLIC_KEY),
-            ("twilio_account_sid", TWILIO_SID),
-            ("twilio_auth_token", TWILIO_TOKEN),
-        ],
+        app::api::carrier::SaveCarrier {
+            active: "twilio".into(),
+            telnyx_api_key: Default::default(),
+            telnyx_public_key: TELNYX_TEST_PUBLIC_KEY.to_string(),
+            telnyx_messaging_profile_id: Default::default(),
+            telnyx_api_base: Default::default(),
+            twilio_account_sid: TWILIO_SID.to_string(),
+            twilio_auth_token: TWILIO_TOKEN.to_string(),
+            twilio_api_base: Default::default(),
+        },
     )
     .await
     .json::<()>();
@@ -157,7 +185,19 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
     app.state.reload_carrier().await.unwrap();
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
     let said: String = app
-        .call::<app::api::carrier::TestCarrier>(&ada, &[("active", "sandbox")])
+        .call(
+            &ada,
+            app::api::carrier::TestCarrier {
+                active: "sandbox".into(),
+                telnyx_api_key: Default::default(),
+                telnyx_public_key: Default::default(),
+                telnyx_messaging_profile_id: Default::default(),
+                telnyx_api_base: Default::default(),
+                twilio_account_sid: Default::default(),
+                twilio_auth_token: Default::default(),
+                twilio_api_base: Default::default(),
+            },
+        )
         .await
         .json();
     assert!(said.contains("work"), "{said}");
@@ -166,37 +206,77 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
+        .call(
+            &ada,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "212".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .json();
     let number: OwnedNumber = app
-        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
+        .call(
+            &ada,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.to_string(),
+            },
+        )
         .await
         .json();
-    let twilio = [
-        ("active", "twilio"),
-        ("twilio_account_sid", TWILIO_SID),
-        ("twilio_auth_token", TWILIO_TOKEN),
-    ];
-    app.call::<app::api::carrier::SaveCarrier>(&ada, &twilio)
-        .await
-        .json::<()>();
+    app.call(
+        &ada,
+        app::api::carrier::SaveCarrier {
+            active: "twilio".into(),
+            telnyx_api_key: Default::default(),
+            telnyx_public_key: Default::default(),
+            telnyx_messaging_profile_id: Default::default(),
+            telnyx_api_base: Default::default(),
+            twilio_account_sid: TWILIO_SID.to_string(),
+            twilio_auth_token: TWILIO_TOKEN.to_string(),
+            twilio_api_base: Default::default(),
+        },
+    )
+    .await
+    .json::<()>();
     let reply = app
-        .call::<app::api::numbers::ReleaseNumber>(
+        .call(
             &ada,
-            &[("number_id", &number.id), ("confirm", "release")],
+            app::api::numbers::ReleaseNumber {
+                number_id: number.id.to_string(),
+                confirm: "release".into(),
+            },
         )
         .await;
     assert!(
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("comes from sandbox")),
         "{reply:?}"
     );
-    app.call::<app::api::carrier::SaveCarrier>(&ada, &[("active", "sandbox")])
-        .await
-        .json::<()>();
-    app.call::<app::api::numbers::ReleaseNumber>(
+    app.call(
         &ada,
-        &[("number_id", &number.id), ("confirm", "release")],
+        app::api::carrier::SaveCarrier {
+            active: "sandbox".into(),
+            telnyx_api_key: Default::default(),
+            telnyx_public_key: Default::default(),
+            telnyx_messaging_profile_id: Default::default(),
+            telnyx_api_base: Default::default(),
+            twilio_account_sid: Default::default(),
+            twilio_auth_token: Default::default(),
+            twilio_api_base: Default::default(),
+        },
+    )
+    .await
+    .json::<()>();
+    app.call(
+        &ada,
+        app::api::numbers::ReleaseNumber {
+            number_id: number.id.to_string(),
+            confirm: "release".into(),
+        },
     )
     .await
     .json::<()>();

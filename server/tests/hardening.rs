@@ -83,9 +83,12 @@ async fn sign_in(
     email: &str,
     password: &str,
 ) -> common::Reply {
-    app.call::<app::api::accounts::sign_in::SignIn>(
+    app.call(
         client,
-        &[("email", email), ("password", password)],
+        app::api::accounts::sign_in::SignIn {
+            email: email.to_string(),
+            password: password.to_string(),
+        },
     )
     .await
 }
@@ -136,13 +139,13 @@ async fn costly_actions_are_throttled(app: &TestApp) {
     let mut last = None;
     for _ in 0..=throttle::PASSWORD_CHANGES.per_window {
         last = Some(
-            app.call::<app::api::accounts::settings::ChangePassword>(
+            app.call(
                 &ada,
-                &[
-                    ("current_password", "not it at all"),
-                    ("new_password", "another good password"),
-                    ("confirm_password", "another good password"),
-                ],
+                app::api::accounts::settings::ChangePassword {
+                    current_password: "not it at all".into(),
+                    new_password: "another good password".into(),
+                    confirm_password: "another good password".into(),
+                },
             )
             .await,
         );
@@ -154,7 +157,7 @@ async fn costly_actions_are_throttled(app: &TestApp) {
     let mut statuses = Vec::new();
     for _ in 0..=throttle::TEST_ALERTS.per_window {
         statuses.push(
-            app.call::<app::api::push::PushTest>(&ada, &[])
+            app.call(&ada, app::api::push::PushTest {})
                 .await
                 .status
                 .as_u16(),
@@ -166,9 +169,13 @@ async fn costly_actions_are_throttled(app: &TestApp) {
         app.invite(&ada, "", "user").await;
     }
     let over = app
-        .call::<app::api::accounts::admin::CreateInvite>(
+        .call(
             &ada,
-            &[("email", ""), ("role", "user"), ("expires_in_days", "7")],
+            app::api::accounts::admin::CreateInvite {
+                email: "".into(),
+                role: "user".into(),
+                expires_in_days: 7,
+            },
         )
         .await;
     assert_eq!(over.status, 429, "{over:?}");
@@ -200,9 +207,13 @@ fn device_keys() -> (String, String) {
 
 async fn subscribe(app: &TestApp, client: &reqwest::Client, endpoint: &str) -> common::Reply {
     let (p256dh, auth) = device_keys();
-    app.call::<app::api::push::PushSubscribe>(
+    app.call(
         client,
-        &[("endpoint", endpoint), ("p256dh", &p256dh), ("auth", &auth)],
+        app::api::push::PushSubscribe {
+            endpoint: endpoint.to_string(),
+            p256dh: p256dh.to_string(),
+            auth: auth.to_string(),
+        },
     )
     .await
 }
@@ -226,10 +237,7 @@ async fn push_endpoints_must_be_public(app: &TestApp) {
             "{endpoint} was accepted: {reply:?}"
         );
     }
-    let devices: Vec<PushDevice> = app
-        .call::<app::api::push::PushDevices>(&ada, &[])
-        .await
-        .json();
+    let devices: Vec<PushDevice> = app.call(&ada, app::api::push::PushDevices {}).await.json();
     assert!(devices.is_empty());
 }
 
@@ -263,12 +271,12 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     assert_eq!(subscriptions(app).await, 2);
     // "Sign out other devices" from the phone: the laptop's alerts stop.
     assert!(app
-        .call::<app::api::accounts::settings::RevokeOtherSessions>(&ada, &[])
+        .call(&ada, app::api::accounts::settings::RevokeOtherSessions {})
         .await
         .is_ok());
     assert_eq!(subscriptions(app).await, 1);
     // Signing out: the phone's too.
-    app.call::<app::api::accounts::sign_in::SignOut>(&ada, &[])
+    app.call(&ada, app::api::accounts::sign_in::SignOut {})
         .await;
     assert_eq!(subscriptions(app).await, 0);
 
@@ -277,13 +285,13 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     let laptop = app.signed_in("ada@example.com", PASSWORD).await;
     subscribe(app, &laptop, "http://127.0.0.1:9/laptop").await;
     let changed = app
-        .call::<app::api::accounts::settings::ChangePassword>(
+        .call(
             &phone,
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", "a brand new password"),
-                ("confirm_password", "a brand new password"),
-            ],
+            app::api::accounts::settings::ChangePassword {
+                current_password: PASSWORD.to_string(),
+                new_password: "a brand new password".into(),
+                confirm_password: "a brand new password".into(),
+            },
         )
         .await;
     assert!(changed.is_ok(), "{changed:?}");
@@ -294,7 +302,7 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
     subscribe(app, &bea, "http://127.0.0.1:9/bea").await;
     assert_eq!(subscriptions(app).await, 1);
     let users: Vec<app::types::UserInfo> = app
-        .call::<app::api::accounts::admin::ListUsers>(&phone, &[])
+        .call(&phone, app::api::accounts::admin::ListUsers {})
         .await
         .json();
     let bea_id = users
@@ -304,9 +312,12 @@ async fn a_session_takes_its_alerts_with_it(app: &TestApp) {
         .id
         .clone();
     let disabled = app
-        .call::<app::api::accounts::admin::SetUserDisabled>(
+        .call(
             &phone,
-            &[("user_id", &bea_id), ("disabled", "true")],
+            app::api::accounts::admin::SetUserDisabled {
+                user_id: bea_id.to_string(),
+                disabled: true,
+            },
         )
         .await;
     assert!(disabled.is_ok(), "{disabled:?}");
@@ -321,7 +332,7 @@ async fn sign_out_closes_the_live_stream(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    app.call::<app::api::accounts::sign_in::SignOut>(&ada, &[])
+    app.call(&ada, app::api::accounts::sign_in::SignOut {})
         .await;
     let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
@@ -368,7 +379,7 @@ async fn live_streams_per_user_are_capped(app: &TestApp) {
 
 async fn session_ips(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
     let sessions: Vec<SessionInfo> = app
-        .call::<app::api::accounts::settings::ListSessions>(client, &[])
+        .call(client, app::api::accounts::settings::ListSessions {})
         .await
         .json();
     sessions.into_iter().map(|s| s.ip).collect()
@@ -565,7 +576,7 @@ async fn pages_carry_the_security_headers(app: &TestApp) {
     );
     // Answers that are not pages are covered too.
     let api = app
-        .call::<app::api::accounts::sign_in::SignedInUser>(&app.browser(), &[])
+        .call(&app.browser(), app::api::accounts::sign_in::SignedInUser {})
         .await;
     assert_eq!(api.headers["x-content-type-options"], "nosniff");
 }
@@ -679,14 +690,26 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     }
     let buy = |client: reqwest::Client, area: &'static str| async move {
         let offers: Vec<app::types::NumberOffer> = app
-            .call::<app::api::numbers::SearchNumbers>(
+            .call(
                 &client,
-                &[("country", "US"), ("area_code", area)],
+                app::api::numbers::SearchNumbers {
+                    country: "US".into(),
+                    area_code: area.to_string(),
+                    contains: Default::default(),
+                    sms: Default::default(),
+                    mms: Default::default(),
+                    voice: Default::default(),
+                },
             )
             .await
             .json();
         let number: app::types::OwnedNumber = app
-            .call::<app::api::numbers::BuyNumber>(&client, &[("e164", &offers[0].e164)])
+            .call(
+                &client,
+                app::api::numbers::BuyNumber {
+                    e164: offers[0].e164.to_string(),
+                },
+            )
             .await
             .json();
         number
@@ -712,13 +735,14 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // … and Ada's text still leaves at once.
-    app.call::<app::api::messaging::SendMessage>(
+    app.call(
         &ada,
-        &[
-            ("number_id", &ada_number.id),
-            ("to", "+12025550142"),
-            ("body", "on my way"),
-        ],
+        app::api::messaging::SendMessage {
+            number_id: ada_number.id.to_string(),
+            to: "+12025550142".into(),
+            body: "on my way".into(),
+            media: vec![],
+        },
     )
     .await
     .json::<String>();
@@ -737,12 +761,27 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
 async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<app::types::NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
+        .call(
+            &ada,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "212".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .json();
-    app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
-        .await
-        .json::<app::types::OwnedNumber>();
+    app.call(
+        &ada,
+        app::api::numbers::BuyNumber {
+            e164: offers[0].e164.to_string(),
+        },
+    )
+    .await
+    .json::<app::types::OwnedNumber>();
     sqlx::query("DELETE FROM events")
         .execute(app.state.db.pool())
         .await
@@ -771,9 +810,16 @@ async fn parallel_purchases_stay_within_the_quota(app: &TestApp) {
     for round in 0..8 {
         let ada = app.admin(&format!("ada{round}@example.com")).await;
         let offers: Vec<app::types::NumberOffer> = app
-            .call::<app::api::numbers::SearchNumbers>(
+            .call(
                 &ada,
-                &[("country", "US"), ("area_code", "212")],
+                app::api::numbers::SearchNumbers {
+                    country: "US".into(),
+                    area_code: "212".into(),
+                    contains: Default::default(),
+                    sms: Default::default(),
+                    mms: Default::default(),
+                    voice: Default::default(),
+                },
             )
             .await
             .json();
@@ -781,16 +827,19 @@ async fn parallel_purchases_stay_within_the_quota(app: &TestApp) {
         let buys = offers[..8].iter().map(|offer| {
             let ada = ada.clone();
             async move {
-                app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offer.e164)])
-                    .await
+                app.call(
+                    &ada,
+                    app::api::numbers::BuyNumber {
+                        e164: offer.e164.to_string(),
+                    },
+                )
+                .await
             }
         });
         let replies = futures::future::join_all(buys).await;
         let bought = replies.iter().filter(|r| r.is_ok()).count();
-        let owned: Vec<app::types::OwnedNumber> = app
-            .call::<app::api::numbers::MyNumbers>(&ada, &[])
-            .await
-            .json();
+        let owned: Vec<app::types::OwnedNumber> =
+            app.call(&ada, app::api::numbers::MyNumbers {}).await.json();
         assert_eq!(bought, owned.len());
         assert_eq!(owned.len(), 3, "the default quota is 3: {replies:?}");
     }
@@ -811,7 +860,7 @@ async fn the_simulator_shows_no_real_carriers_texts(app: &TestApp) {
     sqlx::query("INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at, carrier_message_id) VALUES ('m1', 'c1', $1, 'out', 'private words', 'sent', 1, 0, 0, 'telnyx-1')")
         .bind(&user_id).execute(pool).await.unwrap();
     let listed: Vec<(String, String)> = app
-        .call::<app::api::simulator::RecentOutbound>(&ada, &[])
+        .call(&ada, app::api::simulator::RecentOutbound {})
         .await
         .json();
     assert!(listed.is_empty(), "{listed:?}");
@@ -833,11 +882,26 @@ async fn inbound_pictures_from_private_addresses_are_refused(app: &TestApp) {
     }
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<app::types::NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
+        .call(
+            &ada,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "212".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .json();
     let number: app::types::OwnedNumber = app
-        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
+        .call(
+            &ada,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.to_string(),
+            },
+        )
         .await
         .json();
     for (i, url) in [
@@ -921,12 +985,12 @@ async fn carrier_addresses_are_checked_and_secrets_stay_home(app: &TestApp) {
     }
     // A key saved for the default address …
     let saved = app
-        .call::<app::api::carrier::SaveCarrier>(&ada, &form("", "KEY123"))
+        .call_form::<app::api::carrier::SaveCarrier>(&ada, &form("", "KEY123"))
         .await;
     assert!(saved.is_ok(), "{saved:?}");
     // … is not sent to a new one unless typed again.
     let moved = app
-        .call::<app::api::carrier::TestCarrier>(&ada, &form("https://1.1.1.1/v2", ""))
+        .call_form::<app::api::carrier::TestCarrier>(&ada, &form("https://1.1.1.1/v2", ""))
         .await;
     assert!(
         matches!(moved.error(), AppError::Invalid(ref m) if m.contains("again")),

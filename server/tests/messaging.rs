@@ -15,9 +15,16 @@ use common::{eventually, TestApp};
 
 async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
     let offers: Vec<NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(
+        .call(
             client,
-            &[("country", "US"), ("area_code", area_code), ("sms", "true")],
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: area_code.to_string(),
+                contains: Default::default(),
+                sms: true,
+                mms: Default::default(),
+                voice: Default::default(),
+            },
         )
         .await
         .json();
@@ -25,21 +32,32 @@ async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedN
         !offers.is_empty(),
         "the sandbox offers numbers in {area_code}"
     );
-    app.call::<app::api::numbers::BuyNumber>(client, &[("e164", &offers[0].e164)])
-        .await
-        .json()
+    app.call(
+        client,
+        app::api::numbers::BuyNumber {
+            e164: offers[0].e164.to_string(),
+        },
+    )
+    .await
+    .json()
 }
 
 async fn conversations(app: &TestApp, client: &reqwest::Client) -> Vec<ConversationSummary> {
-    app.call::<app::api::messaging::Conversations>(client, &[])
+    app.call(client, app::api::messaging::Conversations {})
         .await
         .json()
 }
 
 async fn thread(app: &TestApp, client: &reqwest::Client, id: &str) -> Thread {
-    app.call::<app::api::messaging::OpenThread>(client, &[("conversation_id", id)])
-        .await
-        .json()
+    app.call(
+        client,
+        app::api::messaging::OpenThread {
+            conversation_id: id.to_string(),
+            mark_read: Default::default(),
+        },
+    )
+    .await
+    .json()
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -53,13 +71,16 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let offers: Vec<NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(
+        .call(
             &ada,
-            &[
-                ("country", "US"),
-                ("area_code", "415"),
-                ("contains", "0142"),
-            ],
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "415".into(),
+                contains: "0142".into(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
         )
         .await
         .json();
@@ -67,93 +88,128 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
     assert_eq!(offers[0].e164, "+14155550142");
     assert_eq!(offers[0].display, "(415) 555-0142");
     let bad = app
-        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "4x5")])
+        .call(
+            &ada,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "4x5".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .error();
     assert!(matches!(bad, AppError::Invalid(_)));
 
     let number: OwnedNumber = app
-        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", "+14155550142")])
+        .call(
+            &ada,
+            app::api::numbers::BuyNumber {
+                e164: "+14155550142".into(),
+            },
+        )
         .await
         .json();
     assert!(number.capabilities.sms && number.capabilities.mms);
     let again: Vec<NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(
+        .call(
             &ada,
-            &[
-                ("country", "US"),
-                ("area_code", "415"),
-                ("contains", "0142"),
-            ],
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "415".into(),
+                contains: "0142".into(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
         )
         .await
         .json();
     assert!(again.is_empty(), "an owned number is no longer offered");
     assert!(matches!(
-        app.call::<app::api::numbers::BuyNumber>(&ada, &[("e164", "+14155550142")])
-            .await
-            .error(),
+        app.call(
+            &ada,
+            app::api::numbers::BuyNumber {
+                e164: "+14155550142".into()
+            }
+        )
+        .await
+        .error(),
         AppError::Invalid(_)
     ));
 
     assert!(app
-        .call::<app::api::numbers::RenameNumber>(
+        .call(
             &ada,
-            &[("number_id", &number.id), ("name", "Work")]
+            app::api::numbers::RenameNumber {
+                number_id: number.id.to_string(),
+                name: "Work".into()
+            }
         )
         .await
         .is_ok());
-    let mine: Vec<OwnedNumber> = app
-        .call::<app::api::numbers::MyNumbers>(&ada, &[])
-        .await
-        .json();
+    let mine: Vec<OwnedNumber> = app.call(&ada, app::api::numbers::MyNumbers {}).await.json();
     assert_eq!(mine[0].name, "Work");
 
     // Another user can neither see, rename nor release it.
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
-    let theirs: Vec<OwnedNumber> = app
-        .call::<app::api::numbers::MyNumbers>(&bea, &[])
-        .await
-        .json();
+    let theirs: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();
     assert!(theirs.is_empty());
     let e = app
-        .call::<app::api::numbers::RenameNumber>(
+        .call(
             &bea,
-            &[("number_id", &number.id), ("name", "Mine")],
+            app::api::numbers::RenameNumber {
+                number_id: number.id.to_string(),
+                name: "Mine".into(),
+            },
         )
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let e = app
-        .call::<app::api::numbers::ReleaseNumber>(
+        .call(
             &bea,
-            &[("number_id", &number.id), ("confirm", "release")],
+            app::api::numbers::ReleaseNumber {
+                number_id: number.id.to_string(),
+                confirm: "release".into(),
+            },
         )
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     assert_eq!(
-        app.call::<app::api::numbers::AllNumbers>(&bea, &[])
+        app.call(&bea, app::api::numbers::AllNumbers {})
             .await
             .error(),
         AppError::Forbidden
     );
     let all: Vec<OwnedNumber> = app
-        .call::<app::api::numbers::AllNumbers>(&ada, &[])
+        .call(&ada, app::api::numbers::AllNumbers {})
         .await
         .json();
     assert_eq!(all[0].owner_email.as_deref(), Some("ada@example.com"));
 
     // Releasing needs the confirmation.
     let e = app
-        .call::<app::api::numbers::ReleaseNumber>(&ada, &[("number_id", &number.id)])
+        .call(
+            &ada,
+            app::api::numbers::ReleaseNumber {
+                number_id: number.id.to_string(),
+                confirm: Default::default(),
+            },
+        )
         .await
         .error();
     assert!(matches!(e, AppError::Invalid(m) if m.contains("confirm")));
     assert!(app
-        .call::<app::api::numbers::ReleaseNumber>(
+        .call(
             &ada,
-            &[("number_id", &number.id), ("confirm", "release")]
+            app::api::numbers::ReleaseNumber {
+                number_id: number.id.to_string(),
+                confirm: "release".into()
+            }
         )
         .await
         .is_ok());
@@ -167,16 +223,31 @@ async fn the_number_quota_holds(app: &TestApp) {
         buy(app, &bea, code).await;
     }
     let offers: Vec<NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(&bea, &[("country", "US"), ("area_code", "206")])
+        .call(
+            &bea,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "206".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .json();
     let over = app
-        .call::<app::api::numbers::BuyNumber>(&bea, &[("e164", &offers[0].e164)])
+        .call(
+            &bea,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.to_string(),
+            },
+        )
         .await
         .error();
     assert!(matches!(over, AppError::Invalid(m) if m.contains("3 of your 3")));
     let users: Vec<app::types::UserInfo> = app
-        .call::<app::api::accounts::admin::ListUsers>(&ada, &[])
+        .call(&ada, app::api::accounts::admin::ListUsers {})
         .await
         .json();
     let bea_id = users
@@ -186,20 +257,34 @@ async fn the_number_quota_holds(app: &TestApp) {
         .id
         .clone();
     assert_eq!(
-        app.call::<app::api::numbers::SetNumberQuota>(
+        app.call(
             &bea,
-            &[("user_id", &bea_id), ("quota", "9")]
+            app::api::numbers::SetNumberQuota {
+                user_id: bea_id.to_string(),
+                quota: 9
+            }
         )
         .await
         .error(),
         AppError::Forbidden
     );
     assert!(app
-        .call::<app::api::numbers::SetNumberQuota>(&ada, &[("user_id", &bea_id), ("quota", "4")])
+        .call(
+            &ada,
+            app::api::numbers::SetNumberQuota {
+                user_id: bea_id.to_string(),
+                quota: 4
+            }
+        )
         .await
         .is_ok());
     assert!(app
-        .call::<app::api::numbers::BuyNumber>(&bea, &[("e164", &offers[0].e164)])
+        .call(
+            &bea,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.to_string()
+            }
+        )
         .await
         .is_ok());
 }
@@ -208,13 +293,14 @@ async fn a_text_goes_queued_sent_delivered(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let conversation_id: String = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &number.id),
-                ("to", "(202) 555-0199"),
-                ("body", "Hello there"),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: number.id.to_string(),
+                to: "(202) 555-0199".into(),
+                body: "Hello there".into(),
+                media: vec![],
+            },
         )
         .await
         .json();
@@ -265,9 +351,14 @@ async fn bad_messages_are_refused_and_write_nothing(app: &TestApp) {
         (number.e164.as_str(), "hi", "itself"),
     ] {
         let e = app
-            .call::<app::api::messaging::SendMessage>(
+            .call(
                 &ada,
-                &[("number_id", &number.id), ("to", to), ("body", body)],
+                app::api::messaging::SendMessage {
+                    number_id: number.id.to_string(),
+                    to: to.to_string(),
+                    body: body.to_string(),
+                    media: vec![],
+                },
             )
             .await
             .error();
@@ -278,13 +369,14 @@ async fn bad_messages_are_refused_and_write_nothing(app: &TestApp) {
     }
     let long = "x".repeat(1601);
     let e = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &number.id),
-                ("to", "2025550199"),
-                ("body", &long),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: number.id.to_string(),
+                to: "2025550199".into(),
+                body: long.to_string(),
+                media: vec![],
+            },
         )
         .await
         .error();
@@ -304,13 +396,14 @@ async fn two_users_text_each_other(app: &TestApp) {
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     let ada_number = buy(app, &ada, "212").await;
     let bea_number = buy(app, &bea, "415").await;
-    app.call::<app::api::messaging::SendMessage>(
+    app.call(
         &ada,
-        &[
-            ("number_id", &ada_number.id),
-            ("to", &bea_number.e164),
-            ("body", "Hi Bea, it's Ada"),
-        ],
+        app::api::messaging::SendMessage {
+            number_id: ada_number.id.to_string(),
+            to: bea_number.e164.to_string(),
+            body: "Hi Bea, it's Ada".into(),
+            media: vec![],
+        },
     )
     .await
     .json::<String>();
@@ -322,33 +415,37 @@ async fn two_users_text_each_other(app: &TestApp) {
     assert_eq!(inbox[0].peer, ada_number.e164);
     assert_eq!(inbox[0].unread, 1);
     let unread: i64 = app
-        .call::<app::api::messaging::UnreadCount>(&bea, &[])
+        .call(&bea, app::api::messaging::UnreadCount {})
         .await
         .json();
     assert_eq!(unread, 1);
     let t: Thread = app
-        .call::<app::api::messaging::OpenThread>(
+        .call(
             &bea,
-            &[("conversation_id", &inbox[0].id), ("mark_read", "true")],
+            app::api::messaging::OpenThread {
+                conversation_id: inbox[0].id.to_string(),
+                mark_read: true,
+            },
         )
         .await
         .json();
     assert_eq!(t.messages[0].body, "Hi Bea, it's Ada");
     assert!(!t.messages[0].outgoing);
     let unread: i64 = app
-        .call::<app::api::messaging::UnreadCount>(&bea, &[])
+        .call(&bea, app::api::messaging::UnreadCount {})
         .await
         .json();
     assert_eq!(unread, 0);
 
     // Bea replies in the same conversation; Ada sees it in hers.
-    app.call::<app::api::messaging::SendMessage>(
+    app.call(
         &bea,
-        &[
-            ("number_id", &bea_number.id),
-            ("to", &ada_number.e164),
-            ("body", "Hi Ada!"),
-        ],
+        app::api::messaging::SendMessage {
+            number_id: bea_number.id.to_string(),
+            to: ada_number.e164.to_string(),
+            body: "Hi Ada!".into(),
+            media: vec![],
+        },
     )
     .await
     .json::<String>();
@@ -361,29 +458,46 @@ async fn two_users_text_each_other(app: &TestApp) {
 
     // Neither can reach the other's conversations, numbers or messages.
     let e = app
-        .call::<app::api::messaging::OpenThread>(&bea, &[("conversation_id", &ada_conv)])
-        .await
-        .error();
-    assert!(matches!(e, AppError::NotFound(_)));
-    let e = app
-        .call::<app::api::messaging::DeleteConversation>(&bea, &[("conversation_id", &ada_conv)])
-        .await
-        .error();
-    assert!(matches!(e, AppError::NotFound(_)));
-    let e = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &bea,
-            &[
-                ("number_id", &ada_number.id),
-                ("to", "2025550199"),
-                ("body", "x"),
-            ],
+            app::api::messaging::OpenThread {
+                conversation_id: ada_conv.to_string(),
+                mark_read: Default::default(),
+            },
+        )
+        .await
+        .error();
+    assert!(matches!(e, AppError::NotFound(_)));
+    let e = app
+        .call(
+            &bea,
+            app::api::messaging::DeleteConversation {
+                conversation_id: ada_conv.to_string(),
+            },
+        )
+        .await
+        .error();
+    assert!(matches!(e, AppError::NotFound(_)));
+    let e = app
+        .call(
+            &bea,
+            app::api::messaging::SendMessage {
+                number_id: ada_number.id.to_string(),
+                to: "2025550199".into(),
+                body: "x".into(),
+                media: vec![],
+            },
         )
         .await
         .error();
     assert!(matches!(e, AppError::NotFound(_)));
     let hits: Vec<SearchHit> = app
-        .call::<app::api::messaging::SearchMessages>(&bea, &[("query", "Ada")])
+        .call(
+            &bea,
+            app::api::messaging::SearchMessages {
+                query: "Ada".into(),
+            },
+        )
         .await
         .json();
     assert_eq!(
@@ -394,7 +508,12 @@ async fn two_users_text_each_other(app: &TestApp) {
     assert!(hits.iter().all(|h| h.conversation_id == inbox[0].id));
 
     assert!(app
-        .call::<app::api::messaging::DeleteConversation>(&ada, &[("conversation_id", &ada_conv)])
+        .call(
+            &ada,
+            app::api::messaging::DeleteConversation {
+                conversation_id: ada_conv.to_string()
+            }
+        )
         .await
         .is_ok());
     assert!(conversations(app, &ada).await.is_empty());
@@ -450,10 +569,7 @@ async fn sandbox_webhooks_are_verified_and_idempotent(app: &TestApp) {
         (list[0].preview.as_str(), list[0].unread),
         ("Knock knock", 1)
     );
-    let mine: Vec<OwnedNumber> = app
-        .call::<app::api::numbers::MyNumbers>(&ada, &[])
-        .await
-        .json();
+    let mine: Vec<OwnedNumber> = app.call(&ada, app::api::numbers::MyNumbers {}).await.json();
     assert!(
         mine[0].last_inbound_at.is_some(),
         "the Numbers page shows inbound reaching us"
@@ -465,17 +581,23 @@ async fn a_failed_send_says_why(app: &TestApp) {
     let number = buy(app, &ada, "212").await;
     // The Simulator arms the sandbox: the next text goes sent -> failed with Telnyx 40300.
     assert!(app
-        .call::<app::api::simulator::SimulateNextFailure>(&ada, &[("code", "40300")])
+        .call(
+            &ada,
+            app::api::simulator::SimulateNextFailure {
+                code: "40300".into()
+            }
+        )
         .await
         .is_ok());
     let conversation_id: String = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &number.id),
-                ("to", "2025550199"),
-                ("body", "Are you there?"),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: number.id.to_string(),
+                to: "2025550199".into(),
+                body: "Are you there?".into(),
+                media: vec![],
+            },
         )
         .await
         .json();
@@ -490,18 +612,26 @@ async fn a_failed_send_says_why(app: &TestApp) {
     .await;
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     assert_eq!(
-        app.call::<app::api::simulator::SimulateFailure>(
+        app.call(
             &bea,
-            &[("message_id", &message_id), ("code", "40300")]
+            app::api::simulator::SimulateFailure {
+                message_id: message_id.to_string(),
+                code: "40300".into()
+            }
         )
         .await
         .error(),
         AppError::Forbidden
     );
     assert_eq!(
-        app.call::<app::api::simulator::SimulateNextFailure>(&bea, &[("code", "40300")])
-            .await
-            .error(),
+        app.call(
+            &bea,
+            app::api::simulator::SimulateNextFailure {
+                code: "40300".into()
+            }
+        )
+        .await
+        .error(),
         AppError::Forbidden
     );
 }
@@ -512,13 +642,14 @@ async fn failure_codes_reach_the_thread_in_plain_words(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let conversation_id: String = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &number.id),
-                ("to", "2025550199"),
-                ("body", "Hello?"),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: number.id.to_string(),
+                to: "2025550199".into(),
+                body: "Hello?".into(),
+                media: vec![],
+            },
         )
         .await
         .json();
@@ -573,13 +704,14 @@ async fn queued_texts_survive_a_crash_and_send_once(app: &TestApp) {
     let number = buy(app, &ada, "212").await;
     for i in 0..3 {
         let body = format!("queued {i}");
-        app.call::<app::api::messaging::SendMessage>(
+        app.call(
             &ada,
-            &[
-                ("number_id", &number.id),
-                ("to", "2025550199"),
-                ("body", &body),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: number.id.to_string(),
+                to: "2025550199".into(),
+                body: body.to_string(),
+                media: vec![],
+            },
         )
         .await
         .json::<String>();
@@ -791,7 +923,7 @@ async fn concurrent_events_are_grouped_yet_each_counted_once(app: &TestApp) {
             .unwrap();
     assert_eq!(forgotten, 0);
     let unread: i64 = app
-        .call::<app::api::messaging::UnreadCount>(&ada, &[])
+        .call(&ada, app::api::messaging::UnreadCount {})
         .await
         .json();
     assert_eq!(unread, 30);
@@ -977,14 +1109,14 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     let bea_number = buy(app, &bea, "415").await;
     let picture = uploaded_id(&upload(app, &ada, PNG).await);
     let conversation: String = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &ada_number.id),
-                ("to", &bea_number.e164),
-                ("body", ""),
-                ("media[0]", &picture),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: ada_number.id.to_string(),
+                to: bea_number.e164.to_string(),
+                body: "".into(),
+                media: vec![picture.to_string()],
+            },
         )
         .await
         .json();
@@ -1030,7 +1162,10 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     );
 
     // The carrier's URL works as signed, and not altered or expired.
-    let url = app::server::media::public_url(&app.state, &picture);
+    let url = app::server::media::public_url(
+        &app.state,
+        &app::server::ids::MediaId::new(picture.as_str()),
+    );
     let path = url.strip_prefix(&app.base).unwrap();
     assert_eq!(app.get(&app.browser(), path).await.status, 200);
     let forged = path.replace("sig=", "sig=x");
@@ -1040,26 +1175,27 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
 
     // An attached upload can't be sent again, nor can another user's.
     let again = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &ada_number.id),
-                ("to", &bea_number.e164),
-                ("media[0]", &picture),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: ada_number.id.to_string(),
+                to: bea_number.e164.to_string(),
+                body: Default::default(),
+                media: vec![picture.to_string()],
+            },
         )
         .await;
     assert!(matches!(again.error(), AppError::NotFound(_)), "{again:?}");
     let beas = uploaded_id(&upload(app, &bea, PNG).await);
     let stolen = app
-        .call::<app::api::messaging::SendMessage>(
+        .call(
             &ada,
-            &[
-                ("number_id", &ada_number.id),
-                ("to", &bea_number.e164),
-                ("body", "look"),
-                ("media[0]", &beas),
-            ],
+            app::api::messaging::SendMessage {
+                number_id: ada_number.id.to_string(),
+                to: bea_number.e164.to_string(),
+                body: "look".into(),
+                media: vec![beas.to_string()],
+            },
         )
         .await;
     assert!(
@@ -1070,9 +1206,11 @@ async fn mms_pictures_go_between_users_and_only_their_owner_sees_them(app: &Test
     // Deleting the conversation deletes the picture's file too.
     let file = app.state.settings.media_dir.join(&picture);
     assert!(file.exists());
-    app.call::<app::api::messaging::DeleteConversation>(
+    app.call(
         &ada,
-        &[("conversation_id", &conversation)],
+        app::api::messaging::DeleteConversation {
+            conversation_id: conversation.to_string(),
+        },
     )
     .await;
     assert!(!file.exists());
@@ -1115,19 +1253,20 @@ async fn uploads_are_checked_and_bad_sends_write_nothing(app: &TestApp) {
     );
 
     // Eleven pictures are more than one MMS carries: nothing is written.
-    let mut form: Vec<(String, String)> = vec![
-        ("number_id".into(), number.id.clone()),
-        ("to".into(), "+12025550199".into()),
-    ];
-    for i in 0..11 {
-        form.push((
-            format!("media[{i}]"),
-            uploaded_id(&upload(app, &ada, PNG).await),
-        ));
+    let mut media = Vec::new();
+    for _ in 0..11 {
+        media.push(uploaded_id(&upload(app, &ada, PNG).await));
     }
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = app
-        .call::<app::api::messaging::SendMessage>(&ada, &form)
+        .call(
+            &ada,
+            app::api::messaging::SendMessage {
+                number_id: number.id.clone(),
+                to: "+12025550199".into(),
+                body: String::new(),
+                media,
+            },
+        )
         .await;
     assert!(
         matches!(reply.error(), AppError::Invalid(ref m) if m.contains("at most 10 pictures")),
@@ -1142,13 +1281,14 @@ async fn inbound_pictures_are_fetched_and_kept(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     // The Simulator's MMS: recorded at once as pending, fetched by a job, then shown.
-    app.call::<app::api::simulator::SimulateInbound>(
+    app.call(
         &ada,
-        &[
-            ("from", "(202) 555-0199"),
-            ("to", &number.e164),
-            ("picture", "true"),
-        ],
+        app::api::simulator::SimulateInbound {
+            from: "(202) 555-0199".into(),
+            to: number.e164.to_string(),
+            body: Default::default(),
+            picture: true,
+        },
     )
     .await
     .json::<()>();

@@ -62,17 +62,29 @@ async fn mock_push_service() -> MockPushService {
 async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
     let push = mock_push_service().await;
     let ada = app.admin("ada@example.com").await;
-    let config: PushConfig = app
-        .call::<app::api::push::PushSettings>(&ada, &[])
-        .await
-        .json();
+    let config: PushConfig = app.call(&ada, app::api::push::PushSettings {}).await.json();
     assert!(config.enabled);
     let offers: Vec<app::types::NumberOffer> = app
-        .call::<app::api::numbers::SearchNumbers>(&ada, &[("country", "US"), ("area_code", "212")])
+        .call(
+            &ada,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: "212".into(),
+                contains: Default::default(),
+                sms: Default::default(),
+                mms: Default::default(),
+                voice: Default::default(),
+            },
+        )
         .await
         .json();
     let number: app::types::OwnedNumber = app
-        .call::<app::api::numbers::BuyNumber>(&ada, &[("e164", &offers[0].e164)])
+        .call(
+            &ada,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.to_string(),
+            },
+        )
         .await
         .json();
 
@@ -95,24 +107,29 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         data["clientHash"].as_str().unwrap(),
     );
     let bad = app
-        .call::<app::api::push::PushSubscribe>(
+        .call(
             &ada,
-            &[("endpoint", endpoint), ("p256dh", "short"), ("auth", auth)],
+            app::api::push::PushSubscribe {
+                endpoint: endpoint.to_string(),
+                p256dh: "short".into(),
+                auth: auth.to_string(),
+            },
         )
         .await
         .error();
     assert!(matches!(bad, AppError::Invalid(_)));
     assert!(app
-        .call::<app::api::push::PushSubscribe>(
+        .call(
             &ada,
-            &[("endpoint", endpoint), ("p256dh", p256dh), ("auth", auth)]
+            app::api::push::PushSubscribe {
+                endpoint: endpoint.to_string(),
+                p256dh: p256dh.to_string(),
+                auth: auth.to_string()
+            }
         )
         .await
         .is_ok());
-    let devices: Vec<PushDevice> = app
-        .call::<app::api::push::PushDevices>(&ada, &[])
-        .await
-        .json();
+    let devices: Vec<PushDevice> = app.call(&ada, app::api::push::PushDevices {}).await.json();
     assert_eq!(devices.len(), 1);
 
     // An inbound text: the alert is queued with it and sent by the worker.
@@ -153,7 +170,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
 
     // Previews hidden: the alert says only that a message came.
     assert!(app
-        .call::<app::api::push::SetPushPreviews>(&ada, &[("hidden", "true")])
+        .call(&ada, app::api::push::SetPushPreviews { hidden: true })
         .await
         .is_ok());
     messaging::ingest(&app.state, CarrierKind::Sandbox, &inbound("p2"))
@@ -187,41 +204,50 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .await
         .unwrap();
     eventually(10, "the expired device removed", || async {
-        let devices: Vec<PushDevice> = app
-            .call::<app::api::push::PushDevices>(&ada, &[])
-            .await
-            .json();
+        let devices: Vec<PushDevice> = app.call(&ada, app::api::push::PushDevices {}).await.json();
         devices.is_empty().then_some(())
     })
     .await;
 
     // Other users can't remove Ada's devices; the endpoint route works for the owner.
     assert!(app
-        .call::<app::api::push::PushSubscribe>(
+        .call(
             &ada,
-            &[
-                ("endpoint", "http://127.0.0.1:9/e1"),
-                ("p256dh", p256dh),
-                ("auth", auth)
-            ]
+            app::api::push::PushSubscribe {
+                endpoint: "http://127.0.0.1:9/e1".into(),
+                p256dh: p256dh.to_string(),
+                auth: auth.to_string()
+            }
         )
         .await
         .is_ok());
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
     let id = app
-        .call::<app::api::push::PushDevices>(&ada, &[])
+        .call(&ada, app::api::push::PushDevices {})
         .await
         .json::<Vec<PushDevice>>()[0]
         .id
         .clone();
     assert!(matches!(
-        app.call::<app::api::push::PushRemove>(&bea, &[("subscription_id", &id)])
-            .await
-            .error(),
+        app.call(
+            &bea,
+            app::api::push::PushRemove {
+                subscription_id: id.to_string(),
+                endpoint: Default::default()
+            }
+        )
+        .await
+        .error(),
         AppError::NotFound(_)
     ));
     assert!(app
-        .call::<app::api::push::PushRemove>(&ada, &[("endpoint", "http://127.0.0.1:9/e1")])
+        .call(
+            &ada,
+            app::api::push::PushRemove {
+                subscription_id: Default::default(),
+                endpoint: "http://127.0.0.1:9/e1".into()
+            }
+        )
         .await
         .is_ok());
 }

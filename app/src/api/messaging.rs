@@ -51,9 +51,10 @@ pub async fn send_message(
     #[server(default)] body: String,
     #[server(default)] media: Vec<String>,
 ) -> Result<String, AppError> {
-    use crate::server::ids::NumberId;
+    use crate::server::ids::{MediaId, NumberId};
     use crate::server::{context, messaging};
     let me = context::require_user()?;
+    let media: Vec<MediaId> = media.into_iter().map(MediaId::new).collect();
     let conversation_id = messaging::send(
         &context::state()?,
         &me.user_id(),

@@ -34,7 +34,7 @@ pub async fn push_subscribe(
         auth: &auth,
         name: &device,
     };
-    push::subscribe(&state, &me.user.id, &me.session_id, &device).await
+    push::subscribe(&state, &me.user_id(), &me.session_id, &device).await
 }
 
 #[server(endpoint = "push_devices")]
@@ -55,8 +55,8 @@ pub async fn push_remove(
     let me = context::require_user()?;
     push::remove(
         &context::state()?.db,
-        &me.user.id,
-        &subscription_id,
+        &me.user_id(),
+        &crate::server::ids::PushSubscriptionId::new(subscription_id),
         &endpoint,
     )
     .await
@@ -73,8 +73,12 @@ pub async fn push_test() -> Result<usize, AppError> {
             "Push alerts are off on this Switchboard. Ask your admin to set a push contact.",
         ));
     }
-    crate::server::throttle::take(&state.db, crate::server::throttle::TEST_ALERTS, &me.user.id)
-        .await?;
+    crate::server::throttle::take(
+        &state.db,
+        crate::server::throttle::TEST_ALERTS,
+        me.user.id.as_str(),
+    )
+    .await?;
     let mut tx = state.db.begin().await?;
     let notification = push::Notification {
         title: "Switchboard".into(),
@@ -83,7 +87,7 @@ pub async fn push_test() -> Result<usize, AppError> {
         tag: "test".into(),
         unread: 0,
     };
-    let n = push::enqueue_for_user(&mut tx, &me.user.id, &notification, false).await?;
+    let n = push::enqueue_for_user(&mut tx, &me.user_id(), &notification, false).await?;
     tx.commit().await?;
     state.jobs_waker.notify_one();
     if n == 0 {

@@ -23,7 +23,12 @@ pub async fn simulate_inbound(
 pub async fn simulate_failure(message_id: String, code: String) -> Result<(), AppError> {
     use crate::server::{context, simulator};
     context::require_admin()?;
-    simulator::fail_delivery(&context::state()?, &message_id, &code).await
+    simulator::fail_delivery(
+        &context::state()?,
+        &crate::server::ids::MessageId::new(message_id),
+        &code,
+    )
+    .await
 }
 
 /// Arms the sandbox: the next text anyone sends goes sent → failed with this carrier code.

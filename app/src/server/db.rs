@@ -96,6 +96,24 @@ impl Db {
             })
     }
 
+    /// The first schema change this database has that this binary does not know (a newer
+    /// version migrated it), if any. Running on would misread the newer schema.
+    pub async fn unknown_migration(&self) -> Result<Option<i64>, sqlx::Error> {
+        let applied: Vec<(i64,)> = match sqlx::query_as("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+        {
+            Ok(rows) => rows,
+            // A new database: nothing applied yet.
+            Err(sqlx::Error::Database(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(applied
+            .into_iter()
+            .map(|(version,)| version)
+            .find(|version| !MIGRATOR.iter().any(|m| m.version == *version)))
+    }
+
     /// Applies the migrations in `migrations/` that have not run yet.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         MIGRATOR.run(&self.pool).await

@@ -16,6 +16,7 @@ use sqlx::{Any, Transaction};
 use tokio::sync::broadcast;
 
 use super::accounts::sessions::Authenticated;
+use super::ids::{SessionId, UserId};
 use super::{now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::LiveEvent;
@@ -28,7 +29,7 @@ pub const KEEP_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone)]
 pub struct Published {
-    pub user_id: String,
+    pub user_id: UserId,
     pub seq: i64,
     pub event: LiveEvent,
 }
@@ -45,9 +46,9 @@ pub struct EventBus {
     local: broadcast::Sender<Published>,
     /// User ids whose sessions just ended (sign-out, revoked, disabled, password changed):
     /// their open streams check their own session at once and close if it is gone.
-    sessions_ended: broadcast::Sender<String>,
+    sessions_ended: broadcast::Sender<UserId>,
     /// Open streams per user on this instance.
-    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<UserId, usize>>>,
 }
 
 impl Default for EventBus {
@@ -62,8 +63,8 @@ impl Default for EventBus {
 
 /// One open stream of a user, counted until dropped.
 struct StreamSlot {
-    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
-    user_id: String,
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<UserId, usize>>>,
+    user_id: UserId,
 }
 
 impl Drop for StreamSlot {
@@ -84,25 +85,25 @@ impl EventBus {
     }
 
     /// A slot for one more open stream of `user_id`, or None at the cap.
-    fn open_stream(&self, user_id: &str) -> Option<StreamSlot> {
+    fn open_stream(&self, user_id: &UserId) -> Option<StreamSlot> {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        let n = streams.entry(user_id.to_string()).or_insert(0);
+        let n = streams.entry(user_id.clone()).or_insert(0);
         if *n >= MAX_STREAMS_PER_USER {
             return None;
         }
         *n += 1;
         Some(StreamSlot {
             streams: self.streams.clone(),
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
         })
     }
 
     /// Says that some of `user_id`'s sessions ended, on every instance: their live streams
     /// close now rather than at their next check.
-    pub async fn sessions_ended(&self, db: &Db, user_id: &str) {
+    pub async fn sessions_ended(&self, db: &Db, user_id: &UserId) {
         match db.backend() {
             Backend::Sqlite => {
-                let _ = self.sessions_ended.send(user_id.to_string());
+                let _ = self.sessions_ended.send(user_id.clone());
             }
             Backend::Postgres => {
                 let note = format!("{ENDED_PREFIX}{user_id}");
@@ -113,7 +114,7 @@ impl EventBus {
                     .await
                 {
                     tracing::error!(error = %e, "NOTIFY failed; closing local streams only");
-                    let _ = self.sessions_ended.send(user_id.to_string());
+                    let _ = self.sessions_ended.send(user_id.clone());
                 }
             }
         }
@@ -122,7 +123,7 @@ impl EventBus {
     /// Records `event` for `user_id` inside `tx`; announce the result after commit.
     pub async fn record(
         tx: &mut Transaction<'_, Any>,
-        user_id: &str,
+        user_id: &UserId,
         event: &LiveEvent,
     ) -> AppResult<Published> {
         let mut recorded = EventBus::record_all(tx, user_id, std::slice::from_ref(event)).await?;
@@ -134,7 +135,7 @@ impl EventBus {
     /// statements are what its throughput is made of.
     pub async fn record_all(
         tx: &mut Transaction<'_, Any>,
-        user_id: &str,
+        user_id: &UserId,
         events: &[LiveEvent],
     ) -> AppResult<Vec<Published>> {
         let n = events.len() as i64;
@@ -161,7 +162,7 @@ impl EventBus {
                 .bind(serde_json::to_string(event).map_err(AppError::internal)?)
                 .bind(now);
             published.push(Published {
-                user_id: user_id.to_string(),
+                user_id: user_id.clone(),
                 seq,
                 event: event.clone(),
             });
@@ -206,7 +207,7 @@ impl EventBus {
                         } else {
                             while let Ok(note) = listener.recv().await {
                                 if let Some(user_id) = note.payload().strip_prefix(ENDED_PREFIX) {
-                                    let _ = sessions_ended.send(user_id.to_string());
+                                    let _ = sessions_ended.send(UserId::new(user_id));
                                     continue;
                                 }
                                 let Some((user_id, seq)) = note.payload().rsplit_once(':') else {
@@ -215,7 +216,8 @@ impl EventBus {
                                 let Ok(seq) = seq.parse::<i64>() else {
                                     continue;
                                 };
-                                if let Ok(Some(p)) = load_one(&db, user_id, seq).await {
+                                let user_id = UserId::new(user_id);
+                                if let Ok(Some(p)) = load_one(&db, &user_id, seq).await {
                                     let _ = local.send(p);
                                 }
                             }
@@ -238,16 +240,16 @@ fn event_kind(event: &LiveEvent) -> &'static str {
     }
 }
 
-fn decode(user_id: &str, seq: i64, payload: &str) -> Option<Published> {
+fn decode(user_id: &UserId, seq: i64, payload: &str) -> Option<Published> {
     let event = serde_json::from_str(payload).ok()?;
     Some(Published {
-        user_id: user_id.to_string(),
+        user_id: user_id.clone(),
         seq,
         event,
     })
 }
 
-async fn load_one(db: &Db, user_id: &str, seq: i64) -> AppResult<Option<Published>> {
+async fn load_one(db: &Db, user_id: &UserId, seq: i64) -> AppResult<Option<Published>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT payload FROM events WHERE user_id = $1 AND seq = $2")
             .bind(user_id)
@@ -258,7 +260,7 @@ async fn load_one(db: &Db, user_id: &str, seq: i64) -> AppResult<Option<Publishe
 }
 
 /// Events of `user_id` after `after_seq`, oldest first.
-pub async fn backlog(db: &Db, user_id: &str, after_seq: i64) -> AppResult<Vec<Published>> {
+pub async fn backlog(db: &Db, user_id: &UserId, after_seq: i64) -> AppResult<Vec<Published>> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT seq, payload FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
     )
@@ -278,7 +280,7 @@ const MAX_REPLAY: usize = 1000;
 /// What a tab that saw events up to `after` missed: the events, or, when some of them are
 /// gone (purged after [`KEEP_MS`], or more than [`MAX_REPLAY`]), one `resync` event that
 /// makes the tab refetch everything instead of silently missing what it can't be told.
-async fn replay(db: &Db, user_id: &str, after: i64) -> AppResult<Vec<Published>> {
+async fn replay(db: &Db, user_id: &UserId, after: i64) -> AppResult<Vec<Published>> {
     let events = backlog(db, user_id, after).await?;
     let current = current_seq(db, user_id).await?;
     let complete = match events.first() {
@@ -289,14 +291,14 @@ async fn replay(db: &Db, user_id: &str, after: i64) -> AppResult<Vec<Published>>
         return Ok(events);
     }
     Ok(vec![Published {
-        user_id: user_id.to_string(),
+        user_id: user_id.clone(),
         seq: current,
         event: LiveEvent::Resync,
     }])
 }
 
 /// The user's current position: a new tab starts from here.
-async fn current_seq(db: &Db, user_id: &str) -> AppResult<i64> {
+async fn current_seq(db: &Db, user_id: &UserId) -> AppResult<i64> {
     let (seq,): (i64,) = sqlx::query_as("SELECT event_seq FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(db.pool())
@@ -325,7 +327,8 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
         return (http::StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
     };
-    let Some(slot) = state.bus.open_stream(&auth.user.id) else {
+    let user_id = auth.user_id();
+    let Some(slot) = state.bus.open_stream(&user_id) else {
         return (
             http::StatusCode::TOO_MANY_REQUESTS,
             "Too many open tabs for this account. Close some and reload.",
@@ -347,7 +350,6 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
         .or(after_param);
     // Subscribe before reading the backlog, so nothing falls between the two.
     let receiver = state.bus.subscribe();
-    let user_id = auth.user.id.clone();
     let (start, backlog) = match last_id {
         Some(after) => match replay(&state.db, &user_id, after).await {
             Ok(events) => (after, events),
@@ -383,8 +385,8 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
 /// periodic look at its own session. Holds the stream's slot in the per-user count.
 struct SessionWatch {
     db: Db,
-    session_id: String,
-    ended: broadcast::Receiver<String>,
+    session_id: SessionId,
+    ended: broadcast::Receiver<UserId>,
     tick: tokio::time::Interval,
     _slot: StreamSlot,
 }
@@ -402,11 +404,11 @@ impl SessionWatch {
     }
 
     /// Returns when the session has ended.
-    async fn ended(&mut self, user_id: &str) {
+    async fn ended(&mut self, user_id: &UserId) {
         loop {
             tokio::select! {
                 note = self.ended.recv() => match note {
-                    Ok(who) if who != user_id => continue,
+                    Ok(who) if who != *user_id => continue,
                     Err(broadcast::error::RecvError::Closed) => {
                         std::future::pending::<()>().await
                     }
@@ -423,7 +425,7 @@ impl SessionWatch {
 
 fn live_stream(
     db: Db,
-    user_id: String,
+    user_id: UserId,
     last_sent: i64,
     receiver: broadcast::Receiver<Published>,
     watch: SessionWatch,

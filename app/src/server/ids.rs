@@ -57,6 +57,22 @@ id!(
     /// A signed-in device (`sessions.id`).
     SessionId
 );
+id!(
+    /// A stored picture (`media.id`).
+    MediaId
+);
+id!(
+    /// A queued piece of background work (`jobs.id`).
+    JobId
+);
+id!(
+    /// An invitation to join (`invitations.id`).
+    InviteId
+);
+id!(
+    /// One device's push subscription (`push_subscriptions.id`).
+    PushSubscriptionId
+);
 
 /// A phone number in E.164 (`+12125550123`), as parsed by [`super::phone::parse`] or read
 /// back from our own rows.

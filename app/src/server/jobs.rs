@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
+use super::ids::{JobId, MediaId, MessageId, PushSubscriptionId};
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::MediaState;
@@ -24,15 +25,15 @@ pub const MAX_CLAIMS: i64 = 200;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     SendMessage {
-        message_id: String,
+        message_id: MessageId,
     },
     /// Keep our copy of an inbound MMS picture (the carrier's URL expires).
     FetchMedia {
-        media_id: String,
+        media_id: MediaId,
     },
     /// One notification to one device.
     Push {
-        subscription_id: String,
+        subscription_id: PushSubscriptionId,
         payload: String,
         urgent: bool,
     },
@@ -63,7 +64,7 @@ pub async fn enqueue(tx: &mut Transaction<'_, Any>, job: &Job, run_at: i64) -> A
 }
 
 pub struct Claimed {
-    pub id: String,
+    pub id: JobId,
     pub job: Job,
     pub attempts: i64,
 }
@@ -138,7 +139,7 @@ pub async fn claim(db: &Db, lane: Lane) -> AppResult<Option<Claimed>> {
         }
     };
     let mut tx = db.begin().await?;
-    let Some((id,)) = sqlx::query_as::<_, (String,)>(pick)
+    let Some((id,)) = sqlx::query_as::<_, (JobId,)>(pick)
         .bind(now)
         .bind(lane.kinds())
         .fetch_optional(&mut *tx)
@@ -170,7 +171,7 @@ pub async fn claim(db: &Db, lane: Lane) -> AppResult<Option<Claimed>> {
     }
 }
 
-pub async fn complete(db: &Db, id: &str) -> AppResult<()> {
+pub async fn complete(db: &Db, id: &JobId) -> AppResult<()> {
     sqlx::query("DELETE FROM jobs WHERE id = $1")
         .bind(id)
         .execute(db.pool())
@@ -182,7 +183,7 @@ pub async fn complete(db: &Db, id: &str) -> AppResult<()> {
 /// that aren't failures, like pacing a number's send rate).
 pub async fn retry_at(
     db: &Db,
-    id: &str,
+    id: &JobId,
     run_at: i64,
     error: Option<&str>,
     count_attempt: bool,

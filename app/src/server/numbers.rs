@@ -169,7 +169,7 @@ async fn buy_reserved(
         .bind(reservation)
         .execute(&mut *tx)
         .await?;
-    let published = vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?];
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     owned_one(&state.db, user_id, &id).await
@@ -259,7 +259,7 @@ pub async fn rename(
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That number"));
     }
-    let published = vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?];
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     Ok(())
@@ -304,8 +304,8 @@ pub async fn release(state: &AppState, user_id: &UserId, id: &NumberId) -> AppRe
         .execute(&mut *tx)
         .await?;
     let published = vec![
-        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Numbers).await?,
-        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
     ];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;

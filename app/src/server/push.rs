@@ -2,7 +2,7 @@
 //! subscriptions, and delivery through the job queue (never on a webhook's request path).
 //! Payloads are encrypted with aes128gcm and signed with VAPID by the `web-push` crate.
 
-use crate::server::ids::{ConversationId, UserId};
+use crate::server::ids::{ConversationId, PushSubscriptionId, SessionId, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -93,11 +93,11 @@ pub struct Notification {
 /// `urgent` is for calls (push services deliver those first).
 pub async fn enqueue_for_user(
     tx: &mut Transaction<'_, Any>,
-    user_id: &str,
+    user_id: &UserId,
     notification: &Notification,
     urgent: bool,
 ) -> AppResult<usize> {
-    let devices: Vec<(String,)> =
+    let devices: Vec<(PushSubscriptionId,)> =
         sqlx::query_as("SELECT id FROM push_subscriptions WHERE user_id = $1")
             .bind(user_id)
             .fetch_all(&mut **tx)
@@ -148,7 +148,7 @@ pub async fn notify_inbound(
         tag: format!("conversation-{conversation_id}"),
         unread,
     };
-    enqueue_for_user(tx, user_id.as_str(), &notification, false).await?;
+    enqueue_for_user(tx, user_id, &notification, false).await?;
     Ok(())
 }
 
@@ -169,8 +169,8 @@ pub struct Device<'a> {
 /// server will post to it).
 pub async fn subscribe(
     state: &AppState,
-    user_id: &str,
-    session_id: &str,
+    user_id: &UserId,
+    session_id: &SessionId,
     device: &Device<'_>,
 ) -> AppResult<()> {
     let Device {
@@ -253,7 +253,7 @@ pub enum Delivery {
 /// Sends one queued notification to one device.
 pub async fn deliver(
     state: &AppState,
-    subscription_id: &str,
+    subscription_id: &PushSubscriptionId,
     payload: &str,
     urgent: bool,
 ) -> AppResult<Delivery> {
@@ -371,8 +371,8 @@ pub async fn devices(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::P
 /// "not found".
 pub async fn remove(
     db: &Db,
-    user_id: &str,
-    subscription_id: &str,
+    user_id: &UserId,
+    subscription_id: &PushSubscriptionId,
     endpoint: &str,
 ) -> AppResult<()> {
     let done = sqlx::query(

@@ -3,6 +3,7 @@
 
 use super::carrier::config::CarrierKind;
 use super::carrier::{CarrierEvent, DeliveryStatus, MediaRef};
+use super::ids::MessageId;
 use super::{crypto, media, messaging, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
 
@@ -70,7 +71,7 @@ pub async fn inbound(
 }
 
 /// Makes an outbound message fail as the carrier would, with the carrier's error code.
-pub async fn fail_delivery(state: &AppState, message_id: &str, code: &str) -> AppResult<()> {
+pub async fn fail_delivery(state: &AppState, message_id: &MessageId, code: &str) -> AppResult<()> {
     require_sandbox(state)?;
     let code = error_code(code)?;
     let found: Option<(Option<String>,)> = sqlx::query_as(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::carrier::config::CarrierKind;
 use super::carrier::{CarrierEvent, DeliveryStatus};
+use super::ids::MessageId;
 use super::messaging::{self, Ingested};
 use super::{crypto, AppState};
 
@@ -100,17 +101,18 @@ impl<'a> SandboxSignature<'a> {
 }
 
 /// Our message id, when the webhook URL names one (each send's status callback does).
-fn named_message(uri: &http::Uri) -> Option<String> {
+fn named_message(uri: &http::Uri) -> Option<MessageId> {
     url::form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(k, _)| k == "message")
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(MessageId::new)
 }
 
 async fn ingest_all(
     state: &AppState,
     carrier: CarrierKind,
-    our_message: Option<String>,
+    our_message: Option<MessageId>,
     events: Vec<CarrierEvent>,
 ) -> Response {
     for event in events {

@@ -22,11 +22,15 @@ pub async fn create_invite(
     use crate::server::context;
     let me = context::require_admin()?;
     let state = context::state()?;
-    crate::server::throttle::take(&state.db, crate::server::throttle::INVITATIONS, &me.user.id)
-        .await?;
+    crate::server::throttle::take(
+        &state.db,
+        crate::server::throttle::INVITATIONS,
+        me.user.id.as_str(),
+    )
+    .await?;
     invites::create(
         &state,
-        &me.user.id,
+        &me.user_id(),
         &email,
         parse_role(&role)?,
         expires_in_days,
@@ -47,7 +51,11 @@ pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
     use crate::server::accounts::invites;
     use crate::server::context;
     context::require_admin()?;
-    invites::revoke(&context::state()?.db, &invite_id).await
+    invites::revoke(
+        &context::state()?.db,
+        &crate::server::ids::InviteId::new(invite_id),
+    )
+    .await
 }
 
 #[server(endpoint = "list_users")]
@@ -78,12 +86,8 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), Ap
     use crate::server::context;
     context::require_admin()?;
     let state = context::state()?;
-    users::set_disabled(
-        &state.db,
-        &crate::server::ids::UserId::new(user_id.as_str()),
-        disabled,
-    )
-    .await?;
+    let user_id = crate::server::ids::UserId::new(user_id);
+    users::set_disabled(&state.db, &user_id, disabled).await?;
     if disabled {
         state.bus.sessions_ended(&state.db, &user_id).await;
     }

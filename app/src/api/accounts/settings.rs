@@ -18,13 +18,10 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    crate::server::accounts::sessions::end_own_session(
-        &state.db,
-        &me.user_id(),
-        &crate::server::ids::SessionId::new(session_id.as_str()),
-    )
-    .await?;
-    state.bus.sessions_ended(&state.db, &me.user.id).await;
+    let session_id = crate::server::ids::SessionId::new(session_id);
+    crate::server::accounts::sessions::end_own_session(&state.db, &me.user_id(), &session_id)
+        .await?;
+    state.bus.sessions_ended(&state.db, &me.user_id()).await;
     if session_id == me.session_id {
         context::set_cookie(crate::server::accounts::sessions::clear_session_cookie(
             &state.settings,
@@ -41,8 +38,9 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     use crate::server::context;
     let me = context::require_user()?;
     let state = context::state()?;
-    let ended = sessions::end_other_sessions(&state.db, &me.user_id(), Some(&me.session())).await?;
-    state.bus.sessions_ended(&state.db, &me.user.id).await;
+    let ended =
+        sessions::end_other_sessions(&state.db, &me.user_id(), Some(&me.session_id)).await?;
+    state.bus.sessions_ended(&state.db, &me.user_id()).await;
     Ok(ended)
 }
 
@@ -59,7 +57,7 @@ pub async fn change_password(
     users::change_password(
         &state.db,
         &me.user_id(),
-        &me.session(),
+        &me.session_id,
         users::PasswordChange {
             current: &current_password,
             new: &new_password,
@@ -67,6 +65,6 @@ pub async fn change_password(
         },
     )
     .await?;
-    state.bus.sessions_ended(&state.db, &me.user.id).await;
+    state.bus.sessions_ended(&state.db, &me.user_id()).await;
     Ok(())
 }

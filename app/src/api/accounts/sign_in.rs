@@ -37,7 +37,10 @@ pub async fn sign_out() -> Result<(), AppError> {
     let state = context::state()?;
     if let Some(current) = context::authenticated() {
         sessions::end_session(&state.db, &current.session_id).await?;
-        state.bus.sessions_ended(&state.db, &current.user.id).await;
+        state
+            .bus
+            .sessions_ended(&state.db, &current.user_id())
+            .await;
     }
     context::set_cookie(sessions::clear_session_cookie(&state.settings));
     leptos_axum::redirect("/signin");

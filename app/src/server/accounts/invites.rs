@@ -5,6 +5,7 @@
 
 use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::ids::{InviteId, UserId};
 use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{InviteInfo, InviteLookup, InviteStatus, Role};
 
@@ -12,11 +13,11 @@ pub const DEFAULT_DAYS: i64 = 7;
 pub const MAX_DAYS: i64 = 90;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-fn token_for(secret: &[u8; 32], id: &str) -> String {
+fn token_for(secret: &[u8; 32], id: &InviteId) -> String {
     format!("{id}.{}", crypto::sign(secret, &format!("invite:{id}")))
 }
 
-pub fn link_for(state: &AppState, id: &str) -> String {
+pub fn link_for(state: &AppState, id: &InviteId) -> String {
     format!(
         "{}/invite/{}",
         state.settings.base_url(),
@@ -25,9 +26,9 @@ pub fn link_for(state: &AppState, id: &str) -> String {
 }
 
 /// The invitation id a token names, if its signature holds.
-fn id_from_token(secret: &[u8; 32], token: &str) -> Option<String> {
+fn id_from_token(secret: &[u8; 32], token: &str) -> Option<InviteId> {
     let (id, signature) = token.split_once('.')?;
-    crypto::verify_signature(secret, &format!("invite:{id}"), signature).then(|| id.to_string())
+    crypto::verify_signature(secret, &format!("invite:{id}"), signature).then(|| InviteId::new(id))
 }
 
 fn status(
@@ -49,7 +50,7 @@ fn status(
 
 pub async fn create(
     state: &AppState,
-    created_by: &str,
+    created_by: &UserId,
     email: &str,
     role: Role,
     days: i64,
@@ -63,7 +64,7 @@ pub async fn create(
             "Choose an expiry between 1 and {MAX_DAYS} days."
         )));
     }
-    let id = crypto::new_id();
+    let id = InviteId::new(crypto::new_id());
     let now = now_ms();
     let expires_at = now + days * DAY_MS;
     sqlx::query(
@@ -80,7 +81,7 @@ pub async fn create(
     .await?;
     Ok(InviteInfo {
         link: Some(link_for(state, &id)),
-        id,
+        id: id.into_string(),
         email,
         role,
         status: InviteStatus::Pending,
@@ -92,7 +93,7 @@ pub async fn create(
 
 pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
     type Row = (
-        String,
+        InviteId,
         Option<String>,
         String,
         i64,
@@ -116,7 +117,7 @@ pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
                 let status = status(now, expires_at, accepted_at, revoked_at);
                 InviteInfo {
                     link: (status == InviteStatus::Pending).then(|| link_for(state, &id)),
-                    id,
+                    id: id.into_string(),
                     email,
                     role: Role::parse(&role).unwrap_or(Role::User),
                     status,
@@ -130,7 +131,7 @@ pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
 }
 
 /// Revokes a pending invitation. Accepted ones stay accepted.
-pub async fn revoke(db: &Db, id: &str) -> AppResult<()> {
+pub async fn revoke(db: &Db, id: &InviteId) -> AppResult<()> {
     let done = sqlx::query(
         "UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
     )
@@ -185,7 +186,7 @@ pub async fn accept(
     email: &str,
     display_name: &str,
     password: &str,
-) -> AppResult<String> {
+) -> AppResult<UserId> {
     let (invited_email, role) = match lookup(state, token).await? {
         InviteLookup::Valid { email, role } => (email, role),
         InviteLookup::Accepted => {

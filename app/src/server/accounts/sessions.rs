@@ -27,7 +27,7 @@ pub struct RequestMeta {
 /// A request made within a valid session.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub user: CurrentUser,
 }
 
@@ -35,11 +35,6 @@ impl Authenticated {
     /// The signed-in person's id, typed.
     pub fn user_id(&self) -> UserId {
         UserId::new(self.user.id.clone())
-    }
-
-    /// This request's session, typed.
-    pub fn session(&self) -> SessionId {
-        SessionId::new(self.session_id.clone())
     }
 }
 
@@ -95,7 +90,7 @@ fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
 pub async fn create_session(
     db: &Db,
     settings: &Settings,
-    user_id: &str,
+    user_id: &UserId,
     meta: &RequestMeta,
 ) -> AppResult<String> {
     let token = crypto::random_token();
@@ -116,7 +111,16 @@ pub async fn create_session(
     Ok(token)
 }
 
-type SessionRow = (String, String, String, i64, String, String, String, String);
+type SessionRow = (
+    SessionId,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+);
 
 /// Finds the live session behind `token`, checking its bindings. Returns the session and
 /// whether it should be refreshed.
@@ -161,7 +165,7 @@ async fn find_session(
 async fn refresh_session(
     db: &Db,
     settings: &Settings,
-    session_id: &str,
+    session_id: &SessionId,
     ip: &str,
 ) -> AppResult<()> {
     let now = now_ms();
@@ -175,7 +179,7 @@ async fn refresh_session(
     Ok(())
 }
 
-pub async fn end_session(db: &Db, session_id: &str) -> AppResult<()> {
+pub async fn end_session(db: &Db, session_id: &SessionId) -> AppResult<()> {
     sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(session_id)
         .execute(db.pool())
@@ -209,7 +213,7 @@ pub async fn list_sessions(
         .into_iter()
         .map(
             |(id, user_agent, ip, created_at, last_seen_at)| crate::types::SessionInfo {
-                current: id == me.session_id,
+                current: id == me.session_id.as_str(),
                 id,
                 device: crate::device::describe(&user_agent),
                 ip,

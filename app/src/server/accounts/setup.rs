@@ -3,6 +3,7 @@
 
 use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::ids::UserId;
 use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{Role, SetupLookup};
 
@@ -64,7 +65,7 @@ pub async fn complete(
     email: &str,
     display_name: &str,
     password: &str,
-) -> AppResult<String> {
+) -> AppResult<UserId> {
     if let Some(err) = lookup_error(lookup(&state.db, token).await?) {
         return Err(err);
     }
@@ -99,7 +100,7 @@ pub async fn create_admin(
     email: &str,
     display_name: &str,
     password: &str,
-) -> AppResult<String> {
+) -> AppResult<UserId> {
     let account = NewAccount::prepare(email, display_name, password).await?;
     let mut tx = db.begin().await?;
     let user_id = users::insert_user(

@@ -16,7 +16,7 @@ pub async fn insert_user(
     display_name: &str,
     password_hash: &str,
     role: Role,
-) -> AppResult<String> {
+) -> AppResult<UserId> {
     let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(&mut **tx)
@@ -26,7 +26,7 @@ pub async fn insert_user(
             "An account with this email already exists.",
         ));
     }
-    let id = crypto::new_id();
+    let id = UserId::new(crypto::new_id());
     sqlx::query(
         "INSERT INTO users (id, email, display_name, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -91,7 +91,7 @@ pub async fn sign_in(
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     }
     let attempt = throttle::reserve_sign_in(&state.db, &email_key, &meta.ip).await?;
-    let row: Option<(String, String, Option<i64>)> =
+    let row: Option<(UserId, String, Option<i64>)> =
         sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = $1")
             .bind(&email_key)
             .fetch_optional(state.db.pool())

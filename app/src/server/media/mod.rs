@@ -17,6 +17,7 @@ use sqlx::{Any, Transaction};
 
 use super::carrier::MediaRef;
 use super::events::EventBus;
+use super::ids::{MediaId, MessageId, UserId};
 use super::jobs::{self, Job};
 use super::{crypto, now_ms, AppState, Db};
 use crate::error::{AppError, AppResult};
@@ -99,7 +100,7 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 
 /// Keeps a picture the user will send. Returns its id for `messaging::send`.
 /// Whether `user_id` may keep another picture: Err(why) once their pictures fill the quota.
-async fn quota_left(state: &AppState, user_id: &str) -> AppResult<Result<(), String>> {
+async fn quota_left(state: &AppState, user_id: &UserId) -> AppResult<Result<(), String>> {
     let (used,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE user_id = $1",
     )
@@ -117,7 +118,7 @@ async fn quota_left(state: &AppState, user_id: &str) -> AppResult<Result<(), Str
     })
 }
 
-pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<String> {
+pub async fn upload(state: &AppState, user_id: &UserId, bytes: &[u8]) -> AppResult<MediaId> {
     let limits = state.carrier().media_limits();
     if bytes.is_empty() {
         return Err(AppError::invalid("That file is empty."));
@@ -130,14 +131,14 @@ pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<
     if let Some(why) = limits.check(&[bytes.len()]) {
         return Err(AppError::invalid(why));
     }
-    super::throttle::take(&state.db, super::throttle::UPLOADS, user_id).await?;
+    super::throttle::take(&state.db, super::throttle::UPLOADS, user_id.as_str()).await?;
     quota_left(state, user_id)
         .await?
         .map_err(AppError::Invalid)?;
-    let id = crypto::new_id();
+    let id = MediaId::new(crypto::new_id());
     state
         .media
-        .put(&id, bytes)
+        .put(id.as_str(), bytes)
         .await
         .map_err(AppError::internal)?;
     let inserted = sqlx::query(
@@ -152,7 +153,7 @@ pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<
     .execute(state.db.pool())
     .await;
     if let Err(e) = inserted {
-        let _ = state.media.delete(&id).await;
+        let _ = state.media.delete(id.as_str()).await;
         return Err(e.into());
     }
     Ok(id)
@@ -163,9 +164,9 @@ pub async fn upload(state: &AppState, user_id: &str, bytes: &[u8]) -> AppResult<
 pub async fn attach(
     tx: &mut Transaction<'_, Any>,
     state: &AppState,
-    user_id: &str,
-    message_id: &str,
-    media_ids: &[String],
+    user_id: &UserId,
+    message_id: &MessageId,
+    media_ids: &[MediaId],
 ) -> AppResult<()> {
     let mut sizes = Vec::with_capacity(media_ids.len());
     for id in media_ids {
@@ -199,13 +200,13 @@ pub async fn attach(
 /// ingestion transaction (so a crash can't lose one).
 pub async fn record_inbound(
     tx: &mut Transaction<'_, Any>,
-    user_id: &str,
-    message_id: &str,
+    user_id: &UserId,
+    message_id: &MessageId,
     media: &[MediaRef],
 ) -> AppResult<()> {
     let now = now_ms();
     for (position, item) in media.iter().enumerate() {
-        let id = crypto::new_id();
+        let id = MediaId::new(crypto::new_id());
         sqlx::query(
             "INSERT INTO media (id, user_id, message_id, position, content_type, state, source_url, created_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)",
@@ -238,12 +239,12 @@ pub enum Fetched {
 /// returned for the job queue to retry.
 pub async fn fetch(
     state: &AppState,
-    media_id: &str,
+    media_id: &MediaId,
 ) -> Result<Fetched, super::carrier::CarrierError> {
     use super::carrier::CarrierError;
     let internal = |e: AppError| CarrierError::Transient(format!("storage: {e:?}"));
     // The number the picture came to says which carrier (and so whose credentials) fetches it.
-    let row: Option<(Option<String>, String, String, String)> = sqlx::query_as(
+    let row: Option<(Option<String>, String, String, UserId)> = sqlx::query_as(
         "SELECT m.source_url, m.state, n.carrier, m.user_id FROM media m
          JOIN messages msg ON msg.id = m.message_id
          JOIN conversations c ON c.id = msg.conversation_id
@@ -301,7 +302,7 @@ pub async fn fetch(
     };
     state
         .media
-        .put(media_id, &bytes)
+        .put(media_id.as_str(), &bytes)
         .await
         .map_err(|e| internal(AppError::internal(e)))?;
     finish(
@@ -319,13 +320,13 @@ pub async fn fetch(
 /// Marks a pending picture stored or failed, and tells the owner's open tabs.
 pub async fn finish(
     state: &AppState,
-    media_id: &str,
+    media_id: &MediaId,
     outcome: MediaState,
     content_type: &str,
     size: usize,
 ) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
+    let row: Option<(UserId, Option<String>)> = sqlx::query_as(
         "UPDATE media SET state = $1, content_type = $2, size_bytes = $3, source_url = NULL
          WHERE id = $4 AND state = 'pending' RETURNING user_id, message_id",
     )
@@ -360,18 +361,22 @@ pub async fn finish(
 /// picture that does not exist, "not found".
 async fn read_stored(
     state: &AppState,
-    id: &str,
-    owner: Option<&str>,
+    id: &MediaId,
+    owner: Option<&UserId>,
 ) -> AppResult<(String, Vec<u8>)> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row: Option<(String, UserId)> = sqlx::query_as(
         "SELECT content_type, user_id FROM media WHERE id = $1 AND state = 'stored'",
     )
     .bind(id)
     .fetch_optional(state.db.pool())
     .await?;
     match row {
-        Some((content_type, user_id)) if owner.is_none_or(|o| o == user_id) => {
-            let bytes = state.media.get(id).await.map_err(AppError::internal)?;
+        Some((content_type, user_id)) if owner.is_none_or(|o| *o == user_id) => {
+            let bytes = state
+                .media
+                .get(id.as_str())
+                .await
+                .map_err(AppError::internal)?;
             Ok((content_type, bytes))
         }
         _ => Err(AppError::not_found("That picture")),
@@ -379,16 +384,20 @@ async fn read_stored(
 }
 
 /// A stored picture of `user_id`'s: its type and bytes. Anyone else's is "not found".
-pub async fn read_own(state: &AppState, user_id: &str, id: &str) -> AppResult<(String, Vec<u8>)> {
+pub async fn read_own(
+    state: &AppState,
+    user_id: &UserId,
+    id: &MediaId,
+) -> AppResult<(String, Vec<u8>)> {
     read_stored(state, id, Some(user_id)).await
 }
 
-fn public_message(id: &str, expires: i64) -> String {
+fn public_message(id: &MediaId, expires: i64) -> String {
     format!("media:{id}:{expires}")
 }
 
 /// The URL a carrier fetches an outbound picture from: unguessable, and good for a day.
-pub fn public_url(state: &AppState, id: &str) -> String {
+pub fn public_url(state: &AppState, id: &MediaId) -> String {
     let expires = now_ms() + PUBLIC_URL_TTL_MS;
     let sig = crypto::sign(&state.secret, &public_message(id, expires));
     format!(
@@ -400,7 +409,7 @@ pub fn public_url(state: &AppState, id: &str) -> String {
 /// A picture behind a public URL, if the URL is genuine and unexpired.
 pub async fn read_public(
     state: &AppState,
-    id: &str,
+    id: &MediaId,
     expires: i64,
     sig: &str,
 ) -> AppResult<(String, Vec<u8>)> {
@@ -413,8 +422,8 @@ pub async fn read_public(
 }
 
 /// The public URLs of an outbound message's pictures, in order.
-pub async fn public_urls_for(state: &AppState, message_id: &str) -> AppResult<Vec<String>> {
-    let ids: Vec<(String,)> = sqlx::query_as(
+pub async fn public_urls_for(state: &AppState, message_id: &MessageId) -> AppResult<Vec<String>> {
+    let ids: Vec<(MediaId,)> = sqlx::query_as(
         "SELECT id FROM media WHERE message_id = $1 AND state = 'stored' ORDER BY position",
     )
     .bind(message_id)
@@ -426,7 +435,7 @@ pub async fn public_urls_for(state: &AppState, message_id: &str) -> AppResult<Ve
 /// The pictures of these messages, by message id, in order.
 pub async fn views_for(
     db: &Db,
-    user_id: &str,
+    user_id: &UserId,
     message_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<MediaView>>> {
     let mut by_message: HashMap<String, Vec<MediaView>> = HashMap::new();
@@ -454,7 +463,7 @@ pub async fn views_for(
 
 /// Removes uploads nobody sent (the composer was closed before sending).
 pub async fn purge_orphans(state: &AppState) -> AppResult<usize> {
-    let old: Vec<(String,)> =
+    let old: Vec<(MediaId,)> =
         sqlx::query_as("SELECT id FROM media WHERE message_id IS NULL AND created_at < $1")
             .bind(now_ms() - ORPHAN_AFTER_MS)
             .fetch_all(state.db.pool())
@@ -464,7 +473,7 @@ pub async fn purge_orphans(state: &AppState) -> AppResult<usize> {
             .bind(id)
             .execute(state.db.pool())
             .await?;
-        let _ = state.media.delete(id).await;
+        let _ = state.media.delete(id.as_str()).await;
     }
     Ok(old.len())
 }

@@ -48,7 +48,7 @@ pub async fn upload(
         ))
         .into_response();
     };
-    match super::upload(&state, &auth.user.id, &body).await {
+    match super::upload(&state, &auth.user_id(), &body).await {
         Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
         Err(e) => e.into_response(),
     }
@@ -58,12 +58,12 @@ pub async fn upload(
 pub async fn own(
     State(state): State<AppState>,
     auth: Option<Extension<Authenticated>>,
-    Path(id): Path<String>,
+    Path(id): Path<crate::server::ids::MediaId>,
 ) -> Response {
     let Some(Extension(auth)) = auth else {
         return AppError::not_found("That picture").into_response();
     };
-    match super::read_own(&state, &auth.user.id, &id).await {
+    match super::read_own(&state, &auth.user_id(), &id).await {
         Ok((content_type, bytes)) => picture(content_type, bytes, "private, max-age=86400"),
         Err(e) => e.into_response(),
     }
@@ -78,7 +78,7 @@ pub struct Signed {
 /// `GET /media/public/{id}?expires=…&sig=…`: what a carrier fetches for an outbound MMS.
 pub async fn public(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<crate::server::ids::MediaId>,
     Query(signed): Query<Signed>,
 ) -> Response {
     match super::read_public(&state, &id, signed.expires, &signed.sig).await {

@@ -11,7 +11,7 @@ use crate::types::{LiveEvent, MessageStatus};
 
 use super::{advance, preview_with_media};
 use crate::server::carrier::config::CarrierKind;
-use crate::server::ids::{ConversationId, UserId};
+use crate::server::ids::{ConversationId, MessageId, NumberId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
@@ -163,7 +163,7 @@ async fn ingest_in(
                 status,
                 error_code,
             } => {
-                let found: Option<(String,)> =
+                let found: Option<(MessageId,)> =
                     sqlx::query_as("SELECT id FROM messages WHERE carrier_message_id = $1")
                         .bind(carrier_message_id)
                         .fetch_optional(&mut **tx)
@@ -248,12 +248,12 @@ struct InboundText<'a> {
 
 /// A conversation the group's texts land in.
 struct Landing {
-    number_id: String,
+    number_id: NumberId,
     peer: String,
-    user_id: String,
+    user_id: UserId,
     texts: i64,
     last_line: String,
-    id: String,
+    id: ConversationId,
 }
 
 /// Stores inbound texts in a fixed number of statements however many there are (ingest
@@ -283,12 +283,12 @@ async fn store_inbound(
     for number in &numbers {
         lookup = lookup.bind(*number);
     }
-    let owners: HashMap<String, (String, String, i64)> = lookup
+    let owners: HashMap<String, (NumberId, UserId, i64)> = lookup
         .fetch_all(&mut **tx)
         .await?
         .into_iter()
         .map(
-            |(e164, number_id, user_id, devices): (String, String, String, i64)| {
+            |(e164, number_id, user_id, devices): (String, NumberId, UserId, i64)| {
                 (e164, (number_id, user_id, devices))
             },
         )
@@ -315,7 +315,7 @@ async fn store_inbound(
                     user_id: user_id.clone(),
                     texts: 0,
                     last_line: String::new(),
-                    id: crypto::new_id(),
+                    id: ConversationId::new(crypto::new_id()),
                 });
                 landings.len() - 1
             });
@@ -345,7 +345,7 @@ async fn store_inbound(
             .bind(&landing.last_line)
             .bind(landing.texts);
     }
-    let ids: Vec<(String, String, String)> = upsert.fetch_all(&mut **tx).await?;
+    let ids: Vec<(ConversationId, String, String)> = upsert.fetch_all(&mut **tx).await?;
     for (id, number_id, peer) in ids {
         // An existing conversation keeps its id: learn it.
         if let Some(&landing) = landing_of.get(&(number_id.as_str(), peer.as_str())) {
@@ -354,7 +354,10 @@ async fn store_inbound(
     }
 
     // The messages, in arrival order.
-    let message_ids: Vec<String> = stored.iter().map(|_| crypto::new_id()).collect();
+    let message_ids: Vec<MessageId> = stored
+        .iter()
+        .map(|_| MessageId::new(crypto::new_id()))
+        .collect();
     let sql = format!(
         "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, carrier_message_id, created_at, updated_at)
          VALUES {}",
@@ -378,7 +381,7 @@ async fn store_inbound(
     insert.execute(&mut **tx).await?;
 
     // Pictures to fetch and alerts to send, per text; then each owner's live events.
-    let mut live: Vec<(&str, Vec<LiveEvent>)> = Vec::new();
+    let mut live: Vec<(&UserId, Vec<LiveEvent>)> = Vec::new();
     for ((text, landing), message_id) in stored.iter().zip(message_ids) {
         let landing = &landings[*landing];
         crate::server::media::record_inbound(tx, &landing.user_id, &message_id, text.media).await?;
@@ -389,8 +392,8 @@ async fn store_inbound(
             let region = phone::region_of(text.to).unwrap_or_else(|| "US".into());
             crate::server::push::notify_inbound(
                 tx,
-                &UserId::new(landing.user_id.as_str()),
-                &ConversationId::new(landing.id.as_str()),
+                &landing.user_id,
+                &landing.id,
                 crate::server::push::InboundAlert {
                     sender: &phone::display(text.from, &region),
                     preview: &preview_with_media(text.body, text.media.len()),
@@ -399,10 +402,10 @@ async fn store_inbound(
             .await?;
         }
         let event = LiveEvent::Message {
-            conversation_id: landing.id.clone(),
-            message_id,
+            conversation_id: landing.id.to_string(),
+            message_id: message_id.into_string(),
         };
-        match live.iter_mut().find(|(user, _)| *user == landing.user_id) {
+        match live.iter_mut().find(|(user, _)| **user == landing.user_id) {
             Some((_, events)) => events.push(event),
             None => live.push((&landing.user_id, vec![event])),
         }

@@ -13,6 +13,7 @@ pub use send::*;
 use sqlx::{Any, Transaction};
 
 use super::events::{EventBus, Published};
+use super::ids::{MessageId, UserId};
 use super::{carrier, now_ms};
 use crate::error::AppResult;
 use crate::types::{LiveEvent, MessageStatus};
@@ -42,12 +43,12 @@ fn preview(body: &str) -> String {
 /// published event when something changed.
 async fn advance(
     tx: &mut Transaction<'_, Any>,
-    message_id: &str,
+    message_id: &MessageId,
     status: MessageStatus,
     error_code: Option<&str>,
     carrier_message_id: Option<&str>,
 ) -> AppResult<Option<Published>> {
-    let row: Option<(String, String, String)> =
+    let row: Option<(UserId, String, String)> =
         sqlx::query_as("SELECT user_id, conversation_id, status FROM messages WHERE id = $1")
             .bind(message_id)
             .fetch_optional(&mut **tx)

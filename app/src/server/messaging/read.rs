@@ -76,7 +76,7 @@ pub async fn thread(
     .fetch_all(db.pool())
     .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut media = crate::server::media::views_for(db, user_id.as_str(), &ids).await?;
+    let mut media = crate::server::media::views_for(db, user_id, &ids).await?;
     let mut messages: Vec<MessageView> = rows
         .into_iter()
         .map(|(id, direction, body, status, error_code, created_at)| {
@@ -114,7 +114,7 @@ pub async fn mark_read(
     .execute(&mut *tx)
     .await?;
     let published = if done.rows_affected() > 0 {
-        vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?]
+        vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?]
     } else {
         Vec::new()
     };
@@ -151,8 +151,7 @@ pub async fn delete(
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That conversation"));
     }
-    let published =
-        vec![EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?];
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     // The rows went with their messages; the bytes go now.

@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::OutboundMessage;
 use crate::server::events::EventBus;
-use crate::server::ids::{ConversationId, MessageId, NumberId, UserId, E164};
+use crate::server::ids::{ConversationId, JobId, MediaId, MessageId, NumberId, UserId, E164};
 use crate::server::jobs::{self, Job};
 use crate::server::{crypto, now_ms, phone, AppState};
 use crate::types::{LiveEvent, MessageStatus};
@@ -55,7 +55,7 @@ pub async fn send(
     number_id: &NumberId,
     to: &str,
     body: &str,
-    media_ids: &[String],
+    media_ids: &[MediaId],
 ) -> AppResult<ConversationId> {
     if body.trim().is_empty() && media_ids.is_empty() {
         return Err(AppError::invalid("Write a message first."));
@@ -96,14 +96,7 @@ pub async fn send(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    crate::server::media::attach(
-        &mut tx,
-        state,
-        user_id.as_str(),
-        message_id.as_str(),
-        media_ids,
-    )
-    .await?;
+    crate::server::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
     sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
         .bind(now)
         .bind(preview_with_media(body, media_ids.len()))
@@ -113,7 +106,7 @@ pub async fn send(
     jobs::enqueue(
         &mut tx,
         &Job::SendMessage {
-            message_id: message_id.as_str().to_string(),
+            message_id: message_id.clone(),
         },
         now,
     )
@@ -121,14 +114,14 @@ pub async fn send(
     let published = vec![
         EventBus::record(
             &mut tx,
-            user_id.as_str(),
+            user_id,
             &LiveEvent::Message {
                 conversation_id: conversation_id.to_string(),
                 message_id: message_id.into_string(),
             },
         )
         .await?,
-        EventBus::record(&mut tx, user_id.as_str(), &LiveEvent::Conversations).await?,
+        EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
     ];
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -146,7 +139,7 @@ pub struct Outbound {
 }
 
 /// What to hand the carrier for a queued message (None once it left the queue).
-pub async fn outbound_for(state: &AppState, message_id: &str) -> AppResult<Option<Outbound>> {
+pub async fn outbound_for(state: &AppState, message_id: &MessageId) -> AppResult<Option<Outbound>> {
     let row: Option<(String, String, String, Option<i64>, String)> = sqlx::query_as(
         "SELECT n.e164, c.peer, m.body, m.submitted_at, n.carrier FROM messages m
          JOIN conversations c ON c.id = m.conversation_id
@@ -175,7 +168,7 @@ pub async fn outbound_for(state: &AppState, message_id: &str) -> AppResult<Optio
 }
 
 /// The webhook a message's delivery reports go to, naming the message.
-pub fn status_callback(state: &AppState, carrier: CarrierKind, message_id: &str) -> String {
+pub fn status_callback(state: &AppState, carrier: CarrierKind, message_id: &MessageId) -> String {
     format!(
         "{}/webhooks/{}?message={message_id}",
         state.settings.base_url(),
@@ -186,7 +179,7 @@ pub fn status_callback(state: &AppState, carrier: CarrierKind, message_id: &str)
 /// Records, before the carrier is called, that this message is being handed over: if we
 /// never learn the answer (a crash, a timeout), the next try knows it may have arrived and
 /// waits for its delivery report instead of sending it again.
-pub async fn mark_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+pub async fn mark_submitted(state: &AppState, message_id: &MessageId) -> AppResult<()> {
     sqlx::query("UPDATE messages SET submitted_at = $1 WHERE id = $2 AND status = 'queued'")
         .bind(now_ms())
         .bind(message_id)
@@ -196,7 +189,7 @@ pub async fn mark_submitted(state: &AppState, message_id: &str) -> AppResult<()>
 }
 
 /// The carrier said no (it did not take the message): a later try may send it.
-pub async fn clear_submitted(state: &AppState, message_id: &str) -> AppResult<()> {
+pub async fn clear_submitted(state: &AppState, message_id: &MessageId) -> AppResult<()> {
     sqlx::query("UPDATE messages SET submitted_at = NULL WHERE id = $1")
         .bind(message_id)
         .execute(state.db.pool())
@@ -209,7 +202,7 @@ pub async fn clear_submitted(state: &AppState, message_id: &str) -> AppResult<()
 /// bookkeeping never happened. Returns false when no such message exists (deleted).
 pub async fn adopt_carrier_id(
     state: &AppState,
-    message_id: &str,
+    message_id: &MessageId,
     carrier_message_id: &str,
 ) -> AppResult<bool> {
     let (found,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE id = $1")
@@ -233,8 +226,8 @@ pub async fn adopt_carrier_id(
 /// The carrier took the message: note its id and finish the job, atomically.
 pub async fn mark_handed_over(
     state: &AppState,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     carrier_message_id: &str,
 ) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
@@ -260,8 +253,8 @@ pub async fn mark_handed_over(
 
 pub async fn mark_send_failed(
     state: &AppState,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     code: &str,
 ) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
@@ -284,7 +277,7 @@ pub async fn mark_send_failed(
 pub async fn run_send_job(
     state: &AppState,
     claimed: &Claimed,
-    message_id: &str,
+    message_id: &MessageId,
     pacing: &mut HashMap<String, Instant>,
 ) -> AppResult<()> {
     let Some(outbound) = outbound_for(state, message_id).await? else {

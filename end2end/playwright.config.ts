@@ -10,6 +10,12 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
+  // `app`: the dev build the suite builds (scripts/test e2e); `release`: the deployable
+  // binary on its own (scripts/test release).
+  projects: [
+    { name: 'app', testIgnore: /release\.spec\.ts/ },
+    { name: 'release', testMatch: /release\.spec\.ts/ },
+  ],
   use: {
     headless: true,
     launchOptions: {

@@ -5,8 +5,31 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen pin in Cargo.toml
 SITE_ROOT="${SWITCHBOARD_SITE_ROOT:-$REPO_ROOT/target/site}"
+RELEASE_SITE_ROOT="$REPO_ROOT/target/site-release"   # built into the release binary
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Each step is timed (until the next step starts); print_timings lists them, so where a
+# first start's minutes go is visible (installs, client build, server build).
+STEP_NAMES=(); STEP_SECS=(); STEP_NOW=""; STEP_STARTED=""
+_close_step() {
+  if [ -n "$STEP_NOW" ]; then
+    STEP_NAMES+=("$STEP_NOW"); STEP_SECS+=($(( $(date +%s) - STEP_STARTED )))
+  fi
+}
+step() {
+  _close_step
+  STEP_NOW="$*"; STEP_STARTED=$(date +%s)
+  printf '\n\033[1m==> %s\033[0m\n' "$*"
+}
+print_timings() {
+  _close_step; STEP_NOW=""
+  local total=0 i
+  printf '\n\033[1mStep timings\033[0m\n'
+  for i in "${!STEP_NAMES[@]}"; do
+    printf '  %5ss  %s\n' "${STEP_SECS[$i]}" "${STEP_NAMES[$i]}"
+    total=$(( total + STEP_SECS[i] ))
+  done
+  printf '  %5ss  in all\n' "$total"
+}
 note() { printf '    %s\n' "$*"; }
 
 target_dir() {
@@ -41,24 +64,26 @@ ensure_rust_tools() {
 ensure_chromium() { apt_install chromium chromium; }
 
 # build_app [release]: the browser bundle (WASM + JS + CSS + public files) and the server.
+# Sets SWITCHBOARD_BIN (and SWITCHBOARD_SITE_ROOT, which a release binary doesn't need).
 build_app() {
   local profile="${1:-dev}"
   ensure_rust_tools
   local tdir; tdir="$(target_dir)"
-  local wasm_profile server_flag wasm_dir
+  local wasm_profile wasm_dir site
+  # Each profile has its own client folder, so building one never undoes the other.
   if [ "$profile" = release ]; then
-    wasm_profile=wasm-release; wasm_dir=wasm-release; server_flag=--release
+    wasm_profile=wasm-release; wasm_dir=wasm-release; site="$RELEASE_SITE_ROOT"
   else
-    wasm_profile=dev; wasm_dir=debug; server_flag=
+    wasm_profile=dev; wasm_dir=debug; site="$SITE_ROOT"
   fi
   step "Building the browser client (WASM, profile $wasm_profile)"
   cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
-  mkdir -p "$SITE_ROOT/pkg"
-  wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name switchboard \
+  mkdir -p "$site/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name switchboard \
     "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
   ensure_node
-  node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
-  cp "$REPO_ROOT/style/main.css" "$SITE_ROOT/pkg/switchboard.css"
+  node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
+  cp "$REPO_ROOT/style/main.css" "$site/pkg/switchboard.css"
   if [ "$profile" = release ]; then
     ensure_node_packages
     step "Optimising the WASM with wasm-opt (binaryen, npm)"
@@ -68,20 +93,27 @@ build_app() {
     "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
       --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       --enable-reference-types --enable-multivalue \
-      -o "$SITE_ROOT/pkg/switchboard_bg.wasm" "$SITE_ROOT/pkg/switchboard_bg.wasm"
+      -o "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
     step "Minifying the JS glue and the CSS (esbuild)"
     local esbuild="$REPO_ROOT/end2end/node_modules/.bin/esbuild"
     "$esbuild" --log-level=warning --minify --format=esm --allow-overwrite \
-      --outfile="$SITE_ROOT/pkg/switchboard.js" "$SITE_ROOT/pkg/switchboard.js"
+      --outfile="$site/pkg/switchboard.js" "$site/pkg/switchboard.js"
     "$esbuild" --log-level=warning --minify --allow-overwrite \
-      --outfile="$SITE_ROOT/pkg/switchboard.css" "$SITE_ROOT/pkg/switchboard.css"
+      --outfile="$site/pkg/switchboard.css" "$site/pkg/switchboard.css"
   fi
-  node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$SITE_ROOT" "$profile"
-  cp -R "$REPO_ROOT/public/." "$SITE_ROOT/"
-  step "Building the server (profile ${profile})"
-  cargo build -p switchboard $server_flag
-  if [ "$profile" = release ]; then SWITCHBOARD_BIN="$tdir/release/switchboard"; else SWITCHBOARD_BIN="$tdir/debug/switchboard"; fi
-  export SWITCHBOARD_BIN SWITCHBOARD_SITE_ROOT="$SITE_ROOT"
+  node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$site" "$profile"
+  cp -R "$REPO_ROOT/public/." "$site/"
+  if [ "$profile" = release ]; then
+    # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
+    step "Building the server (profile release, client embedded)"
+    SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site
+    SWITCHBOARD_BIN="$tdir/release/switchboard"
+  else
+    step "Building the server (profile dev)"
+    cargo build -p switchboard
+    SWITCHBOARD_BIN="$tdir/debug/switchboard"
+  fi
+  export SWITCHBOARD_BIN SWITCHBOARD_SITE_ROOT="$site"
 }
 
 # The PostgreSQL the tests use: started if it is installed but stopped.

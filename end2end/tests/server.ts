@@ -11,7 +11,7 @@ import AxeBuilder from '@axe-core/playwright';
 const BIN = process.env.SWITCHBOARD_BIN;
 const SITE_ROOT = process.env.SWITCHBOARD_SITE_ROOT;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {

@@ -9,10 +9,18 @@ use clap::{Args, Parser, Subcommand};
 
 use app::server::carrier::config::{CarrierConfig, CarrierKind, TelnyxConfig, TwilioConfig};
 
+/// `switchboard --version`: the release and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SWITCHBOARD_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "switchboard",
-    version,
+    version = VERSION,
     about = "Switchboard: own virtual phone numbers and use them from any browser.",
     long_about = "Switchboard: own virtual phone numbers and use them from any browser.\n\n\
 Every option can also be set by the environment variable shown, or in a file of KEY=value \
@@ -35,6 +43,18 @@ pub enum Command {
     /// Drive the sandbox carrier of a running instance (as its Simulator page does).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Back up the SQLite database, instance secret and pictures into a new folder, while
+    /// the server keeps running.
+    Backup {
+        /// The folder to create (it must not exist, or be empty).
+        folder: PathBuf,
+    },
+    /// Replace this instance's data with a backup (stop the server first). What was there
+    /// is moved to <data dir>/before-restore-<time>/.
+    Restore {
+        /// A folder written by `switchboard backup`.
+        folder: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

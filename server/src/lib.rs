@@ -2,8 +2,10 @@
 //! The `switchboard` server: start-up, the HTTP router and its guards.
 //! The app's rules live in `app::server`; this crate wires them to the network.
 
+pub mod backup;
 pub mod config;
 pub mod serving;
+pub mod site;
 pub mod startup;
 
 /// The server's allocator (here, so the binary, the tests and the benches all use it).
@@ -68,7 +70,7 @@ pub fn build_router(state: AppState) -> Router {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/events", get(app::server::events::stream_handler))
         .route(
@@ -83,19 +85,36 @@ pub fn build_router(state: AppState) -> Router {
         .route("/media/{id}", get(media::own))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
-        .leptos_routes_with_context(&state, routes, context.clone(), render)
-        // Files from the site root, served with the whole request (leptos's own file handler
-        // passes on only Accept-Encoding, so a revalidation never got its 304); anything
-        // else is leptos's 404 page.
-        .fallback_service(
+        .leptos_routes_with_context(&state, routes, context.clone(), render);
+    // Client files: built into a release binary, else from the site root (served with the
+    // whole request: leptos's own file handler passes on only Accept-Encoding, so a
+    // revalidation never got its 304). Anything else is leptos's 404 page.
+    let not_found = axum::handler::Handler::with_state(
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell),
+        state.clone(),
+    );
+    let router = if site::is_embedded() {
+        router.fallback(move |req: Request| {
+            let not_found = not_found.clone();
+            async move {
+                match site::answer(&req) {
+                    Some(file) => file,
+                    None => tower::ServiceExt::oneshot(not_found, req)
+                        .await
+                        .map(IntoResponse::into_response)
+                        .unwrap_or_else(|never| match never {}),
+                }
+            }
+        })
+    } else {
+        router.fallback_service(
             tower_http::services::ServeDir::new(&*state.leptos_options.site_root)
                 .precompressed_br()
                 .precompressed_gzip()
-                .fallback(axum::handler::Handler::with_state(
-                    leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell),
-                    state.clone(),
-                )),
+                .fallback(not_found),
         )
+    };
+    router
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(page_guard))
         .layer(middleware::from_fn_with_state(state.clone(), session_middleware))

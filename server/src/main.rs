@@ -52,6 +52,14 @@ async fn run() -> Result<(), String> {
             Ok(())
         }
         Command::Sandbox(command) => sandbox(&config, command).await,
+        Command::Backup { folder } => {
+            println!("{}", switchboard::backup::backup(&config, &folder).await?);
+            Ok(())
+        }
+        Command::Restore { folder } => {
+            println!("{}", switchboard::backup::restore(&config, &folder).await?);
+            Ok(())
+        }
         Command::Admin(AdminCommand::SetupLink) => {
             let (state, _) = startup::prepare(&config).await?;
             match app::server::accounts::setup::issue_link_if_needed(
@@ -70,6 +78,19 @@ async fn run() -> Result<(), String> {
 }
 
 async fn serve(config: config::Config) -> Result<(), String> {
+    // One server per SQLite file (several instances share PostgreSQL, not SQLite).
+    let _one_server = match switchboard::backup::sqlite_path(&config.database_url()) {
+        Some(_) => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                format!(
+                    "SWITCHBOARD_DATA_DIR: cannot create {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+            Some(switchboard::backup::DataDirLock::acquire(&config.data_dir)?)
+        }
+        None => None,
+    };
     let (state, reports) = startup::prepare(&config).await?;
     state.start_background_work(reports);
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -35,6 +35,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
                 )
             })?;
     }
+    refuse_what_would_bite(config)?;
     let secret = match &config.secret_key {
         Some(key) => key.0,
         None => load_or_create_secret(&config.data_dir.join("secret.key"))?,
@@ -59,7 +60,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         &config.database_url(),
         settings,
         secret,
-        leptos_options(config),
+        leptos_options(config)?,
     )
     .await
 }
@@ -75,6 +76,13 @@ pub async fn open(
     let db = Db::connect(database_url)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
+    if let Some(version) = db
+        .unknown_migration()
+        .await
+        .map_err(|e| format!("cannot read the database's schema: {e}"))?
+    {
+        return Err(crate::backup::newer_schema_message(version));
+    }
     db.migrate()
         .await
         .map_err(|e| format!("database migration failed: {e}"))?;
@@ -89,20 +97,74 @@ pub async fn open(
     Ok((state, reports))
 }
 
+/// Stops (or warns) at start-up on what would otherwise fail later, when it is harder to
+/// tell why.
+fn refuse_what_would_bite(config: &Config) -> Result<(), String> {
+    let url = config.public_url();
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => true,
+    };
+    if url.scheme() == "http" && !local {
+        tracing::warn!(
+            %url,
+            "SWITCHBOARD_PUBLIC_URL is plain http on a network address: passwords, session \
+             cookies and texts cross the network readable by anyone on the way, and browsers \
+             refuse push alerts and the microphone. Put it behind a TLS proxy and use https."
+        );
+    }
+    // Pictures are written beside their final name and renamed, and a restore moves the
+    // media folder aside by renaming it: both need it on the data directory's filesystem.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let media = config.data_dir.join("media");
+        if let (Ok(data), Ok(pictures)) = (
+            std::fs::metadata(&config.data_dir),
+            std::fs::metadata(&media),
+        ) {
+            if data.dev() != pictures.dev() {
+                return Err(format!(
+                    "{} is on another filesystem than the data directory {}: keep the whole \
+                     data directory on one filesystem (mount the volume at the data directory \
+                     itself), or restores and picture writes fail half-way",
+                    media.display(),
+                    config.data_dir.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Leptos's view of the built client. When the build named the files by their content
-/// (`<site root>/hash.txt`, written by scripts/lib.sh), pages link those names, which
-/// browsers may keep for good; without it, the plain names (always revalidated).
-pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let hash_file = std::path::absolute(config.site_root.join("hash.txt"))
-        .unwrap_or_else(|_| config.site_root.join("hash.txt"));
-    LeptosOptions::builder()
+/// (`hash.txt`, written by scripts/lib.sh), pages link those names, which browsers may keep
+/// for good; without it, the plain names (always revalidated). A release binary carries its
+/// client (`crate::site`); leptos reads the hashes from a file, so they are written into the
+/// data directory at each start.
+pub fn leptos_options(config: &Config) -> Result<LeptosOptions, String> {
+    let hash_file = match crate::site::hashes() {
+        Some(hashes) => {
+            let path = std::path::absolute(config.data_dir.join("client-hashes.txt"))
+                .unwrap_or_else(|_| config.data_dir.join("client-hashes.txt"));
+            std::fs::write(&path, hashes).map_err(|e| {
+                format!("SWITCHBOARD_DATA_DIR: cannot write {}: {e}", path.display())
+            })?;
+            path
+        }
+        None => std::path::absolute(config.site_root.join("hash.txt"))
+            .unwrap_or_else(|_| config.site_root.join("hash.txt")),
+    };
+    Ok(LeptosOptions::builder()
         .output_name("switchboard")
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .hash_files(hash_file.is_file())
         .hash_file(std::sync::Arc::<str>::from(hash_file.display().to_string()))
-        .build()
+        .build())
 }
 
 /// Everything this process creates from here on (the database and its WAL, the media

@@ -73,7 +73,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=messaging::NoThread ssr=SsrMode::Async />
                         <Route path=path!(":id") view=messaging::ThreadView ssr=SsrMode::Async />
                     </ParentRoute>
-                    <Route path=path!("calls") view=placeholder::CallsPage ssr=SsrMode::Async />
+                    <Route path=path!("calls") view=pages::calls::CallsPage ssr=SsrMode::Async />
                     <Route path=path!("numbers") view=numbers::NumbersPage ssr=SsrMode::Async />
                     <Route path=path!("contacts") view=placeholder::ContactsPage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=settings::SettingsPage ssr=SsrMode::Async />

@@ -27,6 +27,8 @@ pub struct Live {
     pub conversations: RwSignal<u64>,
     /// The user's numbers changed.
     pub numbers: RwSignal<u64>,
+    /// Calls rang, were answered or ended (the call log, the missed-calls count).
+    pub calls: RwSignal<u64>,
     /// Per conversation, how often its messages changed (read through [`Live::thread`]).
     threads: RwSignal<HashMap<String, u64>>,
     /// Everything may have changed (a resync; back after a failure).
@@ -43,6 +45,7 @@ pub struct Live {
 struct Pending {
     conversations: bool,
     numbers: bool,
+    calls: bool,
     threads: Vec<String>,
     everything: bool,
     scheduled: bool,
@@ -62,6 +65,7 @@ impl Live {
         let live = Live {
             conversations: RwSignal::new(0),
             numbers: RwSignal::new(0),
+            calls: RwSignal::new(0),
             threads: RwSignal::new(HashMap::new()),
             everything: RwSignal::new(0),
             pending: StoredValue::new(Pending::default()),
@@ -93,6 +97,11 @@ impl Live {
         self.pending.update_value(|p| match said {
             Some(Said { kind, .. }) if kind == "conversations" => p.conversations = true,
             Some(Said { kind, .. }) if kind == "numbers" => p.numbers = true,
+            Some(Said { kind, .. }) if kind == "calls" => {
+                // A ringing phone can't wait for the next batch: the call panel looks now.
+                calls_changed();
+                p.calls = true
+            }
             Some(Said {
                 kind,
                 conversation_id: Some(id),
@@ -154,6 +163,12 @@ impl Live {
         if p.numbers || p.everything {
             self.numbers.update(|v| *v += 1);
         }
+        if p.calls || p.everything {
+            self.calls.update(|v| *v += 1);
+        }
+        if p.everything {
+            calls_changed();
+        }
         if !p.threads.is_empty() {
             self.threads.update(|t| {
                 for id in p.threads {
@@ -169,6 +184,8 @@ impl Live {
             return;
         }
         self.started.set_value(true);
+        #[cfg(feature = "hydrate")]
+        load_calls_script();
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             use futures::StreamExt;
@@ -209,6 +226,37 @@ impl Live {
                 sleep_ms(wait).await;
             }
         });
+    }
+}
+
+/// Loads public/calls.js (the call panel and WebRTC) for a signed-in tab: incoming calls
+/// ring on whatever page is open. Not in the page itself, so the sign-in page and a first
+/// visit don't fetch it.
+#[cfg(feature = "hydrate")]
+fn load_calls_script() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
+        let _ = script.set_attribute("src", "/calls.js");
+        let _ = head.append_child(&script);
+    }
+}
+
+/// Tells public/calls.js that calls changed (`window.SwitchboardCalls.changed()`), if it
+/// has loaded; when it loads, it looks by itself.
+#[cfg(feature = "hydrate")]
+fn calls_changed() {
+    use wasm_bindgen::{JsCast, JsValue};
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let api = js_sys::Reflect::get(&window, &JsValue::from_str("SwitchboardCalls"))
+        .unwrap_or(JsValue::UNDEFINED);
+    if let Ok(changed) = js_sys::Reflect::get(&api, &JsValue::from_str("changed")) {
+        if let Ok(changed) = changed.dyn_into::<js_sys::Function>() {
+            let _ = changed.call0(&api);
+        }
     }
 }
 

@@ -57,6 +57,7 @@ async fn app(url: &str) -> (AppState, String, Db) {
         media_quota_bytes: 1_000_000_000,
         trusted_proxies: Vec::new(),
         report_wait_ms: 120_000,
+        ice_servers: "[]".into(),
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")

@@ -207,6 +207,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", value_parser = parse_trusted_proxies, default_value = "", global = true)]
     pub trusted_proxies: TrustedProxies,
 
+    /// STUN/TURN servers for calls between different networks, as the JSON list a browser's
+    /// RTCPeerConnection takes, e.g. [{"urls":"turn:turn.example.com:3478","username":"u",
+    /// "credential":"p"}]. Default: none (calls connect within one network).
+    #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers, default_value = "[]", global = true)]
+    pub ice_servers: IceServers,
+
     /// Megabytes of MMS pictures one user may keep (sent and received together).
     #[arg(long, env = "SWITCHBOARD_MEDIA_QUOTA_MB", default_value = "1000", value_parser = parse_media_quota, global = true)]
     pub media_quota_mb: i64,
@@ -227,6 +233,37 @@ pub struct Config {
 
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+/// The ICE servers' JSON, checked: a list of objects each naming `urls`.
+#[derive(Debug, Clone)]
+pub struct IceServers(pub String);
+
+fn parse_ice_servers(s: &str) -> Result<IceServers, String> {
+    let fail = |why: &str| {
+        format!("SWITCHBOARD_ICE_SERVERS: {why} (a JSON list such as [{{\"urls\":\"stun:stun.example.com:3478\"}}])")
+    };
+    let s = if s.trim().is_empty() { "[]" } else { s.trim() };
+    let value: serde_json::Value = serde_json::from_str(s).map_err(|_| fail("not JSON"))?;
+    let servers = value.as_array().ok_or_else(|| fail("not a list"))?;
+    for server in servers {
+        let urls = server
+            .get("urls")
+            .ok_or_else(|| fail("a server without urls"))?;
+        let all_urls = match urls {
+            serde_json::Value::String(u) => vec![u.as_str()],
+            serde_json::Value::Array(list) => list.iter().filter_map(|u| u.as_str()).collect(),
+            _ => return Err(fail("urls must be a string or a list of strings")),
+        };
+        if all_urls.is_empty()
+            || !all_urls.iter().all(|u| {
+                u.starts_with("stun:") || u.starts_with("turn:") || u.starts_with("turns:")
+            })
+        {
+            return Err(fail("each url starts with stun:, turn: or turns:"));
+        }
+    }
+    Ok(IceServers(value.to_string()))
+}
 
 fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
     s.split(',')

@@ -2,6 +2,7 @@
 //! is asking before anything else.
 
 pub mod accounts;
+pub mod calls;
 pub mod carrier;
 pub mod messaging;
 pub mod numbers;

@@ -7,6 +7,7 @@ use crate::wire::{FormAction, Loaded, PostForm};
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::accounts::sign_in::{SignOut, SignedInUser, HOME};
+use crate::api::calls::MissedCalls;
 use crate::api::messaging::UnreadCount;
 use crate::live::Live;
 use crate::types::CurrentUser;
@@ -47,6 +48,20 @@ fn Frame(user: CurrentUser) -> impl IntoView {
             }
         })
     };
+    let missed = Loaded::new(move || {
+        live.calls.track();
+        MissedCalls {}
+    });
+    let missed_badge = move || {
+        Suspend::new(async move {
+            match missed.await {
+                Ok(n) if n > 0 => Some(
+                    view! { <span class="unread missed" aria-label=format!("{n} missed")>{n}</span> },
+                ),
+                _ => None,
+            }
+        })
+    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="app">
@@ -61,7 +76,7 @@ fn Frame(user: CurrentUser) -> impl IntoView {
             </header>
             <nav class="mainnav" aria-label="Main">
                 <A href="/inbox">"Inbox" <Transition fallback=|| ()>{unread_badge}</Transition></A>
-                <A href="/calls">"Calls"</A>
+                <A href="/calls">"Calls" <Transition fallback=|| ()>{missed_badge}</Transition></A>
                 <A href="/numbers">"Numbers"</A>
                 <A href="/contacts">"Contacts"</A>
                 <A href="/settings">"Settings"</A>

@@ -359,6 +359,7 @@ pub fn ThreadView() -> impl IntoView {
                                 <a href="/inbox" class="back">"‹ Inbox"</a>
                                 <h2>{c.peer_display.clone()}</h2>
                                 <p class="muted">{format!("via {via}")}</p>
+                                <a class="button secondary" href=format!("/calls?to={}&from={}", c.peer.replace('+', "%2B"), c.number_id)>"Call"</a>
                             </header>
                             <ol class="messages" aria-label="Messages" aria-live="polite">
                                 {t.messages.into_iter().map(|m| {

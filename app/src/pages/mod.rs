@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod calls;
 pub mod carrier;
 pub mod layout;
 pub mod messaging;

@@ -18,11 +18,6 @@ fn Coming(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn CallsPage() -> impl IntoView {
-    view! { <Coming title="Calls" what="Calling and being called in the browser will live here." /> }
-}
-
-#[component]
 pub fn ContactsPage() -> impl IntoView {
     view! { <Coming title="Contacts" what="The people you text and call will be listed here." /> }
 }

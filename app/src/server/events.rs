@@ -236,6 +236,7 @@ fn event_kind(event: &LiveEvent) -> &'static str {
         LiveEvent::Message { .. } => "message",
         LiveEvent::Conversations => "conversations",
         LiveEvent::Numbers => "numbers",
+        LiveEvent::Calls => "calls",
         LiveEvent::Resync => "resync",
     }
 }

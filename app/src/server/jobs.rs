@@ -31,6 +31,10 @@ pub enum Job {
     FetchMedia {
         media_id: MediaId,
     },
+    /// A call still ringing now was not answered.
+    RingTimeout {
+        session_id: String,
+    },
     /// One notification to one device.
     Push {
         subscription_id: PushSubscriptionId,
@@ -45,6 +49,7 @@ impl Job {
             Job::SendMessage { .. } => "send_message",
             Job::FetchMedia { .. } => "fetch_media",
             Job::Push { .. } => "push",
+            Job::RingTimeout { .. } => "ring_timeout",
         }
     }
 }
@@ -79,16 +84,19 @@ pub enum Lane {
     Pictures,
     /// Notifications to push services, several at once.
     Pushes,
+    /// Call timers (a call nobody answered ends): quick, and never behind a slow send.
+    Calls,
 }
 
 impl Lane {
-    pub const ALL: [Lane; 3] = [Lane::Sends, Lane::Pictures, Lane::Pushes];
+    pub const ALL: [Lane; 4] = [Lane::Sends, Lane::Pictures, Lane::Pushes, Lane::Calls];
 
     fn kinds(self) -> &'static str {
         match self {
             Lane::Sends => "send_message",
             Lane::Pictures => "fetch_media",
             Lane::Pushes => "push",
+            Lane::Calls => "ring_timeout",
         }
     }
 
@@ -98,6 +106,7 @@ impl Lane {
             Lane::Sends => 1,
             Lane::Pictures => 2,
             Lane::Pushes => 8,
+            Lane::Calls => 2,
         }
     }
 
@@ -109,7 +118,7 @@ impl Lane {
 /// Wakes the lanes when work is queued (each lane keeps its wake-up until it looks).
 #[derive(Default)]
 pub struct Waker {
-    lanes: [tokio::sync::Notify; 3],
+    lanes: [tokio::sync::Notify; 4],
 }
 
 impl Waker {
@@ -378,6 +387,10 @@ async fn run(
         }
         Job::SendMessage { message_id } => {
             messaging::run_send_job(state, claimed, message_id, pacing).await
+        }
+        Job::RingTimeout { session_id } => {
+            super::calls::ring_timeout(state, session_id).await?;
+            complete(&state.db, &claimed.id).await
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Everything that must never be compiled into the browser bundle lives here, in one place.
 
 pub mod accounts;
+pub mod calls;
 pub mod carrier;
 pub mod context;
 pub mod crypto;
@@ -63,6 +64,9 @@ pub struct Settings {
     pub report_wait_ms: i64,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` header names the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// STUN/TURN servers for calls across networks, as JSON for `RTCPeerConnection`
+    /// (`[]`: calls connect on the same network only).
+    pub ice_servers: String,
 }
 
 impl Settings {

@@ -4,12 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+mod calls;
 mod carrier;
 mod messaging;
 mod numbers;
 mod push;
 
 pub use accounts::*;
+pub use calls::*;
 pub use carrier::*;
 pub use messaging::*;
 pub use numbers::*;
@@ -175,6 +177,8 @@ pub enum LiveEvent {
     Conversations,
     /// Numbers changed (bought, renamed, released, inbound seen).
     Numbers,
+    /// A call rang, was answered or ended, or missed calls were seen.
+    Calls,
     /// Some events can't be replayed to this tab (purged, or too many): refetch everything.
     /// Never stored; sent to a reconnecting tab in place of what it missed.
     Resync,

@@ -212,6 +212,7 @@ impl TestApp {
             media_quota_bytes: 1_000_000_000,
             trusted_proxies: Vec::new(),
             report_wait_ms: 5_000,
+            ice_servers: "[]".into(),
         };
         tweak(&mut settings);
         let options = leptos::config::LeptosOptions::builder()

@@ -1,0 +1,87 @@
+//! Calls: placing, answering, declining and hanging up (called by public/calls.js, which
+//! holds the WebRTC side), the calls under way, the call log.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::types::{CallLogEntry, LiveCall};
+
+/// Calls `to` from one of the user's numbers, offering the calling tab's session
+/// description; answers with the call's id.
+#[server(endpoint = "start_call")]
+pub async fn start_call(
+    number_id: String,
+    to: String,
+    tab: String,
+    offer: String,
+) -> Result<String, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::start(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &to,
+        &tab,
+        &offer,
+    )
+    .await
+}
+
+/// The user's calls ringing or under way, as tab `tab` sees them.
+#[server(endpoint = "live_calls")]
+pub async fn live_calls(tab: String) -> Result<Vec<LiveCall>, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::live(&context::state()?.db, &me.user_id(), &tab).await
+}
+
+#[server(endpoint = "answer_call")]
+pub async fn answer_call(call_id: String, tab: String, answer: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::answer(&context::state()?, &me.user_id(), &call_id, &tab, &answer).await
+}
+
+#[server(endpoint = "decline_call")]
+pub async fn decline_call(call_id: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::decline(&context::state()?, &me.user_id(), &call_id).await
+}
+
+#[server(endpoint = "hang_up")]
+pub async fn hang_up(call_id: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::hang_up(&context::state()?, &me.user_id(), &call_id).await
+}
+
+/// The user's latest calls. Opening the log sees its missed calls (the navigation's count
+/// of them goes).
+#[server(endpoint = "call_log")]
+pub async fn call_log() -> Result<Vec<CallLogEntry>, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    calls::mark_seen(&state, &me.user_id()).await?;
+    calls::log(&state.db, &me.user_id()).await
+}
+
+/// The STUN/TURN servers calls use to cross networks (JSON, as `RTCPeerConnection` takes
+/// them; empty: same network only).
+#[server(endpoint = "ice_servers")]
+pub async fn ice_servers() -> Result<String, AppError> {
+    use crate::server::context;
+    context::require_user()?;
+    Ok(context::state()?.settings.ice_servers.clone())
+}
+
+/// Missed calls not yet seen in the log (the navigation's count).
+#[server(endpoint = "missed_calls")]
+pub async fn missed_calls() -> Result<i64, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::unseen_missed(&context::state()?.db, &me.user_id()).await
+}

@@ -1,0 +1,133 @@
+//! Calls: a dialer (from which of your numbers, to whom, which microphone) and the call log.
+//! The call itself (ringing, audio, mute, hold, keypad, hang up) is public/calls.js's panel,
+//! which shows over any page; the dialer form is what it places calls from.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::calls::CallLog;
+use crate::api::numbers::MyNumbers;
+use crate::live::Live;
+use crate::pages::widgets::error_note;
+use crate::types::format_instant;
+use crate::wire::Loaded;
+
+#[component]
+pub fn CallsPage() -> impl IntoView {
+    view! {
+        <Title text="Calls" />
+        <section class="page">
+            <h1>"Calls"</h1>
+            <Dialer />
+            <Log />
+        </section>
+    }
+}
+
+#[component]
+fn Dialer() -> impl IntoView {
+    let query = use_query_map();
+    // "Call" from a conversation or the log fills the form: ?to=…&from=<number id>.
+    let to = move || query.with(|q| q.get("to").unwrap_or_default());
+    let from = move || query.with(|q| q.get("from").unwrap_or_default());
+    let numbers = Loaded::new(|| MyNumbers {});
+    view! {
+        <div class="card">
+            <h2>"Call"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match numbers.await {
+                        Ok(list) => {
+                            let voice: Vec<_> = list.into_iter().filter(|n| n.capabilities.voice).collect();
+                            if voice.is_empty() {
+                                return view! {
+                                    <p class="muted">"None of your numbers takes calls. Get one under Numbers."</p>
+                                }.into_any();
+                            }
+                            let chosen = from();
+                            view! {
+                                <form class="stack dialer" data-dialer="" action="/calls" method="get">
+                                    <label for="call-from">"From"</label>
+                                    <select id="call-from" name="number_id">
+                                        {voice.into_iter().map(|n| {
+                                            let selected = n.id == chosen;
+                                            let label = if n.name.is_empty() { n.display.clone() } else { format!("{} ({})", n.display, n.name) };
+                                            view! { <option value=n.id selected=selected>{label}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                    <label for="call-to">"To"</label>
+                                    <input id="call-to" name="to" type="tel" inputmode="tel" autocomplete="tel" required value=to() placeholder="(202) 555-0123" />
+                                    <label for="call-microphone">"Microphone"</label>
+                                    <select id="call-microphone" data-call-microphone="">
+                                        <option value="">"Default microphone"</option>
+                                    </select>
+                                    <button type="submit" class="primary">"Call"</button>
+                                </form>
+                            }.into_any()
+                        }
+                        Err(e) => error_note(e),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+fn duration_words(secs: i64) -> String {
+    if secs < 60 {
+        format!("{secs} s")
+    } else {
+        format!("{} min {} s", secs / 60, secs % 60)
+    }
+}
+
+#[component]
+fn Log() -> impl IntoView {
+    let live = Live::get();
+    let log = Loaded::new(move || {
+        live.calls.track();
+        CallLog {}
+    });
+    view! {
+        <div class="card">
+            <h2>"Call log"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match log.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted">"No calls yet."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="Call log">
+                                {list.into_iter().map(|c| {
+                                    let arrow = if c.direction == "in" { "Incoming" } else { "Outgoing" };
+                                    let duration = c.duration_secs.map(duration_words);
+                                    let again = c.number_id.as_ref().map(|n| format!("/calls?to={}&from={n}", c.peer.replace('+', "%2B")));
+                                    let texts = c.conversation_id.as_ref().map(|id| format!("/inbox/{id}"));
+                                    let missed = c.outcome == "Missed";
+                                    view! {
+                                        <li class="row call" class:missed=missed>
+                                            <div>
+                                                <strong class="e164">{c.peer_display.clone()}</strong>
+                                                <div class="muted">
+                                                    {format!("{arrow} · {} · your {} · {}", c.outcome, c.number_display, format_instant(c.created_at))}
+                                                    {duration.map(|d| format!(" · {d}"))}
+                                                </div>
+                                            </div>
+                                            <div class="actions">
+                                                {again.map(|href| view! { <a class="button secondary" href=href>"Call back"</a> })}
+                                                {texts.map(|href| view! { <a class="button secondary" href=href>"Texts"</a> })}
+                                            </div>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => error_note(e),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}

@@ -1,0 +1,219 @@
+// Calls between two people here, in the browser, with audio proven to flow: Ada's browser
+// sends a 440 Hz tone, Bea's an 880 Hz one (Chromium's fake microphone plays a WAV file,
+// one per browser process), and each side checks it hears the other's tone, not its own.
+// Bea has two tabs open: both ring, the one that answers takes the call, the other stops.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Browser, chromium, expect, Page, test } from '@playwright/test';
+import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+
+const PASSWORD = 'correct horse battery';
+
+test.describe.configure({ mode: 'serial' });
+let server: Server;
+let adaBrowser: Browser;
+let beaBrowser: Browser;
+let ada: Page;
+let bea: Page;
+let beaOther: Page;
+let beaNumber = '';
+let dir = '';
+
+/** A mono 16-bit 48 kHz WAV of a sine at `hz`, three seconds (Chromium loops it). */
+function tone(file: string, hz: number) {
+  const rate = 48_000;
+  const samples = rate * 3;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([header, data]));
+}
+
+async function browserSending(hz: number): Promise<Browser> {
+  const wav = path.join(dir, `${hz}.wav`);
+  tone(wav, hz);
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** What this page hears from the call: the dominant frequency and level of the remote
+ * audio (Web Audio analyser), and the bytes received so far. */
+async function hearing(page: Page): Promise<{ hz: number; level: number; bytes: number }> {
+  return page.evaluate(async () => {
+    const audio = document.querySelector('.call-panel audio') as HTMLAudioElement;
+    const stream = audio.srcObject as MediaStream;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 4096;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    const best = { hz: 0, level: 0 };
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(bins);
+      let top = 0;
+      for (let b = 1; b < bins.length; b++) if (bins[b] > bins[top]) top = b;
+      const time = new Float32Array(analyser.fftSize);
+      analyser.getFloatTimeDomainData(time);
+      const level = Math.sqrt(time.reduce((s, v) => s + v * v, 0) / time.length);
+      if (level >= best.level) {
+        best.level = level;
+        best.hz = (top * ctx.sampleRate) / analyser.fftSize;
+      }
+    }
+    await ctx.close();
+    const pc = (window as any).SwitchboardCalls.connection() as RTCPeerConnection;
+    let bytes = 0;
+    (await pc.getStats()).forEach((s: any) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes = s.bytesReceived;
+    });
+    return { ...best, bytes };
+  });
+}
+
+const panel = (page: Page) => page.locator('.call-panel');
+
+test.beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-calls-'));
+  server = await Server.start();
+  server.createAdmin('ada@example.com', PASSWORD);
+  server.createAdmin('bea@example.com', PASSWORD);
+  adaBrowser = await browserSending(440);
+  beaBrowser = await browserSending(880);
+  const adaContext = await adaBrowser.newContext({ baseURL: server.base });
+  const beaContext = await beaBrowser.newContext({ baseURL: server.base });
+  ada = await adaContext.newPage();
+  bea = await beaContext.newPage();
+  await signIn(ada, 'ada@example.com', PASSWORD);
+  await buyNumber(ada, '212');
+  await signIn(bea, 'bea@example.com', PASSWORD);
+  beaNumber = await buyNumber(bea, '415');
+  beaOther = await beaContext.newPage();
+  await open(beaOther, '/inbox');
+  await open(bea, '/inbox');
+  // Each tab has its call panel script (loaded once the app is live).
+  for (const p of [ada, bea, beaOther]) await p.waitForFunction(() => (window as any).SwitchboardCalls);
+});
+
+test.afterAll(async () => {
+  await adaBrowser?.close();
+  await beaBrowser?.close();
+  await server?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a call rings every tab, one answers, and each side hears the other', async () => {
+  await open(ada, '/calls');
+  await ada.getByLabel('To', { exact: true }).fill(beaNumber);
+  await ada.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel(ada)).toContainText('Calling');
+
+  // Both of Bea's tabs ring, with who is calling.
+  for (const p of [bea, beaOther]) {
+    await expect(panel(p)).toContainText('Call from (212) 555-01', { timeout: 5_000 });
+    await expect(panel(p).getByRole('button', { name: 'Answer' })).toBeVisible();
+  }
+  await panel(bea).getByRole('button', { name: 'Answer' }).click();
+  // The other tab stops ringing.
+  await expect(panel(beaOther)).toContainText('Answered on another device');
+  await expect(panel(beaOther).getByRole('button', { name: 'Answer' })).toHaveCount(0);
+  // Both sides show the call under way, with its timer.
+  await expect(panel(ada)).toHaveAttribute('data-call-state', 'answered');
+  await expect(panel(bea)).toHaveAttribute('data-call-state', 'answered');
+  await expect(panel(ada).getByRole('status')).toHaveText(/^0:\d\d$/);
+
+  // Audio flows both ways, and each hears the other's tone.
+  await expect.poll(async () => (await hearing(ada)).bytes, { timeout: 10_000 }).toBeGreaterThan(2_000);
+  const adaHears = await hearing(ada);
+  const beaHears = await hearing(bea);
+  expect(adaHears.level).toBeGreaterThan(0.01);
+  expect(beaHears.level).toBeGreaterThan(0.01);
+  expect(Math.abs(adaHears.hz - 880)).toBeLessThan(40);
+  expect(Math.abs(beaHears.hz - 440)).toBeLessThan(40);
+});
+
+test('mute silences the microphone; the keypad sends tones', async () => {
+  await panel(ada).getByRole('button', { name: 'Mute' }).click();
+  await expect(panel(ada).getByRole('status')).toContainText('Muted');
+  await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeLessThan(0.005);
+  await panel(ada).getByRole('button', { name: 'Unmute' }).click();
+  await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeGreaterThan(0.01);
+
+  await ada.evaluate(() => {
+    const pc = (window as any).SwitchboardCalls.connection() as RTCPeerConnection;
+    const sender = pc.getSenders().find((s) => s.track && s.track.kind === 'audio')!;
+    (window as any).tonesSent = '';
+    sender.dtmf!.addEventListener('tonechange', (e: RTCDTMFToneChangeEvent) => ((window as any).tonesSent += e.tone));
+  });
+  await panel(ada).getByRole('button', { name: 'Keypad' }).click();
+  await panel(ada).getByRole('button', { name: 'Key 5' }).click();
+  await panel(ada).getByRole('button', { name: 'Key #' }).click();
+  await expect.poll(() => ada.evaluate(() => (window as any).tonesSent)).toBe('5#');
+});
+
+test('either side hangs up; the call log says how it went', async () => {
+  await panel(bea).getByRole('button', { name: 'Hang up' }).click();
+  await expect(panel(ada)).toContainText('Call ended', { timeout: 5_000 });
+  await open(ada, '/calls');
+  const log = ada.getByRole('list', { name: 'Call log' });
+  await expect(log).toContainText('Outgoing · Answered');
+  await expect(log).toContainText(beaNumber);
+  await expectAccessible(ada);
+  // A call and the texts with that person are one step apart, both ways.
+  await open(ada, '/inbox');
+  await ada.getByText('New message').click();
+  await ada.getByLabel('To', { exact: true }).fill(beaNumber);
+  await ada.getByRole('textbox', { name: 'Message', exact: true }).fill('About our call');
+  await ada.getByRole('button', { name: 'Send' }).click();
+  await expect(ada).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+  await ada.getByRole('link', { name: 'Call', exact: true }).click();
+  await expect(ada).toHaveURL(/\/calls\?to=/);
+  await expect(ada.getByLabel('To', { exact: true })).toHaveValue(/415/);
+  await ada.getByRole('list', { name: 'Call log' }).getByRole('link', { name: 'Texts' }).first().click();
+  await expect(ada).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+  await open(bea, '/calls');
+  await expect(bea.getByRole('list', { name: 'Call log' })).toContainText('Incoming · Answered');
+});
+
+test('a declined call says so on both sides; a cancelled one is a missed call', async () => {
+  await open(ada, '/calls');
+  await ada.getByLabel('To', { exact: true }).fill(beaNumber);
+  await ada.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible({ timeout: 5_000 });
+  await panel(bea).getByRole('button', { name: 'Decline' }).click();
+  await expect(panel(ada)).toContainText('Declined', { timeout: 5_000 });
+  await expect(panel(beaOther)).toContainText('Declined');
+
+  // Ada gives up before Bea answers: Bea has a missed call, counted until she looks.
+  await ada.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel(bea).getByRole('button', { name: 'Answer' })).toBeVisible({ timeout: 5_000 });
+  await panel(ada).getByRole('button', { name: 'Hang up' }).click();
+  await expect(panel(bea)).toContainText('Missed call', { timeout: 5_000 });
+  await expect(bea.locator('.mainnav .missed')).toHaveText('1');
+  await open(bea, '/calls');
+  await expect(bea.getByRole('list', { name: 'Call log' })).toContainText('Incoming · Missed');
+  await expect(bea.locator('.mainnav .missed')).toHaveCount(0);
+});

@@ -1,0 +1,388 @@
+// Calls in the browser, loaded on every page beside push.js: the WebRTC side of a call
+// between people here, and the panel that shows a ringing or live call over whatever page
+// is open. The server keeps each call's state (app/src/server/calls.rs); this script places,
+// answers and ends calls through its server functions, and looks again whenever the app's
+// live stream says calls changed (window.SwitchboardCalls.changed(), called by the WASM
+// client). Plain JS: WebRTC is a browser API, and the first-load WASM stays small.
+(function () {
+  'use strict';
+  // This tab's name for itself: the call it places or answers is "here".
+  const tab = self.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + String(Date.now());
+  /** Calls this tab holds audio for, by call id: { pc, stream, info, startedAt, muted, held } */
+  const held = new Map();
+  /** The calls the server said are ringing or under way, at the last look. */
+  let known = [];
+  let iceServers = null;
+  let panel = null;
+  let ticker = 0;
+  let looking = Promise.resolve();
+  let lastWords = '';
+  /** What the panel says when a call ended, by its outcome. */
+  const ENDED = {
+    Answered: 'Call ended.',
+    'No answer': 'No answer.',
+    Declined: 'Declined.',
+    Cancelled: 'Call cancelled.',
+    Missed: 'Missed call.',
+  };
+
+  function errorWords(value) {
+    if (value && typeof value === 'object') {
+      if (typeof value.Invalid === 'string') return value.Invalid;
+      if (typeof value.Throttled === 'string') return value.Throttled;
+      if (typeof value.NotFound === 'string') return value.NotFound + ' was not found.';
+      if (value.Internal) return 'Something went wrong on our side (reference ' + value.Internal.reference + ').';
+    }
+    if (value === 'Unauthorized') return 'Please sign in to continue.';
+    return 'The call could not go through. Try again.';
+  }
+
+  async function api(fn, fields) {
+    const res = await fetch('/api/' + fn, { method: 'POST', body: new URLSearchParams(fields || {}) });
+    const text = await res.text();
+    let value = text;
+    try {
+      value = JSON.parse(text);
+    } catch (_) {
+      /* not JSON */
+    }
+    if (!res.ok) throw new Error(errorWords(value));
+    return value;
+  }
+
+  async function ice() {
+    if (iceServers === null) {
+      try {
+        iceServers = JSON.parse(await api('ice_servers'));
+      } catch (_) {
+        iceServers = [];
+      }
+    }
+    return iceServers;
+  }
+
+  /** The microphone (the one picked in the dialer, if any). */
+  async function microphone() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      throw new Error('This browser cannot make calls here (calls need https, or localhost).');
+    }
+    const picked = document.querySelector('[data-call-microphone]');
+    const deviceId = picked && picked.value ? { exact: picked.value } : undefined;
+    try {
+      return await navigator.mediaDevices.getUserMedia({ audio: deviceId ? { deviceId } : true, video: false });
+    } catch (_) {
+      throw new Error('The microphone is blocked or missing. Allow it for this site and try again.');
+    }
+  }
+
+  /** Waits until the local description holds its network candidates (no trickling: one
+   * message each way), or `ms` passed. */
+  function gathered(pc, ms) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (pc.iceGatheringState === 'complete') finish();
+      };
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        pc.removeEventListener('icegatheringstatechange', done);
+        resolve();
+      }
+      pc.addEventListener('icegatheringstatechange', done);
+    });
+  }
+
+  async function peer(id, stream) {
+    const pc = new RTCPeerConnection({ iceServers: await ice() });
+    stream.getTracks().forEach((track) => pc.addTrack(track, stream));
+    pc.addEventListener('track', (event) => {
+      const audio = ensurePanel().querySelector('audio');
+      audio.srcObject = event.streams[0];
+      audio.play().catch(() => {});
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed') say('The connection was lost.');
+    });
+    held.set(id, { pc, stream, startedAt: 0, muted: false, held: false });
+    return pc;
+  }
+
+  function release(id) {
+    const call = held.get(id);
+    if (!call) return;
+    call.pc.close();
+    call.stream.getTracks().forEach((t) => t.stop());
+    held.delete(id);
+  }
+
+  // ---- the panel ----------------------------------------------------------------------
+
+  function ensurePanel() {
+    if (panel && document.body.contains(panel)) return panel;
+    panel = document.createElement('section');
+    panel.className = 'call-panel';
+    panel.setAttribute('role', 'region');
+    panel.setAttribute('aria-label', 'Call');
+    panel.hidden = true;
+    panel.innerHTML =
+      '<p class="call-who"></p><p class="call-state" role="status" aria-live="polite"></p>' +
+      '<div class="call-buttons"></div>' +
+      '<div class="call-keypad" hidden></div>' +
+      '<audio autoplay></audio>';
+    const keypad = panel.querySelector('.call-keypad');
+    '123456789*0#'.split('').forEach((digit) => {
+      const key = document.createElement('button');
+      key.type = 'button';
+      key.textContent = digit;
+      key.setAttribute('aria-label', 'Key ' + digit);
+      key.addEventListener('click', () => dtmf(digit));
+      keypad.appendChild(key);
+    });
+    document.body.appendChild(panel);
+    return panel;
+  }
+
+  function button(label, className, action) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.className = className || '';
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      Promise.resolve(action())
+        .catch((e) => say(e.message))
+        .finally(() => {
+          b.disabled = false;
+        });
+    });
+    return b;
+  }
+
+  function say(words) {
+    lastWords = words;
+    ensurePanel().hidden = false;
+    panel.querySelector('.call-state').textContent = words;
+  }
+
+  function clock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  /** Draws the panel for the first call that concerns this tab, or hides it. */
+  function draw() {
+    clearInterval(ticker);
+    const ringing = known.find((c) => c.direction === 'in' && c.state === 'ringing');
+    const mine = known.find((c) => c.here);
+    const call = mine || ringing;
+    if (!call) {
+      if (panel) {
+        panel.querySelector('.call-buttons').replaceChildren();
+        panel.querySelector('.call-keypad').hidden = true;
+        delete panel.dataset.callId;
+        panel.dataset.callState = 'ended';
+      }
+      if (panel && !panel.hidden && lastWords) {
+        // Leave the last words ("Call ended", "Declined") a moment, then go.
+        setTimeout(() => {
+          if (!known.some((c) => c.here || c.state === 'ringing')) panel.hidden = true;
+        }, 2500);
+      }
+      return;
+    }
+    const p = ensurePanel();
+    p.hidden = false;
+    p.dataset.callId = call.id;
+    p.dataset.callState = call.here ? call.state : 'ringing';
+    p.querySelector('.call-who').textContent =
+      (call.direction === 'in' ? 'Call from ' : 'Calling ') + call.peer_display + ' · your ' + call.number_display;
+    const buttons = p.querySelector('.call-buttons');
+    buttons.replaceChildren();
+    p.querySelector('.call-keypad').hidden = true;
+    if (!call.here && call.direction === 'in') {
+      say('Ringing…');
+      buttons.append(button('Answer', 'primary', () => answer(call)), button('Decline', 'danger', () => decline(call)));
+      return;
+    }
+    const local = held.get(call.id);
+    if (call.state === 'ringing') {
+      say('Calling…');
+    } else {
+      const started = call.answered_at || Date.now();
+      const tick = () => say((local && local.held ? 'On hold · ' : local && local.muted ? 'Muted · ' : '') + clock(Date.now() - started));
+      tick();
+      ticker = setInterval(tick, 1000);
+      buttons.append(
+        button(local && local.muted ? 'Unmute' : 'Mute', '', () => setMuted(call.id)),
+        button(local && local.held ? 'Resume' : 'Hold', '', () => setHeld(call.id)),
+        button('Keypad', '', () => {
+          const keypad = p.querySelector('.call-keypad');
+          keypad.hidden = !keypad.hidden;
+        }),
+      );
+    }
+    buttons.append(button('Hang up', 'danger', () => hangUp(call)));
+  }
+
+  // ---- what a person does -------------------------------------------------------------
+
+  async function place(numberId, to) {
+    if (!numberId) throw new Error('Pick the number to call from.');
+    if (!to.trim()) throw new Error('Enter the number to call.');
+    say('Starting the call…');
+    const stream = await microphone();
+    const provisional = 'new-' + Date.now();
+    const pc = await peer(provisional, stream);
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, 3000);
+      const id = await api('start_call', { number_id: numberId, to, tab, offer: pc.localDescription.sdp });
+      held.set(id, held.get(provisional));
+      held.delete(provisional);
+    } catch (e) {
+      release(provisional);
+      throw e;
+    }
+    await look();
+  }
+
+  async function answer(call) {
+    say('Answering…');
+    const stream = await microphone();
+    const pc = await peer(call.id, stream);
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: call.offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc, 3000);
+      await api('answer_call', { call_id: call.id, tab, answer: pc.localDescription.sdp });
+    } catch (e) {
+      release(call.id);
+      throw e;
+    }
+    await look();
+  }
+
+  async function decline(call) {
+    await api('decline_call', { call_id: call.id });
+    say('Declined.');
+    await look();
+  }
+
+  async function hangUp(call) {
+    await api('hang_up', { call_id: call.id });
+    release(call.id);
+    say('Call ended.');
+    await look();
+  }
+
+  function setMuted(id) {
+    const call = held.get(id);
+    if (!call) return;
+    call.muted = !call.muted;
+    call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
+    draw();
+  }
+
+  /** Hold: neither side hears the other until resumed. */
+  function setHeld(id) {
+    const call = held.get(id);
+    if (!call) return;
+    call.held = !call.held;
+    call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
+    const audio = ensurePanel().querySelector('audio');
+    audio.muted = call.held;
+    draw();
+  }
+
+  function dtmf(digit) {
+    for (const call of held.values()) {
+      const sender = call.pc.getSenders().find((s) => s.track && s.track.kind === 'audio');
+      if (sender && sender.dtmf && sender.dtmf.canInsertDTMF) sender.dtmf.insertDTMF(digit, 120, 70);
+    }
+  }
+
+  // ---- keeping up with the server -----------------------------------------------------
+
+  /** Reads the calls ringing or under way and brings this tab in line with them. */
+  function look() {
+    looking = looking.then(lookNow, lookNow);
+    return looking;
+  }
+
+  async function lookNow() {
+    let all;
+    try {
+      all = await api('live_calls', { tab });
+    } catch (_) {
+      return; // signed out, or offline: nothing to show
+    }
+    const calls = all.filter((c) => c.state !== 'ended');
+    const endedWords = (id) => {
+      const ended = all.find((c) => c.id === id && c.state === 'ended');
+      return (ended && ENDED[ended.outcome]) || 'Call ended.';
+    };
+    const before = known;
+    known = calls;
+    for (const call of calls) {
+      const local = held.get(call.id);
+      if (local && call.direction === 'out' && call.state === 'answered' && call.answer && !local.pc.remoteDescription) {
+        await local.pc.setRemoteDescription({ type: 'answer', sdp: call.answer });
+      }
+    }
+    // Calls this tab held that are over (the other side hung up, or nobody answered).
+    for (const id of Array.from(held.keys())) {
+      if (id.startsWith('new-')) continue;
+      if (!calls.some((c) => c.id === id && (c.here || c.direction === 'in'))) {
+        release(id);
+        say(endedWords(id));
+      }
+    }
+    // A call ringing here that someone answered elsewhere, or that stopped.
+    for (const was of before) {
+      if (was.direction === 'in' && was.state === 'ringing' && !was.here) {
+        const now = calls.find((c) => c.id === was.id);
+        if (!now) say(endedWords(was.id));
+        else if (now.state === 'answered' && !now.here) say('Answered on another device.');
+      }
+    }
+    draw();
+  }
+
+  // The dialer on the Calls page (and "Call" links that fill it) place calls from here.
+  document.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.matches('[data-dialer]')) return;
+    event.preventDefault();
+    const data = new FormData(form);
+    place(String(data.get('number_id') || ''), String(data.get('to') || '')).catch((e) => say(e.message));
+  });
+
+  // Microphones to pick from, once the page has permission to name them.
+  async function listMicrophones() {
+    const select = document.querySelector('[data-call-microphone]');
+    if (!select || !navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'audioinput');
+    const current = select.value;
+    select.replaceChildren(new Option('Default microphone', ''));
+    devices.forEach((d, i) => d.deviceId && select.append(new Option(d.label || 'Microphone ' + (i + 1), d.deviceId)));
+    select.value = current;
+  }
+
+  window.SwitchboardCalls = {
+    /** The live stream said calls changed. */
+    changed() {
+      look();
+      listMicrophones().catch(() => {});
+    },
+    place,
+    /** For diagnostics and tests: the connection of the call this tab holds. */
+    connection() {
+      const first = held.values().next();
+      return first.done ? null : first.value.pc;
+    },
+  };
+  // A tab opened while a call rings (from a notification) shows it at once.
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => window.SwitchboardCalls.changed());
+  else window.SwitchboardCalls.changed();
+})();

@@ -1,0 +1,306 @@
+//! Calls between numbers owned here, through the server functions on both backends: who may
+//! touch a call, first answer wins, forward-only ends, the ring timer, the log and its
+//! missed-call count, the limits on what a browser sends.
+
+mod common;
+
+use app::api::calls::{
+    AnswerCall, CallLog, DeclineCall, HangUp, LiveCalls, MissedCalls, StartCall,
+};
+use app::error::AppError;
+use app::types::{CallLogEntry, LiveCall, NumberOffer, OwnedNumber};
+use common::TestApp;
+
+const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n";
+const ANSWER: &str = "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n";
+
+async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
+    let offers: Vec<NumberOffer> = app
+        .call(
+            client,
+            app::api::numbers::SearchNumbers {
+                country: "US".into(),
+                area_code: area_code.into(),
+                contains: String::new(),
+                sms: false,
+                mms: false,
+                voice: true,
+            },
+        )
+        .await
+        .json();
+    app.call(
+        client,
+        app::api::numbers::BuyNumber {
+            e164: offers[0].e164.clone(),
+        },
+    )
+    .await
+    .json()
+}
+
+fn start(from: &OwnedNumber, to: &OwnedNumber, tab: &str) -> StartCall {
+    StartCall {
+        number_id: from.id.clone(),
+        to: to.e164.clone(),
+        tab: tab.into(),
+        offer: OFFER.into(),
+    }
+}
+
+async fn live(app: &TestApp, client: &reqwest::Client, tab: &str) -> Vec<LiveCall> {
+    app.call(client, LiveCalls { tab: tab.into() }).await.json()
+}
+
+async fn log(app: &TestApp, client: &reqwest::Client) -> Vec<CallLogEntry> {
+    app.call(client, CallLog {}).await.json()
+}
+
+/// Ada (212) and Bea (415), each with a number.
+async fn two_people(app: &TestApp) -> (reqwest::Client, OwnedNumber, reqwest::Client, OwnedNumber) {
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let ada_number = buy(app, &ada, "212").await;
+    let bea_number = buy(app, &bea, "415").await;
+    (ada, ada_number, bea, bea_number)
+}
+
+async fn a_call_rings_is_answered_once_and_ends_for_both(app: &TestApp) {
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "ada-tab"))
+        .await
+        .json();
+
+    // The caller's tab holds it; the callee sees it ring, with the caller's offer.
+    let ada_sees = live(app, &ada, "ada-tab").await;
+    assert_eq!(ada_sees.len(), 1);
+    assert!(ada_sees[0].here && ada_sees[0].state == "ringing" && ada_sees[0].offer.is_none());
+    let bea_sees = live(app, &bea, "bea-1").await;
+    assert_eq!(bea_sees[0].id, id);
+    assert_eq!(bea_sees[0].direction, "in");
+    assert_eq!(bea_sees[0].peer, ada_number.e164);
+    assert_eq!(bea_sees[0].offer.as_deref(), Some(OFFER));
+    assert!(!bea_sees[0].here);
+
+    // The first tab to answer takes it; a second answer (another tab) is refused.
+    let answer = |tab: &str| AnswerCall {
+        call_id: id.clone(),
+        tab: tab.into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&bea, answer("bea-1")).await.is_ok());
+    let again = app.call(&bea, answer("bea-2")).await.error();
+    assert!(
+        matches!(again, AppError::Invalid(ref m) if m.contains("answered elsewhere")),
+        "{again:?}"
+    );
+    assert!(live(app, &bea, "bea-1").await[0].here);
+    assert!(!live(app, &bea, "bea-2").await[0].here);
+    // The caller's tab gets the answer; no other tab of the caller does.
+    assert_eq!(
+        live(app, &ada, "ada-tab").await[0].answer.as_deref(),
+        Some(ANSWER)
+    );
+    assert_eq!(live(app, &ada, "ada-other").await[0].answer, None);
+
+    // Either side hangs up: it ends for both, its descriptions (addresses) are gone.
+    assert!(app
+        .call(
+            &ada,
+            HangUp {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    for client in [&ada, &bea] {
+        let seen = live(app, client, "x").await;
+        assert!(seen
+            .iter()
+            .all(|c| c.state == "ended" && c.outcome.as_deref() == Some("Answered")));
+    }
+    let (kept,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM call_sessions WHERE offer IS NOT NULL OR answer IS NOT NULL",
+    )
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, 0);
+    // An ended call stays as it ended: hanging up again, declining, answering change nothing.
+    assert!(app
+        .call(
+            &bea,
+            HangUp {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    assert!(app
+        .call(
+            &bea,
+            DeclineCall {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    assert!(!app.call(&bea, answer("bea-3")).await.is_ok());
+    let ada_log = log(app, &ada).await;
+    assert_eq!(ada_log[0].outcome, "Answered");
+    assert_eq!(ada_log[0].direction, "out");
+    assert_eq!(ada_log[0].peer, bea_number.e164);
+    assert!(ada_log[0].duration_secs.is_some());
+    assert_eq!(log(app, &bea).await[0].outcome, "Answered");
+}
+
+async fn only_the_parties_touch_a_call(app: &TestApp) {
+    let (ada, ada_number, _bea, bea_number) = two_people(app).await;
+    let cid = app.invited_user(&ada, "cid@example.com", "user").await;
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    let answer = AnswerCall {
+        call_id: id.clone(),
+        tab: "cid".into(),
+        answer: ANSWER.into(),
+    };
+    for reply in [
+        app.call(&cid, answer).await,
+        app.call(
+            &cid,
+            DeclineCall {
+                call_id: id.clone(),
+            },
+        )
+        .await,
+        app.call(
+            &cid,
+            HangUp {
+                call_id: id.clone(),
+            },
+        )
+        .await,
+    ] {
+        assert!(matches!(reply.error(), AppError::NotFound(_)), "{reply:?}");
+    }
+    // The caller can't answer their own call either.
+    let own = app
+        .call(
+            &ada,
+            AnswerCall {
+                call_id: id.clone(),
+                tab: "t".into(),
+                answer: ANSWER.into(),
+            },
+        )
+        .await;
+    assert!(matches!(own.error(), AppError::NotFound(_)));
+    assert!(live(app, &cid, "t").await.is_empty());
+    assert!(log(app, &cid).await.is_empty());
+    // Nor place a call from someone else's number.
+    let foreign = app.call(&cid, start(&ada_number, &bea_number, "t")).await;
+    assert!(matches!(foreign.error(), AppError::NotFound(_)));
+    // Signed out: nothing.
+    let anon = app
+        .call(&app.browser(), LiveCalls { tab: "t".into() })
+        .await;
+    assert!(matches!(anon.error(), AppError::Unauthorized));
+}
+
+async fn a_declined_or_unanswered_call_is_missed_until_the_log_is_seen(app: &TestApp) {
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let declined: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert!(app
+        .call(&bea, DeclineCall { call_id: declined })
+        .await
+        .is_ok());
+    let cancelled: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert!(app.call(&ada, HangUp { call_id: cancelled }).await.is_ok());
+    let unanswered: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    // The ring timer (run now rather than in 30 s).
+    app::server::calls::ring_timeout(&app.state, &unanswered)
+        .await
+        .unwrap();
+
+    let outcomes =
+        |entries: Vec<CallLogEntry>| entries.into_iter().map(|e| e.outcome).collect::<Vec<_>>();
+    assert_eq!(app.call(&bea, MissedCalls {}).await.json::<i64>(), 2);
+    assert_eq!(
+        outcomes(log(app, &ada).await),
+        ["No answer", "Cancelled", "Declined"]
+    );
+    // Opening the log sees them.
+    assert_eq!(
+        outcomes(log(app, &bea).await),
+        ["Missed", "Missed", "Declined"]
+    );
+    assert_eq!(app.call(&bea, MissedCalls {}).await.json::<i64>(), 0);
+}
+
+async fn what_a_browser_sends_is_checked_and_calls_are_capped(app: &TestApp) {
+    let (ada, ada_number, _bea, bea_number) = two_people(app).await;
+    let refused = |reply: common::Reply, words: &str| {
+        assert!(
+            matches!(reply.error(), AppError::Invalid(ref m) if m.contains(words)),
+            "{words}: {reply:?}"
+        )
+    };
+    let mut call = start(&ada_number, &bea_number, "t");
+    call.offer = "x".repeat(100);
+    refused(app.call(&ada, call).await, "call setup");
+    let mut call = start(&ada_number, &bea_number, "t");
+    call.offer = format!("v=0\r\n{}", "a".repeat(20_000));
+    refused(app.call(&ada, call).await, "call setup");
+    let mut call = start(&ada_number, &bea_number, "t");
+    call.tab = "../../etc".into();
+    refused(app.call(&ada, call).await, "tab");
+    refused(
+        app.call(&ada, start(&ada_number, &ada_number, "t")).await,
+        "itself",
+    );
+    let mut call = start(&ada_number, &bea_number, "t");
+    call.to = "+12025550199".into();
+    refused(app.call(&ada, call).await, "owned on this Switchboard");
+    let mut call = start(&ada_number, &bea_number, "t");
+    call.to = "not a number".into();
+    assert!(matches!(
+        app.call(&ada, call).await.error(),
+        AppError::Invalid(_)
+    ));
+
+    // At most three calls going at once.
+    for _ in 0..3 {
+        assert!(app
+            .call(&ada, start(&ada_number, &bea_number, "t"))
+            .await
+            .is_ok());
+    }
+    refused(
+        app.call(&ada, start(&ada_number, &bea_number, "t")).await,
+        "Hang one up",
+    );
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM call_sessions")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 3, "refused calls leave nothing behind");
+}
+
+on_both_backends!(
+    a_call_rings_is_answered_once_and_ends_for_both,
+    only_the_parties_touch_a_call,
+    a_declined_or_unanswered_call_is_missed_until_the_log_is_seen,
+    what_a_browser_sends_is_checked_and_calls_are_capped,
+);

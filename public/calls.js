@@ -17,6 +17,10 @@
   let ticker = 0;
   let looking = Promise.resolve();
   let lastWords = '';
+  /** A voicemail this tab offers to leave, or is recording: { id, state, recorder, stream, chunks, started } */
+  let voicemail = null;
+  /** Two minutes at most, as the server keeps. */
+  const VOICEMAIL_MS = 120_000;
   /** What the panel says when a call ended, by its outcome. */
   const ENDED = {
     Answered: 'Call ended.',
@@ -176,6 +180,10 @@
     const ringing = known.find((c) => c.direction === 'in' && c.state === 'ringing');
     const mine = known.find((c) => c.here);
     const call = mine || ringing;
+    if (!call && voicemail) {
+      drawVoicemail();
+      return;
+    }
     if (!call) {
       if (panel) {
         panel.querySelector('.call-buttons').replaceChildren();
@@ -223,6 +231,74 @@
       );
     }
     buttons.append(button('Hang up', 'danger', () => hangUp(call)));
+  }
+
+  function drawVoicemail() {
+    const p = ensurePanel();
+    p.hidden = false;
+    p.dataset.callState = 'voicemail';
+    const buttons = p.querySelector('.call-buttons');
+    buttons.replaceChildren();
+    p.querySelector('.call-keypad').hidden = true;
+    if (voicemail.state === 'offered') {
+      buttons.append(button('Leave a voicemail', 'primary', recordVoicemail), button('Close', '', closeVoicemail));
+    } else {
+      const tick = () => say('Recording your voicemail… ' + clock(Date.now() - voicemail.started));
+      tick();
+      ticker = setInterval(tick, 1000);
+      buttons.append(button('Send voicemail', 'primary', sendVoicemail), button('Discard', '', closeVoicemail));
+    }
+  }
+
+  async function recordVoicemail() {
+    if (!voicemail || !window.MediaRecorder) throw new Error('This browser cannot record a voicemail.');
+    const stream = await microphone();
+    const recorder = new MediaRecorder(stream);
+    const chunks = [];
+    recorder.addEventListener('dataavailable', (e) => e.data.size && chunks.push(e.data));
+    recorder.start(250);
+    Object.assign(voicemail, { state: 'recording', recorder, stream, chunks, started: Date.now() });
+    voicemail.limit = setTimeout(() => sendVoicemail().catch((e) => say(e.message)), VOICEMAIL_MS);
+    draw();
+  }
+
+  function stopRecording(v) {
+    clearTimeout(v.limit);
+    if (!v.recorder || v.recorder.state === 'inactive') return Promise.resolve();
+    const stopped = new Promise((resolve) => v.recorder.addEventListener('stop', resolve, { once: true }));
+    v.recorder.stop();
+    return stopped.then(() => v.stream.getTracks().forEach((t) => t.stop()));
+  }
+
+  async function sendVoicemail() {
+    const v = voicemail;
+    if (!v || v.state !== 'recording') return;
+    voicemail = null;
+    await stopRecording(v);
+    say('Sending your voicemail…');
+    const res = await fetch('/calls/' + encodeURIComponent(v.id) + '/voicemail', {
+      method: 'POST',
+      body: new Blob(v.chunks, { type: v.recorder.mimeType || 'audio/webm' }),
+    });
+    if (!res.ok) {
+      let value = null;
+      try {
+        value = await res.json();
+      } catch (_) {
+        /* not JSON */
+      }
+      throw new Error(errorWords(value));
+    }
+    say('Voicemail sent.');
+    draw();
+  }
+
+  function closeVoicemail() {
+    const v = voicemail;
+    voicemail = null;
+    if (v) stopRecording(v);
+    say('Call ended.');
+    draw();
   }
 
   // ---- what a person does -------------------------------------------------------------
@@ -336,6 +412,11 @@
       if (!calls.some((c) => c.id === id && (c.here || c.direction === 'in'))) {
         release(id);
         say(endedWords(id));
+        // Nobody took it: the caller may leave a message.
+        const ended = all.find((c) => c.id === id && c.state === 'ended' && c.direction === 'out');
+        if (ended && (ended.outcome === 'No answer' || ended.outcome === 'Declined')) {
+          voicemail = { id, state: 'offered' };
+        }
       }
     }
     // A call ringing here that someone answered elsewhere, or that stopped.

@@ -198,7 +198,7 @@ test('either side hangs up; the call log says how it went', async () => {
   await expect(bea.getByRole('list', { name: 'Call log' })).toContainText('Incoming · Answered');
 });
 
-test('a declined call says so on both sides; a cancelled one is a missed call', async () => {
+test('a declined call says so on both sides and takes a voicemail; a cancelled one is a missed call', async () => {
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
@@ -206,6 +206,12 @@ test('a declined call says so on both sides; a cancelled one is a missed call', 
   await panel(bea).getByRole('button', { name: 'Decline' }).click();
   await expect(panel(ada)).toContainText('Declined', { timeout: 5_000 });
   await expect(panel(beaOther)).toContainText('Declined');
+  // Nobody took it: Ada leaves a voicemail (her fake microphone's tone).
+  await panel(ada).getByRole('button', { name: 'Leave a voicemail' }).click();
+  await expect(panel(ada)).toContainText('Recording your voicemail');
+  await ada.waitForTimeout(1_500);
+  await panel(ada).getByRole('button', { name: 'Send voicemail' }).click();
+  await expect(panel(ada)).toContainText('Voicemail sent');
 
   // Ada gives up before Bea answers: Bea has a missed call, counted until she looks.
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
@@ -216,4 +222,11 @@ test('a declined call says so on both sides; a cancelled one is a missed call', 
   await open(bea, '/calls');
   await expect(bea.getByRole('list', { name: 'Call log' })).toContainText('Incoming · Missed');
   await expect(bea.locator('.mainnav .missed')).toHaveCount(0);
+  // The voicemail is with the declined call, hers to play.
+  const player = bea.getByRole('list', { name: 'Call log' }).getByLabel('Voicemail');
+  await expect(player).toHaveCount(1);
+  const recorded = await bea.request.get((await player.getAttribute('src'))!);
+  expect(recorded.headers()['content-type']).toBe('audio/webm');
+  expect((await recorded.body()).length).toBeGreaterThan(1_000);
+  expect((await ada.request.get((await player.getAttribute('src'))!)).status()).toBe(404);
 });

@@ -82,6 +82,11 @@ pub fn build_router(state: AppState) -> Router {
             post(media::upload).layer(DefaultBodyLimit::max(media::UPLOAD_LIMIT)),
         )
         .route("/media/public/{id}", get(media::public))
+        .route(
+            "/calls/{id}/voicemail",
+            post(app::server::calls::upload)
+                .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),
+        )
         .route("/media/{id}", get(media::own))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))

@@ -8,35 +8,19 @@ use app::api::calls::{
     AnswerCall, CallLog, DeclineCall, HangUp, LiveCalls, MissedCalls, StartCall,
 };
 use app::error::AppError;
-use app::types::{CallLogEntry, LiveCall, NumberOffer, OwnedNumber};
+use app::types::{CallLogEntry, LiveCall, OwnedNumber};
 use common::TestApp;
 
 const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n";
 const ANSWER: &str = "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n";
 
+/// A number that can take calls, in `area_code`.
 async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
-    let offers: Vec<NumberOffer> = app
-        .call(
-            client,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: area_code.into(),
-                contains: String::new(),
-                sms: false,
-                mms: false,
-                voice: true,
-            },
-        )
-        .await
-        .json();
-    app.call(
-        client,
-        app::api::numbers::BuyNumber {
-            e164: offers[0].e164.clone(),
-        },
-    )
-    .await
-    .json()
+    let search = app::api::numbers::SearchNumbers {
+        voice: true,
+        ..common::numbers_in(area_code)
+    };
+    app.buy(client, search).await
 }
 
 fn start(from: &OwnedNumber, to: &OwnedNumber, tab: &str) -> StartCall {
@@ -298,7 +282,129 @@ async fn what_a_browser_sends_is_checked_and_calls_are_capped(app: &TestApp) {
     assert_eq!(rows, 3, "refused calls leave nothing behind");
 }
 
+async fn leave_voicemail(
+    app: &TestApp,
+    client: &reqwest::Client,
+    call_id: &str,
+    bytes: &[u8],
+) -> common::Reply {
+    let res = client
+        .post(format!("{}/calls/{call_id}/voicemail", app.base))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    common::Reply::read(res).await
+}
+
+/// The start of a WebM file (its EBML magic), as MediaRecorder writes, and some bytes.
+fn recording() -> Vec<u8> {
+    let mut bytes = vec![0x1A, 0x45, 0xDF, 0xA3];
+    bytes.resize(3_000, 7);
+    bytes
+}
+
+async fn a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hears_it(
+    app: &TestApp,
+) {
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let cid = app.invited_user(&ada, "cid@example.com", "user").await;
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    // Not while it rings.
+    assert_eq!(
+        leave_voicemail(app, &ada, &id, &recording()).await.status,
+        400
+    );
+    assert!(app
+        .call(
+            &bea,
+            DeclineCall {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+
+    // Only the caller leaves one; only audio; only once; never too long.
+    assert_eq!(
+        leave_voicemail(app, &app.browser(), &id, &recording())
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        leave_voicemail(app, &cid, &id, &recording()).await.status,
+        404
+    );
+    assert_eq!(
+        leave_voicemail(app, &bea, &id, &recording()).await.status,
+        404
+    );
+    let text = leave_voicemail(app, &ada, &id, b"just some text, not audio").await;
+    assert!(text.body.contains("WebM or Ogg"), "{text:?}");
+    let mut long = recording();
+    long.resize(app::server::calls::MAX_VOICEMAIL_BYTES + 1, 0);
+    let too_long = leave_voicemail(app, &ada, &id, &long).await;
+    assert_eq!(too_long.status, 400, "{too_long:?}");
+    assert_eq!(
+        leave_voicemail(app, &ada, &id, &recording()).await.status,
+        201
+    );
+    let again = leave_voicemail(app, &ada, &id, &recording()).await;
+    assert!(again.body.contains("already"), "{again:?}");
+
+    // Bea's log has it and she can play it; it is nobody else's.
+    let entry = log(app, &bea).await.remove(0);
+    let voicemail = entry.voicemail_id.expect("the voicemail is in the log");
+    let played = app.get(&bea, &format!("/media/{voicemail}")).await;
+    assert_eq!(played.status, 200);
+    assert_eq!(played.headers["content-type"], "audio/webm");
+    assert_eq!(
+        app.get(&ada, &format!("/media/{voicemail}")).await.status,
+        404
+    );
+    assert!(log(app, &ada).await[0].voicemail_id.is_none());
+    // Unattached to any message, it still outlives the sweep of unsent uploads.
+    sqlx::query("UPDATE media SET created_at = 0")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app::server::media::purge_orphans(&app.state).await.unwrap();
+    assert_eq!(
+        app.get(&bea, &format!("/media/{voicemail}")).await.status,
+        200
+    );
+
+    // An answered call takes no voicemail.
+    let answered: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    let answer = AnswerCall {
+        call_id: answered.clone(),
+        tab: "b".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&bea, answer).await.is_ok());
+    assert!(app
+        .call(
+            &bea,
+            HangUp {
+                call_id: answered.clone()
+            }
+        )
+        .await
+        .is_ok());
+    let refused = leave_voicemail(app, &ada, &answered, &recording()).await;
+    assert!(refused.body.contains("not answered"), "{refused:?}");
+}
+
 on_both_backends!(
+    a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hears_it,
     a_call_rings_is_answered_once_and_ends_for_both,
     only_the_parties_touch_a_call,
     a_declined_or_unanswered_call_is_missed_until_the_log_is_seen,

@@ -205,20 +205,7 @@ async fn carrier_secrets_are_sealed_and_never_sent_back(app: &TestApp) {
 
 async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
-    let offers: Vec<NumberOffer> = app
-        .call(
-            &ada,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "212".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
+    let offers: Vec<NumberOffer> = app.call(&ada, common::numbers_in("212")).await.json();
     let number: OwnedNumber = app
         .call(
             &ada,

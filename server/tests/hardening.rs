@@ -689,20 +689,8 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
         assert!(reply.is_ok(), "{reply:?}");
     }
     let buy = |client: reqwest::Client, area: &'static str| async move {
-        let offers: Vec<app::types::NumberOffer> = app
-            .call(
-                &client,
-                app::api::numbers::SearchNumbers {
-                    country: "US".into(),
-                    area_code: area.to_string(),
-                    contains: Default::default(),
-                    sms: Default::default(),
-                    mms: Default::default(),
-                    voice: Default::default(),
-                },
-            )
-            .await
-            .json();
+        let offers: Vec<app::types::NumberOffer> =
+            app.call(&client, common::numbers_in(area)).await.json();
         let number: app::types::OwnedNumber = app
             .call(
                 &client,
@@ -760,20 +748,8 @@ async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
 /// A tab back after its events were purged is told to refetch rather than left stale.
 async fn a_tab_back_after_the_replay_window_refetches(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
-    let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "212".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
+    let offers: Vec<app::types::NumberOffer> =
+        app.call(&ada, common::numbers_in("212")).await.json();
     app.call(
         &ada,
         app::api::numbers::BuyNumber {
@@ -809,20 +785,8 @@ async fn parallel_purchases_stay_within_the_quota(app: &TestApp) {
     // twice (its number and its place), refusing a purchase with a place to spare.
     for round in 0..8 {
         let ada = app.admin(&format!("ada{round}@example.com")).await;
-        let offers: Vec<app::types::NumberOffer> = app
-            .call(
-                &ada,
-                app::api::numbers::SearchNumbers {
-                    country: "US".into(),
-                    area_code: "212".into(),
-                    contains: Default::default(),
-                    sms: Default::default(),
-                    mms: Default::default(),
-                    voice: Default::default(),
-                },
-            )
-            .await
-            .json();
+        let offers: Vec<app::types::NumberOffer> =
+            app.call(&ada, common::numbers_in("212")).await.json();
         assert!(offers.len() >= 8, "{offers:?}");
         let buys = offers[..8].iter().map(|offer| {
             let ada = ada.clone();
@@ -881,20 +845,8 @@ async fn inbound_pictures_from_private_addresses_are_refused(app: &TestApp) {
         });
     }
     let ada = app.admin("ada@example.com").await;
-    let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "212".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
+    let offers: Vec<app::types::NumberOffer> =
+        app.call(&ada, common::numbers_in("212")).await.json();
     let number: app::types::OwnedNumber = app
         .call(
             &ada,

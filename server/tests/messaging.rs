@@ -13,33 +13,13 @@ use app::types::{
 };
 use common::{eventually, TestApp};
 
+/// A number that can text, in `area_code`.
 async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
-    let offers: Vec<NumberOffer> = app
-        .call(
-            client,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: area_code.to_string(),
-                contains: Default::default(),
-                sms: true,
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
-    assert!(
-        !offers.is_empty(),
-        "the sandbox offers numbers in {area_code}"
-    );
-    app.call(
-        client,
-        app::api::numbers::BuyNumber {
-            e164: offers[0].e164.to_string(),
-        },
-    )
-    .await
-    .json()
+    let search = app::api::numbers::SearchNumbers {
+        sms: true,
+        ..common::numbers_in(area_code)
+    };
+    app.buy(client, search).await
 }
 
 async fn conversations(app: &TestApp, client: &reqwest::Client) -> Vec<ConversationSummary> {
@@ -74,12 +54,8 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
         .call(
             &ada,
             app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "415".into(),
                 contains: "0142".into(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
+                ..common::numbers_in("415")
             },
         )
         .await
@@ -87,20 +63,7 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].e164, "+14155550142");
     assert_eq!(offers[0].display, "(415) 555-0142");
-    let bad = app
-        .call(
-            &ada,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "4x5".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .error();
+    let bad = app.call(&ada, common::numbers_in("4x5")).await.error();
     assert!(matches!(bad, AppError::Invalid(_)));
 
     let number: OwnedNumber = app
@@ -117,12 +80,8 @@ async fn numbers_are_searched_bought_named_and_released(app: &TestApp) {
         .call(
             &ada,
             app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "415".into(),
                 contains: "0142".into(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
+                ..common::numbers_in("415")
             },
         )
         .await
@@ -222,20 +181,7 @@ async fn the_number_quota_holds(app: &TestApp) {
     for code in ["212", "312", "617"] {
         buy(app, &bea, code).await;
     }
-    let offers: Vec<NumberOffer> = app
-        .call(
-            &bea,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "206".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
+    let offers: Vec<NumberOffer> = app.call(&bea, common::numbers_in("206")).await.json();
     let over = app
         .call(
             &bea,

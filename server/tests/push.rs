@@ -64,20 +64,8 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let config: PushConfig = app.call(&ada, app::api::push::PushSettings {}).await.json();
     assert!(config.enabled);
-    let offers: Vec<app::types::NumberOffer> = app
-        .call(
-            &ada,
-            app::api::numbers::SearchNumbers {
-                country: "US".into(),
-                area_code: "212".into(),
-                contains: Default::default(),
-                sms: Default::default(),
-                mms: Default::default(),
-                voice: Default::default(),
-            },
-        )
-        .await
-        .json();
+    let offers: Vec<app::types::NumberOffer> =
+        app.call(&ada, common::numbers_in("212")).await.json();
     let number: app::types::OwnedNumber = app
         .call(
             &ada,

@@ -106,6 +106,7 @@ fn Log() -> impl IntoView {
                                     let again = c.number_id.as_ref().map(|n| format!("/calls?to={}&from={n}", c.peer.replace('+', "%2B")));
                                     let texts = c.conversation_id.as_ref().map(|id| format!("/inbox/{id}"));
                                     let missed = c.outcome == "Missed";
+                                    let voicemail = c.voicemail_id.as_ref().map(|id| format!("/media/{id}"));
                                     view! {
                                         <li class="row call" class:missed=missed>
                                             <div>
@@ -116,6 +117,9 @@ fn Log() -> impl IntoView {
                                                 </div>
                                             </div>
                                             <div class="actions">
+                                                // With the other optional actions: as an optional child
+                                                // after the muted line, it broke hydration (tachys).
+                                                {voicemail.map(|src| view! { <audio class="voicemail" controls preload="none" src=src aria-label="Voicemail"></audio> })}
                                                 {again.map(|href| view! { <a class="button secondary" href=href>"Call back"</a> })}
                                                 {texts.map(|href| view! { <a class="button secondary" href=href>"Texts"</a> })}
                                             </div>

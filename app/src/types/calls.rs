@@ -41,5 +41,7 @@ crate::types::answers! {
         pub duration_secs: Option<i64>,
         /// The texts with this person on this number, when there are any.
         pub conversation_id: Option<String>,
+        /// The voicemail the caller left (played from `/media/<id>`), for calls to you.
+        pub voicemail_id: Option<String>,
     }
 }

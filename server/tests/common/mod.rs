@@ -377,6 +377,25 @@ impl TestApp {
         client
     }
 
+    /// Buys the first number `search` offers, as `client`.
+    pub async fn buy(
+        &self,
+        client: &reqwest::Client,
+        search: app::api::numbers::SearchNumbers,
+    ) -> app::types::OwnedNumber {
+        let area = search.area_code.clone();
+        let offers: Vec<app::types::NumberOffer> = self.call(client, search).await.json();
+        assert!(!offers.is_empty(), "the sandbox offers numbers in {area}");
+        self.call(
+            client,
+            app::api::numbers::BuyNumber {
+                e164: offers[0].e164.clone(),
+            },
+        )
+        .await
+        .json()
+    }
+
     /// Creates an invitation; returns its token (the last path segment of its link).
     pub async fn invite(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
         let invite: app::types::InviteInfo = self
@@ -391,6 +410,19 @@ impl TestApp {
             .await
             .json();
         invite.link.unwrap().rsplit('/').next().unwrap().to_string()
+    }
+}
+
+/// A search for numbers in `area_code` (US), whatever they can do: the usual start of a
+/// purchase. Narrow it with struct update syntax (`SearchNumbers { voice: true, ..numbers_in("212") }`).
+pub fn numbers_in(area_code: &str) -> app::api::numbers::SearchNumbers {
+    app::api::numbers::SearchNumbers {
+        country: "US".into(),
+        area_code: area_code.into(),
+        contains: String::new(),
+        sms: false,
+        mms: false,
+        voice: false,
     }
 }
 

@@ -98,8 +98,20 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Keeps a picture the user will send. Returns its id for `messaging::send`.
-/// Whether `user_id` may keep another picture: Err(why) once their pictures fill the quota.
+/// A recording's format, read from its bytes: WebM or Ogg (what browsers' MediaRecorder
+/// writes).
+pub fn sniff_audio(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        Some("audio/webm")
+    } else if bytes.starts_with(b"OggS") {
+        Some("audio/ogg")
+    } else {
+        None
+    }
+}
+
+/// Whether `user_id` may keep another file: Err(why) once their pictures and recordings
+/// fill the quota.
 async fn quota_left(state: &AppState, user_id: &UserId) -> AppResult<Result<(), String>> {
     let (used,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media WHERE user_id = $1",
@@ -132,6 +144,17 @@ pub async fn upload(state: &AppState, user_id: &UserId, bytes: &[u8]) -> AppResu
         return Err(AppError::invalid(why));
     }
     super::throttle::take(&state.db, super::throttle::UPLOADS, user_id.as_str()).await?;
+    keep(state, user_id, content_type, bytes).await
+}
+
+/// Stores `bytes` (already checked to be `content_type`) as a new file of `user_id`'s,
+/// within their quota; unattached to any message until something claims it.
+pub async fn keep(
+    state: &AppState,
+    user_id: &UserId,
+    content_type: &str,
+    bytes: &[u8],
+) -> AppResult<MediaId> {
     quota_left(state, user_id)
         .await?
         .map_err(AppError::Invalid)?;
@@ -461,13 +484,16 @@ pub async fn views_for(
     Ok(by_message)
 }
 
-/// Removes uploads nobody sent (the composer was closed before sending).
+/// Removes uploads nobody sent (the composer was closed before sending). Voicemails belong
+/// to a call, not a message, and stay.
 pub async fn purge_orphans(state: &AppState) -> AppResult<usize> {
-    let old: Vec<(MediaId,)> =
-        sqlx::query_as("SELECT id FROM media WHERE message_id IS NULL AND created_at < $1")
-            .bind(now_ms() - ORPHAN_AFTER_MS)
-            .fetch_all(state.db.pool())
-            .await?;
+    let old: Vec<(MediaId,)> = sqlx::query_as(
+        "SELECT id FROM media WHERE message_id IS NULL AND created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.voicemail_media_id = media.id)",
+    )
+    .bind(now_ms() - ORPHAN_AFTER_MS)
+    .fetch_all(state.db.pool())
+    .await?;
     for (id,) in &old {
         sqlx::query("DELETE FROM media WHERE id = $1")
             .bind(id)

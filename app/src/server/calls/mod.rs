@@ -10,12 +10,18 @@
 
 use sqlx::{Any, Transaction};
 
+mod log;
+mod voicemail;
+
+pub use log::*;
+pub use voicemail::*;
+
 use super::events::{EventBus, Published};
 use super::ids::{NumberId, UserId, E164};
 use super::jobs::{self, Job};
 use super::{crypto, now_ms, phone, push, throttle, AppState, Db};
 use crate::error::{AppError, AppResult};
-use crate::types::{CallLogEntry, LiveCall, LiveEvent};
+use crate::types::{LiveCall, LiveEvent};
 
 /// A call rings this long before it counts as missed.
 pub const RING_MS: i64 = 30_000;
@@ -29,8 +35,6 @@ pub const PLACED: throttle::Limit = throttle::Limit {
     per_window: 20,
     window_ms: 60 * 1000,
 };
-/// The call log shows this many of the latest calls.
-const LOG_LIMIT: i64 = 200;
 
 /// A tab names itself with an id it makes up (a UUID): letters, digits and dashes.
 fn check_tab(tab: &str) -> AppResult<()> {
@@ -55,7 +59,7 @@ fn check_sdp(sdp: &str) -> AppResult<()> {
 }
 
 /// Records the calls event for every party of `session_id` inside `tx`.
-async fn tell_parties(
+pub(super) async fn tell_parties(
     tx: &mut Transaction<'_, Any>,
     session_id: &str,
 ) -> AppResult<Vec<Published>> {
@@ -245,7 +249,7 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                 LiveCall {
                     outcome: outcome
                         .as_deref()
-                        .map(|o| outcome_words(&direction, Some(o), false).to_string()),
+                        .map(|o| log::outcome_words(&direction, Some(o), false).to_string()),
                     offer: offer.filter(|_| !outgoing && state == "ringing"),
                     answer: answer.filter(|_| outgoing && here),
                     peer_display: phone::display(&peer, &region),
@@ -374,7 +378,7 @@ async fn end(
 }
 
 /// The user's direction on call `session_id`; another person's call is "not found".
-async fn party(db: &Db, user_id: &UserId, session_id: &str) -> AppResult<String> {
+pub(super) async fn party(db: &Db, user_id: &UserId, session_id: &str) -> AppResult<String> {
     let leg: Option<(String,)> = sqlx::query_as(
         "SELECT direction FROM calls WHERE session_id = $1 AND user_id = $2 ORDER BY direction",
     )
@@ -412,112 +416,5 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
 /// The ring timer: a call still ringing now was not answered.
 pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
     end(state, session_id, &["ringing"], Ending::Unanswered).await?;
-    Ok(())
-}
-
-/// An outcome in the words the log shows.
-fn outcome_words(direction: &str, outcome: Option<&str>, live: bool) -> &'static str {
-    match (direction, outcome) {
-        (_, None) if live => "In progress",
-        (_, Some("answered")) => "Answered",
-        ("out", Some("missed")) => "No answer",
-        (_, Some("missed")) => "Missed",
-        (_, Some("declined")) => "Declined",
-        (_, Some("cancelled")) => "Cancelled",
-        _ => "Failed",
-    }
-}
-
-type LogRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
-
-/// The user's latest calls, newest first.
-pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
-    let rows: Vec<LogRow> = sqlx::query_as(
-        "SELECT c.id, c.direction, c.peer, c.number_id, c.number_e164, c.outcome, c.created_at,
-                c.answered_at, c.ended_at, cv.id
-         FROM calls c
-         LEFT JOIN conversations cv ON cv.number_id = c.number_id AND cv.peer = c.peer
-         WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
-    )
-    .bind(user_id)
-    .bind(LOG_LIMIT)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                direction,
-                peer,
-                number_id,
-                number,
-                outcome,
-                created_at,
-                answered_at,
-                ended_at,
-                conversation_id,
-            )| {
-                let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
-                CallLogEntry {
-                    outcome: outcome_words(&direction, outcome.as_deref(), ended_at.is_none())
-                        .into(),
-                    duration_secs: answered_at
-                        .zip(ended_at)
-                        .map(|(from, to)| (to - from).max(0) / 1000),
-                    peer_display: phone::display(&peer, &region),
-                    number_display: phone::display(&number, &region),
-                    id,
-                    direction,
-                    peer,
-                    number_id,
-                    created_at,
-                    conversation_id,
-                }
-            },
-        )
-        .collect())
-}
-
-/// Missed calls the user has not seen in the log yet (counted in the navigation).
-pub async fn unseen_missed(db: &Db, user_id: &UserId) -> AppResult<i64> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM calls WHERE user_id = $1 AND direction = 'in'
-         AND outcome = 'missed' AND seen_at IS NULL",
-    )
-    .bind(user_id)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(n)
-}
-
-/// The log was opened: its missed calls are seen.
-pub async fn mark_seen(state: &AppState, user_id: &UserId) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
-    let done = sqlx::query(
-        "UPDATE calls SET seen_at = $1 WHERE user_id = $2 AND outcome = 'missed' AND seen_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
-    let published = if done.rows_affected() > 0 {
-        vec![EventBus::record(&mut tx, user_id, &LiveEvent::Calls).await?]
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
     Ok(())
 }

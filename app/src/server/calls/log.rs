@@ -1,0 +1,121 @@
+//! The call log: every call in and out with how it went, and the count of missed calls
+//! not seen yet.
+
+use crate::error::AppResult;
+use crate::server::events::EventBus;
+use crate::server::ids::UserId;
+use crate::server::{now_ms, phone, AppState, Db};
+use crate::types::{CallLogEntry, LiveEvent};
+
+/// The call log shows this many of the latest calls.
+const LOG_LIMIT: i64 = 200;
+
+/// An outcome in the words the log shows.
+pub(super) fn outcome_words(direction: &str, outcome: Option<&str>, live: bool) -> &'static str {
+    match (direction, outcome) {
+        (_, None) if live => "In progress",
+        (_, Some("answered")) => "Answered",
+        ("out", Some("missed")) => "No answer",
+        (_, Some("missed")) => "Missed",
+        (_, Some("declined")) => "Declined",
+        (_, Some("cancelled")) => "Cancelled",
+        _ => "Failed",
+    }
+}
+
+type LogRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The user's latest calls, newest first.
+pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
+    let rows: Vec<LogRow> = sqlx::query_as(
+        "SELECT c.id, c.direction, c.peer, c.number_id, c.number_e164, c.outcome, c.created_at,
+                c.answered_at, c.ended_at, cv.id, c.voicemail_media_id
+         FROM calls c
+         LEFT JOIN conversations cv ON cv.number_id = c.number_id AND cv.peer = c.peer
+         WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(LOG_LIMIT)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                direction,
+                peer,
+                number_id,
+                number,
+                outcome,
+                created_at,
+                answered_at,
+                ended_at,
+                conversation_id,
+                voicemail_id,
+            )| {
+                let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
+                CallLogEntry {
+                    outcome: outcome_words(&direction, outcome.as_deref(), ended_at.is_none())
+                        .into(),
+                    duration_secs: answered_at
+                        .zip(ended_at)
+                        .map(|(from, to)| (to - from).max(0) / 1000),
+                    peer_display: phone::display(&peer, &region),
+                    number_display: phone::display(&number, &region),
+                    id,
+                    direction,
+                    peer,
+                    number_id,
+                    created_at,
+                    conversation_id,
+                    voicemail_id,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Missed calls the user has not seen in the log yet (counted in the navigation).
+pub async fn unseen_missed(db: &Db, user_id: &UserId) -> AppResult<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM calls WHERE user_id = $1 AND direction = 'in'
+         AND outcome = 'missed' AND seen_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
+/// The log was opened: its missed calls are seen.
+pub async fn mark_seen(state: &AppState, user_id: &UserId) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE calls SET seen_at = $1 WHERE user_id = $2 AND outcome = 'missed' AND seen_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let published = if done.rows_affected() > 0 {
+        vec![EventBus::record(&mut tx, user_id, &LiveEvent::Calls).await?]
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Voicemail for calls between people here: when a call was declined or not answered, the
+//! caller's browser may record a message (public/calls.js, with MediaRecorder) and send it
+//! here. It is kept in the media store as the called person's own file (only they can play
+//! it back), listed with that call in their log, and their devices are alerted.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+use crate::error::{AppError, AppResult};
+use crate::server::accounts::sessions::Authenticated;
+use crate::server::ids::UserId;
+use crate::server::{media, phone, push, AppState};
+
+/// Two minutes of Opus is well under this.
+pub const MAX_VOICEMAIL_BYTES: usize = 2_000_000;
+/// The request may carry a little more than the recording.
+pub const UPLOAD_LIMIT: usize = MAX_VOICEMAIL_BYTES + 100_000;
+
+/// Keeps `recording` as the voicemail `caller` left on call `session_id`.
+pub async fn leave(
+    state: &AppState,
+    caller: &UserId,
+    session_id: &str,
+    recording: &[u8],
+) -> AppResult<()> {
+    let leg: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT outcome FROM calls WHERE session_id = $1 AND user_id = $2 AND direction = 'out'",
+    )
+    .bind(session_id)
+    .bind(caller)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((outcome,)) = leg else {
+        return Err(AppError::not_found("That call"));
+    };
+    if !matches!(outcome.as_deref(), Some("missed" | "declined")) {
+        return Err(AppError::invalid(
+            "A voicemail can be left only on a call that was not answered.",
+        ));
+    }
+    let callee: (String, UserId, String, Option<String>) = sqlx::query_as(
+        "SELECT id, user_id, peer, voicemail_media_id FROM calls
+         WHERE session_id = $1 AND direction = 'in'",
+    )
+    .bind(session_id)
+    .fetch_one(state.db.pool())
+    .await?;
+    let (leg_id, callee, from, already) = callee;
+    if already.is_some() {
+        return Err(AppError::invalid(
+            "A voicemail was left on this call already.",
+        ));
+    }
+    if recording.len() > MAX_VOICEMAIL_BYTES {
+        return Err(AppError::invalid(
+            "That voicemail is too long: two minutes at most.",
+        ));
+    }
+    let Some(content_type) = media::sniff_audio(recording) else {
+        return Err(AppError::invalid(
+            "That recording is not one this app keeps (WebM or Ogg audio).",
+        ));
+    };
+    let media_id = media::keep(state, &callee, content_type, recording).await?;
+    let mut tx = state.db.begin().await?;
+    let claimed = sqlx::query(
+        "UPDATE calls SET voicemail_media_id = $1 WHERE id = $2 AND voicemail_media_id IS NULL",
+    )
+    .bind(&media_id)
+    .bind(&leg_id)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        // Another upload won the race: this copy goes.
+        drop(tx);
+        let _ = sqlx::query("DELETE FROM media WHERE id = $1")
+            .bind(&media_id)
+            .execute(state.db.pool())
+            .await;
+        let _ = state.media.delete(media_id.as_str()).await;
+        return Err(AppError::invalid(
+            "A voicemail was left on this call already.",
+        ));
+    }
+    let region = phone::region_of(&from).unwrap_or_else(|| "US".into());
+    push::enqueue_for_user(
+        &mut tx,
+        &callee,
+        &push::Notification {
+            title: format!("Voicemail from {}", phone::display(&from, &region)),
+            body: "Play it in your call log.".into(),
+            url: "/calls".into(),
+            tag: format!("voicemail-{session_id}"),
+            unread: 0,
+        },
+        false,
+    )
+    .await?;
+    let published = vec![
+        crate::server::events::EventBus::record(&mut tx, &callee, &crate::types::LiveEvent::Calls)
+            .await?,
+    ];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(())
+}
+
+/// `POST /calls/{call_id}/voicemail` (signed in, the caller): the recording's bytes. The
+/// body is read only once the sender is known to be signed in.
+pub async fn upload(
+    State(state): State<AppState>,
+    auth: Option<Extension<Authenticated>>,
+    Path(call_id): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    let Some(Extension(auth)) = auth else {
+        return AppError::Unauthorized.into_response();
+    };
+    let Ok(body) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
+        return AppError::invalid("That voicemail is too long: two minutes at most.")
+            .into_response();
+    };
+    match leave(&state, &auth.user_id(), &call_id, &body).await {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(e) => e.into_response(),
+    }
+}

@@ -3,7 +3,9 @@
 // - Nothing else is cached, so the WASM/JS bundle is never served stale after a deploy.
 // - Push: shows the notification the server sent, unless that conversation is on screen; a
 //   click focuses (or opens) the app on the conversation; a changed subscription is renewed
-//   and sent to the server.
+//   and sent to the server. A ringing call (tag call-<id>) stays until handled and offers
+//   Answer (opens the app, where it rings) and Decline (declines it from here) where the
+//   platform shows actions.
 const OFFLINE_CACHE = 'switchboard-offline-v1';
 const OFFLINE_URL = '/offline.html';
 
@@ -46,6 +48,14 @@ self.addEventListener('push', (event) => {
     badge: '/icons/icon-192.png',
     data: { url: data.url || '/inbox' },
   };
+  if (options.tag && options.tag.startsWith('call-')) {
+    options.requireInteraction = true;
+    options.actions = [
+      { action: 'answer', title: 'Answer' },
+      { action: 'decline', title: 'Decline' },
+    ];
+    options.data.call = options.tag.slice('call-'.length);
+  }
   const badge =
     typeof data.unread === 'number' && 'setAppBadge' in self.navigator
       ? self.navigator.setAppBadge(data.unread).catch(() => {})
@@ -85,7 +95,18 @@ self.openConversation = async (url) => {
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  event.waitUntil(self.openConversation(event.notification.data && event.notification.data.url));
+  const data = event.notification.data || {};
+  if (event.action === 'decline' && data.call) {
+    event.waitUntil(
+      fetch('/api/decline_call', {
+        method: 'POST',
+        body: new URLSearchParams({ call_id: data.call }),
+        credentials: 'same-origin',
+      }).catch(() => {}),
+    );
+    return;
+  }
+  event.waitUntil(self.openConversation(data.url));
 });
 
 self.addEventListener('pushsubscriptionchange', (event) => {

@@ -40,7 +40,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="mobile-web-app-capable" content="yes" />
                 <meta name="apple-mobile-web-app-status-bar-style" content="default" />
                 <meta name="apple-mobile-web-app-title" content="Switchboard" />
-                <script src="/push.js" defer></script>
                 <HashedStylesheet options=options.clone() id="app-css" />
                 <HydrationScripts options />
                 <MetaTags />

@@ -185,7 +185,7 @@ impl Live {
         }
         self.started.set_value(true);
         #[cfg(feature = "hydrate")]
-        load_calls_script();
+        load_signed_in_scripts();
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             use futures::StreamExt;
@@ -229,17 +229,19 @@ impl Live {
     }
 }
 
-/// Loads public/calls.js (the call panel and WebRTC) for a signed-in tab: incoming calls
-/// ring on whatever page is open. Not in the page itself, so the sign-in page and a first
-/// visit don't fetch it.
+/// Loads what only a signed-in tab uses: public/calls.js (the call panel and WebRTC, so an
+/// incoming call rings on whatever page is open) and public/push.js (turning alerts on in
+/// Settings). Not in the page itself, so the sign-in page and a first visit fetch neither.
 #[cfg(feature = "hydrate")]
-fn load_calls_script() {
+fn load_signed_in_scripts() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
-        let _ = script.set_attribute("src", "/calls.js");
-        let _ = head.append_child(&script);
+    for src in ["/calls.js", "/push.js"] {
+        if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
+            let _ = script.set_attribute("src", src);
+            let _ = head.append_child(&script);
+        }
     }
 }
 

@@ -143,6 +143,43 @@ test('a push shows a notification, a click on it lands on the thread, none while
       { timeout: 20_000 },
     )
     .toEqual([{ title: other.title, body: other.body, tag: other.tag, url: other.url }]);
+
+  // A ringing call (Ada calls her own second number): its notification stays until handled
+  // and offers Answer and Decline; Decline ends the call from there, the app unopened.
+  await buyNumber(page, '415');
+  const api = async (fn: string, form: Record<string, string> = {}) =>
+    (await page.request.post(`/api/${fn}`, { form, headers: { origin: server.base } })).json();
+  const [from, to] = await api('my_numbers');
+  const callId: string = await api('start_call', { number_id: from.id, to: to.e164, tab: 'elsewhere', offer: 'v=0\r\n' });
+  const ringing = { title: `Call from ${from.display}`, body: 'Open Switchboard to answer.', url: '/calls', tag: `call-${callId}`, unread: 0 };
+  const callShown = () =>
+    page.evaluate(async (tag) => {
+      const [n] = (await (await navigator.serviceWorker.ready).getNotifications()).filter((n) => n.tag === tag);
+      return n ? { actions: n.actions.map((a) => a.action), sticky: n.requireInteraction } : null;
+    }, ringing.tag);
+  await expect
+    .poll(
+      async () => {
+        await push(ringing);
+        await page.waitForTimeout(300);
+        return callShown();
+      },
+      { timeout: 20_000 },
+    )
+    .toEqual({ actions: ['answer', 'decline'], sticky: true });
+  await worker.evaluate(async (tag) => {
+    type Worker = {
+      registration: ServiceWorkerRegistration;
+      dispatchEvent(event: Event): boolean;
+      NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
+    };
+    const sw = self as unknown as Worker;
+    const [notification] = await sw.registration.getNotifications({ tag });
+    sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification, action: 'decline' }));
+  }, ringing.tag);
+  await expect
+    .poll(async () => (await api('live_calls', { tab: 'x' })).map((c: { direction: string; outcome: string }) => `${c.direction} ${c.outcome}`).sort())
+    .toEqual(['in Declined', 'out Declined']);
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 });

@@ -315,7 +315,12 @@ fn is_static_asset(path: &str) -> bool {
         || path.starts_with("/icons/")
         || matches!(
             path,
-            "/sw.js" | "/push.js" | "/manifest.webmanifest" | "/offline.html" | "/robots.txt"
+            "/sw.js"
+                | "/push.js"
+                | "/calls.js"
+                | "/manifest.webmanifest"
+                | "/offline.html"
+                | "/robots.txt"
         )
 }
 

@@ -316,14 +316,18 @@
       const id = await api('start_call', { number_id: numberId, to, tab, offer: pc.localDescription.sdp });
       held.set(id, held.get(provisional));
       held.delete(provisional);
+      await look();
+      return id;
     } catch (e) {
       release(provisional);
       throw e;
     }
-    await look();
   }
 
   async function answer(call) {
+    // A redraw while answering makes a fresh Answer button; a second answer from this tab
+    // would be refused, and must not tear down the first one's connection.
+    if (held.has(call.id)) return;
     say('Answering…');
     const stream = await microphone();
     const pc = await peer(call.id, stream);
@@ -457,8 +461,10 @@
       listMicrophones().catch(() => {});
     },
     place,
-    /** For diagnostics and tests: the connection of the call this tab holds. */
-    connection() {
+    /** For diagnostics and tests: the connection of call `id` (or of the first call this
+     * tab holds). */
+    connection(id) {
+      if (id) return held.has(id) ? held.get(id).pc : null;
       const first = held.values().next();
       return first.done ? null : first.value.pc;
     },

@@ -1,0 +1,77 @@
+// Benchmark (scripts/bench): in-app call setup on loopback. Ada's browser calls Bea's number
+// CALLS times; Bea's tab answers as soon as it rings. Per call: dial → ringing in Bea's tab,
+// and dial → audio arriving at Ada (bytes received on her connection). Medians and p99.
+// Two Chromium processes with fake microphones, as a real pair of browsers.
+// Usage: node call-setup.mjs <base-url>   (a running server with ada@ and bea@example.com)
+import { chromium } from '@playwright/test';
+
+const [base] = process.argv.slice(2);
+const CALLS = Number(process.env.BENCH_CALLS || 20);
+const PASSWORD = 'correct horse battery';
+const args = ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required'];
+const launch = () => chromium.launch({ executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', args });
+
+async function person(email, area) {
+  const browser = await launch();
+  const context = await browser.newContext({ baseURL: base });
+  const api = async (name, form) => {
+    const res = await context.request.post(`/api/${name}`, { form, headers: { origin: base } });
+    if (!res.ok()) throw new Error(`${name}: ${res.status()} ${await res.text()}`);
+    return res.json().catch(() => null);
+  };
+  await api('sign_in', { email, password: PASSWORD });
+  const [offer] = await api('search_numbers', { country: 'US', area_code: area, voice: 'true' });
+  const number = await api('buy_number', { e164: offer.e164 });
+  const page = await context.newPage();
+  if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(`    ${email}: ${m.text().slice(0, 300)}`));
+  await page.goto('/inbox');
+  await page.waitForFunction(() => window.SwitchboardCalls);
+  return { browser, page, number };
+}
+
+if (process.env.BENCH_DEBUG) console.log('    signing in');
+const ada = await person('ada@example.com', '212');
+const bea = await person('bea@example.com', '415');
+// Bea answers whatever rings, at once, and notes when it rang.
+await bea.page.exposeFunction('rang', () => Date.now());
+await bea.page.evaluate(() => {
+  new MutationObserver(() => {
+    const answer = [...document.querySelectorAll('.call-panel button')].find((b) => b.textContent === 'Answer');
+    if (answer && !answer.dataset.clicked) {
+      answer.dataset.clicked = '1';
+      window.rang().then((at) => (window.lastRang = at));
+      answer.click();
+    }
+  }).observe(document.body, { subtree: true, childList: true, attributes: true });
+});
+
+const ringing = [];
+const audio = [];
+for (let i = 0; i < CALLS; i++) {
+  await bea.page.evaluate(() => (window.lastRang = 0));
+  const started = Date.now();
+  if (process.env.BENCH_DEBUG) console.log('    placing', i + 1);
+  const call = await ada.page.evaluate(([id, to]) => window.SwitchboardCalls.place(id, to), [ada.number.id, bea.number.e164]);
+  // Audio arriving: bytes received on Ada's connection for this call.
+  await ada.page.waitForFunction(async (call) => {
+    const pc = window.SwitchboardCalls.connection(call);
+    if (!pc) return false;
+    let bytes = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes = s.bytesReceived;
+    });
+    return bytes > 0;
+  }, call, { polling: 10, timeout: 10_000 });
+  audio.push(Date.now() - started);
+  if (process.env.BENCH_DEBUG) console.log('    call', i + 1, audio[i], 'ms');
+  ringing.push((await bea.page.evaluate(() => window.lastRang)) - started);
+  await ada.page.locator('.call-panel button', { hasText: 'Hang up' }).click();
+  await ada.page.waitForFunction((call) => !window.SwitchboardCalls.connection(call), call);
+  await new Promise((r) => setTimeout(r, 1000));
+}
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+console.log(`    ${CALLS} calls: dial → ringing in the other browser  p50 ${pct(ringing, 50)} ms, p99 ${pct(ringing, 99)} ms`);
+console.log(`    ${CALLS} calls: dial → audio flowing back            p50 ${pct(audio, 50)} ms, p99 ${pct(audio, 99)} ms  (target p99 < 1000 ms)`);
+await ada.browser.close();
+await bea.browser.close();

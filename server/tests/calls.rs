@@ -40,6 +40,14 @@ async fn log(app: &TestApp, client: &reqwest::Client) -> Vec<CallLogEntry> {
     app.call(client, CallLog {}).await.json()
 }
 
+async fn decline(app: &TestApp, client: &reqwest::Client, id: &str) -> common::Reply {
+    app.call(client, DeclineCall { call_id: id.into() }).await
+}
+
+async fn hang_up(app: &TestApp, client: &reqwest::Client, id: &str) -> common::Reply {
+    app.call(client, HangUp { call_id: id.into() }).await
+}
+
 /// Ada (212) and Bea (415), each with a number.
 async fn two_people(app: &TestApp) -> (reqwest::Client, OwnedNumber, reqwest::Client, OwnedNumber) {
     let ada = app.admin("ada@example.com").await;
@@ -89,15 +97,7 @@ async fn a_call_rings_is_answered_once_and_ends_for_both(app: &TestApp) {
     assert_eq!(live(app, &ada, "ada-other").await[0].answer, None);
 
     // Either side hangs up: it ends for both, its descriptions (addresses) are gone.
-    assert!(app
-        .call(
-            &ada,
-            HangUp {
-                call_id: id.clone()
-            }
-        )
-        .await
-        .is_ok());
+    assert!(hang_up(app, &ada, &id).await.is_ok());
     for client in [&ada, &bea] {
         let seen = live(app, client, "x").await;
         assert!(seen
@@ -112,24 +112,8 @@ async fn a_call_rings_is_answered_once_and_ends_for_both(app: &TestApp) {
     .unwrap();
     assert_eq!(kept, 0);
     // An ended call stays as it ended: hanging up again, declining, answering change nothing.
-    assert!(app
-        .call(
-            &bea,
-            HangUp {
-                call_id: id.clone()
-            }
-        )
-        .await
-        .is_ok());
-    assert!(app
-        .call(
-            &bea,
-            DeclineCall {
-                call_id: id.clone()
-            }
-        )
-        .await
-        .is_ok());
+    assert!(hang_up(app, &bea, &id).await.is_ok());
+    assert!(decline(app, &bea, &id).await.is_ok());
     assert!(!app.call(&bea, answer("bea-3")).await.is_ok());
     let ada_log = log(app, &ada).await;
     assert_eq!(ada_log[0].outcome, "Answered");
@@ -200,15 +184,12 @@ async fn a_declined_or_unanswered_call_is_missed_until_the_log_is_seen(app: &Tes
         .call(&ada, start(&ada_number, &bea_number, "t"))
         .await
         .json();
-    assert!(app
-        .call(&bea, DeclineCall { call_id: declined })
-        .await
-        .is_ok());
+    assert!(decline(app, &bea, &declined).await.is_ok());
     let cancelled: String = app
         .call(&ada, start(&ada_number, &bea_number, "t"))
         .await
         .json();
-    assert!(app.call(&ada, HangUp { call_id: cancelled }).await.is_ok());
+    assert!(hang_up(app, &ada, &cancelled).await.is_ok());
     let unanswered: String = app
         .call(&ada, start(&ada_number, &bea_number, "t"))
         .await
@@ -319,15 +300,7 @@ async fn a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hear
         leave_voicemail(app, &ada, &id, &recording()).await.status,
         400
     );
-    assert!(app
-        .call(
-            &bea,
-            DeclineCall {
-                call_id: id.clone()
-            }
-        )
-        .await
-        .is_ok());
+    assert!(decline(app, &bea, &id).await.is_ok());
 
     // Only the caller leaves one; only audio; only once; never too long.
     assert_eq!(
@@ -390,15 +363,7 @@ async fn a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hear
         answer: ANSWER.into(),
     };
     assert!(app.call(&bea, answer).await.is_ok());
-    assert!(app
-        .call(
-            &bea,
-            HangUp {
-                call_id: answered.clone()
-            }
-        )
-        .await
-        .is_ok());
+    assert!(hang_up(app, &bea, &answered).await.is_ok());
     let refused = leave_voicemail(app, &ada, &answered, &recording()).await;
     assert!(refused.body.contains("not answered"), "{refused:?}");
 }

@@ -15,7 +15,8 @@
   let iceServers = null;
   let panel = null;
   let ticker = 0;
-  let looking = Promise.resolve();
+  let looking = null;
+  let lookAgain = false;
   let lastWords = '';
   /** A voicemail this tab offers to leave, or is recording: { id, state, recorder, stream, chunks, started } */
   let voicemail = null;
@@ -41,9 +42,20 @@
     return 'The call could not go through. Try again.';
   }
 
+  /** A server function; an answer that doesn't come within 10 s is an error, not a wait
+   * that freezes the panel. */
   async function api(fn, fields) {
-    const res = await fetch('/api/' + fn, { method: 'POST', body: new URLSearchParams(fields || {}) });
-    const text = await res.text();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    let res, text;
+    try {
+      res = await fetch('/api/' + fn, { method: 'POST', body: new URLSearchParams(fields || {}), signal: abort.signal });
+      text = await res.text();
+    } catch (_) {
+      throw new Error('The server did not answer. Check your connection and try again.');
+    } finally {
+      clearTimeout(timer);
+    }
     let value = text;
     try {
       value = JSON.parse(text);
@@ -384,9 +396,24 @@
 
   // ---- keeping up with the server -----------------------------------------------------
 
-  /** Reads the calls ringing or under way and brings this tab in line with them. */
+  /** Reads the calls ringing or under way and brings this tab in line with them. One look
+   * runs at a time; a request during it runs one more when it ends (not one per request). */
   function look() {
-    looking = looking.then(lookNow, lookNow);
+    if (looking) {
+      lookAgain = true;
+      return looking;
+    }
+    looking = (async () => {
+      do {
+        lookAgain = false;
+        try {
+          await lookNow();
+        } catch (e) {
+          say(e.message);
+        }
+      } while (lookAgain);
+      looking = null;
+    })();
     return looking;
   }
 
@@ -407,7 +434,7 @@
     for (const call of calls) {
       const local = held.get(call.id);
       if (local && call.direction === 'out' && call.state === 'answered' && call.answer && !local.pc.remoteDescription) {
-        await local.pc.setRemoteDescription({ type: 'answer', sdp: call.answer });
+        await local.pc.setRemoteDescription({ type: 'answer', sdp: call.answer }).catch(() => say('The call could not connect.'));
       }
     }
     // Calls this tab held that are over (the other side hung up, or nobody answered).

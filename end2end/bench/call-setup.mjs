@@ -48,11 +48,15 @@ await bea.page.evaluate(() => {
 
 const ringing = [];
 const audio = [];
-for (let i = 0; i < CALLS; i++) {
+let failed = '';
+const within = (ms, promise) =>
+  Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+for (let i = 0; i < CALLS && !failed; i++) {
+  try {
   await bea.page.evaluate(() => (window.lastRang = 0));
   const started = Date.now();
   if (process.env.BENCH_DEBUG) console.log('    placing', i + 1);
-  const call = await ada.page.evaluate(([id, to]) => window.SwitchboardCalls.place(id, to), [ada.number.id, bea.number.e164]);
+  const call = await within(10_000, ada.page.evaluate(([id, to]) => window.SwitchboardCalls.place(id, to), [ada.number.id, bea.number.e164]));
   // Audio arriving: bytes received on Ada's connection for this call.
   await ada.page.waitForFunction(async (call) => {
     const pc = window.SwitchboardCalls.connection(call);
@@ -69,7 +73,12 @@ for (let i = 0; i < CALLS; i++) {
   await ada.page.locator('.call-panel button', { hasText: 'Hang up' }).click();
   await ada.page.waitForFunction((call) => !window.SwitchboardCalls.connection(call), call);
   await new Promise((r) => setTimeout(r, 1000));
+  } catch (e) {
+    const panel = await ada.page.locator('.call-panel').innerText({ timeout: 1_000 }).catch(() => '');
+    failed = `call ${i + 1} failed: ${e.message}; the caller's panel said: ${panel.replace(/\s+/g, ' ').trim()}`;
+  }
 }
+if (failed) console.log(`    ${failed} (figures below are of the calls before it)`);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 console.log(`    ${CALLS} calls: dial → ringing in the other browser  p50 ${pct(ringing, 50)} ms, p99 ${pct(ringing, 99)} ms`);
 console.log(`    ${CALLS} calls: dial → audio flowing back            p50 ${pct(audio, 50)} ms, p99 ${pct(audio, 99)} ms  (target p99 < 1000 ms)`);

@@ -492,6 +492,27 @@ mod tests {
     }
 
     #[test]
+    fn ice_servers_are_a_list_of_stun_or_turn_urls() {
+        assert_eq!(parse_ice_servers("").unwrap().0, "[]");
+        let turn = r#"[{"urls":["turn:turn.example.com:3478"],"username":"u","credential":"p"}]"#;
+        assert!(parse_ice_servers(turn)
+            .unwrap()
+            .0
+            .contains("turn.example.com"));
+        assert!(parse_ice_servers(r#"[{"urls":"stun:stun.example.com"}]"#).is_ok());
+        for bad in [
+            "stun:stun.example.com",
+            r#"{"urls":"stun:x"}"#,
+            r#"[{"username":"u"}]"#,
+            r#"[{"urls":"https://evil.example.com"}]"#,
+            r#"[{"urls":[]}]"#,
+        ] {
+            let err = parse_ice_servers(bad).unwrap_err();
+            assert!(err.contains("SWITCHBOARD_ICE_SERVERS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn a_blank_secret_on_the_command_line_is_no_secret() {
         let cli = Cli::try_parse_from([
             "switchboard",

@@ -368,7 +368,25 @@ async fn a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hear
     assert!(refused.body.contains("not answered"), "{refused:?}");
 }
 
+async fn placing_calls_is_rate_limited(app: &TestApp) {
+    let (ada, ada_number, _bea, bea_number) = two_people(app).await;
+    // Each rings Bea's devices: at most 20 a minute, even when each is hung up at once.
+    for _ in 0..app::server::calls::PLACED.per_window {
+        let id: String = app
+            .call(&ada, start(&ada_number, &bea_number, "t"))
+            .await
+            .json();
+        assert!(hang_up(app, &ada, &id).await.is_ok());
+    }
+    let refused = app.call(&ada, start(&ada_number, &bea_number, "t")).await;
+    assert!(
+        matches!(refused.error(), AppError::Throttled(ref m) if m.contains("calls")),
+        "{refused:?}"
+    );
+}
+
 on_both_backends!(
+    placing_calls_is_rate_limited,
     a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hears_it,
     a_call_rings_is_answered_once_and_ends_for_both,
     only_the_parties_touch_a_call,

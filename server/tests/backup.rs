@@ -159,8 +159,15 @@ async fn a_backup_taken_while_texts_arrive_restores_every_committed_text() {
     .await
     .unwrap();
 
-    // While a server runs on a data directory, a restore into it is refused.
+    // While a server runs on a data directory, a second server and a restore are refused.
     let _running = backup::DataDirLock::acquire(&elsewhere.data_dir).unwrap();
+    let second = backup::DataDirLock::acquire(&elsewhere.data_dir)
+        .err()
+        .expect("a second server on one data directory is refused");
+    assert!(
+        second.contains("another Switchboard is running"),
+        "{second}"
+    );
     let refused = backup::restore(&elsewhere, &dir.join("backup"))
         .await
         .unwrap_err();

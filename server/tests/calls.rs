@@ -269,14 +269,8 @@ async fn leave_voicemail(
     call_id: &str,
     bytes: &[u8],
 ) -> common::Reply {
-    let res = client
-        .post(format!("{}/calls/{call_id}/voicemail", app.base))
-        .header("content-type", "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
+    app.post_bytes(client, &format!("/calls/{call_id}/voicemail"), bytes)
         .await
-        .unwrap();
-    common::Reply::read(res).await
 }
 
 /// The start of a WebM file (its EBML magic), as MediaRecorder writes, and some bytes.

@@ -1032,14 +1032,7 @@ async fn carrier_webhooks_over_http(app: &TestApp) {
 const PNG: &[u8] = include_bytes!("../../public/icons/icon-192.png");
 
 async fn upload(app: &TestApp, client: &reqwest::Client, bytes: &[u8]) -> common::Reply {
-    let res = client
-        .post(format!("{}/media", app.base))
-        .header("content-type", "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    common::Reply::read(res).await
+    app.post_bytes(client, "/media", bytes).await
 }
 
 fn uploaded_id(reply: &common::Reply) -> String {

@@ -318,6 +318,21 @@ impl TestApp {
         .await
     }
 
+    /// Posts raw bytes to `path` (uploads: pictures, voicemails), as the browser does.
+    pub async fn post_bytes(&self, client: &reqwest::Client, path: &str, bytes: &[u8]) -> Reply {
+        answered(&format!("POST {path}"), async {
+            let res = client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/octet-stream")
+                .body(bytes.to_vec())
+                .send()
+                .await
+                .unwrap();
+            Reply::read(res).await
+        })
+        .await
+    }
+
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> Reply {
         answered(&format!("GET {path}"), async {
             let res = client

@@ -1,7 +1,7 @@
 //! Accounts, sessions, invitations, throttling and CSRF, against the real router on both
 //! backends. Every rule has its negative case here.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::types::{

@@ -2,7 +2,7 @@
 //! rest and never sent back, checks before saving, switching at once (and on other
 //! instances through the database), numbers released only through their own carrier.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::server::carrier::config;

@@ -1,7 +1,7 @@
 //! Web Push against the `web-push-testing` mock push service (npm): it checks the VAPID JWT,
 //! decrypts the aes128gcm payload, and can expire a subscription (then answers 410).
 
-mod common;
+use crate::common;
 
 use app::server::carrier::config::CarrierKind;
 use std::process::Stdio;

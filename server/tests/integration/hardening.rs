@@ -1,7 +1,7 @@
 //! Safe on the open internet: each rule here is tested with the attack it stops, against the
 //! real router on both backends.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::server::safe_http::Reach;
@@ -181,7 +181,7 @@ async fn costly_actions_are_throttled(app: &TestApp) {
     assert_eq!(over.status, 429, "{over:?}");
     // Uploads: a plain route answers a throttled request as a server function does (429
     // and the error's JSON), not 500.
-    let png = include_bytes!("../../public/icons/icon-192.png");
+    let png = include_bytes!("../../../public/icons/icon-192.png");
     let mut last = None;
     for _ in 0..=throttle::UPLOADS.per_window {
         last = Some(
@@ -454,7 +454,7 @@ async fn behind_a_proxy_one_clients_failures_are_its_own(app: &TestApp) {
 
 async fn pictures_stop_at_the_users_quota(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
-    let png = include_bytes!("../../public/icons/icon-192.png");
+    let png = include_bytes!("../../../public/icons/icon-192.png");
     let upload = || async {
         ada.post(format!("{}/media", app.base))
             .body(png.to_vec())

@@ -2,7 +2,7 @@
 //! touch a call, first answer wins, forward-only ends, the ring timer, the log and its
 //! missed-call count, the limits on what a browser sends.
 
-mod common;
+use crate::common;
 
 use app::api::calls::{
     AnswerCall, CallLog, DeclineCall, HangUp, LiveCalls, MissedCalls, StartCall,

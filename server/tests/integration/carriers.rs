@@ -1,7 +1,7 @@
 //! Carrier webhooks against the carriers' own data in `testdata/carriers/`: every signature
 //! vector (valid accepted, invalid rejected for the stated reason) and every example payload.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@
 //! must not send anything twice either. `scripts/bench` runs the long version (500 texts,
 //! 10 kills) through the ignored `crash_loop_figures`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The carrier clients against the carriers' published OpenAPI specs (`testdata/carriers/`),
 //! served by Prism, which answers 422 to any request that breaks the spec.
 
-mod common;
+use crate::common;
 
 use app::server::carrier::config::CarrierKind;
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! Numbers and messaging on the sandbox carrier, against the real router on both backends:
 //! ownership, idempotent ingestion, forward-only statuses, the outbox, the live stream.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::server::carrier::config::CarrierKind;
@@ -1029,7 +1029,7 @@ async fn carrier_webhooks_over_http(app: &TestApp) {
 }
 
 /// A tiny real PNG (the app's icon) and a JPEG header, as a phone would send them.
-const PNG: &[u8] = include_bytes!("../../public/icons/icon-192.png");
+const PNG: &[u8] = include_bytes!("../../../public/icons/icon-192.png");
 
 async fn upload(app: &TestApp, client: &reqwest::Client, bytes: &[u8]) -> common::Reply {
     app.post_bytes(client, "/media", bytes).await

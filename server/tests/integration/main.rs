@@ -1,0 +1,17 @@
+//! The server's integration tests, in one test binary: each file below was its own binary,
+//! and a warm test run after a one-line change spent most of its time linking eleven copies
+//! of the app. Run one area with `cargo test -p switchboard --test integration calls::`.
+#[macro_use]
+mod common;
+
+mod accounts;
+mod backup;
+mod calls;
+mod carrier_apis;
+mod carrier_settings;
+mod carriers;
+mod crash;
+mod hardening;
+mod messaging;
+mod push;
+mod startup;

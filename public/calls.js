@@ -445,7 +445,7 @@
         say(endedWords(id));
         // Nobody took it: the caller may leave a message.
         const ended = all.find((c) => c.id === id && c.state === 'ended' && c.direction === 'out');
-        if (ended && (ended.outcome === 'No answer' || ended.outcome === 'Declined')) {
+        if (ended && ended.can_leave_voicemail && (ended.outcome === 'No answer' || ended.outcome === 'Declined')) {
           voicemail = { id, state: 'offered' };
         }
       }

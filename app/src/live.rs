@@ -238,10 +238,17 @@ fn load_signed_in_scripts() {
         return;
     };
     for src in ["/calls.js", "/push.js"] {
-        if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
-            let _ = script.set_attribute("src", src);
-            let _ = head.append_child(&script);
-        }
+        load_script(&document, src);
+    }
+}
+
+/// Runs the script at `src` (from public/) in this tab: a page's plain-JS part, fetched only
+/// where it is used. A script loaded before runs again (each checks for itself).
+#[cfg(feature = "hydrate")]
+pub fn load_script(document: &web_sys::Document, src: &str) {
+    if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
+        let _ = script.set_attribute("src", src);
+        let _ = head.append_child(&script);
     }
 }
 

@@ -1,7 +1,8 @@
 // Benchmark (scripts/bench): in-app call setup on loopback. Ada's browser calls Bea's number
 // CALLS times; Bea's tab answers as soon as it rings. Per call: dial → ringing in Bea's tab,
 // and dial → audio arriving at Ada (bytes received on her connection). Medians and p99.
-// Two Chromium processes with fake microphones, as a real pair of browsers.
+// Two Chromium processes with fake microphones, as a real pair of browsers. Then CALLS
+// outside calls from the Simulator: inbound → ringing in Bea's tab.
 // Usage: node call-setup.mjs <base-url>   (a running server with ada@ and bea@example.com)
 import { chromium } from '@playwright/test';
 
@@ -41,7 +42,7 @@ await bea.page.evaluate(() => {
     if (answer && !answer.dataset.clicked) {
       answer.dataset.clicked = '1';
       window.rang().then((at) => (window.lastRang = at));
-      answer.click();
+      if (!window.onlyNoteRinging) answer.click();
     }
   }).observe(document.body, { subtree: true, childList: true, attributes: true });
 });
@@ -79,8 +80,37 @@ for (let i = 0; i < CALLS && !failed; i++) {
   }
 }
 if (failed) console.log(`    ${failed} (figures below are of the calls before it)`);
+
+// An outside caller: the sandbox Simulator's call to Bea's number (Ada is the admin), the
+// path a carrier's inbound-call webhook will take into the call state machine. From the
+// request leaving to the ringing panel in Bea's open tab (which only notes it).
+const inbound = [];
+await bea.page.evaluate(() => (window.onlyNoteRinging = true));
+const OFFER = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n';
+const adaApi = async (name, form) => {
+  const res = await ada.page.context().request.post(`/api/${name}`, { form, headers: { origin: base } });
+  if (!res.ok()) throw new Error(`${name}: ${res.status()} ${await res.text()}`);
+  return res.json().catch(() => null);
+};
+for (let i = 0; i < CALLS && !failed; i++) {
+  try {
+    await bea.page.evaluate(() => (window.lastRang = 0));
+    const started = Date.now();
+    const call = await adaApi('simulate_call', { from: '+12025550147', to: bea.number.e164, tab: 'bench', offer: OFFER });
+    await bea.page.waitForFunction(() => window.lastRang > 0, null, { polling: 5, timeout: 5_000 });
+    inbound.push((await bea.page.evaluate(() => window.lastRang)) - started);
+    await adaApi('outside_hang_up', { call_id: call });
+    await bea.page.waitForFunction(() => !document.querySelector('.call-panel [data-clicked]'), null, { timeout: 5_000 });
+    await new Promise((r) => setTimeout(r, 300));
+  } catch (e) {
+    failed = `outside call ${i + 1} failed: ${e.message}`;
+    console.log(`    ${failed}`);
+  }
+}
+
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 console.log(`    ${CALLS} calls: dial → ringing in the other browser  p50 ${pct(ringing, 50)} ms, p99 ${pct(ringing, 99)} ms`);
 console.log(`    ${CALLS} calls: dial → audio flowing back            p50 ${pct(audio, 50)} ms, p99 ${pct(audio, 99)} ms  (target p99 < 1000 ms)`);
+console.log(`    ${inbound.length} outside calls (Simulator): inbound → ringing in a tab  p50 ${pct(inbound, 50)} ms, p99 ${pct(inbound, 99)} ms  (target p99 < 100 ms)`);
 await ada.browser.close();
 await bea.browser.close();

@@ -18,6 +18,8 @@ let ada: Page;
 let bea: Page;
 let beaOther: Page;
 let beaNumber = '';
+/** Ada's tab on the Admin page, where the Simulator's outside phone is. */
+let outside: Page;
 let dir = '';
 
 /** A mono 16-bit 48 kHz WAV of a sine at `hz`, three seconds (Chromium loops it). */
@@ -60,9 +62,9 @@ async function browserSending(hz: number): Promise<Browser> {
 
 /** What this page hears from the call: the dominant frequency and level of the remote
  * audio (Web Audio analyser), and the bytes received so far. */
-async function hearing(page: Page): Promise<{ hz: number; level: number; bytes: number }> {
-  return page.evaluate(async () => {
-    const audio = document.querySelector('.call-panel audio') as HTMLAudioElement;
+async function hearing(page: Page, outsidePhone = false): Promise<{ hz: number; level: number; bytes: number }> {
+  return page.evaluate(async (outsidePhone) => {
+    const audio = document.querySelector(outsidePhone ? '.outside-call audio' : '.call-panel audio') as HTMLAudioElement;
     const stream = audio.srcObject as MediaStream;
     const ctx = new AudioContext();
     await ctx.resume();
@@ -85,13 +87,16 @@ async function hearing(page: Page): Promise<{ hz: number; level: number; bytes: 
       }
     }
     await ctx.close();
-    const pc = (window as any).SwitchboardCalls.connection() as RTCPeerConnection;
+    const w = window as any;
+    const pc: RTCPeerConnection = outsidePhone
+      ? w.SwitchboardOutsidePhone.connection(document.querySelector('.outside-call[data-call-state=answered]')!.getAttribute('data-call-id'))
+      : w.SwitchboardCalls.connection();
     let bytes = 0;
     (await pc.getStats()).forEach((s: any) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes = s.bytesReceived;
     });
     return { ...best, bytes };
-  });
+  }, outsidePhone);
 }
 
 const panel = (page: Page) => page.locator('.call-panel');
@@ -229,4 +234,62 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   expect(recorded.headers()['content-type']).toBe('audio/webm');
   expect((await recorded.body()).length).toBeGreaterThan(1_000);
   expect((await ada.request.get((await player.getAttribute('src'))!)).status()).toBe(404);
+});
+
+// The Simulator plays a phone outside: its voice is a 660 Hz tone (an oscillator, not the
+// microphone), so each side can tell what it hears.
+const outsideCall = (page: Page) => page.locator('.outside-call').first();
+
+test('an outside caller from the Simulator rings every tab; one answers and each hears the other', async () => {
+  outside = await ada.context().newPage();
+  await open(outside, '/admin');
+  await outside.getByLabel('To (one of our numbers)').fill(beaNumber);
+  await outside.locator('[data-outside-dial]').getByRole('button', { name: 'Call' }).click();
+  await expect(outsideCall(outside)).toContainText('Ringing', { timeout: 5_000 });
+  for (const p of [bea, beaOther]) {
+    await expect(panel(p)).toContainText('Call from (202) 555-0147', { timeout: 5_000 });
+  }
+  await panel(beaOther).getByRole('button', { name: 'Answer' }).click();
+  await expect(panel(bea)).toContainText('Answered on another device');
+  await expect(outsideCall(outside)).toContainText('Talking', { timeout: 5_000 });
+  await expect.poll(async () => (await hearing(outside, true)).bytes, { timeout: 10_000 }).toBeGreaterThan(2_000);
+  const outsideHears = await hearing(outside, true);
+  const beaHears = await hearing(beaOther);
+  expect(outsideHears.level).toBeGreaterThan(0.01);
+  expect(beaHears.level).toBeGreaterThan(0.01);
+  expect(Math.abs(outsideHears.hz - 880)).toBeLessThan(40);
+  expect(Math.abs(beaHears.hz - 660)).toBeLessThan(40);
+  // The outside caller hangs up; Bea's tab says so.
+  await outsideCall(outside).getByRole('button', { name: 'Hang up' }).click();
+  await expect(panel(beaOther)).toContainText('Call ended', { timeout: 5_000 });
+});
+
+test('declined, the outside caller leaves a voicemail; our call to a number outside rings the Simulator', async () => {
+  await outside.locator('[data-outside-dial]').getByRole('button', { name: 'Call' }).click();
+  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible({ timeout: 5_000 });
+  await panel(bea).getByRole('button', { name: 'Decline' }).click();
+  await outsideCall(outside).getByRole('button', { name: 'Leave a voicemail' }).click();
+  await expect(outside.locator('[data-outside-status]')).toHaveText('Voicemail left.', { timeout: 10_000 });
+  await open(bea, '/calls');
+  const entry = bea.getByRole('list', { name: 'Call log' }).getByRole('listitem').filter({ hasText: '(202) 555-0147' }).first();
+  await expect(entry).toContainText('Declined');
+  const player = entry.getByLabel('Voicemail');
+  await expect(player).toHaveCount(1);
+  const recorded = await bea.request.get((await player.getAttribute('src'))!);
+  expect(recorded.headers()['content-type']).toBe('audio/webm');
+  expect((await recorded.body()).length).toBeGreaterThan(1_000);
+
+  // Ada calls a number outside: the Simulator's phone rings, answers, and they hear each other.
+  await open(ada, '/calls');
+  await ada.getByLabel('To', { exact: true }).fill('+1 202 555 0188');
+  await ada.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(outsideCall(outside)).toContainText('to (202) 555-0188 · Ringing', { timeout: 5_000 });
+  await outsideCall(outside).getByRole('button', { name: 'Answer' }).click();
+  await expect(panel(ada)).toHaveAttribute('data-call-state', 'answered', { timeout: 5_000 });
+  await expect.poll(async () => (await hearing(ada)).bytes, { timeout: 10_000 }).toBeGreaterThan(2_000);
+  expect(Math.abs((await hearing(ada)).hz - 660)).toBeLessThan(40);
+  expect(Math.abs((await hearing(outside, true)).hz - 440)).toBeLessThan(40);
+  await panel(ada).getByRole('button', { name: 'Hang up' }).click();
+  await expect(outsideCall(outside)).toContainText('Answered', { timeout: 5_000 });
+  await expectAccessible(outside);
 });

@@ -87,6 +87,11 @@ pub fn build_router(state: AppState) -> Router {
             post(app::server::calls::upload)
                 .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),
         )
+        .route(
+            "/simulator/calls/{id}/voicemail",
+            post(app::server::calls::upload_outside)
+                .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),
+        )
         .route("/media/{id}", get(media::own))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))

@@ -49,3 +49,41 @@ pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
     context::require_admin()?;
     simulator::recent_outbound(&context::state()?.db).await
 }
+
+/// The outside phone (any number `from`) calls our number `to`, offering the Simulator tab's
+/// session description; answers with the call's id.
+#[server(endpoint = "simulate_call")]
+pub async fn simulate_call(
+    from: String,
+    to: String,
+    tab: String,
+    offer: String,
+) -> Result<String, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_admin()?;
+    calls::ring_in(&context::state()?, &me.user_id(), &from, &to, &tab, &offer).await
+}
+
+/// The latest calls with the outside world, as the outside phone sees them.
+#[server(endpoint = "outside_calls")]
+pub async fn outside_calls() -> Result<Vec<crate::types::OutsideCall>, AppError> {
+    use crate::server::{calls, context};
+    context::require_admin()?;
+    calls::outside_calls(&context::state()?).await
+}
+
+/// The outside phone answers a call placed to it from here.
+#[server(endpoint = "outside_answer")]
+pub async fn outside_answer(call_id: String, tab: String, answer: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    context::require_admin()?;
+    calls::answer_outside(&context::state()?, &call_id, &tab, &answer).await
+}
+
+/// The outside phone hangs up, declines, or gives up ringing.
+#[server(endpoint = "outside_hang_up")]
+pub async fn outside_hang_up(call_id: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    context::require_admin()?;
+    calls::hang_up_outside(&context::state()?, &call_id).await
+}

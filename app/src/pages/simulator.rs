@@ -13,6 +13,14 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 #[component]
 pub fn Simulator() -> impl IntoView {
     let live = Live::get();
+    // The outside phone (WebRTC, a tone for a voice) is public/outside-phone.js: plain JS,
+    // fetched only on this page once it is live, which fills the section below.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|| {
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            crate::live::load_script(&document, "/outside-phone.js");
+        }
+    });
     let inbound = FormAction::new::<SimulateInbound>();
     let fail = FormAction::new::<SimulateFailure>();
     let fail_next = FormAction::new::<SimulateNextFailure>();
@@ -93,6 +101,9 @@ pub fn Simulator() -> impl IntoView {
                 <FormError action=fail />
                 <button type="submit">"Fail it"</button>
             </PostForm>
+            <h3>"Outside phone: call or be called"</h3>
+            <p class="muted">"Calls one of our numbers, and rings when someone here calls a number outside."</p>
+            <div class="stack" data-outside-phone></div>
         </div>
     }
 }

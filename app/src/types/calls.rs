@@ -23,6 +23,33 @@ crate::types::answers! {
         /// The answering browser's, for the tab that placed the call, once answered.
         pub answer: Option<String>,
         pub answered_at: Option<i64>,
+        /// Whether the caller may leave a voicemail if nobody answers (the person called
+        /// is here, not an outside phone).
+        pub can_leave_voicemail: bool,
+    }
+
+    /// A call with a party outside this Switchboard, as the sandbox Simulator's outside
+    /// phone plays that party.
+    pub struct OutsideCall {
+        pub id: String,
+        /// The outside party's: `out` when it called one of our numbers, `in` when someone
+        /// here called it.
+        pub direction: String,
+        pub outside_display: String,
+        /// Our number on the call.
+        pub ours_display: String,
+        /// `ringing`, `answered`, or `ended` (in the last few seconds).
+        pub state: String,
+        /// How it ended, in plain words, from the outside party's side.
+        pub outcome: Option<String>,
+        /// Our caller's session description, while a call to the outside phone rings.
+        pub offer: Option<String>,
+        /// Our answering browser's, for a call the outside phone placed.
+        pub answer: Option<String>,
+        pub answered_at: Option<i64>,
+        /// Whether the outside phone may leave a voicemail now (its call was declined or
+        /// not answered, and none was left).
+        pub voicemail_possible: bool,
     }
 
     /// One line of the call log.

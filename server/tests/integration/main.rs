@@ -13,5 +13,6 @@ mod carriers;
 mod crash;
 mod hardening;
 mod messaging;
+mod outside_calls;
 mod push;
 mod startup;

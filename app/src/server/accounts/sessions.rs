@@ -318,6 +318,7 @@ fn is_static_asset(path: &str) -> bool {
             "/sw.js"
                 | "/push.js"
                 | "/calls.js"
+                | "/outside-phone.js"
                 | "/manifest.webmanifest"
                 | "/offline.html"
                 | "/robots.txt"

@@ -11,11 +11,14 @@
 use sqlx::{Any, Transaction};
 
 mod log;
+mod outside;
 mod voicemail;
 
 pub use log::*;
+pub use outside::*;
 pub use voicemail::*;
 
+use super::carrier::config::CarrierKind;
 use super::events::{EventBus, Published};
 use super::ids::{NumberId, UserId, E164};
 use super::jobs::{self, Job};
@@ -75,8 +78,117 @@ pub(super) async fn tell_parties(
     Ok(published)
 }
 
+/// One party's side of a new call: the leg in their call log.
+pub(super) struct NewLeg<'a> {
+    pub user: &'a UserId,
+    pub number: &'a NumberId,
+    /// Their own number on the call.
+    pub own: &'a E164,
+    pub peer: &'a E164,
+    pub direction: &'static str,
+}
+
+/// Calls ringing or under way for `user`.
+async fn live_count(tx: &mut Transaction<'_, Any>, user: &UserId) -> AppResult<i64> {
+    let (live,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM calls c JOIN call_sessions s ON s.id = c.session_id
+         WHERE c.user_id = $1 AND s.state <> 'ended'",
+    )
+    .bind(user)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(live)
+}
+
+/// Refuses a call when the person called has as many going as anyone may.
+pub(super) async fn check_not_busy(
+    tx: &mut Transaction<'_, Any>,
+    callee: &UserId,
+) -> AppResult<()> {
+    if live_count(tx, callee).await? >= MAX_LIVE_CALLS {
+        return Err(AppError::invalid("That number is busy. Try again later."));
+    }
+    Ok(())
+}
+
+/// Opens a ringing call inside `tx`: its session (the caller's offer from tab `tab`; the
+/// outside party's number, if one is not here), a leg per party here, and the ring timer.
+pub(super) async fn open(
+    tx: &mut Transaction<'_, Any>,
+    offer: &str,
+    tab: &str,
+    outside: Option<&E164>,
+    legs: &[NewLeg<'_>],
+) -> AppResult<String> {
+    let now = now_ms();
+    let session_id = crypto::new_id();
+    sqlx::query(
+        "INSERT INTO call_sessions (id, state, offer, caller_tab, outside, created_at)
+         VALUES ($1, 'ringing', $2, $3, $4, $5)",
+    )
+    .bind(&session_id)
+    .bind(offer)
+    .bind(tab)
+    .bind(outside)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for leg in legs {
+        sqlx::query(
+            "INSERT INTO calls (id, session_id, user_id, number_id, number_e164, peer, direction, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(crypto::new_id())
+        .bind(&session_id)
+        .bind(leg.user)
+        .bind(leg.number)
+        .bind(leg.own)
+        .bind(leg.peer)
+        .bind(leg.direction)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    jobs::enqueue(
+        tx,
+        &Job::RingTimeout {
+            session_id: session_id.clone(),
+        },
+        now + RING_MS,
+    )
+    .await?;
+    Ok(session_id)
+}
+
+/// Rings the devices of `callee` (called on `to` by `from`) that have the app closed,
+/// through their push service, urgently and briefly. Open tabs ring from the live stream.
+pub(super) async fn ring_closed_devices(
+    tx: &mut Transaction<'_, Any>,
+    callee: &UserId,
+    from: &E164,
+    to: &E164,
+    session_id: &str,
+) -> AppResult<()> {
+    let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
+    push::enqueue_for_user(
+        tx,
+        callee,
+        &push::Notification {
+            title: format!("Call from {}", phone::display(from.as_str(), &region)),
+            body: "Open Switchboard to answer.".into(),
+            url: "/calls".into(),
+            tag: format!("call-{session_id}"),
+            unread: 0,
+        },
+        true,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Places a call from one of the user's numbers to `to`, offering `offer` (the calling
-/// tab's session description). Returns the call's id.
+/// tab's session description). Returns the call's id. A number owned here rings its
+/// owner's devices; in the sandbox any other number rings the Simulator's outside phone.
 pub async fn start(
     state: &AppState,
     user_id: &UserId,
@@ -87,13 +199,13 @@ pub async fn start(
 ) -> AppResult<String> {
     check_tab(tab)?;
     check_sdp(offer)?;
-    let own: Option<(E164,)> =
-        sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
+    let own: Option<(E164, String)> =
+        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
             .bind(number_id)
             .bind(user_id)
             .fetch_optional(state.db.pool())
             .await?;
-    let Some((from,)) = own else {
+    let Some((from, carrier)) = own else {
         return Err(AppError::not_found("That number"));
     };
     let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
@@ -106,84 +218,44 @@ pub async fn start(
             .bind(&peer)
             .fetch_optional(state.db.pool())
             .await?;
-    let Some((callee_number, callee)) = callee else {
+    if callee.is_none() && carrier != CarrierKind::Sandbox.as_str() {
         return Err(AppError::invalid(
-            "Only numbers owned on this Switchboard can be called so far: calls to other \
-             phones come with the carrier's voice service.",
+            "Calls to phones outside this Switchboard come with the carrier's voice service, \
+             which is not built yet: numbers owned here (and any number, on the sandbox) can be \
+             called.",
         ));
-    };
+    }
     throttle::take(&state.db, PLACED, user_id.as_str()).await?;
-    let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let (live,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM calls c JOIN call_sessions s ON s.id = c.session_id
-         WHERE c.user_id = $1 AND s.state <> 'ended'",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if live >= MAX_LIVE_CALLS {
+    if live_count(&mut tx, user_id).await? >= MAX_LIVE_CALLS {
         return Err(AppError::invalid(format!(
-            "You have {live} calls going already. Hang one up first."
+            "You have {MAX_LIVE_CALLS} calls going already. Hang one up first."
         )));
     }
-    let session_id = crypto::new_id();
-    sqlx::query(
-        "INSERT INTO call_sessions (id, state, offer, caller_tab, created_at)
-         VALUES ($1, 'ringing', $2, $3, $4)",
-    )
-    .bind(&session_id)
-    .bind(offer)
-    .bind(tab)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let legs = [
-        (user_id, number_id, &from, &peer, "out"),
-        (&callee, &callee_number, &peer, &from, "in"),
-    ];
-    for (user, number, own, other, direction) in legs {
-        sqlx::query(
-            "INSERT INTO calls (id, session_id, user_id, number_id, number_e164, peer, direction, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(crypto::new_id())
-        .bind(&session_id)
-        .bind(user)
-        .bind(number)
-        .bind(own)
-        .bind(other)
-        .bind(direction)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    jobs::enqueue(
-        &mut tx,
-        &Job::RingTimeout {
-            session_id: session_id.clone(),
-        },
-        now + RING_MS,
-    )
-    .await?;
-    // Devices with the app closed ring through their push service, urgently and briefly.
-    let callee_region = phone::region_of(peer.as_str()).unwrap_or_else(|| "US".into());
-    push::enqueue_for_user(
-        &mut tx,
-        &callee,
-        &push::Notification {
-            title: format!(
-                "Call from {}",
-                phone::display(from.as_str(), &callee_region)
-            ),
-            body: "Open Switchboard to answer.".into(),
-            url: "/calls".into(),
-            tag: format!("call-{session_id}"),
-            unread: 0,
-        },
-        true,
-    )
-    .await?;
+    let caller_leg = NewLeg {
+        user: user_id,
+        number: number_id,
+        own: &from,
+        peer: &peer,
+        direction: "out",
+    };
+    let session_id = match &callee {
+        Some((callee_number, callee)) => {
+            check_not_busy(&mut tx, callee).await?;
+            let callee_leg = NewLeg {
+                user: callee,
+                number: callee_number,
+                own: &peer,
+                peer: &from,
+                direction: "in",
+            };
+            let id = open(&mut tx, offer, tab, None, &[caller_leg, callee_leg]).await?;
+            ring_closed_devices(&mut tx, callee, &from, &peer, &id).await?;
+            id
+        }
+        // The sandbox's outside world: the Simulator's outside phone rings (see outside.rs).
+        None => open(&mut tx, offer, tab, Some(&peer), &[caller_leg]).await?,
+    };
     let published = tell_parties(&mut tx, &session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -203,6 +275,7 @@ type LiveRow = (
     String,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 /// How long after its end a call is still in [`live`]'s answer (so a tab can say how it
@@ -214,7 +287,7 @@ const ENDED_SHOWN_MS: i64 = 15_000;
 pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCall>> {
     let rows: Vec<LiveRow> = sqlx::query_as(
         "SELECT s.id, c.outcome, c.direction, c.peer, c.number_e164, s.state, s.offer, s.answer,
-                s.caller_tab, s.answered_tab, c.answered_at
+                s.caller_tab, s.answered_tab, c.answered_at, s.outside
          FROM calls c JOIN call_sessions s ON s.id = c.session_id
          WHERE c.user_id = $1 AND (s.state <> 'ended' OR c.ended_at > $2)
          ORDER BY c.created_at",
@@ -238,6 +311,7 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                 caller_tab,
                 answered_tab,
                 answered_at,
+                outside,
             )| {
                 let outgoing = direction == "out";
                 let here = if outgoing {
@@ -260,6 +334,8 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                     state,
                     here,
                     answered_at,
+                    // Voicemail is kept for people here; an outside phone has its own.
+                    can_leave_voicemail: outgoing && outside.is_none(),
                 }
             },
         )
@@ -277,18 +353,23 @@ pub async fn answer(
 ) -> AppResult<()> {
     check_tab(tab)?;
     check_sdp(answer)?;
-    let mut tx = state.db.begin().await?;
     let leg: Option<(String,)> = sqlx::query_as(
         "SELECT id FROM calls WHERE session_id = $1 AND user_id = $2 AND direction = 'in'",
     )
     .bind(session_id)
     .bind(user_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(state.db.pool())
     .await?;
     if leg.is_none() {
         return Err(AppError::not_found("That call"));
     }
-    let now = now_ms();
+    take_answer(state, session_id, tab, answer).await
+}
+
+/// The answer from tab `tab` (with its session description) takes call `session_id` if it
+/// still rings: the first answer wins, a later one is told so.
+async fn take_answer(state: &AppState, session_id: &str, tab: &str, answer: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
     let taken = sqlx::query(
         "UPDATE call_sessions SET state = 'answered', answer = $1, answered_tab = $2
          WHERE id = $3 AND state = 'ringing'",
@@ -304,7 +385,7 @@ pub async fn answer(
         ));
     }
     sqlx::query("UPDATE calls SET answered_at = $1 WHERE session_id = $2")
-        .bind(now)
+        .bind(now_ms())
         .bind(session_id)
         .execute(&mut *tx)
         .await?;

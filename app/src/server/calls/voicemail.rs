@@ -1,6 +1,6 @@
-//! Voicemail for calls between people here: when a call was declined or not answered, the
-//! caller's browser may record a message (public/calls.js, with MediaRecorder) and send it
-//! here. It is kept in the media store as the called person's own file (only they can play
+//! Voicemail for calls to people here: when a call was declined or not answered, the
+//! caller's browser may record a message (public/calls.js, with MediaRecorder; the
+//! Simulator's outside phone, public/outside-phone.js, in the sandbox) and send it here. It is kept in the media store as the called person's own file (only they can play
 //! it back), listed with that call in their log, and their devices are alerted.
 
 use axum::extract::{Path, State};
@@ -18,21 +18,44 @@ pub const MAX_VOICEMAIL_BYTES: usize = 2_000_000;
 /// The request may carry a little more than the recording.
 pub const UPLOAD_LIMIT: usize = MAX_VOICEMAIL_BYTES + 100_000;
 
+/// Who leaves a voicemail: the person here who placed the call, or the outside party
+/// that called one of our numbers (the Simulator's outside phone, in the sandbox).
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Person(&'a UserId),
+    Outside,
+}
+
 /// Keeps `recording` as the voicemail `caller` left on call `session_id`.
 pub async fn leave(
     state: &AppState,
-    caller: &UserId,
+    caller: Caller<'_>,
     session_id: &str,
     recording: &[u8],
 ) -> AppResult<()> {
-    let leg: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT outcome FROM calls WHERE session_id = $1 AND user_id = $2 AND direction = 'out'",
-    )
-    .bind(session_id)
-    .bind(caller)
-    .fetch_optional(state.db.pool())
-    .await?;
-    let Some((outcome,)) = leg else {
+    // The caller's side must be on the call and its call not answered.
+    let outcome: Option<(Option<String>,)> = match caller {
+        Caller::Person(user_id) => {
+            sqlx::query_as(
+                "SELECT outcome FROM calls
+                 WHERE session_id = $1 AND user_id = $2 AND direction = 'out'",
+            )
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?
+        }
+        Caller::Outside => {
+            sqlx::query_as(
+                "SELECT c.outcome FROM call_sessions s JOIN calls c ON c.session_id = s.id
+                 WHERE s.id = $1 AND s.outside IS NOT NULL AND c.direction = 'in'",
+            )
+            .bind(session_id)
+            .fetch_optional(state.db.pool())
+            .await?
+        }
+    };
+    let Some((outcome,)) = outcome else {
         return Err(AppError::not_found("That call"));
     };
     if !matches!(outcome.as_deref(), Some("missed" | "declined")) {
@@ -40,14 +63,18 @@ pub async fn leave(
             "A voicemail can be left only on a call that was not answered.",
         ));
     }
-    let callee: (String, UserId, String, Option<String>) = sqlx::query_as(
+    let callee: Option<(String, UserId, String, Option<String>)> = sqlx::query_as(
         "SELECT id, user_id, peer, voicemail_media_id FROM calls
          WHERE session_id = $1 AND direction = 'in'",
     )
     .bind(session_id)
-    .fetch_one(state.db.pool())
+    .fetch_optional(state.db.pool())
     .await?;
-    let (leg_id, callee, from, already) = callee;
+    let Some((leg_id, callee, from, already)) = callee else {
+        return Err(AppError::invalid(
+            "Voicemail is kept for people here: that phone has its own.",
+        ));
+    };
     if already.is_some() {
         return Err(AppError::invalid(
             "A voicemail was left on this call already.",
@@ -119,11 +146,42 @@ pub async fn upload(
     let Some(Extension(auth)) = auth else {
         return AppError::Unauthorized.into_response();
     };
+    let user_id = auth.user_id();
+    receive(&state, Caller::Person(&user_id), &call_id, body).await
+}
+
+/// `POST /simulator/calls/{call_id}/voicemail` (admins, sandbox): the voicemail the
+/// Simulator's outside phone leaves on a call to one of our numbers.
+pub async fn upload_outside(
+    State(state): State<AppState>,
+    auth: Option<Extension<Authenticated>>,
+    Path(call_id): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    match auth {
+        None => return AppError::Unauthorized.into_response(),
+        Some(Extension(auth)) if !auth.user.is_admin() => {
+            return AppError::Forbidden.into_response()
+        }
+        Some(_) => {}
+    }
+    if let Err(e) = crate::server::simulator::require_sandbox(&state) {
+        return e.into_response();
+    }
+    receive(&state, Caller::Outside, &call_id, body).await
+}
+
+async fn receive(
+    state: &AppState,
+    caller: Caller<'_>,
+    call_id: &str,
+    body: axum::body::Body,
+) -> Response {
     let Ok(body) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
         return AppError::invalid("That voicemail is too long: two minutes at most.")
             .into_response();
     };
-    match leave(&state, &auth.user_id(), &call_id, &body).await {
+    match leave(state, caller, call_id, &body).await {
         Ok(()) => StatusCode::CREATED.into_response(),
         Err(e) => e.into_response(),
     }

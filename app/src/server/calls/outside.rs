@@ -1,0 +1,192 @@
+//! The party outside this Switchboard on a call: someone calling one of our numbers, or
+//! called from one. Such a call has a single leg here, in its owner's call log, and
+//! `call_sessions.outside` names the other party's number. The call takes the same states
+//! as a call between people here (ringing → answered → ended, forward only, the same ring
+//! timer and voicemail).
+//!
+//! In the sandbox the admin's Simulator plays the outside party: its page holds the outside
+//! phone's side of the WebRTC call (public/outside-phone.js) and drives it through the
+//! functions below. Carrier calls will enter the same functions from their webhooks, with
+//! the carrier holding the outside party.
+
+use super::{check_not_busy, check_sdp, check_tab, open, ring_closed_devices, tell_parties};
+use super::{Ending, NewLeg, ENDED_SHOWN_MS, PLACED};
+use crate::error::{AppError, AppResult};
+use crate::server::ids::{NumberId, UserId, E164};
+use crate::server::simulator::require_sandbox;
+use crate::server::{now_ms, phone, throttle, AppState, Db};
+use crate::types::OutsideCall;
+
+/// The outside phone shows this many of the latest calls.
+const SHOWN: i64 = 20;
+
+/// The outside party `from` calls our number `to`, offering `offer` from the Simulator's tab
+/// `tab`: every device of the number's owner rings. Returns the call's id.
+pub async fn ring_in(
+    state: &AppState,
+    admin: &UserId,
+    from: &str,
+    to: &str,
+    tab: &str,
+    offer: &str,
+) -> AppResult<String> {
+    require_sandbox(state)?;
+    check_tab(tab)?;
+    check_sdp(offer)?;
+    let to = E164::parse(to, "US")?;
+    let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
+    let from = E164::parse(from, &region)?;
+    let owner: Option<(NumberId, UserId)> =
+        sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
+            .bind(&to)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((number, callee)) = owner else {
+        return Err(AppError::invalid("Nobody here owns that number."));
+    };
+    if from == to {
+        return Err(AppError::invalid("A number can't call itself."));
+    }
+    let (ours,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers WHERE e164 = $1")
+        .bind(&from)
+        .fetch_one(state.db.pool())
+        .await?;
+    if ours > 0 {
+        return Err(AppError::invalid(
+            "That number is owned here: call from it in the app, as its owner.",
+        ));
+    }
+    // Its own count: the admin's own calls are not the outside phone's.
+    throttle::take(&state.db, PLACED, &format!("outside:{admin}")).await?;
+    let mut tx = state.db.begin().await?;
+    check_not_busy(&mut tx, &callee).await?;
+    let leg = NewLeg {
+        user: &callee,
+        number: &number,
+        own: &to,
+        peer: &from,
+        direction: "in",
+    };
+    let session_id = open(&mut tx, offer, tab, Some(&from), &[leg]).await?;
+    ring_closed_devices(&mut tx, &callee, &from, &to, &session_id).await?;
+    let published = tell_parties(&mut tx, &session_id).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(session_id)
+}
+
+type OutsideRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// The latest calls with the outside world, as the outside phone sees them.
+pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
+    require_sandbox(state)?;
+    let rows: Vec<OutsideRow> = sqlx::query_as(
+        "SELECT s.id, c.direction, s.outside, c.number_e164, s.state, c.outcome, s.offer,
+                s.answer, c.voicemail_media_id, c.answered_at
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id
+         WHERE s.outside IS NOT NULL AND (s.state <> 'ended' OR c.ended_at > $1)
+         ORDER BY s.created_at DESC LIMIT $2",
+    )
+    .bind(now_ms() - ENDED_SHOWN_MS)
+    .bind(SHOWN)
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                ours_direction,
+                outside,
+                ours,
+                state,
+                outcome,
+                offer,
+                answer,
+                voicemail,
+                answered_at,
+            )| {
+                // The outside party's direction is the opposite of our leg's.
+                let called_us = ours_direction == "in";
+                let direction = if called_us { "out" } else { "in" };
+                let region = phone::region_of(&ours).unwrap_or_else(|| "US".into());
+                OutsideCall {
+                    outcome: outcome.as_deref().map(|o| {
+                        let words = super::log::outcome_words(direction, Some(o), false);
+                        words.to_string()
+                    }),
+                    voicemail_possible: called_us
+                        && voicemail.is_none()
+                        && matches!(outcome.as_deref(), Some("missed" | "declined")),
+                    offer: offer.filter(|_| !called_us && state == "ringing"),
+                    answer: answer.filter(|_| called_us),
+                    outside_display: phone::display(&outside, &region),
+                    ours_display: phone::display(&ours, &region),
+                    direction: direction.into(),
+                    id,
+                    state,
+                    answered_at,
+                }
+            },
+        )
+        .collect())
+}
+
+/// The outside party's side of call `session_id`: whether it placed the call (else it is
+/// being called). Calls between people here are "not found".
+async fn outside_side(db: &Db, session_id: &str) -> AppResult<bool> {
+    let leg: Option<(String,)> = sqlx::query_as(
+        "SELECT c.direction FROM call_sessions s JOIN calls c ON c.session_id = s.id
+         WHERE s.id = $1 AND s.outside IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    leg.map(|(ours,)| ours == "in")
+        .ok_or_else(|| AppError::not_found("That call"))
+}
+
+/// The outside party answers a call someone here placed to it, from the Simulator's tab.
+pub async fn answer_outside(
+    state: &AppState,
+    session_id: &str,
+    tab: &str,
+    answer: &str,
+) -> AppResult<()> {
+    require_sandbox(state)?;
+    check_tab(tab)?;
+    check_sdp(answer)?;
+    if outside_side(&state.db, session_id).await? {
+        return Err(AppError::invalid("The outside phone placed this call."));
+    }
+    super::take_answer(state, session_id, tab, answer).await
+}
+
+/// The outside party hangs up: an answered call ends; a ringing one is declined (when it
+/// was being called) or given up (when it called).
+pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()> {
+    require_sandbox(state)?;
+    let placed_it = outside_side(&state.db, session_id).await?;
+    if super::end(state, session_id, &["answered"], Ending::HungUp).await? {
+        return Ok(());
+    }
+    let ending = if placed_it {
+        Ending::Cancelled
+    } else {
+        Ending::Declined
+    };
+    super::end(state, session_id, &["ringing"], ending).await?;
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Calls with a phone outside this Switchboard, played by the sandbox Simulator's outside
+//! phone: it rings our people and leaves voicemail; their calls to numbers outside ring it.
+//! Only admins play it, and only on the sandbox; a call between people here is not its.
+
+use crate::calls::{buy, decline, hang_up, live, log, recording, start, two_people, ANSWER, OFFER};
+use crate::common;
+
+use app::api::calls::AnswerCall;
+use app::api::simulator::{OutsideAnswer, OutsideCalls, OutsideHangUp, SimulateCall};
+use app::error::AppError;
+use app::types::{OutsideCall, OwnedNumber};
+use common::TestApp;
+
+const OUTSIDE: &str = "+12025550147";
+
+fn ring(to: &OwnedNumber) -> SimulateCall {
+    SimulateCall {
+        from: OUTSIDE.into(),
+        to: to.e164.clone(),
+        tab: "simulator".into(),
+        offer: OFFER.into(),
+    }
+}
+
+async fn outside_calls(app: &TestApp, admin: &reqwest::Client) -> Vec<OutsideCall> {
+    app.call(admin, OutsideCalls {}).await.json()
+}
+
+async fn outside_voicemail(
+    app: &TestApp,
+    client: &reqwest::Client,
+    call_id: &str,
+    bytes: &[u8],
+) -> common::Reply {
+    app.post_bytes(
+        client,
+        &format!("/simulator/calls/{call_id}/voicemail"),
+        bytes,
+    )
+    .await
+}
+
+async fn an_outside_caller_rings_the_owner_and_leaves_a_voicemail(app: &TestApp) {
+    let (admin, _, bea, bea_number) = two_people(app).await;
+
+    // It rings Bea with the outside caller's number and offer; her answer reaches the phone.
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    let ringing = live(app, &bea, "bea-tab").await;
+    assert_eq!(ringing.len(), 1);
+    assert_eq!(
+        (ringing[0].direction.as_str(), ringing[0].peer.as_str()),
+        ("in", OUTSIDE)
+    );
+    assert_eq!(ringing[0].offer.as_deref(), Some(OFFER));
+    let seen = outside_calls(app, &admin).await;
+    assert_eq!(
+        (seen[0].id.as_str(), seen[0].direction.as_str()),
+        (id.as_str(), "out")
+    );
+    assert_eq!(seen[0].answer, None);
+    let answer = AnswerCall {
+        call_id: id.clone(),
+        tab: "bea-tab".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&bea, answer).await.is_ok());
+    let seen = outside_calls(app, &admin).await;
+    assert_eq!(seen[0].state, "answered");
+    assert_eq!(seen[0].answer.as_deref(), Some(ANSWER));
+    assert!(app
+        .call(
+            &admin,
+            OutsideHangUp {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    assert!(live(app, &bea, "bea-tab")
+        .await
+        .iter()
+        .all(|c| c.state == "ended"));
+    assert_eq!(log(app, &bea).await[0].outcome, "Answered");
+    // An answered call takes no voicemail.
+    assert!(!outside_calls(app, &admin).await[0].voicemail_possible);
+    assert_eq!(
+        outside_voicemail(app, &admin, &id, &recording())
+            .await
+            .status,
+        400
+    );
+
+    // Declined: the outside phone leaves a voicemail, once; Bea plays it from her log.
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    assert!(decline(app, &bea, &id).await.is_ok());
+    let seen = outside_calls(app, &admin).await;
+    assert_eq!(seen[0].outcome.as_deref(), Some("Declined"));
+    assert!(seen[0].voicemail_possible);
+    assert_eq!(
+        outside_voicemail(app, &admin, &id, &recording())
+            .await
+            .status,
+        201
+    );
+    assert!(!outside_calls(app, &admin).await[0].voicemail_possible);
+    assert_eq!(
+        outside_voicemail(app, &admin, &id, &recording())
+            .await
+            .status,
+        400,
+        "once"
+    );
+    let entry = log(app, &bea).await.remove(0);
+    assert_eq!(
+        (entry.peer.as_str(), entry.outcome.as_str()),
+        (OUTSIDE, "Declined")
+    );
+    let voicemail = entry.voicemail_id.expect("the voicemail is in Bea's log");
+    let played = app.get(&bea, &format!("/media/{voicemail}")).await;
+    assert_eq!(played.status, 200);
+    assert_eq!(played.headers["content-type"], "audio/webm");
+}
+
+async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
+    let (admin, _, bea, bea_number) = two_people(app).await;
+    let outside_number = OwnedNumber {
+        e164: "+12025550199".into(),
+        ..bea_number.clone()
+    };
+    let id: String = app
+        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
+        .await
+        .json();
+    // One leg, Bea's; the outside phone sees the call ring with her offer.
+    let (legs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calls WHERE session_id = $1")
+        .bind(&id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(legs, 1);
+    let mine = live(app, &bea, "bea-tab").await.remove(0);
+    assert!(mine.here && !mine.can_leave_voicemail);
+    let seen = outside_calls(app, &admin).await.remove(0);
+    assert_eq!(
+        (seen.id.as_str(), seen.direction.as_str()),
+        (id.as_str(), "in")
+    );
+    assert_eq!(seen.offer.as_deref(), Some(OFFER));
+
+    // Answered outside: Bea's tab gets the answer; she hangs up and the phone sees it end.
+    let answer = |id: &str| OutsideAnswer {
+        call_id: id.into(),
+        tab: "simulator".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&admin, answer(&id)).await.is_ok());
+    assert!(
+        matches!(
+            app.call(&admin, answer(&id)).await.error(),
+            AppError::Invalid(_)
+        ),
+        "first answer wins"
+    );
+    assert_eq!(
+        live(app, &bea, "bea-tab").await[0].answer.as_deref(),
+        Some(ANSWER)
+    );
+    assert!(hang_up(app, &bea, &id).await.is_ok());
+    let seen = outside_calls(app, &admin).await.remove(0);
+    assert_eq!(
+        (seen.state.as_str(), seen.outcome.as_deref()),
+        ("ended", Some("Answered"))
+    );
+
+    // Declined outside: "Declined" in Bea's log, and no voicemail for a phone not ours.
+    let id: String = app
+        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
+        .await
+        .json();
+    assert!(app
+        .call(
+            &admin,
+            OutsideHangUp {
+                call_id: id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    assert_eq!(log(app, &bea).await[0].outcome, "Declined");
+    let refused = app
+        .post_bytes(&bea, &format!("/calls/{id}/voicemail"), &recording())
+        .await;
+    assert!(matches!(refused.error(), AppError::Invalid(ref m) if m.contains("its own")));
+    assert!(!outside_calls(app, &admin).await[0].voicemail_possible);
+}
+
+async fn only_admins_play_the_outside_phone_and_only_its_calls(app: &TestApp) {
+    let (admin, ada_number, bea, bea_number) = two_people(app).await;
+    // Not for people who aren't admins: none of its functions, nor its voicemail.
+    assert!(matches!(
+        app.call(&bea, ring(&ada_number)).await.error(),
+        AppError::Forbidden
+    ));
+    assert!(matches!(
+        app.call(&bea, OutsideCalls {}).await.error(),
+        AppError::Forbidden
+    ));
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    assert!(decline(app, &bea, &id).await.is_ok());
+    assert_eq!(
+        outside_voicemail(app, &bea, &id, &recording()).await.status,
+        403
+    );
+    assert_eq!(
+        outside_voicemail(app, &app.browser(), &id, &recording())
+            .await
+            .status,
+        401
+    );
+
+    // A call between people here is not the outside phone's to answer, end or see.
+    let inside: String = app
+        .call(&admin, start(&ada_number, &bea_number, "ada-tab"))
+        .await
+        .json();
+    let answer = OutsideAnswer {
+        call_id: inside.clone(),
+        tab: "simulator".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(matches!(
+        app.call(&admin, answer).await.error(),
+        AppError::NotFound(_)
+    ));
+    assert!(matches!(
+        app.call(
+            &admin,
+            OutsideHangUp {
+                call_id: inside.clone()
+            }
+        )
+        .await
+        .error(),
+        AppError::NotFound(_)
+    ));
+    assert!(outside_calls(app, &admin)
+        .await
+        .iter()
+        .all(|c| c.id != inside));
+    assert_eq!(
+        outside_voicemail(app, &admin, &inside, &recording())
+            .await
+            .status,
+        404
+    );
+    // Nor can it answer the call it placed itself.
+    let placed: String = app.call(&admin, ring(&ada_number)).await.json();
+    let answer = OutsideAnswer {
+        call_id: placed,
+        tab: "simulator".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(matches!(
+        app.call(&admin, answer).await.error(),
+        AppError::Invalid(_)
+    ));
+
+    // It calls numbers owned here, from numbers that aren't.
+    let refused = |reply: common::Reply, words: &str| {
+        assert!(
+            matches!(reply.error(), AppError::Invalid(ref m) if m.contains(words)),
+            "{words}: {reply:?}"
+        )
+    };
+    let mut call = ring(&bea_number);
+    call.to = "+12025550100".into();
+    refused(app.call(&admin, call).await, "Nobody here owns");
+    let mut call = ring(&bea_number);
+    call.from = ada_number.e164.clone();
+    refused(app.call(&admin, call).await, "owned here");
+    let mut call = ring(&bea_number);
+    call.offer = "no session description".into();
+    refused(app.call(&admin, call).await, "call setup");
+}
+
+async fn a_busy_number_refuses_more_calls(app: &TestApp) {
+    let (admin, _, bea, bea_number) = two_people(app).await;
+    let other = buy(app, &bea, "646").await;
+    for to in [&bea_number, &other, &bea_number] {
+        assert!(app.call(&admin, ring(to)).await.is_ok());
+    }
+    let busy = app.call(&admin, ring(&other)).await;
+    assert!(matches!(busy.error(), AppError::Invalid(ref m) if m.contains("busy")));
+}
+
+on_both_backends!(
+    an_outside_caller_rings_the_owner_and_leaves_a_voicemail,
+    our_calls_to_numbers_outside_ring_the_outside_phone,
+    only_admins_play_the_outside_phone_and_only_its_calls,
+    a_busy_number_refuses_more_calls,
+);

@@ -7,7 +7,9 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
-  workers: 1,
+  // Two spec files at once (each has its own server): the suite took 2.0 min on one
+  // worker, 1.5 on two; three starve the calls' audio checks on a 2-core machine.
+  workers: 2,
   retries: 0,
   reporter: [['list']],
   // `app`: the dev build the suite builds (scripts/test e2e); `release`: the deployable

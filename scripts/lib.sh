@@ -79,29 +79,42 @@ build_app() {
   step "Building the browser client (WASM, profile $wasm_profile)"
   cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
   mkdir -p "$site/pkg"
-  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name switchboard \
-    "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
-  ensure_node
-  node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
-  cp "$REPO_ROOT/style/main.css" "$site/pkg/switchboard.css"
-  if [ "$profile" = release ]; then
-    ensure_node_packages
-    step "Optimising the WASM with wasm-opt (binaryen, npm)"
-    # binaryen from npm, pinned in end2end/package.json: Debian's wasm-opt 108 turned
-    # wasm-bindgen 0.2.130's output into a module the browser refuses (a table of the
-    # wrong type), so release builds never hydrated.
-    "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
-      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      --enable-reference-types --enable-multivalue \
-      -o "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
-    step "Minifying the JS glue and the CSS (esbuild)"
-    local esbuild="$REPO_ROOT/end2end/node_modules/.bin/esbuild"
-    "$esbuild" --log-level=warning --minify --format=esm --allow-overwrite \
-      --outfile="$site/pkg/switchboard.js" "$site/pkg/switchboard.js"
-    "$esbuild" --log-level=warning --minify --allow-overwrite \
-      --outfile="$site/pkg/switchboard.css" "$site/pkg/switchboard.css"
+  # The client's files come from the WASM, the CSS and the scripts below; when none of
+  # them changed (a change to server code only), the last build's files stand: wasm-bindgen,
+  # wasm-opt and brotli took 20 s to make the same bytes again.
+  local built_from
+  built_from="$profile $(cat "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm" "$REPO_ROOT/style/main.css" \
+    "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$REPO_ROOT/scripts/name-and-compress-client.mjs" \
+    "$REPO_ROOT/scripts/lib.sh" | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$site.built-from" 2>/dev/null)" = "$built_from" ] && [ -f "$site/hash.txt" ]; then
+    echo "    client unchanged since the last build: kept"
+  else
+    rm -f "$site.built-from"
+    wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name switchboard \
+      "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+    ensure_node
+    node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
+    cp "$REPO_ROOT/style/main.css" "$site/pkg/switchboard.css"
+    if [ "$profile" = release ]; then
+      ensure_node_packages
+      step "Optimising the WASM with wasm-opt (binaryen, npm)"
+      # binaryen from npm, pinned in end2end/package.json: Debian's wasm-opt 108 turned
+      # wasm-bindgen 0.2.130's output into a module the browser refuses (a table of the
+      # wrong type), so release builds never hydrated.
+      "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-reference-types --enable-multivalue \
+        -o "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
+      step "Minifying the JS glue and the CSS (esbuild)"
+      local esbuild="$REPO_ROOT/end2end/node_modules/.bin/esbuild"
+      "$esbuild" --log-level=warning --minify --format=esm --allow-overwrite \
+        --outfile="$site/pkg/switchboard.js" "$site/pkg/switchboard.js"
+      "$esbuild" --log-level=warning --minify --allow-overwrite \
+        --outfile="$site/pkg/switchboard.css" "$site/pkg/switchboard.css"
+    fi
+    node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$site" "$profile"
+    echo "$built_from" > "$site.built-from"
   fi
-  node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$site" "$profile"
   cp -R "$REPO_ROOT/public/." "$site/"
   if [ "$profile" = release ]; then
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).

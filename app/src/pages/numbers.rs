@@ -15,23 +15,27 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn NumbersPage() -> impl IntoView {
+    // Shared: a purchase reloads the list of the user's numbers itself, not only through the
+    // live stream (which may not be connected yet right after the page loads).
+    let buy = FormAction::new::<BuyNumber>();
     view! {
         <Title text="Numbers" />
         <section class="page">
             <h1>"Numbers"</h1>
-            <MyNumbers />
-            <GetNumber />
+            <MyNumbers buy />
+            <GetNumber buy />
         </section>
     }
 }
 
 #[component]
-fn MyNumbers() -> impl IntoView {
+fn MyNumbers(buy: FormAction) -> impl IntoView {
     let live = Live::get();
     let rename = FormAction::new::<RenameNumber>();
     let release = FormAction::new::<ReleaseNumber>();
     let numbers = Loaded::new(move || {
         live.numbers.track();
+        buy.version().track();
         rename.version().track();
         release.version().track();
         MyNumbers {}
@@ -100,11 +104,10 @@ fn MyNumbers() -> impl IntoView {
 
 /// A GET search form (works without JavaScript; the URL keeps the query), then Buy buttons.
 #[component]
-fn GetNumber() -> impl IntoView {
+fn GetNumber(buy: FormAction) -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
     let searched = Memo::new(move |_| query.read().get("country").is_some());
-    let buy = FormAction::new::<BuyNumber>();
     let offers = Loaded::when(move || {
         buy.version().track();
         searched.get().then(|| SearchNumbers {

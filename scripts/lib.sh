@@ -100,8 +100,9 @@ build_app() {
       step "Optimising the WASM with wasm-opt (binaryen, npm)"
       # binaryen from npm, pinned in end2end/package.json: Debian's wasm-opt 108 turned
       # wasm-bindgen 0.2.130's output into a module the browser refuses (a table of the
-      # wrong type), so release builds never hydrated.
-      "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+      # wrong type), so release builds never hydrated. -Os --converge, not -Oz: a little
+      # more raw code that compresses better (brotli 237.6 KB against 240.4 KB).
+      "$REPO_ROOT/end2end/node_modules/.bin/wasm-opt" -Os --converge --strip-debug --strip-producers \
         --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-reference-types --enable-multivalue \
         -o "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"

@@ -23,6 +23,9 @@ use leptos_router::{path, SsrMode};
 use crate::pages::accounts::{settings, sign_in};
 use crate::pages::{admin, layout, messaging, numbers, placeholder};
 
+/// public/icons/favicon.svg as a data URL (quotes single, `#<>` escaped).
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%230b57d0'/%3E%3Cpath d='M16 8c-5 0-9 3.1-9 7 0 2.1 1.1 3.9 2.9 5.2L9 24l4.3-2.3c.9.2 1.8.3 2.7.3 5 0 9-3.1 9-7s-4-7-9-7z' fill='%23fff'/%3E%3Cg fill='%230b57d0'%3E%3Ccircle cx='12' cy='15' r='1.4'/%3E%3Ccircle cx='16' cy='15' r='1.4'/%3E%3Ccircle cx='20' cy='15' r='1.4'/%3E%3C/g%3E%3C/svg%3E";
+
 /// The HTML document around the app (server-rendered; the browser hydrates `<App/>`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -34,7 +37,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <meta name="theme-color" content="#0b57d0" />
                 <link rel="manifest" href="/manifest.webmanifest" />
-                <link rel="icon" type="image/png" sizes="192x192" href="/icons/icon-192.png" />
+                // The favicon inline (public/icons/favicon.svg): a request fewer on a first visit.
+                <link rel="icon" type="image/svg+xml" href=FAVICON />
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png" />
                 <meta name="apple-mobile-web-app-capable" content="yes" />
                 <meta name="mobile-web-app-capable" content="yes" />

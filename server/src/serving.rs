@@ -102,8 +102,24 @@ pub async fn security_headers(secure: bool, mut req: Request, next: Next) -> Res
     if let Ok(v) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // The rest speak to documents (framing, referrers, powerful features, the browsing
+    // context). The client's content-named files and the icons, fetched on a first visit,
+    // are never documents; their policy above already forbids framing and running anything.
+    // Leaving these off them saved ~1.2 KB of every first visit over HTTP/1.1.
+    if is_hashed_asset(&path) || path.starts_with("/icons/") {
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache_control(&path, is_html)),
+            );
+        }
+        return res;
+    }
     let fixed = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
         (

@@ -604,6 +604,14 @@ async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
     let br = get("gzip, br").await;
     assert_eq!(br.status(), 200);
     assert_eq!(br.headers()["content-encoding"], "br");
+    // Never a document: it runs nothing and is framed by nobody, and carries no
+    // document-only headers (bytes on every first visit).
+    assert_eq!(br.headers()["x-content-type-options"], "nosniff");
+    assert!(br.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(br.headers().get("permissions-policy").is_none());
     assert_eq!(
         br.headers()["cache-control"],
         "public, max-age=31536000, immutable"

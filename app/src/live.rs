@@ -194,7 +194,13 @@ impl Live {
             let mut failures = 0u32;
             loop {
                 let url = if last_id.is_empty() {
-                    "/events".to_string()
+                    // How long ago this page was asked for: the server replays what
+                    // happened since, which the page's data may not hold.
+                    let age = web_sys::window()
+                        .and_then(|w| w.performance())
+                        .map(|p| p.now() as i64)
+                        .unwrap_or(0);
+                    format!("/events?age={age}")
                 } else {
                     format!("/events?after={last_id}")
                 };

@@ -293,3 +293,21 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
   await expect(outsideCall(outside)).toContainText('Answered', { timeout: 5_000 });
   await expectAccessible(outside);
 });
+
+test('do not disturb: nothing rings, the caller hears no answer and may leave a voicemail', async () => {
+  await open(bea, '/numbers');
+  const row = bea.getByRole('list', { name: 'Your numbers' }).getByRole('listitem').first();
+  await row.getByText('Calls', { exact: true }).click();
+  await row.getByLabel('Ring for').selectOption('20');
+  await row.getByLabel(/Do not disturb/).check();
+  await row.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(row.getByText('Calls: do not disturb')).toBeVisible();
+  await open(ada, '/calls');
+  await ada.getByLabel('To', { exact: true }).fill(beaNumber);
+  await ada.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel(ada)).toContainText('No answer', { timeout: 5_000 });
+  await expect(panel(ada).getByRole('button', { name: 'Leave a voicemail' })).toBeVisible();
+  await expect(panel(beaOther).getByRole('button', { name: 'Answer' })).toHaveCount(0);
+  await panel(ada).getByRole('button', { name: 'Close' }).click();
+  await expectAccessible(bea);
+});

@@ -42,6 +42,26 @@ pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
     numbers::list_own(&context::state()?.db, &me.user_id()).await
 }
 
+/// How calls to the user's number ring: for how long, and do-not-disturb.
+#[server(endpoint = "set_call_routing")]
+pub async fn set_call_routing(
+    number_id: String,
+    ring_seconds: i64,
+    #[server(default)] do_not_disturb: bool,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::set_call_routing(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        ring_seconds,
+        do_not_disturb,
+    )
+    .await
+}
+
 #[server(endpoint = "rename_number")]
 pub async fn rename_number(
     number_id: String,

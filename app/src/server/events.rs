@@ -322,6 +322,56 @@ fn to_sse(p: &Published) -> Event {
         .data(serde_json::to_string(&p.event).unwrap_or_default())
 }
 
+/// The number in the query parameter `name`, if any.
+fn query_number(req: &Request, name: &str) -> Option<i64> {
+    req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+    })
+}
+
+/// How far back a first connection looks: a page takes no longer than this to start.
+const FIRST_LOOK_BACK_MS: i64 = 60_000;
+
+/// Where a tab's first stream starts (the user's current position) and the events it may
+/// have missed: those recorded since its page was asked for, `age_ms` ago (plus a moment
+/// for the trip; an event replayed twice only refetches twice). Without an age, none.
+async fn first_connection(
+    db: &Db,
+    user_id: &UserId,
+    age_ms: Option<i64>,
+) -> AppResult<(i64, Vec<Published>)> {
+    let current = current_seq(db, user_id).await?;
+    let Some(age) = age_ms else {
+        return Ok((current, Vec::new()));
+    };
+    let since = now_ms() - age.clamp(0, FIRST_LOOK_BACK_MS) - 2_000;
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, payload FROM events WHERE user_id = $1 AND created_at >= $2 AND seq <= $3
+         ORDER BY seq LIMIT $4",
+    )
+    .bind(user_id)
+    .bind(since)
+    .bind(current)
+    .bind(MAX_REPLAY as i64)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.len() >= MAX_REPLAY {
+        let resync = Published {
+            user_id: user_id.clone(),
+            seq: current,
+            event: LiveEvent::Resync,
+        };
+        return Ok((current, vec![resync]));
+    }
+    let events = rows
+        .into_iter()
+        .filter_map(|(seq, payload)| decode(user_id, seq, &payload))
+        .collect();
+    Ok((current, events))
+}
+
 /// `GET /events`: the signed-in user's live stream. Resumes after `Last-Event-ID` (the browser
 /// sends it when it reconnects), so a dropped connection loses nothing.
 pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Response {
@@ -338,11 +388,7 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
     };
     // The browser's own reconnect sends Last-Event-ID; the app's reconnect after a refused
     // connection names it in the URL.
-    let after_param = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "after")
-            .and_then(|(_, v)| v.parse::<i64>().ok())
-    });
+    let after_param = query_number(&req, "after");
     let last_id = req
         .headers()
         .get("last-event-id")
@@ -359,15 +405,17 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
                     .into_response()
             }
         },
-        None => match current_seq(&state.db, &user_id).await {
-            Ok(seq) => (seq, Vec::new()),
+        // A tab's first connection: what happened since its page was asked for (it says how
+        // long ago, by its own clock) would otherwise fall between the page and the stream.
+        None => match first_connection(&state.db, &user_id, query_number(&req, "age")).await {
+            Ok(found) => found,
             Err(_) => {
                 return (http::StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")
                     .into_response()
             }
         },
     };
-    let last_sent = backlog.last().map(|p| p.seq).unwrap_or(start);
+    let last_sent = backlog.last().map(|p| p.seq).unwrap_or(start).max(start);
     let replay = stream::iter(backlog.into_iter().map(|p| Ok::<_, Infallible>(to_sse(&p))));
     let watch = SessionWatch {
         db: state.db.clone(),

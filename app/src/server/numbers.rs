@@ -184,10 +184,26 @@ type NumberRow = (
     i64,
     Option<i64>,
     Option<String>,
+    i64,
+    i64,
 );
 
+/// The columns of a [`NumberRow`] after `owner_email`.
+const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb";
+
 fn owned_number(row: NumberRow) -> OwnedNumber {
-    let (id, e164, name, capabilities, carrier, created_at, last_inbound_at, owner_email) = row;
+    let (
+        id,
+        e164,
+        name,
+        capabilities,
+        carrier,
+        created_at,
+        last_inbound_at,
+        owner_email,
+        ring_seconds,
+        do_not_disturb,
+    ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
         id,
@@ -199,14 +215,17 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         created_at,
         last_inbound_at,
         owner_email,
+        ring_seconds,
+        do_not_disturb: do_not_disturb != 0,
     }
 }
 
 async fn owned_one(db: &Db, user_id: &UserId, id: &NumberId) -> AppResult<OwnedNumber> {
-    let row: Option<NumberRow> = sqlx::query_as(
-        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
-         WHERE id = $1 AND user_id = $2",
-    )
+    let row: Option<NumberRow> = sqlx::query_as(&format!(
+        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL,
+                {ROUTING_COLUMNS}
+         FROM phone_numbers WHERE id = $1 AND user_id = $2"
+    ))
     .bind(id)
     .bind(user_id)
     .fetch_optional(db.pool())
@@ -216,10 +235,11 @@ async fn owned_one(db: &Db, user_id: &UserId, id: &NumberId) -> AppResult<OwnedN
 }
 
 pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> {
-    let rows: Vec<NumberRow> = sqlx::query_as(
-        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL FROM phone_numbers
-         WHERE user_id = $1 ORDER BY created_at",
-    )
+    let rows: Vec<NumberRow> = sqlx::query_as(&format!(
+        "SELECT id, e164, name, capabilities, carrier, created_at, last_inbound_at, NULL,
+                {ROUTING_COLUMNS}
+         FROM phone_numbers WHERE user_id = $1 ORDER BY created_at"
+    ))
     .bind(user_id)
     .fetch_all(db.pool())
     .await?;
@@ -229,7 +249,8 @@ pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> 
 /// Admins: every number and its owner.
 pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
     let rows: Vec<NumberRow> = sqlx::query_as(
-        "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email
+        "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email,
+                n.ring_seconds, n.do_not_disturb
          FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at",
     )
     .fetch_all(db.pool())
@@ -256,6 +277,40 @@ pub async fn rename(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found("That number"));
+    }
+    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(())
+}
+
+/// Sets how calls to the user's number ring: `ring_seconds` (one of [`crate::types::RING_CHOICES`])
+/// before a call counts as missed, and do-not-disturb (straight to voicemail).
+pub async fn set_call_routing(
+    state: &AppState,
+    user_id: &UserId,
+    id: &NumberId,
+    ring_seconds: i64,
+    do_not_disturb: bool,
+) -> AppResult<()> {
+    if !crate::types::RING_CHOICES.contains(&ring_seconds) {
+        return Err(AppError::invalid(
+            "Pick how long calls ring from the list (10 seconds to 2 minutes).",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2
+         WHERE id = $3 AND user_id = $4",
+    )
+    .bind(ring_seconds)
+    .bind(i64::from(do_not_disturb))
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::not_found("That number"));
     }

@@ -264,6 +264,8 @@ mod tests {
             created_at: -1,
             last_inbound_at: Some(1_795_305_420_000),
             owner_email: None,
+            ring_seconds: 45,
+            do_not_disturb: true,
         }]);
         reads_back(MessageView {
             id: "m1".into(),

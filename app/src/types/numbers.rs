@@ -30,8 +30,16 @@ crate::types::answers! {
         pub last_inbound_at: Option<i64>,
         /// Filled for admins' view of all numbers.
         pub owner_email: Option<String>,
+        /// How long a call to it rings before it counts as missed.
+        pub ring_seconds: i64,
+        /// Calls go straight to voicemail; nothing rings.
+        pub do_not_disturb: bool,
     }
 }
+
+/// How long a call to a number may ring before it counts as missed, in seconds: the
+/// choices offered (and the only ones taken).
+pub const RING_CHOICES: [i64; 7] = [10, 20, 30, 45, 60, 90, 120];
 
 impl Capabilities {
     pub const ALL: Capabilities = Capabilities {

@@ -378,7 +378,93 @@ async fn placing_calls_is_rate_limited(app: &TestApp) {
     );
 }
 
+async fn routing(
+    app: &TestApp,
+    client: &reqwest::Client,
+    number: &OwnedNumber,
+    ring_seconds: i64,
+    do_not_disturb: bool,
+) -> common::Reply {
+    let set = app::api::numbers::SetCallRouting {
+        number_id: number.id.clone(),
+        ring_seconds,
+        do_not_disturb,
+    };
+    app.call(client, set).await
+}
+
+/// When the ring timer of call `id` is due, in ms from now (None: no timer).
+async fn ring_timer_in(app: &TestApp, id: &str) -> Option<i64> {
+    let due: Option<(i64,)> =
+        sqlx::query_as("SELECT run_at FROM jobs WHERE kind = 'ring_timeout' AND payload LIKE $1")
+            .bind(format!("%{id}%"))
+            .fetch_optional(app.state.db.pool())
+            .await
+            .unwrap();
+    due.map(|(at,)| at - app::server::now_ms())
+}
+
+async fn a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring(app: &TestApp) {
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let cid = app.invited_user(&ada, "cid@example.com", "user").await;
+    // Thirty seconds unless changed; Bea's choice of ten is the call's ring timer.
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert!(ring_timer_in(app, &id).await.unwrap() > 25_000);
+    assert!(hang_up(app, &ada, &id).await.is_ok());
+    assert!(routing(app, &bea, &bea_number, 10, false).await.is_ok());
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    let due = ring_timer_in(app, &id).await.unwrap();
+    assert!((5_000..=10_000).contains(&due), "{due}");
+    assert!(hang_up(app, &ada, &id).await.is_ok());
+
+    // Do not disturb: nothing rings, the call is missed at once, and Ada may leave a message.
+    assert!(routing(app, &bea, &bea_number, 10, true).await.is_ok());
+    let mine: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();
+    assert!(mine[0].do_not_disturb && mine[0].ring_seconds == 10);
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert_eq!(ring_timer_in(app, &id).await, None);
+    assert!(live(app, &bea, "bea")
+        .await
+        .iter()
+        .all(|c| c.state == "ended"));
+    let ada_sees = live(app, &ada, "t")
+        .await
+        .into_iter()
+        .find(|c| c.id == id)
+        .expect("the call, just ended");
+    assert_eq!(ada_sees.outcome.as_deref(), Some("No answer"));
+    assert!(ada_sees.can_leave_voicemail);
+    let left = app
+        .post_bytes(&ada, &format!("/calls/{id}/voicemail"), &recording())
+        .await;
+    assert_eq!(left.status, 201);
+    let entry = log(app, &bea).await.remove(0);
+    assert_eq!(entry.outcome, "Missed");
+    assert!(entry.voicemail_id.is_some());
+
+    // Only the listed ring times; only the owner sets them.
+    let refused = routing(app, &bea, &bea_number, 15, false).await;
+    assert!(matches!(refused.error(), AppError::Invalid(ref m) if m.contains("from the list")));
+    let refused = routing(app, &cid, &bea_number, 30, false).await;
+    assert!(matches!(refused.error(), AppError::NotFound(_)));
+    let mine: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();
+    assert!(
+        mine[0].do_not_disturb && mine[0].ring_seconds == 10,
+        "unchanged"
+    );
+}
+
 on_both_backends!(
+    a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring,
     placing_calls_is_rate_limited,
     a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hears_it,
     a_call_rings_is_answered_once_and_ends_for_both,

@@ -958,7 +958,62 @@ async fn carrier_addresses_are_checked_and_secrets_stay_home(app: &TestApp) {
     );
 }
 
+/// A tab's first stream replays what happened since its page was asked for (`age`, by the
+/// tab's clock): a number bought in between shows without waiting for the next change.
+/// Without an age, or long before, nothing is replayed.
+async fn a_first_stream_replays_what_came_after_its_page(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let offers: Vec<app::types::NumberOffer> =
+        app.call(&ada, common::numbers_in("212")).await.json();
+    let first_chunk = |query: &'static str| {
+        let ada = ada.clone();
+        async move {
+            let mut stream = ada
+                .get(format!("{}/events{query}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(stream.status(), 200);
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_millis(700), stream.chunk()).await;
+            chunk
+                .ok()
+                .map(|c| String::from_utf8_lossy(&c.unwrap().unwrap()).to_string())
+        }
+    };
+    app.call(
+        &ada,
+        app::api::numbers::BuyNumber {
+            e164: offers[0].e164.to_string(),
+        },
+    )
+    .await
+    .json::<app::types::OwnedNumber>();
+    let replayed = first_chunk("?age=3000")
+        .await
+        .expect("the purchase replayed");
+    assert!(replayed.contains("numbers"), "{replayed}");
+    for query in [""] {
+        let nothing = first_chunk(query).await;
+        assert!(
+            nothing.as_deref().is_none_or(|c| !c.contains("numbers")),
+            "{query}: {nothing:?}"
+        );
+    }
+    // Older than the look-back: not replayed.
+    sqlx::query("UPDATE events SET created_at = created_at - 120000")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let old = first_chunk("?age=3000").await;
+    assert!(
+        old.as_deref().is_none_or(|c| !c.contains("numbers")),
+        "{old:?}"
+    );
+}
+
 on_both_backends!(
+    a_first_stream_replays_what_came_after_its_page,
     parallel_purchases_stay_within_the_quota,
     the_simulator_shows_no_real_carriers_texts,
     a_tab_back_after_the_replay_window_refetches,

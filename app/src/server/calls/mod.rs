@@ -26,7 +26,8 @@ use super::{crypto, now_ms, phone, push, throttle, AppState, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::{LiveCall, LiveEvent};
 
-/// A call rings this long before it counts as missed.
+/// A call to a phone outside rings this long before it counts as missed (numbers here
+/// have their own setting, 30 s unless changed).
 pub const RING_MS: i64 = 30_000;
 /// Session descriptions are a few KB; more is not a browser's.
 pub const MAX_SDP_BYTES: usize = 16 * 1024;
@@ -111,14 +112,37 @@ pub(super) async fn check_not_busy(
     Ok(())
 }
 
-/// Opens a ringing call inside `tx`: its session (the caller's offer from tab `tab`; the
-/// outside party's number, if one is not here), a leg per party here, and the ring timer.
+/// How a new call rings for the person called (their number's settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ring {
+    /// Rings this long (ms) before it counts as missed.
+    For(i64),
+    /// Do-not-disturb: nothing rings; the call is missed at once and the caller may leave
+    /// a voicemail.
+    NotAtAll,
+}
+
+impl Ring {
+    /// From a number's `ring_seconds` and `do_not_disturb` columns.
+    pub(super) fn of_number(ring_seconds: i64, do_not_disturb: i64) -> Ring {
+        if do_not_disturb != 0 {
+            Ring::NotAtAll
+        } else {
+            Ring::For(ring_seconds.clamp(5, 300) * 1000)
+        }
+    }
+}
+
+/// Opens a call inside `tx`: its session (the caller's offer from tab `tab`; the outside
+/// party's number, if one is not here), a leg per party here, and the ring timer; or, when
+/// the person called is not to be disturbed, the call as missed already.
 pub(super) async fn open(
     tx: &mut Transaction<'_, Any>,
     offer: &str,
     tab: &str,
     outside: Option<&E164>,
     legs: &[NewLeg<'_>],
+    ring: Ring,
 ) -> AppResult<String> {
     let now = now_ms();
     let session_id = crypto::new_id();
@@ -149,14 +173,32 @@ pub(super) async fn open(
         .execute(&mut **tx)
         .await?;
     }
-    jobs::enqueue(
-        tx,
-        &Job::RingTimeout {
-            session_id: session_id.clone(),
-        },
-        now + RING_MS,
-    )
-    .await?;
+    match ring {
+        Ring::For(ms) => {
+            jobs::enqueue(
+                tx,
+                &Job::RingTimeout {
+                    session_id: session_id.clone(),
+                },
+                now + ms,
+            )
+            .await?;
+        }
+        Ring::NotAtAll => {
+            sqlx::query("UPDATE call_sessions SET state = 'ended', offer = NULL WHERE id = $1")
+                .bind(&session_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE calls SET outcome = 'missed', reason = 'Do not disturb', ended_at = $1
+                 WHERE session_id = $2",
+            )
+            .bind(now)
+            .bind(&session_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     Ok(session_id)
 }
 
@@ -213,11 +255,12 @@ pub async fn start(
     if peer == from {
         return Err(AppError::invalid("A number can't call itself."));
     }
-    let callee: Option<(NumberId, UserId)> =
-        sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
-            .bind(&peer)
-            .fetch_optional(state.db.pool())
-            .await?;
+    let callee: Option<(NumberId, UserId, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_id, ring_seconds, do_not_disturb FROM phone_numbers WHERE e164 = $1",
+    )
+    .bind(&peer)
+    .fetch_optional(state.db.pool())
+    .await?;
     if callee.is_none() && carrier != CarrierKind::Sandbox.as_str() {
         return Err(AppError::invalid(
             "Calls to phones outside this Switchboard come with the carrier's voice service, \
@@ -240,7 +283,7 @@ pub async fn start(
         direction: "out",
     };
     let session_id = match &callee {
-        Some((callee_number, callee)) => {
+        Some((callee_number, callee, ring_seconds, do_not_disturb)) => {
             check_not_busy(&mut tx, callee).await?;
             let callee_leg = NewLeg {
                 user: callee,
@@ -249,12 +292,19 @@ pub async fn start(
                 peer: &from,
                 direction: "in",
             };
-            let id = open(&mut tx, offer, tab, None, &[caller_leg, callee_leg]).await?;
-            ring_closed_devices(&mut tx, callee, &from, &peer, &id).await?;
+            let ring = Ring::of_number(*ring_seconds, *do_not_disturb);
+            let legs = [caller_leg, callee_leg];
+            let id = open(&mut tx, offer, tab, None, &legs, ring).await?;
+            if ring != Ring::NotAtAll {
+                ring_closed_devices(&mut tx, callee, &from, &peer, &id).await?;
+            }
             id
         }
         // The sandbox's outside world: the Simulator's outside phone rings (see outside.rs).
-        None => open(&mut tx, offer, tab, Some(&peer), &[caller_leg]).await?,
+        None => {
+            let ring = Ring::For(RING_MS);
+            open(&mut tx, offer, tab, Some(&peer), &[caller_leg], ring).await?
+        }
     };
     let published = tell_parties(&mut tx, &session_id).await?;
     tx.commit().await?;

@@ -10,7 +10,7 @@
 //! the carrier holding the outside party.
 
 use super::{check_not_busy, check_sdp, check_tab, open, ring_closed_devices, tell_parties};
-use super::{Ending, NewLeg, ENDED_SHOWN_MS, PLACED};
+use super::{Ending, NewLeg, Ring, ENDED_SHOWN_MS, PLACED};
 use crate::error::{AppError, AppResult};
 use crate::server::ids::{NumberId, UserId, E164};
 use crate::server::simulator::require_sandbox;
@@ -36,12 +36,13 @@ pub async fn ring_in(
     let to = E164::parse(to, "US")?;
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
     let from = E164::parse(from, &region)?;
-    let owner: Option<(NumberId, UserId)> =
-        sqlx::query_as("SELECT id, user_id FROM phone_numbers WHERE e164 = $1")
-            .bind(&to)
-            .fetch_optional(state.db.pool())
-            .await?;
-    let Some((number, callee)) = owner else {
+    let owner: Option<(NumberId, UserId, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_id, ring_seconds, do_not_disturb FROM phone_numbers WHERE e164 = $1",
+    )
+    .bind(&to)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((number, callee, ring_seconds, do_not_disturb)) = owner else {
         return Err(AppError::invalid("Nobody here owns that number."));
     };
     if from == to {
@@ -67,8 +68,11 @@ pub async fn ring_in(
         peer: &from,
         direction: "in",
     };
-    let session_id = open(&mut tx, offer, tab, Some(&from), &[leg]).await?;
-    ring_closed_devices(&mut tx, &callee, &from, &to, &session_id).await?;
+    let ring = Ring::of_number(ring_seconds, do_not_disturb);
+    let session_id = open(&mut tx, offer, tab, Some(&from), &[leg], ring).await?;
+    if ring != Ring::NotAtAll {
+        ring_closed_devices(&mut tx, &callee, &from, &to, &session_id).await?;
+    }
     let published = tell_parties(&mut tx, &session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;

@@ -333,10 +333,13 @@ fn query_number(req: &Request, name: &str) -> Option<i64> {
 
 /// How far back a first connection looks: a page takes no longer than this to start.
 const FIRST_LOOK_BACK_MS: i64 = 60_000;
+/// The stream request's own trip, added to the page's age. Events from before the page
+/// was asked for are in it already; replaying them only makes the fresh page refetch.
+const TRIP_MS: i64 = 500;
 
 /// Where a tab's first stream starts (the user's current position) and the events it may
-/// have missed: those recorded since its page was asked for, `age_ms` ago (plus a moment
-/// for the trip; an event replayed twice only refetches twice). Without an age, none.
+/// have missed: those recorded since its page was asked for, `age_ms` ago (plus the
+/// stream request's trip; an event replayed twice only refetches twice). Without an age, none.
 async fn first_connection(
     db: &Db,
     user_id: &UserId,
@@ -346,7 +349,7 @@ async fn first_connection(
     let Some(age) = age_ms else {
         return Ok((current, Vec::new()));
     };
-    let since = now_ms() - age.clamp(0, FIRST_LOOK_BACK_MS) - 2_000;
+    let since = now_ms() - age.clamp(0, FIRST_LOOK_BACK_MS) - TRIP_MS;
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT seq, payload FROM events WHERE user_id = $1 AND created_at >= $2 AND seq <= $3
          ORDER BY seq LIMIT $4",

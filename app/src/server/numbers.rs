@@ -277,7 +277,18 @@ pub async fn rename(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
+    commit_own_number_change(state, tx, user_id, done.rows_affected()).await
+}
+
+/// Ends a change to one of the user's numbers (`rows`: what its UPDATE touched, only their
+/// own): "not found" when none, else committed with the numbers event for their tabs.
+async fn commit_own_number_change(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &UserId,
+    rows: u64,
+) -> AppResult<()> {
+    if rows == 0 {
         return Err(AppError::not_found("That number"));
     }
     let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
@@ -311,13 +322,7 @@ pub async fn set_call_routing(
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::not_found("That number"));
-    }
-    let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
-    tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
-    Ok(())
+    commit_own_number_change(state, tx, user_id, done.rows_affected()).await
 }
 
 /// Gives the number back to the carrier; its conversations go with it.

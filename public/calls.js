@@ -481,6 +481,67 @@
     select.value = current;
   }
 
+  // ---- how each number rings (the Calls page) ---------------------------------------
+
+  /** The ring times offered, in seconds (the server takes only these: types::RING_CHOICES). */
+  const RING_CHOICES = [10, 20, 30, 45, 60, 90, 120];
+
+  /** Fills the Calls page's settings card: per voice number, its ring time and
+   * do-not-disturb, saved with set_call_routing. */
+  async function fillCallSettings(card) {
+    card.dataset.filled = 'true';
+    let numbers;
+    try {
+      numbers = (await api('my_numbers')).filter((n) => n.capabilities && n.capabilities.voice);
+    } catch (e) {
+      card.textContent = e.message;
+      return;
+    }
+    card.replaceChildren();
+    const heading = document.createElement('h2');
+    heading.textContent = 'How your numbers ring';
+    card.append(heading);
+    if (!numbers.length) {
+      const none = document.createElement('p');
+      none.className = 'muted';
+      none.textContent = 'None of your numbers takes calls.';
+      card.append(none);
+      return;
+    }
+    for (const n of numbers) {
+      const form = document.createElement('form');
+      form.className = 'stack call-settings';
+      form.setAttribute('aria-label', 'Calls to ' + n.display);
+      const id = 'ring-' + n.id;
+      form.innerHTML =
+        '<strong></strong><label for="' + id + '">Ring for</label><select id="' + id + '" name="ring_seconds"></select>' +
+        '<label class="check"><input type="checkbox" name="do_not_disturb" value="true"> Do not disturb: nothing rings, callers may leave a voicemail</label>' +
+        '<p role="status"></p><button type="submit" class="secondary">Save</button>';
+      form.querySelector('strong').textContent = n.name ? n.display + ' (' + n.name + ')' : n.display;
+      const select = form.querySelector('select');
+      RING_CHOICES.forEach((s) => select.append(new Option(s + ' seconds', String(s), false, s === n.ring_seconds)));
+      form.querySelector('input').checked = !!n.do_not_disturb;
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const status = form.querySelector('[role=status]');
+        const fields = { number_id: n.id, ring_seconds: select.value };
+        if (form.querySelector('input').checked) fields.do_not_disturb = 'true';
+        api('set_call_routing', fields)
+          .then(() => (status.textContent = form.querySelector('input').checked ? 'Saved: do not disturb.' : 'Saved.'))
+          .catch((e) => (status.textContent = e.message));
+      });
+      card.append(form);
+    }
+  }
+
+  // The card appears when the Calls page does (any navigation): fill it once.
+  const findCallSettings = () => {
+    const card = document.querySelector('[data-call-settings]:not([data-filled])');
+    if (card) fillCallSettings(card);
+  };
+  new MutationObserver(findCallSettings).observe(document.body, { childList: true, subtree: true });
+  findCallSettings();
+
   window.SwitchboardCalls = {
     /** The live stream said calls changed. */
     changed() {

@@ -295,13 +295,16 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
 });
 
 test('do not disturb: nothing rings, the caller hears no answer and may leave a voicemail', async () => {
-  await open(bea, '/numbers');
-  const row = bea.getByRole('list', { name: 'Your numbers' }).getByRole('listitem').first();
-  await row.getByText('Calls', { exact: true }).click();
-  await row.getByLabel('Ring for').selectOption('20');
-  await row.getByLabel(/Do not disturb/).check();
-  await row.getByRole('button', { name: 'Save', exact: true }).click();
-  await expect(row.getByText('Calls: do not disturb')).toBeVisible();
+  await open(bea, '/calls');
+  const settings = bea.getByRole('form', { name: /Calls to \(415\)/ });
+  await settings.getByLabel('Ring for').selectOption('20');
+  await settings.getByLabel(/Do not disturb/).check();
+  await settings.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved: do not disturb.');
+  // Kept: the page opened again shows it.
+  await open(bea, '/calls');
+  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel(/Do not disturb/)).toBeChecked();
+  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Ring for')).toHaveValue('20');
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
   await ada.getByRole('button', { name: 'Call', exact: true }).click();

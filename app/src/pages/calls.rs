@@ -20,6 +20,10 @@ pub fn CallsPage() -> impl IntoView {
         <section class="page">
             <h1>"Calls"</h1>
             <Dialer />
+            // How each number rings (ring time, do-not-disturb): filled by public/calls.js
+            // from `my_numbers`, saved with `set_call_routing`; plain JS keeps it out of
+            // the first-load WASM.
+            <div class="card" data-call-settings></div>
             <Log />
         </section>
     }

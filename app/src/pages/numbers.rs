@@ -6,11 +6,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::numbers::{
-    AllNumbers, BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers, SetCallRouting,
+    AllNumbers, BuyNumber, MyNumbers, ReleaseNumber, RenameNumber, SearchNumbers,
 };
 use crate::live::Live;
 use crate::pages::widgets::error_note;
-use crate::types::{format_instant, OwnedNumber, RING_CHOICES};
+use crate::types::{format_instant, OwnedNumber};
 use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
@@ -33,11 +33,9 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
     let live = Live::get();
     let rename = FormAction::new::<RenameNumber>();
     let release = FormAction::new::<ReleaseNumber>();
-    let routing = FormAction::new::<SetCallRouting>();
     let numbers = Loaded::new(move || {
         live.numbers.track();
         buy.version().track();
-        routing.version().track();
         rename.version().track();
         release.version().track();
         MyNumbers {}
@@ -47,7 +45,6 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
             <h2>"Your numbers"</h2>
             <FormError action=rename />
             <FormError action=release />
-            <FormError action=routing />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match numbers.await {
@@ -67,8 +64,6 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
                                     let name_label = format!("Name for {}", n.display);
                                     let confirm_label = format!(" Yes, release {}", n.display);
                                     let current_name = n.name.clone();
-                                    let ring_id = format!("ring-{}", n.id);
-                                    let (id_routing, ring_seconds, quiet) = (n.id.clone(), n.ring_seconds, n.do_not_disturb);
                                     view! {
                                         <li class="row number">
                                             <div>
@@ -82,25 +77,6 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
                                                     <button type="submit" class="secondary">"Save name"</button>
                                                 </PostForm>
                                             </div>
-                                            {n.capabilities.voice.then(|| view! {
-                                                <details>
-                                                    <summary>{if quiet { "Calls: do not disturb" } else { "Calls" }}</summary>
-                                                    <PostForm action=routing attr:class="stack">
-                                                        <input type="hidden" name="number_id" value=id_routing />
-                                                        <label for=ring_id.clone()>"Ring for"</label>
-                                                        <select id=ring_id name="ring_seconds">
-                                                            {RING_CHOICES.map(|s| view! {
-                                                                <option value=s.to_string() selected=s == ring_seconds>{format!("{s} seconds")}</option>
-                                                            }).collect_view()}
-                                                        </select>
-                                                        <label class="check">
-                                                            <input type="checkbox" name="do_not_disturb" value="true" checked=quiet />
-                                                            " Do not disturb: nothing rings, callers may leave a voicemail"
-                                                        </label>
-                                                        <button type="submit" class="secondary">"Save"</button>
-                                                    </PostForm>
-                                                </details>
-                                            })}
                                             <details class="danger-zone">
                                                 <summary>"Release"</summary>
                                                 <PostForm action=release attr:class="stack">

@@ -293,7 +293,30 @@ async fn a_busy_number_refuses_more_calls(app: &TestApp) {
     assert!(matches!(busy.error(), AppError::Invalid(ref m) if m.contains("busy")));
 }
 
+async fn the_outside_phone_is_rate_limited_on_its_own(app: &TestApp) {
+    let (admin, ada_number, _bea, bea_number) = two_people(app).await;
+    // Each call rings someone's devices: at most 20 a minute, even when each is ended at once.
+    for _ in 0..app::server::calls::PLACED.per_window {
+        let id: String = app.call(&admin, ring(&bea_number)).await.json();
+        assert!(app
+            .call(&admin, OutsideHangUp { call_id: id })
+            .await
+            .is_ok());
+    }
+    let refused = app.call(&admin, ring(&bea_number)).await;
+    assert!(
+        matches!(refused.error(), AppError::Throttled(_)),
+        "{refused:?}"
+    );
+    // Its count is its own: the admin may still place calls from their own number.
+    assert!(app
+        .call(&admin, start(&ada_number, &bea_number, "ada-tab"))
+        .await
+        .is_ok());
+}
+
 on_both_backends!(
+    the_outside_phone_is_rate_limited_on_its_own,
     an_outside_caller_rings_the_owner_and_leaves_a_voicemail,
     our_calls_to_numbers_outside_ring_the_outside_phone,
     only_admins_play_the_outside_phone_and_only_its_calls,

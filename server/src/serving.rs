@@ -110,35 +110,29 @@ pub async fn security_headers(secure: bool, mut req: Request, next: Next) -> Res
     // context). The client's content-named files and the icons, fetched on a first visit,
     // are never documents; their policy above already forbids framing and running anything.
     // Leaving these off them saved ~1.2 KB of every first visit over HTTP/1.1.
-    if is_hashed_asset(&path) || path.starts_with("/icons/") {
-        if !headers.contains_key(header::CACHE_CONTROL) {
+    let never_a_document = is_hashed_asset(&path) || path.starts_with("/icons/");
+    if !never_a_document {
+        let fixed = [
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "same-origin"),
+            (
+                header::HeaderName::from_static("permissions-policy"),
+                PERMISSIONS_POLICY,
+            ),
+            (
+                header::HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
+        ];
+        for (name, value) in fixed {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        if secure {
             headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(cache_control(&path, is_html)),
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
             );
         }
-        return res;
-    }
-    let fixed = [
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (
-            header::HeaderName::from_static("permissions-policy"),
-            PERMISSIONS_POLICY,
-        ),
-        (
-            header::HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    if secure {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(

@@ -203,14 +203,19 @@ pub(super) async fn open(
 }
 
 /// Rings the devices of `callee` (called on `to` by `from`) that have the app closed,
-/// through their push service, urgently and briefly. Open tabs ring from the live stream.
+/// through their push service, urgently and briefly, unless `ring` says nothing rings.
+/// Open tabs ring from the live stream.
 pub(super) async fn ring_closed_devices(
     tx: &mut Transaction<'_, Any>,
+    ring: Ring,
     callee: &UserId,
     from: &E164,
     to: &E164,
     session_id: &str,
 ) -> AppResult<()> {
+    if ring == Ring::NotAtAll {
+        return Ok(());
+    }
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
     push::enqueue_for_user(
         tx,
@@ -295,9 +300,7 @@ pub async fn start(
             let ring = Ring::of_number(*ring_seconds, *do_not_disturb);
             let legs = [caller_leg, callee_leg];
             let id = open(&mut tx, offer, tab, None, &legs, ring).await?;
-            if ring != Ring::NotAtAll {
-                ring_closed_devices(&mut tx, callee, &from, &peer, &id).await?;
-            }
+            ring_closed_devices(&mut tx, ring, callee, &from, &peer, &id).await?;
             id
         }
         // The sandbox's outside world: the Simulator's outside phone rings (see outside.rs).

@@ -70,9 +70,7 @@ pub async fn ring_in(
     };
     let ring = Ring::of_number(ring_seconds, do_not_disturb);
     let session_id = open(&mut tx, offer, tab, Some(&from), &[leg], ring).await?;
-    if ring != Ring::NotAtAll {
-        ring_closed_devices(&mut tx, &callee, &from, &to, &session_id).await?;
-    }
+    ring_closed_devices(&mut tx, ring, &callee, &from, &to, &session_id).await?;
     let published = tell_parties(&mut tx, &session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;

@@ -216,7 +216,7 @@
     p.dataset.callId = call.id;
     p.dataset.callState = call.here ? call.state : 'ringing';
     p.querySelector('.call-who').textContent =
-      (call.direction === 'in' ? 'Call from ' : 'Calling ') + call.peer_display + ' · your ' + call.number_display;
+      (call.direction === 'in' ? 'Call from ' : 'Calling ') + (call.peer_name || call.peer_display) + ' · your ' + call.number_display;
     const buttons = p.querySelector('.call-buttons');
     buttons.replaceChildren();
     p.querySelector('.call-keypad').hidden = true;

@@ -21,7 +21,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::pages::accounts::{settings, sign_in};
-use crate::pages::{admin, layout, messaging, numbers, placeholder};
+use crate::pages::{admin, contacts, layout, messaging, numbers, placeholder};
 
 /// public/icons/favicon.svg as a data URL (quotes single, `#<>` escaped).
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%230b57d0'/%3E%3Cpath d='M16 8c-5 0-9 3.1-9 7 0 2.1 1.1 3.9 2.9 5.2L9 24l4.3-2.3c.9.2 1.8.3 2.7.3 5 0 9-3.1 9-7s-4-7-9-7z' fill='%23fff'/%3E%3Cg fill='%230b57d0'%3E%3Ccircle cx='12' cy='15' r='1.4'/%3E%3Ccircle cx='16' cy='15' r='1.4'/%3E%3Ccircle cx='20' cy='15' r='1.4'/%3E%3C/g%3E%3C/svg%3E";
@@ -78,7 +78,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <Route path=path!("calls") view=pages::calls::CallsPage ssr=SsrMode::Async />
                     <Route path=path!("numbers") view=numbers::NumbersPage ssr=SsrMode::Async />
-                    <Route path=path!("contacts") view=placeholder::ContactsPage ssr=SsrMode::Async />
+                    <Route path=path!("contacts") view=contacts::ContactsPage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=settings::SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("admin") view=admin::AdminPage ssr=SsrMode::Async />
                 </ParentRoute>

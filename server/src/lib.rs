@@ -26,6 +26,7 @@ use tower_http::trace::TraceLayer;
 
 use app::error::AppError;
 use app::server::accounts::sessions::{session_middleware, Authenticated};
+use app::server::contacts::routes as contacts;
 use app::server::media::routes as media;
 use app::server::AppState;
 use app::{shell, App};
@@ -93,6 +94,16 @@ pub fn build_router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),
         )
         .route("/media/{id}", get(media::own))
+        .route(
+            "/contacts/import/preview",
+            post(contacts::preview).layer(DefaultBodyLimit::max(contacts::PREVIEW_LIMIT + 1024)),
+        )
+        .route(
+            "/contacts/import",
+            post(contacts::import).layer(DefaultBodyLimit::max(contacts::IMPORT_LIMIT)),
+        )
+        .route("/contacts/export.csv", get(contacts::export_csv))
+        .route("/contacts/export.vcf", get(contacts::export_vcard))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .leptos_routes_with_context(&state, routes, context.clone(), render);

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod calls;
 pub mod carrier;
+pub mod contacts;
 pub mod messaging;
 pub mod numbers;
 pub mod push;

@@ -62,6 +62,24 @@ pub async fn set_call_routing(
     .await
 }
 
+/// What a HELP text to the number is answered with ('' for the default).
+#[server(endpoint = "set_help_text")]
+pub async fn set_help_text(
+    number_id: String,
+    #[server(default)] help_text: String,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::set_help_text(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &help_text,
+    )
+    .await
+}
+
 #[server(endpoint = "rename_number")]
 pub async fn rename_number(
     number_id: String,

@@ -48,7 +48,7 @@ pub fn InboxLayout() -> impl IntoView {
                                         view! {
                                             <li>
                                                 <A href=href attr:class="conversation">
-                                                    <span class="peer">{c.peer_display.clone()}</span>
+                                                    <span class="peer">{c.peer_label().to_string()}</span>
                                                     {(unread > 0).then(|| view! {
                                                         <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
                                                     })}
@@ -293,7 +293,7 @@ fn Search() -> impl IntoView {
                             <ul class="hits" aria-label="Search results">
                                 {list.into_iter().map(|h| view! {
                                     <li><a href=format!("/inbox/{}", h.conversation_id)>
-                                        <strong>{h.peer_display}</strong>" "{h.body}
+                                        <strong>{if h.peer_name.is_empty() { h.peer_display } else { h.peer_name }}</strong>" "{h.body}
                                         <span class="meta">{format_instant(h.created_at)}</span>
                                     </a></li>
                                 }).collect_view()}
@@ -353,13 +353,23 @@ pub fn ThreadView() -> impl IntoView {
                     Ok(t) => {
                         let c = t.conversation;
                         let via = if c.number_name.is_empty() { c.number_display.clone() } else { format!("{} ({})", c.number_name, c.number_display) };
+                        let peer = c.peer.replace('+', "%2B");
+                        // A named peer's number goes under the name; an unnamed one can be added.
+                        let named = !c.peer_name.is_empty();
+                        let line = if named { format!("{} · via {via}", c.peer_display) } else { format!("via {via}") };
+                        let (contact_href, contact_words) = if named {
+                            (format!("/contacts?q={peer}"), "Contact")
+                        } else {
+                            (format!("/contacts?add={peer}"), "Add to contacts")
+                        };
                         view! {
-                            <Title text=c.peer_display.clone() />
+                            <Title text=c.peer_label().to_string() />
                             <header class="thread-head">
                                 <a href="/inbox" class="back">"‹ Inbox"</a>
-                                <h2>{c.peer_display.clone()}</h2>
-                                <p class="muted">{format!("via {via}")}</p>
-                                <a class="button secondary" href=format!("/calls?to={}&from={}", c.peer.replace('+', "%2B"), c.number_id)>"Call"</a>
+                                <h2>{c.peer_label().to_string()}</h2>
+                                <p class="muted">{line}</p>
+                                <a class="button secondary" href=format!("/calls?to={peer}&from={}", c.number_id)>"Call"</a>
+                                <a class="button secondary" href=contact_href>{contact_words}</a>
                             </header>
                             <ol class="messages" aria-label="Messages" aria-live="polite">
                                 {t.messages.into_iter().map(|m| {
@@ -380,6 +390,9 @@ pub fn ThreadView() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </ol>
+                            {t.opted_out.then(|| view! {
+                                <p class="failure" role="note">"They opted out of texts from this number (replied STOP): nothing you send reaches them until they text START."</p>
+                            })}
                             <PostForm action=send node_ref=form_ref attr:class="reply">
                                 <input type="hidden" name="number_id" value=c.number_id.clone() />
                                 <input type="hidden" name="to" value=c.peer.clone() />

@@ -1,26 +1,7 @@
-//! Sections whose features arrive with later work; each says so plainly.
+//! The page for addresses where nothing is.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-#[component]
-fn Coming(title: &'static str, what: &'static str) -> impl IntoView {
-    view! {
-        <Title text=title />
-        <section class="page">
-            <h1>{title}</h1>
-            <div class="card empty">
-                <p>{what}</p>
-                <p class="muted">"This part of Switchboard is not built yet."</p>
-            </div>
-        </section>
-    }
-}
-
-#[component]
-pub fn ContactsPage() -> impl IntoView {
-    view! { <Coming title="Contacts" what="The people you text and call will be listed here." /> }
-}
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -70,6 +70,10 @@ id!(
     InviteId
 );
 id!(
+    /// One of a user's contacts (`contacts.id`).
+    ContactId
+);
+id!(
     /// One device's push subscription (`push_subscriptions.id`).
     PushSubscriptionId
 );

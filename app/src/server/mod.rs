@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod calls;
 pub mod carrier;
+pub mod contacts;
 pub mod context;
 pub mod crypto;
 pub mod db;

@@ -186,10 +186,11 @@ type NumberRow = (
     Option<String>,
     i64,
     i64,
+    String,
 );
 
 /// The columns of a [`NumberRow`] after `owner_email`.
-const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb";
+const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb, help_text";
 
 fn owned_number(row: NumberRow) -> OwnedNumber {
     let (
@@ -203,6 +204,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         owner_email,
         ring_seconds,
         do_not_disturb,
+        help_text,
     ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
@@ -217,6 +219,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         owner_email,
         ring_seconds,
         do_not_disturb: do_not_disturb != 0,
+        help_text,
     }
 }
 
@@ -250,7 +253,7 @@ pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> 
 pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
     let rows: Vec<NumberRow> = sqlx::query_as(
         "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email,
-                n.ring_seconds, n.do_not_disturb
+                n.ring_seconds, n.do_not_disturb, n.help_text
          FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at",
     )
     .fetch_all(db.pool())
@@ -322,6 +325,32 @@ pub async fn set_call_routing(
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    commit_own_number_change(state, tx, user_id, done.rows_affected()).await
+}
+
+/// Sets what a HELP text to the user's number is answered with ('' for the default, which
+/// names the number and says how to stop).
+pub async fn set_help_text(
+    state: &AppState,
+    user_id: &UserId,
+    id: &NumberId,
+    help_text: &str,
+) -> AppResult<()> {
+    let help_text = help_text.trim();
+    let max = super::messaging::opt_out::MAX_HELP_CHARS;
+    if help_text.chars().count() > max {
+        return Err(AppError::invalid(format!(
+            "A help text can be at most {max} characters."
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    let done =
+        sqlx::query("UPDATE phone_numbers SET help_text = $1 WHERE id = $2 AND user_id = $3")
+            .bind(help_text)
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
     commit_own_number_change(state, tx, user_id, done.rows_affected()).await
 }
 

@@ -9,6 +9,8 @@ crate::types::answers! {
         pub direction: String,
         pub peer: String,
         pub peer_display: String,
+        /// The peer's name in the user's contacts ('' when they are not one).
+        pub peer_name: String,
         /// This party's own number on the call.
         pub number_display: String,
         /// `ringing`, `answered`, or `ended` (a call that ended in the last few seconds,
@@ -58,6 +60,8 @@ crate::types::answers! {
         pub direction: String,
         pub peer: String,
         pub peer_display: String,
+        /// The peer's name in the user's contacts ('' when they are not one).
+        pub peer_name: String,
         /// The own number used (None once released).
         pub number_id: Option<String>,
         pub number_display: String,

@@ -24,6 +24,8 @@ crate::types::answers! {
         pub number_name: String,
         pub peer: String,
         pub peer_display: String,
+        /// The peer's name in the user's contacts ('' when they are not one).
+        pub peer_name: String,
         pub last_at: i64,
         pub preview: String,
         pub unread: i64,
@@ -69,18 +71,32 @@ crate::types::answers! {
     pub struct Thread {
         pub conversation: ConversationSummary,
         pub messages: Vec<MessageView>,
+        /// The peer texted STOP to this number: nothing more can be sent until they text START.
+        pub opted_out: bool,
     }
 
     /// A message found by search.
     pub struct SearchHit {
         pub conversation_id: String,
         pub peer_display: String,
+        pub peer_name: String,
         pub body: String,
         pub created_at: i64,
     }
 }
 
 use super::human_bytes;
+
+impl ConversationSummary {
+    /// How the peer is shown: their contact name, else their number.
+    pub fn peer_label(&self) -> &str {
+        if self.peer_name.is_empty() {
+            &self.peer_display
+        } else {
+            &self.peer_name
+        }
+    }
+}
 
 impl MessageStatus {
     pub const ALL: [MessageStatus; 6] = [

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 mod accounts;
 mod calls;
 mod carrier;
+mod contacts;
 mod messaging;
 mod numbers;
 mod push;
@@ -13,6 +14,7 @@ mod push;
 pub use accounts::*;
 pub use calls::*;
 pub use carrier::*;
+pub use contacts::*;
 pub use messaging::*;
 pub use numbers::*;
 pub use push::*;
@@ -266,6 +268,7 @@ mod tests {
             owner_email: None,
             ring_seconds: 45,
             do_not_disturb: true,
+            help_text: "Bakery: \"reply\" STOP".into(),
         }]);
         reads_back(MessageView {
             id: "m1".into(),

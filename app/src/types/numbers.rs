@@ -34,6 +34,8 @@ crate::types::answers! {
         pub ring_seconds: i64,
         /// Calls go straight to voicemail; nothing rings.
         pub do_not_disturb: bool,
+        /// What a HELP text is answered with ('' for the default sentence).
+        pub help_text: String,
     }
 }
 

@@ -10,6 +10,7 @@ mod calls;
 mod carrier_apis;
 mod carrier_settings;
 mod carriers;
+mod contacts;
 mod crash;
 mod hardening;
 mod messaging;

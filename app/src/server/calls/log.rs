@@ -50,7 +50,7 @@ pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
     .bind(LOG_LIMIT)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
+    let entries: Vec<CallLogEntry> = rows
         .into_iter()
         .map(
             |(
@@ -82,10 +82,30 @@ pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
                     created_at,
                     conversation_id,
                     voicemail_id,
+                    peer_name: String::new(),
                 }
             },
         )
-        .collect())
+        .collect();
+    with_names(db, user_id, entries, |e| &mut e.peer_name, |e| &e.peer).await
+}
+
+/// Puts the user's contact names to the peers of `items`.
+pub(super) async fn with_names<T>(
+    db: &Db,
+    user_id: &UserId,
+    mut items: Vec<T>,
+    name: impl Fn(&mut T) -> &mut String,
+    peer: impl Fn(&T) -> &String,
+) -> AppResult<Vec<T>> {
+    let peers: Vec<&str> = items.iter().map(|i| peer(i).as_str()).collect();
+    let names = crate::server::contacts::names_of(db, user_id, &peers).await?;
+    for item in &mut items {
+        if let Some(found) = names.get(peer(item).as_str()) {
+            *name(item) = found.clone();
+        }
+    }
+    Ok(items)
 }
 
 /// Missed calls the user has not seen in the log yet (counted in the navigation).

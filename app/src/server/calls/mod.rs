@@ -217,11 +217,12 @@ pub(super) async fn ring_closed_devices(
         return Ok(());
     }
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
+    let caller = crate::server::contacts::alert_name(tx, callee, from.as_str(), &region).await?;
     push::enqueue_for_user(
         tx,
         callee,
         &push::Notification {
-            title: format!("Call from {}", phone::display(from.as_str(), &region)),
+            title: format!("Call from {caller}"),
             body: "Open Switchboard to answer.".into(),
             url: "/calls".into(),
             tag: format!("call-{session_id}"),
@@ -349,7 +350,7 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
     .bind(now_ms() - ENDED_SHOWN_MS)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
+    let calls: Vec<LiveCall> = rows
         .into_iter()
         .map(
             |(
@@ -389,10 +390,12 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                     answered_at,
                     // Voicemail is kept for people here; an outside phone has its own.
                     can_leave_voicemail: outgoing && outside.is_none(),
+                    peer_name: String::new(),
                 }
             },
         )
-        .collect())
+        .collect();
+    log::with_names(db, user_id, calls, |c| &mut c.peer_name, |c| &c.peer).await
 }
 
 /// Answers a call ringing for the user, from tab `tab` with its session description. The

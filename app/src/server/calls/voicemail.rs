@@ -112,11 +112,12 @@ pub async fn leave(
         ));
     }
     let region = phone::region_of(&from).unwrap_or_else(|| "US".into());
+    let caller = crate::server::contacts::alert_name(&mut tx, &callee, &from, &region).await?;
     push::enqueue_for_user(
         &mut tx,
         &callee,
         &push::Notification {
-            title: format!("Voicemail from {}", phone::display(&from, &region)),
+            title: format!("Voicemail from {caller}"),
             body: "Play it in your call log.".into(),
             url: "/calls".into(),
             tag: format!("voicemail-{session_id}"),

@@ -22,6 +22,7 @@ pub fn explain(code: &str) -> String {
         "30008" => "The message couldn't be delivered for an unknown reason. Try again later.",
         "30034" => "This number isn't registered for US business texting (A2P 10DLC). Ask your admin to register it.",
         // Ours
+        "opted-out" => "Not sent: the recipient opted out (replied STOP) before it left. They must text START to this number first.",
         "unreachable" => "We couldn't reach the carrier after several tries. Try sending again.",
         "maybe-sent" => "May have been sent: the carrier took it but never confirmed. Check with the recipient before sending again.",
         "internal" => "Something went wrong on this Switchboard while sending. Try sending again.",

@@ -9,6 +9,7 @@ use crate::server::events::{EventBus, Published};
 use crate::server::{carrier, crypto, now_ms, phone, AppState};
 use crate::types::{LiveEvent, MessageStatus};
 
+use super::opt_out::{self, Keyword};
 use super::{advance, preview_with_media};
 use crate::server::carrier::config::CarrierKind;
 use crate::server::ids::{ConversationId, MessageId, NumberId, UserId};
@@ -380,7 +381,16 @@ async fn store_inbound(
     }
     insert.execute(&mut **tx).await?;
 
-    // Pictures to fetch and alerts to send, per text; then each owner's live events.
+    // Alerts name the sender as the owner's contacts do.
+    let alerted: Vec<&str> = stored
+        .iter()
+        .filter(|(text, _)| owners[text.to].2 > 0)
+        .map(|(text, _)| text.from)
+        .collect();
+    let names = contact_names(tx, &alerted).await?;
+
+    // Pictures to fetch, alerts to send and keywords to act on, per text; then each
+    // owner's live events.
     let mut live: Vec<(&UserId, Vec<LiveEvent>)> = Vec::new();
     for ((text, landing), message_id) in stored.iter().zip(message_ids) {
         let landing = &landings[*landing];
@@ -390,16 +400,43 @@ async fn store_inbound(
             group.queued_jobs = true;
             // Alerts for the owner's devices go out through the job queue, after commit.
             let region = phone::region_of(text.to).unwrap_or_else(|| "US".into());
+            let sender = names
+                .get(&(landing.user_id.to_string(), text.from.to_string()))
+                .cloned()
+                .unwrap_or_else(|| phone::display(text.from, &region));
             crate::server::push::notify_inbound(
                 tx,
                 &landing.user_id,
                 &landing.id,
                 crate::server::push::InboundAlert {
-                    sender: &phone::display(text.from, &region),
+                    sender: &sender,
                     preview: &preview_with_media(text.body, text.media.len()),
                 },
             )
             .await?;
+        }
+        let reply = match opt_out::keyword(text.body) {
+            None => None,
+            Some(Keyword::Stop) => {
+                opt_out::opt_out(tx, &landing.number_id, text.from, "keyword").await?;
+                None
+            }
+            Some(Keyword::Start) => {
+                opt_out::opt_in(tx, &landing.number_id, text.from).await?;
+                None
+            }
+            Some(Keyword::Help) => answer_help(tx, landing, now).await?,
+        };
+        if let Some(reply) = reply {
+            group.queued_jobs = true;
+            let event = LiveEvent::Message {
+                conversation_id: landing.id.to_string(),
+                message_id: reply.into_string(),
+            };
+            match live.iter_mut().find(|(user, _)| **user == landing.user_id) {
+                Some((_, events)) => events.push(event),
+                None => live.push((&landing.user_id, vec![event])),
+            }
         }
         let event = LiveEvent::Message {
             conversation_id: landing.id.to_string(),
@@ -418,4 +455,66 @@ async fn store_inbound(
             .extend(EventBus::record_all(tx, user_id, &events).await?);
     }
     Ok(())
+}
+
+/// The contact names of `peers` by (owner, number), for whoever has them as contacts.
+async fn contact_names(
+    tx: &mut Transaction<'_, Any>,
+    peers: &[&str],
+) -> AppResult<std::collections::HashMap<(String, String), String>> {
+    if peers.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut peers = peers.to_vec();
+    peers.sort_unstable();
+    peers.dedup();
+    let sql = format!(
+        "SELECT n.user_id, n.e164, c.name FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id
+         WHERE n.e164 IN ({})",
+        crate::server::db::placeholders(1, peers.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for peer in &peers {
+        query = query.bind(*peer);
+    }
+    let rows: Vec<(String, String, String)> = query.fetch_all(&mut **tx).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, e164, name)| ((user, e164), name))
+        .collect())
+}
+
+/// Answers a HELP text with the number's help text, unless this peer was answered the same
+/// within [`opt_out::HELP_REPLY_EVERY_MS`] (someone repeating HELP, or another auto-replier
+/// answering ours, gets no loop). Answers the reply's id.
+async fn answer_help(
+    tx: &mut Transaction<'_, Any>,
+    landing: &Landing,
+    now: i64,
+) -> AppResult<Option<MessageId>> {
+    let (name, help_text): (String, String) =
+        sqlx::query_as("SELECT name, help_text FROM phone_numbers WHERE id = $1")
+            .bind(&landing.number_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let body = if help_text.trim().is_empty() {
+        opt_out::default_help(&name)
+    } else {
+        help_text
+    };
+    let (recent,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = $1 AND direction = 'out'
+         AND body = $2 AND created_at > $3",
+    )
+    .bind(&landing.id)
+    .bind(&body)
+    .bind(now - opt_out::HELP_REPLY_EVERY_MS)
+    .fetch_one(&mut **tx)
+    .await?;
+    if recent > 0 {
+        return Ok(None);
+    }
+    super::queue_outbound(tx, &landing.user_id, &landing.id, &body, 0, now)
+        .await
+        .map(Some)
 }

@@ -3,6 +3,7 @@
 //! (`ingest`: inbound texts, delivery statuses, idempotently), and reading (`read`).
 
 mod ingest;
+pub mod opt_out;
 mod read;
 mod send;
 
@@ -84,6 +85,19 @@ async fn advance(
     }
     if update.execute(&mut **tx).await?.rows_affected() == 0 {
         return Ok(None);
+    }
+    // The carrier says the peer unsubscribed: nothing more goes to them from this number.
+    if let Some(code) = error_code.filter(|code| opt_out::OPT_OUT_ERRORS.contains(code)) {
+        sqlx::query(
+            "INSERT INTO opt_outs (number_id, peer, source, created_at)
+             SELECT number_id, peer, $1, $2 FROM conversations WHERE id = $3
+             ON CONFLICT (number_id, peer) DO NOTHING",
+        )
+        .bind(code)
+        .bind(now_ms())
+        .bind(&conversation_id)
+        .execute(&mut **tx)
+        .await?;
     }
     let event = LiveEvent::Message {
         conversation_id,

@@ -6,13 +6,26 @@ use crate::server::ids::{ConversationId, UserId};
 use crate::server::{carrier, phone, AppState, Db};
 use crate::types::{ConversationSummary, LiveEvent, MessageStatus, MessageView, SearchHit, Thread};
 
-type ConversationRow = (String, String, String, String, String, i64, String, i64);
+type ConversationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+);
 
+/// A conversation's columns, the peer's contact name last ('' without one).
 const CONVERSATION_COLUMNS: &str =
-    "c.id, c.number_id, n.e164, n.name, c.peer, c.last_at, c.last_preview, c.unread";
+    "c.id, c.number_id, n.e164, n.name, c.peer, c.last_at, c.last_preview, c.unread,
+     COALESCE((SELECT ct.name FROM contact_numbers cn JOIN contacts ct ON ct.id = cn.contact_id
+               WHERE cn.user_id = c.user_id AND cn.e164 = c.peer), '')";
 
 fn summary(row: ConversationRow) -> ConversationSummary {
-    let (id, number_id, number_e164, number_name, peer, last_at, preview, unread) = row;
+    let (id, number_id, number_e164, number_name, peer, last_at, preview, unread, peer_name) = row;
     let region = phone::region_of(&number_e164).unwrap_or_else(|| "US".into());
     ConversationSummary {
         id,
@@ -20,6 +33,7 @@ fn summary(row: ConversationRow) -> ConversationSummary {
         number_display: phone::display(&number_e164, &region),
         number_name,
         peer_display: phone::display(&peer, &region),
+        peer_name,
         peer,
         last_at,
         preview,
@@ -94,9 +108,17 @@ pub async fn thread(
         })
         .collect();
     messages.reverse();
+    let conversation = summary(row);
+    let opted_out = super::opt_out::opted_out(
+        db,
+        &crate::server::ids::NumberId::new(conversation.number_id.clone()),
+        &conversation.peer,
+    )
+    .await?;
     Ok(Thread {
-        conversation: summary(row),
+        conversation,
         messages,
+        opted_out,
     })
 }
 
@@ -172,13 +194,12 @@ pub async fn search(db: &Db, user_id: &UserId, query: &str) -> AppResult<Vec<Sea
     if query.chars().count() > 100 {
         return Err(AppError::invalid("Search for at most 100 characters."));
     }
-    let escaped = query
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT m.conversation_id, n.e164, c.peer, m.body, m.created_at FROM messages m
+    let escaped = crate::server::db::escape_like(&query.to_lowercase());
+    let rows: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT m.conversation_id, n.e164, c.peer, m.body, m.created_at,
+             COALESCE((SELECT ct.name FROM contact_numbers cn JOIN contacts ct ON ct.id = cn.contact_id
+                       WHERE cn.user_id = c.user_id AND cn.e164 = c.peer), '')
+         FROM messages m
          JOIN conversations c ON c.id = m.conversation_id JOIN phone_numbers n ON n.id = c.number_id
          WHERE m.user_id = $1 AND LOWER(m.body) LIKE $2 ESCAPE '\\'
          ORDER BY m.created_at DESC LIMIT 50",
@@ -189,14 +210,17 @@ pub async fn search(db: &Db, user_id: &UserId, query: &str) -> AppResult<Vec<Sea
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(conversation_id, number, peer, body, created_at)| {
-            let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
-            SearchHit {
-                conversation_id,
-                peer_display: phone::display(&peer, &region),
-                body,
-                created_at,
-            }
-        })
+        .map(
+            |(conversation_id, number, peer, body, created_at, peer_name)| {
+                let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
+                SearchHit {
+                    conversation_id,
+                    peer_display: phone::display(&peer, &region),
+                    peer_name,
+                    body,
+                    created_at,
+                }
+            },
+        )
         .collect())
 }

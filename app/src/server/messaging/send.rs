@@ -79,38 +79,25 @@ pub async fn send(
     if peer == from {
         return Err(AppError::invalid("A number can't text itself."));
     }
-    let segments = crate::sms::count(body).segments as i64;
+    if super::opt_out::opted_out(&state.db, number_id, peer.as_str()).await? {
+        return Err(super::opt_out::refusal(
+            &phone::display(peer.as_str(), &region),
+            &phone::display(from.as_str(), &region),
+        ));
+    }
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let conversation_id = conversation_for(&mut tx, user_id, number_id, &peer).await?;
-    let message_id = MessageId::new(crypto::new_id());
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at)
-         VALUES ($1, $2, $3, 'out', $4, 'queued', $5, $6, $6)",
-    )
-    .bind(&message_id)
-    .bind(&conversation_id)
-    .bind(user_id)
-    .bind(body)
-    .bind(segments)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    crate::server::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
-    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
-        .bind(now)
-        .bind(preview_with_media(body, media_ids.len()))
-        .bind(&conversation_id)
-        .execute(&mut *tx)
-        .await?;
-    jobs::enqueue(
+    let message_id = queue_outbound(
         &mut tx,
-        &Job::SendMessage {
-            message_id: message_id.clone(),
-        },
+        user_id,
+        &conversation_id,
+        body,
+        media_ids.len(),
         now,
     )
     .await?;
+    crate::server::media::attach(&mut tx, state, user_id, &message_id, media_ids).await?;
     let published = vec![
         EventBus::record(
             &mut tx,
@@ -129,6 +116,47 @@ pub async fn send(
     Ok(conversation_id)
 }
 
+/// Adds an outgoing text (with `pictures` attached by the caller) to a conversation and
+/// queues its outbox job, inside the caller's transaction. The one way a text leaves:
+/// what people send and what answers for them (HELP replies).
+pub(super) async fn queue_outbound(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+    body: &str,
+    pictures: usize,
+    now: i64,
+) -> AppResult<MessageId> {
+    let message_id = MessageId::new(crypto::new_id());
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at)
+         VALUES ($1, $2, $3, 'out', $4, 'queued', $5, $6, $6)",
+    )
+    .bind(&message_id)
+    .bind(conversation_id)
+    .bind(user_id)
+    .bind(body)
+    .bind(crate::sms::count(body).segments as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE conversations SET last_at = $1, last_preview = $2 WHERE id = $3")
+        .bind(now)
+        .bind(preview_with_media(body, pictures))
+        .bind(conversation_id)
+        .execute(&mut **tx)
+        .await?;
+    jobs::enqueue(
+        tx,
+        &Job::SendMessage {
+            message_id: message_id.clone(),
+        },
+        now,
+    )
+    .await?;
+    Ok(message_id)
+}
+
 /// A queued message, ready for the carrier.
 pub struct Outbound {
     pub message: OutboundMessage,
@@ -136,12 +164,16 @@ pub struct Outbound {
     pub submitted_at: Option<i64>,
     /// The carrier of the sending number.
     pub carrier: CarrierKind,
+    /// The peer opted out after this was queued (a text queued before their STOP arrived).
+    pub opted_out: bool,
 }
 
 /// What to hand the carrier for a queued message (None once it left the queue).
 pub async fn outbound_for(state: &AppState, message_id: &MessageId) -> AppResult<Option<Outbound>> {
-    let row: Option<(String, String, String, Option<i64>, String)> = sqlx::query_as(
-        "SELECT n.e164, c.peer, m.body, m.submitted_at, n.carrier FROM messages m
+    let row: Option<(String, String, String, Option<i64>, String, i64)> = sqlx::query_as(
+        "SELECT n.e164, c.peer, m.body, m.submitted_at, n.carrier,
+             (SELECT COUNT(*) FROM opt_outs o WHERE o.number_id = n.id AND o.peer = c.peer)
+         FROM messages m
          JOIN conversations c ON c.id = m.conversation_id
          JOIN phone_numbers n ON n.id = c.number_id
          WHERE m.id = $1 AND m.status = 'queued'",
@@ -149,7 +181,7 @@ pub async fn outbound_for(state: &AppState, message_id: &MessageId) -> AppResult
     .bind(message_id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((from, to, body, submitted_at, carrier)) = row else {
+    let Some((from, to, body, submitted_at, carrier, opted_out)) = row else {
         return Ok(None);
     };
     let carrier = super::carrier::config::CarrierKind::parse(&carrier).unwrap_or_default();
@@ -164,6 +196,7 @@ pub async fn outbound_for(state: &AppState, message_id: &MessageId) -> AppResult
         },
         submitted_at,
         carrier,
+        opted_out: opted_out > 0,
     }))
 }
 
@@ -284,6 +317,9 @@ pub async fn run_send_job(
         // Deleted, or already handed to the carrier: nothing to send.
         return complete(&state.db, &claimed.id).await;
     };
+    if outbound.opted_out && outbound.submitted_at.is_none() {
+        return mark_send_failed(state, &claimed.id, message_id, "opted-out").await;
+    }
     // A try before this one may have reached the carrier (the process died after the
     // carrier took it, or its answer never came): its delivery report, which names
     // our message, will say. Sending again could deliver the text twice. (The

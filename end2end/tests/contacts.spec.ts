@@ -1,0 +1,154 @@
+// Contacts in the browser: a CSV import (preview, columns, progress, bad lines named and
+// nothing imported), names replacing numbers in the inbox, the editor, "Add to contacts"
+// from a thread, exports; and an opt-out (STOP from the Simulator) that blocks the next
+// send with a clear message.
+import { BrowserContext, expect, Page, test } from '@playwright/test';
+import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+
+const PASSWORD = 'correct horse battery';
+
+test.describe.configure({ mode: 'serial' });
+let server: Server;
+let ada: BrowserContext;
+let adaNumber = '';
+
+test.afterEach(async () => {
+  for (const p of ada.pages()) await p.close();
+});
+
+test.beforeAll(async ({ browser }) => {
+  server = await Server.start();
+  server.createAdmin('ada@example.com', PASSWORD);
+  ada = await browser.newContext({ baseURL: server.base });
+});
+test.afterAll(async () => {
+  await ada?.close();
+  await server?.stop();
+});
+
+async function inbound(from: string, body: string) {
+  const res = await ada.request.post('/api/simulate_inbound', {
+    form: { from, to: adaNumber, body },
+    headers: { origin: server.base, accept: 'application/json' },
+  });
+  expect(res.ok(), await res.text()).toBeTruthy();
+}
+
+async function pickFile(page: Page, name: string, text: string) {
+  await page.getByLabel('CSV file').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(text) });
+}
+
+test('texts arrive from numbers nobody named yet', async () => {
+  const page = await ada.newPage();
+  await signIn(page, 'ada@example.com', PASSWORD);
+  adaNumber = await buyNumber(page, '212');
+  await inbound('+12025550199', 'Hi, it is Grace');
+  await inbound('+12025550142', 'Hello from Katherine');
+  await open(page, '/inbox');
+  await expect(page.getByRole('list', { name: 'Conversations' })).toContainText('(202) 555-0199');
+});
+
+test('a CSV file with a bad line imports nothing and names the line', async () => {
+  const page = await ada.newPage();
+  await open(page, '/contacts');
+  await pickFile(page, 'bad.csv', 'Name,Phone\nGrace Hopper,202-555-0199\nNobody,12\n');
+  await expect(page.getByRole('columnheader', { name: 'Phone' }).getByRole('combobox')).toHaveValue('number');
+  await page.getByRole('button', { name: 'Import bad.csv' }).click();
+  await expect(page.getByRole('list', { name: 'Problems in the file' })).toContainText('Line 3: “12” is not a phone number.');
+  await expect(page.getByText('Nothing was imported')).toBeVisible();
+  await expect(page.getByRole('list', { name: 'Contacts' })).toContainText('No contacts yet');
+});
+
+test('importing a CSV file puts names in the inbox', async () => {
+  const page = await ada.newPage();
+  await open(page, '/contacts');
+  const file = 'First name,Last name,Mobile,Company,Tags\r\nGrace,Hopper,(202) 555-0199,US Navy,"vip, navy"\r\nKatherine,Johnson,202 555 0142,NASA,\r\n';
+  await pickFile(page, 'people.csv', file);
+  // The preview shows the first rows and what each column was taken for; the user may change it.
+  await expect(page.getByRole('cell', { name: 'Hopper' })).toBeVisible();
+  await expect(page.getByRole('columnheader', { name: 'First name' }).getByRole('combobox')).toHaveValue('first_name');
+  await page.getByRole('columnheader', { name: 'Tags' }).getByRole('combobox').selectOption('skip');
+  await page.getByRole('button', { name: 'Import people.csv' }).click();
+  await expect(page.getByText('Imported: 2 new, 0 updated.')).toBeVisible();
+  const list = page.getByRole('list', { name: 'Contacts' });
+  await expect(list).toContainText('Grace Hopper');
+  await expect(list).toContainText('Katherine Johnson');
+  await expect(list).not.toContainText('vip');
+  await expectAccessible(page);
+
+  await open(page, '/inbox');
+  const conversations = page.getByRole('list', { name: 'Conversations' });
+  await expect(conversations).toContainText('Grace Hopper');
+  await expect(conversations).toContainText('Katherine Johnson');
+  await expect(conversations).not.toContainText('(202) 555-0199');
+});
+
+test('a contact is added from a thread, edited, searched and deleted', async () => {
+  const page = await ada.newPage();
+  await inbound('+12025550177', 'New here');
+  await open(page, '/inbox');
+  await page.getByRole('link', { name: /\(202\) 555-0177/ }).click();
+  await page.getByRole('link', { name: 'Add to contacts' }).click();
+  await expect(page).toHaveURL(/\/contacts\?add=/);
+  await expect(page.getByLabel('Phone numbers (one per line)')).toHaveValue('+12025550177');
+  await page.getByLabel('Name', { exact: true }).fill('Alan Turing');
+  await page.getByRole('button', { name: 'Add a field' }).click();
+  await page.getByLabel('Field name').fill('Met at');
+  await page.getByLabel('Field value').fill('Bletchley');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  await expect(page.getByText('Saved Alan Turing.')).toBeVisible();
+
+  // A number that is someone else's is refused in plain words, nothing saved.
+  await page.getByRole('button', { name: 'New contact' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Impostor');
+  await page.getByLabel('Phone numbers (one per line)').fill('(202) 555-0177');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  await expect(page.getByRole('alert')).toContainText('already Alan Turing’s number');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+
+  await page.getByRole('searchbox', { name: 'Search contacts' }).fill('turing');
+  const list = page.getByRole('list', { name: 'Contacts' });
+  await expect(list.getByRole('listitem')).toHaveCount(1);
+  await list.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByLabel('Field value')).toHaveValue('Bletchley');
+  await page.getByLabel('Name', { exact: true }).fill('Alan M. Turing');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  await expect(list).toContainText('Alan M. Turing');
+
+  await open(page, '/inbox');
+  await expect(page.getByRole('list', { name: 'Conversations' })).toContainText('Alan M. Turing');
+
+  await open(page, '/contacts?q=turing');
+  await page.getByRole('list', { name: 'Contacts' }).getByRole('button', { name: 'Edit' }).click();
+  await page.getByRole('button', { name: 'Delete contact' }).click();
+  await expect(page.getByText('Deleted Alan M. Turing.')).toBeVisible();
+});
+
+test('contacts export as CSV and vCard', async () => {
+  const page = await ada.newPage();
+  await open(page, '/contacts');
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+  expect(csv.suggestedFilename()).toBe('contacts.csv');
+  const text = require('node:fs').readFileSync(await csv.path(), 'utf8');
+  expect(text).toContain('Grace Hopper,+12025550199');
+  const [vcf] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export vCard' }).click()]);
+  expect(require('node:fs').readFileSync(await vcf.path(), 'utf8')).toContain('FN:Katherine Johnson');
+});
+
+test('STOP from the Simulator blocks the next send with a clear message', async () => {
+  const page = await ada.newPage();
+  await inbound('+12025550199', 'STOP');
+  await open(page, '/inbox');
+  await page.getByRole('link', { name: /Grace Hopper/ }).click();
+  await expect(page.getByRole('note')).toContainText('opted out of texts from this number');
+  await page.getByRole('textbox', { name: 'Reply' }).fill('Are you sure?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByRole('alert')).toContainText('opted out of texts from');
+  await expect(page.locator('.bubble.out')).toHaveCount(0);
+  // START opts back in: the note goes and a text goes out.
+  await inbound('+12025550199', 'START');
+  await expect(page.getByRole('note')).toHaveCount(0);
+  await page.getByRole('textbox', { name: 'Reply' }).fill('Welcome back');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.locator('.bubble.out').last()).toContainText('Welcome back');
+});

@@ -1,0 +1,519 @@
+//! Contacts and opt-outs on both backends: names put to peers (only the owner's), every
+//! field checked before anything is written, CSV imports that import all rows or none,
+//! exports that read back, the cap on contacts; STOP/START/HELP and what they do to sends.
+
+use crate::common;
+
+use app::api::contacts::{Contacts, DeleteContact, OpenContact, SaveContact};
+use app::api::messaging::{Conversations, SendMessage};
+use app::api::simulator::{SimulateInbound, SimulateNextFailure};
+use app::error::AppError;
+use app::types::{Contact, ConversationSummary, ImportOutcome, ImportPreview, OwnedNumber};
+use common::{eventually, TestApp};
+
+const GRACE: &str = "+12025550199";
+
+async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedNumber {
+    let search = app::api::numbers::SearchNumbers {
+        sms: true,
+        ..common::numbers_in(area_code)
+    };
+    app.buy(client, search).await
+}
+
+fn contact(name: &str, numbers: &[&str]) -> SaveContact {
+    SaveContact {
+        id: String::new(),
+        name: name.into(),
+        numbers: numbers.iter().map(|n| n.to_string()).collect(),
+        email: String::new(),
+        company: String::new(),
+        notes: String::new(),
+        tags: String::new(),
+        field_names: vec![],
+        field_values: vec![],
+    }
+}
+
+async fn list(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<Contact> {
+    app.call(
+        client,
+        Contacts {
+            query: query.into(),
+        },
+    )
+    .await
+    .json()
+}
+
+async fn conversations(app: &TestApp, client: &reqwest::Client) -> Vec<ConversationSummary> {
+    app.call(client, Conversations {}).await.json()
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+async fn text_in(app: &TestApp, admin: &reqwest::Client, from: &str, to: &OwnedNumber, body: &str) {
+    app.call(
+        admin,
+        SimulateInbound {
+            from: from.into(),
+            to: to.e164.to_string(),
+            body: body.into(),
+            picture: false,
+        },
+    )
+    .await
+    .json::<()>();
+}
+
+fn send(number: &OwnedNumber, to: &str, body: &str) -> SendMessage {
+    SendMessage {
+        number_id: number.id.to_string(),
+        to: to.into(),
+        body: body.into(),
+        media: vec![],
+    }
+}
+
+fn invalid(reply: &common::Reply, words: &str) {
+    assert!(
+        matches!(reply.error(), AppError::Invalid(ref m) if m.contains(words)),
+        "expected \u{201c}{words}\u{201d}: {reply:?}"
+    );
+}
+
+async fn names_replace_numbers_for_their_owner_only(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let bea_number = buy(app, &bea, "646").await;
+    text_in(app, &ada, GRACE, &number, "Hi Ada").await;
+    text_in(app, &ada, GRACE, &bea_number, "Hi Bea").await;
+    assert_eq!(conversations(app, &ada).await[0].peer_name, "");
+
+    let mut grace = contact("Grace Hopper", &["(202) 555-0199", "+1 646 555 0142"]);
+    grace.tags = "Navy, vip; navy".into();
+    grace.email = "grace@example.com".into();
+    grace.field_names = vec!["Rank".into()];
+    grace.field_values = vec!["Rear admiral".into()];
+    let id: String = app.call(&ada, grace).await.json();
+    assert_eq!(conversations(app, &ada).await[0].peer_name, "Grace Hopper");
+    // Bea's contacts are her own: the same peer has no name for her.
+    assert_eq!(conversations(app, &bea).await[0].peer_name, "");
+    assert!(list(app, &bea, "").await.is_empty());
+
+    let found: Contact = app.call(&ada, OpenContact { id: id.clone() }).await.json();
+    assert_eq!(found.numbers, vec![GRACE, "+16465550142"]);
+    assert_eq!(found.tags, vec!["navy", "vip"]);
+    assert_eq!(
+        (
+            found.fields[0].name.as_str(),
+            found.fields[0].value.as_str()
+        ),
+        ("Rank", "Rear admiral")
+    );
+    for query in [
+        "grace",
+        "HOPPER",
+        "vip",
+        "555-0199",
+        "5550142",
+        "example.com",
+    ] {
+        assert_eq!(list(app, &ada, query).await.len(), 1, "{query}");
+    }
+    for query in ["bea", "0000", "%", "_"] {
+        assert!(list(app, &ada, query).await.is_empty(), "{query}");
+    }
+
+    // Someone else's contact does not exist for Bea, whatever she does with its id.
+    let mut taken = contact("Mine now", &["2025550100"]);
+    taken.id = id.clone();
+    for reply in [
+        app.call(&bea, OpenContact { id: id.clone() }).await,
+        app.call(&bea, taken).await,
+        app.call(&bea, DeleteContact { id: id.clone() }).await,
+    ] {
+        assert!(matches!(reply.error(), AppError::NotFound(_)), "{reply:?}");
+    }
+    assert_eq!(list(app, &ada, "").await[0].name, "Grace Hopper");
+
+    // Renamed, then deleted: the conversation follows.
+    let mut renamed = contact("Amazing Grace", &[GRACE]);
+    renamed.id = id.clone();
+    assert!(app.call(&ada, renamed).await.is_ok());
+    assert_eq!(conversations(app, &ada).await[0].peer_name, "Amazing Grace");
+    assert!(app.call(&ada, DeleteContact { id }).await.is_ok());
+    assert_eq!(conversations(app, &ada).await[0].peer_name, "");
+    assert_eq!(count(app, "contact_numbers").await, 0);
+    assert_eq!(count(app, "contact_tags").await, 0);
+}
+
+async fn bad_contacts_are_refused_and_write_nothing(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let _ = buy(app, &ada, "212").await;
+    assert!(app.call(&ada, contact("Grace", &[GRACE])).await.is_ok());
+    let long = "x".repeat(101);
+    let mut bad_email = contact("Alan", &[]);
+    bad_email.email = "alan at example".into();
+    let mut twice = contact("Alan", &[]);
+    twice.field_names = vec!["Rank".into(), "rank".into()];
+    twice.field_values = vec!["a".into(), "b".into()];
+    let mut unpaired = contact("Alan", &[]);
+    unpaired.field_names = vec!["Rank".into()];
+    let eleven: Vec<String> = (10..21).map(|i| format!("20255501{i}")).collect();
+    let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+    for (attempt, words) in [
+        (contact("  ", &[]), "name"),
+        (contact(&long, &[]), "at most 100"),
+        (contact("Alan", &["not a number"]), "not a phone number"),
+        (
+            contact("Alan", &["(202) 555-0199"]),
+            "already Grace\u{2019}s number",
+        ),
+        (contact("Alan", &eleven), "at most 10 numbers"),
+        (bad_email, "not an email"),
+        (twice, "twice"),
+        (unpaired, "custom field"),
+    ] {
+        invalid(&app.call(&ada, attempt).await, words);
+    }
+    assert_eq!(count(app, "contacts").await, 1);
+    assert_eq!(count(app, "contact_numbers").await, 1);
+    // Signed out, nothing at all.
+    let stranger = app.browser();
+    assert_eq!(
+        app.call(&stranger, contact("Eve", &[])).await.error(),
+        AppError::Unauthorized
+    );
+    // A signed-out download link leads to the sign-in page.
+    let download = app.get(&stranger, "/contacts/export.csv").await;
+    assert_eq!(download.location(), Some("/signin"), "{download:?}");
+}
+
+async fn the_number_of_contacts_is_capped(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let (user_id,): (String,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    // Someone who scripted their way to the cap: one more is refused, by form or by file.
+    let cap = app::server::contacts::MAX_CONTACTS;
+    sqlx::query(&format!(
+        "INSERT INTO contacts (id, user_id, name, created_at, updated_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {cap})
+         SELECT 'c' || CAST(i AS TEXT), $1, 'Person ' || CAST(i AS TEXT), 0, 0 FROM n"
+    ))
+    .bind(&user_id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    invalid(&app.call(&ada, contact("One more", &[])).await, "the most");
+    let file = "Name\nOne more\n";
+    let refused = import(app, &ada, file, "name").await;
+    invalid(&refused, "beyond the");
+    assert_eq!(count(app, "contacts").await, cap);
+}
+
+async fn preview(app: &TestApp, client: &reqwest::Client, file: &str) -> common::Reply {
+    app.post_bytes(client, "/contacts/import/preview", file.as_bytes())
+        .await
+}
+
+async fn import(
+    app: &TestApp,
+    client: &reqwest::Client,
+    file: &str,
+    columns: &str,
+) -> common::Reply {
+    app.post_bytes(
+        client,
+        &format!("/contacts/import?columns={columns}"),
+        file.as_bytes(),
+    )
+    .await
+}
+
+async fn csv_imports_import_every_row_or_none_and_exports_read_back(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    text_in(app, &ada, GRACE, &number, "Hi").await;
+    // Excel's "CSV UTF-8": a byte-order mark, CRLF, quoted fields with commas and quotes.
+    let file = "\u{feff}First Name,Last Name,Mobile Phone,E-mail Address,Company,Tags,Birthday\r\n\
+                Grace,Hopper,(202) 555-0199,grace@example.com,\"US Navy, Reserve\",\"vip, navy\",Dec 9\r\n\
+                Alan,Turing,+44 20 7946 0018,,\"Bletchley \"\"Park\"\"\",,\r\n\
+                \r\n\
+                Ada,Lovelace,,,,,\r\n";
+    let seen: ImportPreview = preview(app, &ada, file).await.json();
+    assert_eq!(seen.columns[0], "First Name");
+    assert_eq!(
+        seen.guessed,
+        vec![
+            "first_name",
+            "last_name",
+            "number",
+            "email",
+            "company",
+            "tags",
+            "field"
+        ]
+    );
+    assert_eq!(seen.sample.len(), 3);
+    assert_eq!(seen.sample[1][4], "Bletchley \"Park\"");
+    let columns = seen.guessed.join(",");
+
+    // A file with bad rows imports nothing and names each bad line.
+    let bad = format!("{file}Bad,Number,12,,,,\r\nNo,Email,2125550100,nope,,,\r\nTwice,Grace,202-555-0199,,,,\r\n");
+    let outcome: ImportOutcome = import(app, &ada, &bad, &columns).await.json();
+    let lines: Vec<u64> = outcome.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![6, 7, 8], "{outcome:?}");
+    assert!(
+        outcome.errors[0].message.contains("\u{201c}12\u{201d}"),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.errors[2].message.contains("also on line 2"),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.created, 0);
+    assert_eq!(count(app, "contacts").await, 0);
+
+    // Bad column choices are refused before any row is read.
+    invalid(
+        &import(
+            app,
+            &ada,
+            file,
+            "number,number,number,email,company,tags,field",
+        )
+        .await,
+        "names",
+    );
+    invalid(
+        &import(app, &ada, file, "name,name,number,email,company,tags,field").await,
+        "Only one",
+    );
+    invalid(&import(app, &ada, file, "name,number").await, "each column");
+    invalid(
+        &import(
+            app,
+            &ada,
+            file,
+            "first_name,last_name,number,email,company,tags,password",
+        )
+        .await,
+        "not a column kind",
+    );
+
+    let outcome: ImportOutcome = import(app, &ada, file, &columns).await.json();
+    assert_eq!(
+        (outcome.created, outcome.updated, outcome.errors.len()),
+        (3, 0, 0)
+    );
+    assert_eq!(conversations(app, &ada).await[0].peer_name, "Grace Hopper");
+    let grace = list(app, &ada, "grace").await.remove(0);
+    assert_eq!(grace.company, "US Navy, Reserve");
+    assert_eq!(grace.tags, vec!["navy", "vip"]);
+    assert_eq!(grace.fields[0].name, "Birthday");
+
+    // Importing again updates the contacts matched by number, and adds the rest.
+    let again =
+        "Name,Phone,Notes\nGrace M. Hopper,2025550199,Admiral\nKatherine Johnson,2125550142,\n";
+    let outcome: ImportOutcome = import(app, &ada, again, "name,number,notes").await.json();
+    assert_eq!((outcome.created, outcome.updated), (1, 1));
+    let grace = list(app, &ada, "grace").await.remove(0);
+    assert_eq!(
+        (
+            grace.name.as_str(),
+            grace.notes.as_str(),
+            grace.email.as_str()
+        ),
+        ("Grace M. Hopper", "Admiral", "grace@example.com")
+    );
+    assert_eq!(count(app, "contacts").await, 4);
+
+    // The CSV export imports into another account as the same contacts.
+    let exported = app.get(&ada, "/contacts/export.csv").await;
+    assert!(exported.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("contacts.csv"));
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let seen: ImportPreview = preview(app, &bea, &exported.body).await.json();
+    let outcome: ImportOutcome = import(app, &bea, &exported.body, &seen.guessed.join(","))
+        .await
+        .json();
+    assert_eq!(
+        (outcome.created, outcome.errors.len()),
+        (4, 0),
+        "{}",
+        exported.body
+    );
+    let strip = |mut c: Vec<Contact>| {
+        for one in &mut c {
+            one.id.clear();
+            one.numbers_display.clear(); // Bea has no number: her region is the default.
+        }
+        c
+    };
+    assert_eq!(
+        strip(list(app, &bea, "").await),
+        strip(list(app, &ada, "").await)
+    );
+
+    let cards = app.get(&ada, "/contacts/export.vcf").await;
+    assert_eq!(cards.body.matches("BEGIN:VCARD\r\n").count(), 4);
+    assert!(
+        cards.body.contains("FN:Grace M. Hopper\r\n"),
+        "{}",
+        cards.body
+    );
+    assert!(cards.body.contains("TEL;TYPE=CELL:+12025550199\r\n"));
+    assert!(cards.body.contains("ORG:US Navy\\, Reserve\r\n"));
+    assert!(cards.body.contains("CATEGORIES:navy,vip\r\n"));
+
+    // Only signed-in people send files; a file over the limit is refused unread.
+    let stranger = app.browser();
+    assert_eq!(preview(app, &stranger, file).await.status, 401);
+    assert_eq!(import(app, &stranger, file, &columns).await.status, 401);
+    let huge = "Name\n".to_string() + &"x\n".repeat(app::server::contacts::IMPORT_LIMIT / 2 + 1);
+    assert_eq!(import(app, &ada, &huge, "name").await.status, 400);
+    invalid(&preview(app, &ada, "").await, "empty");
+}
+
+async fn stop_start_and_help_work_per_number(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let other = buy(app, &ada, "646").await;
+    assert!(app
+        .call(&ada, send(&number, GRACE, "Sale today!"))
+        .await
+        .is_ok());
+
+    text_in(app, &ada, GRACE, &number, " Stop. ").await;
+    let before = count(app, "messages").await;
+    invalid(
+        &app.call(&ada, send(&number, GRACE, "One more thing")).await,
+        "opted out",
+    );
+    assert_eq!(
+        count(app, "messages").await,
+        before,
+        "nothing written for a refused send"
+    );
+    // Another number of Ada's may still text them: the opt-out is per number.
+    assert!(app
+        .call(&ada, send(&other, GRACE, "From the other line"))
+        .await
+        .is_ok());
+
+    text_in(app, &ada, GRACE, &number, "start").await;
+    assert!(app
+        .call(&ada, send(&number, GRACE, "Welcome back"))
+        .await
+        .is_ok());
+
+    // HELP gets the number's help text once, however often it is asked (no reply loop).
+    text_in(app, &ada, GRACE, &number, "HELP").await;
+    text_in(app, &ada, GRACE, &number, "help").await;
+    let replies = |body: String| async move {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND body LIKE $1",
+        )
+        .bind(body)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+        n
+    };
+    assert_eq!(replies("%reply STOP to stop%".into()).await, 1);
+    // A number's own help text answers in its place; only its owner sets it, within limits.
+    let help = |text: &str| app::api::numbers::SetHelpText {
+        number_id: other.id.to_string(),
+        help_text: text.into(),
+    };
+    assert!(app
+        .call(&ada, help("Bakery line: call 212 555 0100. STOP to stop."))
+        .await
+        .is_ok());
+    invalid(&app.call(&ada, help(&"x".repeat(321))).await, "at most 320");
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    assert!(matches!(
+        app.call(&bea, help("Mine")).await.error(),
+        AppError::NotFound(_)
+    ));
+    text_in(app, &ada, GRACE, &other, "Help").await;
+    assert_eq!(replies("Bakery line:%".into()).await, 1);
+    // "Please stop by" is a text, not a keyword.
+    text_in(app, &ada, GRACE, &number, "Please stop by later").await;
+    assert!(app.call(&ada, send(&number, GRACE, "Sure")).await.is_ok());
+}
+
+async fn carrier_unsubscribed_errors_mark_the_opt_out(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(app
+        .call(
+            &ada,
+            SimulateNextFailure {
+                code: "21610".into()
+            }
+        )
+        .await
+        .is_ok());
+    assert!(app.call(&ada, send(&number, GRACE, "Hello?")).await.is_ok());
+    eventually(5, "the carrier's unsubscribed report", || async {
+        (count(app, "opt_outs").await == 1).then_some(())
+    })
+    .await;
+    invalid(
+        &app.call(&ada, send(&number, GRACE, "Hello??")).await,
+        "opted out",
+    );
+}
+
+on_both_backends!(
+    names_replace_numbers_for_their_owner_only,
+    bad_contacts_are_refused_and_write_nothing,
+    the_number_of_contacts_is_capped,
+    csv_imports_import_every_row_or_none_and_exports_read_back,
+    stop_start_and_help_work_per_number,
+    carrier_unsubscribed_errors_mark_the_opt_out,
+);
+
+/// A text queued before the peer's STOP arrived is not handed to the carrier after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_queued_before_stop_is_not_sent_after_it() {
+    let app = TestApp::start_paused(common::Backend::Sqlite).await;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(&app, &ada, "212").await;
+    let conversation_id: String = app.call(&ada, send(&number, GRACE, "Queued")).await.json();
+    text_in(&app, &ada, GRACE, &number, "STOP").await;
+    app.resume_work();
+    let thread = eventually(5, "the queued text failed", || async {
+        let t: app::types::Thread = app
+            .call(
+                &ada,
+                app::api::messaging::OpenThread {
+                    conversation_id: conversation_id.clone(),
+                    mark_read: false,
+                },
+            )
+            .await
+            .json();
+        (t.messages[0].status == app::types::MessageStatus::Failed).then_some(t)
+    })
+    .await;
+    assert!(thread.messages[0]
+        .failure
+        .as_deref()
+        .unwrap()
+        .contains("opted out"));
+    app.finish().await;
+}

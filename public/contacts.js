@@ -255,6 +255,9 @@
   // ---- the page ---------------------------------------------------------------------
 
   function build(where) {
+    if (!document.querySelector('link[href="/contacts.css"]')) {
+      document.head.append(el('link', { rel: 'stylesheet', href: '/contacts.css' }));
+    }
     where.innerHTML =
       '<div class="card">' +
       '<form role="search" class="search" data-contact-search><label for="contact-search" class="visually-hidden">Search contacts</label>' +

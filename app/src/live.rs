@@ -248,6 +248,19 @@ fn load_signed_in_scripts() {
     }
 }
 
+/// Fetches a page's plain-JS part (`src`, from public/) once the page is live in this tab;
+/// it fills the page's `data-…` element itself. One effect for every such page.
+pub fn page_script(src: &'static str) {
+    #[cfg(feature = "hydrate")]
+    leptos::prelude::Effect::new(move || {
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            load_script(&document, src);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = src;
+}
+
 /// Runs the script at `src` (from public/) in this tab: a page's plain-JS part, fetched only
 /// where it is used. A script loaded before runs again (each checks for itself).
 #[cfg(feature = "hydrate")]

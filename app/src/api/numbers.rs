@@ -62,6 +62,14 @@ pub async fn set_call_routing(
     .await
 }
 
+/// How each of the user's numbers answers texts by itself (public/numbers.js).
+#[server(endpoint = "texting_settings")]
+pub async fn texting_settings() -> Result<Vec<crate::types::NumberTexting>, AppError> {
+    use crate::server::{context, numbers};
+    let me = context::require_user()?;
+    numbers::texting(&context::state()?.db, &me.user_id()).await
+}
+
 /// What a HELP text to the number is answered with ('' for the default).
 #[server(endpoint = "set_help_text")]
 pub async fn set_help_text(

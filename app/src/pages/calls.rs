@@ -114,7 +114,7 @@ fn Log() -> impl IntoView {
                                     view! {
                                         <li class="row call" class:missed=missed>
                                             <div>
-                                                <strong class="e164">{if c.peer_name.is_empty() { c.peer_display.clone() } else { c.peer_name.clone() }}</strong>
+                                                <strong class="e164">{c.peer_display.clone()}</strong>
                                                 <div class="muted">
                                                     {format!("{arrow} · {} · your {} · {}", c.outcome, c.number_display, format_instant(c.created_at))}
                                                     {duration.map(|d| format!(" · {d}"))}

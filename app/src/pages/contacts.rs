@@ -7,12 +7,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn ContactsPage() -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    Effect::new(|| {
-        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-            crate::live::load_script(&document, "/contacts.js");
-        }
-    });
+    crate::live::page_script("/contacts.js");
     view! {
         <Title text="Contacts" />
         <section class="page">

@@ -293,7 +293,7 @@ fn Search() -> impl IntoView {
                             <ul class="hits" aria-label="Search results">
                                 {list.into_iter().map(|h| view! {
                                     <li><a href=format!("/inbox/{}", h.conversation_id)>
-                                        <strong>{if h.peer_name.is_empty() { h.peer_display } else { h.peer_name }}</strong>" "{h.body}
+                                        <strong>{h.peer_display}</strong>" "{h.body}
                                         <span class="meta">{format_instant(h.created_at)}</span>
                                     </a></li>
                                 }).collect_view()}

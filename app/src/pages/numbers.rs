@@ -18,11 +18,15 @@ pub fn NumbersPage() -> impl IntoView {
     // Shared: a purchase reloads the list of the user's numbers itself, not only through the
     // live stream (which may not be connected yet right after the page loads).
     let buy = FormAction::new::<BuyNumber>();
+    // How each number answers texts by itself (the HELP text): public/numbers.js fills the
+    // card from `texting_settings`; plain JS keeps it out of the first-load WASM.
+    crate::live::page_script("/numbers.js");
     view! {
         <Title text="Numbers" />
         <section class="page">
             <h1>"Numbers"</h1>
             <MyNumbers buy />
+            <div class="card" data-number-texting=""></div>
             <GetNumber buy />
         </section>
     }

@@ -15,12 +15,7 @@ pub fn Simulator() -> impl IntoView {
     let live = Live::get();
     // The outside phone (WebRTC, a tone for a voice) is public/outside-phone.js: plain JS,
     // fetched only on this page once it is live, which fills the section below.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|| {
-        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-            crate::live::load_script(&document, "/outside-phone.js");
-        }
-    });
+    crate::live::page_script("/outside-phone.js");
     let inbound = FormAction::new::<SimulateInbound>();
     let fail = FormAction::new::<SimulateFailure>();
     let fail_next = FormAction::new::<SimulateNextFailure>();

@@ -186,11 +186,10 @@ type NumberRow = (
     Option<String>,
     i64,
     i64,
-    String,
 );
 
 /// The columns of a [`NumberRow`] after `owner_email`.
-const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb, help_text";
+const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb";
 
 fn owned_number(row: NumberRow) -> OwnedNumber {
     let (
@@ -204,7 +203,6 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         owner_email,
         ring_seconds,
         do_not_disturb,
-        help_text,
     ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
@@ -219,7 +217,6 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         owner_email,
         ring_seconds,
         do_not_disturb: do_not_disturb != 0,
-        help_text,
     }
 }
 
@@ -253,7 +250,7 @@ pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> 
 pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
     let rows: Vec<NumberRow> = sqlx::query_as(
         "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email,
-                n.ring_seconds, n.do_not_disturb, n.help_text
+                n.ring_seconds, n.do_not_disturb
          FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at",
     )
     .fetch_all(db.pool())
@@ -326,6 +323,29 @@ pub async fn set_call_routing(
     .execute(&mut *tx)
     .await?;
     commit_own_number_change(state, tx, user_id, done.rows_affected()).await
+}
+
+/// How each of the user's texting numbers answers by itself (the HELP text, for now).
+pub async fn texting(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::NumberTexting>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, e164, name, help_text FROM phone_numbers WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(number_id, e164, name, help_text)| {
+            let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
+            crate::types::NumberTexting {
+                number_id,
+                display: phone::display(&e164, &region),
+                default_help_text: super::messaging::opt_out::default_help(&name),
+                name,
+                help_text,
+            }
+        })
+        .collect())
 }
 
 /// Sets what a HELP text to the user's number is answered with ('' for the default, which

@@ -59,9 +59,8 @@ crate::types::answers! {
         pub id: String,
         pub direction: String,
         pub peer: String,
+        /// The peer's contact name, else their number.
         pub peer_display: String,
-        /// The peer's name in the user's contacts ('' when they are not one).
-        pub peer_name: String,
         /// The own number used (None once released).
         pub number_id: Option<String>,
         pub number_display: String,

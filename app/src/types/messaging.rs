@@ -78,8 +78,8 @@ crate::types::answers! {
     /// A message found by search.
     pub struct SearchHit {
         pub conversation_id: String,
+        /// The peer's contact name, else their number.
         pub peer_display: String,
-        pub peer_name: String,
         pub body: String,
         pub created_at: i64,
     }

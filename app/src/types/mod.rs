@@ -268,7 +268,6 @@ mod tests {
             owner_email: None,
             ring_seconds: 45,
             do_not_disturb: true,
-            help_text: "Bakery: \"reply\" STOP".into(),
         }]);
         reads_back(MessageView {
             id: "m1".into(),

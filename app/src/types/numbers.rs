@@ -34,8 +34,17 @@ crate::types::answers! {
         pub ring_seconds: i64,
         /// Calls go straight to voicemail; nothing rings.
         pub do_not_disturb: bool,
-        /// What a HELP text is answered with ('' for the default sentence).
+    }
+
+    /// How one of the user's numbers answers texts by itself (public/numbers.js shows it).
+    pub struct NumberTexting {
+        pub number_id: String,
+        pub display: String,
+        pub name: String,
+        /// What a HELP text is answered with ('' for the default).
         pub help_text: String,
+        /// The default, for the form to show what '' means.
+        pub default_help_text: String,
     }
 }
 

@@ -450,6 +450,18 @@ async fn stop_start_and_help_work_per_number(app: &TestApp) {
     ));
     text_in(app, &ada, GRACE, &other, "Help").await;
     assert_eq!(replies("Bakery line:%".into()).await, 1);
+    let settings: Vec<app::types::NumberTexting> = app
+        .call(&ada, app::api::numbers::TextingSettings {})
+        .await
+        .json();
+    assert_eq!(settings.len(), 2);
+    assert!(settings[1].help_text.starts_with("Bakery line:"));
+    assert!(settings[0].default_help_text.contains("reply STOP to stop"));
+    let theirs: Vec<app::types::NumberTexting> = app
+        .call(&bea, app::api::numbers::TextingSettings {})
+        .await
+        .json();
+    assert!(theirs.is_empty(), "Bea sees only her own numbers");
     // "Please stop by" is a text, not a keyword.
     text_in(app, &ada, GRACE, &number, "Please stop by later").await;
     assert!(app.call(&ada, send(&number, GRACE, "Sure")).await.is_ok());

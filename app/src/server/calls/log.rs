@@ -82,12 +82,11 @@ pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
                     created_at,
                     conversation_id,
                     voicemail_id,
-                    peer_name: String::new(),
                 }
             },
         )
         .collect();
-    with_names(db, user_id, entries, |e| &mut e.peer_name, |e| &e.peer).await
+    with_names(db, user_id, entries, |e| &mut e.peer_display, |e| &e.peer).await
 }
 
 /// Puts the user's contact names to the peers of `items`.

@@ -215,8 +215,12 @@ pub async fn search(db: &Db, user_id: &UserId, query: &str) -> AppResult<Vec<Sea
                 let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
                 SearchHit {
                     conversation_id,
-                    peer_display: phone::display(&peer, &region),
-                    peer_name,
+                    // The peer's contact name, else their number.
+                    peer_display: if peer_name.is_empty() {
+                        phone::display(&peer, &region)
+                    } else {
+                        peer_name
+                    },
                     body,
                     created_at,
                 }

@@ -255,8 +255,8 @@
   // ---- the page ---------------------------------------------------------------------
 
   function build(where) {
-    if (!document.querySelector('link[href="/contacts.css"]')) {
-      document.head.append(el('link', { rel: 'stylesheet', href: '/contacts.css' }));
+    if (!document.querySelector('link[href="/pages.css"]')) {
+      document.head.append(el('link', { rel: 'stylesheet', href: '/pages.css' }));
     }
     where.innerHTML =
       '<div class="card">' +

@@ -163,11 +163,44 @@ test('HELP is answered with the words set on the Numbers page', async () => {
   const help = page.getByLabel(`Answer to HELP on ${adaNumber}`);
   await expect(help).toHaveAttribute('placeholder', /reply STOP to stop/);
   await help.fill('Ada’s line: call (212) 555-0100. Reply STOP to stop.');
-  await page.getByRole('form', { name: `Answering texts to ${adaNumber}` }).getByRole('button', { name: 'Save' }).click();
-  await expect(page.getByText('Saved.', { exact: true })).toBeVisible();
+  const helpForm = page.getByRole('form', { name: `HELP answer, ${adaNumber}` });
+  await helpForm.getByRole('button', { name: 'Save' }).click();
+  await expect(helpForm.getByRole('status')).toHaveText('Saved.');
   await expectAccessible(page);
   await inbound('+12025550142', 'help');
   await open(page, '/inbox');
   await page.getByRole('link', { name: /Katherine Johnson/ }).click();
   await expect(page.locator('.bubble.out').last()).toContainText('Ada’s line: call (212) 555-0100.');
+});
+
+test('an away message answers once; a keyword rule answers what it matches', async () => {
+  const page = await ada.newPage();
+  await open(page, '/numbers');
+  const awayForm = page.getByRole('form', { name: `Away settings, ${adaNumber}` });
+  await awayForm.getByLabel(`Away message on ${adaNumber}`).selectOption('always');
+  await awayForm.getByLabel('Away message', { exact: true }).fill('Out until Monday.');
+  await awayForm.getByRole('button', { name: 'Save' }).click();
+  await expect(awayForm.getByRole('status')).toHaveText('Saved.');
+  const rulesForm = page.getByRole('form', { name: `Keyword rules on ${adaNumber}` });
+  await rulesForm.getByRole('button', { name: 'Add a rule' }).click();
+  await rulesForm.getByLabel('The text').selectOption('contains');
+  await rulesForm.getByLabel('Keyword').fill('price');
+  await rulesForm.getByLabel('Reply').fill('Prices at example.com');
+  await rulesForm.getByRole('button', { name: 'Save' }).click();
+  await expect(rulesForm.getByRole('status')).toHaveText('Saved.');
+  const tryIt = page.getByRole('form', { name: `Try a text on ${adaNumber}` });
+  await tryIt.getByLabel('A text to try').fill('What is the PRICE?');
+  await tryIt.getByRole('button', { name: 'Try' }).click();
+  await expect(page.getByText('Rule 1 answers: Prices at example.com')).toBeVisible();
+  await expectAccessible(page);
+
+  await inbound('+12025550133', 'Hello?');
+  await inbound('+12025550133', 'Hello again?');
+  await inbound('+12025550133', 'price list please');
+  await open(page, '/inbox');
+  await page.getByRole('link', { name: /\(202\) 555-0133/ }).click();
+  const outgoing = page.locator('.bubble.out');
+  await expect(outgoing).toHaveCount(2);
+  await expect(outgoing.first()).toContainText('Out until Monday.');
+  await expect(outgoing.last()).toContainText('Prices at example.com');
 });

@@ -125,7 +125,8 @@ export async function buyNumber(page: Page, areaCode: string): Promise<string> {
   await expect(buy).toBeVisible();
   const label = (await buy.getAttribute('aria-label'))!.replace('Buy ', '');
   await buy.click();
-  await expect(page.getByRole('status')).toContainText(`${label} is yours`);
+  // (The page has other status lines: the "Answering texts" card's, one per number.)
+  await expect(page.getByRole('status').filter({ hasText: `${label} is yours` })).toBeVisible();
   await expect(page.getByRole('list', { name: 'Your numbers' })).toContainText(label);
   return label;
 }

@@ -70,6 +70,91 @@ pub async fn texting_settings() -> Result<Vec<crate::types::NumberTexting>, AppE
     numbers::texting(&context::state()?.db, &me.user_id()).await
 }
 
+/// Replaces the number's keyword rules (three lists of one length, in the rules' order).
+#[server(endpoint = "set_reply_rules")]
+pub async fn set_reply_rules(
+    number_id: String,
+    #[server(default)] matching: Vec<String>,
+    #[server(default)] keywords: Vec<String>,
+    #[server(default)] replies: Vec<String>,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, messaging::auto_reply};
+    use crate::types::ReplyRule;
+    let me = context::require_user()?;
+    if matching.len() != keywords.len() || keywords.len() != replies.len() {
+        return Err(AppError::invalid("Give each rule a keyword and a reply."));
+    }
+    if matching.len() > auto_reply::MAX_RULES {
+        return Err(AppError::invalid(format!(
+            "A number can have at most {} keyword rules.",
+            auto_reply::MAX_RULES
+        )));
+    }
+    let rules = matching
+        .into_iter()
+        .zip(keywords)
+        .zip(replies)
+        .map(|((matching, keyword), reply)| ReplyRule {
+            matching,
+            keyword,
+            reply,
+        })
+        .collect();
+    auto_reply::set_rules(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        rules,
+    )
+    .await
+}
+
+/// When the number's away message answers, its words, and business hours.
+#[server(endpoint = "set_away")]
+pub async fn set_away(
+    number_id: String,
+    away_mode: String,
+    #[server(default)] away_text: String,
+    #[server(default)] business_days: Vec<i64>,
+    opens: String,
+    closes: String,
+    time_zone: String,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, messaging::auto_reply};
+    let me = context::require_user()?;
+    auto_reply::set_away(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        auto_reply::AwayInput {
+            mode: &away_mode,
+            text: &away_text,
+            days: &business_days,
+            opens: &opens,
+            closes: &closes,
+            time_zone: &time_zone,
+        },
+    )
+    .await
+}
+
+/// What would answer `text` on the number now, in plain words ("try a text").
+#[server(endpoint = "try_auto_reply")]
+pub async fn try_auto_reply(number_id: String, text: String) -> Result<String, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, messaging::auto_reply};
+    let me = context::require_user()?;
+    auto_reply::try_text(
+        &context::state()?.db,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &text,
+    )
+    .await
+}
+
 /// What a HELP text to the number is answered with ('' for the default).
 #[server(endpoint = "set_help_text")]
 pub async fn set_help_text(

@@ -327,24 +327,75 @@ pub async fn set_call_routing(
 
 /// How each of the user's texting numbers answers by itself (the HELP text, for now).
 pub async fn texting(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::NumberTexting>> {
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT id, e164, name, help_text FROM phone_numbers WHERE user_id = $1 ORDER BY created_at",
+    use super::messaging::auto_reply::minute_text;
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, e164, name, help_text, away_mode, away_text, business_days, opens_minute,
+                closes_minute, time_zone
+         FROM phone_numbers WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    let rules: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT r.number_id, r.matching, r.keyword, r.reply FROM reply_rules r
+         JOIN phone_numbers n ON n.id = r.number_id WHERE n.user_id = $1
+         ORDER BY r.number_id, r.position",
     )
     .bind(user_id)
     .fetch_all(db.pool())
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(number_id, e164, name, help_text)| {
-            let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
-            crate::types::NumberTexting {
+        .map(
+            |(
                 number_id,
-                display: phone::display(&e164, &region),
-                default_help_text: super::messaging::opt_out::default_help(&name),
+                e164,
                 name,
                 help_text,
-            }
-        })
+                away_mode,
+                away_text,
+                days,
+                opens,
+                closes,
+                zone,
+            )| {
+                let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
+                crate::types::NumberTexting {
+                    rules: rules
+                        .iter()
+                        .filter(|r| r.0 == number_id)
+                        .map(|(_, matching, keyword, reply)| crate::types::ReplyRule {
+                            matching: matching.clone(),
+                            keyword: keyword.clone(),
+                            reply: reply.clone(),
+                        })
+                        .collect(),
+                    number_id,
+                    display: phone::display(&e164, &region),
+                    default_help_text: super::messaging::opt_out::default_help(&name),
+                    name,
+                    help_text,
+                    away_mode,
+                    away_text,
+                    business_days: days.split(',').filter_map(|d| d.parse().ok()).collect(),
+                    opens: minute_text(opens),
+                    closes: minute_text(closes),
+                    time_zone: zone,
+                }
+            },
+        )
         .collect())
 }
 

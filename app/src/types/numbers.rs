@@ -45,6 +45,25 @@ crate::types::answers! {
         pub help_text: String,
         /// The default, for the form to show what '' means.
         pub default_help_text: String,
+        /// Keyword rules, tried in this order.
+        pub rules: Vec<ReplyRule>,
+        /// When the away message answers: `off`, `always`, `outside_hours`, `do_not_disturb`.
+        pub away_mode: String,
+        pub away_text: String,
+        /// Business hours: the days open (0 = Monday … 6 = Sunday), "09:00" to "17:00".
+        pub business_days: Vec<i64>,
+        pub opens: String,
+        pub closes: String,
+        /// An IANA time zone, e.g. America/New_York.
+        pub time_zone: String,
+    }
+
+    /// A keyword rule: a text that is (`exact`) or contains (`contains`) the keyword, in any
+    /// case, is answered with `reply`.
+    pub struct ReplyRule {
+        pub matching: String,
+        pub keyword: String,
+        pub reply: String,
     }
 }
 

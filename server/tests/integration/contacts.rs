@@ -490,6 +490,183 @@ async fn carrier_unsubscribed_errors_mark_the_opt_out(app: &TestApp) {
     );
 }
 
+fn rules(list: &[(&str, &str, &str)]) -> app::api::numbers::SetReplyRules {
+    app::api::numbers::SetReplyRules {
+        number_id: String::new(),
+        matching: list.iter().map(|r| r.0.to_string()).collect(),
+        keywords: list.iter().map(|r| r.1.to_string()).collect(),
+        replies: list.iter().map(|r| r.2.to_string()).collect(),
+    }
+}
+
+fn away(number: &OwnedNumber, mode: &str, text: &str) -> app::api::numbers::SetAway {
+    app::api::numbers::SetAway {
+        number_id: number.id.to_string(),
+        away_mode: mode.into(),
+        away_text: text.into(),
+        business_days: vec![0, 1, 2, 3, 4],
+        opens: "09:00".into(),
+        closes: "17:00".into(),
+        time_zone: "America/New_York".into(),
+    }
+}
+
+async fn automatic_texts(app: &TestApp, body: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND automatic = 1 AND body = $1",
+    )
+    .bind(body)
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    n
+}
+
+async fn keyword_rules_and_the_away_message_answer_once_without_loops(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let mut set = rules(&[
+        ("exact", "hours", "Open 9 to 5, Monday to Friday."),
+        ("contains", "price", "Prices: example.com/prices"),
+    ]);
+    set.number_id = number.id.to_string();
+    assert!(app.call(&ada, set).await.is_ok());
+    assert!(app
+        .call(&ada, away(&number, "always", "Away until Monday."))
+        .await
+        .is_ok());
+
+    // "What would this text trigger?"
+    let tried = |text: &str| app::api::numbers::TryAutoReply {
+        number_id: number.id.to_string(),
+        text: text.into(),
+    };
+    let said: String = app.call(&ada, tried("Hours!")).await.json();
+    assert_eq!(said, "Rule 1 answers: Open 9 to 5, Monday to Friday.");
+    let said: String = app.call(&ada, tried("good morning")).await.json();
+    assert_eq!(said, "The away message answers: Away until Monday.");
+    let said: String = app.call(&ada, tried("stop")).await.json();
+    assert!(said.starts_with("STOP"), "{said}");
+
+    text_in(app, &ada, GRACE, &number, "Hours?").await;
+    assert_eq!(
+        automatic_texts(app, "Open 9 to 5, Monday to Friday.").await,
+        1
+    );
+    text_in(app, &ada, GRACE, &number, "good morning").await;
+    text_in(app, &ada, GRACE, &number, "anyone there?").await;
+    assert_eq!(
+        automatic_texts(app, "Away until Monday.").await,
+        1,
+        "once per peer"
+    );
+    // Another auto-replier texting "price" back and forth gets five answers an hour, no more.
+    for _ in 0..8 {
+        text_in(app, &ada, GRACE, &number, "price?").await;
+    }
+    let (automatic,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE automatic = 1")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        automatic,
+        app::server::messaging::auto_reply::MAX_AUTOMATIC_PER_HOUR
+    );
+    // An opted-out peer is never answered.
+    text_in(app, &ada, "+12025550142", &number, "STOP").await;
+    text_in(app, &ada, "+12025550142", &number, "hours").await;
+    let (to_them,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE c.peer = '+12025550142' AND m.direction = 'out'",
+    )
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(to_them, 0);
+
+    // The settings read back for the page.
+    let settings: Vec<app::types::NumberTexting> = app
+        .call(&ada, app::api::numbers::TextingSettings {})
+        .await
+        .json();
+    assert_eq!(settings[0].rules.len(), 2);
+    assert_eq!(settings[0].rules[1].keyword, "price");
+    assert_eq!(
+        (
+            settings[0].away_mode.as_str(),
+            settings[0].opens.as_str(),
+            settings[0].time_zone.as_str()
+        ),
+        ("always", "09:00", "America/New_York")
+    );
+}
+
+async fn reply_settings_are_checked_and_only_the_owners(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let mut set = rules(&[("exact", "hours", "9 to 5")]);
+    set.number_id = number.id.to_string();
+    assert!(app.call(&ada, set).await.is_ok());
+    for (bad, words) in [
+        (rules(&[("regex", "a", "b")]), "choose"),
+        (rules(&[("exact", "STOP", "bye")]), "carrier rules"),
+        (rules(&[("exact", "a", "")]), "keyword and a reply"),
+    ] {
+        let mut bad = bad;
+        bad.number_id = number.id.to_string();
+        invalid(&app.call(&ada, bad).await, words);
+    }
+    let mut uneven = rules(&[("exact", "a", "b")]);
+    uneven.number_id = number.id.to_string();
+    uneven.replies.clear();
+    invalid(&app.call(&ada, uneven).await, "keyword and a reply");
+    let count_rules = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reply_rules")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(
+        count_rules().await,
+        1,
+        "a refused change leaves the rules as they were"
+    );
+    let mut bad_zone = away(&number, "outside_hours", "Closed");
+    bad_zone.time_zone = "Mars/Olympus".into();
+    invalid(&app.call(&ada, bad_zone).await, "not a time zone");
+    let mut bad_time = away(&number, "outside_hours", "Closed");
+    bad_time.opens = "25:00".into();
+    invalid(&app.call(&ada, bad_time).await, "not a time");
+    invalid(
+        &app.call(&ada, away(&number, "sometimes", "Closed")).await,
+        "Choose when",
+    );
+    invalid(
+        &app.call(&ada, away(&number, "always", "")).await,
+        "Write the away message",
+    );
+
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let mut theirs = rules(&[("exact", "x", "y")]);
+    theirs.number_id = number.id.to_string();
+    for reply in [
+        app.call(&bea, theirs).await,
+        app.call(&bea, away(&number, "always", "Mine")).await,
+        app.call(
+            &bea,
+            app::api::numbers::TryAutoReply {
+                number_id: number.id.to_string(),
+                text: "hours".into(),
+            },
+        )
+        .await,
+    ] {
+        assert!(matches!(reply.error(), AppError::NotFound(_)), "{reply:?}");
+    }
+    assert_eq!(count_rules().await, 1);
+}
+
 on_both_backends!(
     names_replace_numbers_for_their_owner_only,
     bad_contacts_are_refused_and_write_nothing,
@@ -497,6 +674,8 @@ on_both_backends!(
     csv_imports_import_every_row_or_none_and_exports_read_back,
     stop_start_and_help_work_per_number,
     carrier_unsubscribed_errors_mark_the_opt_out,
+    keyword_rules_and_the_away_message_answer_once_without_loops,
+    reply_settings_are_checked_and_only_the_owners,
 );
 
 /// A text queued before the peer's STOP arrived is not handed to the carrier after it.

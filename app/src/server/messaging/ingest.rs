@@ -9,6 +9,7 @@ use crate::server::events::{EventBus, Published};
 use crate::server::{carrier, crypto, now_ms, phone, AppState};
 use crate::types::{LiveEvent, MessageStatus};
 
+use super::auto_reply;
 use super::opt_out::{self, Keyword};
 use super::{advance, preview_with_media};
 use crate::server::carrier::config::CarrierKind;
@@ -388,6 +389,11 @@ async fn store_inbound(
         .map(|(text, _)| text.from)
         .collect();
     let names = contact_names(tx, &alerted).await?;
+    // How the numbers texted answer by themselves (keyword rules, away messages).
+    let mut texted: Vec<&NumberId> = landings.iter().map(|l| &l.number_id).collect();
+    texted.sort_unstable();
+    texted.dedup();
+    let repliers = auto_reply::load(tx, &texted).await?;
 
     // Pictures to fetch, alerts to send and keywords to act on, per text; then each
     // owner's live events.
@@ -416,7 +422,10 @@ async fn store_inbound(
             .await?;
         }
         let reply = match opt_out::keyword(text.body) {
-            None => None,
+            None => match repliers.get(&landing.number_id) {
+                Some(replier) => answer_automatically(tx, replier, landing, text.body, now).await?,
+                None => None,
+            },
             Some(Keyword::Stop) => {
                 opt_out::opt_out(tx, &landing.number_id, text.from, "keyword").await?;
                 None
@@ -514,7 +523,35 @@ async fn answer_help(
     if recent > 0 {
         return Ok(None);
     }
-    super::queue_outbound(tx, &landing.user_id, &landing.id, &body, 0, now)
-        .await
-        .map(Some)
+    let reply = super::queue_outbound(tx, &landing.user_id, &landing.id, &body, 0, now).await?;
+    auto_reply::mark_automatic(tx, &reply).await?;
+    Ok(Some(reply))
+}
+
+/// Answers a text with the number's first matching keyword rule, else its away message,
+/// unless the peer opted out or the loop guard says enough (see [`auto_reply`]). Answers
+/// the reply's id.
+async fn answer_automatically(
+    tx: &mut Transaction<'_, Any>,
+    replier: &auto_reply::Replier,
+    landing: &Landing,
+    body: &str,
+    now: i64,
+) -> AppResult<Option<MessageId>> {
+    let Some(answer) = replier.answer(body, now) else {
+        return Ok(None);
+    };
+    let (opted_out,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM opt_outs WHERE number_id = $1 AND peer = $2")
+            .bind(&landing.number_id)
+            .bind(&landing.peer)
+            .fetch_one(&mut **tx)
+            .await?;
+    if opted_out > 0 || !auto_reply::may_send(tx, &landing.id, &answer, now).await? {
+        return Ok(None);
+    }
+    let reply =
+        super::queue_outbound(tx, &landing.user_id, &landing.id, answer.text(), 0, now).await?;
+    auto_reply::mark_automatic(tx, &reply).await?;
+    Ok(Some(reply))
 }

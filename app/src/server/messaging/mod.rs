@@ -2,6 +2,7 @@
 //! the job that hands it to the carrier exactly once), ingesting what carriers report
 //! (`ingest`: inbound texts, delivery statuses, idempotently), and reading (`read`).
 
+pub mod auto_reply;
 mod ingest;
 pub mod opt_out;
 mod read;

@@ -188,6 +188,32 @@ pub fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// [`value_rows`] for rows that share some values (the owner, a timestamp): `columns` says
+/// for each column `Some(n)` (the shared `$n`, bound first) or `None` (each row's own
+/// value, bound after the shared ones, row by row). Fewer values to bind: a 100,000-contact
+/// import spent most of its time binding the same owner id and time again and again.
+pub fn value_rows_sharing(rows: usize, columns: &[Option<usize>]) -> String {
+    let shared = columns.iter().flatten().copied().max().unwrap_or(0);
+    let own = columns.iter().filter(|c| c.is_none()).count();
+    (0..rows)
+        .map(|row| {
+            let mut next = shared + row * own;
+            let values: Vec<String> = columns
+                .iter()
+                .map(|column| match column {
+                    Some(n) => format!("${n}"),
+                    None => {
+                        next += 1;
+                        format!("${next}")
+                    }
+                })
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -199,6 +225,15 @@ pub fn placeholders(first: usize, count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_values_are_bound_once() {
+        assert_eq!(
+            value_rows_sharing(2, &[None, Some(1), None, Some(2)]),
+            "($3, $1, $4, $2), ($5, $1, $6, $2)"
+        );
+        assert_eq!(value_rows_sharing(1, &[None, None]), value_rows(1, 2));
+    }
 
     /// Commits land in the WAL (automatic checkpoints are off); the background checkpointer
     /// must bring them into the database file itself, which is what a reader that ignores

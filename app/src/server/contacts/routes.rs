@@ -82,7 +82,7 @@ pub async fn import(
         Err(refusal) => return refusal,
     };
     let roles: Vec<String> = columns.split(',').map(|r| r.trim().to_string()).collect();
-    match super::import(&state, &auth.user_id(), &bytes, &roles).await {
+    match super::import(&state, &auth.user_id(), bytes, roles).await {
         Ok(outcome) => Json(outcome).into_response(),
         Err(e) => e.into_response(),
     }

@@ -73,6 +73,27 @@ test('a text reloads its own thread, not the one on screen', async () => {
   expect(threadLoads).toBeGreaterThan(0);
 });
 
+test('a reply being typed survives texts arriving in its thread', async () => {
+  // The thread redraws when a text arrives (and once as the live stream catches up after
+  // the page opens): the draft and its segment count stay.
+  const page = await ada.newPage();
+  await compose(page, '(202) 555-0166', 'Before the draft');
+  await open(page, page.url()); // the thread alone (the new-message form closed)
+  const reply = page.getByRole('textbox', { name: 'Reply' });
+  await reply.fill('Half-written answer');
+  const res = await ada.request.post('/api/simulate_inbound', {
+    form: { from: '+12025550166', to: adaNumber, body: 'A text meanwhile' },
+    headers: { origin: server.base, accept: 'application/json' },
+  });
+  expect(res.ok(), await res.text()).toBeTruthy();
+  await expect(page.locator('.bubble.in').last()).toContainText('A text meanwhile');
+  await expect(reply).toHaveValue('Half-written answer');
+  await expect(page.locator('#reply-body-segments')).toContainText('1 segment');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.locator('.bubble.out').last()).toContainText('Half-written answer');
+  await expect(reply).toHaveValue('');
+});
+
 test('a thread with unread texts opened from a link hydrates and is marked read', async () => {
   // As from a push alert: the page is rendered on the server with the texts still unread.
   // (Marking them read while rendering raced the page's other data, and hydration panicked

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{ConversationSummary, MediaLimits, SearchHit, Thread};
+use crate::types::{CannedReply, ConversationSummary, MediaLimits, SearchHit, Thread};
 
 #[server(endpoint = "conversations")]
 pub async fn conversations() -> Result<Vec<ConversationSummary>, AppError> {
@@ -96,4 +96,31 @@ pub async fn mms_limits() -> Result<MediaLimits, AppError> {
     use crate::server::context;
     context::require_user()?;
     Ok(context::state()?.carrier().media_limits())
+}
+
+/// The user's canned replies (public/canned.js).
+#[server(endpoint = "canned_replies")]
+pub async fn canned_replies() -> Result<Vec<CannedReply>, AppError> {
+    use crate::server::{context, messaging::canned};
+    let me = context::require_user()?;
+    canned::list(&context::state()?.db, &me.user_id()).await
+}
+
+/// Creates (no `id`) or changes a canned reply; answers its id.
+#[server(endpoint = "save_canned_reply")]
+pub async fn save_canned_reply(
+    #[server(default)] id: String,
+    shortcut: String,
+    body: String,
+) -> Result<String, AppError> {
+    use crate::server::{context, messaging::canned};
+    let me = context::require_user()?;
+    canned::save(&context::state()?.db, &me.user_id(), &id, &shortcut, &body).await
+}
+
+#[server(endpoint = "delete_canned_reply")]
+pub async fn delete_canned_reply(id: String) -> Result<(), AppError> {
+    use crate::server::{context, messaging::canned};
+    let me = context::require_user()?;
+    canned::delete(&context::state()?.db, &me.user_id(), &id).await
 }

@@ -26,6 +26,8 @@ pub fn InboxLayout() -> impl IntoView {
     });
     let location = use_location();
     let has_thread = move || location.pathname.get().trim_end_matches('/') != "/inbox";
+    // Canned replies under each message box (plain JS, out of the first-load WASM).
+    crate::live::page_script("/canned.js");
     view! {
         <Title text="Inbox" />
         <section class="inbox" class:has-thread=has_thread>
@@ -86,6 +88,36 @@ struct Attachment {
     size: usize,
 }
 
+/// What is being written in a composer. The page keeps it outside the part that redraws
+/// when its data reloads, so a text arriving in the open thread doesn't wipe the reply
+/// being typed; a successful send empties it.
+#[derive(Clone, Copy)]
+struct Draft {
+    text: RwSignal<String>,
+    attachments: RwSignal<Vec<Attachment>>,
+}
+
+impl Draft {
+    /// A draft emptied whenever `sent` says a send went through.
+    fn emptied_by(sent: Signal<Option<Result<String, AppError>>>) -> Draft {
+        let draft = Draft {
+            text: RwSignal::new(String::new()),
+            attachments: RwSignal::new(Vec::new()),
+        };
+        Effect::new(move |_| {
+            if let Some(Ok(_)) = sent.get() {
+                draft.clear();
+            }
+        });
+        draft
+    }
+
+    fn clear(&self) {
+        self.text.set(String::new());
+        self.attachments.set(Vec::new());
+    }
+}
+
 /// A textarea for a text, with the segment counter under it, and pictures to attach (MMS):
 /// each is checked against the carrier's limits and uploaded as soon as it is picked, then
 /// sent by id with the form.
@@ -94,21 +126,12 @@ fn Composer(
     /// Unique on the page: the inbox shows the new-message and reply composers together.
     id: &'static str,
     #[prop(into)] label: String,
-    /// The send's outcome: a success empties the composer.
-    sent: Signal<Option<Result<String, AppError>>>,
+    draft: Draft,
 ) -> impl IntoView {
     let hint_id = format!("{id}-segments");
     let pictures_id = format!("{id}-pictures");
-    let text = RwSignal::new(String::new());
-    let attachments = RwSignal::new(Vec::<Attachment>::new());
+    let Draft { text, attachments } = draft;
     let problem = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = sent.get() {
-            text.set(String::new());
-            attachments.set(Vec::new());
-            problem.set(None);
-        }
-    });
     let pick = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         #[cfg(feature = "hydrate")]
@@ -238,6 +261,7 @@ async fn upload(file: &web_sys::File) -> Result<String, String> {
 #[component]
 fn NewMessage() -> impl IntoView {
     let send = FormAction::new::<SendMessage>();
+    let draft = Draft::emptied_by(send.result());
     let numbers = Loaded::new(|| MyNumbers {});
     view! {
         <details class="card compose">
@@ -259,7 +283,7 @@ fn NewMessage() -> impl IntoView {
                                 </select>
                                 <label for="to">"To"</label>
                                 <input id="to" name="to" type="tel" autocomplete="tel" required placeholder="(212) 555-0123" />
-                                <Composer id="new-body" label="Message" sent=send.result() />
+                                <Composer id="new-body" label="Message" draft />
                                 <FormError action=send />
                                 <button type="submit">"Send"</button>
                             </PostForm>
@@ -336,6 +360,15 @@ pub fn ThreadView() -> impl IntoView {
         });
     });
     let send = FormAction::new::<SendMessage>();
+    let draft = Draft::emptied_by(send.result());
+    // Another conversation opened in the same view: its own (empty) draft.
+    Effect::new(move |previous: Option<String>| {
+        let now = id.get();
+        if previous.is_some_and(|p| p != now) {
+            draft.clear();
+        }
+        now
+    });
     let delete = FormAction::new::<DeleteConversation>();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     // After a successful send, clear the composer (the thread refetches by itself).
@@ -396,7 +429,7 @@ pub fn ThreadView() -> impl IntoView {
                             <PostForm action=send node_ref=form_ref attr:class="reply">
                                 <input type="hidden" name="number_id" value=c.number_id.clone() />
                                 <input type="hidden" name="to" value=c.peer.clone() />
-                                <Composer id="reply-body" label="Reply" sent=send.result() />
+                                <Composer id="reply-body" label="Reply" draft />
                                 <FormError action=send />
                                 <button type="submit">"Send"</button>
                             </PostForm>

@@ -75,6 +75,13 @@ crate::types::answers! {
         pub opted_out: bool,
     }
 
+    /// A saved snippet, inserted into the composer by name or by typing `/shortcut`.
+    pub struct CannedReply {
+        pub id: String,
+        pub shortcut: String,
+        pub body: String,
+    }
+
     /// A message found by search.
     pub struct SearchHit {
         pub conversation_id: String,

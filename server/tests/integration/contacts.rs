@@ -667,6 +667,88 @@ async fn reply_settings_are_checked_and_only_the_owners(app: &TestApp) {
     assert_eq!(count_rules().await, 1);
 }
 
+fn canned(id: &str, shortcut: &str, body: &str) -> app::api::messaging::SaveCannedReply {
+    app::api::messaging::SaveCannedReply {
+        id: id.into(),
+        shortcut: shortcut.into(),
+        body: body.into(),
+    }
+}
+
+async fn canned_replies_are_checked_capped_and_private(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let id: String = app
+        .call(&ada, canned("", "/Hours", "Open 9 to 5."))
+        .await
+        .json();
+    let list: Vec<app::types::CannedReply> = app
+        .call(&ada, app::api::messaging::CannedReplies {})
+        .await
+        .json();
+    assert_eq!(
+        (list[0].shortcut.as_str(), list[0].body.as_str()),
+        ("hours", "Open 9 to 5.")
+    );
+    invalid(
+        &app.call(&ada, canned("", "hours", "Again")).await,
+        "already",
+    );
+    invalid(
+        &app.call(&ada, canned("", "two words", "x")).await,
+        "shortcut",
+    );
+    invalid(
+        &app.call(&ada, canned("", "ok", " ")).await,
+        "Write the reply",
+    );
+    assert!(app
+        .call(&ada, canned(&id, "hours", "Open 9 to 6."))
+        .await
+        .is_ok());
+
+    // Someone else's is not there for them.
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let theirs: Vec<app::types::CannedReply> = app
+        .call(&bea, app::api::messaging::CannedReplies {})
+        .await
+        .json();
+    assert!(theirs.is_empty());
+    for reply in [
+        app.call(&bea, canned(&id, "mine", "Mine now")).await,
+        app.call(
+            &bea,
+            app::api::messaging::DeleteCannedReply { id: id.clone() },
+        )
+        .await,
+    ] {
+        assert!(matches!(reply.error(), AppError::NotFound(_)), "{reply:?}");
+    }
+
+    // At the cap, one more is refused.
+    let (user_id,): (String,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let cap = app::server::messaging::canned::MAX_CANNED;
+    sqlx::query(&format!(
+        "INSERT INTO canned_replies (id, user_id, shortcut, body, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {})
+         SELECT 'r' || CAST(i AS TEXT), $1, 's' || CAST(i AS TEXT), 'x', 0 FROM n",
+        cap - 1
+    ))
+    .bind(&user_id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    invalid(&app.call(&ada, canned("", "more", "x")).await, "the most");
+    assert!(app
+        .call(&ada, app::api::messaging::DeleteCannedReply { id })
+        .await
+        .is_ok());
+    assert!(app.call(&ada, canned("", "more", "x")).await.is_ok());
+}
+
 on_both_backends!(
     names_replace_numbers_for_their_owner_only,
     bad_contacts_are_refused_and_write_nothing,
@@ -676,6 +758,7 @@ on_both_backends!(
     carrier_unsubscribed_errors_mark_the_opt_out,
     keyword_rules_and_the_away_message_answer_once_without_loops,
     reply_settings_are_checked_and_only_the_owners,
+    canned_replies_are_checked_capped_and_private,
 );
 
 /// A text queued before the peer's STOP arrived is not handed to the carrier after it.

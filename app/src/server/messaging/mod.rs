@@ -3,6 +3,7 @@
 //! (`ingest`: inbound texts, delivery statuses, idempotently), and reading (`read`).
 
 pub mod auto_reply;
+pub mod canned;
 mod ingest;
 pub mod opt_out;
 mod read;

@@ -49,7 +49,7 @@
     for (const n of numbers) {
       const section = el('section', { class: 'number-texting', 'aria-label': 'Answering texts to ' + n.display });
       section.append(el('h3', {}, n.name ? n.display + ' (' + n.name + ')' : n.display));
-      section.append(helpForm(api, n), awayForm(api, n), rulesForm(api, n), tryForm(api, n));
+      section.append(helpForm(api, n), awayForm(api, n), rulesForm(api, n), forwardForm(api, n), tryForm(api, n));
       card.append(section);
     }
   }
@@ -168,6 +168,19 @@
     const list = form.querySelector('[data-rules]');
     n.rules.forEach((r) => list.append(ruleRow(r)));
     form.querySelector('[data-add-rule]').addEventListener('click', () => list.append(ruleRow(null)));
+    return form;
+  }
+
+  function forwardForm(api, n) {
+    const id = 'forward-' + n.number_id;
+    const form = savingForm(
+      'Email forwarding, ' + n.display,
+      '<label for="' + id + '">Forward texts to ' + n.display + ' by email to</label>' +
+        '<input id="' + id + '" name="email" type="email" maxlength="254" placeholder="nobody (leave empty)">',
+      (f) => api('set_forward_email', { number_id: n.number_id, email: f.elements.email.value })
+        .then(() => (f.elements.email.value.trim() ? 'Saved: each text arrives by email too.' : 'Saved: not forwarded.')),
+    );
+    form.elements.email.value = n.forward_email;
     return form;
   }
 

@@ -229,3 +229,27 @@ test('canned replies are saved, picked under the message box, and typed as /shor
   await expect(reply).toHaveValue('Thanks! We are open 9 to 5.');
   await expect(page.locator('#reply-body-segments')).toContainText('1 segment');
 });
+
+test('an admin sets the mail server and a number forwards its texts by email', async () => {
+  const page = await ada.newPage();
+  await open(page, '/admin');
+  const server = page.getByRole('form', { name: 'Mail server' });
+  await server.getByLabel('SMTP host').fill('mail.example.com');
+  await server.getByLabel('Security').selectOption('none');
+  await server.getByLabel('From address').fill('switchboard@example.com');
+  await server.getByRole('button', { name: 'Save mail server' }).click();
+  await expect(server.getByRole('status')).toContainText('only for a mail server on this machine');
+  await server.getByLabel('Security').selectOption('starttls');
+  await server.getByLabel('User name').fill('ada');
+  await server.getByLabel('Password').fill('smtp-secret');
+  await server.getByRole('button', { name: 'Save mail server' }).click();
+  await expect(server.getByRole('status')).toHaveText('Saved.');
+  await expect(server.getByLabel('Password')).toHaveAttribute('placeholder', /Saved/);
+  await expectAccessible(page);
+
+  await open(page, '/numbers');
+  const forward = page.getByRole('form', { name: `Email forwarding, ${adaNumber}` });
+  await forward.getByLabel(`Forward texts to ${adaNumber} by email to`).fill('ada@example.com');
+  await forward.getByRole('button', { name: 'Save' }).click();
+  await expect(forward.getByRole('status')).toHaveText('Saved: each text arrives by email too.');
+});

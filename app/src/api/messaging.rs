@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{CannedReply, ConversationSummary, MediaLimits, SearchHit, Thread};
+use crate::types::{
+    CannedReply, ConversationSummary, EmailSettingsView, MediaLimits, SearchHit, Thread,
+};
 
 #[server(endpoint = "conversations")]
 pub async fn conversations() -> Result<Vec<ConversationSummary>, AppError> {
@@ -123,4 +125,66 @@ pub async fn delete_canned_reply(id: String) -> Result<(), AppError> {
     use crate::server::{context, messaging::canned};
     let me = context::require_user()?;
     canned::delete(&context::state()?.db, &me.user_id(), &id).await
+}
+
+/// Admin → Email: the SMTP server texts are forwarded through (public/email.js).
+#[server(endpoint = "email_settings")]
+pub async fn email_settings() -> Result<EmailSettingsView, AppError> {
+    use crate::server::{context, email};
+    context::require_admin()?;
+    email::view(&context::state()?.db).await
+}
+
+/// Saves the SMTP server (admins); an empty `password` keeps the saved one.
+#[server(endpoint = "save_email_settings")]
+pub async fn save_email_settings(
+    host: String,
+    port: i64,
+    security: String,
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    from: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, email};
+    context::require_admin()?;
+    let state = context::state()?;
+    email::save(
+        &state.db,
+        &state.secret,
+        email::SmtpInput {
+            host: &host,
+            port,
+            security: &security,
+            username: &username,
+            password: &password,
+            from: &from,
+        },
+    )
+    .await
+}
+
+/// Sends a test email to `to` through the saved server (admins).
+#[server(endpoint = "send_test_email")]
+pub async fn send_test_email(to: String) -> Result<(), AppError> {
+    use crate::server::{context, email};
+    let me = context::require_admin()?;
+    email::send_test(&context::state()?, &me.user_id(), &to).await
+}
+
+/// Where the user's number forwards its inbound texts by email ('' for nowhere).
+#[server(endpoint = "set_forward_email")]
+pub async fn set_forward_email(
+    number_id: String,
+    #[server(default)] email: String,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{context, email as forwarding};
+    let me = context::require_user()?;
+    forwarding::set_forward(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &email,
+    )
+    .await
 }

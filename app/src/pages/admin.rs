@@ -11,6 +11,8 @@ use super::simulator::Simulator;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    // The mail server texts are forwarded through: public/email.js fills its card.
+    crate::live::page_script("/email.js");
     view! {
         <Title text="Admin" />
         <section class="page">
@@ -19,6 +21,7 @@ pub fn AdminPage() -> impl IntoView {
             <Users />
             <AllNumbers />
             <CarrierSettings />
+            <div class="card" data-email-settings=""></div>
             <Simulator />
         </section>
     }

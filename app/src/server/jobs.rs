@@ -35,6 +35,10 @@ pub enum Job {
     RingTimeout {
         session_id: String,
     },
+    /// An inbound text forwarded to its number's email address.
+    ForwardEmail {
+        message_id: MessageId,
+    },
     /// One notification to one device.
     Push {
         subscription_id: PushSubscriptionId,
@@ -50,6 +54,7 @@ impl Job {
             Job::FetchMedia { .. } => "fetch_media",
             Job::Push { .. } => "push",
             Job::RingTimeout { .. } => "ring_timeout",
+            Job::ForwardEmail { .. } => "forward_email",
         }
     }
 }
@@ -86,10 +91,18 @@ pub enum Lane {
     Pushes,
     /// Call timers (a call nobody answered ends): quick, and never behind a slow send.
     Calls,
+    /// Texts forwarded by email: a slow mail server holds back nothing else.
+    Mail,
 }
 
 impl Lane {
-    pub const ALL: [Lane; 4] = [Lane::Sends, Lane::Pictures, Lane::Pushes, Lane::Calls];
+    pub const ALL: [Lane; 5] = [
+        Lane::Sends,
+        Lane::Pictures,
+        Lane::Pushes,
+        Lane::Calls,
+        Lane::Mail,
+    ];
 
     fn kinds(self) -> &'static str {
         match self {
@@ -97,6 +110,7 @@ impl Lane {
             Lane::Pictures => "fetch_media",
             Lane::Pushes => "push",
             Lane::Calls => "ring_timeout",
+            Lane::Mail => "forward_email",
         }
     }
 
@@ -107,6 +121,7 @@ impl Lane {
             Lane::Pictures => 2,
             Lane::Pushes => 8,
             Lane::Calls => 2,
+            Lane::Mail => 2,
         }
     }
 
@@ -118,7 +133,7 @@ impl Lane {
 /// Wakes the lanes when work is queued (each lane keeps its wake-up until it looks).
 #[derive(Default)]
 pub struct Waker {
-    lanes: [tokio::sync::Notify; 4],
+    lanes: [tokio::sync::Notify; Lane::ALL.len()],
 }
 
 impl Waker {
@@ -390,6 +405,25 @@ async fn run(
         }
         Job::RingTimeout { session_id } => {
             super::calls::ring_timeout(state, session_id).await?;
+            complete(&state.db, &claimed.id).await
+        }
+        Job::ForwardEmail { message_id } => {
+            use super::email::{forward_inbound, Forwarded};
+            match forward_inbound(state, message_id).await? {
+                Forwarded::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
+                    tracing::warn!(%why, attempt = claimed.attempts, "email forward failed; will retry");
+                    return retry_at(
+                        &state.db,
+                        &claimed.id,
+                        now_ms() + backoff_ms(claimed.attempts),
+                        Some(&why),
+                        true,
+                    )
+                    .await;
+                }
+                Forwarded::Retry(why) => tracing::warn!(%why, "email forward dropped"),
+                Forwarded::Sent | Forwarded::Dropped => {}
+            }
             complete(&state.db, &claimed.id).await
         }
     }

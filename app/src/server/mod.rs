@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod context;
 pub mod crypto;
 pub mod db;
+pub mod email;
 pub mod events;
 pub mod ids;
 pub mod jobs;

@@ -339,10 +339,11 @@ pub async fn texting(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::N
         i64,
         i64,
         String,
+        String,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, e164, name, help_text, away_mode, away_text, business_days, opens_minute,
-                closes_minute, time_zone
+                closes_minute, time_zone, forward_email
          FROM phone_numbers WHERE user_id = $1 ORDER BY created_at",
     )
     .bind(user_id)
@@ -370,6 +371,7 @@ pub async fn texting(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::N
                 opens,
                 closes,
                 zone,
+                forward_email,
             )| {
                 let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
                 crate::types::NumberTexting {
@@ -393,6 +395,7 @@ pub async fn texting(db: &Db, user_id: &UserId) -> AppResult<Vec<crate::types::N
                     opens: minute_text(opens),
                     closes: minute_text(closes),
                     time_zone: zone,
+                    forward_email,
                 }
             },
         )

@@ -82,6 +82,17 @@ crate::types::answers! {
         pub body: String,
     }
 
+    /// Admin → Email: the SMTP server texts are forwarded through (never its password).
+    pub struct EmailSettingsView {
+        pub host: String,
+        pub port: i64,
+        /// `starttls`, `tls` or `none` (a server on this machine only).
+        pub security: String,
+        pub username: String,
+        pub password_saved: bool,
+        pub from: String,
+    }
+
     /// A message found by search.
     pub struct SearchHit {
         pub conversation_id: String,

@@ -56,6 +56,8 @@ crate::types::answers! {
         pub closes: String,
         /// An IANA time zone, e.g. America/New_York.
         pub time_zone: String,
+        /// Where inbound texts are forwarded by email ('' for nowhere).
+        pub forward_email: String,
     }
 
     /// A keyword rule: a text that is (`exact`) or contains (`contains`) the keyword, in any

@@ -21,7 +21,7 @@ async fn buy(app: &TestApp, client: &reqwest::Client, area_code: &str) -> OwnedN
     app.buy(client, search).await
 }
 
-fn contact(name: &str, numbers: &[&str]) -> SaveContact {
+pub(crate) fn contact(name: &str, numbers: &[&str]) -> SaveContact {
     SaveContact {
         id: String::new(),
         name: name.into(),

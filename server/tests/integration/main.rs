@@ -12,6 +12,7 @@ mod carrier_settings;
 mod carriers;
 mod contacts;
 mod crash;
+mod email;
 mod hardening;
 mod messaging;
 mod outside_calls;

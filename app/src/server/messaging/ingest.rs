@@ -278,21 +278,28 @@ async fn store_inbound(
     let sql = format!(
         "UPDATE phone_numbers SET last_inbound_at = $1 WHERE e164 IN ({})
          RETURNING e164, id, user_id,
-             (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = phone_numbers.user_id)",
+             (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = phone_numbers.user_id),
+             forward_email",
         crate::server::db::placeholders(2, numbers.len())
     );
     let mut lookup = sqlx::query_as(&sql).bind(now);
     for number in &numbers {
         lookup = lookup.bind(*number);
     }
-    let owners: HashMap<String, (NumberId, UserId, i64)> = lookup
+    // By number: (its id, its owner, how many devices they have for alerts, where its
+    // texts are forwarded by email).
+    let owners: HashMap<String, (NumberId, UserId, i64, String)> = lookup
         .fetch_all(&mut **tx)
         .await?
         .into_iter()
         .map(
-            |(e164, number_id, user_id, devices): (String, NumberId, UserId, i64)| {
-                (e164, (number_id, user_id, devices))
-            },
+            |(e164, number_id, user_id, devices, forward): (
+                String,
+                NumberId,
+                UserId,
+                i64,
+                String,
+            )| { (e164, (number_id, user_id, devices, forward)) },
         )
         .collect();
 
@@ -302,7 +309,7 @@ async fn store_inbound(
     let mut landing_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut stored = Vec::new(); // (text, landing)
     for text in texts {
-        let Some((number_id, user_id, _)) = owners.get(text.to) else {
+        let Some((number_id, user_id, _, _)) = owners.get(text.to) else {
             tracing::warn!(to = %text.to, "inbound text for a number nobody owns here; dropped");
             group.outcomes[text.index] = Ingested::NoOwner;
             continue;
@@ -402,6 +409,13 @@ async fn store_inbound(
         let landing = &landings[*landing];
         crate::server::media::record_inbound(tx, &landing.user_id, &message_id, text.media).await?;
         group.queued_jobs |= !text.media.is_empty();
+        if !owners[text.to].3.is_empty() {
+            let forward = crate::server::jobs::Job::ForwardEmail {
+                message_id: message_id.clone(),
+            };
+            crate::server::jobs::enqueue(tx, &forward, now).await?;
+            group.queued_jobs = true;
+        }
         if owners[text.to].2 > 0 {
             group.queued_jobs = true;
             // Alerts for the owner's devices go out through the job queue, after commit.

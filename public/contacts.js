@@ -1,5 +1,6 @@
 // The Contacts page: search, add and edit contacts (numbers, email, company, notes, tags,
-// custom fields), import a CSV file (a preview of its first rows, what each column holds,
+// custom fields), campaigns to them (preview, start, pause/resume/cancel, a live report),
+// import a CSV file (a preview of its first rows, what each column holds,
 // then the whole file with upload progress; any bad row imports nothing and is named by
 // its line), export as CSV or vCard. The server keeps and checks everything
 // (app/src/server/contacts/); this script is the page. Plain JS, fetched only by that page
@@ -252,6 +253,113 @@
     xhr.send(file);
   }
 
+  // ---- campaigns ----------------------------------------------------------------------
+
+  let campaignTimer = 0;
+
+  async function fillCampaignForm() {
+    const { api } = await withApi();
+    const select = root.querySelector('[name=campaign-number]');
+    try {
+      const numbers = (await api('my_numbers')).filter((n) => n.capabilities && n.capabilities.sms);
+      select.replaceChildren(...numbers.map((n) => new Option(n.name ? n.display + ' (' + n.name + ')' : n.display, n.id)));
+    } catch (e) {
+      say('[data-campaign-status]', e.message);
+    }
+  }
+
+  function campaignFields() {
+    const form = root.querySelector('[data-campaign-form]');
+    return {
+      number_id: form.elements['campaign-number'].value,
+      name: form.elements['campaign-name'].value,
+      body: form.elements['campaign-body'].value,
+      tag: form.elements['campaign-tag'].value,
+    };
+  }
+
+  async function previewCampaign() {
+    const { api } = await withApi();
+    const box = root.querySelector('[data-campaign-preview]');
+    const fields = campaignFields();
+    let p;
+    try {
+      p = await api('preview_campaign', { number_id: fields.number_id, body: fields.body, tag: fields.tag });
+    } catch (e) {
+      say('[data-campaign-status]', e.message);
+      box.replaceChildren();
+      return;
+    }
+    say('[data-campaign-status]', '');
+    const summary = el('p', {},
+      p.recipients + ' recipients' + (p.opted_out ? ' (' + p.opted_out + ' opted out, skipped)' : '') +
+      ' · ' + p.total_segments + ' segments in all (at most ' + p.most_segments + ' per text; carriers bill per segment)');
+    const samples = el('ul', { class: 'rows', 'aria-label': 'How it reads' });
+    p.samples.forEach((s) => {
+      const li = el('li', { class: 'row' });
+      li.append(el('strong', {}, s.name), el('div', {}, s.text));
+      samples.append(li);
+    });
+    const go = el('button', { type: 'button', class: 'primary' }, 'Start campaign');
+    go.disabled = !p.recipients;
+    go.addEventListener('click', startCampaign);
+    box.replaceChildren(summary, samples, go);
+  }
+
+  async function startCampaign() {
+    const { api } = await withApi();
+    try {
+      await api('start_campaign', campaignFields());
+    } catch (e) {
+      say('[data-campaign-status]', e.message);
+      return;
+    }
+    say('[data-campaign-status]', 'Started.');
+    root.querySelector('[data-campaign-preview]').replaceChildren();
+    drawCampaigns();
+  }
+
+  async function drawCampaigns() {
+    clearTimeout(campaignTimer);
+    if (!root || !root.isConnected) return;
+    const { api } = await withApi();
+    const list = root.querySelector('[data-campaign-list]');
+    let reports;
+    try {
+      reports = await api('campaigns');
+    } catch (e) {
+      list.replaceChildren(el('li', { role: 'alert' }, e.message));
+      return;
+    }
+    list.replaceChildren(
+      ...reports.map((r) => {
+        const li = el('li', { class: 'row campaign', 'aria-label': 'Campaign ' + r.name });
+        const about = el('div');
+        about.append(el('strong', {}, r.name + ' (' + r.state + ')'));
+        about.append(el('div', { class: 'muted' },
+          r.recipients + ' recipients from ' + r.number_display + ': ' + r.waiting + ' waiting, ' + r.sent + ' sent, ' +
+          r.delivered + ' delivered, ' + r.failed + ' failed, ' + r.skipped + ' skipped · ' + r.replies + ' replied, ' +
+          r.opt_outs + ' opted out'));
+        const actions = el('div', { class: 'actions' });
+        const control = (action, words) => {
+          const b = el('button', { type: 'button', class: action === 'cancel' ? 'danger' : 'secondary' }, words);
+          b.addEventListener('click', () => api('campaign_control', { campaign_id: r.id, action })
+            .then(drawCampaigns)
+            .catch((e) => say('[data-campaign-status]', e.message)));
+          return b;
+        };
+        if (r.state === 'sending') actions.append(control('pause', 'Pause'));
+        if (r.state === 'paused') actions.append(control('resume', 'Resume'));
+        if (r.state === 'sending' || r.state === 'paused') actions.append(control('cancel', 'Cancel'));
+        actions.append(el('a', { class: 'button secondary', href: '/campaigns/' + r.id + '/report.csv', download: '' }, 'Report (CSV)'));
+        li.append(about, actions);
+        return li;
+      }),
+    );
+    // The report follows its texts while any campaign is under way.
+    if (reports.some((r) => r.state === 'sending' || r.waiting > 0)) campaignTimer = setTimeout(drawCampaigns, 1000);
+  }
+
   // ---- the page ---------------------------------------------------------------------
 
   function build(where) {
@@ -284,7 +392,17 @@
       '<label for="contact-file">CSV file</label> <input id="contact-file" type="file" accept=".csv,text/csv">' +
       '<div data-import-preview></div><progress data-import-progress max="1" hidden></progress>' +
       '<p role="status" data-import-status></p><ul class="import-errors" data-import-errors aria-label="Problems in the file"></ul></div>' +
-      '<ul class="rows" aria-label="Contacts" data-contact-list></ul>';
+      '<ul class="rows" aria-label="Contacts" data-contact-list></ul>' +
+      '<div class="card"><h2>Campaigns</h2>' +
+      '<form class="stack" data-campaign-form aria-label="New campaign">' +
+      '<label for="campaign-number">From</label><select id="campaign-number" name="campaign-number"></select>' +
+      '<label for="campaign-name">Campaign name</label><input id="campaign-name" name="campaign-name" maxlength="80" required>' +
+      '<label for="campaign-tag">To contacts tagged (empty: everyone)</label><input id="campaign-tag" name="campaign-tag" maxlength="40">' +
+      '<label for="campaign-body">Message</label><textarea id="campaign-body" name="campaign-body" rows="3" maxlength="1600" required></textarea>' +
+      '<p class="muted">Fields: {first_name}, {last_name}, {name}, {company}, {email}, or a custom field by its name; {first_name|there} writes \u201cthere\u201d where a contact has none.</p>' +
+      '<button type="submit" class="secondary">Preview</button></form>' +
+      '<div data-campaign-preview></div><p role="status" data-campaign-status></p>' +
+      '<ul class="rows" aria-label="Your campaigns" data-campaign-list></ul></div>';
     const form = where.querySelector('[data-contact-editor] form');
     form.addEventListener('submit', save);
     where.querySelector('[data-new]').addEventListener('click', () => openEditor(null));
@@ -295,6 +413,10 @@
     where.querySelector('[name=contact-search]').addEventListener('input', () => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(refresh, 200);
+    });
+    where.querySelector('[data-campaign-form]').addEventListener('submit', (e) => {
+      e.preventDefault();
+      previewCampaign();
     });
     where.querySelector('#contact-file').addEventListener('change', (e) => {
       const file = e.target.files && e.target.files[0];
@@ -313,6 +435,8 @@
     const params = new URLSearchParams(location.search);
     where.querySelector('[name=contact-search]').value = params.get('q') || '';
     refresh();
+    fillCampaignForm();
+    drawCampaigns();
     if (params.get('add')) openEditor(null, params.get('add'));
   }
 

@@ -253,3 +253,27 @@ test('an admin sets the mail server and a number forwards its texts by email', a
   await forward.getByRole('button', { name: 'Save' }).click();
   await expect(forward.getByRole('status')).toHaveText('Saved: each text arrives by email too.');
 });
+
+test('a campaign to 50 contacts completes, its report live', async () => {
+  const page = await ada.newPage();
+  await open(page, '/contacts');
+  const rows = ['Name,Mobile,Tags'];
+  for (let i = 0; i < 50; i++) rows.push(`Guest ${i},(646) 555-01${String(i + 40).padStart(2, '0')},party`);
+  await pickFile(page, 'guests.csv', rows.join('\n') + '\n');
+  await page.getByRole('button', { name: 'Import guests.csv' }).click();
+  await expect(page.getByText('Imported: 50 new, 0 updated.')).toBeVisible();
+
+  const form = page.getByRole('form', { name: 'New campaign' });
+  await form.getByLabel('Campaign name').fill('Party invite');
+  await form.getByLabel('To contacts tagged (empty: everyone)').fill('party');
+  await form.getByLabel('Message').fill('Hi {first_name}, party on Saturday!');
+  await form.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByText('50 recipients · 50 segments in all')).toBeVisible();
+  await expect(page.getByRole('list', { name: 'How it reads' })).toContainText('Hi Guest, party on Saturday!');
+  await page.getByRole('button', { name: 'Start campaign' }).click();
+  const report = page.getByRole('listitem', { name: 'Campaign Party invite' });
+  await expect(report).toContainText('(sending)');
+  await expect(report).toContainText('50 delivered', { timeout: 30_000 });
+  await expect(report).toContainText('(done)');
+  await expectAccessible(page);
+});

@@ -104,6 +104,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/contacts/export.csv", get(contacts::export_csv))
         .route("/contacts/export.vcf", get(contacts::export_vcard))
+        .route("/campaigns/{id}/report.csv", get(contacts::campaign_report))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .leptos_routes_with_context(&state, routes, context.clone(), render);

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::Contact;
+use crate::types::{CampaignPreview, CampaignReport, Contact};
 
 /// The user's contacts by name, or those matching `query`.
 #[server(endpoint = "contacts")]
@@ -69,4 +69,62 @@ pub async fn delete_contact(id: String) -> Result<(), AppError> {
     use crate::server::{contacts, context};
     let me = context::require_user()?;
     contacts::delete(&context::state()?, &me.user_id(), &ContactId::new(id)).await
+}
+
+/// What a campaign from `number_id` to every contact (or those tagged `tag`) would send.
+#[server(endpoint = "preview_campaign")]
+pub async fn preview_campaign(
+    number_id: String,
+    body: String,
+    #[server(default)] tag: String,
+) -> Result<CampaignPreview, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{campaigns, context};
+    let me = context::require_user()?;
+    campaigns::preview(
+        &context::state()?.db,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &body,
+        &tag,
+    )
+    .await
+}
+
+/// Starts a campaign; answers its id.
+#[server(endpoint = "start_campaign")]
+pub async fn start_campaign(
+    number_id: String,
+    name: String,
+    body: String,
+    #[server(default)] tag: String,
+) -> Result<String, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{campaigns, context};
+    let me = context::require_user()?;
+    campaigns::start(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &name,
+        &body,
+        &tag,
+    )
+    .await
+}
+
+/// The user's campaigns with what their texts became.
+#[server(endpoint = "campaigns")]
+pub async fn campaigns() -> Result<Vec<CampaignReport>, AppError> {
+    use crate::server::{campaigns, context};
+    let me = context::require_user()?;
+    campaigns::reports(&context::state()?.db, &me.user_id()).await
+}
+
+/// Pauses, resumes or cancels a campaign (`action`: pause, resume, cancel).
+#[server(endpoint = "campaign_control")]
+pub async fn campaign_control(campaign_id: String, action: String) -> Result<(), AppError> {
+    use crate::server::{campaigns, context};
+    let me = context::require_user()?;
+    campaigns::control(&context::state()?, &me.user_id(), &campaign_id, &action).await
 }

@@ -35,6 +35,10 @@ pub enum Job {
     RingTimeout {
         session_id: String,
     },
+    /// A campaign's next texts (it queues the one after itself).
+    CampaignTick {
+        campaign_id: String,
+    },
     /// An inbound text forwarded to its number's email address.
     ForwardEmail {
         message_id: MessageId,
@@ -55,6 +59,7 @@ impl Job {
             Job::Push { .. } => "push",
             Job::RingTimeout { .. } => "ring_timeout",
             Job::ForwardEmail { .. } => "forward_email",
+            Job::CampaignTick { .. } => "campaign_tick",
         }
     }
 }
@@ -93,15 +98,18 @@ pub enum Lane {
     Calls,
     /// Texts forwarded by email: a slow mail server holds back nothing else.
     Mail,
+    /// Campaign ticks: each queues a second's worth of a campaign's texts.
+    Campaigns,
 }
 
 impl Lane {
-    pub const ALL: [Lane; 5] = [
+    pub const ALL: [Lane; 6] = [
         Lane::Sends,
         Lane::Pictures,
         Lane::Pushes,
         Lane::Calls,
         Lane::Mail,
+        Lane::Campaigns,
     ];
 
     fn kinds(self) -> &'static str {
@@ -111,6 +119,7 @@ impl Lane {
             Lane::Pushes => "push",
             Lane::Calls => "ring_timeout",
             Lane::Mail => "forward_email",
+            Lane::Campaigns => "campaign_tick",
         }
     }
 
@@ -122,6 +131,7 @@ impl Lane {
             Lane::Pushes => 8,
             Lane::Calls => 2,
             Lane::Mail => 2,
+            Lane::Campaigns => 1,
         }
     }
 
@@ -405,6 +415,10 @@ async fn run(
         }
         Job::RingTimeout { session_id } => {
             super::calls::ring_timeout(state, session_id).await?;
+            complete(&state.db, &claimed.id).await
+        }
+        Job::CampaignTick { campaign_id } => {
+            super::campaigns::tick(state, campaign_id).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::ForwardEmail { message_id } => {

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod calls;
+pub mod campaigns;
 pub mod carrier;
 pub mod contacts;
 pub mod context;

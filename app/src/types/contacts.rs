@@ -45,6 +45,44 @@ crate::types::answers! {
         pub message: String,
     }
 
+    /// What a campaign would send, before it starts.
+    pub struct CampaignPreview {
+        pub recipients: i64,
+        /// Contacts left out: they opted out of the number's texts.
+        pub opted_out: i64,
+        /// The most segments one recipient's text takes, and all of them together (what
+        /// the carrier bills).
+        pub most_segments: i64,
+        pub total_segments: i64,
+        /// The first few recipients' texts as they will read them.
+        pub samples: Vec<CampaignSample>,
+    }
+
+    pub struct CampaignSample {
+        pub name: String,
+        pub text: String,
+    }
+
+    /// A campaign and what its texts became so far.
+    pub struct CampaignReport {
+        pub id: String,
+        pub name: String,
+        /// `sending`, `paused`, `cancelled` or `done`.
+        pub state: String,
+        pub number_display: String,
+        pub recipients: i64,
+        pub skipped: i64,
+        /// Not handed to the carrier yet (queued or waiting their turn).
+        pub waiting: i64,
+        pub sent: i64,
+        pub delivered: i64,
+        pub failed: i64,
+        /// Recipients who texted back since it began, and who opted out.
+        pub replies: i64,
+        pub opt_outs: i64,
+        pub created_at: i64,
+    }
+
     /// Whether a peer may be texted from a number, and if not, why (shown before sending).
     pub struct TextingAllowed {
         pub allowed: bool,

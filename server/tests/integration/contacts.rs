@@ -749,6 +749,222 @@ async fn canned_replies_are_checked_capped_and_private(app: &TestApp) {
     assert!(app.call(&ada, canned("", "more", "x")).await.is_ok());
 }
 
+async fn campaigns(app: &TestApp, client: &reqwest::Client) -> Vec<app::types::CampaignReport> {
+    app.call(client, app::api::contacts::Campaigns {})
+        .await
+        .json()
+}
+
+/// Ada's 50 contacts: (202) 555-01nn … and (212) 555-01nn …, half tagged "vip".
+async fn fifty_contacts(app: &TestApp, ada: &reqwest::Client) {
+    let mut file = String::from("First name,Last name,Phone,Tags\n");
+    for i in 0..50 {
+        let area = if i < 25 { "202" } else { "646" };
+        let tag = if i % 2 == 0 { "vip" } else { "" };
+        file.push_str(&format!(
+            "Person{i},Lastname,({area}) 555-01{:02},{tag}\n",
+            i % 25 + 50
+        ));
+    }
+    let outcome: ImportOutcome = import(app, ada, &file, "first_name,last_name,number,tags")
+        .await
+        .json();
+    assert_eq!(
+        (outcome.created, outcome.errors.len()),
+        (50, 0),
+        "{outcome:?}"
+    );
+}
+
+async fn a_campaign_reaches_every_contact_but_the_opted_out(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    fifty_contacts(app, &ada).await;
+    text_in(app, &ada, "+12025550150", &number, "STOP").await; // Person0
+    let body = "Hi {first_name|there}, our sale starts Friday. Reply STOP to opt out.";
+    let preview: app::types::CampaignPreview = app
+        .call(
+            &ada,
+            app::api::contacts::PreviewCampaign {
+                number_id: number.id.to_string(),
+                body: body.into(),
+                tag: String::new(),
+            },
+        )
+        .await
+        .json();
+    assert_eq!((preview.recipients, preview.opted_out), (49, 1));
+    assert_eq!(
+        preview.samples[0].text,
+        "Hi Person1, our sale starts Friday. Reply STOP to opt out."
+    );
+    assert_eq!((preview.most_segments, preview.total_segments), (1, 49));
+    let vip: app::types::CampaignPreview = app
+        .call(
+            &ada,
+            app::api::contacts::PreviewCampaign {
+                number_id: number.id.to_string(),
+                body: body.into(),
+                tag: "VIP".into(),
+            },
+        )
+        .await
+        .json();
+    assert_eq!((vip.recipients, vip.opted_out), (24, 1));
+    invalid(
+        &app.call(
+            &ada,
+            app::api::contacts::PreviewCampaign {
+                number_id: number.id.to_string(),
+                body: "Hi {first_name".into(),
+                tag: String::new(),
+            },
+        )
+        .await,
+        "never closed",
+    );
+
+    let start = |name: &str| app::api::contacts::StartCampaign {
+        number_id: number.id.to_string(),
+        name: name.into(),
+        body: body.into(),
+        tag: String::new(),
+    };
+    let id: String = app.call(&ada, start("Friday sale")).await.json();
+    // Meanwhile someone else's text goes out at once: the campaign has its own pace.
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let bea_number = buy(app, &bea, "646").await;
+    let sent_at = std::time::Instant::now();
+    let conversation: String = app
+        .call(&bea, send(&bea_number, GRACE, "Unrelated"))
+        .await
+        .json();
+    eventually(5, "Bea's text sent", || async {
+        let t: app::types::Thread = app
+            .call(
+                &bea,
+                app::api::messaging::OpenThread {
+                    conversation_id: conversation.clone(),
+                    mark_read: false,
+                },
+            )
+            .await
+            .json();
+        (t.messages[0].status != app::types::MessageStatus::Queued).then_some(())
+    })
+    .await;
+    assert!(
+        sent_at.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        sent_at.elapsed()
+    );
+
+    let report = eventually(30, "every campaign text delivered", || async {
+        let report = campaigns(app, &ada).await.remove(0);
+        (report.state == "done" && report.delivered == 49).then_some(report)
+    })
+    .await;
+    assert_eq!(
+        (
+            report.id.as_str(),
+            report.recipients,
+            report.skipped,
+            report.failed
+        ),
+        (id.as_str(), 50, 1, 0)
+    );
+    text_in(app, &ada, "+12025550151", &number, "Count me in").await;
+    text_in(app, &ada, "+12025550152", &number, "STOP").await;
+    let report = campaigns(app, &ada).await.remove(0);
+    assert_eq!((report.replies, report.opt_outs), (2, 1));
+    let csv = app.get(&ada, &format!("/campaigns/{id}/report.csv")).await;
+    assert!(
+        csv.body.starts_with("Name,Number,Outcome,Reason\r\n"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body
+            .contains("\"Person0 Lastname\",+12025550150,skipped,\"opted out\""),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.matches(",delivered,").count(), 49);
+    // Not Bea's to see or steer.
+    assert!(campaigns(app, &bea).await.is_empty());
+    assert!(matches!(
+        app.get(&bea, &format!("/campaigns/{id}/report.csv"))
+            .await
+            .status
+            .as_u16(),
+        404
+    ));
+}
+
+async fn campaigns_pause_resume_cancel_and_are_capped(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    fifty_contacts(app, &ada).await;
+    let start = |name: &str| app::api::contacts::StartCampaign {
+        number_id: number.id.to_string(),
+        name: name.into(),
+        body: "Hello {name}".into(),
+        tag: String::new(),
+    };
+    let control = |id: &str, action: &str| app::api::contacts::CampaignControl {
+        campaign_id: id.into(),
+        action: action.into(),
+    };
+    let id: String = app.call(&ada, start("First")).await.json();
+    assert!(app.call(&ada, control(&id, "pause")).await.is_ok());
+    // Texts already queued still go; no new ones are queued while it is paused.
+    let unqueued = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM campaign_recipients WHERE message_id IS NULL AND skipped IS NULL",
+        )
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+        n
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = unqueued().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    assert_eq!(campaigns(app, &ada).await[0].state, "paused");
+    assert_eq!(
+        unqueued().await,
+        before,
+        "nothing more is queued while paused"
+    );
+    assert!(before > 0);
+    invalid(
+        &app.call(&ada, control(&id, "pause")).await,
+        "can't do that now",
+    );
+    assert!(app.call(&ada, control(&id, "resume")).await.is_ok());
+    assert!(app.call(&ada, control(&id, "cancel")).await.is_ok());
+    assert_eq!(campaigns(app, &ada).await[0].state, "cancelled");
+
+    // At most three under way at once.
+    for name in ["Two", "Three", "Four"] {
+        let id: String = app.call(&ada, start(name)).await.json();
+        assert!(app.call(&ada, control(&id, "pause")).await.is_ok());
+    }
+    invalid(&app.call(&ada, start("Five")).await, "under way");
+
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    assert!(matches!(
+        app.call(&bea, control(&id, "resume")).await.error(),
+        AppError::NotFound(_)
+    ));
+    let mut theirs = start("Mine");
+    theirs.number_id = number.id.to_string();
+    assert!(matches!(
+        app.call(&bea, theirs).await.error(),
+        AppError::NotFound(_)
+    ));
+}
+
 on_both_backends!(
     names_replace_numbers_for_their_owner_only,
     bad_contacts_are_refused_and_write_nothing,
@@ -759,6 +975,8 @@ on_both_backends!(
     keyword_rules_and_the_away_message_answer_once_without_loops,
     reply_settings_are_checked_and_only_the_owners,
     canned_replies_are_checked_capped_and_private,
+    a_campaign_reaches_every_contact_but_the_opted_out,
+    campaigns_pause_resume_cancel_and_are_capped,
 );
 
 /// A text queued before the peer's STOP arrived is not handed to the carrier after it.

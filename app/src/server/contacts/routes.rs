@@ -137,3 +137,18 @@ pub async fn export_vcard(
         Err(e) => e.into_response(),
     }
 }
+
+/// `GET /campaigns/{id}/report.csv`: one campaign's recipients and what became of their texts.
+pub async fn campaign_report(
+    State(state): State<AppState>,
+    auth: Option<Extension<Authenticated>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Some(Extension(auth)) = auth else {
+        return AppError::Unauthorized.into_response();
+    };
+    match crate::server::campaigns::report_csv(&state.db, &auth.user_id(), &id).await {
+        Ok(csv) => download("text/csv; charset=utf-8", "campaign-report.csv", csv),
+        Err(e) => e.into_response(),
+    }
+}

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 const REPORT_POLL_MS: i64 = 2_000;
 
 /// Finds or creates the conversation between an owned number and `peer`; returns its id.
-async fn conversation_for(
+pub(crate) async fn conversation_for(
     tx: &mut Transaction<'_, Any>,
     user_id: &UserId,
     number_id: &NumberId,
@@ -119,7 +119,7 @@ pub async fn send(
 /// Adds an outgoing text (with `pictures` attached by the caller) to a conversation and
 /// queues its outbox job, inside the caller's transaction. The one way a text leaves:
 /// what people send and what answers for them (HELP replies).
-pub(super) async fn queue_outbound(
+pub(crate) async fn queue_outbound(
     tx: &mut Transaction<'_, Any>,
     user_id: &UserId,
     conversation_id: &ConversationId,

@@ -1,6 +1,7 @@
-// Server functions for the app's plain-JS parts (contacts.js; calls.js and
-// outside-phone.js to follow): a POST of urlencoded fields to /api/<name>, the answer's
-// JSON, and a refusal (an AppError's JSON) turned into the sentence it carries.
+// Server functions for the app's plain-JS page parts (contacts.js, numbers.js, canned.js,
+// email.js, outside-phone.js; `live::page_script` loads this first): a POST of urlencoded
+// fields to /api/<name>, the answer's JSON, and a refusal (an AppError's JSON) turned into
+// the sentence it carries. (calls.js, loaded on every page, still has its own copy.)
 (function () {
   'use strict';
   if (window.SwitchboardApi) return;

@@ -14,20 +14,10 @@
   let replies = null;
   let dialog = null;
 
-  function withApi() {
-    if (window.SwitchboardApi) return Promise.resolve(window.SwitchboardApi);
-    return new Promise((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = '/api.js';
-      script.onload = () => resolve(window.SwitchboardApi);
-      script.onerror = () => reject(new Error('The page could not load. Reload it.'));
-      document.head.append(script);
-    });
-  }
 
   async function load(again) {
     if (replies && !again) return replies;
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     replies = await api('canned_replies');
     document.querySelectorAll('select[data-canned]').forEach(fillPicker);
     return replies;
@@ -141,7 +131,7 @@
         });
         const remove = el('button', { type: 'button', class: 'danger', 'aria-label': 'Delete /' + r.shortcut }, 'Delete');
         remove.addEventListener('click', async () => {
-          const { api } = await withApi();
+          const { api } = window.SwitchboardApi;
           try {
             await api('delete_canned_reply', { id: r.id });
           } catch (e) {
@@ -160,7 +150,7 @@
     event.preventDefault();
     const form = event.target;
     const status = dialog.querySelector('[data-canned-status]');
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     try {
       await api('save_canned_reply', { id: form.elements.id.value, shortcut: form.elements.shortcut.value, body: form.elements.body.value });
     } catch (e) {

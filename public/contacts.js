@@ -31,16 +31,6 @@
   let root = null;
   let searchTimer = 0;
 
-  function withApi() {
-    if (window.SwitchboardApi) return Promise.resolve(window.SwitchboardApi);
-    return new Promise((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = '/api.js';
-      script.onload = () => resolve(window.SwitchboardApi);
-      script.onerror = () => reject(new Error('The page could not load. Reload it.'));
-      document.head.append(script);
-    });
-  }
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -56,7 +46,7 @@
   // ---- the list ---------------------------------------------------------------------
 
   async function refresh() {
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     const query = root.querySelector('[name=contact-search]').value;
     const list = root.querySelector('[data-contact-list]');
     let contacts;
@@ -130,7 +120,7 @@
 
   async function save(event) {
     event.preventDefault();
-    const { api, appendList } = await withApi();
+    const { api, appendList } = window.SwitchboardApi;
     const form = event.target;
     const params = new URLSearchParams();
     params.append('id', form.dataset.id || '');
@@ -153,7 +143,7 @@
   }
 
   async function remove(form) {
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     try {
       await api('delete_contact', { id: form.dataset.id });
     } catch (e) {
@@ -168,7 +158,7 @@
   // ---- importing --------------------------------------------------------------------
 
   async function previewFile(file) {
-    const { answer } = await withApi();
+    const { answer } = window.SwitchboardApi;
     const box = root.querySelector('[data-import-preview]');
     box.replaceChildren();
     say('[data-import-status]', 'Reading ' + file.name + '…');
@@ -258,7 +248,7 @@
   let campaignTimer = 0;
 
   async function fillCampaignForm() {
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     const select = root.querySelector('[name=campaign-number]');
     try {
       const numbers = (await api('my_numbers')).filter((n) => n.capabilities && n.capabilities.sms);
@@ -279,7 +269,7 @@
   }
 
   async function previewCampaign() {
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     const box = root.querySelector('[data-campaign-preview]');
     const fields = campaignFields();
     let p;
@@ -307,7 +297,7 @@
   }
 
   async function startCampaign() {
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     try {
       await api('start_campaign', campaignFields());
     } catch (e) {
@@ -322,7 +312,7 @@
   async function drawCampaigns() {
     clearTimeout(campaignTimer);
     if (!root || !root.isConnected) return;
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     const list = root.querySelector('[data-campaign-list]');
     let reports;
     try {

@@ -10,20 +10,10 @@
     return;
   }
 
-  function withApi() {
-    if (window.SwitchboardApi) return Promise.resolve(window.SwitchboardApi);
-    return new Promise((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = '/api.js';
-      script.onload = () => resolve(window.SwitchboardApi);
-      script.onerror = () => reject(new Error('The page could not load. Reload it.'));
-      document.head.append(script);
-    });
-  }
 
   async function fill(card) {
     card.dataset.filled = 'true';
-    const { api } = await withApi();
+    const { api } = window.SwitchboardApi;
     let s;
     try {
       s = await api('email_settings');

@@ -20,27 +20,8 @@
   /** A voicemail is this long: enough to hear, short enough for a test. */
   const VOICEMAIL_MS = 3000;
 
-  function errorWords(value) {
-    if (value && typeof value === 'object') {
-      for (const key of ['Invalid', 'Throttled']) if (typeof value[key] === 'string') return value[key];
-      if (typeof value.NotFound === 'string') return value.NotFound + ' was not found.';
-    }
-    if (value === 'Forbidden') return 'Only admins can use the Simulator.';
-    return 'That did not work. Try again.';
-  }
-
-  async function api(fn, fields) {
-    const res = await fetch('/api/' + fn, { method: 'POST', body: new URLSearchParams(fields || {}) });
-    const text = await res.text();
-    let value = text;
-    try {
-      value = JSON.parse(text);
-    } catch (_) {
-      /* not JSON */
-    }
-    if (!res.ok) throw new Error(errorWords(value));
-    return value;
-  }
+  // Server functions through public/api.js (loaded before this script by the page).
+  const { api } = window.SwitchboardApi;
 
   function say(words) {
     if (root) root.querySelector('[data-outside-status]').textContent = words;

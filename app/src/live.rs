@@ -254,6 +254,8 @@ pub fn page_script(src: &'static str) {
     #[cfg(feature = "hydrate")]
     leptos::prelude::Effect::new(move || {
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            // public/api.js first: the page scripts call server functions through it.
+            load_script(&document, "/api.js");
             load_script(&document, src);
         }
     });
@@ -262,11 +264,13 @@ pub fn page_script(src: &'static str) {
 }
 
 /// Runs the script at `src` (from public/) in this tab: a page's plain-JS part, fetched only
-/// where it is used. A script loaded before runs again (each checks for itself).
+/// where it is used. Scripts loaded this way run in the order they were asked for (not
+/// `async`). A script loaded before runs again (each checks for itself).
 #[cfg(feature = "hydrate")]
 pub fn load_script(document: &web_sys::Document, src: &str) {
     if let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) {
         let _ = script.set_attribute("src", src);
+        let _ = js_sys::Reflect::set(&script, &"async".into(), &false.into());
         let _ = head.append_child(&script);
     }
 }

@@ -273,7 +273,7 @@ test('a campaign to 50 contacts completes, its report live', async () => {
   await page.getByRole('button', { name: 'Start campaign' }).click();
   const report = page.getByRole('listitem', { name: 'Campaign Party invite' });
   await expect(report).toContainText('(sending)');
-  await expect(report).toContainText('50 delivered', { timeout: 30_000 });
+  await expect(report).toContainText('50 delivered', { timeout: 45_000 });
   await expect(report).toContainText('(done)');
   await expectAccessible(page);
 });

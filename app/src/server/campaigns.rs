@@ -615,30 +615,16 @@ mod fuzz {
     #[test]
     #[ignore = "a long fuzz run: scripts/bench runs it"]
     fn fuzz_for_minutes() {
-        use proptest::test_runner::{Config, TestRunner};
-        let seconds: u64 = std::env::var("FUZZ_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(300);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-        let mut cases = 0u64;
-        while std::time::Instant::now() < deadline {
-            let mut runner = TestRunner::new(Config {
-                cases: 5000,
-                ..Config::default()
-            });
-            runner
-                .run(&(any::<String>(), "[A-Za-z ]{0,20}"), |(text, name)| {
-                    let to = Recipient {
-                        name,
-                        ..Recipient::default()
-                    };
-                    let _ = render(&text, &to);
-                    Ok(())
-                })
-                .unwrap();
-            cases += 5000;
-        }
-        println!("template renderer fuzz: {cases} cases in {seconds} s, no panic");
+        crate::server::fuzzing::for_minutes(
+            "template renderer",
+            (any::<String>(), "[A-Za-z ]{0,20}"),
+            |(text, name)| {
+                let to = Recipient {
+                    name,
+                    ..Recipient::default()
+                };
+                let _ = render(&text, &to);
+            },
+        );
     }
 }

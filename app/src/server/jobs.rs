@@ -158,6 +158,38 @@ impl Waker {
     }
 }
 
+/// How long until `lane`'s next job not leased to anyone is due (500 ms if none): a lane
+/// with only paced sends waiting wakes when the next may go, not at its next idle look (a
+/// campaign's texts went two a second on a carrier that takes ten).
+async fn next_due_in_ms(db: &Db, lane: Lane) -> i64 {
+    let now = now_ms();
+    let next: Result<(Option<i64>,), _> = sqlx::query_as(
+        "SELECT MIN(run_at) FROM jobs WHERE kind = $1 AND (locked_until IS NULL OR locked_until < $2)",
+    )
+    .bind(lane.kinds())
+    .bind(now)
+    .fetch_one(db.pool())
+    .await;
+    match next {
+        Ok((Some(run_at),)) => run_at - now,
+        _ => 500,
+    }
+}
+
+/// A job whose service failed for now (`why`): tried again after the backoff for its
+/// attempts so far.
+async fn retry_later(state: &AppState, claimed: &Claimed, what: &str, why: &str) -> AppResult<()> {
+    tracing::warn!(%why, attempt = claimed.attempts, "{what} failed; will retry");
+    retry_at(
+        &state.db,
+        &claimed.id,
+        now_ms() + backoff_ms(claimed.attempts),
+        Some(why),
+        true,
+    )
+    .await
+}
+
 /// Takes the next due job of `lane`, if any, leasing it to this worker.
 pub async fn claim(db: &Db, lane: Lane) -> AppResult<Option<Claimed>> {
     let now = now_ms();
@@ -321,8 +353,10 @@ async fn run_lane(state: AppState, lane: Lane) {
             }
             Ok(None) => {
                 drop(slot);
+                // Until the next job is due (a paced send, a retry), or half a second.
+                let wait = next_due_in_ms(&state.db, lane).await.clamp(5, 500) as u64;
                 tokio::select! {
-                    _ = tokio::time::timeout(Duration::from_millis(500), state.jobs_waker.notified(lane)) => {}
+                    _ = tokio::time::timeout(Duration::from_millis(wait), state.jobs_waker.notified(lane)) => {}
                     _ = stopping.wait_for(|stop| *stop) => break,
                 }
             }
@@ -392,15 +426,7 @@ async fn run(
         } => {
             match super::push::deliver(state, subscription_id, payload, *urgent).await? {
                 super::push::Delivery::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
-                    tracing::warn!(%why, attempt = claimed.attempts, "push failed; will retry");
-                    return retry_at(
-                        &state.db,
-                        &claimed.id,
-                        now_ms() + backoff_ms(claimed.attempts),
-                        Some(&why),
-                        true,
-                    )
-                    .await;
+                    return retry_later(state, claimed, "push", &why).await;
                 }
                 super::push::Delivery::Retry(why) | super::push::Delivery::Refused(why) => {
                     tracing::warn!(%why, "push dropped")
@@ -425,15 +451,7 @@ async fn run(
             use super::email::{forward_inbound, Forwarded};
             match forward_inbound(state, message_id).await? {
                 Forwarded::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
-                    tracing::warn!(%why, attempt = claimed.attempts, "email forward failed; will retry");
-                    return retry_at(
-                        &state.db,
-                        &claimed.id,
-                        now_ms() + backoff_ms(claimed.attempts),
-                        Some(&why),
-                        true,
-                    )
-                    .await;
+                    return retry_later(state, claimed, "email forward", &why).await;
                 }
                 Forwarded::Retry(why) => tracing::warn!(%why, "email forward dropped"),
                 Forwarded::Sent | Forwarded::Dropped => {}

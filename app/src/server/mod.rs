@@ -14,6 +14,8 @@ pub mod crypto;
 pub mod db;
 pub mod email;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fuzzing;
 pub mod ids;
 pub mod jobs;
 pub mod media;

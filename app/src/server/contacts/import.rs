@@ -70,18 +70,21 @@ fn text(field: &[u8]) -> String {
     String::from_utf8_lossy(field).trim().to_string()
 }
 
+/// The file's first row: its column names.
+fn header(records: &mut csv::ByteRecordsIntoIter<&[u8]>) -> AppResult<Vec<String>> {
+    match records.next() {
+        Some(Ok(header)) => Ok(header.iter().map(text).collect()),
+        _ => Err(AppError::invalid(
+            "That file is empty or is not a CSV file.",
+        )),
+    }
+}
+
 /// The header and first rows of a file's start (`bytes` may end mid-row).
 pub fn preview(bytes: &[u8]) -> AppResult<ImportPreview> {
     let bytes = &bytes[..bytes.len().min(PREVIEW_LIMIT)];
     let mut records = reader(bytes).into_byte_records();
-    let columns: Vec<String> = match records.next() {
-        Some(Ok(header)) => header.iter().map(text).collect(),
-        _ => {
-            return Err(AppError::invalid(
-                "That file is empty or is not a CSV file.",
-            ))
-        }
-    };
+    let columns = header(&mut records)?;
     if columns.len() > MAX_COLUMNS {
         return Err(AppError::invalid(format!(
             "That file has {} columns; an import takes at most {MAX_COLUMNS}.",
@@ -243,14 +246,7 @@ pub fn check_rows(
     region: &str,
 ) -> AppResult<Result<Vec<(u64, CheckedContact)>, (Vec<ImportError>, usize)>> {
     let mut records = reader(bytes).into_byte_records();
-    let columns: Vec<String> = match records.next() {
-        Some(Ok(header)) => header.iter().map(text).collect(),
-        _ => {
-            return Err(AppError::invalid(
-                "That file is empty or is not a CSV file.",
-            ))
-        }
-    };
+    let columns = header(&mut records)?;
     check_roles(roles, columns.len())?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -717,7 +713,7 @@ mod tests {
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::{Config, TestRunner};
+    use proptest::test_runner::Config;
 
     fn file() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
@@ -766,25 +762,8 @@ mod fuzz {
     #[test]
     #[ignore = "a long fuzz run: scripts/bench runs it"]
     fn fuzz_for_minutes() {
-        let seconds: u64 = std::env::var("FUZZ_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(300);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-        let mut cases = 0u64;
-        while std::time::Instant::now() < deadline {
-            let mut runner = TestRunner::new(Config {
-                cases: 1000,
-                ..Config::default()
-            });
-            runner
-                .run(&(file(), roles()), |(bytes, roles)| {
-                    never_panics(&bytes, &roles);
-                    Ok(())
-                })
-                .unwrap();
-            cases += 1000;
-        }
-        println!("csv importer fuzz: {cases} cases in {seconds} s, no panic");
+        crate::server::fuzzing::for_minutes("csv importer", (file(), roles()), |(bytes, roles)| {
+            never_panics(&bytes, &roles)
+        });
     }
 }

@@ -220,33 +220,9 @@ async fn assemble(db: &Db, user_id: &UserId, rows: Vec<ContactRow>) -> AppResult
         return Ok(Vec::new());
     }
     let ids: Vec<&ContactId> = rows.iter().map(|r| &r.0).collect();
-    let list = super::db::placeholders(2, ids.len());
-    let numbers_sql = format!(
-        "SELECT contact_id, e164 FROM contact_numbers WHERE user_id = $1 AND contact_id IN ({list})
-         ORDER BY position"
-    );
-    let mut numbers_query = sqlx::query_as(&numbers_sql).bind(user_id);
-    for id in &ids {
-        numbers_query = numbers_query.bind(*id);
-    }
-    let numbers: Vec<(ContactId, String)> = numbers_query.fetch_all(db.pool()).await?;
-    let tags_sql = format!(
-        "SELECT contact_id, tag FROM contact_tags WHERE user_id = $1 AND contact_id IN ({list})
-         ORDER BY tag"
-    );
-    let mut tags_query = sqlx::query_as(&tags_sql).bind(user_id);
-    for id in &ids {
-        tags_query = tags_query.bind(*id);
-    }
-    let tags: Vec<(ContactId, String)> = tags_query.fetch_all(db.pool()).await?;
-    let mut numbers_of: HashMap<ContactId, Vec<String>> = HashMap::new();
-    for (id, e164) in numbers {
-        numbers_of.entry(id).or_default().push(e164);
-    }
-    let mut tags_of: HashMap<ContactId, Vec<String>> = HashMap::new();
-    for (id, tag) in tags {
-        tags_of.entry(id).or_default().push(tag);
-    }
+    let mut numbers_of =
+        by_contact(db, user_id, &ids, "e164", "contact_numbers", "position").await?;
+    let mut tags_of = by_contact(db, user_id, &ids, "tag", "contact_tags", "tag").await?;
     let region = region_of_user(db, user_id).await?;
     Ok(rows
         .into_iter()
@@ -268,6 +244,32 @@ async fn assemble(db: &Db, user_id: &UserId, rows: Vec<ContactRow>) -> AppResult
             }
         })
         .collect())
+}
+
+/// `column` of `table`'s rows for each of `ids` (in `order`), by contact.
+async fn by_contact(
+    db: &Db,
+    user_id: &UserId,
+    ids: &[&ContactId],
+    column: &str,
+    table: &str,
+    order: &str,
+) -> AppResult<HashMap<ContactId, Vec<String>>> {
+    let sql = format!(
+        "SELECT contact_id, {column} FROM {table} WHERE user_id = $1 AND contact_id IN ({})
+         ORDER BY {order}",
+        super::db::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query_as(&sql).bind(user_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows: Vec<(ContactId, String)> = query.fetch_all(db.pool()).await?;
+    let mut found: HashMap<ContactId, Vec<String>> = HashMap::new();
+    for (id, value) in rows {
+        found.entry(id).or_default().push(value);
+    }
+    Ok(found)
 }
 
 fn parse_fields(json: &str) -> Vec<(String, String)> {

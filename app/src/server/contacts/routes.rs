@@ -104,21 +104,33 @@ fn download(content_type: &str, name: &str, body: String) -> Response {
         .into_response()
 }
 
-/// `GET /contacts/export.csv`
-pub async fn export_csv(
-    State(state): State<AppState>,
-    auth: Option<Extension<Authenticated>>,
-) -> Response {
+/// The user's contacts as a file, within the rate for contact files.
+async fn export(state: &AppState, auth: Option<Extension<Authenticated>>, vcard: bool) -> Response {
     let Some(Extension(auth)) = auth else {
         return AppError::Unauthorized.into_response();
     };
     if let Err(e) = throttle::take(&state.db, CONTACT_FILES, auth.user_id().as_str()).await {
         return e.into_response();
     }
-    match super::export_csv(&state.db, &auth.user_id()).await {
-        Ok(csv) => download("text/csv; charset=utf-8", "contacts.csv", csv),
-        Err(e) => e.into_response(),
+    let user_id = auth.user_id();
+    let file = if vcard {
+        super::export_vcard(&state.db, &user_id).await
+    } else {
+        super::export_csv(&state.db, &user_id).await
+    };
+    match (file, vcard) {
+        (Ok(vcf), true) => download("text/vcard; charset=utf-8", "contacts.vcf", vcf),
+        (Ok(csv), false) => download("text/csv; charset=utf-8", "contacts.csv", csv),
+        (Err(e), _) => e.into_response(),
     }
+}
+
+/// `GET /contacts/export.csv`
+pub async fn export_csv(
+    State(state): State<AppState>,
+    auth: Option<Extension<Authenticated>>,
+) -> Response {
+    export(&state, auth, false).await
 }
 
 /// `GET /contacts/export.vcf`
@@ -126,16 +138,7 @@ pub async fn export_vcard(
     State(state): State<AppState>,
     auth: Option<Extension<Authenticated>>,
 ) -> Response {
-    let Some(Extension(auth)) = auth else {
-        return AppError::Unauthorized.into_response();
-    };
-    if let Err(e) = throttle::take(&state.db, CONTACT_FILES, auth.user_id().as_str()).await {
-        return e.into_response();
-    }
-    match super::export_vcard(&state.db, &auth.user_id()).await {
-        Ok(vcf) => download("text/vcard; charset=utf-8", "contacts.vcf", vcf),
-        Err(e) => e.into_response(),
-    }
+    export(&state, auth, true).await
 }
 
 /// `GET /campaigns/{id}/report.csv`: one campaign's recipients and what became of their texts.

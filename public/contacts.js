@@ -283,7 +283,8 @@
     say('[data-campaign-status]', '');
     const summary = el('p', {},
       p.recipients + ' recipients' + (p.opted_out ? ' (' + p.opted_out + ' opted out, skipped)' : '') +
-      ' · ' + p.total_segments + ' segments in all (at most ' + p.most_segments + ' per text; carriers bill per segment)');
+      ' · ' + p.total_segments + ' segments in all (at most ' + p.most_segments + ' per text; carriers bill per segment)' +
+      ' · Cost: ' + (p.cost || 'unknown until an admin enters the price of a segment (Admin → Text price)'));
     const samples = el('ul', { class: 'rows', 'aria-label': 'How it reads' });
     p.samples.forEach((s) => {
       const li = el('li', { class: 'row' });

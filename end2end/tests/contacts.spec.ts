@@ -245,6 +245,19 @@ test('an admin sets the mail server and a number forwards its texts by email', a
   await server.getByRole('button', { name: 'Save mail server' }).click();
   await expect(server.getByRole('status')).toHaveText('Saved.');
   await expect(server.getByLabel('Password')).toHaveAttribute('placeholder', /Saved/);
+  const replies = page.getByRole('form', { name: 'Replies by email' });
+  await replies.getByLabel('Reply address').fill('replies@sms.example.com');
+  await replies.getByRole('button', { name: 'Save reply address' }).click();
+  await expect(page.getByText('Saved: replies come back as texts.')).toBeVisible();
+  await expect(page.getByText(/Authorization: Bearer \S{20,}/)).toBeVisible();
+  await expect(page.getByText(/\/webhooks\/email$/)).toBeVisible();
+  const price = page.getByRole('form', { name: 'Text price' });
+  await price.getByLabel('Price of one segment').fill('0.0079 USD');
+  await price.getByRole('button', { name: 'Save price' }).click();
+  await expect(page.getByText('Saved.', { exact: true }).last()).toBeVisible();
+  await price.getByLabel('Price of one segment').fill('lots');
+  await price.getByRole('button', { name: 'Save price' }).click();
+  await expect(page.getByText('like 0.0079 USD')).toBeVisible();
   await expectAccessible(page);
 
   await open(page, '/numbers');
@@ -269,6 +282,7 @@ test('a campaign to 50 contacts completes, its report live', async () => {
   await form.getByLabel('Message').fill('Hi {first_name}, party on Saturday!');
   await form.getByRole('button', { name: 'Preview' }).click();
   await expect(page.getByText('50 recipients · 50 segments in all')).toBeVisible();
+  await expect(page.getByText('Cost: nothing (sandbox texts are free)')).toBeVisible();
   await expect(page.getByRole('list', { name: 'How it reads' })).toContainText('Hi Guest, party on Saturday!');
   await page.getByRole('button', { name: 'Start campaign' }).click();
   const report = page.getByRole('listitem', { name: 'Campaign Party invite' });

@@ -107,6 +107,12 @@ pub fn build_router(state: AppState) -> Router {
         .route("/campaigns/{id}/report.csv", get(contacts::campaign_report))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
+        .route(
+            "/webhooks/email",
+            post(app::server::email::replies::webhook).layer(DefaultBodyLimit::max(
+                app::server::email::replies::EMAIL_LIMIT,
+            )),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), render);
     // Client files: built into a release binary, else from the site root (served with the
     // whole request: leptos's own file handler passes on only Accept-Encoding, so a

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::types::{
-    CannedReply, ConversationSummary, EmailSettingsView, MediaLimits, SearchHit, Thread,
+    CannedReply, ConversationSummary, EmailRepliesView, EmailSettingsView, MediaLimits, SearchHit,
+    Thread,
 };
 
 #[server(endpoint = "conversations")]
@@ -127,7 +128,7 @@ pub async fn delete_canned_reply(id: String) -> Result<(), AppError> {
     canned::delete(&context::state()?.db, &me.user_id(), &id).await
 }
 
-/// Admin → Email: the SMTP server texts are forwarded through (public/email.js).
+/// Admin → Email: the SMTP server texts are forwarded through (public/admin.js).
 #[server(endpoint = "email_settings")]
 pub async fn email_settings() -> Result<EmailSettingsView, AppError> {
     use crate::server::{context, email};
@@ -161,6 +162,43 @@ pub async fn save_email_settings(
         },
     )
     .await
+}
+
+/// Admin → Email: replies by email (the inbound address and the mail server's key).
+#[server(endpoint = "email_replies")]
+pub async fn email_replies() -> Result<EmailRepliesView, AppError> {
+    use crate::server::{context, email};
+    context::require_admin()?;
+    email::replies::view(&context::state()?).await
+}
+
+/// Turns replies by email on at `address` ('' turns them off); `new_key` replaces the key.
+#[server(endpoint = "save_email_replies")]
+pub async fn save_email_replies(
+    #[server(default)] address: String,
+    #[server(default)] new_key: bool,
+) -> Result<(), AppError> {
+    use crate::server::{context, email};
+    context::require_admin()?;
+    let state = context::state()?;
+    email::replies::save(&state.db, &state.secret, &address, new_key).await
+}
+
+/// Admin → Text price: what one text segment costs, for campaign estimates ('' if unset).
+#[server(endpoint = "segment_price")]
+pub async fn segment_price() -> Result<String, AppError> {
+    use crate::server::{campaigns, context};
+    context::require_admin()?;
+    let price = campaigns::segment_price(&context::state()?.db).await?;
+    Ok(price.map(|p| p.to_text()).unwrap_or_default())
+}
+
+/// Sets the price of one text segment (`0.0079 USD`; '' forgets it). Admins only.
+#[server(endpoint = "set_segment_price")]
+pub async fn set_segment_price(#[server(default)] price: String) -> Result<(), AppError> {
+    use crate::server::{campaigns, context};
+    context::require_admin()?;
+    campaigns::set_segment_price(&context::state()?.db, &price).await
 }
 
 /// Sends a test email to `to` through the saved server (admins).

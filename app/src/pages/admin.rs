@@ -11,8 +11,9 @@ use super::simulator::Simulator;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    // The mail server texts are forwarded through: public/email.js fills its card.
-    crate::live::page_script("/email.js");
+    // The mail server texts are forwarded through, and the price of a text: public/admin.js
+    // fills their cards.
+    crate::live::page_script("/admin.js");
     view! {
         <Title text="Admin" />
         <section class="page">
@@ -22,6 +23,7 @@ pub fn AdminPage() -> impl IntoView {
             <AllNumbers />
             <CarrierSettings />
             <div class="card" data-email-settings=""></div>
+            <div class="card" data-segment-price=""></div>
             <Simulator />
         </section>
     }

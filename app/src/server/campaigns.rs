@@ -113,15 +113,128 @@ async fn audience(db: &Db, user_id: &UserId, tag: &str) -> AppResult<Vec<Recipie
         .collect())
 }
 
-async fn owned_number(db: &Db, user_id: &UserId, number_id: &NumberId) -> AppResult<String> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
+/// The number's E.164 and its carrier, if it is the user's.
+async fn owned_number(
+    db: &Db,
+    user_id: &UserId,
+    number_id: &NumberId,
+) -> AppResult<(String, String)> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
             .bind(number_id)
             .bind(user_id)
             .fetch_optional(db.pool())
             .await?;
-    row.map(|(e164,)| e164)
-        .ok_or_else(|| AppError::not_found("That number"))
+    row.ok_or_else(|| AppError::not_found("That number"))
+}
+
+/// What one text segment costs at the instance's carrier, as an admin entered it (Admin →
+/// Text price): carriers bill per segment at the rate of each instance's own contract, and
+/// their APIs don't say it before a text is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentPrice {
+    /// Millionths of the currency's unit.
+    pub micros: i64,
+    /// ISO 4217, as `USD`.
+    pub currency: String,
+}
+
+const SEGMENT_PRICE_KEY: &str = "segment_price";
+/// The most a segment may be said to cost: a typo's guard, well above any carrier's rate.
+const MAX_SEGMENT_MICROS: i64 = 1_000_000;
+
+impl SegmentPrice {
+    /// Reads `0.0079 USD` (or `0.0079`, in US dollars). Six decimals at most.
+    pub fn parse(text: &str) -> AppResult<SegmentPrice> {
+        let bad = || {
+            AppError::invalid(
+                "Write the price of one segment as a number and a currency, like 0.0079 USD.",
+            )
+        };
+        let mut words = text.split_whitespace();
+        let amount = words.next().ok_or_else(bad)?;
+        let currency = words.next().unwrap_or("USD").to_uppercase();
+        if words.next().is_some()
+            || currency.len() != 3
+            || !currency.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(bad());
+        }
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+        if whole.is_empty() && fraction.is_empty()
+            || whole.len() > 2
+            || fraction.len() > 6
+            || !whole
+                .bytes()
+                .chain(fraction.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let digits = |s: &str| s.parse::<i64>().unwrap_or(0);
+        let micros = digits(whole) * 1_000_000 + digits(&format!("{fraction:0<6}"));
+        if micros > MAX_SEGMENT_MICROS {
+            return Err(AppError::invalid(
+                "A segment costs at most 1 (in its currency): is there a typo?",
+            ));
+        }
+        Ok(SegmentPrice { micros, currency })
+    }
+
+    /// `micros` as a decimal with at least `min_decimals` and at most six, trailing zeros cut.
+    fn decimal(micros: i64, min_decimals: usize) -> String {
+        let text = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        let cut = text.trim_end_matches('0');
+        let decimals = cut.len() - cut.find('.').unwrap_or(cut.len()) - 1;
+        if decimals >= min_decimals {
+            cut.to_string()
+        } else {
+            format!("{cut}{}", "0".repeat(min_decimals - decimals))
+        }
+    }
+
+    /// As an admin writes it: `0.0079 USD`.
+    pub fn to_text(&self) -> String {
+        format!("{} {}", Self::decimal(self.micros, 2), self.currency)
+    }
+
+    /// What `segments` cost, rounded up to the cent: `0.41 USD`.
+    pub fn of(&self, segments: i64) -> String {
+        let micros = self.micros.saturating_mul(segments);
+        let cents = micros.saturating_add(9_999) / 10_000;
+        format!("{} {}", Self::decimal(cents * 10_000, 2), self.currency)
+    }
+}
+
+/// The price admins entered, if any.
+pub async fn segment_price(db: &Db) -> AppResult<Option<SegmentPrice>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM instance_settings WHERE key = $1")
+            .bind(SEGMENT_PRICE_KEY)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.and_then(|(text,)| SegmentPrice::parse(&text).ok()))
+}
+
+/// Sets the price of a segment (`0.0079 USD`), or forgets it (an empty text).
+pub async fn set_segment_price(db: &Db, text: &str) -> AppResult<()> {
+    if text.trim().is_empty() {
+        sqlx::query("DELETE FROM instance_settings WHERE key = $1")
+            .bind(SEGMENT_PRICE_KEY)
+            .execute(db.pool())
+            .await?;
+        return Ok(());
+    }
+    let price = SegmentPrice::parse(text)?;
+    sqlx::query(
+        "INSERT INTO instance_settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(SEGMENT_PRICE_KEY)
+    .bind(price.to_text())
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 async fn opted_out_peers(
@@ -158,7 +271,7 @@ pub async fn preview(
     tag: &str,
 ) -> AppResult<CampaignPreview> {
     check_body(body)?;
-    owned_number(db, user_id, number_id).await?;
+    let (_, carrier) = owned_number(db, user_id, number_id).await?;
     let tag = tag.trim().to_lowercase();
     let people = audience(db, user_id, &tag).await?;
     let opted_out = opted_out_peers(db, number_id).await?;
@@ -180,6 +293,19 @@ pub async fn preview(
             });
         }
     }
+    preview.cost = if carrier == "sandbox" {
+        "nothing (sandbox texts are free)".into()
+    } else {
+        match segment_price(db).await? {
+            Some(price) => format!(
+                "about {} ({} segments at {})",
+                price.of(preview.total_segments),
+                preview.total_segments,
+                price.to_text()
+            ),
+            None => String::new(),
+        }
+    };
     Ok(preview)
 }
 
@@ -568,6 +694,36 @@ mod tests {
             fields: vec![("Rank".into(), "Admiral".into())],
             peer: "+12025550199".into(),
         }
+    }
+
+    #[test]
+    fn segment_prices_read_as_admins_write_them() {
+        let price = SegmentPrice::parse("0.0079 usd").unwrap();
+        assert_eq!(price.micros, 7_900);
+        assert_eq!(price.to_text(), "0.0079 USD");
+        assert_eq!(SegmentPrice::parse(".5").unwrap().to_text(), "0.50 USD");
+        assert_eq!(SegmentPrice::parse("1 EUR").unwrap().to_text(), "1.00 EUR");
+        // 82 segments at 0.0079 are 0.6478: rounded up to the cent.
+        assert_eq!(price.of(82), "0.65 USD");
+        assert_eq!(price.of(0), "0.00 USD");
+        assert_eq!(SegmentPrice::parse("0.000001").unwrap().of(3), "0.01 USD");
+        for bad in [
+            "",
+            "abc",
+            "0.0000001",
+            "1.5",
+            "-1",
+            "1,5",
+            "0.01 US",
+            "0.01 USD x",
+            "1e3",
+            ".",
+            "0.01 U$D",
+        ] {
+            assert!(SegmentPrice::parse(bad).is_err(), "{bad:?} was taken");
+        }
+        // Huge counts don't overflow.
+        assert!(price.of(i64::MAX).ends_with(" USD"));
     }
 
     #[test]

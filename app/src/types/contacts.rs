@@ -54,6 +54,9 @@ crate::types::answers! {
         /// the carrier bills).
         pub most_segments: i64,
         pub total_segments: i64,
+        /// What the segments cost at the price an admin entered (`about 0.41 USD (…)`),
+        /// or empty when no price is known.
+        pub cost: String,
         /// The first few recipients' texts as they will read them.
         pub samples: Vec<CampaignSample>,
     }

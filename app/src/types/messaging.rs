@@ -93,6 +93,14 @@ crate::types::answers! {
         pub from: String,
     }
 
+    /// Admin → Email: where replies to forwarded texts come in (empty when off), the key
+    /// the mail server presents, and the URL it posts them to.
+    pub struct EmailRepliesView {
+        pub address: String,
+        pub key: String,
+        pub webhook: String,
+    }
+
     /// A message found by search.
     pub struct SearchHit {
         pub conversation_id: String,

@@ -799,6 +799,10 @@ async fn a_campaign_reaches_every_contact_but_the_opted_out(app: &TestApp) {
         "Hi Person1, our sale starts Friday. Reply STOP to opt out."
     );
     assert_eq!((preview.most_segments, preview.total_segments), (1, 49));
+    assert!(
+        preview.cost.contains("sandbox texts are free"),
+        "{preview:?}"
+    );
     let vip: app::types::CampaignPreview = app
         .call(
             &ada,
@@ -901,6 +905,58 @@ async fn a_campaign_reaches_every_contact_but_the_opted_out(app: &TestApp) {
     ));
 }
 
+async fn campaign_costs_come_from_the_admins_segment_price(app: &TestApp) {
+    use app::api::messaging::{SegmentPrice, SetSegmentPrice};
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    fifty_contacts(app, &ada).await;
+    // As if bought from a carrier: its texts cost what the carrier bills.
+    sqlx::query("UPDATE phone_numbers SET carrier = 'telnyx' WHERE id = $1")
+        .bind(number.id.to_string())
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let preview = |body: &str| app::api::contacts::PreviewCampaign {
+        number_id: number.id.to_string(),
+        body: body.into(),
+        tag: String::new(),
+    };
+    let unknown: app::types::CampaignPreview =
+        app.call(&ada, preview("Hi {first_name}")).await.json();
+    assert_eq!(unknown.cost, "", "no price entered: no estimate");
+    let set = |price: &str| SetSegmentPrice {
+        price: price.into(),
+    };
+    for (bad, words) in [
+        ("cheap", "like 0.0079 USD"),
+        ("5 USD", "at most 1"),
+        ("0.01 dollars", "like 0.0079 USD"),
+    ] {
+        invalid(&app.call(&ada, set(bad)).await, words);
+    }
+    assert!(app.call(&ada, set("0.0079 usd")).await.is_ok());
+    let saved: String = app.call(&ada, SegmentPrice {}).await.json();
+    assert_eq!(saved, "0.0079 USD");
+    // 50 texts of two segments each (161 characters): 100 × 0.0079 = 0.79.
+    let long = format!("{{first_name}} {}", "x".repeat(160));
+    let priced: app::types::CampaignPreview = app.call(&ada, preview(&long)).await.json();
+    assert_eq!((priced.recipients, priced.total_segments), (50, 100));
+    assert_eq!(priced.cost, "about 0.79 USD (100 segments at 0.0079 USD)");
+    // Only admins see or set the price; everyone sees the estimate.
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    assert_eq!(
+        app.call(&bea, SegmentPrice {}).await.error(),
+        AppError::Forbidden
+    );
+    assert_eq!(
+        app.call(&bea, set("0.0001")).await.error(),
+        AppError::Forbidden
+    );
+    assert!(app.call(&ada, set("")).await.is_ok());
+    let forgotten: String = app.call(&ada, SegmentPrice {}).await.json();
+    assert_eq!(forgotten, "");
+}
+
 async fn campaigns_pause_resume_cancel_and_are_capped(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
@@ -976,6 +1032,7 @@ on_both_backends!(
     reply_settings_are_checked_and_only_the_owners,
     canned_replies_are_checked_capped_and_private,
     a_campaign_reaches_every_contact_but_the_opted_out,
+    campaign_costs_come_from_the_admins_segment_price,
     campaigns_pause_resume_cancel_and_are_capped,
 );
 

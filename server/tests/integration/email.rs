@@ -254,7 +254,179 @@ async fn mail_settings_are_checked_and_admin_only(app: &TestApp) {
     ));
 }
 
+/// A reply to a forwarded text, as the admin's mail server would post it.
+fn reply_email(from: &str, to: &str, message_id: &str, body: &str) -> String {
+    format!(
+        "From: Ada <{from}>\r\nTo: {to}\r\nSubject: Re: Text from Grace Hopper\r\n\
+         Message-ID: <{message_id}@mail.example.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{body}"
+    )
+}
+
+async fn post_email(app: &TestApp, key: &str, email: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/email", app.base))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "message/rfc822")
+        .body(email.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn replies_by_email_go_out_as_texts_once_and_only_from_the_forward_address(app: &TestApp) {
+    use app::api::messaging::{Conversations, EmailReplies, OpenThread, SaveEmailReplies};
+    let mut sink = Sink::start().await;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada).await;
+    assert!(app.call(&ada, server_at(sink.port)).await.is_ok());
+    let on = SaveEmailReplies {
+        address: "Replies@SMS.example.com".into(),
+        new_key: false,
+    };
+    assert!(app.call(&ada, on).await.is_ok());
+    let replies: app::types::EmailRepliesView = app.call(&ada, EmailReplies {}).await.json();
+    assert_eq!(replies.address, "replies@sms.example.com");
+    assert!(replies.webhook.ends_with("/webhooks/email"));
+    let forward = SetForwardEmail {
+        number_id: number.id.to_string(),
+        email: "ada.mobile@example.com".into(),
+    };
+    assert!(app.call(&ada, forward).await.is_ok());
+    app.call(
+        &ada,
+        SimulateInbound {
+            from: "+12025550199".into(),
+            to: number.e164.to_string(),
+            body: "Are we still on for Friday?".into(),
+            picture: false,
+        },
+    )
+    .await
+    .json::<()>();
+    let mail = sink.next_message().await;
+    let reply_to = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("Reply-To: "))
+        .unwrap_or_else(|| panic!("no Reply-To: {mail}"))
+        .to_string();
+    assert!(
+        reply_to.starts_with("replies+") && reply_to.ends_with("@sms.example.com"),
+        "{reply_to}"
+    );
+    assert!(
+        mail.contains("Reply to this email to answer by text"),
+        "{mail}"
+    );
+
+    let thread = || async {
+        let list: Vec<app::types::ConversationSummary> =
+            app.call(&ada, Conversations {}).await.json();
+        let open = OpenThread {
+            conversation_id: list[0].id.clone(),
+            mark_read: false,
+        };
+        let thread: app::types::Thread = app.call(&ada, open).await.json();
+        thread
+            .messages
+            .into_iter()
+            .filter(|m| m.outgoing)
+            .map(|m| m.body)
+            .collect::<Vec<_>>()
+    };
+    let body = "Yes, see you at 3 =E2=80=94 Ada\r\n\r\nOn Tue, Dec 1, 2026 at 9:00 AM <switchboard@example.com> wrote:\r\n> Are we still on for Friday?\r\n";
+    let email = reply_email("ada.mobile@example.com", &reply_to, "r1", body);
+    // Without the key, or with another, nothing is read.
+    assert_eq!(post_email(app, "", &email).await.status(), 401);
+    assert_eq!(post_email(app, "not-the-key", &email).await.status(), 401);
+    assert!(thread().await.is_empty());
+    // With it: the text above the quote goes out, from the number, once.
+    let answer = post_email(app, &replies.key, &email).await;
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    assert_eq!(
+        thread().await,
+        vec!["Yes, see you at 3 \u{2014} Ada".to_string()]
+    );
+    assert_eq!(post_email(app, &replies.key, &email).await.status(), 200);
+    assert_eq!(thread().await.len(), 1, "a retried email is sent once");
+
+    // Someone else writing to that address, a guessed tag, nothing above the quote: refused.
+    let eve = reply_email("eve@example.com", &reply_to, "r2", "Send money");
+    assert_eq!(post_email(app, &replies.key, &eve).await.status(), 403);
+    let (conversation, tag) = reply_to
+        .trim_end_matches("@sms.example.com")
+        .rsplit_once('.')
+        .unwrap();
+    let forged = format!("{conversation}.{}@sms.example.com", "0".repeat(tag.len()));
+    let guessed = reply_email("ada.mobile@example.com", &forged, "r3", "Hi");
+    assert_eq!(post_email(app, &replies.key, &guessed).await.status(), 404);
+    let quoted_only = reply_email(
+        "ada.mobile@example.com",
+        &reply_to,
+        "r4",
+        "> Are we still on?",
+    );
+    assert_eq!(
+        post_email(app, &replies.key, &quoted_only).await.status(),
+        400
+    );
+    let junk = post_email(app, &replies.key, "not an email at all")
+        .await
+        .status();
+    assert!(matches!(junk.as_u16(), 400 | 404), "{junk}");
+    assert_eq!(thread().await.len(), 1);
+    // Forwarding elsewhere retires the old address; a new key retires the old key.
+    let elsewhere = SetForwardEmail {
+        number_id: number.id.to_string(),
+        email: "ada.desk@example.com".into(),
+    };
+    assert!(app.call(&ada, elsewhere).await.is_ok());
+    let moved = reply_email("ada.desk@example.com", &reply_to, "r5", "Hi again");
+    assert_eq!(post_email(app, &replies.key, &moved).await.status(), 404);
+    let rotate = SaveEmailReplies {
+        address: "replies@sms.example.com".into(),
+        new_key: true,
+    };
+    assert!(app.call(&ada, rotate).await.is_ok());
+    assert_eq!(post_email(app, &replies.key, &email).await.status(), 401);
+    // Admins only; off means off.
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    assert_eq!(
+        app.call(&bea, EmailReplies {}).await.error(),
+        AppError::Forbidden
+    );
+    let bea_on = SaveEmailReplies {
+        address: "bea@example.com".into(),
+        new_key: true,
+    };
+    assert_eq!(app.call(&bea, bea_on).await.error(), AppError::Forbidden);
+    let off = SaveEmailReplies {
+        address: String::new(),
+        new_key: false,
+    };
+    assert!(app.call(&ada, off).await.is_ok());
+    assert_eq!(post_email(app, &replies.key, &email).await.status(), 404);
+    let plus = SaveEmailReplies {
+        address: "replies+x@example.com".into(),
+        new_key: false,
+    };
+    assert!(matches!(
+        app.call(&ada, plus).await.error(),
+        AppError::Invalid(_)
+    ));
+    // Replies add 44 characters before the @: a long address would not be one any more.
+    let long = SaveEmailReplies {
+        address: format!("{}@example.com", "r".repeat(21)),
+        new_key: false,
+    };
+    assert!(matches!(
+        app.call(&ada, long).await.error(),
+        AppError::Invalid(ref m) if m.contains("at most 20 characters")
+    ));
+}
+
 on_both_backends!(
+    replies_by_email_go_out_as_texts_once_and_only_from_the_forward_address,
     texts_arrive_by_email_through_the_admins_mail_server,
     mail_settings_are_checked_and_admin_only,
 );

@@ -1,6 +1,10 @@
 //! Texts to email: an admin configures the SMTP server (host, port, STARTTLS / TLS, user,
 //! password sealed at rest); a number's owner names an address its inbound texts go to.
 //! Each forward is a durable job (`Job::ForwardEmail`), retried, and capped per number.
+//! With an inbound address configured, a reply to that email goes back out as a text
+//! ([`replies`]).
+
+pub mod replies;
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
@@ -220,14 +224,27 @@ pub async fn save(db: &Db, secret: &[u8; 32], input: SmtpInput<'_>) -> AppResult
     Ok(())
 }
 
-/// Sends one plain-text email; the error is in words an admin can act on.
-pub async fn send(smtp: &Smtp, to: &str, subject: &str, body: String) -> Result<(), String> {
+/// Sends one plain-text email (with a Reply-To when replies come back by email); the error
+/// is in words an admin can act on.
+pub async fn send(
+    smtp: &Smtp,
+    to: &str,
+    reply_to: Option<&str>,
+    subject: &str,
+    body: String,
+) -> Result<(), String> {
     let to: Mailbox = to
         .parse()
         .map_err(|_| format!("{to} is not an email address"))?;
-    let message = Message::builder()
-        .from(smtp.from.clone())
-        .to(to)
+    let mut message = Message::builder().from(smtp.from.clone()).to(to);
+    if let Some(reply_to) = reply_to {
+        message = message.reply_to(
+            reply_to
+                .parse()
+                .map_err(|_| format!("{reply_to} is not an email address"))?,
+        );
+    }
+    let message = message
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
         .body(body)
@@ -267,6 +284,7 @@ pub async fn send_test(state: &AppState, admin: &UserId, to: &str) -> AppResult<
     send(
         &smtp,
         &to,
+        None,
         "Switchboard test email",
         format!(
             "This is a test from Switchboard at {}: texts forwarded by email will arrive like this.\n",
@@ -358,11 +376,20 @@ pub async fn forward_inbound(state: &AppState, message_id: &MessageId) -> AppRes
             "\n\n[{pictures} picture(s): see them in Switchboard]"
         ));
     }
+    let reply_to = replies::load(&state.db, &state.secret)
+        .await?
+        .and_then(|r| replies::reply_to(&r, &state.secret, &conversation_id, &to));
+    let how = if reply_to.is_some() {
+        "Reply to this email to answer by text, or in Switchboard"
+    } else {
+        "Reply in Switchboard"
+    };
     text.push_str(&format!(
-        "\n\n-- \nFrom {sender} to {line}. Reply in Switchboard: {}/inbox/{conversation_id}\n",
+        "\n\n-- \nFrom {sender} to {line}. {how}: {}/inbox/{conversation_id}\n",
         state.settings.base_url()
     ));
-    match send(&smtp, &to, &format!("Text from {sender} to {line}"), text).await {
+    let subject = format!("Text from {sender} to {line}");
+    match send(&smtp, &to, reply_to.as_deref(), &subject, text).await {
         Ok(()) => Ok(Forwarded::Sent),
         Err(why) => Ok(Forwarded::Retry(why)),
     }

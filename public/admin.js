@@ -1,0 +1,153 @@
+// The Admin page's plain-JS cards, fetched only by that page so the first-load WASM carries
+// none of them:
+// - Email: the SMTP server inbound texts are forwarded through (host, port, STARTTLS / TLS,
+//   user, password — sealed by the server, never shown again — and the From address), and
+//   "Send a test email" (`email_settings`, `save_email_settings`, `send_test_email`;
+//   server/email.rs).
+// - Text price: what one text segment costs at the carrier, for campaign estimates
+//   (`segment_price`, `set_segment_price`; server/campaigns.rs).
+(function () {
+  'use strict';
+  if (window.SwitchboardAdmin) {
+    window.SwitchboardAdmin.mount();
+    return;
+  }
+
+  async function fillPrice(card) {
+    card.dataset.filled = 'true';
+    const { api } = window.SwitchboardApi;
+    let price;
+    try {
+      price = await api('segment_price');
+    } catch (e) {
+      card.textContent = e.message;
+      return;
+    }
+    card.innerHTML =
+      '<h2>Text price</h2><p class="muted">What one text segment costs at your carrier (see your contract or price list). Campaigns estimate their cost with it; sandbox texts are free.</p>' +
+      '<form class="search" aria-label="Text price"><label for="segment-price" class="visually-hidden">Price of one segment</label>' +
+      '<input id="segment-price" name="price" placeholder="0.0079 USD" autocomplete="off"><button type="submit" class="secondary">Save price</button></form>' +
+      '<p role="status" data-price-status></p>';
+    const form = card.querySelector('form');
+    form.elements.price.value = price;
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const status = card.querySelector('[data-price-status]');
+      api('set_segment_price', { price: form.elements.price.value })
+        .then(() => (status.textContent = form.elements.price.value.trim() ? 'Saved.' : 'Cleared: campaigns show no cost.'))
+        .catch((e) => (status.textContent = e.message));
+    });
+  }
+
+
+  async function fill(card) {
+    card.dataset.filled = 'true';
+    const { api } = window.SwitchboardApi;
+    let s;
+    try {
+      s = await api('email_settings');
+    } catch (e) {
+      card.textContent = e.message;
+      return;
+    }
+    card.innerHTML =
+      '<h2>Email</h2><p class="muted">The mail server that forwards texts by email (each number chooses its address under Numbers → Answering texts).</p>' +
+      '<form class="stack" aria-label="Mail server">' +
+      '<label for="smtp-host">SMTP host</label><input id="smtp-host" name="host" required placeholder="smtp.example.com">' +
+      '<label for="smtp-port">Port</label><input id="smtp-port" name="port" type="number" min="1" max="65535" required>' +
+      '<label for="smtp-security">Security</label><select id="smtp-security" name="security">' +
+      '<option value="starttls">STARTTLS (usually port 587)</option><option value="tls">TLS (usually port 465)</option>' +
+      '<option value="none">None (a mail server on this machine only)</option></select>' +
+      '<label for="smtp-user">User name</label><input id="smtp-user" name="username" autocomplete="off">' +
+      '<label for="smtp-password">Password</label><input id="smtp-password" name="password" type="password" autocomplete="new-password">' +
+      '<label for="smtp-from">From address</label><input id="smtp-from" name="from" type="email" required placeholder="switchboard@example.com">' +
+      '<p role="status" data-smtp-status></p><button type="submit" class="primary">Save mail server</button></form>' +
+      '<form class="search" aria-label="Test email"><label for="smtp-test" class="visually-hidden">Send a test email to</label>' +
+      '<input id="smtp-test" name="to" type="email" required placeholder="you@example.com"><button type="submit" class="secondary">Send a test email</button></form>' +
+      '<p role="status" data-smtp-test-status></p>';
+    const form = card.querySelector('form');
+    form.elements.host.value = s.host;
+    form.elements.port.value = s.port;
+    form.elements.security.value = s.security;
+    form.elements.username.value = s.username;
+    form.elements.password.placeholder = s.password_saved ? 'Saved (leave empty to keep it)' : '';
+    form.elements.from.value = s.from;
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const status = card.querySelector('[data-smtp-status]');
+      const fields = {};
+      for (const key of ['host', 'port', 'security', 'username', 'password', 'from']) fields[key] = form.elements[key].value;
+      api('save_email_settings', fields)
+        .then(() => {
+          status.textContent = 'Saved.';
+          if (form.elements.password.value) form.elements.password.placeholder = 'Saved (leave empty to keep it)';
+          form.elements.password.value = '';
+        })
+        .catch((e) => (status.textContent = e.message));
+    });
+    const test = card.querySelectorAll('form')[1];
+    test.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const status = card.querySelector('[data-smtp-test-status]');
+      status.textContent = 'Sending…';
+      api('send_test_email', { to: test.elements.to.value })
+        .then(() => (status.textContent = 'Sent: check that inbox.'))
+        .catch((e) => (status.textContent = e.message));
+    });
+    fillReplies(card);
+  }
+
+  // Replies by email: an inbound address whose +tagged forms go in each forwarded text's
+  // Reply-To; the admin's mail server posts what arrives there to the webhook with the key.
+  async function fillReplies(card) {
+    const { api } = window.SwitchboardApi;
+    const part = document.createElement('div');
+    card.append(part);
+    const show = (r) => {
+      part.innerHTML =
+        '<h3>Replies by email (optional)</h3>' +
+        '<p class="muted">Name an address your mail server receives for: a reply to a forwarded text then goes back out as a text. The server hands each email to the address below as it arrived (see the README, “Replies by email”).</p>' +
+        '<form class="search" aria-label="Replies by email"><label for="reply-address" class="visually-hidden">Reply address</label>' +
+        '<input id="reply-address" name="address" type="email" placeholder="replies@sms.example.com">' +
+        '<button type="submit" class="secondary">Save reply address</button></form>' +
+        '<p role="status" data-replies-status></p><dl data-replies-hook hidden><dt>Post emails to</dt><dd><code></code></dd>' +
+        '<dt>With the header</dt><dd><code></code></dd></dl>';
+      const form = part.querySelector('form');
+      form.elements.address.value = r.address;
+      const hook = part.querySelector('[data-replies-hook]');
+      if (r.address) {
+        hook.hidden = false;
+        const codes = hook.querySelectorAll('code');
+        codes[0].textContent = r.webhook;
+        codes[1].textContent = 'Authorization: Bearer ' + r.key;
+      }
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const status = part.querySelector('[data-replies-status]');
+        api('save_email_replies', { address: form.elements.address.value })
+          .then(() => api('email_replies'))
+          .then((saved) => {
+            show(saved);
+            part.querySelector('[data-replies-status]').textContent = saved.address ? 'Saved: replies come back as texts.' : 'Replies by email are off.';
+          })
+          .catch((e) => (status.textContent = e.message));
+      });
+    };
+    try {
+      show(await api('email_replies'));
+    } catch (e) {
+      part.textContent = e.message;
+    }
+  }
+
+  function mount() {
+    const card = document.querySelector('[data-email-settings]:not([data-filled])');
+    if (card) fill(card);
+    const price = document.querySelector('[data-segment-price]:not([data-filled])');
+    if (price) fillPrice(price);
+  }
+
+  window.SwitchboardAdmin = { mount };
+  new MutationObserver(mount).observe(document.body, { childList: true, subtree: true });
+  mount();
+})();

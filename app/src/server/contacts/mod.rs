@@ -48,7 +48,7 @@ pub struct ContactInput {
 }
 
 /// A contact that passed every check, numbers in E.164.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CheckedContact {
     pub name: String,
     pub numbers: Vec<E164>,

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::server::events::EventBus;
 use crate::server::ids::{NumberId, UserId, E164};
 use crate::server::jobs::{self, Job};
-use crate::server::{crypto, now_ms, phone, AppState, Db};
+use crate::server::{crypto, instance_settings, now_ms, phone, AppState, Db};
 use crate::types::{CampaignPreview, CampaignReport, CampaignSample, LiveEvent};
 
 /// Campaigns one person may have sending (or paused) at once.
@@ -208,33 +208,17 @@ impl SegmentPrice {
 
 /// The price admins entered, if any.
 pub async fn segment_price(db: &Db) -> AppResult<Option<SegmentPrice>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM instance_settings WHERE key = $1")
-            .bind(SEGMENT_PRICE_KEY)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(row.and_then(|(text,)| SegmentPrice::parse(&text).ok()))
+    let saved = instance_settings::get(db, SEGMENT_PRICE_KEY).await?;
+    Ok(saved.and_then(|text| SegmentPrice::parse(&text).ok()))
 }
 
 /// Sets the price of a segment (`0.0079 USD`), or forgets it (an empty text).
 pub async fn set_segment_price(db: &Db, text: &str) -> AppResult<()> {
     if text.trim().is_empty() {
-        sqlx::query("DELETE FROM instance_settings WHERE key = $1")
-            .bind(SEGMENT_PRICE_KEY)
-            .execute(db.pool())
-            .await?;
-        return Ok(());
+        return instance_settings::clear(db, SEGMENT_PRICE_KEY).await;
     }
     let price = SegmentPrice::parse(text)?;
-    sqlx::query(
-        "INSERT INTO instance_settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(SEGMENT_PRICE_KEY)
-    .bind(price.to_text())
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    instance_settings::put(db, SEGMENT_PRICE_KEY, &price.to_text()).await
 }
 
 async fn opted_out_peers(

@@ -17,6 +17,7 @@ pub mod events;
 #[cfg(test)]
 pub(crate) mod fuzzing;
 pub mod ids;
+pub mod instance_settings;
 pub mod jobs;
 pub mod media;
 pub mod messaging;

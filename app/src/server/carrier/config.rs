@@ -19,7 +19,7 @@ use sha2::Sha256;
 
 use super::Carrier;
 use crate::error::{AppError, AppResult};
-use crate::server::{now_ms, Db};
+use crate::server::{instance_settings, now_ms, Db};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -232,12 +232,7 @@ struct Saved {
 
 /// The settings an admin saved (secrets opened), with when; None if never saved.
 pub async fn load_saved(db: &Db, secret: &[u8; 32]) -> AppResult<Option<(CarrierConfig, i64)>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM instance_settings WHERE key = $1")
-            .bind(SETTINGS_KEY)
-            .fetch_optional(db.pool())
-            .await?;
-    let Some((value,)) = row else {
+    let Some(value) = instance_settings::get(db, SETTINGS_KEY).await? else {
         return Ok(None);
     };
     let saved: Saved = serde_json::from_str(&value).map_err(AppError::internal)?;
@@ -273,14 +268,7 @@ pub async fn save(db: &Db, secret: &[u8; 32], config: &CarrierConfig) -> AppResu
         saved_at,
     })
     .map_err(AppError::internal)?;
-    sqlx::query(
-        "INSERT INTO instance_settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(SETTINGS_KEY)
-    .bind(value)
-    .execute(db.pool())
-    .await?;
+    instance_settings::put(db, SETTINGS_KEY, &value).await?;
     Ok(saved_at)
 }
 

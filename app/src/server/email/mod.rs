@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::server::carrier::config::{open, seal};
 use crate::server::ids::{MessageId, NumberId, UserId};
 use crate::server::throttle::{self, Limit};
-use crate::server::{phone, AppState, Db};
+use crate::server::{instance_settings, phone, AppState, Db};
 use crate::types::EmailSettingsView;
 
 const SETTINGS_KEY: &str = "smtp";
@@ -88,12 +88,9 @@ pub struct Smtp {
 }
 
 async fn load_saved(db: &Db) -> AppResult<Option<Saved>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM instance_settings WHERE key = $1")
-            .bind(SETTINGS_KEY)
-            .fetch_optional(db.pool())
-            .await?;
-    row.map(|(value,)| serde_json::from_str(&value).map_err(AppError::internal))
+    let saved = instance_settings::get(db, SETTINGS_KEY).await?;
+    saved
+        .map(|value| serde_json::from_str(&value).map_err(AppError::internal))
         .transpose()
 }
 
@@ -213,15 +210,8 @@ pub async fn save(db: &Db, secret: &[u8; 32], input: SmtpInput<'_>) -> AppResult
         password_sealed,
         from,
     };
-    sqlx::query(
-        "INSERT INTO instance_settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(SETTINGS_KEY)
-    .bind(serde_json::to_string(&saved).map_err(AppError::internal)?)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let value = serde_json::to_string(&saved).map_err(AppError::internal)?;
+    instance_settings::put(db, SETTINGS_KEY, &value).await
 }
 
 /// Sends one plain-text email (with a Reply-To when replies come back by email); the error

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::config::{open, seal};
 use crate::server::ids::{ConversationId, NumberId, UserId};
-use crate::server::{crypto, now_ms, AppState, Db};
+use crate::server::{crypto, instance_settings, now_ms, AppState, Db};
 use crate::types::EmailRepliesView;
 
 const SETTINGS_KEY: &str = "email_replies";
@@ -46,12 +46,7 @@ pub struct Replies {
 }
 
 pub async fn load(db: &Db, secret: &[u8; 32]) -> AppResult<Option<Replies>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM instance_settings WHERE key = $1")
-            .bind(SETTINGS_KEY)
-            .fetch_optional(db.pool())
-            .await?;
-    let Some((value,)) = row else {
+    let Some(value) = instance_settings::get(db, SETTINGS_KEY).await? else {
         return Ok(None);
     };
     let saved: Saved = serde_json::from_str(&value).map_err(AppError::internal)?;
@@ -86,11 +81,7 @@ pub async fn view(state: &AppState) -> AppResult<EmailRepliesView> {
 /// Turns replies on at `address` (a new key unless one is kept), or off ('').
 pub async fn save(db: &Db, secret: &[u8; 32], address: &str, new_key: bool) -> AppResult<()> {
     if address.trim().is_empty() {
-        sqlx::query("DELETE FROM instance_settings WHERE key = $1")
-            .bind(SETTINGS_KEY)
-            .execute(db.pool())
-            .await?;
-        return Ok(());
+        return instance_settings::clear(db, SETTINGS_KEY).await;
     }
     let address = super::check_address(address)?.to_lowercase();
     if address
@@ -120,15 +111,8 @@ pub async fn save(db: &Db, secret: &[u8; 32], address: &str, new_key: bool) -> A
         address,
         key_sealed: seal(secret, KEY_FIELD, &key),
     };
-    sqlx::query(
-        "INSERT INTO instance_settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(SETTINGS_KEY)
-    .bind(serde_json::to_string(&saved).map_err(AppError::internal)?)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let value = serde_json::to_string(&saved).map_err(AppError::internal)?;
+    instance_settings::put(db, SETTINGS_KEY, &value).await
 }
 
 /// 80 bits of HMAC-SHA256 in lowercase base32: mail servers may change an address's case.

@@ -3,7 +3,9 @@
 // - Email: the SMTP server inbound texts are forwarded through (host, port, STARTTLS / TLS,
 //   user, password — sealed by the server, never shown again — and the From address), and
 //   "Send a test email" (`email_settings`, `save_email_settings`, `send_test_email`;
-//   server/email.rs).
+//   server/email/mod.rs).
+// - Replies by email: the inbound address, the webhook and its key, and "New key"
+//   (`email_replies`, `save_email_replies`; server/email/replies.rs).
 // - Text price: what one text segment costs at the carrier, for campaign estimates
 //   (`segment_price`, `set_segment_price`; server/campaigns.rs).
 (function () {
@@ -13,16 +15,21 @@
     return;
   }
 
-  async function fillPrice(card) {
+  // Marks the card as taken and reads what it shows; on a refusal the card says why.
+  async function read(card, fn) {
     card.dataset.filled = 'true';
-    const { api } = window.SwitchboardApi;
-    let price;
     try {
-      price = await api('segment_price');
+      return await window.SwitchboardApi.api(fn);
     } catch (e) {
       card.textContent = e.message;
-      return;
+      return null;
     }
+  }
+
+  async function fillPrice(card) {
+    const { api } = window.SwitchboardApi;
+    const price = await read(card, 'segment_price');
+    if (price === null) return;
     card.innerHTML =
       '<h2>Text price</h2><p class="muted">What one text segment costs at your carrier (see your contract or price list). Campaigns estimate their cost with it; sandbox texts are free.</p>' +
       '<form class="search" aria-label="Text price"><label for="segment-price" class="visually-hidden">Price of one segment</label>' +
@@ -41,15 +48,9 @@
 
 
   async function fill(card) {
-    card.dataset.filled = 'true';
     const { api } = window.SwitchboardApi;
-    let s;
-    try {
-      s = await api('email_settings');
-    } catch (e) {
-      card.textContent = e.message;
-      return;
-    }
+    const s = await read(card, 'email_settings');
+    if (s === null) return;
     card.innerHTML =
       '<h2>Email</h2><p class="muted">The mail server that forwards texts by email (each number chooses its address under Numbers → Answering texts).</p>' +
       '<form class="stack" aria-label="Mail server">' +
@@ -111,27 +112,36 @@
         '<input id="reply-address" name="address" type="email" placeholder="replies@sms.example.com">' +
         '<button type="submit" class="secondary">Save reply address</button></form>' +
         '<p role="status" data-replies-status></p><dl data-replies-hook hidden><dt>Post emails to</dt><dd><code></code></dd>' +
-        '<dt>With the header</dt><dd><code></code></dd></dl>';
+        '<dt>With the header</dt><dd><code></code></dd></dl>' +
+        '<button type="button" class="secondary" data-new-key hidden>New key</button>';
       const form = part.querySelector('form');
       form.elements.address.value = r.address;
       const hook = part.querySelector('[data-replies-hook]');
+      const newKey = part.querySelector('[data-new-key]');
       if (r.address) {
         hook.hidden = false;
+        newKey.hidden = false;
         const codes = hook.querySelectorAll('code');
         codes[0].textContent = r.webhook;
         codes[1].textContent = 'Authorization: Bearer ' + r.key;
       }
-      form.addEventListener('submit', (event) => {
-        event.preventDefault();
+      // Saves the address (with a new key when asked: the old one stops working at once).
+      const save = (fields, said) => {
         const status = part.querySelector('[data-replies-status]');
-        api('save_email_replies', { address: form.elements.address.value })
+        api('save_email_replies', fields)
           .then(() => api('email_replies'))
           .then((saved) => {
             show(saved);
-            part.querySelector('[data-replies-status]').textContent = saved.address ? 'Saved: replies come back as texts.' : 'Replies by email are off.';
+            part.querySelector('[data-replies-status]').textContent = saved.address ? said : 'Replies by email are off.';
           })
           .catch((e) => (status.textContent = e.message));
+      };
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        save({ address: form.elements.address.value }, 'Saved: replies come back as texts.');
       });
+      newKey.addEventListener('click', () =>
+        save({ address: r.address, new_key: true }, 'New key: give it to your mail server; the old one no longer works.'));
     };
     try {
       show(await api('email_replies'));

@@ -249,8 +249,13 @@ test('an admin sets the mail server and a number forwards its texts by email', a
   await replies.getByLabel('Reply address').fill('replies@sms.example.com');
   await replies.getByRole('button', { name: 'Save reply address' }).click();
   await expect(page.getByText('Saved: replies come back as texts.')).toBeVisible();
-  await expect(page.getByText(/Authorization: Bearer \S{20,}/)).toBeVisible();
+  const bearer = page.getByText(/Authorization: Bearer \S{20,}/);
+  await expect(bearer).toBeVisible();
   await expect(page.getByText(/\/webhooks\/email$/)).toBeVisible();
+  const firstKey = await bearer.textContent();
+  await page.getByRole('button', { name: 'New key' }).click();
+  await expect(page.getByText(/^New key: give it to your mail server/)).toBeVisible();
+  await expect(bearer).not.toHaveText(firstKey!);
   const price = page.getByRole('form', { name: 'Text price' });
   await price.getByLabel('Price of one segment').fill('0.0079 USD');
   await price.getByRole('button', { name: 'Save price' }).click();

@@ -374,7 +374,25 @@ async fn replies_by_email_go_out_as_texts_once_and_only_from_the_forward_address
         .await
         .status();
     assert!(matches!(junk.as_u16(), 400 | 404), "{junk}");
+    // An email over the size limit is refused before it is read.
+    let huge = reply_email(
+        "ada.mobile@example.com",
+        &reply_to,
+        "r6",
+        &"Yes. ".repeat(app::server::email::replies::EMAIL_LIMIT / 5 + 1),
+    );
+    assert_eq!(post_email(app, &replies.key, &huge).await.status(), 413);
     assert_eq!(thread().await.len(), 1);
+    // Just under it (over axum's 2 MB default: the limit is ours), a long quote is fine.
+    let quote = "> Are we still on for Friday?\r\n".repeat(3 * 1024 * 1024 / 31);
+    let long = reply_email(
+        "ada.mobile@example.com",
+        &reply_to,
+        "r7",
+        &format!("Fine.\r\n{quote}"),
+    );
+    assert_eq!(post_email(app, &replies.key, &long).await.status(), 200);
+    assert_eq!(thread().await.len(), 2);
     // Forwarding elsewhere retires the old address; a new key retires the old key.
     let elsewhere = SetForwardEmail {
         number_id: number.id.to_string(),

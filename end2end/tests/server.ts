@@ -121,6 +121,9 @@ export async function buyNumber(page: Page, areaCode: string): Promise<string> {
   await open(page, '/numbers');
   await page.getByLabel('Area code').fill(areaCode);
   await page.getByRole('button', { name: 'Search' }).click();
+  // Search is a plain GET form: a new page. A Buy clicked before it hydrates is the
+  // no-JavaScript post, which shows no status line (seen once in CI under load).
+  await ready(page, true);
   const buy = page.getByRole('button', { name: /^Buy / }).first();
   await expect(buy).toBeVisible();
   const label = (await buy.getAttribute('aria-label'))!.replace('Buy ', '');

@@ -7,6 +7,7 @@
 use sqlx::{Any, Transaction};
 
 use crate::error::{AppError, AppResult};
+use crate::server::carrier::config::CarrierKind;
 use crate::server::events::EventBus;
 use crate::server::ids::{NumberId, UserId, E164};
 use crate::server::jobs::{self, Job};
@@ -277,7 +278,7 @@ pub async fn preview(
             });
         }
     }
-    preview.cost = if carrier == "sandbox" {
+    preview.cost = if CarrierKind::parse(&carrier) == Some(CarrierKind::Sandbox) {
         "nothing (sandbox texts are free)".into()
     } else {
         match segment_price(db).await? {

@@ -601,6 +601,54 @@ async fn keyword_rules_and_the_away_message_answer_once_without_loops(app: &Test
     );
 }
 
+/// Texts that arrive together are stored in one transaction; the guards must count the
+/// answers given earlier in that same group (they are read once per group).
+async fn guards_hold_within_one_group_of_texts(app: &TestApp) {
+    use app::server::carrier::CarrierEvent;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let mut set = rules(&[("contains", "price", "Prices: example.com/prices")]);
+    set.number_id = number.id.to_string();
+    assert!(app.call(&ada, set).await.is_ok());
+    assert!(app
+        .call(&ada, away(&number, "always", "Away until Monday."))
+        .await
+        .is_ok());
+    let texts = [
+        (GRACE, "good morning"),
+        (GRACE, "anyone there?"),
+        (GRACE, "STOP"),
+        (GRACE, "price?"),
+    ]
+    .into_iter()
+    .chain((0..8).map(|_| ("+12025550142", "price?")));
+    let events: Vec<CarrierEvent> = texts
+        .enumerate()
+        .map(|(i, (from, body))| CarrierEvent::Inbound {
+            event_id: format!("group-{i}"),
+            carrier_message_id: format!("group-msg-{i}"),
+            from: from.into(),
+            to: number.e164.to_string(),
+            body: body.into(),
+            media: vec![],
+        })
+        .collect();
+    let group: Vec<(&str, &CarrierEvent)> = events.iter().map(|e| ("sandbox", e)).collect();
+    app::server::messaging::ingest_together(&app.state, &group)
+        .await
+        .unwrap();
+    assert_eq!(
+        automatic_texts(app, "Away until Monday.").await,
+        1,
+        "once per peer"
+    );
+    assert_eq!(
+        automatic_texts(app, "Prices: example.com/prices").await,
+        app::server::messaging::auto_reply::MAX_AUTOMATIC_PER_HOUR,
+        "the loop guard counts answers given in the same group; none after STOP"
+    );
+}
+
 async fn reply_settings_are_checked_and_only_the_owners(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
@@ -1029,6 +1077,7 @@ on_both_backends!(
     stop_start_and_help_work_per_number,
     carrier_unsubscribed_errors_mark_the_opt_out,
     keyword_rules_and_the_away_message_answer_once_without_loops,
+    guards_hold_within_one_group_of_texts,
     reply_settings_are_checked_and_only_the_owners,
     canned_replies_are_checked_capped_and_private,
     a_campaign_reaches_every_contact_but_the_opted_out,

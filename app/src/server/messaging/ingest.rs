@@ -110,8 +110,9 @@ async fn ingest_group(state: &AppState, group: Vec<PendingIngest>) {
     }
 }
 
-/// Stores `events` in one transaction, then tells open tabs and the job worker.
-async fn ingest_together(
+/// Stores `events` in one transaction, then tells open tabs and the job worker. (The
+/// ingestor's step; public so tests can store a group of their choosing.)
+pub async fn ingest_together(
     state: &AppState,
     events: &[(&str, &CarrierEvent)],
 ) -> AppResult<Vec<Ingested>> {
@@ -258,6 +259,16 @@ struct Landing {
     id: ConversationId,
 }
 
+impl Landing {
+    fn guarded(&self) -> auto_reply::Guarded<'_> {
+        auto_reply::Guarded {
+            conversation_id: &self.id,
+            number_id: &self.number_id,
+            peer: &self.peer,
+        }
+    }
+}
+
 /// Stores inbound texts in a fixed number of statements however many there are (ingest
 /// throughput is counted in statements, each a round trip to the database's writer): the
 /// numbers' "last inbound" set, returning who owns them (and whether they have devices to
@@ -401,6 +412,12 @@ async fn store_inbound(
     texted.sort_unstable();
     texted.dedup();
     let repliers = auto_reply::load(tx, &texted).await?;
+    let guarded: Vec<auto_reply::Guarded> = landings
+        .iter()
+        .filter(|l| repliers.contains_key(&l.number_id))
+        .map(Landing::guarded)
+        .collect();
+    let mut guard = auto_reply::Guard::load(tx, &guarded, now).await?;
 
     // Pictures to fetch, alerts to send and keywords to act on, per text; then each
     // owner's live events.
@@ -437,18 +454,28 @@ async fn store_inbound(
         }
         let reply = match opt_out::keyword(text.body) {
             None => match repliers.get(&landing.number_id) {
-                Some(replier) => answer_automatically(tx, replier, landing, text.body, now).await?,
+                Some(replier) => {
+                    answer_automatically(tx, replier, &mut guard, landing, text.body, now).await?
+                }
                 None => None,
             },
             Some(Keyword::Stop) => {
                 opt_out::opt_out(tx, &landing.number_id, text.from, "keyword").await?;
+                guard.set_opted_out(&landing.number_id, text.from, true);
                 None
             }
             Some(Keyword::Start) => {
                 opt_out::opt_in(tx, &landing.number_id, text.from).await?;
+                guard.set_opted_out(&landing.number_id, text.from, false);
                 None
             }
-            Some(Keyword::Help) => answer_help(tx, landing, now).await?,
+            Some(Keyword::Help) => {
+                let reply = answer_help(tx, landing, now).await?;
+                if reply.is_some() {
+                    guard.sent(&landing.id, false);
+                }
+                reply
+            }
         };
         if let Some(reply) = reply {
             group.queued_jobs = true;
@@ -548,6 +575,7 @@ async fn answer_help(
 async fn answer_automatically(
     tx: &mut Transaction<'_, Any>,
     replier: &auto_reply::Replier,
+    guard: &mut auto_reply::Guard,
     landing: &Landing,
     body: &str,
     now: i64,
@@ -555,17 +583,15 @@ async fn answer_automatically(
     let Some(answer) = replier.answer(body, now) else {
         return Ok(None);
     };
-    let (opted_out,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM opt_outs WHERE number_id = $1 AND peer = $2")
-            .bind(&landing.number_id)
-            .bind(&landing.peer)
-            .fetch_one(&mut **tx)
-            .await?;
-    if opted_out > 0 || !auto_reply::may_send(tx, &landing.id, &answer, now).await? {
+    if !guard.allows(&landing.guarded(), &answer) {
         return Ok(None);
     }
     let reply =
         super::queue_outbound(tx, &landing.user_id, &landing.id, answer.text(), 0, now).await?;
     auto_reply::mark_automatic(tx, &reply).await?;
+    guard.sent(
+        &landing.id,
+        matches!(answer, auto_reply::Answer::Away { .. }),
+    );
     Ok(Some(reply))
 }

@@ -146,6 +146,15 @@ pub async fn save_carrier(
         .apply_to(state.carrier_config().0, state.settings.fetch_reach)
         .await?;
     config::save(&state.db, &state.secret, &wanted).await?;
+    let detail = format!("{} in use", wanted.active.as_str());
+    crate::server::audit::record(
+        state.db.pool(),
+        &context::actor(),
+        crate::server::audit::Action::CarrierSettingsChanged,
+        None,
+        &detail,
+    )
+    .await?;
     state.reload_carrier().await
 }
 

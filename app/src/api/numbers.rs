@@ -32,7 +32,7 @@ pub async fn search_numbers(
 pub async fn buy_number(e164: String) -> Result<OwnedNumber, AppError> {
     use crate::server::{context, numbers};
     let me = context::require_user()?;
-    numbers::buy(&context::state()?, &me.user_id(), &e164).await
+    numbers::buy(&context::state()?, &context::actor(), &me.user_id(), &e164).await
 }
 
 #[server(endpoint = "my_numbers")]
@@ -204,7 +204,13 @@ pub async fn release_number(
             "Tick the box to confirm you want to release this number.",
         ));
     }
-    numbers::release(&context::state()?, &me.user_id(), &NumberId::new(number_id)).await
+    numbers::release(
+        &context::state()?,
+        &context::actor(),
+        &me.user_id(),
+        &NumberId::new(number_id),
+    )
+    .await
 }
 
 #[server(endpoint = "all_numbers")]

@@ -25,6 +25,7 @@ pub fn AdminPage() -> impl IntoView {
             <div class="card" data-email-settings=""></div>
             <div class="card" data-segment-price=""></div>
             <Simulator />
+            <super::accounts::activity::AuditLogCard />
         </section>
     }
 }

@@ -31,6 +31,15 @@ pub fn request_meta() -> RequestMeta {
         .unwrap_or_default()
 }
 
+/// Who is asking, for the audit log: the signed-in user (if any) and the request's address
+/// and device.
+pub fn actor() -> super::audit::Actor {
+    super::audit::Actor {
+        user: authenticated().map(|a| a.user_id()),
+        meta: request_meta(),
+    }
+}
+
 /// The signed-in user, if any.
 pub fn authenticated() -> Option<Authenticated> {
     parts()?.extensions.get::<Authenticated>().cloned()

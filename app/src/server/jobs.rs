@@ -294,6 +294,9 @@ async fn housekeeping(state: AppState) {
         if let Err(e) = super::accounts::sessions::purge_expired(&state.db).await {
             tracing::warn!(error = ?e, "purging expired sessions failed");
         }
+        if let Err(e) = super::audit::purge_old(&state.db).await {
+            tracing::warn!(error = ?e, "purging old audit entries failed");
+        }
         if let Err(e) = super::media::purge_orphans(&state).await {
             tracing::warn!(error = ?e, "purging unsent uploads failed");
         }

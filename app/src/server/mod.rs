@@ -5,6 +5,7 @@
 //! Everything that must never be compiled into the browser bundle lives here, in one place.
 
 pub mod accounts;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod carrier;

@@ -5,6 +5,7 @@ use super::carrier::{CarrierError, NumberQuery};
 use super::events::EventBus;
 use super::{crypto, now_ms, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
+use crate::server::audit::{self, Action, Actor};
 use crate::server::ids::{NumberId, UserId, E164};
 use crate::types::{Capabilities, LiveEvent, NumberOffer, OwnedNumber};
 
@@ -76,7 +77,12 @@ pub async fn search(
         .collect())
 }
 
-pub async fn buy(state: &AppState, user_id: &UserId, e164: &str) -> AppResult<OwnedNumber> {
+pub async fn buy(
+    state: &AppState,
+    by: &Actor,
+    user_id: &UserId,
+    e164: &str,
+) -> AppResult<OwnedNumber> {
     let e164 = E164::parse(e164, "US")?;
     // The quota is checked and a place taken in one locked transaction, before the carrier
     // is asked: parallel purchases see each other's places.
@@ -106,7 +112,7 @@ pub async fn buy(state: &AppState, user_id: &UserId, e164: &str) -> AppResult<Ow
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let bought = buy_reserved(state, user_id, &e164, &reservation).await;
+    let bought = buy_reserved(state, by, user_id, &e164, &reservation).await;
     // (A purchase that went through gave its place up with the number; this is for one
     // that did not.)
     if let Err(e) = sqlx::query("DELETE FROM number_reservations WHERE id = $1")
@@ -124,6 +130,7 @@ const RESERVATION_MS: i64 = 5 * 60 * 1000;
 
 async fn buy_reserved(
     state: &AppState,
+    by: &Actor,
     user_id: &UserId,
     e164: &E164,
     reservation: &str,
@@ -170,6 +177,8 @@ async fn buy_reserved(
         .execute(&mut *tx)
         .await?;
     let published = vec![EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?];
+    let detail = format!("{e164} from {}", carrier.kind().as_str());
+    audit::record(&mut *tx, by, Action::NumberBought, Some(user_id), &detail).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     owned_one(&state.db, user_id, &id).await
@@ -429,15 +438,20 @@ pub async fn set_help_text(
 }
 
 /// Gives the number back to the carrier; its conversations go with it.
-pub async fn release(state: &AppState, user_id: &UserId, id: &NumberId) -> AppResult<()> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT carrier, carrier_ref FROM phone_numbers WHERE id = $1 AND user_id = $2",
+pub async fn release(
+    state: &AppState,
+    by: &Actor,
+    user_id: &UserId,
+    id: &NumberId,
+) -> AppResult<()> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT carrier, carrier_ref, e164 FROM phone_numbers WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
     .bind(user_id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((bought_from, carrier_ref)) = row else {
+    let Some((bought_from, carrier_ref, e164)) = row else {
         return Err(AppError::not_found("That number"));
     };
     let carrier = state.carrier();
@@ -470,6 +484,8 @@ pub async fn release(state: &AppState, user_id: &UserId, id: &NumberId) -> AppRe
         EventBus::record(&mut tx, user_id, &LiveEvent::Numbers).await?,
         EventBus::record(&mut tx, user_id, &LiveEvent::Conversations).await?,
     ];
+    let detail = format!("{e164} at {bought_from}");
+    audit::record(&mut *tx, by, Action::NumberReleased, Some(user_id), &detail).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     Ok(())

@@ -18,6 +18,20 @@ crate::types::answers! {
         pub role: Role,
     }
 
+    /// One audit log entry, as Settings → Account activity and Admin → Audit log show it.
+    pub struct AuditEntry {
+        pub at: i64,
+        /// What happened, in plain words ("Signed in", "Role changed").
+        pub action: String,
+        /// Who did it: an email, or "someone not signed in".
+        pub actor: String,
+        /// Whose account it concerns (empty when none).
+        pub subject: String,
+        pub detail: String,
+        pub ip: String,
+        pub device: String,
+    }
+
     /// One signed-in device, for Settings → Sessions.
     pub struct SessionInfo {
         pub id: String,
@@ -145,3 +159,6 @@ impl crate::wire::tagged::Tagged for InviteLookup {
 
 crate::wire::tagged::deserialize_tagged!(InviteLookup);
 impl crate::types::Answer for InviteLookup {}
+
+/// Most audit entries one page of the log shows.
+pub const AUDIT_PAGE: i64 = 100;

@@ -39,7 +39,8 @@ async fn a_backup_taken_while_texts_arrive_restores_every_committed_text() {
     )
     .await
     .unwrap();
-    let number = app::server::numbers::buy(&state, &ada, "+12125550142")
+    let by = app::server::audit::Actor::default();
+    let number = app::server::numbers::buy(&state, &by, &ada, "+12125550142")
         .await
         .unwrap();
     // A picture, kept by the job queue, so the backup has media to carry.

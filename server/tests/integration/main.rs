@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod audit;
 mod backup;
 mod calls;
 mod carrier_apis;

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::types::Role;
-use crate::types::{InviteInfo, UserInfo};
+use crate::types::{AuditEntry, InviteInfo, UserInfo};
 
 #[cfg(feature = "ssr")]
 fn parse_role(role: &str) -> Result<Role, AppError> {
@@ -30,6 +30,7 @@ pub async fn create_invite(
     .await?;
     invites::create(
         &state,
+        &context::actor(),
         &me.user_id(),
         &email,
         parse_role(&role)?,
@@ -53,6 +54,7 @@ pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
     context::require_admin()?;
     invites::revoke(
         &context::state()?.db,
+        &context::actor(),
         &crate::server::ids::InviteId::new(invite_id),
     )
     .await
@@ -73,6 +75,7 @@ pub async fn set_user_role(user_id: String, role: String) -> Result<(), AppError
     context::require_admin()?;
     users::set_role(
         &context::state()?.db,
+        &context::actor(),
         &crate::server::ids::UserId::new(user_id),
         parse_role(&role)?,
     )
@@ -87,9 +90,18 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), Ap
     context::require_admin()?;
     let state = context::state()?;
     let user_id = crate::server::ids::UserId::new(user_id);
-    users::set_disabled(&state.db, &user_id, disabled).await?;
+    users::set_disabled(&state.db, &context::actor(), &user_id, disabled).await?;
     if disabled {
         state.bus.sessions_ended(&state.db, &user_id).await;
     }
     Ok(())
+}
+
+/// Every audit entry, newest first; `before` (unix ms, 0 for now) pages back.
+#[server(endpoint = "audit_log")]
+pub async fn audit_log(#[server(default)] before: i64) -> Result<Vec<AuditEntry>, AppError> {
+    use crate::server::{audit, context};
+    context::require_admin()?;
+    let before = (before > 0).then_some(before);
+    audit::list(&context::state()?.db, audit::Scope::All, before).await
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::SessionInfo;
+use crate::types::{AuditEntry, SessionInfo};
 
 #[server(endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -21,6 +21,15 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let session_id = crate::server::ids::SessionId::new(session_id);
     crate::server::accounts::sessions::end_own_session(&state.db, &me.user_id(), &session_id)
         .await?;
+    let ended = crate::server::audit::Action::SessionEnded;
+    crate::server::audit::record(
+        state.db.pool(),
+        &context::actor(),
+        ended,
+        Some(&me.user_id()),
+        "1 device",
+    )
+    .await?;
     state.bus.sessions_ended(&state.db, &me.user_id()).await;
     if session_id == me.session_id {
         context::set_cookie(crate::server::accounts::sessions::clear_session_cookie(
@@ -40,6 +49,16 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     let state = context::state()?;
     let ended =
         sessions::end_other_sessions(&state.db, &me.user_id(), Some(&me.session_id)).await?;
+    let detail = format!("every other device ({ended})");
+    let action = crate::server::audit::Action::SessionEnded;
+    crate::server::audit::record(
+        state.db.pool(),
+        &context::actor(),
+        action,
+        Some(&me.user_id()),
+        &detail,
+    )
+    .await?;
     state.bus.sessions_ended(&state.db, &me.user_id()).await;
     Ok(ended)
 }
@@ -56,6 +75,7 @@ pub async fn change_password(
     let state = context::state()?;
     users::change_password(
         &state.db,
+        &context::actor(),
         &me.user_id(),
         &me.session_id,
         users::PasswordChange {
@@ -67,4 +87,19 @@ pub async fn change_password(
     .await?;
     state.bus.sessions_ended(&state.db, &me.user_id()).await;
     Ok(())
+}
+
+/// The audit entries about the user's account (or made by them), newest first; `before`
+/// (unix ms, 0 for now) pages back.
+#[server(endpoint = "my_activity")]
+pub async fn my_activity(#[server(default)] before: i64) -> Result<Vec<AuditEntry>, AppError> {
+    use crate::server::{audit, context};
+    let me = context::require_user()?;
+    let before = (before > 0).then_some(before);
+    audit::list(
+        &context::state()?.db,
+        audit::Scope::Mine(&me.user_id()),
+        before,
+    )
+    .await
 }

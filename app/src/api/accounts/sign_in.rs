@@ -37,6 +37,16 @@ pub async fn sign_out() -> Result<(), AppError> {
     let state = context::state()?;
     if let Some(current) = context::authenticated() {
         sessions::end_session(&state.db, &current.session_id).await?;
+        let me = current.user_id();
+        let signed_out = crate::server::audit::Action::SignedOut;
+        crate::server::audit::record(
+            state.db.pool(),
+            &context::actor(),
+            signed_out,
+            Some(&me),
+            "",
+        )
+        .await?;
         state
             .bus
             .sessions_ended(&state.db, &current.user_id())
@@ -69,7 +79,15 @@ pub async fn complete_setup(
     use crate::server::accounts::{sessions, setup};
     use crate::server::context;
     let state = context::state()?;
-    let user_id = setup::complete(&state, &token, &email, &display_name, &password).await?;
+    let user_id = setup::complete(
+        &state,
+        &context::actor(),
+        &token,
+        &email,
+        &display_name,
+        &password,
+    )
+    .await?;
     let session = sessions::create_session(
         &state.db,
         &state.settings,
@@ -97,7 +115,15 @@ pub async fn accept_invite(
     use crate::server::accounts::{invites, sessions};
     use crate::server::context;
     let state = context::state()?;
-    let user_id = invites::accept(&state, &token, &email, &display_name, &password).await?;
+    let user_id = invites::accept(
+        &state,
+        &context::actor(),
+        &token,
+        &email,
+        &display_name,
+        &password,
+    )
+    .await?;
     let session = sessions::create_session(
         &state.db,
         &state.settings,

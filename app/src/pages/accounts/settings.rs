@@ -21,6 +21,7 @@ pub fn SettingsPage() -> impl IntoView {
             <Notifications />
             <Sessions />
             <PasswordForm />
+            <super::activity::AccountActivity />
         </section>
     }
 }

@@ -5,6 +5,7 @@
 
 use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::audit::{self, Action, Actor};
 use crate::server::ids::{InviteId, UserId};
 use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{InviteInfo, InviteLookup, InviteStatus, Role};
@@ -50,6 +51,7 @@ fn status(
 
 pub async fn create(
     state: &AppState,
+    by: &Actor,
     created_by: &UserId,
     email: &str,
     role: Role,
@@ -67,6 +69,7 @@ pub async fn create(
     let id = InviteId::new(crypto::new_id());
     let now = now_ms();
     let expires_at = now + days * DAY_MS;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO invitations (id, email, role, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -77,8 +80,15 @@ pub async fn create(
     .bind(created_by)
     .bind(now)
     .bind(expires_at)
-    .execute(state.db.pool())
+    .execute(&mut *tx)
     .await?;
+    let detail = format!(
+        "{} for {}, {days} days",
+        role.as_str(),
+        email.as_deref().unwrap_or("anyone with the link")
+    );
+    audit::record(&mut *tx, by, Action::InviteCreated, None, &detail).await?;
+    tx.commit().await?;
     Ok(InviteInfo {
         link: Some(link_for(state, &id)),
         id: id.into_string(),
@@ -131,13 +141,14 @@ pub async fn list(state: &AppState) -> AppResult<Vec<InviteInfo>> {
 }
 
 /// Revokes a pending invitation. Accepted ones stay accepted.
-pub async fn revoke(db: &Db, id: &InviteId) -> AppResult<()> {
+pub async fn revoke(db: &Db, by: &Actor, id: &InviteId) -> AppResult<()> {
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
     )
     .bind(now_ms())
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM invitations WHERE id = $1")
@@ -149,6 +160,13 @@ pub async fn revoke(db: &Db, id: &InviteId) -> AppResult<()> {
             Some(_) => AppError::invalid("That invitation was already accepted or revoked."),
         });
     }
+    let (email,): (Option<String>,) = sqlx::query_as("SELECT email FROM invitations WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let detail = format!("for {}", email.as_deref().unwrap_or("anyone with the link"));
+    audit::record(&mut *tx, by, Action::InviteRevoked, None, &detail).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -182,6 +200,7 @@ pub async fn lookup(state: &AppState, token: &str) -> AppResult<InviteLookup> {
 /// or one racing the first, finds it no longer pending. Returns the new user's id.
 pub async fn accept(
     state: &AppState,
+    by: &Actor,
     token: &str,
     email: &str,
     display_name: &str,
@@ -228,6 +247,15 @@ pub async fn accept(
         // Dropping the transaction rolls back the new user too.
         return Err(AppError::invalid("This invitation is no longer valid."));
     }
+    let detail = format!("as {}", account.email);
+    audit::record(
+        &mut *tx,
+        by,
+        Action::InviteAccepted,
+        Some(&user_id),
+        &detail,
+    )
+    .await?;
     tx.commit().await?;
     Ok(user_id)
 }

@@ -86,7 +86,8 @@ fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Starts a session for `user_id` and returns the cookie token (never stored).
+/// Starts a session for `user_id` (and records the sign-in) and returns the cookie token
+/// (never stored).
 pub async fn create_session(
     db: &Db,
     settings: &Settings,
@@ -95,6 +96,7 @@ pub async fn create_session(
 ) -> AppResult<String> {
     let token = crypto::random_token();
     let now = now_ms();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO sessions (id, token_hash, user_id, user_agent, ip, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
@@ -106,8 +108,18 @@ pub async fn create_session(
     .bind(&meta.ip)
     .bind(now)
     .bind(now + settings.session_idle_ms)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    let by = crate::server::audit::Actor::user(user_id, meta);
+    crate::server::audit::record(
+        &mut *tx,
+        &by,
+        crate::server::audit::Action::SignedIn,
+        Some(user_id),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
     Ok(token)
 }
 

@@ -3,6 +3,7 @@
 
 use super::users::{self, NewAccount};
 use crate::error::{AppError, AppResult};
+use crate::server::audit::{self, Action, Actor};
 use crate::server::ids::UserId;
 use crate::server::{crypto, now_ms, AppState, Db};
 use crate::types::{Role, SetupLookup};
@@ -61,6 +62,7 @@ pub fn lookup_error(found: SetupLookup) -> Option<AppError> {
 /// Creates the first admin with a setup token; returns their id.
 pub async fn complete(
     state: &AppState,
+    by: &Actor,
     token: &str,
     email: &str,
     display_name: &str,
@@ -90,6 +92,8 @@ pub async fn complete(
         Role::Admin,
     )
     .await?;
+    let detail = format!("with a setup link, as {}", account.email);
+    audit::record(&mut *tx, by, Action::AdminCreated, Some(&user_id), &detail).await?;
     tx.commit().await?;
     Ok(user_id)
 }

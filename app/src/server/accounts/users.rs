@@ -4,6 +4,7 @@ use sqlx::{Any, Transaction};
 
 use super::sessions::{self, RequestMeta};
 use crate::error::{AppError, AppResult};
+use crate::server::audit::{self, Action, Actor};
 use crate::server::ids::{SessionId, UserId};
 use crate::server::{crypto, now_ms, throttle, AppState, Db};
 use crate::types::{Role, UserInfo};
@@ -103,17 +104,44 @@ pub async fn sign_in(
             false
         }
     };
+    let nobody = Actor {
+        user: None,
+        meta: meta.clone(),
+    };
     // A wrong guess leaves its reservation standing as the failure it is.
-    let Some((user_id, _, disabled_at)) = row.filter(|_| verified) else {
+    let Some((user_id, _, disabled_at)) = row.as_ref().filter(|_| verified) else {
+        // The account's owner sees the failure; an unknown email is for admins only.
+        let subject = row.as_ref().map(|(id, _, _)| id);
+        let detail = match subject {
+            Some(_) => "wrong password".to_string(),
+            None => format!("no account for {email_key}"),
+        };
+        audit::record(
+            state.db.pool(),
+            &nobody,
+            Action::SignInFailed,
+            subject,
+            &detail,
+        )
+        .await?;
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     };
     throttle::succeeded(&state.db, attempt, &email_key).await?;
     if disabled_at.is_some() {
+        let detail = "the account is disabled";
+        audit::record(
+            state.db.pool(),
+            &nobody,
+            Action::SignInFailed,
+            Some(user_id),
+            detail,
+        )
+        .await?;
         return Err(AppError::invalid(
             "This account has been disabled. Ask an admin of this Switchboard.",
         ));
     }
-    sessions::create_session(&state.db, &state.settings, &user_id, meta).await
+    sessions::create_session(&state.db, &state.settings, user_id, meta).await
 }
 
 /// A password change as the form gives it (named, so the three can't be swapped).
@@ -126,6 +154,7 @@ pub struct PasswordChange<'a> {
 /// Changes the password after checking the current one; ends the user's other sessions.
 pub async fn change_password(
     db: &Db,
+    by: &Actor,
     user_id: &UserId,
     keep_session: &SessionId,
     change: PasswordChange<'_>,
@@ -164,6 +193,7 @@ pub async fn change_password(
         .bind(keep_session)
         .execute(&mut *tx)
         .await?;
+    audit::record(&mut *tx, by, Action::PasswordChanged, Some(user_id), "").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -220,7 +250,7 @@ async fn user_exists(tx: &mut Transaction<'_, Any>, user_id: &UserId) -> AppResu
         .ok_or_else(|| AppError::not_found("That user"))
 }
 
-pub async fn set_role(db: &Db, user_id: &UserId, role: Role) -> AppResult<()> {
+pub async fn set_role(db: &Db, by: &Actor, user_id: &UserId, role: Role) -> AppResult<()> {
     let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if role == Role::User && is_last_active_admin(&mut tx, user_id).await? {
@@ -231,12 +261,14 @@ pub async fn set_role(db: &Db, user_id: &UserId, role: Role) -> AppResult<()> {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    let detail = format!("now {}", role.as_str());
+    audit::record(&mut *tx, by, Action::RoleChanged, Some(user_id), &detail).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Disabling ends all of the user's sessions at once.
-pub async fn set_disabled(db: &Db, user_id: &UserId, disabled: bool) -> AppResult<()> {
+pub async fn set_disabled(db: &Db, by: &Actor, user_id: &UserId, disabled: bool) -> AppResult<()> {
     let mut tx = db.begin().await?;
     user_exists(&mut tx, user_id).await?;
     if disabled {
@@ -258,6 +290,12 @@ pub async fn set_disabled(db: &Db, user_id: &UserId, disabled: bool) -> AppResul
             .execute(&mut *tx)
             .await?;
     }
+    let action = if disabled {
+        Action::Disabled
+    } else {
+        Action::Enabled
+    };
+    audit::record(&mut *tx, by, action, Some(user_id), "").await?;
     tx.commit().await?;
     Ok(())
 }

@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <placeholder::NotFound /> }>
                 <Route path=path!("/signin") view=sign_in::SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/signin/code") view=sign_in::SignInCodePage ssr=SsrMode::Async />
                 <Route path=path!("/setup/:token") view=sign_in::SetupPage ssr=SsrMode::Async />
                 <Route path=path!("/invite/:token") view=sign_in::InvitePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=layout::AppLayout ssr=SsrMode::Async>

@@ -14,6 +14,8 @@ pub fn AdminPage() -> impl IntoView {
     // The mail server texts are forwarded through, and the price of a text: public/admin.js
     // fills their cards.
     crate::live::page_script("/admin.js");
+    // Retention and the audit log: public/privacy.js.
+    crate::live::page_script("/privacy.js");
     view! {
         <Title text="Admin" />
         <section class="page">
@@ -24,8 +26,9 @@ pub fn AdminPage() -> impl IntoView {
             <CarrierSettings />
             <div class="card" data-email-settings=""></div>
             <div class="card" data-segment-price=""></div>
+            <div class="card" data-retention=""></div>
             <Simulator />
-            <super::accounts::activity::AuditLogCard />
+            <div class="card" data-audit-log=""></div>
         </section>
     }
 }

@@ -1,4 +1,5 @@
-//! The audit log: sign-ins (and failed ones), sign-outs, password changes, invitations,
+//! The audit log: sign-ins (and failed ones), sign-outs, password and two-factor changes,
+//! invitations,
 //! role and disable changes, carrier settings, number purchases and releases — who, what,
 //! when, from which address and device. Each entry is written in the same transaction as
 //! the change it records (or, for what changes nothing, like a failed sign-in, on its own).
@@ -40,10 +41,14 @@ pub enum Action {
     CarrierSettingsChanged,
     NumberBought,
     NumberReleased,
+    RetentionChanged,
+    TwoFactorOn,
+    TwoFactorOff,
+    RecoveryCodesRenewed,
 }
 
 impl Action {
-    const ALL: [Action; 15] = [
+    const ALL: [Action; 19] = [
         Action::SignedIn,
         Action::SignInFailed,
         Action::SignedOut,
@@ -59,6 +64,10 @@ impl Action {
         Action::CarrierSettingsChanged,
         Action::NumberBought,
         Action::NumberReleased,
+        Action::RetentionChanged,
+        Action::TwoFactorOn,
+        Action::TwoFactorOff,
+        Action::RecoveryCodesRenewed,
     ];
 
     /// Its name in the database.
@@ -79,6 +88,10 @@ impl Action {
             Action::CarrierSettingsChanged => "carrier_settings_changed",
             Action::NumberBought => "number_bought",
             Action::NumberReleased => "number_released",
+            Action::RetentionChanged => "retention_changed",
+            Action::TwoFactorOn => "two_factor_on",
+            Action::TwoFactorOff => "two_factor_off",
+            Action::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
     }
 
@@ -104,6 +117,10 @@ impl Action {
             Action::CarrierSettingsChanged => "Carrier settings changed",
             Action::NumberBought => "Number bought",
             Action::NumberReleased => "Number released",
+            Action::RetentionChanged => "Retention changed",
+            Action::TwoFactorOn => "Two-factor sign-in turned on",
+            Action::TwoFactorOff => "Two-factor sign-in turned off",
+            Action::RecoveryCodesRenewed => "New recovery codes",
         }
     }
 }

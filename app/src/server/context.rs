@@ -40,6 +40,11 @@ pub fn actor() -> super::audit::Actor {
     }
 }
 
+/// The value of the request's cookie `name`, if it has one.
+pub fn cookie(name: &str) -> Option<String> {
+    super::accounts::sessions::cookie_value(&parts()?.headers, name)
+}
+
 /// The signed-in user, if any.
 pub fn authenticated() -> Option<Authenticated> {
     parts()?.extensions.get::<Authenticated>().cloned()

@@ -283,7 +283,8 @@ pub fn spawn_workers(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
     handles
 }
 
-/// Hourly: purges old live events, expired sessions (and their push devices), unsent uploads.
+/// Hourly: purges old live events, expired sessions (and their push devices), audit entries
+/// past a year, unsent uploads, and texts and calls past their retention period.
 async fn housekeeping(state: AppState) {
     let mut stopping = state.stopping();
     loop {
@@ -299,6 +300,10 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = super::media::purge_orphans(&state).await {
             tracing::warn!(error = ?e, "purging unsent uploads failed");
+        }
+        match super::retention::purge(&state).await {
+            Ok(purged) => tracing::info!(?purged, "retention purge"),
+            Err(e) => tracing::warn!(error = ?e, "retention purge failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

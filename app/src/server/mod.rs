@@ -25,6 +25,7 @@ pub mod messaging;
 pub mod numbers;
 pub mod phone;
 pub mod push;
+pub mod retention;
 pub mod safe_http;
 pub mod simulator;
 pub mod throttle;

@@ -135,6 +135,15 @@ pub const PASSWORD_CHANGES: Limit = Limit {
     window_ms: WINDOW_MS,
 };
 /// "Send a test alert" per user: each posts to every device's push service.
+/// Checks of a password or an authenticator code to change how one signs in (turning
+/// two-factor sign-in on or off, new recovery codes): each checks a password with argon2 or
+/// a code a guesser would love to try.
+pub const SIGN_IN_CHANGES: Limit = Limit {
+    action: "changes to how you sign in",
+    per_window: 10,
+    window_ms: WINDOW_MS,
+};
+
 pub const TEST_ALERTS: Limit = Limit {
     action: "test alerts",
     per_window: 5,

@@ -18,6 +18,28 @@ crate::types::answers! {
         pub role: Role,
     }
 
+    /// How long texts and calls are kept, in days (0: forever for the instance and what
+    /// applies; "the instance's" for the user's own).
+    pub struct RetentionView {
+        pub instance_days: i64,
+        pub own_days: i64,
+        pub kept_days: i64,
+    }
+
+    /// Settings → Two-factor sign-in.
+    pub struct TwoFactorStatus {
+        pub on: bool,
+        pub recovery_codes_left: i64,
+    }
+
+    /// What an authenticator app needs: the secret as a QR code (an SVG image), as an
+    /// `otpauth://` link, and as text to type.
+    pub struct TwoFactorSetup {
+        pub secret: String,
+        pub url: String,
+        pub qr_svg: String,
+    }
+
     /// One audit log entry, as Settings → Account activity and Admin → Audit log show it.
     pub struct AuditEntry {
         pub at: i64,

@@ -18,4 +18,6 @@ mod hardening;
 mod messaging;
 mod outside_calls;
 mod push;
+mod retention;
 mod startup;
+mod two_factor;

@@ -105,3 +105,12 @@ pub async fn audit_log(#[server(default)] before: i64) -> Result<Vec<AuditEntry>
     let before = (before > 0).then_some(before);
     audit::list(&context::state()?.db, audit::Scope::All, before).await
 }
+
+/// Sets how long this instance keeps texts and calls, in days; 0 keeps them forever.
+#[server(endpoint = "set_instance_retention")]
+pub async fn set_instance_retention(days: i64) -> Result<(), AppError> {
+    use crate::server::{context, retention};
+    context::require_admin()?;
+    let state = context::state()?;
+    retention::set_instance_days(&state.db, &context::actor(), days).await
+}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{AuditEntry, SessionInfo};
+use crate::types::{AuditEntry, RetentionView, SessionInfo, TwoFactorSetup, TwoFactorStatus};
 
 #[server(endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -102,4 +102,62 @@ pub async fn my_activity(#[server(default)] before: i64) -> Result<Vec<AuditEntr
         before,
     )
     .await
+}
+
+/// How long the user's texts and calls are kept: the instance's period and their own.
+#[server(endpoint = "retention")]
+pub async fn retention() -> Result<RetentionView, AppError> {
+    use crate::server::{context, retention};
+    let me = context::require_user()?;
+    retention::view(&context::state()?.db, &me.user_id()).await
+}
+
+/// Sets the user's own (shorter) period in days; 0 follows the instance's.
+#[server(endpoint = "set_own_retention")]
+pub async fn set_own_retention(days: i64) -> Result<(), AppError> {
+    use crate::server::{context, retention};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    retention::set_own_days(&state.db, &context::actor(), &me.user_id(), days).await
+}
+
+/// Whether the user signs in with a code as well, and how many recovery codes are left.
+#[server(endpoint = "two_factor")]
+pub async fn two_factor() -> Result<TwoFactorStatus, AppError> {
+    use crate::server::{accounts::two_factor, context};
+    let me = context::require_user()?;
+    two_factor::status(&context::state()?.db, &me.user_id()).await
+}
+
+/// A new authenticator secret, pending until [`confirm_two_factor`].
+#[server(endpoint = "start_two_factor")]
+pub async fn start_two_factor() -> Result<TwoFactorSetup, AppError> {
+    use crate::server::{accounts::two_factor, context};
+    let me = context::require_user()?;
+    two_factor::start(&context::state()?, &me.user_id(), &me.user.email).await
+}
+
+/// Turns two-factor sign-in on with a code from the app; answers the recovery codes.
+#[server(endpoint = "confirm_two_factor")]
+pub async fn confirm_two_factor(code: String) -> Result<Vec<String>, AppError> {
+    use crate::server::{accounts::two_factor, context};
+    let me = context::require_user()?;
+    two_factor::confirm(&context::state()?, &context::actor(), &me.user_id(), &code).await
+}
+
+#[server(endpoint = "turn_off_two_factor")]
+pub async fn turn_off_two_factor(password: String) -> Result<(), AppError> {
+    use crate::server::{accounts::two_factor, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    two_factor::turn_off(&state.db, &context::actor(), &me.user_id(), &password).await
+}
+
+/// New recovery codes in place of the old ones.
+#[server(endpoint = "new_recovery_codes")]
+pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
+    use crate::server::{accounts::two_factor, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    two_factor::renew_codes(&state.db, &context::actor(), &me.user_id(), &password).await
 }

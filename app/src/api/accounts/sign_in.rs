@@ -26,7 +26,35 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::accounts::users;
     use crate::server::context;
     let state = context::state()?;
-    let token = users::sign_in(&state, &email, &password, &context::request_meta()).await?;
+    match users::sign_in(&state, &email, &password, &context::request_meta()).await? {
+        users::SignedIn::Session(token) => start_session(&token),
+        users::SignedIn::NeedsCode(challenge) => {
+            use crate::server::accounts::two_factor;
+            context::set_cookie(two_factor::challenge_cookie(&state.settings, &challenge));
+            leptos_axum::redirect(CODE_PAGE);
+            Ok(())
+        }
+    }
+}
+
+/// Where a sign-in with two-factor sign-in on asks for the code.
+pub const CODE_PAGE: &str = "/signin/code";
+
+/// The second step of a sign-in: a code from the authenticator app, or a recovery code.
+#[server(endpoint = "sign_in_code")]
+pub async fn sign_in_code(code: String) -> Result<(), AppError> {
+    use crate::server::accounts::{sessions, two_factor};
+    use crate::server::context;
+    let state = context::state()?;
+    let Some(challenge) = context::cookie(two_factor::CHALLENGE_COOKIE) else {
+        return Err(AppError::invalid(
+            "This sign-in has expired. Enter your email and password again.",
+        ));
+    };
+    let (user_id, how) = two_factor::answer(&state, &challenge, &code, &context::actor()).await?;
+    let meta = context::request_meta();
+    let token = sessions::create_session(&state.db, &state.settings, &user_id, &meta, how).await?;
+    context::set_cookie(two_factor::clear_challenge_cookie(&state.settings));
     start_session(&token)
 }
 
@@ -93,6 +121,7 @@ pub async fn complete_setup(
         &state.settings,
         &user_id,
         &context::request_meta(),
+        "",
     )
     .await?;
     start_session(&session)
@@ -129,6 +158,7 @@ pub async fn accept_invite(
         &state.settings,
         &user_id,
         &context::request_meta(),
+        "",
     )
     .await?;
     start_session(&session)

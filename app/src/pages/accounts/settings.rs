@@ -1,4 +1,5 @@
-//! Settings: the user's signed-in devices and password.
+//! Settings: the user's signed-in devices, password, how long their data is kept, and
+//! their account's activity.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,6 +15,8 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    // Two-factor sign-in, Data kept and Account activity: public/privacy.js fills their cards.
+    crate::live::page_script("/privacy.js");
     view! {
         <Title text="Settings" />
         <section class="page">
@@ -21,7 +24,9 @@ pub fn SettingsPage() -> impl IntoView {
             <Notifications />
             <Sessions />
             <PasswordForm />
-            <super::activity::AccountActivity />
+            <div class="card" data-two-factor=""></div>
+            <div class="card" data-data-kept=""></div>
+            <div class="card" data-account-activity=""></div>
         </section>
     }
 }

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::accounts::sign_in::{AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn};
+use crate::api::accounts::sign_in::{
+    AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn, SignInCode,
+};
 use crate::pages::widgets::error_note;
 use crate::types::{InviteLookup, SetupLookup};
 use crate::validate::PASSWORD_MIN;
@@ -38,6 +40,25 @@ pub fn SignInPage() -> impl IntoView {
                 <button type="submit">"Sign in"</button>
             </PostForm>
             <p class="muted">"Switchboard is invite-only. Ask an admin for an invitation."</p>
+        </AuthCard>
+    }
+}
+
+/// The second step when two-factor sign-in is on: a code from the authenticator app, or a
+/// recovery code.
+#[component]
+pub fn SignInCodePage() -> impl IntoView {
+    let action = FormAction::new::<SignInCode>();
+    view! {
+        <AuthCard title="Enter your code">
+            <PostForm action attr:class="stack">
+                <label for="code">"Code from your authenticator app"</label>
+                <input id="code" type="text" name="code" autocomplete="one-time-code" required maxlength="40" aria-describedby="code-hint" />
+                <p id="code-hint" class="hint">"Six digits from the app, or one of your recovery codes."</p>
+                <FormError action=action />
+                <button type="submit">"Sign in"</button>
+            </PostForm>
+            <p class="muted"><a href="/signin">"Start again"</a></p>
         </AuthCard>
     }
 }

@@ -4,4 +4,6 @@
 pub mod invites;
 pub mod sessions;
 pub mod setup;
+pub mod totp;
+pub mod two_factor;
 pub mod users;

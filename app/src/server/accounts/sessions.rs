@@ -74,7 +74,8 @@ pub fn clear_session_cookie(settings: &Settings) -> String {
     )
 }
 
-fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name` among `headers`' cookies (none when empty).
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -86,13 +87,14 @@ fn token_from_cookies(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Starts a session for `user_id` (and records the sign-in) and returns the cookie token
-/// (never stored).
+/// Starts a session for `user_id` (and records the sign-in, `how` it was proved) and
+/// returns the cookie token (never stored).
 pub async fn create_session(
     db: &Db,
     settings: &Settings,
     user_id: &UserId,
     meta: &RequestMeta,
+    how: &str,
 ) -> AppResult<String> {
     let token = crypto::random_token();
     let now = now_ms();
@@ -116,7 +118,7 @@ pub async fn create_session(
         &by,
         crate::server::audit::Action::SignedIn,
         Some(user_id),
-        "",
+        how,
     )
     .await?;
     tx.commit().await?;
@@ -361,7 +363,7 @@ pub async fn session_middleware(
     let token = if is_static_asset(req.uri().path()) {
         None // the bundle, icons and worker script are public: no session lookup per file
     } else {
-        token_from_cookies(req.headers(), cookie_name(&state.settings))
+        cookie_value(req.headers(), cookie_name(&state.settings))
     };
     if let Some(token) = token {
         match find_session(&state.db, &state.settings, &token, &meta).await {

@@ -76,14 +76,23 @@ pub async fn admin_exists(db: &Db) -> AppResult<bool> {
 
 const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
-/// Checks credentials under the throttle and starts a session; returns the cookie token.
-/// Unknown emails and wrong passwords get the same words and take the same time.
+/// What a right password leads to.
+pub enum SignedIn {
+    /// A session: the cookie token.
+    Session(String),
+    /// Two-factor sign-in is on: a challenge for the code (its cookie token).
+    NeedsCode(String),
+}
+
+/// Checks credentials under the throttle and starts a session (or, with two-factor sign-in
+/// on, a challenge for the code). Unknown emails and wrong passwords get the same words and
+/// take the same time.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
     meta: &RequestMeta,
-) -> AppResult<String> {
+) -> AppResult<SignedIn> {
     let email_key = email.trim().to_lowercase();
     if email_key.is_empty() || password.is_empty() {
         return Err(AppError::invalid("Enter your email and password."));
@@ -141,7 +150,13 @@ pub async fn sign_in(
             "This account has been disabled. Ask an admin of this Switchboard.",
         ));
     }
-    sessions::create_session(&state.db, &state.settings, user_id, meta).await
+    if super::two_factor::is_on(&state.db, user_id).await? {
+        return Ok(SignedIn::NeedsCode(
+            super::two_factor::challenge(&state.db, user_id).await?,
+        ));
+    }
+    let token = sessions::create_session(&state.db, &state.settings, user_id, meta, "").await?;
+    Ok(SignedIn::Session(token))
 }
 
 /// A password change as the form gives it (named, so the three can't be swapped).

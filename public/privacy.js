@@ -1,0 +1,283 @@
+// Privacy cards in plain JS, fetched only by Settings and Admin so the first-load WASM
+// carries none of them:
+// - Account activity (Settings): the audit entries about the user's account (`my_activity`).
+// - Audit log (Admin): everyone's entries (`audit_log`). Both page back 100 at a time.
+// - Two-factor sign-in (Settings): set up with an authenticator app (QR code), recovery
+//   codes, turn off (`two_factor`, `start_two_factor`, `confirm_two_factor`,
+//   `new_recovery_codes`, `turn_off_two_factor`; server/accounts/two_factor.rs).
+// - Data kept (Settings): how long texts and calls are kept, and the user's own shorter
+//   period (`retention`, `set_own_retention`; server/retention.rs).
+// - Retention (Admin): the instance's period (`retention`, `set_instance_retention`).
+(function () {
+  'use strict';
+  if (window.SwitchboardPrivacy) {
+    window.SwitchboardPrivacy.mount();
+    return;
+  }
+
+  function text(tag, words, className) {
+    const el = document.createElement(tag);
+    el.textContent = words;
+    if (className) el.className = className;
+    return el;
+  }
+
+  /** `2026-11-21 21:57 UTC`, as the WASM client writes instants. */
+  function instant(ms) {
+    return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  }
+
+  const PAGE = 100;
+
+  /** An audit log card: `fn` is my_activity or audit_log; `intro` says what it holds. */
+  function fillLog(card, title, intro, fn, showSubject) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    card.replaceChildren(text('h2', title), text('p', intro, 'muted'));
+    const list = document.createElement('ul');
+    list.className = 'rows';
+    list.setAttribute('aria-label', 'Audit entries');
+    const status = text('p', 'Loading…');
+    status.setAttribute('role', 'status');
+    const older = text('button', 'Older entries', 'secondary');
+    older.type = 'button';
+    older.hidden = true;
+    card.append(list, status, older);
+    let before = 0;
+    async function load() {
+      older.disabled = true;
+      try {
+        const entries = await api(fn, { before });
+        status.textContent = list.children.length + entries.length === 0 ? 'Nothing recorded yet.' : '';
+        for (const e of entries) {
+          const row = document.createElement('li');
+          row.className = 'row audit-entry';
+          const body = document.createElement('div');
+          const what = text('strong', e.action);
+          body.append(what);
+          if (e.detail) body.append(' — ' + e.detail);
+          const by = showSubject && e.subject && e.subject !== e.actor ? e.actor + ' → ' + e.subject : e.actor;
+          body.append(text('div', instant(e.at) + ' · ' + by + ' · IP ' + e.ip + ' · ' + e.device, 'muted'));
+          row.append(body);
+          list.append(row);
+        }
+        if (entries.length) before = entries[entries.length - 1].at;
+        older.hidden = entries.length < PAGE;
+      } catch (e) {
+        status.textContent = e.message;
+      } finally {
+        older.disabled = false;
+      }
+    }
+    older.addEventListener('click', load);
+    load();
+  }
+
+  function days(n) {
+    return n === 1 ? '1 day' : n + ' days';
+  }
+
+  /** Settings → Data kept: what applies, and the user's own shorter period. */
+  async function fillKept(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    card.replaceChildren(text('h2', 'Data kept'));
+    let r;
+    try {
+      r = await api('retention');
+    } catch (e) {
+      card.append(text('p', e.message));
+      return;
+    }
+    const said = text('p', '');
+    said.setAttribute('data-kept', '');
+    const show = () => {
+      said.textContent =
+        (r.kept_days ? 'Your texts, pictures, calls and voicemails are deleted ' + days(r.kept_days) + ' after they happen' : 'Your texts, pictures, calls and voicemails are kept until you delete them') +
+        (r.own_days && r.own_days === r.kept_days ? ' (your choice; this Switchboard keeps ' + (r.instance_days ? days(r.instance_days) : 'them forever') + ').' : ' (set by your admin).') +
+        ' Conversations left empty and campaigns that finished before then go too. Your account, numbers, contacts and settings stay until you delete them; sign-in records are kept 12 months.';
+    };
+    show();
+    const form = document.createElement('form');
+    form.className = 'search';
+    form.setAttribute('aria-label', 'Keep my texts and calls');
+    form.innerHTML =
+      '<label for="own-retention">Keep mine for (days; 0 follows the instance)</label>' +
+      '<input id="own-retention" name="days" type="number" min="0" required>' +
+      '<button type="submit" class="secondary">Save</button>';
+    form.elements.days.value = r.own_days;
+    if (r.instance_days) form.elements.days.max = r.instance_days;
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await api('set_own_retention', { days: form.elements.days.value });
+        r = await api('retention');
+        show();
+        status.textContent = 'Saved.';
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    card.append(said, form, status);
+  }
+
+  /** Admin → Retention: the instance's period. */
+  async function fillRetention(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    card.replaceChildren(
+      text('h2', 'Retention'),
+      text('p', 'How long texts (with their pictures), calls (with their voicemails) and finished campaigns are kept. An hourly job deletes what is older; anyone may choose a shorter period for their own in Settings.', 'muted'),
+    );
+    let r;
+    try {
+      r = await api('retention');
+    } catch (e) {
+      card.append(text('p', e.message));
+      return;
+    }
+    const form = document.createElement('form');
+    form.className = 'search';
+    form.setAttribute('aria-label', 'Retention');
+    form.innerHTML =
+      '<label for="instance-retention">Keep for (days; 0 keeps forever)</label>' +
+      '<input id="instance-retention" name="days" type="number" min="0" max="3650" required>' +
+      '<button type="submit" class="secondary">Save</button>';
+    form.elements.days.value = r.instance_days;
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const value = Number(form.elements.days.value);
+      try {
+        await api('set_instance_retention', { days: value });
+        status.textContent = value ? 'Saved: texts and calls are kept ' + days(value) + '.' : 'Saved: texts and calls are kept forever.';
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    card.append(form, status);
+  }
+
+  /** Settings → Two-factor sign-in: set up with an authenticator app, recovery codes, off. */
+  async function fillTwoFactor(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    const showCodes = (codes) => {
+      const list = document.createElement('ul');
+      list.className = 'recovery-codes';
+      list.setAttribute('aria-label', 'Recovery codes');
+      for (const code of codes) list.append(text('li', code));
+      return [text('p', 'Your recovery codes: keep them somewhere safe. Each signs you in once without the app, and they are shown only now.'), list];
+    };
+    /** A form asking for the password, then calling `fn`. */
+    const passwordForm = (label, fn, done) => {
+      const form = document.createElement('form');
+      form.className = 'search';
+      form.setAttribute('aria-label', label);
+      const id = 'password-' + fn;
+      form.innerHTML = '<label for="' + id + '">Your password</label><input id="' + id + '" name="password" type="password" autocomplete="current-password" required>';
+      const button = text('button', label, 'secondary');
+      button.type = 'submit';
+      form.append(button);
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        try {
+          done(await api(fn, { password: form.elements.password.value }));
+        } catch (e) {
+          status.textContent = e.message;
+        }
+      });
+      return form;
+    };
+    async function show(extra) {
+      let s;
+      try {
+        s = await api('two_factor');
+      } catch (e) {
+        card.replaceChildren(text('h2', 'Two-factor sign-in'), text('p', e.message));
+        return;
+      }
+      card.replaceChildren(text('h2', 'Two-factor sign-in'));
+      if (s.on) {
+        card.append(text('p', 'On: signing in takes your password and a code from your authenticator app (or a recovery code). ' + s.recovery_codes_left + ' recovery codes left.'));
+        card.append(...(extra || []));
+        card.append(
+          passwordForm('New recovery codes', 'new_recovery_codes', (codes) => show(showCodes(codes))),
+          passwordForm('Turn off', 'turn_off_two_factor', () => show([text('p', 'Turned off: your password alone signs you in.')])),
+        );
+      } else {
+        card.append(text('p', 'Off: your password alone signs you in. With an authenticator app (any that reads a QR code: Google Authenticator, Aegis, 1Password …) a stolen password is not enough.'));
+        card.append(...(extra || []));
+        const setUp = text('button', 'Set up', 'secondary');
+        setUp.type = 'button';
+        setUp.addEventListener('click', async () => {
+          let setup;
+          try {
+            setup = await api('start_two_factor');
+          } catch (e) {
+            status.textContent = e.message;
+            return;
+          }
+          const qr = document.createElement('div');
+          qr.className = 'qr';
+          qr.setAttribute('role', 'img');
+          qr.setAttribute('aria-label', 'QR code for your authenticator app');
+          qr.innerHTML = setup.qr_svg; // drawn by our server from the otpauth link
+          const secret = text('code', setup.secret);
+          secret.setAttribute('data-secret', '');
+          const form = document.createElement('form');
+          form.className = 'search';
+          form.setAttribute('aria-label', 'Confirm with a code');
+          form.innerHTML =
+            '<label for="two-factor-code">Code from the app</label>' +
+            '<input id="two-factor-code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="8">' +
+            '<button type="submit">Turn on</button>';
+          form.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            try {
+              const codes = await api('confirm_two_factor', { code: form.elements.code.value });
+              show(showCodes(codes));
+            } catch (e) {
+              status.textContent = e.message;
+            }
+          });
+          const typed = text('p', 'Or type this key into the app: ');
+          typed.append(secret);
+          card.replaceChildren(text('h2', 'Two-factor sign-in'), text('p', 'Scan this with your authenticator app, then enter the code it shows.'), qr, typed, form, status);
+        });
+        card.append(setUp);
+      }
+      card.append(status);
+    }
+    show();
+  }
+
+  function mount() {
+    if (!document.querySelector('link[href="/pages.css"]')) {
+      const link = document.createElement('link');
+      link.rel = 'stylesheet';
+      link.href = '/pages.css';
+      document.head.append(link);
+    }
+    const take = (selector) => document.querySelector(selector + ':not([data-filled])');
+    let card = take('[data-account-activity]');
+    if (card) fillLog(card, 'Account activity', 'Sign-ins (and failed ones), password changes, devices signed out, numbers bought and released, and what admins changed about your account. Kept 12 months.', 'my_activity', false);
+    card = take('[data-audit-log]');
+    if (card) fillLog(card, 'Audit log', "Everyone's sign-ins, invitations, role and access changes, carrier and retention settings, number purchases and releases. Kept 12 months; nobody can edit it.", 'audit_log', true);
+    card = take('[data-two-factor]');
+    if (card) fillTwoFactor(card);
+    card = take('[data-data-kept]');
+    if (card) fillKept(card);
+    card = take('[data-retention]');
+    if (card) fillRetention(card);
+  }
+
+  window.SwitchboardPrivacy = { mount };
+  new MutationObserver(mount).observe(document.body, { childList: true, subtree: true });
+  mount();
+})();

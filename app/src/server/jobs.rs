@@ -2,8 +2,7 @@
 //! PostgreSQL, so several instances share it). A job survives a crash: until it completes,
 //! its row stays, and another claim picks it up once the lease runs out.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
@@ -313,7 +312,7 @@ async fn housekeeping(state: AppState) {
 }
 
 async fn run_lane(state: AppState, lane: Lane) {
-    let pacing = std::sync::Arc::new(tokio::sync::Mutex::new(HashMap::<String, Instant>::new()));
+    let pacing = std::sync::Arc::new(tokio::sync::Mutex::new(messaging::Pacing::default()));
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(lane.concurrency()));
     let mut stopping = state.stopping();
     loop {
@@ -333,7 +332,7 @@ async fn run_lane(state: AppState, lane: Lane) {
                     let outcome = if lane == Lane::Sends {
                         run(&state, &claimed, &mut *pacing.lock().await).await
                     } else {
-                        run(&state, &claimed, &mut HashMap::new()).await
+                        run(&state, &claimed, &mut messaging::Pacing::default()).await
                     };
                     if let Err(e) = outcome {
                         tracing::error!(job = %claimed.id, error = ?e, "job failed to run");
@@ -394,11 +393,7 @@ async fn give_up(state: &AppState, claimed: &Claimed) {
     }
 }
 
-async fn run(
-    state: &AppState,
-    claimed: &Claimed,
-    pacing: &mut HashMap<String, Instant>,
-) -> AppResult<()> {
+async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing) -> AppResult<()> {
     if claimed.attempts > MAX_CLAIMS {
         give_up(state, claimed).await;
         return Ok(());

@@ -182,9 +182,11 @@ impl Replier {
     }
 }
 
-type ReplierRow = (String, String, String, String, i64, i64, String, i64);
+/// A number's replier settings as [`REPLIER_COLUMNS`] reads them (its id first).
+pub type ReplierRow = (String, String, String, String, i64, i64, String, i64);
 
-fn replier_from(row: ReplierRow) -> (NumberId, Replier) {
+/// Builds a replier (without its rules) from its row.
+pub fn replier_from(row: ReplierRow) -> (NumberId, Replier) {
     let (number_id, away, away_text, days, opens, closes, zone, dnd) = row;
     let mut open_days = [false; 7];
     for day in days
@@ -212,8 +214,11 @@ fn replier_from(row: ReplierRow) -> (NumberId, Replier) {
     )
 }
 
-const REPLIER_COLUMNS: &str =
-    "id, away_mode, away_text, business_days, opens_minute, closes_minute, time_zone, do_not_disturb";
+/// The columns of `phone_numbers` a [`ReplierRow`] reads, and (last) how many keyword
+/// rules the number has: ingest reads them with the numbers' owners, in the same statement.
+pub const REPLIER_COLUMNS: &str = "id, away_mode, away_text, business_days, opens_minute, \
+     closes_minute, time_zone, do_not_disturb, \
+     (SELECT COUNT(*) FROM reply_rules r WHERE r.number_id = phone_numbers.id)";
 
 /// The repliers of `numbers` that have anything to do, in two statements however many.
 pub async fn load(
@@ -229,32 +234,55 @@ pub async fn load(
     for n in numbers {
         query = query.bind(*n);
     }
-    let rows: Vec<ReplierRow> = query.fetch_all(&mut **tx).await?;
-    let mut repliers: HashMap<NumberId, Replier> = rows.into_iter().map(replier_from).collect();
-    let sql = format!(
-        "SELECT number_id, matching, keyword, reply FROM reply_rules WHERE number_id IN ({list})
-         ORDER BY number_id, position"
-    );
-    let mut query = sqlx::query_as(&sql);
-    for n in numbers {
-        query = query.bind(*n);
-    }
-    let rules: Vec<(NumberId, String, String, String)> = query.fetch_all(&mut **tx).await?;
-    for (number_id, matching, keyword, reply) in rules {
-        if let Some(replier) = repliers.get_mut(&number_id) {
-            replier.rules.push(ReplyRule {
-                matching,
-                keyword,
-                reply,
-            });
+    type Row = (String, String, String, String, i64, i64, String, i64, i64);
+    let rows: Vec<Row> = query.fetch_all(&mut **tx).await?;
+    let mut repliers = HashMap::new();
+    let mut with_rules = Vec::new();
+    for (id, away, text, days, opens, closes, zone, dnd, rules) in rows {
+        let (number_id, replier) = replier_from((id, away, text, days, opens, closes, zone, dnd));
+        if rules > 0 {
+            with_rules.push(number_id.clone());
         }
+        repliers.insert(number_id, replier);
     }
-    repliers.retain(|_, r| !r.is_idle());
+    add_rules(tx, &mut repliers, &with_rules).await?;
     Ok(repliers)
 }
 
-/// The guards' view of the conversations a group of inbound texts may answer, read in two
-/// statements for the whole group (per-text queries made ingest with an away message run at
+/// Reads the keyword rules of `numbers` into their repliers (in the owner's order), then
+/// drops the repliers that have nothing to do. One statement, none when no number has rules.
+pub async fn add_rules(
+    tx: &mut Transaction<'_, Any>,
+    repliers: &mut HashMap<NumberId, Replier>,
+    numbers: &[NumberId],
+) -> AppResult<()> {
+    if !numbers.is_empty() {
+        let sql = format!(
+            "SELECT number_id, matching, keyword, reply FROM reply_rules WHERE number_id IN ({})
+             ORDER BY number_id, position",
+            crate::server::db::placeholders(1, numbers.len())
+        );
+        let mut query = sqlx::query_as(&sql);
+        for n in numbers {
+            query = query.bind(n);
+        }
+        let rules: Vec<(NumberId, String, String, String)> = query.fetch_all(&mut **tx).await?;
+        for (number_id, matching, keyword, reply) in rules {
+            if let Some(replier) = repliers.get_mut(&number_id) {
+                replier.rules.push(ReplyRule {
+                    matching,
+                    keyword,
+                    reply,
+                });
+            }
+        }
+    }
+    repliers.retain(|_, r| !r.is_idle());
+    Ok(())
+}
+
+/// The guards' view of the conversations a group of inbound texts may answer, read in one
+/// statement for the whole group (per-text queries made ingest with an away message run at
 /// 41 % of plain ingest), then kept up to date in memory as the group answers, opts out or
 /// opts in, so two texts from one peer in one group are guarded like two in a row.
 #[derive(Debug, Default)]
@@ -284,57 +312,60 @@ impl Guard {
         if conversations.is_empty() {
             return Ok(guard);
         }
-        // Opt-outs of the pairs' numbers and peers (a superset of the pairs; filtered below).
+        // One statement: opt-outs of the pairs' numbers and peers (a superset of the pairs),
+        // and per conversation the automatic texts of the last AWAY_EVERY_MS — those of the
+        // last hour counted, and whether one was the number's (current) away message.
         let mut numbers: Vec<&NumberId> = conversations.iter().map(|c| c.number_id).collect();
         numbers.sort_unstable();
         numbers.dedup();
         let mut peers: Vec<&str> = conversations.iter().map(|c| c.peer).collect();
         peers.sort_unstable();
         peers.dedup();
-        let sql = format!(
-            "SELECT number_id, peer FROM opt_outs WHERE number_id IN ({}) AND peer IN ({})",
-            crate::server::db::placeholders(1, numbers.len()),
-            crate::server::db::placeholders(1 + numbers.len(), peers.len())
-        );
-        let mut query = sqlx::query_as(&sql);
-        for number in &numbers {
-            query = query.bind(*number);
-        }
-        for peer in &peers {
-            query = query.bind(*peer);
-        }
-        let rows: Vec<(NumberId, String)> = query.fetch_all(&mut **tx).await?;
-        guard.opted_out = rows.into_iter().collect();
-
-        // Automatic texts of the last AWAY_EVERY_MS: those of the last hour counted, and
-        // whether one was the number's (current) away message.
         let mut ids: Vec<&ConversationId> =
             conversations.iter().map(|c| c.conversation_id).collect();
         ids.sort_unstable();
         ids.dedup();
+        let (first_number, first_peer, first_id) =
+            (3, 3 + numbers.len(), 3 + numbers.len() + peers.len());
         let sql = format!(
-            "SELECT m.conversation_id,
-                    SUM(CASE WHEN m.created_at > $1 THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN m.body = p.away_text THEN 1 ELSE 0 END)
+            "SELECT 'opted_out', number_id, peer, CAST(0 AS BIGINT), CAST(0 AS BIGINT) FROM opt_outs
+             WHERE number_id IN ({}) AND peer IN ({})
+             UNION ALL
+             SELECT 'automatic', m.conversation_id, '',
+                    CAST(SUM(CASE WHEN m.created_at > $1 THEN 1 ELSE 0 END) AS BIGINT),
+                    CAST(SUM(CASE WHEN m.body = p.away_text THEN 1 ELSE 0 END) AS BIGINT)
              FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              JOIN phone_numbers p ON p.id = c.number_id
              WHERE m.conversation_id IN ({}) AND m.direction = 'out' AND m.automatic = 1
                AND m.created_at > $2
              GROUP BY m.conversation_id",
-            crate::server::db::placeholders(3, ids.len())
+            crate::server::db::placeholders(first_number, numbers.len()),
+            crate::server::db::placeholders(first_peer, peers.len()),
+            crate::server::db::placeholders(first_id, ids.len()),
         );
         let mut query = sqlx::query_as(&sql)
             .bind(now - HOUR_MS)
             .bind(now - AWAY_EVERY_MS);
+        for number in &numbers {
+            query = query.bind(*number);
+        }
+        for peer in &peers {
+            query = query.bind(*peer);
+        }
         for id in &ids {
             query = query.bind(*id);
         }
-        let rows: Vec<(ConversationId, i64, i64)> = query.fetch_all(&mut **tx).await?;
-        guard.recent = rows
-            .into_iter()
-            .map(|(id, last_hour, away)| (id, (last_hour, away > 0)))
-            .collect();
+        let rows: Vec<(String, String, String, i64, i64)> = query.fetch_all(&mut **tx).await?;
+        for (kind, key, peer, last_hour, away) in rows {
+            if kind == "opted_out" {
+                guard.opted_out.insert((NumberId::new(key), peer));
+            } else {
+                guard
+                    .recent
+                    .insert(ConversationId::new(key), (last_hour, away > 0));
+            }
+        }
         Ok(guard)
     }
 

@@ -286,33 +286,65 @@ async fn store_inbound(
     let mut numbers: Vec<&str> = texts.iter().map(|text| text.to).collect();
     numbers.sort_unstable();
     numbers.dedup();
+    // (With how each number answers by itself: its away message and whether it has
+    // keyword rules, so a group with no rules to read costs no statement more.)
     let sql = format!(
         "UPDATE phone_numbers SET last_inbound_at = $1 WHERE e164 IN ({})
-         RETURNING e164, id, user_id,
+         RETURNING e164, user_id,
              (SELECT COUNT(*) FROM push_subscriptions s WHERE s.user_id = phone_numbers.user_id),
-             forward_email",
-        crate::server::db::placeholders(2, numbers.len())
+             forward_email, {}",
+        crate::server::db::placeholders(2, numbers.len()),
+        auto_reply::REPLIER_COLUMNS
     );
     let mut lookup = sqlx::query_as(&sql).bind(now);
     for number in &numbers {
         lookup = lookup.bind(*number);
     }
+    type OwnerRow = (
+        String,
+        UserId,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+        i64,
+        i64,
+    );
+    let rows: Vec<OwnerRow> = lookup.fetch_all(&mut **tx).await?;
     // By number: (its id, its owner, how many devices they have for alerts, where its
-    // texts are forwarded by email).
-    let owners: HashMap<String, (NumberId, UserId, i64, String)> = lookup
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(
-            |(e164, number_id, user_id, devices, forward): (
-                String,
-                NumberId,
-                UserId,
-                i64,
-                String,
-            )| { (e164, (number_id, user_id, devices, forward)) },
-        )
-        .collect();
+    // texts are forwarded by email); and how each answers by itself.
+    let mut owners: HashMap<String, (NumberId, UserId, i64, String)> = HashMap::new();
+    let mut repliers = HashMap::new();
+    let mut with_rules = Vec::new();
+    for row in rows {
+        let (
+            e164,
+            user_id,
+            devices,
+            forward,
+            id,
+            away,
+            text,
+            days,
+            opens,
+            closes,
+            zone,
+            dnd,
+            rules,
+        ) = row;
+        let (number_id, replier) =
+            auto_reply::replier_from((id, away, text, days, opens, closes, zone, dnd));
+        if rules > 0 {
+            with_rules.push(number_id.clone());
+        }
+        repliers.insert(number_id.clone(), replier);
+        owners.insert(e164, (number_id, user_id, devices, forward));
+    }
 
     // Conversations: one row each, however many of the group's texts land in it (a
     // statement may not upsert the same row twice on PostgreSQL).
@@ -408,10 +440,7 @@ async fn store_inbound(
         .collect();
     let names = contact_names(tx, &alerted).await?;
     // How the numbers texted answer by themselves (keyword rules, away messages).
-    let mut texted: Vec<&NumberId> = landings.iter().map(|l| &l.number_id).collect();
-    texted.sort_unstable();
-    texted.dedup();
-    let repliers = auto_reply::load(tx, &texted).await?;
+    auto_reply::add_rules(tx, &mut repliers, &with_rules).await?;
     let guarded: Vec<auto_reply::Guarded> = landings
         .iter()
         .filter(|l| repliers.contains_key(&l.number_id))

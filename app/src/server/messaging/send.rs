@@ -304,6 +304,51 @@ pub async fn mark_send_failed(
     Ok(())
 }
 
+/// Each sending number's pace: when it may next send, and the slots given to texts that
+/// came too early. A text that must wait gets the number's next free slot, and the slot
+/// after it goes to the next such text, so a backlog of N texts on one number is put back
+/// once each. (Putting each back to "the next free moment" had the lane claim and put back
+/// the whole backlog every interval: 10,000 away messages on one sandbox number kept
+/// SQLite's one writer busy and cut everyone's inbound ingest by a third.)
+#[derive(Debug, Default)]
+pub struct Pacing {
+    next_free: HashMap<String, Instant>,
+    slots: HashMap<JobId, Instant>,
+}
+
+impl Pacing {
+    /// Slots held longer than this past their time were for texts that went away (deleted,
+    /// sent by another instance): forgotten when the map is large.
+    const STALE: Duration = Duration::from_secs(60);
+
+    /// Whether the text of job `job` may go from `from` now (`None`), or how long it must
+    /// wait for its slot.
+    pub fn take(&mut self, from: &str, job: &JobId, interval: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        // A job's slot comes back within the same millisecond (run_at is in ms).
+        let due = now + Duration::from_millis(2);
+        if let Some(slot) = self.slots.remove(job) {
+            if slot <= due {
+                return None;
+            }
+            self.slots.insert(job.clone(), slot);
+            return Some(slot - now);
+        }
+        let next = self.next_free.entry(from.to_string()).or_insert(now);
+        if *next <= due {
+            *next = now + interval;
+            return None;
+        }
+        let slot = *next;
+        *next += interval;
+        if self.slots.len() >= 100_000 {
+            self.slots.retain(|_, at| *at + Self::STALE > now);
+        }
+        self.slots.insert(job.clone(), slot);
+        Some(slot - now)
+    }
+}
+
 /// The outbox job of one text: hands it to the carrier at the number's pace, exactly once.
 /// A try before this one may have reached the carrier (the process died after the carrier
 /// took it, or its answer never came); such a text waits for its delivery report.
@@ -311,7 +356,7 @@ pub async fn run_send_job(
     state: &AppState,
     claimed: &Claimed,
     message_id: &MessageId,
-    pacing: &mut HashMap<String, Instant>,
+    pacing: &mut Pacing,
 ) -> AppResult<()> {
     let Some(outbound) = outbound_for(state, message_id).await? else {
         // Deleted, or already handed to the carrier: nothing to send.
@@ -350,14 +395,10 @@ pub async fn run_send_job(
     let outbound = outbound.message;
     // Respect the carrier's per-number rate: wait without spending an attempt.
     let interval = Duration::from_secs_f64(1.0 / carrier.sends_per_second().max(0.01));
-    if let Some(last) = pacing.get(&outbound.from) {
-        let elapsed = last.elapsed();
-        if elapsed < interval {
-            let wait = (interval - elapsed).as_millis() as i64;
-            return retry_at(&state.db, &claimed.id, now_ms() + wait, None, false).await;
-        }
+    if let Some(wait) = pacing.take(&outbound.from, &claimed.id, interval) {
+        let wait = wait.as_millis() as i64;
+        return retry_at(&state.db, &claimed.id, now_ms() + wait, None, false).await;
     }
-    pacing.insert(outbound.from.clone(), Instant::now());
     mark_submitted(state, message_id).await?;
     match carrier.send_message(&outbound).await {
         Ok(accepted) => {
@@ -402,5 +443,43 @@ pub async fn run_send_job(
             };
             mark_send_failed(state, &claimed.id, message_id, &code).await
         }
+    }
+}
+
+#[cfg(test)]
+mod pacing_tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_gets_one_slot_each_and_other_numbers_go_on() {
+        let mut pacing = Pacing::default();
+        let every = Duration::from_millis(100);
+        let job = |id: &str| JobId::new(id);
+        assert_eq!(pacing.take("+12125550100", &job("a"), every), None);
+        let waits: Vec<Duration> = ["b", "c", "d"]
+            .iter()
+            .map(|id| pacing.take("+12125550100", &job(id), every).unwrap())
+            .collect();
+        // One interval apart: b after a, c after b, d after c.
+        for (k, wait) in waits.iter().enumerate() {
+            let slot = every * (k as u32 + 1);
+            assert!(
+                *wait <= slot && *wait + Duration::from_millis(20) > slot,
+                "{k}: {wait:?}"
+            );
+        }
+        assert_eq!(
+            pacing.take("+12125550199", &job("e"), every),
+            None,
+            "another number"
+        );
+        // b back early keeps its slot (it is not pushed behind d) …
+        let again = pacing.take("+12125550100", &job("b"), every).unwrap();
+        assert!(again <= waits[0]);
+        assert_eq!(pacing.slots.len(), 3);
+        // … and goes when its slot comes.
+        std::thread::sleep(again);
+        assert_eq!(pacing.take("+12125550100", &job("b"), every), None);
+        assert_eq!(pacing.slots.len(), 2);
     }
 }

@@ -5,6 +5,8 @@
 // - Two-factor sign-in (Settings): set up with an authenticator app (QR code), recovery
 //   codes, turn off (`two_factor`, `start_two_factor`, `confirm_two_factor`,
 //   `new_recovery_codes`, `turn_off_two_factor`; server/accounts/two_factor.rs).
+// - Your data (Settings): "Export my data" downloads everything as a zip (`create_export`;
+//   server/export.rs).
 // - Data kept (Settings): how long texts and calls are kept, and the user's own shorter
 //   period (`retention`, `set_own_retention`; server/retention.rs).
 // - Retention (Admin): the instance's period (`retention`, `set_instance_retention`).
@@ -257,6 +259,40 @@
     show();
   }
 
+  /** Settings → Your data: download everything as a zip. */
+  function fillExport(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    const button = text('button', 'Export my data', 'secondary');
+    button.type = 'button';
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        // A single-use link for this account, good for 15 minutes: the browser downloads it.
+        const path = await api('create_export');
+        const link = document.createElement('a');
+        link.href = path;
+        link.download = '';
+        document.body.append(link);
+        link.click();
+        link.remove();
+        status.textContent = 'Your export is downloading (a zip of JSON and CSV files, with your pictures and voicemails; README.txt inside says what each holds).';
+      } catch (e) {
+        status.textContent = e.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    card.replaceChildren(
+      text('h2', 'Your data'),
+      text('p', 'Everything Switchboard keeps about you — account, numbers, contacts, conversations and messages, calls, voicemails and pictures, rules, campaigns, devices, sessions and your audit entries — in one download.', 'muted'),
+      button,
+      status,
+    );
+  }
+
   function mount() {
     if (!document.querySelector('link[href="/pages.css"]')) {
       const link = document.createElement('link');
@@ -269,6 +305,8 @@
     if (card) fillLog(card, 'Account activity', 'Sign-ins (and failed ones), password changes, devices signed out, numbers bought and released, and what admins changed about your account. Kept 12 months.', 'my_activity', false);
     card = take('[data-audit-log]');
     if (card) fillLog(card, 'Audit log', "Everyone's sign-ins, invitations, role and access changes, carrier and retention settings, number purchases and releases. Kept 12 months; nobody can edit it.", 'audit_log', true);
+    card = take('[data-export]');
+    if (card) fillExport(card);
     card = take('[data-two-factor]');
     if (card) fillTwoFactor(card);
     card = take('[data-data-kept]');

@@ -4,6 +4,7 @@
 // which the user's Settings then states); two-factor sign-in with an authenticator app
 // (the test computes the app's codes from the key the page shows).
 import { createHmac } from 'node:crypto';
+import * as fs from 'node:fs';
 import { BrowserContext, expect, test } from '@playwright/test';
 import { buyNumber, expectAccessible, open, Server, signIn } from './server';
 
@@ -122,4 +123,18 @@ test('two-factor sign-in: set up with the app, then a sign-in asks for its code'
   await open(p, '/settings');
   await expect(p.locator('[data-account-activity]')).toContainText('Signed in — with an authenticator code');
   await other.close();
+});
+
+test('Export my data downloads a zip of everything', async () => {
+  const page = await ada.newPage();
+  await open(page, '/settings');
+  const card = page.locator('[data-export]');
+  const download = page.waitForEvent('download');
+  await card.getByRole('button', { name: 'Export my data' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^switchboard-export-\d{4}-\d{2}-\d{2}\.zip$/);
+  const bytes = fs.readFileSync((await file.path())!);
+  expect(bytes.subarray(0, 2).toString()).toBe('PK');
+  expect(bytes.includes(Buffer.from('messages.jsonl'))).toBeTruthy();
+  await expect(card.getByRole('status')).toContainText('Your export is downloading');
 });

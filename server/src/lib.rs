@@ -103,6 +103,7 @@ pub fn build_router(state: AppState) -> Router {
             post(contacts::import).layer(DefaultBodyLimit::max(contacts::IMPORT_LIMIT)),
         )
         .route("/contacts/export.csv", get(contacts::export_csv))
+        .route("/export/{token}", get(app::server::export::download))
         .route("/contacts/export.vcf", get(contacts::export_vcard))
         .route("/campaigns/{id}/report.csv", get(contacts::campaign_report))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))

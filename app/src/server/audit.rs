@@ -45,10 +45,11 @@ pub enum Action {
     TwoFactorOn,
     TwoFactorOff,
     RecoveryCodesRenewed,
+    ExportRequested,
 }
 
 impl Action {
-    const ALL: [Action; 19] = [
+    const ALL: [Action; 20] = [
         Action::SignedIn,
         Action::SignInFailed,
         Action::SignedOut,
@@ -68,6 +69,7 @@ impl Action {
         Action::TwoFactorOn,
         Action::TwoFactorOff,
         Action::RecoveryCodesRenewed,
+        Action::ExportRequested,
     ];
 
     /// Its name in the database.
@@ -92,6 +94,7 @@ impl Action {
             Action::TwoFactorOn => "two_factor_on",
             Action::TwoFactorOff => "two_factor_off",
             Action::RecoveryCodesRenewed => "recovery_codes_renewed",
+            Action::ExportRequested => "export_requested",
         }
     }
 
@@ -121,6 +124,7 @@ impl Action {
             Action::TwoFactorOn => "Two-factor sign-in turned on",
             Action::TwoFactorOff => "Two-factor sign-in turned off",
             Action::RecoveryCodesRenewed => "New recovery codes",
+            Action::ExportRequested => "Data export requested",
         }
     }
 }

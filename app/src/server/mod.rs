@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod db;
 pub mod email;
 pub mod events;
+pub mod export;
 #[cfg(test)]
 pub(crate) mod fuzzing;
 pub mod ids;

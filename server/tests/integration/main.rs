@@ -14,6 +14,7 @@ mod carriers;
 mod contacts;
 mod crash;
 mod email;
+mod export;
 mod hardening;
 mod messaging;
 mod outside_calls;

@@ -161,3 +161,14 @@ pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppErro
     let state = context::state()?;
     two_factor::renew_codes(&state.db, &context::actor(), &me.user_id(), &password).await
 }
+
+/// A single-use link (15 minutes, this account only) to download everything of the user's
+/// as a zip; answers its path.
+#[server(endpoint = "create_export")]
+pub async fn create_export() -> Result<String, AppError> {
+    use crate::server::{context, export};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    crate::server::throttle::take(&state.db, export::EXPORTS, me.user.id.as_str()).await?;
+    export::create_link(&state.db, &context::actor(), &me.user_id()).await
+}

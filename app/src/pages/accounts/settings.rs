@@ -15,7 +15,8 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    // Two-factor sign-in, Data kept and Account activity: public/privacy.js fills their cards.
+    // Two-factor sign-in, Your data (export), Data kept and Account activity: public/privacy.js
+    // fills their cards.
     crate::live::page_script("/privacy.js");
     view! {
         <Title text="Settings" />
@@ -25,6 +26,7 @@ pub fn SettingsPage() -> impl IntoView {
             <Sessions />
             <PasswordForm />
             <div class="card" data-two-factor=""></div>
+            <div class="card" data-export=""></div>
             <div class="card" data-data-kept=""></div>
             <div class="card" data-account-activity=""></div>
         </section>

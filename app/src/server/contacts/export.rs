@@ -11,7 +11,7 @@ use crate::types::Contact;
 const PAGE: i64 = 1_000;
 
 /// Every contact of the user, by name, a page at a time.
-async fn every_contact(db: &Db, user_id: &UserId) -> AppResult<Vec<Contact>> {
+pub async fn every_contact(db: &Db, user_id: &UserId) -> AppResult<Vec<Contact>> {
     let mut all = Vec::new();
     let mut after = (String::new(), String::new());
     loop {
@@ -38,7 +38,7 @@ async fn every_contact(db: &Db, user_id: &UserId) -> AppResult<Vec<Contact>> {
 
 /// A CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@` gets a `'` so a
 /// spreadsheet opening the file shows it rather than running it as a formula.
-fn csv_field(value: &str) -> String {
+pub fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) && !is_phone_number(value) {
         format!("'{value}")
     } else {

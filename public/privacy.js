@@ -7,6 +7,8 @@
 //   `new_recovery_codes`, `turn_off_two_factor`; server/accounts/two_factor.rs).
 // - Your data (Settings): "Export my data" downloads everything as a zip (`create_export`;
 //   server/export.rs).
+// - Delete my account (Settings): closed now, erased after 30 days unless the owner signs
+//   in or an admin cancels (`delete_my_account`; server/accounts/deletion.rs).
 // - Data kept (Settings): how long texts and calls are kept, and the user's own shorter
 //   period (`retention`, `set_own_retention`; server/retention.rs).
 // - Retention (Admin): the instance's period (`retention`, `set_instance_retention`).
@@ -293,6 +295,36 @@
     );
   }
 
+  /** Settings → Delete my account: what happens, and the password to confirm. */
+  function fillDelete(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    const form = document.createElement('form');
+    form.className = 'stack';
+    form.setAttribute('aria-label', 'Delete my account');
+    form.innerHTML =
+      '<label for="delete-password">Your password</label>' +
+      '<input id="delete-password" name="password" type="password" autocomplete="current-password" required>' +
+      '<button type="submit" class="danger">Delete my account</button>';
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await api('delete_my_account', { password: form.elements.password.value });
+        window.location.assign('/signin');
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    card.replaceChildren(
+      text('h2', 'Delete my account'),
+      text('p', 'You are signed out everywhere at once and your devices get no more alerts. After 30 days everything is erased: your numbers are released at the carrier, and your texts, calls, voicemails, pictures, contacts and settings are deleted. Sign in before then to cancel (an admin can cancel too). After erasure only anonymous audit entries stay (an id with the kind and time of each action, no email, address or device), until they are 12 months old.', 'muted'),
+      form,
+      status,
+    );
+  }
+
   function mount() {
     if (!document.querySelector('link[href="/pages.css"]')) {
       const link = document.createElement('link');
@@ -307,6 +339,8 @@
     if (card) fillLog(card, 'Audit log', "Everyone's sign-ins, invitations, role and access changes, carrier and retention settings, number purchases and releases. Kept 12 months; nobody can edit it.", 'audit_log', true);
     card = take('[data-export]');
     if (card) fillExport(card);
+    card = take('[data-delete-account]');
+    if (card) fillDelete(card);
     card = take('[data-two-factor]');
     if (card) fillTwoFactor(card);
     card = take('[data-data-kept]');

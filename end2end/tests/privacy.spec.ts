@@ -19,6 +19,11 @@ test.beforeAll(async ({ browser }) => {
   server.createAdmin('ada@example.com', PASSWORD);
   ada = await browser.newContext({ baseURL: server.base });
 });
+// Each open page holds a live connection, and a browser opens six per host over HTTP/1.1:
+// pages left open would starve the next page's requests.
+test.afterEach(async () => {
+  for (const p of ada.pages()) await p.close();
+});
 test.afterAll(async () => {
   await ada?.close();
   await server?.stop();
@@ -137,4 +142,34 @@ test('Export my data downloads a zip of everything', async () => {
   expect(bytes.subarray(0, 2).toString()).toBe('PK');
   expect(bytes.includes(Buffer.from('messages.jsonl'))).toBeTruthy();
   await expect(card.getByRole('status')).toContainText('Your export is downloading');
+});
+
+test('Delete my account signs out at once; an admin can cancel within 30 days', async ({ browser }) => {
+  // Bea, made from the command line (an admin too: Ada stays, so Bea may go).
+  server.createAdmin('bea@example.com', PASSWORD);
+  const admin = await ada.newPage();
+  const bea = await browser.newContext({ baseURL: server.base });
+  const page = await bea.newPage();
+  await signIn(page, 'bea@example.com', PASSWORD);
+  await open(page, '/settings');
+  const card = page.locator('[data-delete-account]');
+  await expect(card).toContainText('After 30 days everything is erased');
+  await expect(card).toContainText('only anonymous audit entries stay');
+  await card.getByLabel('Your password').fill('not my password');
+  await card.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(card.getByRole('status')).toContainText('password is incorrect');
+  await card.getByLabel('Your password').fill(PASSWORD);
+  await card.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await open(page, '/inbox');
+  await expect(page).toHaveURL(/\/signin$/);
+
+  await open(admin, '/admin');
+  const users = admin.getByRole('list', { name: 'Users' });
+  await expect(users).toContainText('deleted: erased');
+  await admin.getByRole('button', { name: 'Cancel deletion: bea@example.com' }).click();
+  await expect(admin.getByRole('button', { name: 'Delete: bea@example.com' })).toBeVisible();
+  await expect(users).not.toContainText('deleted: erased');
+  await signIn(page, 'bea@example.com', PASSWORD);
+  await bea.close();
 });

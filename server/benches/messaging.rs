@@ -362,13 +362,32 @@ async fn ingest_and_latency() {
         round_list(&ingest_rates)
     );
     println!(
-        "    with 20 rules + away:   rounds {}  ({away_sent} away messages sent)",
+        "    with 20 rules + away:   rounds {}  ({away_sent} away messages sent, all in round 1)",
         round_list(&answered_rates)
     );
+    // Each round's answering rate against the plain rate of the same round (rounds alternate,
+    // and the database grows between them, so a round is compared with its own plain run).
+    // Round 1 is the first contact: every one of its 10,000 peers gets the away message,
+    // 10,000 texts queued and sent; later rounds are the steady state, peers answered lately.
+    let ratios: Vec<f64> = answered_rates
+        .iter()
+        .zip(&ingest_rates)
+        .map(|(answered, plain)| 100.0 * answered / plain)
+        .collect();
     let (raw_rate, ingest_rate) = (median(&mut raw_rates), median(&mut ingest_rates));
     println!("    medians: raw {raw_rate:.0}/s, ingest {ingest_rate:.0}/s = {:.0}% of raw  (targets: >= 5000/s, >= 40%)", 100.0 * ingest_rate / raw_rate);
-    let answered_rate = median(&mut answered_rates);
-    println!("    with 20 keyword rules and an away message: {answered_rate:.0}/s = {:.0}% of plain ingest  (target: >= 80%)", 100.0 * answered_rate / ingest_rate);
+    println!(
+        "    answered / plain, per round: {}",
+        ratios
+            .iter()
+            .map(|r| format!("{r:.0}%"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // The lowest of the steady rounds (with two of them, a median would be the higher).
+    if let Some(steady) = ratios.iter().skip(1).copied().reduce(f64::min) {
+        println!("    with 20 keyword rules and an away message: {steady:.0}% of plain ingest once peers have had it (lowest of rounds 2..; target: >= 80%); first contact, each text answered: {:.0}%", ratios[0]);
+    }
 
     // Latency: webhook posted → event read from an open SSE stream.
     let key = signing_key();

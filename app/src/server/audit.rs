@@ -46,10 +46,13 @@ pub enum Action {
     TwoFactorOff,
     RecoveryCodesRenewed,
     ExportRequested,
+    DeletionRequested,
+    DeletionCancelled,
+    AccountErased,
 }
 
 impl Action {
-    const ALL: [Action; 20] = [
+    const ALL: [Action; 23] = [
         Action::SignedIn,
         Action::SignInFailed,
         Action::SignedOut,
@@ -70,6 +73,9 @@ impl Action {
         Action::TwoFactorOff,
         Action::RecoveryCodesRenewed,
         Action::ExportRequested,
+        Action::DeletionRequested,
+        Action::DeletionCancelled,
+        Action::AccountErased,
     ];
 
     /// Its name in the database.
@@ -95,6 +101,9 @@ impl Action {
             Action::TwoFactorOff => "two_factor_off",
             Action::RecoveryCodesRenewed => "recovery_codes_renewed",
             Action::ExportRequested => "export_requested",
+            Action::DeletionRequested => "deletion_requested",
+            Action::DeletionCancelled => "deletion_cancelled",
+            Action::AccountErased => "account_erased",
         }
     }
 
@@ -125,6 +134,9 @@ impl Action {
             Action::TwoFactorOff => "Two-factor sign-in turned off",
             Action::RecoveryCodesRenewed => "New recovery codes",
             Action::ExportRequested => "Data export requested",
+            Action::DeletionRequested => "Account deletion requested",
+            Action::DeletionCancelled => "Account deletion cancelled",
+            Action::AccountErased => "Account erased",
         }
     }
 }

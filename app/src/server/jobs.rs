@@ -283,7 +283,8 @@ pub fn spawn_workers(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
 }
 
 /// Hourly: purges old live events, expired sessions (and their push devices), audit entries
-/// past a year, unsent uploads, and texts and calls past their retention period.
+/// past a year, unsent uploads, accounts past their deletion grace period, and texts and
+/// calls past their retention period.
 async fn housekeeping(state: AppState) {
     let mut stopping = state.stopping();
     loop {
@@ -299,6 +300,11 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = super::media::purge_orphans(&state).await {
             tracing::warn!(error = ?e, "purging unsent uploads failed");
+        }
+        match super::accounts::deletion::erase_due(&state).await {
+            Ok(0) => {}
+            Ok(erased) => tracing::info!(erased, "accounts erased after their grace period"),
+            Err(e) => tracing::warn!(error = ?e, "erasing deleted accounts failed"),
         }
         match super::retention::purge(&state).await {
             Ok(purged) => tracing::info!(?purged, "retention purge"),

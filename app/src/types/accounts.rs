@@ -108,6 +108,8 @@ crate::types::answers! {
         pub created_at: i64,
         pub is_self: bool,
         pub number_quota: i64,
+        /// Being deleted: when it will be erased.
+        pub erase_at: Option<i64>,
     }
 }
 

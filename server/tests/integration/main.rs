@@ -13,6 +13,7 @@ mod carrier_settings;
 mod carriers;
 mod contacts;
 mod crash;
+mod deletion;
 mod email;
 mod export;
 mod hardening;

@@ -114,3 +114,19 @@ pub async fn set_instance_retention(days: i64) -> Result<(), AppError> {
     let state = context::state()?;
     retention::set_instance_days(&state.db, &context::actor(), days).await
 }
+
+/// Deletes an account (closed now, erased after 30 days) or cancels its deletion.
+#[server(endpoint = "set_user_deletion")]
+pub async fn set_user_deletion(user_id: String, delete: bool) -> Result<(), AppError> {
+    use crate::server::accounts::deletion;
+    use crate::server::context;
+    context::require_admin()?;
+    let state = context::state()?;
+    let user_id = crate::server::ids::UserId::new(user_id);
+    if delete {
+        deletion::request(&state, &context::actor(), &user_id).await?;
+    } else {
+        deletion::cancel(&state.db, &context::actor(), &user_id).await?;
+    }
+    Ok(())
+}

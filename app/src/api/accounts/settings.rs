@@ -172,3 +172,17 @@ pub async fn create_export() -> Result<String, AppError> {
     crate::server::throttle::take(&state.db, export::EXPORTS, me.user.id.as_str()).await?;
     export::create_link(&state.db, &context::actor(), &me.user_id()).await
 }
+
+/// Deletes the user's own account (the password is asked again): they are signed out
+/// everywhere now, and everything is erased after 30 days unless they sign in before.
+#[server(endpoint = "delete_my_account")]
+pub async fn delete_my_account(password: String) -> Result<i64, AppError> {
+    use crate::server::accounts::{deletion, sessions, users};
+    use crate::server::context;
+    let me = context::require_user()?;
+    let state = context::state()?;
+    users::check_password(&state.db, &me.user_id(), &password).await?;
+    let erase_at = deletion::request(&state, &context::actor(), &me.user_id()).await?;
+    context::set_cookie(sessions::clear_session_cookie(&state.settings));
+    Ok(erase_at)
+}

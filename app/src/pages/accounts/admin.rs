@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::accounts::admin::{
-    CreateInvite, ListInvites, ListUsers, RevokeInvite, SetUserDisabled, SetUserRole,
+    CreateInvite, ListInvites, ListUsers, RevokeInvite, SetUserDeletion, SetUserDisabled,
+    SetUserRole,
 };
 use crate::api::numbers::SetNumberQuota;
 use crate::pages::widgets::{error_note, CopyLink};
@@ -87,7 +88,9 @@ pub fn Users() -> impl IntoView {
     let set_role = FormAction::new::<SetUserRole>();
     let set_disabled = FormAction::new::<SetUserDisabled>();
     let set_quota = FormAction::new::<SetNumberQuota>();
+    let set_deletion = FormAction::new::<SetUserDeletion>();
     let users = Loaded::new(move || {
+        set_deletion.version().track();
         set_role.version().track();
         set_disabled.version().track();
         set_quota.version().track();
@@ -99,6 +102,7 @@ pub fn Users() -> impl IntoView {
             <FormError action=set_role />
             <FormError action=set_disabled />
             <FormError action=set_quota />
+            <FormError action=set_deletion />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -112,8 +116,11 @@ pub fn Users() -> impl IntoView {
                                     let (disable_to, disable_label) = if u.disabled { ("false", "Enable") } else { ("true", "Disable") };
                                     let role_aria = format!("{role_label}: {}", u.email);
                                     let disable_aria = format!("{disable_label}: {}", u.email);
-                                    let summary = format!("{} · {}{}", u.email, u.role.label(), if u.disabled { " · disabled" } else { "" });
-                                    let (id1, id2, id3) = (u.id.clone(), u.id.clone(), u.id.clone());
+                                    let erasing = u.erase_at.map(|at| format!(" · deleted: erased {} unless cancelled", format_instant(at))).unwrap_or_default();
+                                    let summary = format!("{} · {}{}{erasing}", u.email, u.role.label(), if u.disabled { " · disabled" } else { "" });
+                                    let (delete_to, delete_label) = if u.erase_at.is_some() { ("false", "Cancel deletion") } else { ("true", "Delete") };
+                                    let delete_aria = format!("{delete_label}: {}", u.email);
+                                    let (id1, id2, id3, id4) = (u.id.clone(), u.id.clone(), u.id.clone(), u.id.clone());
                                     let quota_id = format!("quota-{}", u.id);
                                     let quota_label = format!("Number limit for {}", u.email);
                                     let quota = u.number_quota.to_string();
@@ -142,6 +149,11 @@ pub fn Users() -> impl IntoView {
                                                     <input type="hidden" name="user_id" value=id2 />
                                                     <input type="hidden" name="disabled" value=disable_to />
                                                     <button type="submit" class="secondary" aria-label=disable_aria>{disable_label}</button>
+                                                </PostForm>
+                                                <PostForm action=set_deletion attr:class="inline">
+                                                    <input type="hidden" name="user_id" value=id4 />
+                                                    <input type="hidden" name="delete" value=delete_to />
+                                                    <button type="submit" class="secondary" aria-label=delete_aria>{delete_label}</button>
                                                 </PostForm>
                                             </div>
                                         </li>

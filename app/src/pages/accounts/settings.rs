@@ -15,8 +15,8 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    // Two-factor sign-in, Your data (export), Data kept and Account activity: public/privacy.js
-    // fills their cards.
+    // Two-factor sign-in, Your data (export), Data kept, Account activity and Delete my
+    // account: public/privacy.js fills their cards.
     crate::live::page_script("/privacy.js");
     view! {
         <Title text="Settings" />
@@ -29,6 +29,7 @@ pub fn SettingsPage() -> impl IntoView {
             <div class="card" data-export=""></div>
             <div class="card" data-data-kept=""></div>
             <div class="card" data-account-activity=""></div>
+            <div class="card" data-delete-account=""></div>
         </section>
     }
 }

@@ -1,6 +1,7 @@
 //! People and their access: accounts and passwords (`users`), sessions and the request's
 //! identity (`sessions`), invitations (`invites`), the first admin (`setup`).
 
+pub mod deletion;
 pub mod invites;
 pub mod sessions;
 pub mod setup;

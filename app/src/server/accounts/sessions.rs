@@ -113,6 +113,23 @@ pub async fn create_session(
     .execute(&mut *tx)
     .await?;
     let by = crate::server::audit::Actor::user(user_id, meta);
+    // Signing in to an account being deleted cancels its deletion (all factors are proven
+    // by now).
+    let cancelled =
+        sqlx::query("UPDATE users SET erase_at = NULL WHERE id = $1 AND erase_at IS NOT NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    if cancelled.rows_affected() > 0 {
+        crate::server::audit::record(
+            &mut *tx,
+            &by,
+            crate::server::audit::Action::DeletionCancelled,
+            Some(user_id),
+            "by signing in",
+        )
+        .await?;
+    }
     crate::server::audit::record(
         &mut *tx,
         &by,

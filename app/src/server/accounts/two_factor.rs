@@ -224,30 +224,9 @@ async fn replace_codes(
     Ok(())
 }
 
-/// Checks the user's password (under the password-change throttle) before a change to how
-/// they sign in.
-async fn check_password(db: &Db, user_id: &UserId, password: &str) -> AppResult<()> {
-    crate::server::throttle::take(
-        db,
-        crate::server::throttle::SIGN_IN_CHANGES,
-        user_id.as_str(),
-    )
-    .await?;
-    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(db.pool())
-        .await?;
-    if password.len() > crate::validate::PASSWORD_MAX * 4
-        || !crypto::verify_password(password.to_string(), hash).await?
-    {
-        return Err(AppError::invalid("Your password is incorrect."));
-    }
-    Ok(())
-}
-
 /// Turns two-factor sign-in off (the password is asked again).
 pub async fn turn_off(db: &Db, by: &Actor, user_id: &UserId, password: &str) -> AppResult<()> {
-    check_password(db, user_id, password).await?;
+    super::users::check_password(db, user_id, password).await?;
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM two_factor WHERE user_id = $1")
         .bind(user_id)
@@ -266,7 +245,7 @@ pub async fn renew_codes(
     user_id: &UserId,
     password: &str,
 ) -> AppResult<Vec<String>> {
-    check_password(db, user_id, password).await?;
+    super::users::check_password(db, user_id, password).await?;
     if !is_on(db, user_id).await? {
         return Err(AppError::invalid("Two-factor sign-in is off."));
     }

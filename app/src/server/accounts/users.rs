@@ -214,34 +214,74 @@ pub async fn change_password(
 }
 
 pub async fn list_users(db: &Db, viewer_id: &UserId) -> AppResult<Vec<UserInfo>> {
-    let rows: Vec<(String, String, String, String, Option<i64>, i64, i64)> = sqlx::query_as(
-        "SELECT id, email, display_name, role, disabled_at, created_at, number_quota FROM users ORDER BY created_at",
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        i64,
+        i64,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, email, display_name, role, disabled_at, created_at, number_quota, erase_at
+         FROM users ORDER BY created_at",
     )
     .fetch_all(db.pool())
     .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, email, display_name, role, disabled_at, created_at, number_quota)| UserInfo {
-                is_self: id == viewer_id.as_str(),
-                id,
-                email,
-                display_name,
-                role: Role::parse(&role).unwrap_or(Role::User),
-                disabled: disabled_at.is_some(),
-                created_at,
-                number_quota,
+            |(id, email, display_name, role, disabled_at, created_at, number_quota, erase_at)| {
+                UserInfo {
+                    is_self: id == viewer_id.as_str(),
+                    id,
+                    email,
+                    display_name,
+                    role: Role::parse(&role).unwrap_or(Role::User),
+                    disabled: disabled_at.is_some(),
+                    created_at,
+                    number_quota,
+                    erase_at,
+                }
             },
         )
         .collect())
 }
 
+/// Checks the user's password again (throttled) before a change to how they sign in or
+/// the account's deletion.
+pub async fn check_password(db: &Db, user_id: &UserId, password: &str) -> AppResult<()> {
+    crate::server::throttle::take(
+        db,
+        crate::server::throttle::SIGN_IN_CHANGES,
+        user_id.as_str(),
+    )
+    .await?;
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db.pool())
+        .await?;
+    if password.len() > crate::validate::PASSWORD_MAX * 4
+        || !crypto::verify_password(password.to_string(), hash).await?
+    {
+        return Err(AppError::invalid("Your password is incorrect."));
+    }
+    Ok(())
+}
+
 const LAST_ADMIN: &str = "This is the last active admin. Make someone else an admin first.";
 
 /// Whether taking `user_id` out of the active admins would leave none.
-async fn is_last_active_admin(tx: &mut Transaction<'_, Any>, user_id: &UserId) -> AppResult<bool> {
+/// Whether `user_id` is the one admin left who can act (not disabled, not being deleted).
+pub(crate) async fn is_last_active_admin(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &UserId,
+) -> AppResult<bool> {
     let (others,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL
+         AND erase_at IS NULL AND id <> $1",
     )
     .bind(user_id)
     .fetch_one(&mut **tx)

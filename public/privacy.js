@@ -11,6 +11,8 @@
 //   in or an admin cancels (`delete_my_account`; server/accounts/deletion.rs).
 // - Data kept (Settings): how long texts and calls are kept, and the user's own shorter
 //   period (`retention`, `set_own_retention`; server/retention.rs).
+// - Sign-in (Admin): require two-factor sign-in of everyone (`two_factor_required`,
+//   `set_two_factor_required`).
 // - Retention (Admin): the instance's period (`retention`, `set_instance_retention`).
 (function () {
   'use strict';
@@ -325,6 +327,44 @@
     );
   }
 
+  /** Admin → Sign-in: require two-factor sign-in of everyone. */
+  async function fillSignInRules(card) {
+    const { api } = window.SwitchboardApi;
+    card.dataset.filled = 'true';
+    card.replaceChildren(
+      text('h2', 'Sign-in'),
+      text('p', 'Require everyone to sign in with an authenticator app as well as their password. Until they set it up, people find only Settings open.', 'muted'),
+    );
+    let required;
+    try {
+      required = await api('two_factor_required');
+    } catch (e) {
+      card.append(text('p', e.message));
+      return;
+    }
+    const form = document.createElement('form');
+    form.className = 'search';
+    form.setAttribute('aria-label', 'Sign-in rules');
+    form.innerHTML =
+      '<label><input type="checkbox" name="required"> Require two-factor sign-in of everyone</label>' +
+      '<button type="submit" class="secondary">Save</button>';
+    form.elements.required.checked = required;
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const wanted = form.elements.required.checked;
+      try {
+        await api('set_two_factor_required', wanted ? { required: 'true' } : {});
+        status.textContent = wanted ? 'Saved: everyone needs two-factor sign-in.' : 'Saved: two-factor sign-in is optional.';
+      } catch (e) {
+        status.textContent = e.message;
+        form.elements.required.checked = !wanted;
+      }
+    });
+    card.append(form, status);
+  }
+
   function mount() {
     if (!document.querySelector('link[href="/pages.css"]')) {
       const link = document.createElement('link');
@@ -345,6 +385,8 @@
     if (card) fillTwoFactor(card);
     card = take('[data-data-kept]');
     if (card) fillKept(card);
+    card = take('[data-sign-in-rules]');
+    if (card) fillSignInRules(card);
     card = take('[data-retention]');
     if (card) fillRetention(card);
   }

@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import { BrowserContext, expect, test } from '@playwright/test';
-import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+import { buyNumber, expectAccessible, open, ready, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
 
@@ -172,4 +172,35 @@ test('Delete my account signs out at once; an admin can cancel within 30 days', 
   await expect(users).not.toContainText('deleted: erased');
   await signIn(page, 'bea@example.com', PASSWORD);
   await bea.close();
+});
+
+test('an admin requires two-factor sign-in: a newcomer finds only Settings until it is set up', async ({ browser }) => {
+  // Ada set hers up above; now she requires it of everyone.
+  const admin = await ada.newPage();
+  await open(admin, '/admin');
+  const rules = admin.locator('[data-sign-in-rules]');
+  await rules.getByLabel('Require two-factor sign-in of everyone').check();
+  await rules.getByRole('button', { name: 'Save' }).click();
+  await expect(rules.getByRole('status')).toHaveText('Saved: everyone needs two-factor sign-in.');
+
+  server.createAdmin('cy@example.com', PASSWORD);
+  const cy = await browser.newContext({ baseURL: server.base });
+  const page = await cy.newPage();
+  await open(page, '/signin');
+  await page.getByLabel('Email').fill('cy@example.com');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/settings$/);
+  await page.goto('/inbox');
+  await expect(page).toHaveURL(/\/settings$/);
+  await ready(page, true);
+  const card = page.locator('[data-two-factor]');
+  await card.getByRole('button', { name: 'Set up' }).click();
+  const key = (await card.locator('[data-secret]').textContent())!.trim();
+  await card.getByLabel('Code from the app').fill(totp(key));
+  await card.getByRole('button', { name: 'Turn on' }).click();
+  await expect(card.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem')).toHaveCount(10);
+  await open(page, '/inbox');
+  await expect(page).toHaveURL(/\/inbox$/);
+  await cy.close();
 });

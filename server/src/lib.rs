@@ -226,6 +226,27 @@ fn is_app_page(path: &str) -> bool {
 /// Sends people who are not signed in to the sign-in page (and signed-in people past it)
 /// before any page renders.
 async fn page_guard(req: Request, next: Next) -> Response {
+    let must_set_up_two_factor = req
+        .extensions()
+        .get::<Authenticated>()
+        .is_some_and(|a| a.must_set_up_two_factor);
+    if must_set_up_two_factor {
+        // Until two-factor sign-in is set up (an admin requires it): Settings only.
+        let path = req.uri().path();
+        if req.method() == Method::GET && path != "/settings" && (path == "/" || is_app_page(path))
+        {
+            return Redirect::to("/settings").into_response();
+        }
+        if ["/media/", "/contacts/", "/campaigns/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
+            return AppError::invalid(
+                "This Switchboard requires two-factor sign-in: set it up under Settings first.",
+            )
+            .into_response();
+        }
+    }
     if req.method() == Method::GET {
         let signed_in = req.extensions().get::<Authenticated>().is_some();
         let path = req.uri().path();

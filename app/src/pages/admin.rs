@@ -14,7 +14,7 @@ pub fn AdminPage() -> impl IntoView {
     // The mail server texts are forwarded through, and the price of a text: public/admin.js
     // fills their cards.
     crate::live::page_script("/admin.js");
-    // Retention and the audit log: public/privacy.js.
+    // Sign-in rules, retention and the audit log: public/privacy.js.
     crate::live::page_script("/privacy.js");
     view! {
         <Title text="Admin" />
@@ -26,6 +26,7 @@ pub fn AdminPage() -> impl IntoView {
             <CarrierSettings />
             <div class="card" data-email-settings=""></div>
             <div class="card" data-segment-price=""></div>
+            <div class="card" data-sign-in-rules=""></div>
             <div class="card" data-retention=""></div>
             <Simulator />
             <div class="card" data-audit-log=""></div>

@@ -49,10 +49,11 @@ pub enum Action {
     DeletionRequested,
     DeletionCancelled,
     AccountErased,
+    TwoFactorRequirement,
 }
 
 impl Action {
-    const ALL: [Action; 23] = [
+    const ALL: [Action; 24] = [
         Action::SignedIn,
         Action::SignInFailed,
         Action::SignedOut,
@@ -76,6 +77,7 @@ impl Action {
         Action::DeletionRequested,
         Action::DeletionCancelled,
         Action::AccountErased,
+        Action::TwoFactorRequirement,
     ];
 
     /// Its name in the database.
@@ -104,6 +106,7 @@ impl Action {
             Action::DeletionRequested => "deletion_requested",
             Action::DeletionCancelled => "deletion_cancelled",
             Action::AccountErased => "account_erased",
+            Action::TwoFactorRequirement => "two_factor_requirement",
         }
     }
 
@@ -137,6 +140,7 @@ impl Action {
             Action::DeletionRequested => "Account deletion requested",
             Action::DeletionCancelled => "Account deletion cancelled",
             Action::AccountErased => "Account erased",
+            Action::TwoFactorRequirement => "Two-factor requirement changed",
         }
     }
 }

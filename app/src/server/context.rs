@@ -50,8 +50,37 @@ pub fn authenticated() -> Option<Authenticated> {
     parts()?.extensions.get::<Authenticated>().cloned()
 }
 
+/// The server functions open to someone who must set up two-factor sign-in first: the
+/// Settings page's own, and what setting it up takes.
+const BEFORE_TWO_FACTOR: &[&str] = &[
+    "/api/two_factor",
+    "/api/start_two_factor",
+    "/api/confirm_two_factor",
+    "/api/sign_out",
+    "/api/signed_in_user",
+    "/api/list_sessions",
+    "/api/revoke_session",
+    "/api/revoke_other_sessions",
+    "/api/change_password",
+    "/api/my_activity",
+    "/api/retention",
+    "/api/create_export",
+    "/api/delete_my_account",
+];
+
 pub fn require_user() -> AppResult<Authenticated> {
-    authenticated().ok_or(AppError::Unauthorized)
+    let auth = authenticated().ok_or(AppError::Unauthorized)?;
+    if auth.must_set_up_two_factor {
+        let path = parts()
+            .map(|p| p.uri.path().to_string())
+            .unwrap_or_default();
+        if !BEFORE_TWO_FACTOR.contains(&path.as_str()) {
+            return Err(AppError::invalid(
+                "This Switchboard requires two-factor sign-in: set it up under Settings first.",
+            ));
+        }
+    }
+    Ok(auth)
 }
 
 pub fn require_admin() -> AppResult<Authenticated> {

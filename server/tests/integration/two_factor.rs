@@ -277,7 +277,75 @@ async fn turning_off_and_new_codes_ask_for_the_password(app: &TestApp) {
     }
 }
 
+async fn when_an_admin_requires_it_only_settings_are_open_until_it_is_set_up(app: &TestApp) {
+    use app::api::accounts::admin::SetTwoFactorRequired;
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    // Not before the admin has it: it would shut them out too.
+    invalid(
+        &app.call(&ada, SetTwoFactorRequired { required: true })
+            .await,
+        "for yourself first",
+    );
+    let _ = turn_on(app, &ada).await;
+    assert!(matches!(
+        app.call(&bea, SetTwoFactorRequired { required: true })
+            .await
+            .error(),
+        AppError::Forbidden
+    ));
+    assert!(app
+        .call(&ada, SetTwoFactorRequired { required: true })
+        .await
+        .is_ok());
+
+    // Bea: everything but Settings refused, pages sent to Settings.
+    invalid(
+        &app.call(&bea, app::api::numbers::MyNumbers {}).await,
+        "requires two-factor sign-in",
+    );
+    let page = app.get(&bea, "/inbox").await;
+    assert_eq!(page.location(), Some("/settings"));
+    assert!(app.get(&bea, "/settings").await.is_ok());
+    let status: TwoFactorStatus = app.call(&bea, TwoFactor {}).await.json();
+    assert!(!status.on);
+    let setup: TwoFactorSetup = app.call(&bea, StartTwoFactor {}).await.json();
+    let secret = secret_of(&setup);
+    let codes: Vec<String> = app
+        .call(
+            &bea,
+            ConfirmTwoFactor {
+                code: code(&secret, 0),
+            },
+        )
+        .await
+        .json();
+    assert_eq!(codes.len(), 10);
+    // Set up: everything is open again, in the same session.
+    assert!(app
+        .call(&bea, app::api::numbers::MyNumbers {})
+        .await
+        .is_ok());
+    assert!(app.get(&bea, "/inbox").await.location().is_none());
+    // Ada, who has it, was never held up; making it optional again is audited.
+    assert!(app
+        .call(&ada, app::api::numbers::MyNumbers {})
+        .await
+        .is_ok());
+    assert!(app
+        .call(&ada, SetTwoFactorRequired { required: false })
+        .await
+        .is_ok());
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'two_factor_requirement'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 2);
+}
+
 on_both_backends!(
+    when_an_admin_requires_it_only_settings_are_open_until_it_is_set_up,
     a_password_alone_no_longer_signs_in,
     recovery_codes_work_once_and_wrong_codes_end_the_challenge,
     turning_off_and_new_codes_ask_for_the_password,

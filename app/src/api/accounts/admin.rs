@@ -130,3 +130,20 @@ pub async fn set_user_deletion(user_id: String, delete: bool) -> Result<(), AppE
     }
     Ok(())
 }
+
+/// Whether everyone must use two-factor sign-in.
+#[server(endpoint = "two_factor_required")]
+pub async fn two_factor_required() -> Result<bool, AppError> {
+    use crate::server::{accounts::two_factor, context};
+    context::require_admin()?;
+    two_factor::required(&context::state()?.db).await
+}
+
+/// Requires two-factor sign-in of everyone, or makes it optional again.
+#[server(endpoint = "set_two_factor_required")]
+pub async fn set_two_factor_required(#[server(default)] required: bool) -> Result<(), AppError> {
+    use crate::server::{accounts::two_factor, context};
+    context::require_admin()?;
+    let state = context::state()?;
+    two_factor::set_required(&state.db, &context::actor(), required).await
+}

@@ -11,13 +11,17 @@ use crate::types::{CurrentUser, InviteLookup, SetupLookup};
 pub const HOME: &str = "/inbox";
 
 #[cfg(feature = "ssr")]
-fn start_session(token: &str) -> Result<(), AppError> {
+async fn start_session(token: &str, user_id: &crate::server::ids::UserId) -> Result<(), AppError> {
+    use crate::server::accounts::two_factor;
     let state = crate::server::context::state()?;
     crate::server::context::set_cookie(crate::server::accounts::sessions::session_cookie(
         &state.settings,
         token,
     ));
-    leptos_axum::redirect(HOME);
+    // Someone who must set up two-factor sign-in first lands where they can.
+    let must_set_up =
+        two_factor::required(&state.db).await? && !two_factor::is_on(&state.db, user_id).await?;
+    leptos_axum::redirect(if must_set_up { "/settings" } else { HOME });
     Ok(())
 }
 
@@ -27,7 +31,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::context;
     let state = context::state()?;
     match users::sign_in(&state, &email, &password, &context::request_meta()).await? {
-        users::SignedIn::Session(token) => start_session(&token),
+        users::SignedIn::Session(token, user_id) => start_session(&token, &user_id).await,
         users::SignedIn::NeedsCode(challenge) => {
             use crate::server::accounts::two_factor;
             context::set_cookie(two_factor::challenge_cookie(&state.settings, &challenge));
@@ -55,7 +59,7 @@ pub async fn sign_in_code(code: String) -> Result<(), AppError> {
     let meta = context::request_meta();
     let token = sessions::create_session(&state.db, &state.settings, &user_id, &meta, how).await?;
     context::set_cookie(two_factor::clear_challenge_cookie(&state.settings));
-    start_session(&token)
+    start_session(&token, &user_id).await
 }
 
 #[server(endpoint = "sign_out")]
@@ -124,7 +128,7 @@ pub async fn complete_setup(
         "",
     )
     .await?;
-    start_session(&session)
+    start_session(&session, &user_id).await
 }
 
 #[server(endpoint = "check_invite")]
@@ -161,5 +165,5 @@ pub async fn accept_invite(
         "",
     )
     .await?;
-    start_session(&session)
+    start_session(&session, &user_id).await
 }

@@ -29,6 +29,9 @@ pub struct RequestMeta {
 pub struct Authenticated {
     pub session_id: SessionId,
     pub user: CurrentUser,
+    /// An admin requires two-factor sign-in and this person has not set it up: until they
+    /// do, only Settings and what setting it up takes are open to them.
+    pub must_set_up_two_factor: bool,
 }
 
 impl Authenticated {
@@ -151,6 +154,7 @@ type SessionRow = (
     String,
     String,
     String,
+    i64,
 );
 
 /// Finds the live session behind `token`, checking its bindings. Returns the session and
@@ -163,7 +167,12 @@ async fn find_session(
 ) -> AppResult<Option<(Authenticated, bool)>> {
     let now = now_ms();
     let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.id, s.user_agent, s.ip, s.last_seen_at, u.id, u.email, u.display_name, u.role
+        "SELECT s.id, s.user_agent, s.ip, s.last_seen_at, u.id, u.email, u.display_name, u.role,
+             CASE WHEN EXISTS (SELECT 1 FROM instance_settings
+                               WHERE key = 'require_two_factor' AND value = '1')
+                   AND NOT EXISTS (SELECT 1 FROM two_factor t
+                                   WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                  THEN 1 ELSE 0 END
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
     )
@@ -171,7 +180,8 @@ async fn find_session(
     .bind(now)
     .fetch_optional(db.pool())
     .await?;
-    let Some((session_id, user_agent, ip, last_seen_at, user_id, email, display_name, role)) = row
+    let Some((session_id, user_agent, ip, last_seen_at, user_id, email, display_name, role, must)) =
+        row
     else {
         return Ok(None);
     };
@@ -190,7 +200,15 @@ async fn find_session(
         role: Role::parse(&role).unwrap_or(Role::User),
     };
     let stale = now - last_seen_at > REFRESH_AFTER_MS;
-    Ok(Some((Authenticated { session_id, user }, stale)))
+    let must_set_up_two_factor = must != 0;
+    Ok(Some((
+        Authenticated {
+            session_id,
+            user,
+            must_set_up_two_factor,
+        },
+        stale,
+    )))
 }
 
 async fn refresh_session(

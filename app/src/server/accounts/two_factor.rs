@@ -29,6 +29,39 @@ pub const RECOVERY_CODES: usize = 10;
 /// The name of the cookie that carries a challenge between the two sign-in steps.
 pub const CHALLENGE_COOKIE: &str = "sb_sign_in_challenge";
 
+/// The instance setting by which admins require two-factor sign-in of everyone (read with
+/// each session, in `sessions::find_session`).
+pub const REQUIRED_SETTING: &str = "require_two_factor";
+
+/// Whether everyone must sign in with a code.
+pub async fn required(db: &Db) -> AppResult<bool> {
+    Ok(crate::server::instance_settings::get(db, REQUIRED_SETTING)
+        .await?
+        .as_deref()
+        == Some("1"))
+}
+
+/// Requires two-factor sign-in of everyone (or stops requiring it). Who has not set it up
+/// then finds only Settings open until they do.
+pub async fn set_required(db: &Db, by: &Actor, required: bool) -> AppResult<()> {
+    // An admin without it would shut themselves out of everything but Settings.
+    if let (true, Some(admin)) = (required, by.user_id()) {
+        if !is_on(db, admin).await? {
+            return Err(AppError::invalid(
+                "Set up two-factor sign-in for yourself first (Settings), then require it of everyone.",
+            ));
+        }
+    }
+    crate::server::instance_settings::put(db, REQUIRED_SETTING, if required { "1" } else { "0" })
+        .await?;
+    let detail = if required {
+        "required of everyone"
+    } else {
+        "optional"
+    };
+    audit::record(db.pool(), by, Action::TwoFactorRequirement, None, detail).await
+}
+
 fn sealed_field(user_id: &UserId) -> String {
     format!("totp.{user_id}")
 }

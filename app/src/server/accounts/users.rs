@@ -78,8 +78,8 @@ const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
 /// What a right password leads to.
 pub enum SignedIn {
-    /// A session: the cookie token.
-    Session(String),
+    /// A session: the cookie token, and whose it is.
+    Session(String, UserId),
     /// Two-factor sign-in is on: a challenge for the code (its cookie token).
     NeedsCode(String),
 }
@@ -156,7 +156,7 @@ pub async fn sign_in(
         ));
     }
     let token = sessions::create_session(&state.db, &state.settings, user_id, meta, "").await?;
-    Ok(SignedIn::Session(token))
+    Ok(SignedIn::Session(token, user_id.clone()))
 }
 
 /// A password change as the form gives it (named, so the three can't be swapped).

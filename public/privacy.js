@@ -28,6 +28,44 @@
     return el;
   }
 
+  /** A status line (read out by screen readers when it changes). */
+  function statusLine() {
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    return status;
+  }
+
+  /** Marks `card` as taken and titles it; reads `fn`'s answer, or says why not (null). */
+  async function start(card, title, intro, fn) {
+    card.dataset.filled = 'true';
+    card.replaceChildren(text('h2', title));
+    if (intro) card.append(text('p', intro, 'muted'));
+    try {
+      return await window.SwitchboardApi.api(fn);
+    } catch (e) {
+      card.append(text('p', e.message));
+      return null;
+    }
+  }
+
+  /** A one-line form (`fields` as HTML, then a Save button) that runs `save(form)` and
+   * says in `status` what it answers, or why it was refused. */
+  function saveForm(label, fields, status, save) {
+    const form = document.createElement('form');
+    form.className = 'search';
+    form.setAttribute('aria-label', label);
+    form.innerHTML = fields + '<button type="submit" class="secondary">Save</button>';
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        status.textContent = await save(form);
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    return form;
+  }
+
   /** `2026-11-21 21:57 UTC`, as the WASM client writes instants. */
   function instant(ms) {
     return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
@@ -86,15 +124,8 @@
   /** Settings → Data kept: what applies, and the user's own shorter period. */
   async function fillKept(card) {
     const { api } = window.SwitchboardApi;
-    card.dataset.filled = 'true';
-    card.replaceChildren(text('h2', 'Data kept'));
-    let r;
-    try {
-      r = await api('retention');
-    } catch (e) {
-      card.append(text('p', e.message));
-      return;
-    }
+    let r = await start(card, 'Data kept', '', 'retention');
+    if (r === null) return;
     const said = text('p', '');
     said.setAttribute('data-kept', '');
     const show = () => {
@@ -104,66 +135,47 @@
         ' Conversations left empty and campaigns that finished before then go too. Your account, numbers, contacts and settings stay until you delete them; sign-in records are kept 12 months.';
     };
     show();
-    const form = document.createElement('form');
-    form.className = 'search';
-    form.setAttribute('aria-label', 'Keep my texts and calls');
-    form.innerHTML =
+    const status = statusLine();
+    const form = saveForm(
+      'Keep my texts and calls',
       '<label for="own-retention">Keep mine for (days; 0 follows the instance)</label>' +
-      '<input id="own-retention" name="days" type="number" min="0" required>' +
-      '<button type="submit" class="secondary">Save</button>';
-    form.elements.days.value = r.own_days;
-    if (r.instance_days) form.elements.days.max = r.instance_days;
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      try {
-        await api('set_own_retention', { days: form.elements.days.value });
+        '<input id="own-retention" name="days" type="number" min="0" required>',
+      status,
+      async (f) => {
+        await api('set_own_retention', { days: f.elements.days.value });
         r = await api('retention');
         show();
-        status.textContent = 'Saved.';
-      } catch (e) {
-        status.textContent = e.message;
-      }
-    });
+        return 'Saved.';
+      },
+    );
+    form.elements.days.value = r.own_days;
+    if (r.instance_days) form.elements.days.max = r.instance_days;
     card.append(said, form, status);
   }
 
   /** Admin → Retention: the instance's period. */
   async function fillRetention(card) {
     const { api } = window.SwitchboardApi;
-    card.dataset.filled = 'true';
-    card.replaceChildren(
-      text('h2', 'Retention'),
-      text('p', 'How long texts (with their pictures), calls (with their voicemails) and finished campaigns are kept. An hourly job deletes what is older; anyone may choose a shorter period for their own in Settings.', 'muted'),
+    const r = await start(
+      card,
+      'Retention',
+      'How long texts (with their pictures), calls (with their voicemails) and finished campaigns are kept. An hourly job deletes what is older; anyone may choose a shorter period for their own in Settings.',
+      'retention',
     );
-    let r;
-    try {
-      r = await api('retention');
-    } catch (e) {
-      card.append(text('p', e.message));
-      return;
-    }
-    const form = document.createElement('form');
-    form.className = 'search';
-    form.setAttribute('aria-label', 'Retention');
-    form.innerHTML =
+    if (r === null) return;
+    const status = statusLine();
+    const form = saveForm(
+      'Retention',
       '<label for="instance-retention">Keep for (days; 0 keeps forever)</label>' +
-      '<input id="instance-retention" name="days" type="number" min="0" max="3650" required>' +
-      '<button type="submit" class="secondary">Save</button>';
-    form.elements.days.value = r.instance_days;
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const value = Number(form.elements.days.value);
-      try {
+        '<input id="instance-retention" name="days" type="number" min="0" max="3650" required>',
+      status,
+      async (f) => {
+        const value = Number(f.elements.days.value);
         await api('set_instance_retention', { days: value });
-        status.textContent = value ? 'Saved: texts and calls are kept ' + days(value) + '.' : 'Saved: texts and calls are kept forever.';
-      } catch (e) {
-        status.textContent = e.message;
-      }
-    });
+        return value ? 'Saved: texts and calls are kept ' + days(value) + '.' : 'Saved: texts and calls are kept forever.';
+      },
+    );
+    form.elements.days.value = r.instance_days;
     card.append(form, status);
   }
 
@@ -171,8 +183,7 @@
   async function fillTwoFactor(card) {
     const { api } = window.SwitchboardApi;
     card.dataset.filled = 'true';
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
+    const status = statusLine();
     const showCodes = (codes) => {
       const list = document.createElement('ul');
       list.className = 'recovery-codes';
@@ -269,8 +280,7 @@
     card.dataset.filled = 'true';
     const button = text('button', 'Export my data', 'secondary');
     button.type = 'button';
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
+    const status = statusLine();
     button.addEventListener('click', async () => {
       button.disabled = true;
       try {
@@ -308,8 +318,7 @@
       '<label for="delete-password">Your password</label>' +
       '<input id="delete-password" name="password" type="password" autocomplete="current-password" required>' +
       '<button type="submit" class="danger">Delete my account</button>';
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
+    const status = statusLine();
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
@@ -330,38 +339,30 @@
   /** Admin → Sign-in: require two-factor sign-in of everyone. */
   async function fillSignInRules(card) {
     const { api } = window.SwitchboardApi;
-    card.dataset.filled = 'true';
-    card.replaceChildren(
-      text('h2', 'Sign-in'),
-      text('p', 'Require everyone to sign in with an authenticator app as well as their password. Until they set it up, people find only Settings open.', 'muted'),
+    const required = await start(
+      card,
+      'Sign-in',
+      'Require everyone to sign in with an authenticator app as well as their password. Until they set it up, people find only Settings open.',
+      'two_factor_required',
     );
-    let required;
-    try {
-      required = await api('two_factor_required');
-    } catch (e) {
-      card.append(text('p', e.message));
-      return;
-    }
-    const form = document.createElement('form');
-    form.className = 'search';
-    form.setAttribute('aria-label', 'Sign-in rules');
-    form.innerHTML =
-      '<label><input type="checkbox" name="required"> Require two-factor sign-in of everyone</label>' +
-      '<button type="submit" class="secondary">Save</button>';
+    if (required === null) return;
+    const status = statusLine();
+    const form = saveForm(
+      'Sign-in rules',
+      '<label><input type="checkbox" name="required"> Require two-factor sign-in of everyone</label>',
+      status,
+      async (f) => {
+        const wanted = f.elements.required.checked;
+        try {
+          await api('set_two_factor_required', wanted ? { required: 'true' } : {});
+        } catch (e) {
+          f.elements.required.checked = !wanted;
+          throw e;
+        }
+        return wanted ? 'Saved: everyone needs two-factor sign-in.' : 'Saved: two-factor sign-in is optional.';
+      },
+    );
     form.elements.required.checked = required;
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const wanted = form.elements.required.checked;
-      try {
-        await api('set_two_factor_required', wanted ? { required: 'true' } : {});
-        status.textContent = wanted ? 'Saved: everyone needs two-factor sign-in.' : 'Saved: two-factor sign-in is optional.';
-      } catch (e) {
-        status.textContent = e.message;
-        form.elements.required.checked = !wanted;
-      }
-    });
     card.append(form, status);
   }
 

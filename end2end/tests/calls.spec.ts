@@ -314,3 +314,21 @@ test('do not disturb: nothing rings, the caller hears no answer and may leave a 
   await panel(ada).getByRole('button', { name: 'Close' }).click();
   await expectAccessible(bea);
 });
+
+test('the call log finds calls by number', async () => {
+  await open(bea, '/calls');
+  const log = bea.getByRole('list', { name: 'Call log' });
+  await expect(log).toContainText('(202) 555-0147');
+  const everything = await log.getByRole('listitem').count();
+  await bea.getByLabel('Search calls').fill('555 0147');
+  await bea.getByRole('button', { name: 'Search calls' }).click();
+  await expect(bea).toHaveURL(/[?&]log=555\+0147/);
+  await expect(log.getByRole('listitem').first()).toContainText('(202) 555-0147');
+  const found = await log.getByRole('listitem').count();
+  expect(found).toBeLessThan(everything);
+  for (const item of await log.getByRole('listitem').all()) await expect(item).toContainText('(202) 555-0147');
+  await bea.getByLabel('Search calls').fill('nobody by that name');
+  await bea.getByRole('button', { name: 'Search calls' }).click();
+  await expect(bea.getByText('No calls match.')).toBeVisible();
+  await expectAccessible(bea);
+});

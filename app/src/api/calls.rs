@@ -58,15 +58,16 @@ pub async fn hang_up(call_id: String) -> Result<(), AppError> {
     calls::hang_up(&context::state()?, &me.user_id(), &call_id).await
 }
 
-/// The user's latest calls. Opening the log sees its missed calls (the navigation's count
-/// of them goes).
+/// The user's latest calls, or those matching `search` (a contact's name, or digits of
+/// either number). Opening the log sees its missed calls (the navigation's count of them
+/// goes).
 #[server(endpoint = "call_log")]
-pub async fn call_log() -> Result<Vec<CallLogEntry>, AppError> {
+pub async fn call_log(#[server(default)] search: String) -> Result<Vec<CallLogEntry>, AppError> {
     use crate::server::{calls, context};
     let me = context::require_user()?;
     let state = context::state()?;
     calls::mark_seen(&state, &me.user_id()).await?;
-    calls::log(&state.db, &me.user_id()).await
+    calls::log(&state.db, &me.user_id(), &search).await
 }
 
 /// The STUN/TURN servers calls use to cross networks (JSON, as `RTCPeerConnection` takes

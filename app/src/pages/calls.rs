@@ -89,18 +89,28 @@ fn duration_words(secs: i64) -> String {
 #[component]
 fn Log() -> impl IntoView {
     let live = Live::get();
+    // Search: a GET form (`?log=`), so it works (and can be bookmarked) without JavaScript.
+    let query = use_query_map();
+    let search = Memo::new(move |_| query.read().get("log").unwrap_or_default());
     let log = Loaded::new(move || {
         live.calls.track();
-        CallLog {}
+        CallLog {
+            search: search.get(),
+        }
     });
     view! {
         <div class="card">
             <h2>"Call log"</h2>
+            <form method="get" action="/calls" class="search" role="search">
+                <label for="log-search" class="visually-hidden">"Search calls"</label>
+                <input id="log-search" name="log" type="search" placeholder="Name or number" maxlength="100" value=move || search.get() />
+                <button type="submit" class="secondary">"Search calls"</button>
+            </form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match log.await {
                         Ok(list) if list.is_empty() => view! {
-                            <p class="muted">"No calls yet."</p>
+                            <p class="muted">{if search.get_untracked().is_empty() { "No calls yet." } else { "No calls match." }}</p>
                         }.into_any(),
                         Ok(list) => view! {
                             <ul class="rows" aria-label="Call log">

@@ -8,7 +8,7 @@ use app::api::accounts::admin::{AuditLog, RevokeInvite, SetUserDisabled, SetUser
 use app::api::accounts::settings::{ChangePassword, MyActivity, RevokeOtherSessions};
 use app::api::accounts::sign_in::{SignIn, SignOut};
 use app::error::AppError;
-use app::types::{AuditEntry, UserInfo};
+use app::types::AuditEntry;
 use common::TestApp;
 
 async fn mine(app: &TestApp, client: &reqwest::Client) -> Vec<AuditEntry> {
@@ -37,16 +37,7 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> common::Reply {
 async fn sensitive_operations_are_recorded_with_who_and_where(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
-    let users: Vec<UserInfo> = app
-        .call(&ada, app::api::accounts::admin::ListUsers {})
-        .await
-        .json();
-    let bea_id = users
-        .iter()
-        .find(|u| u.email == "bea@example.com")
-        .unwrap()
-        .id
-        .clone();
+    let bea_id = app.user_id(&ada, "bea@example.com").await;
 
     // Failed sign-ins: a wrong password (Bea's to see) and an unknown email (admins only).
     assert!(!sign_in(app, "bea@example.com", "not her password")
@@ -125,16 +116,7 @@ async fn sensitive_operations_are_recorded_with_who_and_where(app: &TestApp) {
 async fn admin_changes_and_sign_outs_are_recorded(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let bea = app.invited_user(&ada, "bea@example.com", "user").await;
-    let users: Vec<UserInfo> = app
-        .call(&ada, app::api::accounts::admin::ListUsers {})
-        .await
-        .json();
-    let bea_id = users
-        .iter()
-        .find(|u| u.email == "bea@example.com")
-        .unwrap()
-        .id
-        .clone();
+    let bea_id = app.user_id(&ada, "bea@example.com").await;
     let _second_device = app.signed_in("bea@example.com", common::PASSWORD).await;
     let ended: u64 = app.call(&bea, RevokeOtherSessions {}).await.json();
     assert_eq!(ended, 1);

@@ -37,7 +37,14 @@ pub(super) async fn live(app: &TestApp, client: &reqwest::Client, tab: &str) -> 
 }
 
 pub(super) async fn log(app: &TestApp, client: &reqwest::Client) -> Vec<CallLogEntry> {
-    app.call(client, CallLog {}).await.json()
+    app.call(
+        client,
+        CallLog {
+            search: String::new(),
+        },
+    )
+    .await
+    .json()
 }
 
 pub(super) async fn decline(app: &TestApp, client: &reqwest::Client, id: &str) -> common::Reply {
@@ -463,6 +470,102 @@ async fn a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring(app: &
     );
 }
 
+/// Calls as the log keeps them, written directly: (peer, direction, outcome, minutes ago).
+async fn logged_calls(app: &TestApp, number: &OwnedNumber, calls: &[(&str, &str, &str, i64)]) {
+    for (i, (peer, direction, outcome, ago)) in calls.iter().enumerate() {
+        let at = app::server::now_ms() - ago * 60_000;
+        let id = format!("{}-{i}", number.id);
+        sqlx::query("INSERT INTO call_sessions (id, state, caller_tab, created_at) VALUES ($1, 'ended', 't', $2)")
+            .bind(&id)
+            .bind(at)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO calls (id, session_id, user_id, number_id, number_e164, peer, direction, outcome, created_at, ended_at)
+             SELECT $1, $1, user_id, id, e164, $2, $3, $4, $5, $5 FROM phone_numbers WHERE id = $6",
+        )
+        .bind(&id)
+        .bind(peer)
+        .bind(direction)
+        .bind(outcome)
+        .bind(at)
+        .bind(number.id.to_string())
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    }
+}
+
+async fn the_call_log_finds_calls_by_name_or_number(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let bea = app.invited_user(&ada, "bea@example.com", "user").await;
+    let number = buy(app, &ada, "212").await;
+    let bea_number = buy(app, &bea, "415").await;
+    logged_calls(
+        app,
+        &number,
+        &[
+            ("+12025550100", "in", "answered", 3),
+            ("+13105550142", "out", "missed", 2),
+            ("+12025550100", "in", "missed", 1),
+        ],
+    )
+    .await;
+    logged_calls(app, &bea_number, &[("+13105550142", "in", "answered", 1)]).await;
+    let grace = crate::contacts::contact("Grace Hopper", &["+12025550100"]);
+    assert!(app.call(&ada, grace).await.is_ok());
+    let found = |search: &str| {
+        let ada = ada.clone();
+        let search = search.to_string();
+        async move {
+            let log: Vec<CallLogEntry> = app.call(&ada, CallLog { search }).await.json();
+            log.into_iter().map(|c| c.peer).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("").await.len(),
+        3,
+        "no search: every call of Ada's (none of Bea's)"
+    );
+    assert_eq!(
+        found("grace").await,
+        ["+12025550100", "+12025550100"],
+        "by contact name, any case"
+    );
+    assert_eq!(
+        found("0142").await,
+        ["+13105550142"],
+        "by digits of their number"
+    );
+    assert_eq!(
+        found("(310) 555").await,
+        ["+13105550142"],
+        "typed as people write numbers"
+    );
+    assert_eq!(
+        found(number.e164.as_str()).await.len(),
+        3,
+        "by digits of our number"
+    );
+    assert!(found("zz").await.is_empty());
+    assert!(found("%").await.is_empty(), "% is not a wildcard");
+    assert!(found("_").await.is_empty(), "_ is not a wildcard");
+    assert!(
+        found("55").await.is_empty(),
+        "fewer than three digits match no number"
+    );
+    let long = app
+        .call(
+            &ada,
+            CallLog {
+                search: "x".repeat(101),
+            },
+        )
+        .await;
+    assert!(matches!(long.error(), AppError::Invalid(_)));
+}
+
 on_both_backends!(
     a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring,
     placing_calls_is_rate_limited,
@@ -471,4 +574,5 @@ on_both_backends!(
     only_the_parties_touch_a_call,
     a_declined_or_unanswered_call_is_missed_until_the_log_is_seen,
     what_a_browser_sends_is_checked_and_calls_are_capped,
+    the_call_log_finds_calls_by_name_or_number,
 );

@@ -15,14 +15,6 @@ use sqlx::{Column, Row};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-async fn user_id(app: &TestApp, admin: &reqwest::Client, email: &str) -> String {
-    let users: Vec<UserInfo> = app
-        .call(admin, app::api::accounts::admin::ListUsers {})
-        .await
-        .json();
-    users.into_iter().find(|u| u.email == email).unwrap().id
-}
-
 /// Bea with one of everything: a number, texts in and out (one with a picture), a
 /// contact, a canned reply, two-factor secret pending, an export link, a session.
 async fn bea_with_data(app: &TestApp, ada: &reqwest::Client) -> (reqwest::Client, String) {
@@ -65,14 +57,7 @@ async fn bea_with_data(app: &TestApp, ada: &reqwest::Client) -> (reqwest::Client
         .call(&bea, app::api::accounts::settings::CreateExport {})
         .await
         .is_ok());
-    common::eventually(10, "the picture kept", || async {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
-            .fetch_one(app.state.db.pool())
-            .await
-            .unwrap();
-        (n == 1).then_some(())
-    })
-    .await;
+    app.media_stored(1).await;
     (bea, number.e164.to_string())
 }
 
@@ -140,7 +125,7 @@ async fn count_rows(app: &TestApp) -> Vec<(String, i64)> {
 async fn after_the_grace_period_nothing_of_the_account_remains(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let (bea, number) = bea_with_data(app, &ada).await;
-    let bea_id = user_id(app, &ada, "bea@example.com").await;
+    let bea_id = app.user_id(&ada, "bea@example.com").await;
     let files_before: Vec<_> = std::fs::read_dir(&app.state.settings.media_dir)
         .unwrap()
         .map(|f| f.unwrap().file_name())
@@ -246,7 +231,7 @@ async fn invalid_password(app: &TestApp, bea: &reqwest::Client) {
 async fn signing_in_or_an_admin_cancels_and_everything_is_back(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let (bea, _) = bea_with_data(app, &ada).await;
-    let bea_id = user_id(app, &ada, "bea@example.com").await;
+    let bea_id = app.user_id(&ada, "bea@example.com").await;
     let _ = bea;
     let before = count_rows(app).await;
     let erase_at: i64 = app
@@ -324,7 +309,7 @@ async fn signing_in_or_an_admin_cancels_and_everything_is_back(app: &TestApp) {
         .error(),
         AppError::Forbidden
     ));
-    let ada_id = user_id(app, &ada, "ada@example.com").await;
+    let ada_id = app.user_id(&ada, "ada@example.com").await;
     let last = app
         .call(
             &ada,

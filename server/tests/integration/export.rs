@@ -89,14 +89,7 @@ async fn the_export_holds_all_of_mine_and_nothing_of_anyone_elses(app: &TestApp)
         )
         .await
         .is_ok());
-    common::eventually(10, "the picture kept", || async {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
-            .fetch_one(app.state.db.pool())
-            .await
-            .unwrap();
-        (n == 1).then_some(())
-    })
-    .await;
+    app.media_stored(1).await;
 
     let path: String = app.call(&ada, CreateExport {}).await.json();
     assert!(path.starts_with("/export/"), "{path}");

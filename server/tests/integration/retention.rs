@@ -151,10 +151,7 @@ async fn the_purge_deletes_exactly_what_is_older(app: &TestApp) {
         false,
     )
     .await;
-    common::eventually(10, "both pictures kept", || async {
-        (count(app, "SELECT COUNT(*) FROM media WHERE state = 'stored'").await == 2).then_some(())
-    })
-    .await;
+    app.media_stored(2).await;
     let now = app::server::now_ms();
     let age = |body: &str, days: i64| {
         let db = app.state.db.clone();

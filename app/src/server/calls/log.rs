@@ -37,17 +37,43 @@ type LogRow = (
     Option<String>,
 );
 
-/// The user's latest calls, newest first.
-pub async fn log(db: &Db, user_id: &UserId) -> AppResult<Vec<CallLogEntry>> {
+/// Longest search the log takes.
+pub const SEARCH_MAX_CHARS: usize = 100;
+
+/// The user's latest calls, newest first; with `search`, those with a contact whose name
+/// holds it, or whose numbers (theirs or ours) hold its digits (three or more).
+pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallLogEntry>> {
+    let search = search.trim();
+    if search.chars().count() > SEARCH_MAX_CHARS {
+        return Err(crate::error::AppError::invalid(format!(
+            "Search for at most {SEARCH_MAX_CHARS} characters."
+        )));
+    }
+    let digits: String = search.chars().filter(|c| c.is_ascii_digit()).collect();
     let rows: Vec<LogRow> = sqlx::query_as(
         "SELECT c.id, c.direction, c.peer, c.number_id, c.number_e164, c.outcome, c.created_at,
                 c.answered_at, c.ended_at, cv.id, c.voicemail_media_id
          FROM calls c
          LEFT JOIN conversations cv ON cv.number_id = c.number_id AND cv.peer = c.peer
-         WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
+         WHERE c.user_id = $1
+           AND ($3 = '' OR ($4 <> '' AND (c.peer LIKE $4 OR c.number_e164 LIKE $4))
+                OR c.peer IN (SELECT n.e164 FROM contact_numbers n
+                              JOIN contacts ct ON ct.id = n.contact_id
+                              WHERE n.user_id = $1 AND LOWER(ct.name) LIKE $5 ESCAPE '\\'))
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(LOG_LIMIT)
+    .bind(search)
+    .bind(if digits.len() >= 3 {
+        format!("%{digits}%")
+    } else {
+        String::new()
+    })
+    .bind(format!(
+        "%{}%",
+        crate::server::db::escape_like(&search.to_lowercase())
+    ))
     .fetch_all(db.pool())
     .await?;
     let entries: Vec<CallLogEntry> = rows

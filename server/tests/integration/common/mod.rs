@@ -419,6 +419,31 @@ impl TestApp {
         .json()
     }
 
+    /// The id of the user with `email`, as an admin's user list shows it.
+    pub async fn user_id(&self, admin: &reqwest::Client, email: &str) -> String {
+        let users: Vec<app::types::UserInfo> = self
+            .call(admin, app::api::accounts::admin::ListUsers {})
+            .await
+            .json();
+        users
+            .into_iter()
+            .find(|u| u.email == email)
+            .unwrap_or_else(|| panic!("no user {email}"))
+            .id
+    }
+
+    /// Waits until `count` pictures (or voicemails) are kept in the media store.
+    pub async fn media_stored(&self, count: i64) {
+        eventually(10, "the media kept", || async {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
+                .fetch_one(self.state.db.pool())
+                .await
+                .unwrap();
+            (n == count).then_some(())
+        })
+        .await;
+    }
+
     /// Creates an invitation; returns its token (the last path segment of its link).
     pub async fn invite(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
         let invite: app::types::InviteInfo = self

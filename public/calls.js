@@ -516,18 +516,24 @@
       form.innerHTML =
         '<strong></strong><label for="' + id + '">Ring for</label><select id="' + id + '" name="ring_seconds"></select>' +
         '<label class="check"><input type="checkbox" name="do_not_disturb" value="true"> Do not disturb: nothing rings, callers may leave a voicemail</label>' +
+        '<label class="check"><input type="checkbox" name="outside_hours" value="true"> Do not disturb outside business hours (the weekly hours under Numbers → Answering texts)</label>' +
         '<p role="status"></p><button type="submit" class="secondary">Save</button>';
       form.querySelector('strong').textContent = n.name ? n.display + ' (' + n.name + ')' : n.display;
       const select = form.querySelector('select');
       RING_CHOICES.forEach((s) => select.append(new Option(s + ' seconds', String(s), false, s === n.ring_seconds)));
-      form.querySelector('input').checked = !!n.do_not_disturb;
+      const dnd = form.elements.do_not_disturb;
+      const scheduled = form.elements.outside_hours;
+      dnd.checked = !!n.do_not_disturb;
+      scheduled.checked = !!n.dnd_outside_hours;
       form.addEventListener('submit', (event) => {
         event.preventDefault();
         const status = form.querySelector('[role=status]');
         const fields = { number_id: n.id, ring_seconds: select.value };
-        if (form.querySelector('input').checked) fields.do_not_disturb = 'true';
+        if (dnd.checked) fields.do_not_disturb = 'true';
+        if (scheduled.checked) fields.outside_hours = 'true';
+        const said = dnd.checked ? 'Saved: do not disturb.' : scheduled.checked ? 'Saved: do not disturb outside business hours.' : 'Saved.';
         api('set_call_routing', fields)
-          .then(() => (status.textContent = form.querySelector('input').checked ? 'Saved: do not disturb.' : 'Saved.'))
+          .then(() => (status.textContent = said))
           .catch((e) => (status.textContent = e.message));
       });
       card.append(form);

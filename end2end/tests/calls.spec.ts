@@ -298,12 +298,12 @@ test('do not disturb: nothing rings, the caller hears no answer and may leave a 
   await open(bea, '/calls');
   const settings = bea.getByRole('form', { name: /Calls to \(415\)/ });
   await settings.getByLabel('Ring for').selectOption('20');
-  await settings.getByLabel(/Do not disturb/).check();
+  await settings.getByLabel(/Do not disturb: nothing rings/).check();
   await settings.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(settings.getByRole('status')).toHaveText('Saved: do not disturb.');
   // Kept: the page opened again shows it.
   await open(bea, '/calls');
-  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel(/Do not disturb/)).toBeChecked();
+  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel(/Do not disturb: nothing rings/)).toBeChecked();
   await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Ring for')).toHaveValue('20');
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
@@ -331,4 +331,16 @@ test('the call log finds calls by number', async () => {
   await bea.getByRole('button', { name: 'Search calls' }).click();
   await expect(bea.getByText('No calls match.')).toBeVisible();
   await expectAccessible(bea);
+});
+
+test('do not disturb outside business hours is saved with the number', async () => {
+  await open(bea, '/calls');
+  const settings = bea.getByRole('form', { name: /Calls to \(415\)/ });
+  await settings.getByLabel('Do not disturb: nothing rings').uncheck();
+  await settings.getByLabel('Do not disturb outside business hours').check();
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved: do not disturb outside business hours.');
+  await open(bea, '/calls');
+  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Do not disturb outside business hours')).toBeChecked();
+  await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Do not disturb: nothing rings')).not.toBeChecked();
 });

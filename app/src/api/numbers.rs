@@ -42,22 +42,30 @@ pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
     numbers::list_own(&context::state()?.db, &me.user_id()).await
 }
 
-/// How calls to the user's number ring: for how long, and do-not-disturb.
+/// How calls to the user's number ring: for how long, and do-not-disturb — now, or outside
+/// the number's business hours (`outside_hours`; `do_not_disturb` wins when both are set).
 #[server(endpoint = "set_call_routing")]
 pub async fn set_call_routing(
     number_id: String,
     ring_seconds: i64,
     #[server(default)] do_not_disturb: bool,
+    #[server(default)] outside_hours: bool,
 ) -> Result<(), AppError> {
     use crate::server::ids::NumberId;
+    use crate::server::messaging::auto_reply::DoNotDisturb;
     use crate::server::{context, numbers};
     let me = context::require_user()?;
+    let mode = match (do_not_disturb, outside_hours) {
+        (true, _) => DoNotDisturb::On,
+        (false, true) => DoNotDisturb::OutsideHours,
+        (false, false) => DoNotDisturb::Off,
+    };
     numbers::set_call_routing(
         &context::state()?,
         &me.user_id(),
         &NumberId::new(number_id),
         ring_seconds,
-        do_not_disturb,
+        mode,
     )
     .await
 }

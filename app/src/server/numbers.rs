@@ -225,7 +225,8 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         last_inbound_at,
         owner_email,
         ring_seconds,
-        do_not_disturb: do_not_disturb != 0,
+        do_not_disturb: do_not_disturb == 1,
+        dnd_outside_hours: do_not_disturb == 2,
     }
 }
 
@@ -313,7 +314,7 @@ pub async fn set_call_routing(
     user_id: &UserId,
     id: &NumberId,
     ring_seconds: i64,
-    do_not_disturb: bool,
+    do_not_disturb: crate::server::messaging::auto_reply::DoNotDisturb,
 ) -> AppResult<()> {
     if !crate::types::RING_CHOICES.contains(&ring_seconds) {
         return Err(AppError::invalid(
@@ -326,7 +327,7 @@ pub async fn set_call_routing(
          WHERE id = $3 AND user_id = $4",
     )
     .bind(ring_seconds)
-    .bind(i64::from(do_not_disturb))
+    .bind(do_not_disturb.to_column())
     .bind(id)
     .bind(user_id)
     .execute(&mut *tx)

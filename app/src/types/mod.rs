@@ -268,6 +268,7 @@ mod tests {
             owner_email: None,
             ring_seconds: 45,
             do_not_disturb: true,
+            dnd_outside_hours: false,
         }]);
         reads_back(MessageView {
             id: "m1".into(),

@@ -34,6 +34,9 @@ crate::types::answers! {
         pub ring_seconds: i64,
         /// Calls go straight to voicemail; nothing rings.
         pub do_not_disturb: bool,
+        /// The same, outside the number's business hours (its weekly schedule, set with
+        /// its away message under Numbers → Answering texts).
+        pub dnd_outside_hours: bool,
     }
 
     /// How one of the user's numbers answers texts by itself (public/numbers.js shows it).

@@ -396,6 +396,7 @@ async fn routing(
         number_id: number.id.clone(),
         ring_seconds,
         do_not_disturb,
+        outside_hours: false,
     };
     app.call(client, set).await
 }
@@ -468,6 +469,54 @@ async fn a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring(app: &
         mine[0].do_not_disturb && mine[0].ring_seconds == 10,
         "unchanged"
     );
+
+    // Do not disturb by the weekly schedule: outside the number's business hours only.
+    let scheduled = app::api::numbers::SetCallRouting {
+        number_id: bea_number.id.clone(),
+        ring_seconds: 10,
+        do_not_disturb: false,
+        outside_hours: true,
+    };
+    assert!(app.call(&bea, scheduled).await.is_ok());
+    let mine: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();
+    assert!(mine[0].dnd_outside_hours && !mine[0].do_not_disturb);
+    let hours = |days: &str| {
+        let db = app.state.db.clone();
+        let (days, id) = (days.to_string(), bea_number.id.to_string());
+        async move {
+            sqlx::query(
+                "UPDATE phone_numbers SET business_days = $1, opens_minute = 0, closes_minute = 1439,
+                 time_zone = 'UTC' WHERE id = $2",
+            )
+            .bind(days)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+    };
+    // Closed every day: nothing rings.
+    hours("").await;
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert_eq!(
+        ring_timer_in(app, &id).await,
+        None,
+        "closed: straight to voicemail"
+    );
+    // Open every day (all day long, but for the last minute): it rings.
+    let minute_of_day = (app::server::now_ms() / 60_000) % 1440;
+    if minute_of_day < 1438 {
+        hours("0,1,2,3,4,5,6").await;
+        let id: String = app
+            .call(&ada, start(&ada_number, &bea_number, "t"))
+            .await
+            .json();
+        assert!(ring_timer_in(app, &id).await.is_some(), "open: it rings");
+        assert!(hang_up(app, &ada, &id).await.is_ok());
+    }
 }
 
 /// Calls as the log keeps them, written directly: (peer, direction, outcome, minutes ago).

@@ -122,13 +122,24 @@ pub(super) enum Ring {
     NotAtAll,
 }
 
+/// What decides how a call to one of our numbers rings: [`CALLEE_COLUMNS`] read into a
+/// [`Callee`] (the number, its owner, then how it rings).
+pub(super) const CALLEE_COLUMNS: &str =
+    "id, user_id, ring_seconds, do_not_disturb, business_days, \
+     opens_minute, closes_minute, time_zone";
+pub(super) type Callee = (NumberId, UserId, i64, i64, String, i64, i64, String);
+
 impl Ring {
-    /// From a number's `ring_seconds` and `do_not_disturb` columns.
-    pub(super) fn of_number(ring_seconds: i64, do_not_disturb: i64) -> Ring {
-        if do_not_disturb != 0 {
+    /// How a call to the number of `callee` rings now: not at all while do-not-disturb is
+    /// on (always, or by the weekly schedule of its business hours), else for its ring time.
+    pub(super) fn of_callee(callee: &Callee) -> Ring {
+        use crate::server::messaging::auto_reply::{DoNotDisturb, Hours};
+        let (_, _, ring_seconds, dnd, days, opens, closes, zone) = callee;
+        let hours = Hours::from_columns(days, *opens, *closes, zone);
+        if DoNotDisturb::from_column(*dnd).quiet_at(&hours, crate::server::now_ms()) {
             Ring::NotAtAll
         } else {
-            Ring::For(ring_seconds.clamp(5, 300) * 1000)
+            Ring::For((*ring_seconds).clamp(5, 300) * 1000)
         }
     }
 }
@@ -261,9 +272,9 @@ pub async fn start(
     if peer == from {
         return Err(AppError::invalid("A number can't call itself."));
     }
-    let callee: Option<(NumberId, UserId, i64, i64)> = sqlx::query_as(
-        "SELECT id, user_id, ring_seconds, do_not_disturb FROM phone_numbers WHERE e164 = $1",
-    )
+    let callee: Option<Callee> = sqlx::query_as(&format!(
+        "SELECT {CALLEE_COLUMNS} FROM phone_numbers WHERE e164 = $1"
+    ))
     .bind(&peer)
     .fetch_optional(state.db.pool())
     .await?;
@@ -289,7 +300,8 @@ pub async fn start(
         direction: "out",
     };
     let session_id = match &callee {
-        Some((callee_number, callee, ring_seconds, do_not_disturb)) => {
+        Some(found) => {
+            let (callee_number, callee) = (&found.0, &found.1);
             check_not_busy(&mut tx, callee).await?;
             let callee_leg = NewLeg {
                 user: callee,
@@ -298,7 +310,7 @@ pub async fn start(
                 peer: &from,
                 direction: "in",
             };
-            let ring = Ring::of_number(*ring_seconds, *do_not_disturb);
+            let ring = Ring::of_callee(found);
             let legs = [caller_leg, callee_leg];
             let id = open(&mut tx, offer, tab, None, &legs, ring).await?;
             ring_closed_devices(&mut tx, ring, callee, &from, &peer, &id).await?;

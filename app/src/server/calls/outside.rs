@@ -12,7 +12,7 @@
 use super::{check_not_busy, check_sdp, check_tab, open, ring_closed_devices, tell_parties};
 use super::{Ending, NewLeg, Ring, ENDED_SHOWN_MS, PLACED};
 use crate::error::{AppError, AppResult};
-use crate::server::ids::{NumberId, UserId, E164};
+use crate::server::ids::{UserId, E164};
 use crate::server::simulator::require_sandbox;
 use crate::server::{now_ms, phone, throttle, AppState, Db};
 use crate::types::OutsideCall;
@@ -36,15 +36,18 @@ pub async fn ring_in(
     let to = E164::parse(to, "US")?;
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
     let from = E164::parse(from, &region)?;
-    let owner: Option<(NumberId, UserId, i64, i64)> = sqlx::query_as(
-        "SELECT id, user_id, ring_seconds, do_not_disturb FROM phone_numbers WHERE e164 = $1",
-    )
+    let owner: Option<super::Callee> = sqlx::query_as(&format!(
+        "SELECT {} FROM phone_numbers WHERE e164 = $1",
+        super::CALLEE_COLUMNS
+    ))
     .bind(&to)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((number, callee, ring_seconds, do_not_disturb)) = owner else {
+    let Some(found) = owner else {
         return Err(AppError::invalid("Nobody here owns that number."));
     };
+    let ring = Ring::of_callee(&found);
+    let (number, callee) = (found.0, found.1);
     if from == to {
         return Err(AppError::invalid("A number can't call itself."));
     }
@@ -68,7 +71,6 @@ pub async fn ring_in(
         peer: &from,
         direction: "in",
     };
-    let ring = Ring::of_number(ring_seconds, do_not_disturb);
     let session_id = open(&mut tx, offer, tab, Some(&from), &[leg], ring).await?;
     ring_closed_devices(&mut tx, ring, &callee, &from, &to, &session_id).await?;
     let published = tell_parties(&mut tx, &session_id).await?;

@@ -56,6 +56,43 @@ impl AwayMode {
     }
 }
 
+/// A number's do-not-disturb, as its `do_not_disturb` column keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoNotDisturb {
+    Off,
+    /// Now, until turned off.
+    On,
+    /// Outside the number's business hours (its weekly schedule).
+    OutsideHours,
+}
+
+impl DoNotDisturb {
+    pub fn from_column(value: i64) -> DoNotDisturb {
+        match value {
+            1 => DoNotDisturb::On,
+            2 => DoNotDisturb::OutsideHours,
+            _ => DoNotDisturb::Off,
+        }
+    }
+
+    pub fn to_column(self) -> i64 {
+        match self {
+            DoNotDisturb::Off => 0,
+            DoNotDisturb::On => 1,
+            DoNotDisturb::OutsideHours => 2,
+        }
+    }
+
+    /// Whether the number is not to be disturbed at `at_ms`, given its business hours.
+    pub fn quiet_at(self, hours: &Hours, at_ms: i64) -> bool {
+        match self {
+            DoNotDisturb::Off => false,
+            DoNotDisturb::On => true,
+            DoNotDisturb::OutsideHours => !hours.open_at(at_ms),
+        }
+    }
+}
+
 /// Business hours: the days open (0 = Monday … 6 = Sunday), from `opens` to `closes`
 /// (minutes after midnight; closing before opening spans midnight), in `zone`.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +104,26 @@ pub struct Hours {
 }
 
 impl Hours {
+    /// From a number's columns: `business_days` (a comma list, 0 = Monday), opening and
+    /// closing minutes, and its time zone (UTC if it doesn't parse).
+    pub fn from_columns(days: &str, opens: i64, closes: i64, zone: &str) -> Hours {
+        let mut open_days = [false; 7];
+        for day in days
+            .split(',')
+            .filter_map(|d| d.trim().parse::<usize>().ok())
+        {
+            if day < 7 {
+                open_days[day] = true;
+            }
+        }
+        Hours {
+            days: open_days,
+            opens: opens.clamp(0, 1439) as u32,
+            closes: closes.clamp(0, 1439) as u32,
+            zone: zone.parse().unwrap_or(chrono_tz::UTC),
+        }
+    }
+
     /// Whether the business is open at `at_ms` (unix milliseconds).
     pub fn open_at(&self, at_ms: i64) -> bool {
         let Some(utc) = chrono::Utc.timestamp_millis_opt(at_ms).single() else {
@@ -108,7 +165,7 @@ pub struct Replier {
     pub away: AwayMode,
     pub away_text: String,
     pub hours: Hours,
-    pub do_not_disturb: bool,
+    pub do_not_disturb: DoNotDisturb,
 }
 
 /// What answers a text, and why.
@@ -169,7 +226,7 @@ impl Replier {
             AwayMode::Off => false,
             AwayMode::Always => true,
             AwayMode::OutsideHours => !self.hours.open_at(at_ms),
-            AwayMode::DoNotDisturb => self.do_not_disturb,
+            AwayMode::DoNotDisturb => self.do_not_disturb.quiet_at(&self.hours, at_ms),
         };
         (away && !self.away_text.trim().is_empty()).then(|| Answer::Away {
             text: self.away_text.clone(),
@@ -188,28 +245,14 @@ pub type ReplierRow = (String, String, String, String, i64, i64, String, i64);
 /// Builds a replier (without its rules) from its row.
 pub fn replier_from(row: ReplierRow) -> (NumberId, Replier) {
     let (number_id, away, away_text, days, opens, closes, zone, dnd) = row;
-    let mut open_days = [false; 7];
-    for day in days
-        .split(',')
-        .filter_map(|d| d.trim().parse::<usize>().ok())
-    {
-        if day < 7 {
-            open_days[day] = true;
-        }
-    }
     (
         NumberId::new(number_id),
         Replier {
             rules: Vec::new(),
             away: AwayMode::parse(&away).unwrap_or(AwayMode::Off),
             away_text,
-            hours: Hours {
-                days: open_days,
-                opens: opens.clamp(0, 1439) as u32,
-                closes: closes.clamp(0, 1439) as u32,
-                zone: zone.parse().unwrap_or(chrono_tz::UTC),
-            },
-            do_not_disturb: dnd != 0,
+            hours: Hours::from_columns(&days, opens, closes, &zone),
+            do_not_disturb: DoNotDisturb::from_column(dnd),
         },
     )
 }
@@ -631,7 +674,7 @@ mod tests {
                 closes: 17 * 60,
                 zone: chrono_tz::America::New_York,
             },
-            do_not_disturb: false,
+            do_not_disturb: DoNotDisturb::Off,
         }
     }
 
@@ -719,13 +762,47 @@ mod tests {
             .is_some());
         let mut r = replier(vec![], AwayMode::DoNotDisturb);
         assert!(r.answer("hi", 0).is_none());
-        r.do_not_disturb = true;
+        r.do_not_disturb = DoNotDisturb::On;
         assert!(r.answer("hi", 0).is_some());
         r.away_text = " ".into();
         assert!(
             r.answer("hi", 0).is_none(),
             "an empty message sends nothing"
         );
+    }
+
+    #[test]
+    fn do_not_disturb_outside_hours_follows_the_weekly_schedule() {
+        let hours = replier(vec![], AwayMode::Off).hours;
+        let scheduled = DoNotDisturb::OutsideHours;
+        assert!(
+            !scheduled.quiet_at(&hours, at(7, 10, 0)),
+            "Monday 10:00 in New York: open"
+        );
+        assert!(
+            scheduled.quiet_at(&hours, at(7, 18, 0)),
+            "Monday 18:00: closed"
+        );
+        assert!(
+            scheduled.quiet_at(&hours, at(12, 10, 0)),
+            "Saturday: closed"
+        );
+        assert!(DoNotDisturb::On.quiet_at(&hours, at(7, 10, 0)));
+        assert!(!DoNotDisturb::Off.quiet_at(&hours, at(12, 10, 0)));
+        for mode in [
+            DoNotDisturb::Off,
+            DoNotDisturb::On,
+            DoNotDisturb::OutsideHours,
+        ] {
+            assert_eq!(DoNotDisturb::from_column(mode.to_column()), mode);
+        }
+        let mut r = replier(vec![], AwayMode::DoNotDisturb);
+        r.do_not_disturb = scheduled;
+        assert!(
+            r.answer("hi", at(12, 10, 0)).is_some(),
+            "the away message while it is on"
+        );
+        assert!(r.answer("hi", at(7, 10, 0)).is_none());
     }
 
     #[test]

@@ -231,8 +231,7 @@ async fn write_table<W: tokio::io::AsyncWrite + Unpin>(
     db: &Db,
     user_id: &UserId,
     table: &Table,
-) -> AppResult<u64> {
-    let mut rows_written = 0;
+) -> AppResult<()> {
     for csv in [false, true] {
         let name = format!("{}.{}", table.name, if csv { "csv" } else { "jsonl" });
         let mut file = zip
@@ -271,7 +270,6 @@ async fn write_table<W: tokio::io::AsyncWrite + Unpin>(
                         values.into_iter().collect();
                     chunk.push_str(&serde_json::Value::Object(object).to_string());
                     chunk.push('\n');
-                    rows_written += 1;
                 }
             }
             file.write_all(chunk.as_bytes()).await.map_err(zip_error)?;
@@ -283,7 +281,7 @@ async fn write_table<W: tokio::io::AsyncWrite + Unpin>(
         }
         file.close().await.map_err(zip_error)?;
     }
-    Ok(rows_written)
+    Ok(())
 }
 
 /// Writes the user's whole export as a zip into `out`.

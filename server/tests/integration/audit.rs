@@ -243,7 +243,34 @@ async fn the_log_pages_back_and_forgets_after_twelve_months(app: &TestApp) {
     assert_eq!(left, 200);
 }
 
+async fn what_anyone_can_type_is_kept_short(app: &TestApp) {
+    // A failed sign-in writes what a stranger typed (the email) and sent (the user agent):
+    // megabytes of either must not become megabytes in the log.
+    let long_agent = format!("Mozilla/5.0 {}", "x".repeat(5_000));
+    let stranger = app.browser_with(&long_agent, Some(&app.base));
+    let long_email = format!("{}@example.com", "a".repeat(5_000));
+    let reply = app
+        .call(
+            &stranger,
+            SignIn {
+                email: long_email,
+                password: "whatever it is".into(),
+            },
+        )
+        .await;
+    assert!(!reply.is_ok());
+    let (detail, user_agent): (String, String) =
+        sqlx::query_as("SELECT detail, user_agent FROM audit_log WHERE action = 'sign_in_failed'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert!(detail.starts_with("no account for aaaa"), "{detail}");
+    assert_eq!(detail.chars().count(), 200);
+    assert_eq!(user_agent.chars().count(), 400);
+}
+
 on_both_backends!(
+    what_anyone_can_type_is_kept_short,
     sensitive_operations_are_recorded_with_who_and_where,
     admin_changes_and_sign_outs_are_recorded,
     users_read_only_their_own_entries_and_only_admins_read_all,

@@ -319,7 +319,7 @@ async fn signing_in_or_an_admin_cancels_and_everything_is_back(app: &TestApp) {
             },
         )
         .await;
-    assert!(matches!(last.error(), AppError::Invalid(ref m) if m.contains("only admin")));
+    assert!(matches!(last.error(), AppError::Invalid(ref m) if m.contains("last active admin")));
     let nobody = app
         .call(
             &ada,

@@ -205,7 +205,21 @@ async fn an_export_link_works_once_for_its_own_account_in_time(app: &TestApp) {
     ));
 }
 
+async fn exports_are_limited_per_hour(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    // Each export reads all of an account's data: asking again and again is refused.
+    for _ in 0..app::server::export::EXPORTS.per_window {
+        assert!(app.call(&ada, CreateExport {}).await.is_ok());
+    }
+    let refused = app.call(&ada, CreateExport {}).await;
+    assert!(
+        matches!(refused.error(), app::error::AppError::Throttled(_)),
+        "{refused:?}"
+    );
+}
+
 on_both_backends!(
+    exports_are_limited_per_hour,
     the_export_holds_all_of_mine_and_nothing_of_anyone_elses,
     an_export_link_works_once_for_its_own_account_in_time,
 );

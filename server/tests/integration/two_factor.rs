@@ -344,7 +344,38 @@ async fn when_an_admin_requires_it_only_settings_are_open_until_it_is_set_up(app
     assert_eq!(n, 2);
 }
 
+async fn guessing_the_code_that_turns_it_on_is_limited(app: &TestApp) {
+    let ada = app.admin("ada@example.com").await;
+    let setup: TwoFactorSetup = app.call(&ada, StartTwoFactor {}).await.json();
+    let secret = secret_of(&setup);
+    // A stolen session guessing codes (or a script) gets ten tries in the window, …
+    for _ in 0..app::server::throttle::SIGN_IN_CHANGES.per_window {
+        let guess = app
+            .call(
+                &ada,
+                ConfirmTwoFactor {
+                    code: "000000".into(),
+                },
+            )
+            .await;
+        invalid(&guess, "doesn't match");
+    }
+    // … then even the right code waits.
+    let right = app
+        .call(
+            &ada,
+            ConfirmTwoFactor {
+                code: code(&secret, 0),
+            },
+        )
+        .await;
+    assert!(matches!(right.error(), AppError::Throttled(_)), "{right:?}");
+    let status: TwoFactorStatus = app.call(&ada, TwoFactor {}).await.json();
+    assert!(!status.on);
+}
+
 on_both_backends!(
+    guessing_the_code_that_turns_it_on_is_limited,
     when_an_admin_requires_it_only_settings_are_open_until_it_is_set_up,
     a_password_alone_no_longer_signs_in,
     recovery_codes_work_once_and_wrong_codes_end_the_challenge,

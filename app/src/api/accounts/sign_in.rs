@@ -10,17 +10,18 @@ use crate::types::{CurrentUser, InviteLookup, SetupLookup};
 /// Where a fresh session lands.
 pub const HOME: &str = "/inbox";
 
+/// Starts `user_id`'s session once every factor is proven (`how`: what the audit log says
+/// of it), sets its cookie and sends the browser on: home, or to Settings for someone who
+/// must set up two-factor sign-in first.
 #[cfg(feature = "ssr")]
-async fn start_session(token: &str, user_id: &crate::server::ids::UserId) -> Result<(), AppError> {
-    use crate::server::accounts::two_factor;
-    let state = crate::server::context::state()?;
-    crate::server::context::set_cookie(crate::server::accounts::sessions::session_cookie(
-        &state.settings,
-        token,
-    ));
-    // Someone who must set up two-factor sign-in first lands where they can.
-    let must_set_up =
-        two_factor::required(&state.db).await? && !two_factor::is_on(&state.db, user_id).await?;
+async fn start_session(user_id: &crate::server::ids::UserId, how: &str) -> Result<(), AppError> {
+    use crate::server::accounts::{sessions, two_factor};
+    use crate::server::context;
+    let state = context::state()?;
+    let meta = context::request_meta();
+    let token = sessions::create_session(&state.db, &state.settings, user_id, &meta, how).await?;
+    context::set_cookie(sessions::session_cookie(&state.settings, &token));
+    let must_set_up = two_factor::must_set_up(&state.db, user_id).await?;
     leptos_axum::redirect(if must_set_up { "/settings" } else { HOME });
     Ok(())
 }
@@ -31,7 +32,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::context;
     let state = context::state()?;
     match users::sign_in(&state, &email, &password, &context::request_meta()).await? {
-        users::SignedIn::Session(token, user_id) => start_session(&token, &user_id).await,
+        users::SignedIn::Password(user_id) => start_session(&user_id, "").await,
         users::SignedIn::NeedsCode(challenge) => {
             use crate::server::accounts::two_factor;
             context::set_cookie(two_factor::challenge_cookie(&state.settings, &challenge));
@@ -47,19 +48,15 @@ pub const CODE_PAGE: &str = "/signin/code";
 /// The second step of a sign-in: a code from the authenticator app, or a recovery code.
 #[server(endpoint = "sign_in_code")]
 pub async fn sign_in_code(code: String) -> Result<(), AppError> {
-    use crate::server::accounts::{sessions, two_factor};
+    use crate::server::accounts::two_factor;
     use crate::server::context;
     let state = context::state()?;
     let Some(challenge) = context::cookie(two_factor::CHALLENGE_COOKIE) else {
-        return Err(AppError::invalid(
-            "This sign-in has expired. Enter your email and password again.",
-        ));
+        return Err(AppError::invalid(two_factor::START_AGAIN));
     };
     let (user_id, how) = two_factor::answer(&state, &challenge, &code, &context::actor()).await?;
-    let meta = context::request_meta();
-    let token = sessions::create_session(&state.db, &state.settings, &user_id, &meta, how).await?;
     context::set_cookie(two_factor::clear_challenge_cookie(&state.settings));
-    start_session(&token, &user_id).await
+    start_session(&user_id, how).await
 }
 
 #[server(endpoint = "sign_out")]
@@ -108,7 +105,7 @@ pub async fn complete_setup(
     display_name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::server::accounts::{sessions, setup};
+    use crate::server::accounts::setup;
     use crate::server::context;
     let state = context::state()?;
     let user_id = setup::complete(
@@ -120,15 +117,7 @@ pub async fn complete_setup(
         &password,
     )
     .await?;
-    let session = sessions::create_session(
-        &state.db,
-        &state.settings,
-        &user_id,
-        &context::request_meta(),
-        "",
-    )
-    .await?;
-    start_session(&session, &user_id).await
+    start_session(&user_id, "").await
 }
 
 #[server(endpoint = "check_invite")]
@@ -145,7 +134,7 @@ pub async fn accept_invite(
     display_name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::server::accounts::{invites, sessions};
+    use crate::server::accounts::invites;
     use crate::server::context;
     let state = context::state()?;
     let user_id = invites::accept(
@@ -157,13 +146,5 @@ pub async fn accept_invite(
         &password,
     )
     .await?;
-    let session = sessions::create_session(
-        &state.db,
-        &state.settings,
-        &user_id,
-        &context::request_meta(),
-        "",
-    )
-    .await?;
-    start_session(&session, &user_id).await
+    start_session(&user_id, "").await
 }

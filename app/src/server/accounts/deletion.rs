@@ -35,9 +35,7 @@ pub async fn request(state: &AppState, by: &Actor, user_id: &UserId) -> AppResul
         Some((None,)) => {}
     }
     if super::users::is_last_active_admin(&mut tx, user_id).await? {
-        return Err(AppError::invalid(
-            "This is the only admin. Make someone else an admin first.",
-        ));
+        return Err(AppError::invalid(super::users::LAST_ADMIN));
     }
     sqlx::query("UPDATE users SET erase_at = $1 WHERE id = $2")
         .bind(erase_at)

@@ -169,7 +169,7 @@ async fn find_session(
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id, s.user_agent, s.ip, s.last_seen_at, u.id, u.email, u.display_name, u.role,
              CASE WHEN EXISTS (SELECT 1 FROM instance_settings
-                               WHERE key = 'require_two_factor' AND value = '1')
+                               WHERE key = $3 AND value = '1')
                    AND NOT EXISTS (SELECT 1 FROM two_factor t
                                    WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
                   THEN 1 ELSE 0 END
@@ -178,6 +178,7 @@ async fn find_session(
     )
     .bind(crypto::hash_token(token))
     .bind(now)
+    .bind(super::two_factor::REQUIRED_SETTING)
     .fetch_optional(db.pool())
     .await?;
     let Some((session_id, user_agent, ip, last_seen_at, user_id, email, display_name, role, must)) =

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::sessions::{self, RequestMeta};
+use super::sessions::RequestMeta;
 use crate::error::{AppError, AppResult};
 use crate::server::audit::{self, Action, Actor};
 use crate::server::ids::{SessionId, UserId};
@@ -78,8 +78,8 @@ const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 
 /// What a right password leads to.
 pub enum SignedIn {
-    /// A session: the cookie token, and whose it is.
-    Session(String, UserId),
+    /// The password was all it takes: a session may start for this user.
+    Password(UserId),
     /// Two-factor sign-in is on: a challenge for the code (its cookie token).
     NeedsCode(String),
 }
@@ -155,8 +155,7 @@ pub async fn sign_in(
             super::two_factor::challenge(&state.db, user_id).await?,
         ));
     }
-    let token = sessions::create_session(&state.db, &state.settings, user_id, meta, "").await?;
-    Ok(SignedIn::Session(token, user_id.clone()))
+    Ok(SignedIn::Password(user_id.clone()))
 }
 
 /// A password change as the form gives it (named, so the three can't be swapped).
@@ -271,7 +270,8 @@ pub async fn check_password(db: &Db, user_id: &UserId, password: &str) -> AppRes
     Ok(())
 }
 
-const LAST_ADMIN: &str = "This is the last active admin. Make someone else an admin first.";
+pub(crate) const LAST_ADMIN: &str =
+    "This is the last active admin. Make someone else an admin first.";
 
 /// Whether taking `user_id` out of the active admins would leave none.
 /// Whether `user_id` is the one admin left who can act (not disabled, not being deleted).

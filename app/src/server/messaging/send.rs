@@ -482,4 +482,24 @@ mod pacing_tests {
         assert_eq!(pacing.take("+12125550100", &job("b"), every), None);
         assert_eq!(pacing.slots.len(), 2);
     }
+
+    #[test]
+    fn slots_of_texts_that_went_away_are_forgotten_when_there_are_many() {
+        let mut pacing = Pacing::default();
+        let every = Duration::from_millis(100);
+        let long_ago = Instant::now() - Duration::from_secs(120);
+        // 100,000 slots whose texts never came back (deleted, or sent by another instance).
+        for i in 0..100_000 {
+            pacing
+                .slots
+                .insert(JobId::new(format!("gone-{i}")), long_ago);
+        }
+        pacing
+            .next_free
+            .insert("+12125550100".into(), Instant::now() + every);
+        assert!(pacing
+            .take("+12125550100", &JobId::new("new"), every)
+            .is_some());
+        assert_eq!(pacing.slots.len(), 1, "only the new text's slot is kept");
+    }
 }

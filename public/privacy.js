@@ -220,17 +220,21 @@
         return;
       }
       card.replaceChildren(text('h2', 'Two-factor sign-in'));
+      const mine = s.passkeys === 1 ? 'your passkey' : 'one of your ' + s.passkeys + ' passkeys';
       if (s.on) {
-        card.append(text('p', 'On: signing in takes your password and a code from your authenticator app (or a recovery code). ' + s.recovery_codes_left + ' recovery codes left.'));
+        const app = 'a code from your authenticator app';
+        const ways = s.app && s.passkeys ? app + ' or ' + mine : s.app ? app : mine;
+        card.append(text('p', 'On: signing in takes your password and ' + ways + ' (or a recovery code). ' + s.recovery_codes_left + ' recovery codes left.'));
         card.append(...(extra || []));
-        card.append(
-          passwordForm('New recovery codes', 'new_recovery_codes', (codes) => show(showCodes(codes))),
-          passwordForm('Turn off', 'turn_off_two_factor', () => show([text('p', 'Turned off: your password alone signs you in.')])),
-        );
+        card.append(passwordForm('New recovery codes', 'new_recovery_codes', (codes) => show(showCodes(codes))));
       } else {
-        card.append(text('p', 'Off: your password alone signs you in. With an authenticator app (any that reads a QR code: Google Authenticator, Aegis, 1Password …) a stolen password is not enough.'));
+        card.append(text('p', 'Off: your password alone signs you in. With an authenticator app (any that reads a QR code: Google Authenticator, Aegis, 1Password …) or a passkey (below), a stolen password is not enough.'));
         card.append(...(extra || []));
-        const setUp = text('button', 'Set up', 'secondary');
+      }
+      if (s.app) {
+        card.append(passwordForm('Turn off the app', 'turn_off_two_factor', () => show([text('p', 'The authenticator app is turned off.')])));
+      } else {
+        const setUp = text('button', 'Set up an authenticator app', 'secondary');
         setUp.type = 'button';
         setUp.addEventListener('click', async () => {
           let setup;

@@ -20,7 +20,7 @@ for (const js of [true, false]) {
       await open(page, '/signin');
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     };
     const createInvite = async (page: Page) => {
       await open(page, '/admin');

@@ -34,7 +34,7 @@ test('Account activity lists a failed sign-in, the sign-in and a purchase', asyn
   await page.goto('/signin');
   await page.getByLabel('Email').fill('ada@example.com');
   await page.getByLabel('Password').fill('not my password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
   await signIn(page, 'ada@example.com', PASSWORD);
   const number = await buyNumber(page, '212');
@@ -117,13 +117,13 @@ test('two-factor sign-in: set up with the app, then a sign-in asks for its code'
   await open(p, '/signin');
   await p.getByLabel('Email').fill('ada@example.com');
   await p.getByLabel('Password').fill(PASSWORD);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(p).toHaveURL(/\/signin\/code$/);
   await expect(p.getByRole('heading', { name: 'Enter your code' })).toBeVisible();
   await expectAccessible(p);
   // The code that turned it on is spent; the app's next one signs in.
   await p.getByLabel('Code from your authenticator app').fill(totp(key, 1));
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(p).toHaveURL(/\/inbox$/);
   await open(p, '/settings');
   await expect(p.locator('[data-account-activity]')).toContainText('Signed in — with an authenticator code');
@@ -189,7 +189,7 @@ test('an admin requires two-factor sign-in: a newcomer finds only Settings until
   await open(page, '/signin');
   await page.getByLabel('Email').fill('cy@example.com');
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/settings$/);
   await page.goto('/inbox');
   await expect(page).toHaveURL(/\/settings$/);

@@ -30,13 +30,16 @@ export class Server {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(): Promise<Server> {
+  /** `named`: reached as http://localhost:port rather than by address (passkeys need a
+   * name for the site: browsers refuse them for bare IP addresses). */
+  static async start(options: { named?: boolean } = {}): Promise<Server> {
     if (!BIN || !SITE_ROOT) throw new Error('Run through scripts/test (SWITCHBOARD_BIN and SWITCHBOARD_SITE_ROOT unset)');
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
-    const base = `http://127.0.0.1:${port}`;
-    const env = {
+    const base = `http://${options.named ? 'localhost' : '127.0.0.1'}:${port}`;
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
+      SWITCHBOARD_PUBLIC_URL: base,
       SWITCHBOARD_LISTEN: `127.0.0.1:${port}`,
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_SITE_ROOT: SITE_ROOT,
@@ -48,7 +51,7 @@ export class Server {
     child.stdout?.resume();
     for (let i = 0; i < 100; i++) {
       try {
-        const res = await fetch(`${base}/healthz`);
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         if (res.ok) return new Server(base, dataDir, env, child);
       } catch {
         /* not up yet */
@@ -106,7 +109,7 @@ export async function signIn(page: Page, email: string, password: string) {
   await ready(page, true);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/inbox$/);
   await ready(page, true);
 }

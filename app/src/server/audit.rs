@@ -50,10 +50,15 @@ pub enum Action {
     DeletionCancelled,
     AccountErased,
     TwoFactorRequirement,
+    PasskeyAdded,
+    PasskeyRemoved,
+    GoogleLinked,
+    GoogleUnlinked,
+    GoogleSignInSettingsChanged,
 }
 
 impl Action {
-    const ALL: [Action; 24] = [
+    const ALL: [Action; 29] = [
         Action::SignedIn,
         Action::SignInFailed,
         Action::SignedOut,
@@ -78,6 +83,11 @@ impl Action {
         Action::DeletionCancelled,
         Action::AccountErased,
         Action::TwoFactorRequirement,
+        Action::PasskeyAdded,
+        Action::PasskeyRemoved,
+        Action::GoogleLinked,
+        Action::GoogleUnlinked,
+        Action::GoogleSignInSettingsChanged,
     ];
 
     /// Its name in the database.
@@ -107,6 +117,11 @@ impl Action {
             Action::DeletionCancelled => "deletion_cancelled",
             Action::AccountErased => "account_erased",
             Action::TwoFactorRequirement => "two_factor_requirement",
+            Action::PasskeyAdded => "passkey_added",
+            Action::PasskeyRemoved => "passkey_removed",
+            Action::GoogleLinked => "google_linked",
+            Action::GoogleUnlinked => "google_unlinked",
+            Action::GoogleSignInSettingsChanged => "google_sign_in_settings_changed",
         }
     }
 
@@ -141,6 +156,11 @@ impl Action {
             Action::DeletionCancelled => "Account deletion cancelled",
             Action::AccountErased => "Account erased",
             Action::TwoFactorRequirement => "Two-factor requirement changed",
+            Action::PasskeyAdded => "Passkey added",
+            Action::PasskeyRemoved => "Passkey removed",
+            Action::GoogleLinked => "Google account linked",
+            Action::GoogleUnlinked => "Google account unlinked",
+            Action::GoogleSignInSettingsChanged => "Google sign-in settings changed",
         }
     }
 }

@@ -96,6 +96,7 @@ opt_outs              people who texted STOP to one of your numbers
 campaigns             your campaigns, and campaign_recipients what became of each text
 push_devices          devices that get your alerts
 sessions              devices signed in to your account
+passkeys              your passkeys: name, credential id, when added and last used
 audit                 the audit log entries about your account or made by you
 ";
 
@@ -177,6 +178,11 @@ const TABLES: &[Table] = &[
     Table {
         name: "sessions",
         sql: "SELECT id, user_agent, ip, created_at, last_seen_at, expires_at FROM sessions
+              WHERE user_id = $1 AND id > $2 ORDER BY id",
+    },
+    Table {
+        name: "passkeys",
+        sql: "SELECT id, name, credential_id, created_at, last_used_at FROM passkeys
               WHERE user_id = $1 AND id > $2 ORDER BY id",
     },
     Table {

@@ -128,6 +128,14 @@ pub struct Limit {
     pub window_ms: i64,
 }
 
+/// Passkey prompts opened per address for "Sign in with a passkey": each keeps a
+/// ceremony for five minutes before anyone is known.
+pub const PASSKEY_PROMPTS: Limit = Limit {
+    action: "passkey prompts",
+    per_window: 30,
+    window_ms: 60 * 1000,
+};
+
 /// Password changes per user: each checks the current password with argon2.
 pub const PASSWORD_CHANGES: Limit = Limit {
     action: "password changes",

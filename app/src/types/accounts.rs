@@ -28,8 +28,27 @@ crate::types::answers! {
 
     /// Settings → Two-factor sign-in.
     pub struct TwoFactorStatus {
+        /// A second factor is set up (the app, a passkey, or both).
         pub on: bool,
+        /// The authenticator app is set up.
+        pub app: bool,
+        pub passkeys: i64,
         pub recovery_codes_left: i64,
+    }
+
+    /// One of the user's passkeys, as Settings lists it.
+    pub struct PasskeyInfo {
+        pub id: String,
+        pub name: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+
+    /// What the browser's passkey prompt needs (`options`: WebAuthn's JSON, binary fields
+    /// in base64url), and the token that brings its answer back to the same ceremony.
+    pub struct PasskeyOptions {
+        pub token: String,
+        pub options: String,
     }
 
     /// What an authenticator app needs: the secret as a QR code (an SVG image), as an

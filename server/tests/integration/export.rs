@@ -90,6 +90,22 @@ async fn the_export_holds_all_of_mine_and_nothing_of_anyone_elses(app: &TestApp)
         .await
         .is_ok());
     app.media_stored(1).await;
+    // A passkey each (stored as registration leaves them; passkeys.rs tests registering).
+    for (email, name) in [
+        ("ada@example.com", "Ada's laptop"),
+        ("bea@example.com", "BEA-SECRET key"),
+    ] {
+        sqlx::query(
+            "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at)
+             SELECT $1, id, $1, $2, '{}', 1 FROM users WHERE email = $3",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(name)
+        .bind(email)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    }
 
     let path: String = app.call(&ada, CreateExport {}).await.json();
     assert!(path.starts_with("/export/"), "{path}");
@@ -114,10 +130,14 @@ async fn the_export_holds_all_of_mine_and_nothing_of_anyone_elses(app: &TestApp)
         "calls.jsonl",
         "audit.jsonl",
         "sessions.jsonl",
+        "passkeys.jsonl",
         "numbers.csv",
     ] {
         assert!(files.contains_key(name), "{name} in {:?}", files.keys());
     }
+    let passkeys = lines(&files["passkeys.jsonl"]);
+    assert_eq!(passkeys.len(), 1);
+    assert_eq!(passkeys[0]["name"], "Ada's laptop");
     let account: serde_json::Value = serde_json::from_slice(&files["account.json"]).unwrap();
     assert_eq!(account["version"], 1);
     assert_eq!(account["user"]["email"], "ada@example.com");

@@ -19,6 +19,7 @@ mod export;
 mod hardening;
 mod messaging;
 mod outside_calls;
+mod passkeys;
 mod push;
 mod retention;
 mod startup;

@@ -87,7 +87,7 @@ async fn a_password_alone_no_longer_signs_in(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let (secret, _codes) = turn_on(app, &ada).await;
     // A second setup while on is refused (it would silently replace the app's secret).
-    invalid(&app.call(&ada, StartTwoFactor {}).await, "already on");
+    invalid(&app.call(&ada, StartTwoFactor {}).await, "already set up");
 
     let (browser, reply) = password_step(app).await;
     assert!(reply.is_ok(), "{reply:?}");

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{AuditEntry, RetentionView, SessionInfo, TwoFactorSetup, TwoFactorStatus};
+use crate::types::{
+    AuditEntry, PasskeyInfo, PasskeyOptions, RetentionView, SessionInfo, TwoFactorSetup,
+    TwoFactorStatus,
+};
 
 #[server(endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -160,6 +163,60 @@ pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppErro
     let me = context::require_user()?;
     let state = context::state()?;
     two_factor::renew_codes(&state.db, &context::actor(), &me.user_id(), &password).await
+}
+
+/// The user's passkeys.
+#[server(endpoint = "passkeys")]
+pub async fn passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let me = context::require_user()?;
+    passkeys::list(&context::state()?.db, &me.user_id()).await
+}
+
+/// What the browser's prompt needs to make a passkey for this account.
+#[server(endpoint = "start_passkey_registration")]
+pub async fn start_passkey_registration() -> Result<PasskeyOptions, AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    passkeys::start_registration(&state, &me.user_id(), &me.user.email, &me.user.display_name).await
+}
+
+/// Keeps the passkey the browser made (`credential`: its JSON); answers new recovery codes
+/// when it turned two-factor sign-in on.
+#[server(endpoint = "finish_passkey_registration")]
+pub async fn finish_passkey_registration(
+    token: String,
+    name: String,
+    credential: String,
+) -> Result<Vec<String>, AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    passkeys::finish_registration(
+        &state,
+        &context::actor(),
+        &me.user_id(),
+        &token,
+        &name,
+        &credential,
+    )
+    .await
+}
+
+#[server(endpoint = "remove_passkey")]
+pub async fn remove_passkey(passkey_id: String, password: String) -> Result<(), AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    passkeys::remove(
+        &state.db,
+        &context::actor(),
+        &me.user_id(),
+        &passkey_id,
+        &password,
+    )
+    .await
 }
 
 /// A single-use link (15 minutes, this account only) to download everything of the user's

@@ -11,10 +11,13 @@ use crate::types::{CurrentUser, InviteLookup, SetupLookup};
 pub const HOME: &str = "/inbox";
 
 /// Starts `user_id`'s session once every factor is proven (`how`: what the audit log says
-/// of it), sets its cookie and sends the browser on: home, or to Settings for someone who
-/// must set up two-factor sign-in first.
+/// of it) and sets its cookie; answers where the browser goes next: home, or Settings for
+/// someone who must set up two-factor sign-in first.
 #[cfg(feature = "ssr")]
-async fn start_session(user_id: &crate::server::ids::UserId, how: &str) -> Result<(), AppError> {
+async fn start_session(
+    user_id: &crate::server::ids::UserId,
+    how: &str,
+) -> Result<&'static str, AppError> {
     use crate::server::accounts::{sessions, two_factor};
     use crate::server::context;
     let state = context::state()?;
@@ -22,7 +25,16 @@ async fn start_session(user_id: &crate::server::ids::UserId, how: &str) -> Resul
     let token = sessions::create_session(&state.db, &state.settings, user_id, &meta, how).await?;
     context::set_cookie(sessions::session_cookie(&state.settings, &token));
     let must_set_up = two_factor::must_set_up(&state.db, user_id).await?;
-    leptos_axum::redirect(if must_set_up { "/settings" } else { HOME });
+    Ok(if must_set_up { "/settings" } else { HOME })
+}
+
+/// [`start_session`], then on to where it lands (the form posts' way).
+#[cfg(feature = "ssr")]
+async fn start_session_and_go(
+    user_id: &crate::server::ids::UserId,
+    how: &str,
+) -> Result<(), AppError> {
+    leptos_axum::redirect(start_session(user_id, how).await?);
     Ok(())
 }
 
@@ -32,7 +44,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::context;
     let state = context::state()?;
     match users::sign_in(&state, &email, &password, &context::request_meta()).await? {
-        users::SignedIn::Password(user_id) => start_session(&user_id, "").await,
+        users::SignedIn::Password(user_id) => start_session_and_go(&user_id, "").await,
         users::SignedIn::NeedsCode(challenge) => {
             use crate::server::accounts::two_factor;
             context::set_cookie(two_factor::challenge_cookie(&state.settings, &challenge));
@@ -56,7 +68,60 @@ pub async fn sign_in_code(code: String) -> Result<(), AppError> {
     };
     let (user_id, how) = two_factor::answer(&state, &challenge, &code, &context::actor()).await?;
     context::set_cookie(two_factor::clear_challenge_cookie(&state.settings));
-    start_session(&user_id, how).await
+    start_session_and_go(&user_id, how).await
+}
+
+/// "Use a passkey" on the code page: what the browser's prompt needs for the passkeys of
+/// the account whose password was right.
+#[server(endpoint = "start_passkey_challenge")]
+pub async fn start_passkey_challenge() -> Result<crate::types::PasskeyOptions, AppError> {
+    use crate::server::accounts::{passkeys, two_factor};
+    use crate::server::context;
+    let state = context::state()?;
+    let Some(challenge) = context::cookie(two_factor::CHALLENGE_COOKIE) else {
+        return Err(AppError::invalid(two_factor::START_AGAIN));
+    };
+    passkeys::start_second_factor(&state, &challenge).await
+}
+
+/// The passkey's answer to the code page's prompt; answers where to go once signed in.
+#[server(endpoint = "finish_passkey_challenge")]
+pub async fn finish_passkey_challenge(
+    token: String,
+    credential: String,
+) -> Result<String, AppError> {
+    use crate::server::accounts::{passkeys, two_factor};
+    use crate::server::context;
+    let state = context::state()?;
+    let Some(challenge) = context::cookie(two_factor::CHALLENGE_COOKIE) else {
+        return Err(AppError::invalid(two_factor::START_AGAIN));
+    };
+    let user_id =
+        passkeys::finish_second_factor(&state, &context::actor(), &challenge, &token, &credential)
+            .await?;
+    context::set_cookie(two_factor::clear_challenge_cookie(&state.settings));
+    Ok(start_session(&user_id, "with a passkey").await?.to_string())
+}
+
+/// "Sign in with a passkey": what the browser's prompt needs to offer any passkey the
+/// device keeps for this Switchboard.
+#[server(endpoint = "start_passkey_sign_in")]
+pub async fn start_passkey_sign_in() -> Result<crate::types::PasskeyOptions, AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let state = context::state()?;
+    passkeys::start_sign_in(&state, &context::request_meta()).await
+}
+
+/// The passkey's answer: signed in (no password needed); answers where to go.
+#[server(endpoint = "finish_passkey_sign_in")]
+pub async fn finish_passkey_sign_in(token: String, credential: String) -> Result<String, AppError> {
+    use crate::server::{accounts::passkeys, context};
+    let state = context::state()?;
+    let user_id =
+        passkeys::finish_sign_in(&state, &context::request_meta(), &token, &credential).await?;
+    Ok(start_session(&user_id, "with a passkey (no password)")
+        .await?
+        .to_string())
 }
 
 #[server(endpoint = "sign_out")]
@@ -117,7 +182,7 @@ pub async fn complete_setup(
         &password,
     )
     .await?;
-    start_session(&user_id, "").await
+    start_session_and_go(&user_id, "").await
 }
 
 #[server(endpoint = "check_invite")]
@@ -146,5 +211,5 @@ pub async fn accept_invite(
         &password,
     )
     .await?;
-    start_session(&user_id, "").await
+    start_session_and_go(&user_id, "").await
 }

@@ -16,8 +16,9 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     // Two-factor sign-in, Your data (export), Data kept, Account activity and Delete my
-    // account: public/privacy.js fills their cards.
+    // account: public/privacy.js fills their cards; Passkeys: public/passkeys.js.
     crate::live::page_script("/privacy.js");
+    crate::live::page_script("/passkeys.js");
     view! {
         <Title text="Settings" />
         <section class="page">
@@ -26,6 +27,7 @@ pub fn SettingsPage() -> impl IntoView {
             <Sessions />
             <PasswordForm />
             <div class="card" data-two-factor=""></div>
+            <div class="card" data-passkeys=""></div>
             <div class="card" data-export=""></div>
             <div class="card" data-data-kept=""></div>
             <div class="card" data-account-activity=""></div>

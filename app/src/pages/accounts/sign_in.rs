@@ -29,6 +29,8 @@ fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = FormAction::new::<SignIn>();
+    // "Sign in with a passkey" (public/passkeys.js; it needs JavaScript, the form doesn't).
+    crate::live::page_script("/passkeys.js");
     view! {
         <AuthCard title="Sign in">
             <PostForm action attr:class="stack">
@@ -39,18 +41,22 @@ pub fn SignInPage() -> impl IntoView {
                 <FormError action=action />
                 <button type="submit">"Sign in"</button>
             </PostForm>
+            <div class="stack" data-passkey-sign-in=""></div>
             <p class="muted">"Switchboard is invite-only. Ask an admin for an invitation."</p>
         </AuthCard>
     }
 }
 
-/// The second step when two-factor sign-in is on: a code from the authenticator app, or a
-/// recovery code.
+/// The second step when two-factor sign-in is on: a passkey, a code from the authenticator
+/// app, or a recovery code.
 #[component]
 pub fn SignInCodePage() -> impl IntoView {
     let action = FormAction::new::<SignInCode>();
+    // "Use a passkey" (public/passkeys.js).
+    crate::live::page_script("/passkeys.js");
     view! {
         <AuthCard title="Enter your code">
+            <div class="stack" data-passkey-challenge=""></div>
             <PostForm action attr:class="stack">
                 <label for="code">"Code from your authenticator app"</label>
                 <input id="code" type="text" name="code" autocomplete="one-time-code" required maxlength="40" aria-describedby="code-hint" />

@@ -172,6 +172,7 @@ async fn find_session(
                                WHERE key = $3 AND value = '1')
                    AND NOT EXISTS (SELECT 1 FROM two_factor t
                                    WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                   AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)
                   THEN 1 ELSE 0 END
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",

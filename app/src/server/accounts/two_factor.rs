@@ -73,8 +73,20 @@ fn sealed_field(user_id: &UserId) -> String {
     format!("totp.{user_id}")
 }
 
-/// Whether the user signs in with a code as well.
+/// Whether the user signs in with a second factor: the authenticator app, or a passkey.
 pub async fn is_on(db: &Db, user_id: &UserId) -> AppResult<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM two_factor WHERE user_id = $1 AND confirmed_at IS NOT NULL
+         UNION ALL SELECT 1 FROM passkeys WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the authenticator app is set up.
+async fn app_is_on(db: &Db, user_id: &UserId) -> AppResult<bool> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT 1 FROM two_factor WHERE user_id = $1 AND confirmed_at IS NOT NULL")
             .bind(user_id)
@@ -84,7 +96,9 @@ pub async fn is_on(db: &Db, user_id: &UserId) -> AppResult<bool> {
 }
 
 pub async fn status(db: &Db, user_id: &UserId) -> AppResult<TwoFactorStatus> {
-    let on = is_on(db, user_id).await?;
+    let app = app_is_on(db, user_id).await?;
+    let passkeys = super::passkeys::count(db, user_id).await?;
+    let on = app || passkeys > 0;
     let (left,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
     )
@@ -93,6 +107,8 @@ pub async fn status(db: &Db, user_id: &UserId) -> AppResult<TwoFactorStatus> {
     .await?;
     Ok(TwoFactorStatus {
         on,
+        app,
+        passkeys,
         recovery_codes_left: if on { left } else { 0 },
     })
 }
@@ -100,9 +116,9 @@ pub async fn status(db: &Db, user_id: &UserId) -> AppResult<TwoFactorStatus> {
 /// Keeps a new secret as pending (replacing an earlier pending one) and answers what the
 /// authenticator app needs. Refused while two-factor sign-in is on (turn it off first).
 pub async fn start(state: &AppState, user_id: &UserId, email: &str) -> AppResult<TwoFactorSetup> {
-    if is_on(&state.db, user_id).await? {
+    if app_is_on(&state.db, user_id).await? {
         return Err(AppError::invalid(
-            "Two-factor sign-in is already on. Turn it off first to move it to another app.",
+            "The authenticator app is already set up. Turn it off first to move it to another app.",
         ));
     }
     let secret = totp::new_secret();
@@ -222,7 +238,7 @@ pub async fn confirm(
 }
 
 /// Ten codes of 10 base32 characters (50 bits each), written `xxxxx-xxxxx`.
-fn new_codes() -> Vec<String> {
+pub(crate) fn new_codes() -> Vec<String> {
     (0..RECOVERY_CODES)
         .map(|_| {
             let mut bytes = [0u8; 7];
@@ -243,7 +259,7 @@ fn code_hash(code: &str) -> String {
     crypto::hash_token(&plain)
 }
 
-async fn replace_codes(
+pub(crate) async fn replace_codes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: &UserId,
     codes: &[String],
@@ -264,7 +280,25 @@ async fn replace_codes(
     Ok(())
 }
 
-/// Turns two-factor sign-in off (the password is asked again).
+/// Voids the recovery codes of someone left with no second factor (neither the app nor a
+/// passkey): they would otherwise outlive what they recover.
+pub(crate) async fn forget_codes_without_factor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &UserId,
+) -> AppResult<()> {
+    sqlx::query(
+        "DELETE FROM recovery_codes WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM two_factor WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+           AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Turns the authenticator app off (the password is asked again). With no passkey left,
+/// two-factor sign-in is then off.
 pub async fn turn_off(db: &Db, by: &Actor, user_id: &UserId, password: &str) -> AppResult<()> {
     super::users::check_password(db, user_id, password).await?;
     let mut tx = db.begin().await?;
@@ -272,7 +306,7 @@ pub async fn turn_off(db: &Db, by: &Actor, user_id: &UserId, password: &str) -> 
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    replace_codes(&mut tx, user_id, &[]).await?;
+    forget_codes_without_factor(&mut tx, user_id).await?;
     audit::record(&mut *tx, by, Action::TwoFactorOff, Some(user_id), "").await?;
     tx.commit().await?;
     Ok(())
@@ -334,45 +368,30 @@ pub async fn answer(
     code: &str,
     by: &Actor,
 ) -> AppResult<(UserId, &'static str)> {
-    let hash = crypto::hash_token(token);
-    // A try is counted before the code is checked, so parallel tries see each other.
-    let mut tx = state.db.begin().await?;
-    let row: Option<(UserId, i64)> = sqlx::query_as(
-        "UPDATE sign_in_challenges SET tries = tries + 1
-         WHERE token_hash = $1 AND expires_at > $2 AND tries < $3
-         RETURNING user_id, tries",
-    )
-    .bind(&hash)
-    .bind(now_ms())
-    .bind(CHALLENGE_TRIES)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let Some((user_id, _)) = row else {
-        return Err(AppError::invalid(START_AGAIN));
-    };
+    let user_id = count_try(&state.db, token).await?;
     let code = code.trim();
-    let proved = match secret_of(state, &user_id, true).await? {
-        None => None,
-        Some((secret, last_step)) => {
-            match totp::matching_step(&secret, code, unix_seconds(), last_step) {
-                Some(step) if take_step(&state.db, &user_id, step).await? => {
-                    Some("with an authenticator code")
-                }
-                Some(_) => None,
-                None => {
-                    let used = sqlx::query(
-                        "UPDATE recovery_codes SET used_at = $1
-                     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
-                    )
-                    .bind(now_ms())
-                    .bind(&user_id)
-                    .bind(code_hash(code))
-                    .execute(state.db.pool())
-                    .await?;
-                    (used.rows_affected() == 1).then_some("with a recovery code")
-                }
-            }
+    // A code from the app (if it is set up), else a recovery code (which passkey-only
+    // accounts have too).
+    let app_step = secret_of(state, &user_id, true)
+        .await?
+        .and_then(|(secret, last_step)| {
+            totp::matching_step(&secret, code, unix_seconds(), last_step)
+        });
+    let proved = match app_step {
+        Some(step) => take_step(&state.db, &user_id, step)
+            .await?
+            .then_some("with an authenticator code"),
+        None => {
+            let used = sqlx::query(
+                "UPDATE recovery_codes SET used_at = $1
+                 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(&user_id)
+            .bind(code_hash(code))
+            .execute(state.db.pool())
+            .await?;
+            (used.rows_affected() == 1).then_some("with a recovery code")
         }
     };
     let Some(how) = proved else {
@@ -386,11 +405,53 @@ pub async fn answer(
         .await?;
         return Err(AppError::invalid("That code doesn't match."));
     };
-    sqlx::query("DELETE FROM sign_in_challenges WHERE token_hash = $1")
-        .bind(&hash)
-        .execute(state.db.pool())
-        .await?;
+    close_challenge(&state.db, token).await?;
     Ok((user_id, how))
+}
+
+/// Counts one try at the challenge behind `token`; answers whose sign-in it is, or refuses
+/// an expired or spent challenge. A try is counted before the answer is checked, so
+/// parallel tries see each other.
+pub async fn count_try(db: &Db, token: &str) -> AppResult<UserId> {
+    let mut tx = db.begin().await?;
+    let row: Option<(UserId, i64)> = sqlx::query_as(
+        "UPDATE sign_in_challenges SET tries = tries + 1
+         WHERE token_hash = $1 AND expires_at > $2 AND tries < $3
+         RETURNING user_id, tries",
+    )
+    .bind(crypto::hash_token(token))
+    .bind(now_ms())
+    .bind(CHALLENGE_TRIES)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.map(|(user_id, _)| user_id)
+        .ok_or_else(|| AppError::invalid(START_AGAIN))
+}
+
+/// Whose sign-in the challenge behind `token` is, while it can still be answered (no try
+/// counted: asking the device for a passkey is not an answer).
+pub async fn challenged_user(db: &Db, token: &str) -> AppResult<UserId> {
+    let row: Option<(UserId,)> = sqlx::query_as(
+        "SELECT user_id FROM sign_in_challenges
+         WHERE token_hash = $1 AND expires_at > $2 AND tries < $3",
+    )
+    .bind(crypto::hash_token(token))
+    .bind(now_ms())
+    .bind(CHALLENGE_TRIES)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(user_id,)| user_id)
+        .ok_or_else(|| AppError::invalid(START_AGAIN))
+}
+
+/// The challenge was answered: it can't be used again.
+pub async fn close_challenge(db: &Db, token: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE token_hash = $1")
+        .bind(crypto::hash_token(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 pub fn challenge_cookie(settings: &crate::server::Settings, token: &str) -> String {

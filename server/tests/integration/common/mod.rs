@@ -30,10 +30,17 @@ pub enum Backend {
 #[macro_export]
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
+        on_both_backends_with!(|_| {}; $($scenario),*);
+    };
+}
+
+/// [`on_both_backends`] with the settings changed by `$tweak` (a `FnOnce(&mut Settings)`).
+macro_rules! on_both_backends_with {
+    ($tweak:expr; $($scenario:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
-                let app = $crate::common::TestApp::start($crate::common::Backend::Sqlite).await;
+                let app = $crate::common::TestApp::start_with($crate::common::Backend::Sqlite, $tweak).await;
                 $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
@@ -41,13 +48,15 @@ macro_rules! on_both_backends {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
-                let app = $crate::common::TestApp::start($crate::common::Backend::Postgres).await;
+                let app = $crate::common::TestApp::start_with($crate::common::Backend::Postgres, $tweak).await;
                 $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*
         }
     };
 }
+
+pub mod passkey;
 
 /// The real router for `state`, served on `listener` until aborted.
 fn serve(listener: tokio::net::TcpListener, state: &AppState) -> tokio::task::JoinHandle<()> {

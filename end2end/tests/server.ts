@@ -39,7 +39,7 @@ export class Server {
     const base = `http://${options.named ? 'localhost' : '127.0.0.1'}:${port}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      SWITCHBOARD_PUBLIC_URL: base,
+      ...(options.named ? { SWITCHBOARD_PUBLIC_URL: base } : {}),
       SWITCHBOARD_LISTEN: `127.0.0.1:${port}`,
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_SITE_ROOT: SITE_ROOT,

@@ -14,6 +14,10 @@
 // - Sign-in (Admin): require two-factor sign-in of everyone (`two_factor_required`,
 //   `set_two_factor_required`).
 // - Retention (Admin): the instance's period (`retention`, `set_instance_retention`).
+// - Google account (Settings): link one for "Sign in with Google", unlink it
+//   (`google_account`, `start_google_link`, `unlink_google`; server/accounts/google.rs).
+// - Google sign-in (Admin): the OAuth client's id and secret (`google_sign_in_settings`,
+//   `set_google_sign_in`, `turn_off_google_sign_in`).
 (function () {
   'use strict';
   if (window.SwitchboardPrivacy) {
@@ -370,6 +374,91 @@
     card.append(form, status);
   }
 
+  /** What `?google=…` in the address says (the outcome of a Google round trip). */
+  const GOOGLE_WORDS = {
+    linked: 'Linked: you can sign in with Google now.',
+    not_set_up: 'Google sign-in is not set up on this Switchboard.',
+    failed: "Google sign-in didn't complete. Try again.",
+    unverified: "Google has not verified that account's email, so it can't be linked.",
+    linked_elsewhere: 'That Google account is already linked to another account here.',
+  };
+
+  /** Settings → Google account. */
+  async function fillGoogle(card) {
+    const { api } = window.SwitchboardApi;
+    const g = await start(card, 'Google account', '', 'google_account');
+    if (g === null) return;
+    if (!g.available && !g.linked_email) {
+      card.hidden = true; // not set up here, and nothing to unlink
+      return;
+    }
+    const status = statusLine();
+    const said = new URLSearchParams(window.location.search).get('google');
+    if (said && GOOGLE_WORDS[said]) status.textContent = GOOGLE_WORDS[said];
+    const go = text('button', g.linked_email ? 'Unlink' : 'Link a Google account', 'secondary');
+    go.type = 'button';
+    go.addEventListener('click', async () => {
+      try {
+        if (g.linked_email) {
+          await api('unlink_google');
+          status.textContent = 'Unlinked: Google no longer signs you in.';
+          go.remove();
+        } else {
+          window.location.assign(await api('start_google_link'));
+        }
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    card.append(
+      text('p', g.linked_email ? 'Linked to ' + g.linked_email + ': "Sign in with Google" opens your account (two-factor sign-in still asks for its second step).' : 'Link your Google account to sign in with it instead of your password.'),
+      go,
+      status,
+    );
+  }
+
+  /** Admin → Google sign-in: the OAuth client. */
+  async function fillGoogleSignIn(card) {
+    const { api } = window.SwitchboardApi;
+    const g = await start(
+      card,
+      'Google sign-in',
+      'Offer "Sign in with Google" to people who already have an account here or an invitation for their Google email (invite-only stays invite-only). Create an OAuth client (type: web application) in the Google Cloud console and paste its ID and secret.',
+      'google_sign_in_settings',
+    );
+    if (g === null) return;
+    const redirect = text('p', 'Authorized redirect URI to register: ');
+    redirect.append(text('code', g.redirect_uri));
+    const status = statusLine();
+    const form = saveForm(
+      'Google sign-in',
+      '<label for="google-client-id">Client ID</label><input id="google-client-id" name="client_id" required maxlength="256" autocomplete="off">' +
+        '<label for="google-client-secret">Client secret</label><input id="google-client-secret" name="client_secret" type="password" maxlength="256" autocomplete="off">',
+      status,
+      async (f) => {
+        await api('set_google_sign_in', { client_id: f.elements.client_id.value, client_secret: f.elements.client_secret.value });
+        f.elements.client_secret.value = '';
+        f.elements.client_secret.placeholder = 'saved (leave empty to keep)';
+        return 'Saved: the sign-in page offers "Sign in with Google".';
+      },
+    );
+    form.elements.client_id.value = g.client_id;
+    if (g.on) form.elements.client_secret.placeholder = 'saved (leave empty to keep)';
+    const off = text('button', 'Turn off', 'secondary');
+    off.type = 'button';
+    off.addEventListener('click', async () => {
+      try {
+        await api('turn_off_google_sign_in');
+        form.elements.client_id.value = '';
+        form.elements.client_secret.placeholder = '';
+        status.textContent = 'Turned off: Google no longer signs anyone in.';
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    card.append(redirect, form, off, status);
+  }
+
   function mount() {
     if (!document.querySelector('link[href="/pages.css"]')) {
       const link = document.createElement('link');
@@ -394,6 +483,10 @@
     if (card) fillSignInRules(card);
     card = take('[data-retention]');
     if (card) fillRetention(card);
+    card = take('[data-google]');
+    if (card) fillGoogle(card);
+    card = take('[data-google-sign-in]');
+    if (card) fillGoogleSignIn(card);
   }
 
   window.SwitchboardPrivacy = { mount };

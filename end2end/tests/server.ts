@@ -32,7 +32,7 @@ export class Server {
 
   /** `named`: reached as http://localhost:port rather than by address (passkeys need a
    * name for the site: browsers refuse them for bare IP addresses). */
-  static async start(options: { named?: boolean } = {}): Promise<Server> {
+  static async start(options: { named?: boolean; env?: Record<string, string> } = {}): Promise<Server> {
     if (!BIN || !SITE_ROOT) throw new Error('Run through scripts/test (SWITCHBOARD_BIN and SWITCHBOARD_SITE_ROOT unset)');
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
@@ -40,6 +40,7 @@ export class Server {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...(options.named ? { SWITCHBOARD_PUBLIC_URL: base } : {}),
+      ...(options.env || {}),
       SWITCHBOARD_LISTEN: `127.0.0.1:${port}`,
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_SITE_ROOT: SITE_ROOT,

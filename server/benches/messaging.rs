@@ -60,6 +60,7 @@ async fn app(url: &str) -> (AppState, String, Db) {
         trusted_proxies: Vec::new(),
         report_wait_ms: 120_000,
         ice_servers: "[]".into(),
+        google_issuer: "https://accounts.google.com".into(),
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("switchboard")

@@ -213,6 +213,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers, default_value = "[]", global = true)]
     pub ice_servers: IceServers,
 
+    /// The OpenID Connect provider behind "Sign in with Google" (Admin → Sign-in sets its
+    /// client id and secret). Google's unless pointed at a compatible provider.
+    #[arg(long, env = "SWITCHBOARD_GOOGLE_ISSUER", default_value = "https://accounts.google.com", value_parser = parse_issuer, global = true)]
+    pub google_issuer: String,
+
     /// Megabytes of MMS pictures one user may keep (sent and received together).
     #[arg(long, env = "SWITCHBOARD_MEDIA_QUOTA_MB", default_value = "1000", value_parser = parse_media_quota, global = true)]
     pub media_quota_mb: i64,
@@ -320,6 +325,17 @@ fn parse_api_base(s: &str) -> Result<String, String> {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(s.trim_end_matches('/').to_string()),
         _ => Err(format!(
             "SWITCHBOARD_TELNYX_API_BASE / SWITCHBOARD_TWILIO_API_BASE must be an http(s) URL, not {s:?}"
+        )),
+    }
+}
+
+fn parse_issuer(s: &str) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        _ => Err(format!(
+            "SWITCHBOARD_GOOGLE_ISSUER must be an http(s) URL, not {s:?}"
         )),
     }
 }

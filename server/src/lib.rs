@@ -104,6 +104,14 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/contacts/export.csv", get(contacts::export_csv))
         .route("/export/{token}", get(app::server::export::download))
+        .route(
+            app::server::accounts::google::START_PATH,
+            get(app::server::accounts::google::start_handler),
+        )
+        .route(
+            app::server::accounts::google::CALLBACK_PATH,
+            get(app::server::accounts::google::callback_handler),
+        )
         .route("/contacts/export.vcf", get(contacts::export_vcard))
         .route("/campaigns/{id}/report.csv", get(contacts::campaign_report))
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))

@@ -53,6 +53,7 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         trusted_proxies: config.trusted_proxies.0.clone(),
         report_wait_ms: config.delivery_report_wait_secs * 1000,
         ice_servers: config.ice_servers.0.clone(),
+        google_issuer: config.google_issuer.clone(),
     };
     if settings.push_contact.is_none() {
         tracing::warn!("push alerts are off: set SWITCHBOARD_PUSH_CONTACT (mailto: or https:) or a public URL on a real domain");

@@ -27,6 +27,7 @@ pub fn AdminPage() -> impl IntoView {
             <div class="card" data-email-settings=""></div>
             <div class="card" data-segment-price=""></div>
             <div class="card" data-sign-in-rules=""></div>
+            <div class="card" data-google-sign-in=""></div>
             <div class="card" data-retention=""></div>
             <Simulator />
             <div class="card" data-audit-log=""></div>

@@ -97,6 +97,7 @@ campaigns             your campaigns, and campaign_recipients what became of eac
 push_devices          devices that get your alerts
 sessions              devices signed in to your account
 passkeys              your passkeys: name, credential id, when added and last used
+google_links          the Google account that signs you in, if you linked one
 audit                 the audit log entries about your account or made by you
 ";
 
@@ -184,6 +185,11 @@ const TABLES: &[Table] = &[
         name: "passkeys",
         sql: "SELECT id, name, credential_id, created_at, last_used_at FROM passkeys
               WHERE user_id = $1 AND id > $2 ORDER BY id",
+    },
+    Table {
+        name: "google_links",
+        sql: "SELECT subject AS id, issuer, email, linked_at FROM google_links
+              WHERE user_id = $1 AND subject > $2 ORDER BY subject",
     },
     Table {
         name: "audit",

@@ -76,6 +76,10 @@ pub struct Settings {
     /// STUN/TURN servers for calls across networks, as JSON for `RTCPeerConnection`
     /// (`[]`: calls connect on the same network only).
     pub ice_servers: String,
+    /// The OpenID provider behind "Sign in with Google" (Google's own; the operator may
+    /// point it elsewhere, as the tests do at their local provider). Set by the operator,
+    /// never in the app, so requests to it are trusted like the carriers' API addresses.
+    pub google_issuer: String,
 }
 
 impl Settings {

@@ -136,6 +136,14 @@ pub const PASSKEY_PROMPTS: Limit = Limit {
     window_ms: 60 * 1000,
 };
 
+/// Google sign-ins begun per address: each asks the provider for its configuration and
+/// keeps a flow for ten minutes before anyone is known.
+pub const GOOGLE_SIGN_INS: Limit = Limit {
+    action: "Google sign-ins",
+    per_window: 30,
+    window_ms: 60 * 1000,
+};
+
 /// Password changes per user: each checks the current password with argon2.
 pub const PASSWORD_CHANGES: Limit = Limit {
     action: "password changes",

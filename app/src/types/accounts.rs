@@ -36,6 +36,22 @@ crate::types::answers! {
         pub recovery_codes_left: i64,
     }
 
+    /// Google sign-in as Admin → Sign-in shows it (the secret is never sent back).
+    pub struct GoogleSettings {
+        pub on: bool,
+        pub client_id: String,
+        /// What to register as the authorized redirect URI in Google's console.
+        pub redirect_uri: String,
+        pub issuer: String,
+    }
+
+    /// The user's Google link, as Settings shows it.
+    pub struct GoogleLink {
+        /// An admin has set Google sign-in up.
+        pub available: bool,
+        pub linked_email: Option<String>,
+    }
+
     /// One of the user's passkeys, as Settings lists it.
     pub struct PasskeyInfo {
         pub id: String,

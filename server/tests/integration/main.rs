@@ -16,6 +16,7 @@ mod crash;
 mod deletion;
 mod email;
 mod export;
+mod google;
 mod hardening;
 mod messaging;
 mod outside_calls;

@@ -147,3 +147,31 @@ pub async fn set_two_factor_required(#[server(default)] required: bool) -> Resul
     let state = context::state()?;
     two_factor::set_required(&state.db, &context::actor(), required).await
 }
+
+/// Google sign-in's settings (the client secret is never sent back).
+#[server(endpoint = "google_sign_in_settings")]
+pub async fn google_sign_in_settings() -> Result<crate::types::GoogleSettings, AppError> {
+    use crate::server::{accounts::google, context};
+    context::require_admin()?;
+    google::settings_view(&context::state()?).await
+}
+
+/// Offers "Sign in with Google" with this OAuth client (an empty secret keeps the saved one).
+#[server(endpoint = "set_google_sign_in")]
+pub async fn set_google_sign_in(
+    client_id: String,
+    #[server(default)] client_secret: String,
+) -> Result<(), AppError> {
+    use crate::server::{accounts::google, context};
+    context::require_admin()?;
+    let state = context::state()?;
+    google::save_settings(&state, &context::actor(), &client_id, &client_secret).await
+}
+
+#[server(endpoint = "turn_off_google_sign_in")]
+pub async fn turn_off_google_sign_in() -> Result<(), AppError> {
+    use crate::server::{accounts::google, context};
+    context::require_admin()?;
+    let state = context::state()?;
+    google::turn_off(&state, &context::actor()).await
+}

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::types::{
-    AuditEntry, PasskeyInfo, PasskeyOptions, RetentionView, SessionInfo, TwoFactorSetup,
-    TwoFactorStatus,
+    AuditEntry, GoogleLink, PasskeyInfo, PasskeyOptions, RetentionView, SessionInfo,
+    TwoFactorSetup, TwoFactorStatus,
 };
 
 #[server(endpoint = "list_sessions")]
@@ -217,6 +217,42 @@ pub async fn remove_passkey(passkey_id: String, password: String) -> Result<(), 
         &password,
     )
     .await
+}
+
+/// Whether Google sign-in is offered and which Google account is linked.
+#[server(endpoint = "google_account")]
+pub async fn google_account() -> Result<GoogleLink, AppError> {
+    use crate::server::{accounts::google, context};
+    let me = context::require_user()?;
+    google::account(&context::state()?, &me.user_id()).await
+}
+
+/// Starts linking a Google account: answers where to send the browser (the provider).
+#[server(endpoint = "start_google_link")]
+pub async fn start_google_link() -> Result<String, AppError> {
+    use crate::server::{accounts::google, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let (url, value) = google::start(
+        &state,
+        &context::request_meta(),
+        google::Purpose::Link,
+        Some(&me.user_id()),
+        None,
+    )
+    .await
+    .map_err(|refusal| {
+        AppError::invalid(google::Refusal::words(refusal.code()).unwrap_or_default())
+    })?;
+    context::set_cookie(google::state_cookie(&state.settings, &value));
+    Ok(url)
+}
+
+#[server(endpoint = "unlink_google")]
+pub async fn unlink_google() -> Result<(), AppError> {
+    use crate::server::{accounts::google, context};
+    let me = context::require_user()?;
+    google::unlink(&context::state()?, &context::actor(), &me.user_id()).await
 }
 
 /// A single-use link (15 minutes, this account only) to download everything of the user's

@@ -16,7 +16,8 @@ use crate::wire::{FormAction, FormError, Loaded, PostForm};
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     // Two-factor sign-in, Your data (export), Data kept, Account activity and Delete my
-    // account: public/privacy.js fills their cards; Passkeys: public/passkeys.js.
+    // account, Google account: public/privacy.js fills their cards; Passkeys:
+    // public/passkeys.js.
     crate::live::page_script("/privacy.js");
     crate::live::page_script("/passkeys.js");
     view! {
@@ -28,6 +29,7 @@ pub fn SettingsPage() -> impl IntoView {
             <PasswordForm />
             <div class="card" data-two-factor=""></div>
             <div class="card" data-passkeys=""></div>
+            <div class="card" data-google=""></div>
             <div class="card" data-export=""></div>
             <div class="card" data-data-kept=""></div>
             <div class="card" data-account-activity=""></div>
@@ -96,7 +98,8 @@ fn PasswordForm() -> impl IntoView {
             <h2>"Password"</h2>
             <PostForm action=change attr:class="stack">
                 <label for="current_password">"Current password"</label>
-                <input id="current_password" type="password" name="current_password" autocomplete="current-password" required />
+                <input id="current_password" type="password" name="current_password" autocomplete="current-password" aria-describedby="current-password-hint" />
+                <p id="current-password-hint" class="hint">"Signed up with Google and never set one? Leave it empty."</p>
                 <label for="new_password">"New password"</label>
                 <input id="new_password" type="password" name="new_password" autocomplete="new-password" required minlength=PASSWORD_MIN.to_string() />
                 <label for="confirm_password">"Repeat new password"</label>

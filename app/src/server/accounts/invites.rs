@@ -196,16 +196,9 @@ pub async fn lookup(state: &AppState, token: &str) -> AppResult<InviteLookup> {
     )
 }
 
-/// Creates the invitee's account and marks the invitation used, atomically: a second use,
-/// or one racing the first, finds it no longer pending. Returns the new user's id.
-pub async fn accept(
-    state: &AppState,
-    by: &Actor,
-    token: &str,
-    email: &str,
-    display_name: &str,
-    password: &str,
-) -> AppResult<UserId> {
+/// The invitation behind `token` while it can be accepted: its id, the email it names (if
+/// any) and the role it gives; otherwise why not, in words.
+async fn acceptable(state: &AppState, token: &str) -> AppResult<(InviteId, Option<String>, Role)> {
     let (invited_email, role) = match lookup(state, token).await? {
         InviteLookup::Valid { email, role } => (email, role),
         InviteLookup::Accepted => {
@@ -219,11 +212,70 @@ pub async fn accept(
         InviteLookup::Revoked => return Err(AppError::invalid("This invitation was revoked.")),
         InviteLookup::Unknown => return Err(AppError::not_found("That invitation")),
     };
+    let id = id_from_token(&state.secret, token)
+        .ok_or_else(|| AppError::not_found("That invitation"))?;
+    Ok((id, invited_email, role))
+}
+
+/// Creates the invitee's account and marks the invitation used, atomically: a second use,
+/// or one racing the first, finds it no longer pending. Returns the new user's id.
+pub async fn accept(
+    state: &AppState,
+    by: &Actor,
+    token: &str,
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> AppResult<UserId> {
+    let (id, invited_email, role) = acceptable(state, token).await?;
     // An invitation addressed to an email can only make an account for that email.
     let email = invited_email.as_deref().unwrap_or(email);
     let account = NewAccount::prepare(email, display_name, password).await?;
-    let id = id_from_token(&state.secret, token)
-        .ok_or_else(|| AppError::not_found("That invitation"))?;
+    claim(state, by, &id, &account, role).await
+}
+
+/// [`accept`] for someone whose email their Google account vouches for: no password (they
+/// sign in with Google, and may set one in Settings). An invitation naming another email
+/// is refused.
+pub async fn accept_verified(
+    state: &AppState,
+    by: &Actor,
+    token: &str,
+    verified_email: &str,
+    display_name: &str,
+) -> AppResult<UserId> {
+    let (id, invited_email, role) = acceptable(state, token).await?;
+    let account = NewAccount::without_password(verified_email, display_name)?;
+    if invited_email.is_some_and(|invited| invited != account.email) {
+        return Err(AppError::invalid(
+            "This invitation is for another email than your Google account's.",
+        ));
+    }
+    claim(state, by, &id, &account, role).await
+}
+
+/// The pending invitation that names `email`, if any (the newest): who has one may sign in
+/// with Google before having an account. Answers its token.
+pub async fn pending_for_email(state: &AppState, email: &str) -> AppResult<Option<String>> {
+    let row: Option<(InviteId,)> = sqlx::query_as(
+        "SELECT id FROM invitations
+         WHERE email = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(email)
+    .bind(now_ms())
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(row.map(|(id,)| token_for(&state.secret, &id)))
+}
+
+async fn claim(
+    state: &AppState,
+    by: &Actor,
+    id: &InviteId,
+    account: &NewAccount,
+    role: Role,
+) -> AppResult<UserId> {
     let mut tx = state.db.begin().await?;
     let user_id = users::insert_user(
         &mut tx,
@@ -240,7 +292,7 @@ pub async fn accept(
     )
     .bind(now)
     .bind(&user_id)
-    .bind(&id)
+    .bind(id)
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() != 1 {

@@ -63,7 +63,23 @@ impl NewAccount {
             password_hash,
         })
     }
+
+    /// An account that signs in with Google (or a passkey) and has no password yet: its
+    /// hash is empty, which no password matches.
+    pub fn without_password(email: &str, display_name: &str) -> AppResult<NewAccount> {
+        let email = validate::email(email).map_err(AppError::Invalid)?;
+        let display_name = validate::display_name(display_name).map_err(AppError::Invalid)?;
+        Ok(NewAccount {
+            email,
+            display_name,
+            password_hash: String::new(),
+        })
+    }
 }
+
+/// What check_password says to someone who has no password to check.
+const NO_PASSWORD_YET: &str =
+    "You have no password yet (you signed up with Google). Set one under Settings → Password first.";
 
 /// Whether any enabled admin exists.
 pub async fn admin_exists(db: &Db) -> AppResult<bool> {
@@ -107,6 +123,11 @@ pub async fn sign_in(
             .fetch_optional(state.db.pool())
             .await?;
     let verified = match &row {
+        // No password (a Google sign-up): nothing matches, in a real check's time.
+        Some((_, hash, _)) if hash.is_empty() => {
+            crypto::verify_against_dummy(password.to_string()).await?;
+            false
+        }
         Some((_, hash, _)) => crypto::verify_password(password.to_string(), hash.clone()).await?,
         None => {
             crypto::verify_against_dummy(password.to_string()).await?;
@@ -192,7 +213,8 @@ pub async fn change_password(
         .bind(user_id)
         .fetch_one(db.pool())
         .await?;
-    if !crypto::verify_password(current.to_string(), hash).await? {
+    // Someone who signed up with Google sets a first password without a current one.
+    if !hash.is_empty() && !crypto::verify_password(current.to_string(), hash).await? {
         return Err(AppError::invalid("Your current password is incorrect."));
     }
     let new_hash = crypto::hash_password(new.to_string()).await?;
@@ -262,6 +284,9 @@ pub async fn check_password(db: &Db, user_id: &UserId, password: &str) -> AppRes
         .bind(user_id)
         .fetch_one(db.pool())
         .await?;
+    if hash.is_empty() {
+        return Err(AppError::invalid(NO_PASSWORD_YET));
+    }
     if password.len() > crate::validate::PASSWORD_MAX * 4
         || !crypto::verify_password(password.to_string(), hash).await?
     {

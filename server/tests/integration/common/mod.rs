@@ -230,6 +230,7 @@ impl TestApp {
             trusted_proxies: Vec::new(),
             report_wait_ms: 5_000,
             ice_servers: "[]".into(),
+            google_issuer: "https://accounts.google.com".into(),
         };
         tweak(&mut settings);
         let options = leptos::config::LeptosOptions::builder()

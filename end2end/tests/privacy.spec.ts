@@ -194,12 +194,18 @@ test('an admin requires two-factor sign-in: a newcomer finds only Settings until
   await page.goto('/inbox');
   await expect(page).toHaveURL(/\/settings$/);
   await ready(page, true);
+  // The app's own navigation goes back to Settings too.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+  await expect(page).toHaveURL(/\/settings$/);
+  await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
   const card = page.locator('[data-two-factor]');
   await card.getByRole('button', { name: 'Set up' }).click();
   const key = (await card.locator('[data-secret]').textContent())!.trim();
   await card.getByLabel('Code from the app').fill(totp(key));
   await card.getByRole('button', { name: 'Turn on' }).click();
   await expect(card.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem')).toHaveCount(10);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+  await expect(page).toHaveURL(/\/contacts$/);
   await open(page, '/inbox');
   await expect(page).toHaveURL(/\/inbox$/);
   await cy.close();

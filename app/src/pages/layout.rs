@@ -32,6 +32,7 @@ pub fn AppLayout() -> impl IntoView {
 fn Frame(user: CurrentUser) -> impl IntoView {
     let sign_out = FormAction::new::<SignOut>();
     let is_admin = user.is_admin();
+    let must_set_up_two_factor = user.must_set_up_two_factor;
     let live = Live::get();
     Effect::new(move |_| live.start());
     let unread = Loaded::new(move || {
@@ -85,10 +86,33 @@ fn Frame(user: CurrentUser) -> impl IntoView {
                 </Show>
             </nav>
             <main id="main" class="content">
+                {must_set_up_two_factor.then(|| view! { <TwoFactorFirst /> })}
                 <Outlet />
             </main>
         </div>
     }
+}
+
+/// For someone who must set up two-factor sign-in: the app's own navigation to any page but
+/// Settings goes back to Settings (page loads are redirected by the server), until a fresh
+/// look at the session says it is set up. Browser-only (an effect), so the server's
+/// rendering and hydration don't see it.
+#[component]
+fn TwoFactorFirst() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if location.pathname.get() == "/settings" {
+            return;
+        }
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let still = crate::api::accounts::sign_in::signed_in_user().await;
+            if matches!(still, Ok(Some(u)) if u.must_set_up_two_factor) {
+                navigate("/settings", Default::default());
+            }
+        });
+    });
 }
 
 /// `/` goes to the inbox.

@@ -16,6 +16,10 @@ crate::types::answers! {
         pub email: String,
         pub display_name: String,
         pub role: Role,
+        /// An admin requires two-factor sign-in and this person hasn't set it up: only
+        /// Settings is open to them (the server redirects page loads; the app's own
+        /// navigation goes back to Settings too).
+        pub must_set_up_two_factor: bool,
     }
 
     /// How long texts and calls are kept, in days (0: forever for the instance and what

@@ -250,6 +250,7 @@ mod tests {
             email: "a@example.com".into(),
             display_name: "Ada \"the\" admin ✓".into(),
             role: Role::Admin,
+            must_set_up_two_factor: false,
         }));
         reads_back(None::<CurrentUser>);
         reads_back(vec![OwnedNumber {

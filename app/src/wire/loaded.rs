@@ -126,7 +126,10 @@ fn loading(
 ) -> Resource<Carried, FromToStringCodec> {
     let answers = use_context::<PageAnswers>();
     Resource::new_str(
-        move || call.get(),
+        // A page whose rendering was dropped (the browser went elsewhere mid-response) may
+        // still poll its resources once after their arguments were disposed: no call then,
+        // rather than a panic in the server's log.
+        move || call.try_get().unwrap_or_default(),
         move |(encoded, _run)| {
             let answers = answers.clone();
             async move {

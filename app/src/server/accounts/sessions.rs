@@ -195,14 +195,15 @@ async fn find_session(
         tracing::warn!(session = %session_id, "session cookie presented from another IP; ignored");
         return Ok(None);
     }
+    let must_set_up_two_factor = must != 0;
     let user = CurrentUser {
         id: user_id,
         email,
         display_name,
         role: Role::parse(&role).unwrap_or(Role::User),
+        must_set_up_two_factor,
     };
     let stale = now - last_seen_at > REFRESH_AFTER_MS;
-    let must_set_up_two_factor = must != 0;
     Ok(Some((
         Authenticated {
             session_id,

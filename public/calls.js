@@ -115,6 +115,7 @@
     pc.addEventListener('track', (event) => {
       const audio = ensurePanel().querySelector('audio');
       audio.srcObject = event.streams[0];
+      useSpeaker(savedSpeaker()).catch(() => {});
       audio.play().catch(() => {});
     });
     pc.addEventListener('connectionstatechange', () => {
@@ -145,7 +146,18 @@
       '<p class="call-who"></p><p class="call-state" role="status" aria-live="polite"></p>' +
       '<div class="call-buttons"></div>' +
       '<div class="call-keypad" hidden></div>' +
+      '<div class="call-speaker" hidden><label for="call-speaker">Speaker</label>' +
+      '<select id="call-speaker" data-call-speaker=""><option value="">Default speaker</option></select></div>' +
       '<audio autoplay></audio>';
+    panel.querySelector('[data-call-speaker]').addEventListener('change', (event) => {
+      const id = event.target.value;
+      try {
+        localStorage.setItem(SPEAKER_KEY, id);
+      } catch (_) {
+        /* storage off: this call only */
+      }
+      useSpeaker(id).catch(() => say('That speaker is not available. Pick another.'));
+    });
     const keypad = panel.querySelector('.call-keypad');
     '123456789*0#'.split('').forEach((digit) => {
       const key = document.createElement('button');
@@ -220,6 +232,7 @@
     const buttons = p.querySelector('.call-buttons');
     buttons.replaceChildren();
     p.querySelector('.call-keypad').hidden = true;
+    p.querySelector('.call-speaker').hidden = true;
     if (!call.here && call.direction === 'in') {
       say('Ringing…');
       buttons.append(button('Answer', 'primary', () => answer(call)), button('Decline', 'danger', () => decline(call)));
@@ -233,6 +246,10 @@
       const tick = () => say((local && local.held ? 'On hold · ' : local && local.muted ? 'Muted · ' : '') + clock(Date.now() - started));
       tick();
       ticker = setInterval(tick, 1000);
+      if (local && speakersChoosable()) {
+        p.querySelector('.call-speaker').hidden = false;
+        listDevices().catch(() => {});
+      }
       buttons.append(
         button(local && local.muted ? 'Unmute' : 'Mute', '', () => setMuted(call.id)),
         button(local && local.held ? 'Resume' : 'Hold', '', () => setHeld(call.id)),
@@ -470,15 +487,86 @@
     place(String(data.get('number_id') || ''), String(data.get('to') || '')).catch((e) => say(e.message));
   });
 
-  // Microphones to pick from, once the page has permission to name them.
-  async function listMicrophones() {
-    const select = document.querySelector('[data-call-microphone]');
-    if (!select || !navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
-    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'audioinput');
-    const current = select.value;
-    select.replaceChildren(new Option('Default microphone', ''));
-    devices.forEach((d, i) => d.deviceId && select.append(new Option(d.label || 'Microphone ' + (i + 1), d.deviceId)));
-    select.value = current;
+  // ---- presence: whether the number typed in the dialer is someone here, online ------
+
+  const PRESENCE_WORDS = {
+    online: 'On this Switchboard · online now',
+    offline: 'On this Switchboard · not online now: their phone rings if it gets alerts, or the call goes to voicemail',
+    do_not_disturb: 'On this Switchboard · do not disturb: the call goes to voicemail',
+  };
+  let presenceTimer = null;
+  document.addEventListener('input', (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.form || !input.form.matches('[data-dialer]') || input.name !== 'to') return;
+    clearTimeout(presenceTimer);
+    presenceTimer = setTimeout(() => showPresence(input.form).catch(() => {}), 300);
+  });
+
+  /** Says under the dialer's To field whether that number is someone here, and online. */
+  async function showPresence(form) {
+    let line = form.querySelector('[data-presence]');
+    if (!line) {
+      line = document.createElement('p');
+      line.className = 'hint';
+      line.setAttribute('data-presence', '');
+      line.setAttribute('aria-live', 'polite');
+      form.querySelector('[name="to"]').after(line);
+    }
+    const to = form.elements.to.value.trim();
+    if (to.replace(/\D/g, '').length < 7) {
+      line.textContent = '';
+      delete line.dataset.state;
+      return;
+    }
+    const p = await api('presence', { number_id: form.elements.number_id.value, to });
+    if (form.elements.to.value.trim() !== to) return; // typed on since
+    line.dataset.state = p;
+    line.textContent = PRESENCE_WORDS[p] || '';
+  }
+
+  // Microphones (the dialer) and speakers (the call panel) to pick from, once the page has
+  // permission to name them.
+  async function listDevices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const fill = (select, kind, none, each) => {
+      if (!select) return;
+      const current = select.value;
+      select.replaceChildren(new Option(none, ''));
+      devices
+        .filter((d) => d.kind === kind && d.deviceId && d.deviceId !== 'default')
+        .forEach((d, i) => select.append(new Option(d.label || each + ' ' + (i + 1), d.deviceId)));
+      select.value = [...select.options].some((o) => o.value === current) ? current : '';
+    };
+    fill(document.querySelector('[data-call-microphone]'), 'audioinput', 'Default microphone', 'Microphone');
+    if (panel && speakersChoosable()) {
+      const select = panel.querySelector('[data-call-speaker]');
+      fill(select, 'audiooutput', 'Default speaker', 'Speaker');
+      if (!select.value) select.value = [...select.options].some((o) => o.value === savedSpeaker()) ? savedSpeaker() : '';
+    }
+  }
+
+  // ---- the speaker ----------------------------------------------------------------------
+
+  /** Where the choice of speaker is remembered in this browser. */
+  const SPEAKER_KEY = 'switchboard.speaker';
+
+  /** Browsers that can send a page's sound to a chosen device (Chromium, Edge, Safari 18). */
+  const speakersChoosable = () => typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
+
+  function savedSpeaker() {
+    try {
+      return localStorage.getItem(SPEAKER_KEY) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  /** Plays the call's sound on speaker `id` ('' the system's default). */
+  async function useSpeaker(id) {
+    if (!speakersChoosable()) return;
+    const audio = ensurePanel().querySelector('audio');
+    if (audio.sinkId !== id) await audio.setSinkId(id);
   }
 
   // ---- how each number rings (the Calls page) ---------------------------------------
@@ -552,7 +640,7 @@
     /** The live stream said calls changed. */
     changed() {
       look();
-      listMicrophones().catch(() => {});
+      listDevices().catch(() => {});
     },
     place,
     /** For diagnostics and tests: the connection of call `id` (or of the first call this

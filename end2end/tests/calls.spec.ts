@@ -132,7 +132,11 @@ test.afterAll(async () => {
 
 test('a call rings every tab, one answers, and each side hears the other', async () => {
   await open(ada, '/calls');
+  // The dialer says whether the number typed is someone here, online: Bea's tabs are open.
+  await ada.getByLabel('To', { exact: true }).fill('(202) 555-0142');
+  await expect(ada.locator('[data-presence]')).toHaveText('');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
+  await expect(ada.locator('[data-presence]')).toHaveText('On this Switchboard · online now');
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
   await expect(panel(ada)).toContainText('Calling');
 
@@ -166,6 +170,17 @@ test('mute silences the microphone; the keypad sends tones', async () => {
   await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeLessThan(0.005);
   await panel(ada).getByRole('button', { name: 'Unmute' }).click();
   await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeGreaterThan(0.01);
+
+  // The speaker: the panel offers this browser's output devices; the call's sound goes to
+  // the one picked, and the choice is remembered for the next call.
+  const speaker = panel(ada).getByLabel('Speaker');
+  await expect(speaker).toBeVisible();
+  await expect.poll(() => speaker.locator('option').count()).toBeGreaterThan(1);
+  const pick = await speaker.locator('option').last().getAttribute('value');
+  expect(pick).toBeTruthy();
+  await speaker.selectOption(pick!);
+  await expect.poll(() => ada.evaluate(() => (document.querySelector('.call-panel audio') as HTMLAudioElement).sinkId)).toBe(pick);
+  expect(await ada.evaluate(() => localStorage.getItem('switchboard.speaker'))).toBe(pick);
 
   await ada.evaluate(() => {
     const pc = (window as any).SwitchboardCalls.connection() as RTCPeerConnection;

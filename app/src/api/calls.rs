@@ -4,7 +4,18 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{CallLogEntry, LiveCall};
+use crate::types::{CallLogEntry, LiveCall, Presence};
+
+/// Whether `to` is a number here and its owner online (the dialer asks as it is typed),
+/// for a call from the user's number `number_id`.
+#[server(endpoint = "presence")]
+pub async fn call_presence(number_id: String, to: String) -> Result<Presence, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    calls::presence::of_number(&state.db, &me.user_id(), &NumberId::new(number_id), &to).await
+}
 
 /// Calls `to` from one of the user's numbers, offering the calling tab's session
 /// description; answers with the call's id.

@@ -382,6 +382,8 @@ pub async fn stream_handler(State(state): State<AppState>, req: Request) -> Resp
         return (http::StatusCode::UNAUTHORIZED, "Please sign in.").into_response();
     };
     let user_id = auth.user_id();
+    // Online from now (calls::presence); the session check below keeps it so.
+    let _ = crate::server::calls::presence::seen(&state.db, &user_id).await;
     let Some(slot) = state.bus.open_stream(&user_id) else {
         return (
             http::StatusCode::TOO_MANY_REQUESTS,
@@ -471,6 +473,8 @@ impl SessionWatch {
             if !self.still_signed_in().await {
                 return;
             }
+            // Still here: online a while longer (calls::presence).
+            let _ = crate::server::calls::presence::seen(&self.db, user_id).await;
         }
     }
 }

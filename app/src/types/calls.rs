@@ -1,6 +1,22 @@
 //! Calls: the ones ringing or under way (what a tab's call panel needs) and the call log.
 
 crate::types::answers! {
+    /// What a call to a number would find (the dialer says it as the number is typed).
+    pub enum Presence {
+        /// Not a number of this Switchboard: the call goes out to the phone network.
+        #[serde(rename = "outside")]
+        Outside,
+        /// Someone here with a tab open now: it rings there.
+        #[serde(rename = "online")]
+        Online,
+        /// Someone here with no tab open: their devices' alerts ring, or voicemail.
+        #[serde(rename = "offline")]
+        Offline,
+        /// Someone here whose number is on do-not-disturb: straight to voicemail.
+        #[serde(rename = "do_not_disturb")]
+        DoNotDisturb,
+    }
+
     /// A call that is ringing or under way, as one party sees it from one tab.
     pub struct LiveCall {
         /// The call (both parties' legs share it).

@@ -5,7 +5,8 @@
 use crate::common;
 
 use app::api::calls::{
-    AnswerCall, CallLog, DeclineCall, HangUp, LiveCalls, MissedCalls, StartCall,
+    AnswerCall, CallLog, CallPresence as AskPresence, DeclineCall, HangUp, LiveCalls, MissedCalls,
+    StartCall,
 };
 use app::error::AppError;
 use app::types::{CallLogEntry, LiveCall, OwnedNumber};
@@ -615,7 +616,85 @@ async fn the_call_log_finds_calls_by_name_or_number(app: &TestApp) {
     assert!(matches!(long.error(), AppError::Invalid(_)));
 }
 
+/// What the dialer says of the number typed: outside, or someone here online, offline or on
+/// do-not-disturb; from one's own numbers only.
+async fn the_dialer_says_who_is_online(app: &TestApp) {
+    use app::types::Presence;
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let ask = |to: &str| AskPresence {
+        number_id: ada_number.id.clone(),
+        to: to.into(),
+    };
+    let said = |reply: common::Reply| reply.json::<Presence>();
+    assert_eq!(
+        said(app.call(&ada, ask("(202) 555-0199")).await),
+        Presence::Outside
+    );
+    assert_eq!(
+        said(app.call(&ada, ask("not a number")).await),
+        Presence::Outside
+    );
+    assert_eq!(
+        said(app.call(&ada, ask(&bea_number.e164)).await),
+        Presence::Offline
+    );
+
+    // Bea opens a tab: its live stream makes her online.
+    let stream = bea
+        .get(format!("{}/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        said(app.call(&ada, ask(&bea_number.e164)).await),
+        Presence::Online
+    );
+    // Not seen for longer than a heartbeat and a bit: offline (the tab closed).
+    sqlx::query("UPDATE presence SET seen_at = seen_at - $1")
+        .bind(app::server::calls::presence::ONLINE_MS + 1_000)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        said(app.call(&ada, ask(&bea_number.e164)).await),
+        Presence::Offline
+    );
+    drop(stream);
+    // Do-not-disturb: straight to voicemail, online or not.
+    sqlx::query("UPDATE phone_numbers SET do_not_disturb = 1 WHERE id = $1")
+        .bind(&bea_number.id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        said(app.call(&ada, ask(&bea_number.e164)).await),
+        Presence::DoNotDisturb
+    );
+
+    // Asked from someone else's number, or signed out: refused.
+    let foreign = app
+        .call(
+            &ada,
+            AskPresence {
+                number_id: bea_number.id.clone(),
+                to: ada_number.e164.clone(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(foreign.error(), AppError::NotFound(_)),
+        "{foreign:?}"
+    );
+    let signed_out = app.call(&app.browser(), ask(&bea_number.e164)).await;
+    assert!(
+        matches!(signed_out.error(), AppError::Unauthorized),
+        "{signed_out:?}"
+    );
+}
+
 on_both_backends!(
+    the_dialer_says_who_is_online,
     a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring,
     placing_calls_is_rate_limited,
     a_voicemail_is_left_once_on_an_unanswered_call_and_only_its_callee_hears_it,

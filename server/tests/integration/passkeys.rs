@@ -411,7 +411,46 @@ async fn password_less_prompts_are_limited_per_address(app: &TestApp) {
     );
 }
 
+/// Signed out, the account's own passkey and Google functions open nothing.
+async fn signed_out_the_accounts_functions_refuse(app: &TestApp) {
+    use app::api::accounts::settings::{GoogleAccount, StartGoogleLink, UnlinkGoogle};
+    let stranger = app.browser();
+    let replies = [
+        app.call(&stranger, Passkeys {}).await,
+        app.call(&stranger, StartPasskeyRegistration {}).await,
+        app.call(
+            &stranger,
+            FinishPasskeyRegistration {
+                token: "t".into(),
+                name: "n".into(),
+                credential: "{}".into(),
+            },
+        )
+        .await,
+        app.call(
+            &stranger,
+            RemovePasskey {
+                passkey_id: "p".into(),
+                password: "x".into(),
+            },
+        )
+        .await,
+        app.call(&stranger, GoogleAccount {}).await,
+        app.call(&stranger, StartGoogleLink {}).await,
+        app.call(&stranger, UnlinkGoogle {}).await,
+    ];
+    for reply in replies {
+        assert!(matches!(reply.error(), AppError::Unauthorized), "{reply:?}");
+    }
+    // The code page's passkey step needs a password's challenge first.
+    invalid(
+        &app.call(&stranger, StartPasskeyChallenge {}).await,
+        "expired",
+    );
+}
+
 on_both_backends_with!(super::named_localhost;
+    signed_out_the_accounts_functions_refuse,
     a_passkey_signs_in_alone_and_turns_two_factor_on,
     each_prompt_works_once_and_only_for_this_site,
     unknown_keys_disabled_accounts_and_other_peoples_passkeys_are_refused,

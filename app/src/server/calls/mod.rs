@@ -12,6 +12,7 @@ use sqlx::{Any, Transaction};
 
 mod log;
 mod outside;
+pub mod presence;
 mod voicemail;
 
 pub use log::*;

@@ -136,6 +136,17 @@ async fn google(
     location(&done)
 }
 
+/// "Sign in with Google" from the sign-in page, as `email`, on a new browser.
+async fn sign_in_with_google(
+    app: &TestApp,
+    provider: &Provider,
+    email: &str,
+) -> (reqwest::Client, String) {
+    let browser = app.browser();
+    let to = google(app, provider, &browser, "/auth/google", &person(email)).await;
+    (browser, to)
+}
+
 async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
     app.call(client, SignedInUser {}).await.json()
 }
@@ -225,36 +236,16 @@ async fn invite_only_holds(app: &TestApp, provider: &Provider) {
     assert!(me(app, &stranger).await.is_none());
 
     // Ada's email: her account opens (and is linked for next time).
-    let browser = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &browser,
-            "/auth/google",
-            &person("ada@example.com")
-        )
-        .await,
-        "/inbox"
-    );
+    let (browser, to) = sign_in_with_google(app, provider, "ada@example.com").await;
+    assert_eq!(to, "/inbox");
     assert_eq!(me(app, &browser).await.unwrap().email, "ada@example.com");
     let linked: GoogleLink = app.call(&browser, GoogleAccount {}).await.json();
     assert_eq!(linked.linked_email.as_deref(), Some("ada@example.com"));
 
     // An invitation for an email: Google makes the account, without a password.
     app.invite(&ada, "newbie@example.com", "user").await;
-    let newbie = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &newbie,
-            "/auth/google",
-            &person("newbie@example.com")
-        )
-        .await,
-        "/inbox"
-    );
+    let (newbie, to) = sign_in_with_google(app, provider, "newbie@example.com").await;
+    assert_eq!(to, "/inbox");
     assert_eq!(
         me(app, &newbie).await.unwrap().display_name,
         "Grace Googler"
@@ -385,18 +376,8 @@ async fn a_flow_belongs_to_its_browser_once(app: &TestApp, provider: &Provider) 
 
     // A wrong client secret: the provider refuses the code exchange; nothing opens.
     set_up(app, &ada, "not-the-secret").await;
-    let browser = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &browser,
-            "/auth/google",
-            &person("ada@example.com")
-        )
-        .await,
-        "/signin?google=failed"
-    );
+    let (browser, to) = sign_in_with_google(app, provider, "ada@example.com").await;
+    assert_eq!(to, "/signin?google=failed");
     assert!(me(app, &browser).await.is_none());
 }
 
@@ -415,18 +396,8 @@ async fn second_step_linking_and_unlinking(app: &TestApp, provider: &Provider) {
         Some("bob.personal@example.org")
     );
     // That Google account now opens Bob's account, though its email is not his.
-    let browser = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &browser,
-            "/auth/google",
-            &person("bob.personal@example.org")
-        )
-        .await,
-        "/inbox"
-    );
+    let (browser, to) = sign_in_with_google(app, provider, "bob.personal@example.org").await;
+    assert_eq!(to, "/inbox");
     assert_eq!(me(app, &browser).await.unwrap().email, "bob@example.com");
     // Ada can't link the same Google account to hers.
     let to: String = app.call(&ada, StartGoogleLink {}).await.json();
@@ -443,34 +414,14 @@ async fn second_step_linking_and_unlinking(app: &TestApp, provider: &Provider) {
     .unwrap();
     let status: app::types::TwoFactorStatus = app.call(&bob, TwoFactor {}).await.json();
     assert!(status.on);
-    let browser = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &browser,
-            "/auth/google",
-            &person("bob.personal@example.org")
-        )
-        .await,
-        "/signin/code"
-    );
+    let (browser, to) = sign_in_with_google(app, provider, "bob.personal@example.org").await;
+    assert_eq!(to, "/signin/code");
     assert!(me(app, &browser).await.is_none());
 
     // Unlinking; a Google-only account can't unlink its only way in.
     assert!(app.call(&bob, UnlinkGoogle {}).await.is_ok());
-    let browser = app.browser();
-    assert_eq!(
-        google(
-            app,
-            provider,
-            &browser,
-            "/auth/google",
-            &person("bob.personal@example.org")
-        )
-        .await,
-        "/signin?google=no_account"
-    );
+    let (_, to) = sign_in_with_google(app, provider, "bob.personal@example.org").await;
+    assert_eq!(to, "/signin?google=no_account");
     app.invite(&ada, "gina@example.com", "user").await;
     let gina = app.browser();
     google(

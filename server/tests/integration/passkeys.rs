@@ -10,8 +10,8 @@ use app::api::accounts::settings::{
     FinishPasskeyRegistration, Passkeys, RemovePasskey, StartPasskeyRegistration, TwoFactor,
 };
 use app::api::accounts::sign_in::{
-    FinishPasskeyChallenge, FinishPasskeySignIn, SignIn, SignInCode, SignedInUser,
-    StartPasskeyChallenge, StartPasskeySignIn,
+    FinishPasskeyChallenge, FinishPasskeySignIn, SignInCode, SignedInUser, StartPasskeyChallenge,
+    StartPasskeySignIn,
 };
 use app::error::AppError;
 use app::types::{CurrentUser, PasskeyInfo, PasskeyOptions, TwoFactorStatus};
@@ -121,16 +121,7 @@ async fn a_passkey_signs_in_alone_and_turns_two_factor_on(app: &TestApp) {
     assert!(how.contains("passkey"), "{how}");
 
     // The password alone no longer signs in: the second step waits.
-    let browser = app.browser();
-    let reply = app
-        .call(
-            &browser,
-            SignIn {
-                email: "ada@example.com".into(),
-                password: common::PASSWORD.into(),
-            },
-        )
-        .await;
+    let (browser, reply) = app.password_step("ada@example.com").await;
     assert_eq!(reply.location(), Some("/signin/code"));
     assert!(me(app, &browser).await.is_none());
     let o: PasskeyOptions = app.call(&browser, StartPasskeyChallenge {}).await.json();
@@ -267,15 +258,7 @@ async fn unknown_keys_disabled_accounts_and_other_peoples_passkeys_are_refused(a
     assert!(me(app, &browser).await.is_none());
 
     // Bob's passkey as the second step of Ada's password sign-in.
-    let browser = app.browser();
-    app.call(
-        &browser,
-        SignIn {
-            email: "ada@example.com".into(),
-            password: common::PASSWORD.into(),
-        },
-    )
-    .await;
+    let (browser, _) = app.password_step("ada@example.com").await;
     let o: PasskeyOptions = app.call(&browser, StartPasskeyChallenge {}).await.json();
     invalid(
         &app.call(
@@ -355,15 +338,7 @@ async fn recovery_codes_stand_in_for_a_lost_passkey_and_the_cap_holds(app: &Test
     let mut first = SoftPasskey::new(&origin(app));
     let codes = add(app, &ada, &mut first, "Lost phone").await;
     // The phone is lost: the password, then a recovery code.
-    let browser = app.browser();
-    app.call(
-        &browser,
-        SignIn {
-            email: "ada@example.com".into(),
-            password: common::PASSWORD.into(),
-        },
-    )
-    .await;
+    let (browser, _) = app.password_step("ada@example.com").await;
     let reply = app
         .call(
             &browser,

@@ -8,7 +8,7 @@ use crate::common;
 use app::api::accounts::settings::{
     ConfirmTwoFactor, NewRecoveryCodes, StartTwoFactor, TurnOffTwoFactor, TwoFactor,
 };
-use app::api::accounts::sign_in::{SignIn, SignInCode, SignedInUser};
+use app::api::accounts::sign_in::{SignInCode, SignedInUser};
 use app::error::AppError;
 use app::server::accounts::totp;
 use app::types::{CurrentUser, TwoFactorSetup, TwoFactorStatus};
@@ -35,19 +35,9 @@ async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
     app.call(client, SignedInUser {}).await.json()
 }
 
-/// Signs in with the password; answers the browser (holding the challenge, if any).
+/// Ada signs in with her password; answers the browser (holding the challenge, if any).
 async fn password_step(app: &TestApp) -> (reqwest::Client, common::Reply) {
-    let browser = app.browser();
-    let reply = app
-        .call(
-            &browser,
-            SignIn {
-                email: "ada@example.com".into(),
-                password: common::PASSWORD.into(),
-            },
-        )
-        .await;
-    (browser, reply)
+    app.password_step("ada@example.com").await
 }
 
 /// Turns two-factor sign-in on for `client`; answers the secret and the recovery codes.

@@ -222,12 +222,39 @@ fn http_client() -> AppResult<reqwest::Client> {
         .map_err(|e| AppError::internal(format!("Google sign-in client: {e}")))
 }
 
-async fn discover(state: &AppState, http: &reqwest::Client) -> Option<CoreProviderMetadata> {
-    let issuer = IssuerUrl::new(state.settings.google_issuer.clone()).ok()?;
-    CoreProviderMetadata::discover_async(issuer, http)
+/// The provider's client as discovery describes it, with our id, secret and redirect URI.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// Asks the provider for its configuration and keys (each flow's start and finish: keys
+/// rotate) and makes its client; with the HTTP client to reach it.
+async fn provider(state: &AppState) -> Result<(Client, reqwest::Client), Refusal> {
+    let Ok(Some((client_id, client_secret))) = credentials(state).await else {
+        return Err(Refusal::NotSetUp);
+    };
+    let http = http_client().map_err(|_| Refusal::Failed)?;
+    let issuer =
+        IssuerUrl::new(state.settings.google_issuer.clone()).map_err(|_| Refusal::Failed)?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
         .await
-        .map_err(|e| tracing::warn!(error = %e, "Google sign-in: the provider's discovery failed"))
-        .ok()
+        .map_err(|e| {
+            tracing::warn!(error = %e, "Google sign-in: the provider's discovery failed");
+            Refusal::Failed
+        })?;
+    let redirect = RedirectUrl::new(redirect_uri(state)).map_err(|_| Refusal::Failed)?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id),
+        Some(ClientSecret::new(client_secret)),
+    )
+    .set_redirect_uri(redirect);
+    Ok((client, http))
 }
 
 /// Starts a flow for `purpose` (the account to link, or the invitation's token to join
@@ -239,24 +266,16 @@ pub async fn start(
     user_id: Option<&UserId>,
     invitation: Option<&str>,
 ) -> Result<(String, String), Refusal> {
-    let Ok(Some((client_id, client_secret))) = credentials(state).await else {
+    if !available(state).await.unwrap_or(false) {
         return Err(Refusal::NotSetUp);
-    };
+    }
     if throttle::take(&state.db, throttle::GOOGLE_SIGN_INS, &meta.ip)
         .await
         .is_err()
     {
         return Err(Refusal::Failed);
     }
-    let http = http_client().map_err(|_| Refusal::Failed)?;
-    let metadata = discover(state, &http).await.ok_or(Refusal::Failed)?;
-    let redirect = RedirectUrl::new(redirect_uri(state)).map_err(|_| Refusal::Failed)?;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client_id),
-        Some(ClientSecret::new(client_secret)),
-    )
-    .set_redirect_uri(redirect);
+    let (client, _) = provider(state).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
         .authorize_url(
@@ -407,18 +426,7 @@ async fn identity(
     nonce: &str,
     verifier: &str,
 ) -> Result<Identity, Refusal> {
-    let Ok(Some((client_id, client_secret))) = credentials(state).await else {
-        return Err(Refusal::NotSetUp);
-    };
-    let http = http_client().map_err(|_| Refusal::Failed)?;
-    let metadata = discover(state, &http).await.ok_or(Refusal::Failed)?;
-    let redirect = RedirectUrl::new(redirect_uri(state)).map_err(|_| Refusal::Failed)?;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client_id),
-        Some(ClientSecret::new(client_secret)),
-    )
-    .set_redirect_uri(redirect);
+    let (client, http) = provider(state).await?;
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "Google sign-in: {what}");
         Refusal::Failed
@@ -658,27 +666,15 @@ pub async fn unlink(state: &AppState, by: &Actor, user_id: &UserId) -> AppResult
     Ok(())
 }
 
+/// The flow's state, for its browser (Lax: the provider's redirect back is a top-level GET
+/// from another site, which Strict would strip the cookie from).
 pub fn state_cookie(settings: &crate::server::Settings, value: &str) -> String {
-    let secure = if settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    // Lax: the provider's redirect back is a top-level GET from another site, which Strict
-    // would strip the cookie from.
-    format!(
-        "{STATE_COOKIE}={value}; Path={START_PATH}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        FLOW_MS / 1000
-    )
+    let max_age = FLOW_MS / 1000;
+    super::sessions::cookie(settings, STATE_COOKIE, value, START_PATH, "Lax", max_age)
 }
 
 pub fn clear_state_cookie(settings: &crate::server::Settings) -> String {
-    let secure = if settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("{STATE_COOKIE}=; Path={START_PATH}; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    super::sessions::cookie(settings, STATE_COOKIE, "", START_PATH, "Lax", 0)
 }
 
 /// Where a refused flow sends the browser back to, saying why.

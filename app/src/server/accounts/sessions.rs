@@ -52,29 +52,32 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
     }
 }
 
-pub fn session_cookie(settings: &Settings, token: &str) -> String {
+/// A cookie of ours: HttpOnly, and `Secure` when served over HTTPS; a `max_age_secs` of 0
+/// clears it. `same_site`: "Lax" for what must survive a link from elsewhere (the session,
+/// a sign-in coming back from Google), "Strict" otherwise.
+pub fn cookie(
+    settings: &Settings,
+    name: &str,
+    value: &str,
+    path: &str,
+    same_site: &str,
+    max_age_secs: i64,
+) -> String {
     let secure = if settings.secure_cookies() {
         "; Secure"
     } else {
         ""
     };
-    format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        cookie_name(settings),
-        settings.session_idle_ms / 1000
-    )
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{secure}")
+}
+
+pub fn session_cookie(settings: &Settings, token: &str) -> String {
+    let max_age = settings.session_idle_ms / 1000;
+    cookie(settings, cookie_name(settings), token, "/", "Lax", max_age)
 }
 
 pub fn clear_session_cookie(settings: &Settings) -> String {
-    let secure = if settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-        cookie_name(settings)
-    )
+    cookie(settings, cookie_name(settings), "", "/", "Lax", 0)
 }
 
 /// The value of cookie `name` among `headers`' cookies (none when empty).

@@ -455,24 +455,12 @@ pub async fn close_challenge(db: &Db, token: &str) -> AppResult<()> {
 }
 
 pub fn challenge_cookie(settings: &crate::server::Settings, token: &str) -> String {
-    let secure = if settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{CHALLENGE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        CHALLENGE_MS / 1000
-    )
+    let max_age = CHALLENGE_MS / 1000;
+    super::sessions::cookie(settings, CHALLENGE_COOKIE, token, "/", "Strict", max_age)
 }
 
 pub fn clear_challenge_cookie(settings: &crate::server::Settings) -> String {
-    let secure = if settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("{CHALLENGE_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+    super::sessions::cookie(settings, CHALLENGE_COOKIE, "", "/", "Strict", 0)
 }
 
 #[cfg(test)]

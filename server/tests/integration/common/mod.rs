@@ -371,6 +371,19 @@ impl TestApp {
         self.signed_in(email, PASSWORD).await
     }
 
+    /// Signs in as `email` with the shared test password on a new browser; answers the
+    /// browser (holding the second step's challenge, when two-factor sign-in is on) and the
+    /// reply.
+    pub async fn password_step(&self, email: &str) -> (reqwest::Client, Reply) {
+        let browser = self.browser();
+        let sign_in = app::api::accounts::sign_in::SignIn {
+            email: email.to_string(),
+            password: PASSWORD.to_string(),
+        };
+        let reply = self.call(&browser, sign_in).await;
+        (browser, reply)
+    }
+
     pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.browser();
         let reply = self

@@ -144,6 +144,7 @@
     panel.hidden = true;
     panel.innerHTML =
       '<p class="call-who"></p><p class="call-state" role="status" aria-live="polite"></p>' +
+      '<p class="call-greeting" data-call-greeting="" hidden></p>' +
       '<div class="call-buttons"></div>' +
       '<div class="call-keypad" hidden></div>' +
       '<div class="call-speaker" hidden><label for="call-speaker">Speaker</label>' +
@@ -233,6 +234,7 @@
     buttons.replaceChildren();
     p.querySelector('.call-keypad').hidden = true;
     p.querySelector('.call-speaker').hidden = true;
+    p.querySelector('[data-call-greeting]').hidden = true;
     if (!call.here && call.direction === 'in') {
       say('Ringing…');
       buttons.append(button('Answer', 'primary', () => answer(call)), button('Decline', 'danger', () => decline(call)));
@@ -269,8 +271,15 @@
     const buttons = p.querySelector('.call-buttons');
     buttons.replaceChildren();
     p.querySelector('.call-keypad').hidden = true;
+    const greeting = p.querySelector('[data-call-greeting]');
+    greeting.hidden = !voicemail.greeting;
+    if (voicemail.greeting) greeting.textContent = 'Their greeting: “' + voicemail.greeting.text + '”';
     if (voicemail.state === 'offered') {
       buttons.append(button('Leave a voicemail', 'primary', recordVoicemail), button('Close', '', closeVoicemail));
+    } else if (voicemail.state === 'greeting') {
+      p.dataset.callState = 'greeting';
+      say('Playing their greeting…');
+      buttons.append(button('Discard', '', closeVoicemail));
     } else {
       const tick = () => say('Recording your voicemail… ' + clock(Date.now() - voicemail.started));
       tick();
@@ -279,8 +288,39 @@
     }
   }
 
+  /** The called number's greeting (words, and a recording if it has one), for the panel. */
+  async function loadGreeting(v) {
+    try {
+      v.greeting = await api('call_greeting', { call_id: v.id });
+    } catch (_) {
+      v.greeting = null; // the offer stands without it
+    }
+    if (voicemail === v) draw();
+  }
+
+  /** Plays the recorded greeting to its end (or until it fails): then the message. */
+  function playGreeting(url) {
+    return new Promise((resolve) => {
+      const audio = new Audio(url);
+      const done = (played) => () => {
+        if (panel) panel.dataset.greetingPlayed = played ? 'true' : 'failed';
+        resolve();
+      };
+      audio.addEventListener('ended', done(true), { once: true });
+      audio.addEventListener('error', done(false), { once: true });
+      audio.play().catch(done(false));
+    });
+  }
+
   async function recordVoicemail() {
     if (!voicemail || !window.MediaRecorder) throw new Error('This browser cannot record a voicemail.');
+    const v = voicemail;
+    if (v.greeting && v.greeting.audio_url && v.state === 'offered') {
+      v.state = 'greeting';
+      draw();
+      await playGreeting(v.greeting.audio_url);
+      if (voicemail !== v) return; // discarded while it played
+    }
     const stream = await microphone();
     const recorder = new MediaRecorder(stream);
     const chunks = [];
@@ -464,6 +504,7 @@
         const ended = all.find((c) => c.id === id && c.state === 'ended' && c.direction === 'out');
         if (ended && ended.can_leave_voicemail && (ended.outcome === 'No answer' || ended.outcome === 'Declined')) {
           voicemail = { id, state: 'offered' };
+          loadGreeting(voicemail);
         }
       }
     }
@@ -605,10 +646,18 @@
         '<strong></strong><label for="' + id + '">Ring for</label><select id="' + id + '" name="ring_seconds"></select>' +
         '<label class="check"><input type="checkbox" name="do_not_disturb" value="true"> Do not disturb: nothing rings, callers may leave a voicemail</label>' +
         '<label class="check"><input type="checkbox" name="outside_hours" value="true"> Do not disturb outside business hours (the weekly hours under Numbers → Answering texts)</label>' +
+        '<label for="greeting-' + n.id + '">Voicemail greeting</label>' +
+        '<textarea id="greeting-' + n.id + '" name="greeting" rows="2" maxlength="300"></textarea>' +
+        '<div class="greeting-recording"><button type="button" class="secondary" data-record-greeting>Record a greeting</button>' +
+        '<button type="button" class="secondary" data-remove-greeting hidden>Remove the recording</button></div>' +
         '<p role="status"></p><button type="submit" class="secondary">Save</button>';
       form.querySelector('strong').textContent = n.name ? n.display + ' (' + n.name + ')' : n.display;
       const select = form.querySelector('select');
       RING_CHOICES.forEach((s) => select.append(new Option(s + ' seconds', String(s), false, s === n.ring_seconds)));
+      const greeting = form.elements.greeting;
+      greeting.value = n.greeting_text || '';
+      greeting.placeholder = "You've reached " + (n.name || n.display) + '. Leave a message after the tone.';
+      greetingRecorder(form, n);
       const dnd = form.elements.do_not_disturb;
       const scheduled = form.elements.outside_hours;
       dnd.checked = !!n.do_not_disturb;
@@ -621,11 +670,80 @@
         if (scheduled.checked) fields.outside_hours = 'true';
         const said = dnd.checked ? 'Saved: do not disturb.' : scheduled.checked ? 'Saved: do not disturb outside business hours.' : 'Saved.';
         api('set_call_routing', fields)
+          .then(() => api('set_greeting', { number_id: n.id, text: greeting.value }))
           .then(() => (status.textContent = said))
           .catch((e) => (status.textContent = e.message));
       });
       card.append(form);
     }
+  }
+
+  /** A number's recorded greeting: record (thirty seconds at most, from the microphone
+   * picked in the dialer), stop to keep it, or remove it. */
+  function greetingRecorder(form, n) {
+    const record = form.querySelector('[data-record-greeting]');
+    const remove = form.querySelector('[data-remove-greeting]');
+    const status = form.querySelector('[role=status]');
+    let recording = null;
+    const show = (recorded) => {
+      remove.hidden = !recorded;
+      record.textContent = recorded ? 'Record it again' : 'Record a greeting';
+    };
+    show(n.greeting_recorded);
+    async function stop() {
+      const r = recording;
+      recording = null;
+      clearTimeout(r.limit);
+      const stopped = new Promise((resolve) => r.recorder.addEventListener('stop', resolve, { once: true }));
+      r.recorder.stop();
+      await stopped;
+      r.stream.getTracks().forEach((t) => t.stop());
+      status.textContent = 'Saving the greeting…';
+      const res = await fetch('/numbers/' + encodeURIComponent(n.id) + '/greeting', {
+        method: 'POST',
+        body: new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
+      });
+      if (!res.ok) {
+        let value = null;
+        try {
+          value = await res.json();
+        } catch (_) {
+          /* not JSON */
+        }
+        throw new Error(errorWords(value));
+      }
+      status.textContent = 'Greeting recorded: callers hear it before leaving a message.';
+      show(true);
+    }
+    record.addEventListener('click', async () => {
+      try {
+        if (recording) {
+          await stop();
+          return;
+        }
+        if (!window.MediaRecorder) throw new Error('This browser cannot record.');
+        const stream = await microphone();
+        const recorder = new MediaRecorder(stream);
+        const chunks = [];
+        recorder.addEventListener('dataavailable', (e) => e.data.size && chunks.push(e.data));
+        recorder.start(250);
+        recording = { recorder, stream, chunks };
+        recording.limit = setTimeout(() => stop().catch((e) => (status.textContent = e.message)), 30_000);
+        record.textContent = 'Stop and keep it';
+        status.textContent = 'Recording your greeting… (thirty seconds at most)';
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    remove.addEventListener('click', async () => {
+      try {
+        await api('remove_greeting_recording', { number_id: n.id });
+        status.textContent = 'Recording removed: callers see the greeting words.';
+        show(false);
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
   }
 
   // The card appears when the Calls page does (any navigation): fill it once.

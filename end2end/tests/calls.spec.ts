@@ -133,6 +133,8 @@ test.afterAll(async () => {
 test('a call rings every tab, one answers, and each side hears the other', async () => {
   await open(ada, '/calls');
   // The dialer says whether the number typed is someone here, online: Bea's tabs are open.
+  // (calls.js, which says it, loads once the tab's live stream is up.)
+  await ada.waitForFunction(() => (window as any).SwitchboardCalls);
   await ada.getByLabel('To', { exact: true }).fill('(202) 555-0142');
   await expect(ada.locator('[data-presence]')).toHaveText('');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
@@ -219,6 +221,21 @@ test('either side hangs up; the call log says how it went', async () => {
 });
 
 test('a declined call says so on both sides and takes a voicemail; a cancelled one is a missed call', async () => {
+  // Bea's greeting: her words, and a recording from her microphone (two seconds).
+  await open(beaOther, '/calls');
+  const settings = beaOther.getByRole('form', { name: /Calls to \(415\)/ });
+  await settings.getByLabel('Voicemail greeting').fill("Bea here: leave me a message!");
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+  await settings.getByRole('button', { name: 'Record a greeting' }).click();
+  await expect(settings.getByRole('status')).toContainText('Recording your greeting');
+  await beaOther.waitForTimeout(2_000);
+  await settings.getByRole('button', { name: 'Stop and keep it' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Greeting recorded: callers hear it before leaving a message.');
+  await expect(settings.getByRole('button', { name: 'Remove the recording' })).toBeVisible();
+  // (Away from the call log, which would mark the missed call below as seen.)
+  await open(beaOther, '/inbox');
+
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
@@ -226,9 +243,13 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   await panel(bea).getByRole('button', { name: 'Decline' }).click();
   await expect(panel(ada)).toContainText('Declined', { timeout: 5_000 });
   await expect(panel(beaOther)).toContainText('Declined');
-  // Nobody took it: Ada leaves a voicemail (her fake microphone's tone).
+  // Nobody took it: Ada sees Bea's greeting, hears its recording to the end, then leaves a
+  // voicemail (her fake microphone's tone).
+  await expect(panel(ada).locator('[data-call-greeting]')).toHaveText('Their greeting: “Bea here: leave me a message!”');
   await panel(ada).getByRole('button', { name: 'Leave a voicemail' }).click();
-  await expect(panel(ada)).toContainText('Recording your voicemail');
+  await expect(panel(ada)).toHaveAttribute('data-call-state', 'greeting');
+  await expect(panel(ada)).toContainText('Recording your voicemail', { timeout: 10_000 });
+  await expect(panel(ada)).toHaveAttribute('data-greeting-played', 'true');
   await ada.waitForTimeout(1_500);
   await panel(ada).getByRole('button', { name: 'Send voicemail' }).click();
   await expect(panel(ada)).toContainText('Voicemail sent');

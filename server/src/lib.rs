@@ -89,6 +89,12 @@ pub fn build_router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),
         )
         .route(
+            "/numbers/{id}/greeting",
+            post(app::server::calls::greeting::upload).layer(DefaultBodyLimit::max(
+                app::server::calls::greeting::UPLOAD_LIMIT,
+            )),
+        )
+        .route(
             "/simulator/calls/{id}/voicemail",
             post(app::server::calls::upload_outside)
                 .layer(DefaultBodyLimit::max(app::server::calls::UPLOAD_LIMIT)),

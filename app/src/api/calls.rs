@@ -4,7 +4,41 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{CallLogEntry, LiveCall, Presence};
+use crate::types::{CallLogEntry, LiveCall, Presence, VoicemailGreeting};
+
+/// The greeting of the number the user called, once the call went unanswered (their call
+/// panel plays it before they leave a voicemail).
+#[server(endpoint = "call_greeting")]
+pub async fn call_greeting(call_id: String) -> Result<VoicemailGreeting, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let caller = calls::Caller::Person(&me.user_id());
+    calls::greeting::for_caller(&state, caller, &call_id).await
+}
+
+/// The words of a number's voicemail greeting ('' for the default).
+#[server(endpoint = "set_greeting")]
+pub async fn set_greeting(
+    number_id: String,
+    #[server(default)] text: String,
+) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    calls::greeting::set_text(&state, &me.user_id(), &NumberId::new(number_id), &text).await
+}
+
+/// Goes back from a recorded greeting to the words alone.
+#[server(endpoint = "remove_greeting_recording")]
+pub async fn remove_greeting_recording(number_id: String) -> Result<(), AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    calls::greeting::remove_recording(&state, &me.user_id(), &NumberId::new(number_id)).await
+}
 
 /// Whether `to` is a number here and its owner online (the dialer asks as it is typed),
 /// for a call from the user's number `number_id`.

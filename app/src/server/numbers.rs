@@ -195,10 +195,13 @@ type NumberRow = (
     Option<String>,
     i64,
     i64,
+    String,
+    i64,
 );
 
-/// The columns of a [`NumberRow`] after `owner_email`.
-const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb";
+/// The columns of a [`NumberRow`] after `owner_email`: how its calls ring and its greeting.
+const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb, greeting_text, \
+     CASE WHEN greeting_media_id IS NULL THEN 0 ELSE 1 END";
 
 fn owned_number(row: NumberRow) -> OwnedNumber {
     let (
@@ -212,6 +215,8 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         owner_email,
         ring_seconds,
         do_not_disturb,
+        greeting_text,
+        greeting_recorded,
     ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
@@ -227,6 +232,8 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         ring_seconds,
         do_not_disturb: do_not_disturb == 1,
         dnd_outside_hours: do_not_disturb == 2,
+        greeting_text,
+        greeting_recorded: greeting_recorded == 1,
     }
 }
 

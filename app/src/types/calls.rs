@@ -1,6 +1,13 @@
 //! Calls: the ones ringing or under way (what a tab's call panel needs) and the call log.
 
 crate::types::answers! {
+    /// What the caller of an unanswered call hears before leaving a voicemail: the number's
+    /// greeting words, and its recorded greeting (a link) if it has one.
+    pub struct VoicemailGreeting {
+        pub text: String,
+        pub audio_url: Option<String>,
+    }
+
     /// What a call to a number would find (the dialer says it as the number is typed).
     pub enum Presence {
         /// Not a number of this Switchboard: the call goes out to the phone network.

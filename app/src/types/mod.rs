@@ -270,6 +270,8 @@ mod tests {
             ring_seconds: 45,
             do_not_disturb: true,
             dnd_outside_hours: false,
+            greeting_text: "Ada \"here\" ✓".into(),
+            greeting_recorded: true,
         }]);
         reads_back(MessageView {
             id: "m1".into(),

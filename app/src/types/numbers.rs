@@ -37,6 +37,10 @@ crate::types::answers! {
         /// The same, outside the number's business hours (its weekly schedule, set with
         /// its away message under Numbers → Answering texts).
         pub dnd_outside_hours: bool,
+        /// The voicemail greeting's words ('' for the default) and whether a recorded one
+        /// plays instead.
+        pub greeting_text: String,
+        pub greeting_recorded: bool,
     }
 
     /// How one of the user's numbers answers texts by itself (public/numbers.js shows it).

@@ -616,6 +616,112 @@ async fn the_call_log_finds_calls_by_name_or_number(app: &TestApp) {
     assert!(matches!(long.error(), AppError::Invalid(_)));
 }
 
+/// A number's greeting: its owner sets the words and a recording (audio only, thirty
+/// seconds at most, their own numbers only); the caller of an unanswered call gets them (a
+/// link to the recording), nobody else does; the sweep of unsent uploads leaves it.
+async fn the_caller_of_an_unanswered_call_hears_the_greeting(app: &TestApp) {
+    use app::api::calls::{CallGreeting, RemoveGreetingRecording, SetGreeting};
+    use app::types::VoicemailGreeting;
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let id: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    let greeting = |call_id: &str| CallGreeting {
+        call_id: call_id.into(),
+    };
+    // Not while it rings.
+    let early = app.call(&ada, greeting(&id)).await;
+    assert!(matches!(early.error(), AppError::Invalid(_)), "{early:?}");
+    assert!(decline(app, &bea, &id).await.is_ok());
+
+    // The default words name the number.
+    let heard: VoicemailGreeting = app.call(&ada, greeting(&id)).await.json();
+    assert_eq!(
+        heard.text,
+        format!(
+            "You've reached {}. Leave a message after the tone.",
+            bea_number.display
+        )
+    );
+    assert!(heard.audio_url.is_none());
+
+    // Bea's own words and recording; not on someone else's number, not too long, audio only.
+    let words = |number_id: &str, text: &str| SetGreeting {
+        number_id: number_id.into(),
+        text: text.into(),
+    };
+    let foreign = app.call(&ada, words(&bea_number.id, "Ha")).await;
+    assert!(
+        matches!(foreign.error(), AppError::NotFound(_)),
+        "{foreign:?}"
+    );
+    let long = app
+        .call(&bea, words(&bea_number.id, &"a".repeat(301)))
+        .await;
+    assert!(matches!(long.error(), AppError::Invalid(_)), "{long:?}");
+    assert!(app
+        .call(&bea, words(&bea_number.id, "Bea here, leave one!"))
+        .await
+        .is_ok());
+    let path = format!("/numbers/{}/greeting", bea_number.id);
+    assert_eq!(app.post_bytes(&ada, &path, &recording()).await.status, 404);
+    assert_eq!(
+        app.post_bytes(&app.browser(), &path, &recording())
+            .await
+            .status,
+        401
+    );
+    let text = app.post_bytes(&bea, &path, b"plain words, not audio").await;
+    assert!(text.body.contains("WebM or Ogg"), "{text:?}");
+    let mut too_long = recording();
+    too_long.resize(app::server::calls::greeting::MAX_RECORDING_BYTES + 1, 0);
+    assert_eq!(app.post_bytes(&bea, &path, &too_long).await.status, 400);
+    assert_eq!(app.post_bytes(&bea, &path, &recording()).await.status, 201);
+
+    let heard: VoicemailGreeting = app.call(&ada, greeting(&id)).await.json();
+    assert_eq!(heard.text, "Bea here, leave one!");
+    let link = heard.audio_url.expect("the recording's link");
+    let played = reqwest::get(&link).await.unwrap();
+    assert_eq!(played.status(), 200);
+    assert_eq!(
+        played.bytes().await.unwrap().as_ref(),
+        recording().as_slice()
+    );
+    // Only the caller: not the callee, not a stranger.
+    let callee = app.call(&bea, greeting(&id)).await;
+    assert!(
+        matches!(callee.error(), AppError::NotFound(_)),
+        "{callee:?}"
+    );
+    let stranger = app.call(&app.browser(), greeting(&id)).await;
+    assert!(
+        matches!(stranger.error(), AppError::Unauthorized),
+        "{stranger:?}"
+    );
+
+    // The sweep of unsent uploads leaves it, however old.
+    sqlx::query("UPDATE media SET created_at = 0")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app::server::media::purge_orphans(&app.state).await.unwrap();
+    let heard: VoicemailGreeting = app.call(&ada, greeting(&id)).await.json();
+    assert!(heard.audio_url.is_some());
+    // Removed: the words alone, the file gone.
+    let remove = RemoveGreetingRecording {
+        number_id: bea_number.id.clone(),
+    };
+    assert!(app.call(&bea, remove).await.is_ok());
+    let heard: VoicemailGreeting = app.call(&ada, greeting(&id)).await.json();
+    assert!(heard.audio_url.is_none());
+    let (files,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(files, 0);
+}
+
 /// What the dialer says of the number typed: outside, or someone here online, offline or on
 /// do-not-disturb; from one's own numbers only.
 async fn the_dialer_says_who_is_online(app: &TestApp) {
@@ -694,6 +800,7 @@ async fn the_dialer_says_who_is_online(app: &TestApp) {
 }
 
 on_both_backends!(
+    the_caller_of_an_unanswered_call_hears_the_greeting,
     the_dialer_says_who_is_online,
     a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring,
     placing_calls_is_rate_limited,

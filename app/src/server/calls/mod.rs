@@ -10,6 +10,7 @@
 
 use sqlx::{Any, Transaction};
 
+pub mod greeting;
 mod log;
 mod outside;
 pub mod presence;

@@ -26,14 +26,14 @@ pub enum Caller<'a> {
     Outside,
 }
 
-/// Keeps `recording` as the voicemail `caller` left on call `session_id`.
-pub async fn leave(
+/// Checks that `caller` placed call `session_id` and that it went unanswered (declined or
+/// missed): what leaving a voicemail, or hearing the greeting, takes. Anyone else's call is
+/// "not found".
+pub(super) async fn unanswered_leg(
     state: &AppState,
     caller: Caller<'_>,
     session_id: &str,
-    recording: &[u8],
 ) -> AppResult<()> {
-    // The caller's side must be on the call and its call not answered.
     let outcome: Option<(Option<String>,)> = match caller {
         Caller::Person(user_id) => {
             sqlx::query_as(
@@ -63,6 +63,17 @@ pub async fn leave(
             "A voicemail can be left only on a call that was not answered.",
         ));
     }
+    Ok(())
+}
+
+/// Keeps `recording` as the voicemail `caller` left on call `session_id`.
+pub async fn leave(
+    state: &AppState,
+    caller: Caller<'_>,
+    session_id: &str,
+    recording: &[u8],
+) -> AppResult<()> {
+    unanswered_leg(state, caller, session_id).await?;
     let callee: Option<(String, UserId, String, Option<String>)> = sqlx::query_as(
         "SELECT id, user_id, peer, voicemail_media_id FROM calls
          WHERE session_id = $1 AND direction = 'in'",

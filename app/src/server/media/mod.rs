@@ -485,11 +485,12 @@ pub async fn views_for(
 }
 
 /// Removes uploads nobody sent (the composer was closed before sending). Voicemails belong
-/// to a call, not a message, and stay.
+/// to a call and recorded greetings to a number, not a message, and stay.
 pub async fn purge_orphans(state: &AppState) -> AppResult<usize> {
     let old: Vec<(MediaId,)> = sqlx::query_as(
         "SELECT id FROM media WHERE message_id IS NULL AND created_at < $1
-         AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.voicemail_media_id = media.id)",
+         AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.voicemail_media_id = media.id)
+         AND NOT EXISTS (SELECT 1 FROM phone_numbers p WHERE p.greeting_media_id = media.id)",
     )
     .bind(now_ms() - ORPHAN_AFTER_MS)
     .fetch_all(state.db.pool())

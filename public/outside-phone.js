@@ -117,9 +117,29 @@
     await look();
   }
 
+  /** Hears the called number's greeting (its words; its recording played to the end),
+   * as a caller would before the tone. */
+  async function hearGreeting(call) {
+    const greeting = await api('outside_greeting', { call_id: call.id });
+    const heard = root.querySelector('[data-outside-greeting]') || document.createElement('p');
+    heard.setAttribute('data-outside-greeting', '');
+    heard.className = 'muted';
+    heard.textContent = 'Greeting: “' + greeting.text + '”';
+    root.querySelector('[data-outside-status]').after(heard);
+    if (!greeting.audio_url) return;
+    say('Hearing the greeting…');
+    await new Promise((resolve) => {
+      const audio = new Audio(greeting.audio_url);
+      audio.addEventListener('ended', resolve, { once: true });
+      audio.addEventListener('error', resolve, { once: true });
+      audio.play().catch(resolve);
+    });
+  }
+
   /** Records the outside phone's voice for a few seconds and leaves it as a voicemail. */
   async function leaveVoicemail(call) {
     if (!window.MediaRecorder) throw new Error('This browser cannot record a voicemail.');
+    await hearGreeting(call);
     say('Leaving a voicemail…');
     const tone = voice();
     const recorder = new MediaRecorder(tone.stream);

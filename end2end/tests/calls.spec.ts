@@ -305,7 +305,9 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
   await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible({ timeout: 5_000 });
   await panel(bea).getByRole('button', { name: 'Decline' }).click();
   await outsideCall(outside).getByRole('button', { name: 'Leave a voicemail' }).click();
-  await expect(outside.locator('[data-outside-status]')).toHaveText('Voicemail left.', { timeout: 10_000 });
+  // The outside caller hears Bea's greeting first (her words shown; her recording played).
+  await expect(outside.locator('[data-outside-greeting]')).toHaveText('Greeting: “Bea here: leave me a message!”');
+  await expect(outside.locator('[data-outside-status]')).toHaveText('Voicemail left.', { timeout: 15_000 });
   await open(bea, '/calls');
   const entry = bea.getByRole('list', { name: 'Call log' }).getByRole('listitem').filter({ hasText: '(202) 555-0147' }).first();
   await expect(entry).toContainText('Declined');

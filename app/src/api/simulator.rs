@@ -80,6 +80,19 @@ pub async fn outside_answer(call_id: String, tab: String, answer: String) -> Res
     calls::answer_outside(&context::state()?, &call_id, &tab, &answer).await
 }
 
+/// What the outside phone hears before leaving a voicemail on a call nobody here answered:
+/// the called number's greeting.
+#[server(endpoint = "outside_greeting")]
+pub async fn outside_greeting(
+    call_id: String,
+) -> Result<crate::types::VoicemailGreeting, AppError> {
+    use crate::server::{calls, context, simulator};
+    context::require_admin()?;
+    let state = context::state()?;
+    simulator::require_sandbox(&state)?;
+    calls::greeting::for_caller(&state, calls::Caller::Outside, &call_id).await
+}
+
 /// The outside phone hangs up, declines, or gives up ringing.
 #[server(endpoint = "outside_hang_up")]
 pub async fn outside_hang_up(call_id: String) -> Result<(), AppError> {

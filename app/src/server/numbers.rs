@@ -265,11 +265,12 @@ pub async fn list_own(db: &Db, user_id: &UserId) -> AppResult<Vec<OwnedNumber>> 
 
 /// Admins: every number and its owner.
 pub async fn list_all(db: &Db) -> AppResult<Vec<OwnedNumber>> {
-    let rows: Vec<NumberRow> = sqlx::query_as(
+    // (The routing columns are the number's alone: no users column shares their names.)
+    let rows: Vec<NumberRow> = sqlx::query_as(&format!(
         "SELECT n.id, n.e164, n.name, n.capabilities, n.carrier, n.created_at, n.last_inbound_at, u.email,
-                n.ring_seconds, n.do_not_disturb
-         FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at",
-    )
+                {ROUTING_COLUMNS}
+         FROM phone_numbers n JOIN users u ON u.id = n.user_id ORDER BY u.email, n.created_at"
+    ))
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(owned_number).collect())

@@ -58,6 +58,20 @@ async fn bea_with_data(app: &TestApp, ada: &reqwest::Client) -> (reqwest::Client
         .await
         .is_ok());
     app.media_stored(1).await;
+    // A linked Google account, a voicemail greeting and her presence (each made by its own
+    // feature's tests; here only as rows that must go with her).
+    let greeting = app::api::calls::SetGreeting {
+        number_id: number.id.to_string(),
+        text: "Bea's greeting".into(),
+    };
+    assert!(app.call(&bea, greeting).await.is_ok());
+    for sql in [
+        "INSERT INTO google_links (issuer, subject, user_id, email, linked_at)
+         SELECT 'https://accounts.google.com', 'bea-subject', id, 'bea.google@example.org', 1 FROM users WHERE email = 'bea@example.com'",
+        "INSERT INTO presence (user_id, seen_at) SELECT id, 1 FROM users WHERE email = 'bea@example.com'",
+    ] {
+        sqlx::query(sql).execute(app.state.db.pool()).await.unwrap();
+    }
     (bea, number.e164.to_string())
 }
 
@@ -126,6 +140,16 @@ async fn after_the_grace_period_nothing_of_the_account_remains(app: &TestApp) {
     let ada = app.admin("ada@example.com").await;
     let (bea, number) = bea_with_data(app, &ada).await;
     let bea_id = app.user_id(&ada, "bea@example.com").await;
+    // A passkey too (it turns two-factor sign-in on, which the cancel test's password
+    // sign-in would then stop at).
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at)
+         VALUES ('bea-key', $1, 'bea-credential', 'Bea''s phone', '{}', 1)",
+    )
+    .bind(&bea_id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
     let files_before: Vec<_> = std::fs::read_dir(&app.state.settings.media_dir)
         .unwrap()
         .map(|f| f.unwrap().file_name())
@@ -134,7 +158,15 @@ async fn after_the_grace_period_nothing_of_the_account_remains(app: &TestApp) {
 
     // The scan sees Bea's data while it is there (so its silence afterwards means gone).
     let cells = every_text_cell(app).await;
-    for trace in ["bea@example.com", "hello Bea", "Grace Hopper", "Thank you!"] {
+    for trace in [
+        "bea@example.com",
+        "hello Bea",
+        "Grace Hopper",
+        "Thank you!",
+        "Bea's phone",
+        "bea.google@example.org",
+        "Bea's greeting",
+    ] {
         assert!(
             cells.iter().any(|(_, _, v)| v.contains(trace)),
             "{trace} not found before"
@@ -185,6 +217,9 @@ async fn after_the_grace_period_nothing_of_the_account_remains(app: &TestApp) {
             "hi from Bea",
             "Grace Hopper",
             "Thank you!",
+            "Bea's phone",
+            "bea.google@example.org",
+            "Bea's greeting",
         ] {
             assert!(
                 !value.contains(trace),

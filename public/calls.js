@@ -321,14 +321,42 @@
       await playGreeting(v.greeting.audio_url);
       if (voicemail !== v) return; // discarded while it played
     }
+    const r = await startRecording();
+    if (voicemail !== v) {
+      stopRecording(r); // discarded while the microphone opened
+      return;
+    }
+    Object.assign(v, { state: 'recording', ...r, started: Date.now() });
+    v.limit = setTimeout(() => sendVoicemail().catch((e) => say(e.message)), VOICEMAIL_MS);
+    draw();
+  }
+
+  /** Starts recording the microphone picked in the dialer: { recorder, stream, chunks }. */
+  async function startRecording() {
+    if (!window.MediaRecorder) throw new Error('This browser cannot record.');
     const stream = await microphone();
     const recorder = new MediaRecorder(stream);
     const chunks = [];
     recorder.addEventListener('dataavailable', (e) => e.data.size && chunks.push(e.data));
     recorder.start(250);
-    Object.assign(voicemail, { state: 'recording', recorder, stream, chunks, started: Date.now() });
-    voicemail.limit = setTimeout(() => sendVoicemail().catch((e) => say(e.message)), VOICEMAIL_MS);
-    draw();
+    return { recorder, stream, chunks };
+  }
+
+  /** Posts what `r` recorded to `path`; a refusal throws the server's words. */
+  async function postRecording(path, r) {
+    const res = await fetch(path, {
+      method: 'POST',
+      body: new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
+    });
+    if (!res.ok) {
+      let value = null;
+      try {
+        value = await res.json();
+      } catch (_) {
+        /* not JSON */
+      }
+      throw new Error(errorWords(value));
+    }
   }
 
   function stopRecording(v) {
@@ -345,19 +373,7 @@
     voicemail = null;
     await stopRecording(v);
     say('Sending your voicemail…');
-    const res = await fetch('/calls/' + encodeURIComponent(v.id) + '/voicemail', {
-      method: 'POST',
-      body: new Blob(v.chunks, { type: v.recorder.mimeType || 'audio/webm' }),
-    });
-    if (!res.ok) {
-      let value = null;
-      try {
-        value = await res.json();
-      } catch (_) {
-        /* not JSON */
-      }
-      throw new Error(errorWords(value));
-    }
+    await postRecording('/calls/' + encodeURIComponent(v.id) + '/voicemail', v);
     say('Voicemail sent.');
     draw();
   }
@@ -693,25 +709,9 @@
     async function stop() {
       const r = recording;
       recording = null;
-      clearTimeout(r.limit);
-      const stopped = new Promise((resolve) => r.recorder.addEventListener('stop', resolve, { once: true }));
-      r.recorder.stop();
-      await stopped;
-      r.stream.getTracks().forEach((t) => t.stop());
+      await stopRecording(r);
       status.textContent = 'Saving the greeting…';
-      const res = await fetch('/numbers/' + encodeURIComponent(n.id) + '/greeting', {
-        method: 'POST',
-        body: new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
-      });
-      if (!res.ok) {
-        let value = null;
-        try {
-          value = await res.json();
-        } catch (_) {
-          /* not JSON */
-        }
-        throw new Error(errorWords(value));
-      }
+      await postRecording('/numbers/' + encodeURIComponent(n.id) + '/greeting', r);
       status.textContent = 'Greeting recorded: callers hear it before leaving a message.';
       show(true);
     }
@@ -721,13 +721,7 @@
           await stop();
           return;
         }
-        if (!window.MediaRecorder) throw new Error('This browser cannot record.');
-        const stream = await microphone();
-        const recorder = new MediaRecorder(stream);
-        const chunks = [];
-        recorder.addEventListener('dataavailable', (e) => e.data.size && chunks.push(e.data));
-        recorder.start(250);
-        recording = { recorder, stream, chunks };
+        recording = await startRecording();
         recording.limit = setTimeout(() => stop().catch((e) => (status.textContent = e.message)), 30_000);
         record.textContent = 'Stop and keep it';
         status.textContent = 'Recording your greeting… (thirty seconds at most)';

@@ -466,6 +466,17 @@ async fn identity(
     })
 }
 
+/// The account the identity was linked to, if any.
+async fn linked_account(state: &AppState, who: &Identity) -> AppResult<Option<UserId>> {
+    let row: Option<(UserId,)> =
+        sqlx::query_as("SELECT user_id FROM google_links WHERE issuer = $1 AND subject = $2")
+            .bind(&who.issuer)
+            .bind(&who.subject)
+            .fetch_optional(state.db.pool())
+            .await?;
+    Ok(row.map(|(user_id,)| user_id))
+}
+
 /// Opens the account the identity belongs to: linked before, or with its email, or made
 /// from a pending invitation for its email (the flow's own invitation when joining).
 async fn sign_in(
@@ -482,20 +493,14 @@ async fn sign_in(
         tracing::warn!(error = ?e, "Google sign-in");
         Refusal::Failed
     };
-    let linked: Option<(UserId,)> =
-        sqlx::query_as("SELECT user_id FROM google_links WHERE issuer = $1 AND subject = $2")
-            .bind(&who.issuer)
-            .bind(&who.subject)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(|e| internal(e.into()))?;
+    let linked = linked_account(state, who).await.map_err(internal)?;
     let by_email: Option<(UserId,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
         .bind(&who.email)
         .fetch_optional(state.db.pool())
         .await
         .map_err(|e| internal(e.into()))?;
     let user_id = match (linked, by_email, invitation) {
-        (Some((user_id,)), _, _) | (None, Some((user_id,)), _) => user_id,
+        (Some(user_id), _, _) | (None, Some((user_id,)), _) => user_id,
         (None, None, invitation) => {
             let token = match invitation {
                 Some(token) => Some(token.to_string()),
@@ -581,14 +586,8 @@ async fn link(
         tracing::warn!(error = ?e, "Google link");
         Refusal::Failed
     };
-    let owner: Option<(UserId,)> =
-        sqlx::query_as("SELECT user_id FROM google_links WHERE issuer = $1 AND subject = $2")
-            .bind(&who.issuer)
-            .bind(&who.subject)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(|e| internal(e.into()))?;
-    if owner.is_some_and(|(owner,)| owner != *user_id) {
+    let owner = linked_account(state, who).await.map_err(internal)?;
+    if owner.is_some_and(|owner| owner != *user_id) {
         return Err(Refusal::LinkedElsewhere);
     }
     let by = Actor::user(user_id, meta);

@@ -1,4 +1,4 @@
-// Server functions for the app's plain-JS page parts (contacts.js, numbers.js, canned.js,
+// Server functions (and two small DOM helpers) for the app's plain-JS page parts (contacts.js, numbers.js, canned.js,
 // admin.js, privacy.js, outside-phone.js; `live::page_script` loads this first): a POST of urlencoded
 // fields to /api/<name>, the answer's JSON, and a refusal (an AppError's JSON) turned into
 // the sentence it carries. (calls.js, loaded on every page, still has its own copy.)
@@ -54,5 +54,20 @@
     list.forEach((value, i) => params.append(name + '[' + i + ']', value));
   }
 
-  window.SwitchboardApi = { api, answer, errorWords, appendList };
+  /** A `tag` element holding `words` as text, with an optional class. */
+  function text(tag, words, className) {
+    const el = document.createElement(tag);
+    el.textContent = words;
+    if (className) el.className = className;
+    return el;
+  }
+
+  /** A status line (read out by screen readers when it changes). */
+  function statusLine() {
+    const status = text('p', '');
+    status.setAttribute('role', 'status');
+    return status;
+  }
+
+  window.SwitchboardApi = { api, answer, errorWords, appendList, text, statusLine };
 })();

@@ -79,18 +79,7 @@
     return e && e.message ? e.message : 'That did not work. Try again.';
   }
 
-  function text(tag, words, className) {
-    const el = document.createElement(tag);
-    el.textContent = words;
-    if (className) el.className = className;
-    return el;
-  }
-
-  function statusLine() {
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
-    return status;
-  }
+  const { text, statusLine } = window.SwitchboardApi;
 
   function button(label, className) {
     const b = text('button', label, className);

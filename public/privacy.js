@@ -25,19 +25,7 @@
     return;
   }
 
-  function text(tag, words, className) {
-    const el = document.createElement(tag);
-    el.textContent = words;
-    if (className) el.className = className;
-    return el;
-  }
-
-  /** A status line (read out by screen readers when it changes). */
-  function statusLine() {
-    const status = text('p', '');
-    status.setAttribute('role', 'status');
-    return status;
-  }
+  const { text, statusLine } = window.SwitchboardApi;
 
   /** Marks `card` as taken and titles it; reads `fn`'s answer, or says why not (null). */
   async function start(card, title, intro, fn) {

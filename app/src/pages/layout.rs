@@ -95,24 +95,25 @@ fn Frame(user: CurrentUser) -> impl IntoView {
 
 /// For someone who must set up two-factor sign-in: the app's own navigation to any page but
 /// Settings goes back to Settings (page loads are redirected by the server), until a fresh
-/// look at the session says it is set up. Browser-only (an effect), so the server's
-/// rendering and hydration don't see it.
+/// look at the session says it is set up. (Through `Loaded`, the app's one way to read an
+/// answer: calling the server function directly would bring serde_json's decoders into
+/// the browser build, ~16 KB.)
 #[component]
 fn TwoFactorFirst() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
-    let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if location.pathname.get() == "/settings" {
-            return;
-        }
-        let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
-            let still = crate::api::accounts::sign_in::signed_in_user().await;
-            if matches!(still, Ok(Some(u)) if u.must_set_up_two_factor) {
-                navigate("/settings", Default::default());
-            }
-        });
+    let still = Loaded::new(move || {
+        location.pathname.track();
+        SignedInUser {}
     });
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let must = matches!(still.await, Ok(Some(u)) if u.must_set_up_two_factor);
+                (must && location.pathname.get_untracked() != "/settings")
+                    .then(|| view! { <Redirect path="/settings" /> })
+            })}
+        </Transition>
+    }
 }
 
 /// `/` goes to the inbox.

@@ -49,6 +49,13 @@ crate::types::answers! {
         pub issuer: String,
     }
 
+    /// What the sign-in and invitation pages offer of Google sign-in.
+    pub struct GoogleOffer {
+        pub available: bool,
+        /// Why the last Google sign-in came back refused, in words (from its code).
+        pub refusal: Option<String>,
+    }
+
     /// The user's Google link, as Settings shows it.
     pub struct GoogleLink {
         /// An admin has set Google sign-in up.

@@ -15,7 +15,7 @@ use app::api::accounts::admin::{GoogleSignInSettings, SetGoogleSignIn, TurnOffGo
 use app::api::accounts::settings::{
     ChangePassword, GoogleAccount, StartGoogleLink, TwoFactor, UnlinkGoogle,
 };
-use app::api::accounts::sign_in::{GoogleSignInAvailable, SignIn, SignedInUser};
+use app::api::accounts::sign_in::{GoogleSignInOffer, SignIn, SignedInUser};
 use app::error::AppError;
 use app::types::{CurrentUser, GoogleLink, GoogleSettings};
 use common::TestApp;
@@ -147,6 +147,20 @@ async fn sign_in_with_google(
     (browser, to)
 }
 
+/// Whether the sign-in page offers "Sign in with Google".
+async fn offered(app: &TestApp, client: &reqwest::Client) -> bool {
+    let offer: app::types::GoogleOffer = app
+        .call(
+            client,
+            GoogleSignInOffer {
+                refused: String::new(),
+            },
+        )
+        .await
+        .json();
+    offer.available
+}
+
 async fn me(app: &TestApp, client: &reqwest::Client) -> Option<CurrentUser> {
     app.call(client, SignedInUser {}).await.json()
 }
@@ -174,10 +188,7 @@ async fn set_up(app: &TestApp, admin: &reqwest::Client, secret: &str) {
 async fn invite_only_holds(app: &TestApp, provider: &Provider) {
     let ada = app.admin("ada@example.com").await;
     let stranger = app.browser();
-    assert!(!app
-        .call(&stranger, GoogleSignInAvailable {})
-        .await
-        .json::<bool>());
+    assert!(!offered(app, &stranger).await);
     assert_eq!(
         google(
             app,
@@ -190,10 +201,26 @@ async fn invite_only_holds(app: &TestApp, provider: &Provider) {
         "/signin?google=not_set_up"
     );
     set_up(app, &ada, CLIENT_SECRET).await;
-    assert!(app
-        .call(&stranger, GoogleSignInAvailable {})
-        .await
-        .json::<bool>());
+    assert!(offered(app, &stranger).await);
+    // A refusal's code reads as its fixed sentence; any other text reads as nothing.
+    for (code, words) in [
+        ("no_account", Some("invite-only")),
+        ("Your account is locked: call +1 555", None),
+    ] {
+        let offer: app::types::GoogleOffer = app
+            .call(
+                &stranger,
+                GoogleSignInOffer {
+                    refused: code.into(),
+                },
+            )
+            .await
+            .json();
+        match words {
+            Some(w) => assert!(offer.refusal.unwrap().contains(w)),
+            None => assert!(offer.refusal.is_none()),
+        }
+    }
     // The secret is sealed at rest and never sent back.
     let shown: GoogleSettings = app.call(&ada, GoogleSignInSettings {}).await.json();
     assert_eq!(shown.client_id, CLIENT_ID);
@@ -453,10 +480,7 @@ async fn second_step_linking_and_unlinking(app: &TestApp, provider: &Provider) {
     );
     // Turned off: the sign-in page offers it no more.
     assert!(app.call(&ada, TurnOffGoogleSignIn {}).await.is_ok());
-    assert!(!app
-        .call(&app.browser(), GoogleSignInAvailable {})
-        .await
-        .json::<bool>());
+    assert!(!offered(app, &app.browser()).await);
 }
 
 macro_rules! with_provider {

@@ -151,27 +151,18 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// What the sign-in, invitation and Settings pages say for `?google=<code>` after a Google
-/// sign-in came back refused (server/accounts/google.rs `Refusal`): fixed sentences, so
-/// nobody can put their own words on our pages through a link.
-pub fn google_refusal(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "not_set_up" => "Google sign-in is not set up on this Switchboard.",
-        "failed" => "Google sign-in didn't complete. Try again.",
-        "no_account" => "There is no account here for that Google account's email, and no invitation for it. Switchboard is invite-only: ask an admin for an invitation.",
-        "unverified" => "Google has not verified that account's email, so it can't open an account here.",
-        "disabled" => "This account has been disabled. Ask an admin of this Switchboard.",
-        "linked_elsewhere" => "That Google account is already linked to another account here.",
-        "other_email" => "This invitation is for another email than your Google account's. Use the account it names, or join with a password.",
-        "invitation_gone" => "This invitation can no longer be used (used, expired or revoked). Ask for a new one.",
-        _ => return None,
+/// Whether "Sign in with Google" is offered here, and what to say for the code a refused
+/// Google sign-in came back with (`?google=<code>`; public/google.js shows both).
+#[server(endpoint = "google_sign_in_offer")]
+pub async fn google_sign_in_offer(
+    #[server(default)] refused: String,
+) -> Result<crate::types::GoogleOffer, AppError> {
+    use crate::server::accounts::google;
+    let state = crate::server::context::state()?;
+    Ok(crate::types::GoogleOffer {
+        available: google::available(&state).await?,
+        refusal: google::Refusal::words(&refused).map(str::to_string),
     })
-}
-
-/// Whether "Sign in with Google" is offered here.
-#[server(endpoint = "google_sign_in_available")]
-pub async fn google_sign_in_available() -> Result<bool, AppError> {
-    crate::server::accounts::google::available(&crate::server::context::state()?).await
 }
 
 /// The signed-in user, or `None`.

@@ -2,11 +2,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 use crate::api::accounts::sign_in::{
-    google_refusal, AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, GoogleSignInAvailable,
-    SignIn, SignInCode,
+    AcceptInvite, CheckInvite, CheckSetup, CompleteSetup, SignIn, SignInCode,
 };
 use crate::pages::widgets::error_note;
 use crate::types::{InviteLookup, SetupLookup};
@@ -27,38 +26,13 @@ fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
-/// "Sign in with Google" / "Join with Google" (a plain link: it works without JavaScript)
-/// when an admin has set it up, and why the last Google sign-in came back refused.
-#[component]
-fn GoogleSignIn(label: &'static str, href: String) -> impl IntoView {
-    let query = use_query_map();
-    let refusal = move || {
-        query
-            .read()
-            .get("google")
-            .and_then(|code| google_refusal(&code))
-    };
-    let available = Loaded::new(|| GoogleSignInAvailable {});
-    view! {
-        {move || refusal().map(|words| view! { <p class="error" role="alert">{words}</p> })}
-        <Suspense fallback=|| ()>
-            {move || {
-                let href = href.clone();
-                Suspend::new(async move {
-                    matches!(available.await, Ok(true)).then(|| view! {
-                        <a class="button secondary" href=href rel="external">{label}</a>
-                    })
-                })
-            }}
-        </Suspense>
-    }
-}
-
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = FormAction::new::<SignIn>();
-    // "Sign in with a passkey" (public/passkeys.js; it needs JavaScript, the form doesn't).
+    // "Sign in with a passkey" (public/passkeys.js) and "Sign in with Google"
+    // (public/google.js): both need JavaScript (as Google's own pages do); the form doesn't.
     crate::live::page_script("/passkeys.js");
+    crate::live::page_script("/google.js");
     view! {
         <AuthCard title="Sign in">
             <PostForm action attr:class="stack">
@@ -70,7 +44,7 @@ pub fn SignInPage() -> impl IntoView {
                 <button type="submit">"Sign in"</button>
             </PostForm>
             <div class="stack" data-passkey-sign-in=""></div>
-            <GoogleSignIn label="Sign in with Google" href="/auth/google".to_string() />
+            <div class="stack" data-google-sign-in=""></div>
             <p class="muted">"Switchboard is invite-only. Ask an admin for an invitation."</p>
         </AuthCard>
     }
@@ -177,6 +151,8 @@ pub fn SetupPage() -> impl IntoView {
 
 #[component]
 pub fn InvitePage() -> impl IntoView {
+    // "Join with Google" (public/google.js).
+    crate::live::page_script("/google.js");
     let token = token_param();
     let found = Loaded::new(move || CheckInvite { token: token.get() });
     let action = FormAction::new::<AcceptInvite>();
@@ -193,7 +169,7 @@ pub fn InvitePage() -> impl IntoView {
                                 <FormError action=action />
                                 <button type="submit">"Create account"</button>
                             </PostForm>
-                            <GoogleSignIn label="Join with Google" href=format!("/auth/google?invite={}", token.get_untracked()) />
+                            <div class="stack" data-google-sign-in="join"></div>
                         }.into_any(),
                         Ok(other) => {
                             let message = match other {

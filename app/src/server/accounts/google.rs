@@ -100,7 +100,17 @@ impl Refusal {
 
     /// The sentence for a code from the page's address (`None`: not one of ours).
     pub fn words(code: &str) -> Option<&'static str> {
-        crate::api::accounts::sign_in::google_refusal(code)
+        Some(match code {
+            "not_set_up" => "Google sign-in is not set up on this Switchboard.",
+            "failed" => "Google sign-in didn't complete. Try again.",
+            "no_account" => "There is no account here for that Google account's email, and no invitation for it. Switchboard is invite-only: ask an admin for an invitation.",
+            "unverified" => "Google has not verified that account's email, so it can't open an account here.",
+            "disabled" => "This account has been disabled. Ask an admin of this Switchboard.",
+            "linked_elsewhere" => "That Google account is already linked to another account here.",
+            "other_email" => "This invitation is for another email than your Google account's. Use the account it names, or join with a password.",
+            "invitation_gone" => "This invitation can no longer be used (used, expired or revoked). Ask for a new one.",
+            _ => return None,
+        })
     }
 }
 

@@ -483,6 +483,41 @@ async fn second_step_linking_and_unlinking(app: &TestApp, provider: &Provider) {
     assert!(!offered(app, &app.browser()).await);
 }
 
+/// Starting a Google sign-in takes no account: starts are limited per address, and past
+/// 10,000 waiting flows a new one is refused rather than kept.
+async fn starts_are_limited_and_waiting_flows_capped(app: &TestApp, provider: &Provider) {
+    let ada = app.admin("ada@example.com").await;
+    set_up(app, &ada, CLIENT_SECRET).await;
+    let start = |browser: reqwest::Client| async move {
+        let res = browser
+            .get(format!("{}/auth/google", app.base))
+            .send()
+            .await
+            .unwrap();
+        location(&res)
+    };
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+         INSERT INTO google_flows (state_hash, purpose, user_id, invitation, nonce, pkce_verifier, expires_at)
+         SELECT 'filler-' || i, 'sign_in', NULL, NULL, 'n', 'v', $2 FROM n",
+    )
+    .bind(app::server::accounts::google::FLOWS_MAX)
+    .bind(app::server::now_ms() + 60_000)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(start(app.browser()).await, "/signin?google=failed");
+    sqlx::query("DELETE FROM google_flows")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // The refused start above spent one of the address's starts.
+    for _ in 1..app::server::throttle::GOOGLE_SIGN_INS.per_window {
+        assert!(start(app.browser()).await.starts_with(&provider.base));
+    }
+    assert_eq!(start(app.browser()).await, "/signin?google=failed");
+}
+
 macro_rules! with_provider {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -509,6 +544,7 @@ macro_rules! with_provider {
 }
 
 with_provider!(
+    starts_are_limited_and_waiting_flows_capped,
     invite_only_holds,
     a_flow_belongs_to_its_browser_once,
     second_step_linking_and_unlinking,

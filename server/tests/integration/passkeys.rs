@@ -424,7 +424,38 @@ async fn signed_out_the_accounts_functions_refuse(app: &TestApp) {
     );
 }
 
+/// Strangers can open password-less prompts without an account: past 10,000 open at once,
+/// a new one is refused rather than kept.
+async fn open_prompts_are_capped(app: &TestApp) {
+    let max = app::server::accounts::passkeys::CEREMONIES_MAX;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+         INSERT INTO passkey_ceremonies (token_hash, kind, user_id, state, expires_at)
+         SELECT 'filler-' || i, 'sign_in', NULL, '{}', $2 FROM n",
+    )
+    .bind(max)
+    .bind(app::server::now_ms() + 60_000)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    let refused = app.call(&app.browser(), StartPasskeySignIn {}).await;
+    assert!(
+        matches!(refused.error(), AppError::Throttled(ref m) if m.contains("in progress")),
+        "{refused:?}"
+    );
+    // Expired ones make room again.
+    sqlx::query("UPDATE passkey_ceremonies SET expires_at = 0")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    assert!(app
+        .call(&app.browser(), StartPasskeySignIn {})
+        .await
+        .is_ok());
+}
+
 on_both_backends_with!(super::named_localhost;
+    open_prompts_are_capped,
     signed_out_the_accounts_functions_refuse,
     a_passkey_signs_in_alone_and_turns_two_factor_on,
     each_prompt_works_once_and_only_for_this_site,

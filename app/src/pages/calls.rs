@@ -103,7 +103,7 @@ fn Log() -> impl IntoView {
             <h2>"Call log"</h2>
             <form method="get" action="/calls" class="search" role="search">
                 <label for="log-search" class="visually-hidden">"Search calls"</label>
-                <input id="log-search" name="log" type="search" placeholder="Name or number" maxlength="100" value=move || search.get() />
+                <input id="log-search" name="log" type="search" placeholder="Name, number or words" maxlength="100" value=move || search.get() />
                 <button type="submit" class="secondary">"Search calls"</button>
             </form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -117,7 +117,8 @@ fn Log() -> impl IntoView {
                                 {list.into_iter().map(|c| {
                                     let arrow = if c.direction == "in" { "Incoming" } else { "Outgoing" };
                                     let duration = c.duration_secs.map(duration_words);
-                                    let again = c.number_id.as_ref().map(|n| format!("/calls?to={}&from={n}", c.peer.replace('+', "%2B")));
+                                    // A withheld number ("anonymous") is not one to call back.
+                                    let again = c.number_id.as_ref().filter(|_| c.peer.starts_with('+')).map(|n| format!("/calls?to={}&from={n}", c.peer.replace('+', "%2B")));
                                     let texts = c.conversation_id.as_ref().map(|id| format!("/inbox/{id}"));
                                     let missed = c.outcome == "Missed";
                                     let voicemail = c.voicemail_id.as_ref().map(|id| format!("/media/{id}"));
@@ -129,6 +130,9 @@ fn Log() -> impl IntoView {
                                                     {format!("{arrow} · {} · your {} · {}", c.outcome, c.number_display, format_instant(c.created_at))}
                                                     {duration.map(|d| format!(" · {d}"))}
                                                 </div>
+                                                // Always there (hidden when empty): an optional child here
+                                                // broke hydration (see below).
+                                                <p class="transcript" hidden=c.transcript.is_none()>{c.transcript.clone().unwrap_or_default()}</p>
                                             </div>
                                             <div class="actions">
                                                 // With the other optional actions: as an optional child

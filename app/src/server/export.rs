@@ -89,7 +89,8 @@ contacts              your contacts (contacts.json also has each one's numbers, 
 conversations         one per number and person you texted with
 messages              every text in and out (direction, body, status, segments, error code)
 media                 pictures and voicemails: what each is; the files are in media/<id>
-calls                 every call in and out (outcome, times, voicemail_media_id if one was left)
+calls                 every call in and out (outcome, times, voicemail_media_id and the carrier's
+                      transcript if one was left)
 reply_rules           keyword rules per number, in order
 canned_replies        your saved replies
 opt_outs              people who texted STOP to one of your numbers
@@ -136,7 +137,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "calls",
         sql: "SELECT id, number_e164, peer, direction, outcome, reason, created_at, answered_at,
-                     ended_at, voicemail_media_id
+                     ended_at, voicemail_media_id, transcript
               FROM calls WHERE user_id = $1 AND id > $2 ORDER BY id",
     },
     Table {

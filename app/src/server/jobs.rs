@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
+use super::carrier::config::CarrierKind;
+use super::carrier::{CallAction, CarrierError};
 use super::ids::{JobId, MediaId, MessageId, PushSubscriptionId};
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
@@ -34,6 +36,21 @@ pub enum Job {
     RingTimeout {
         session_id: String,
     },
+    /// A command to a call a carrier holds (calls/carrier.rs). Its `command_id` makes a
+    /// repeat harmless, so one whose answer was lost is sent again.
+    CallCommand {
+        carrier: String,
+        call_id: String,
+        action: CallAction,
+        command_id: String,
+        state: String,
+    },
+    /// Keep our copy of a voicemail a carrier recorded (its link expires in minutes).
+    FetchVoicemail {
+        carrier: String,
+        session_id: String,
+        url: String,
+    },
     /// A campaign's next texts (it queues the one after itself).
     CampaignTick {
         campaign_id: String,
@@ -57,6 +74,8 @@ impl Job {
             Job::FetchMedia { .. } => "fetch_media",
             Job::Push { .. } => "push",
             Job::RingTimeout { .. } => "ring_timeout",
+            Job::CallCommand { .. } => "call_command",
+            Job::FetchVoicemail { .. } => "fetch_voicemail",
             Job::ForwardEmail { .. } => "forward_email",
             Job::CampaignTick { .. } => "campaign_tick",
         }
@@ -93,7 +112,8 @@ pub enum Lane {
     Pictures,
     /// Notifications to push services, several at once.
     Pushes,
-    /// Call timers (a call nobody answered ends): quick, and never behind a slow send.
+    /// Call timers (a call nobody answered ends) and commands to carrier calls: quick, and
+    /// never behind a slow send; and voicemails a carrier recorded.
     Calls,
     /// Texts forwarded by email: a slow mail server holds back nothing else.
     Mail,
@@ -111,15 +131,23 @@ impl Lane {
         Lane::Campaigns,
     ];
 
-    fn kinds(self) -> &'static str {
+    fn kinds(self) -> &'static [&'static str] {
         match self {
-            Lane::Sends => "send_message",
-            Lane::Pictures => "fetch_media",
-            Lane::Pushes => "push",
-            Lane::Calls => "ring_timeout",
-            Lane::Mail => "forward_email",
-            Lane::Campaigns => "campaign_tick",
+            Lane::Sends => &["send_message"],
+            Lane::Pictures => &["fetch_media"],
+            Lane::Pushes => &["push"],
+            Lane::Calls => &["ring_timeout", "call_command", "fetch_voicemail"],
+            Lane::Mail => &["forward_email"],
+            Lane::Campaigns => &["campaign_tick"],
         }
+    }
+
+    /// `kind IN (…)` for this lane's kinds, their placeholders numbered from `first`.
+    fn kind_filter(self, first: usize) -> String {
+        format!(
+            "kind IN ({})",
+            super::db::placeholders(first, self.kinds().len())
+        )
     }
 
     /// Jobs of this lane running at once on one instance.
@@ -162,13 +190,15 @@ impl Waker {
 /// campaign's texts went two a second on a carrier that takes ten).
 async fn next_due_in_ms(db: &Db, lane: Lane) -> i64 {
     let now = now_ms();
-    let next: Result<(Option<i64>,), _> = sqlx::query_as(
-        "SELECT MIN(run_at) FROM jobs WHERE kind = $1 AND (locked_until IS NULL OR locked_until < $2)",
-    )
-    .bind(lane.kinds())
-    .bind(now)
-    .fetch_one(db.pool())
-    .await;
+    let sql = format!(
+        "SELECT MIN(run_at) FROM jobs WHERE {} AND (locked_until IS NULL OR locked_until < $1)",
+        lane.kind_filter(2)
+    );
+    let mut query = sqlx::query_as(&sql).bind(now);
+    for kind in lane.kinds() {
+        query = query.bind(*kind);
+    }
+    let next: Result<(Option<i64>,), _> = query.fetch_one(db.pool()).await;
     match next {
         Ok((Some(run_at),)) => run_at - now,
         _ => 500,
@@ -192,24 +222,22 @@ async fn retry_later(state: &AppState, claimed: &Claimed, what: &str, why: &str)
 /// Takes the next due job of `lane`, if any, leasing it to this worker.
 pub async fn claim(db: &Db, lane: Lane) -> AppResult<Option<Claimed>> {
     let now = now_ms();
-    let pick = match db.backend() {
-        Backend::Postgres => {
-            "SELECT id FROM jobs WHERE kind = $2 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
-             ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-        }
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         // SQLite has one writer at a time; the conditional UPDATE below settles races.
-        Backend::Sqlite => {
-            "SELECT id FROM jobs WHERE kind = $2 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
-             ORDER BY run_at LIMIT 1"
-        }
+        Backend::Sqlite => "",
     };
+    let pick = format!(
+        "SELECT id FROM jobs WHERE {} AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+         ORDER BY run_at LIMIT 1{lock}",
+        lane.kind_filter(2)
+    );
     let mut tx = db.begin().await?;
-    let Some((id,)) = sqlx::query_as::<_, (JobId,)>(pick)
-        .bind(now)
-        .bind(lane.kinds())
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
+    let mut query = sqlx::query_as::<_, (JobId,)>(&pick).bind(now);
+    for kind in lane.kinds() {
+        query = query.bind(*kind);
+    }
+    let Some((id,)) = query.fetch_optional(&mut *tx).await? else {
         return Ok(None);
     };
     let row: Option<(String, i64)> = sqlx::query_as(
@@ -450,6 +478,46 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
         }
         Job::RingTimeout { session_id } => {
             super::calls::ring_timeout(state, session_id).await?;
+            complete(&state.db, &claimed.id).await
+        }
+        Job::CallCommand {
+            carrier,
+            call_id,
+            action,
+            command_id,
+            state: call_state,
+        } => {
+            let sent = match CarrierKind::parse(carrier) {
+                Some(kind) => {
+                    state
+                        .carrier_of(kind)
+                        .call_action(call_id, action, command_id, call_state)
+                        .await
+                }
+                None => Err(CarrierError::Config(format!("unknown carrier {carrier}"))),
+            };
+            match sent {
+                Ok(()) => {}
+                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    return retry_later(state, claimed, "call command", &e.to_string()).await;
+                }
+                // The caller hung up meanwhile, or the carrier refuses: nothing more to do.
+                Err(e) => tracing::warn!(error = %e, ?action, "call command dropped"),
+            }
+            complete(&state.db, &claimed.id).await
+        }
+        Job::FetchVoicemail {
+            carrier,
+            session_id,
+            url,
+        } => {
+            match super::calls::carrier::fetch_voicemail(state, carrier, session_id, url).await {
+                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    return retry_later(state, claimed, "voicemail fetch", &e.to_string()).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "voicemail not kept"),
+                Ok(()) => {}
+            }
             complete(&state.db, &claimed.id).await
         }
         Job::CampaignTick { campaign_id } => {

@@ -223,7 +223,8 @@ fn now_secs() -> i64 {
     super::now_ms() / 1000
 }
 
-/// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging events.
+/// `POST /webhooks/telnyx`: Ed25519 over the raw body, 300 s window, then the messaging and
+/// call events.
 pub async fn telnyx(
     State(state): State<AppState>,
     uri: http::Uri,
@@ -260,6 +261,15 @@ pub async fn telnyx(
                 vec![event],
             )
             .await
+        }
+        Ok(telnyx::Parsed::Call(event)) => {
+            match super::calls::carrier::handle(&state, CarrierKind::Telnyx, &event).await {
+                Ok(()) => (StatusCode::OK, "ok").into_response(),
+                Err(e) => {
+                    tracing::error!(error = ?e, "Telnyx call event not handled; Telnyx retries");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response()
+                }
+            }
         }
         Ok(telnyx::Parsed::Ignored { event_type }) => {
             tracing::info!(%event_type, "Telnyx event acknowledged, not used");

@@ -96,5 +96,7 @@ crate::types::answers! {
         pub conversation_id: Option<String>,
         /// The voicemail the caller left (played from `/media/<id>`), for calls to you.
         pub voicemail_id: Option<String>,
+        /// Its words, where the carrier transcribed it.
+        pub transcript: Option<String>,
     }
 }

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use app::server::carrier::telnyx::api::Telnyx;
-use app::server::carrier::{Carrier, CarrierError, NumberQuery, OutboundMessage};
+use app::server::carrier::{CallAction, Carrier, CarrierError, NumberQuery, OutboundMessage};
 use app::types::Capabilities;
 
 /// Prism from end2end/node_modules (installed by `npm ci` there), on a free loopback port.
@@ -107,6 +107,22 @@ async fn telnyx_client_speaks_the_published_spec() {
         .await
         .expect("send an MMS");
     assert!(!mms.carrier_message_id.is_empty());
+
+    // The Call Control commands of a call answered by voicemail (calls/carrier.rs).
+    let call = "v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg";
+    for action in [
+        CallAction::Answer,
+        CallAction::Speak {
+            text: "You've reached Ada. Leave a message after the tone.".into(),
+        },
+        CallAction::RecordVoicemail { max_secs: 120 },
+        CallAction::HangUp,
+    ] {
+        telnyx
+            .call_action(call, &action, "c0ffee-1", "voicemail")
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
 
     telnyx
         .release_number(&bought.carrier_ref)

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::path::PathBuf;
 
-use app::server::carrier::{telnyx, twilio, CarrierEvent, DeliveryStatus, MediaRef};
+use app::server::carrier::{telnyx, twilio, CallEvent, CarrierEvent, DeliveryStatus, MediaRef};
 use common::carrier_data;
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ fn twilio_signature_vectors() {
 #[test]
 fn every_telnyx_example_parses() {
     let dir = carrier_data().join("telnyx/examples/webhooks");
-    let mut messaging = 0;
+    let (mut messaging, mut calls) = (0, 0);
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -121,6 +121,11 @@ fn every_telnyx_example_parses() {
         let raw = std::fs::read(&path).unwrap();
         let parsed = telnyx::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("call.") {
+            calls += 1;
+            check_call_example(&name, parsed);
+            continue;
+        }
         match (name.starts_with("message."), parsed) {
             (true, telnyx::Parsed::Event(event)) => {
                 messaging += 1;
@@ -144,7 +149,71 @@ fn every_telnyx_example_parses() {
             (_, other) => panic!("{name}: unexpected {other:?}"),
         }
     }
-    assert_eq!(messaging, 3);
+    assert_eq!((messaging, calls), (3, 8));
+}
+
+/// The call examples: those we act on read as what they mean; the rest are acknowledged.
+fn check_call_example(name: &str, parsed: telnyx::Parsed) {
+    let call_id = "v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg";
+    let session = "428c31b6-7af4-4bcb-b7f5-5013ef9657c1";
+    match (name, parsed) {
+        (
+            "call.initiated.json",
+            telnyx::Parsed::Call(CallEvent::Incoming {
+                call_id: c,
+                session: s,
+                from,
+                to,
+                ..
+            }),
+        ) => {
+            assert_eq!((c.as_str(), s.as_str()), (call_id, session));
+            assert_eq!(
+                (from.as_str(), to.as_str()),
+                ("+35319605860", "+35319605860")
+            );
+        }
+        (
+            "call.answered.json",
+            telnyx::Parsed::Call(CallEvent::Answered {
+                call_id: c, state, ..
+            }),
+        )
+        | (
+            "call.speak.ended.json",
+            telnyx::Parsed::Call(CallEvent::SpeakEnded {
+                call_id: c, state, ..
+            }),
+        ) => {
+            assert_eq!(c, call_id);
+            // The examples' client_state, decoded.
+            assert_eq!(state, "have a nice day =]");
+        }
+        (
+            "call.recording.saved.json",
+            telnyx::Parsed::Call(CallEvent::RecordingSaved {
+                session: s, url, ..
+            }),
+        ) => {
+            assert_eq!(
+                (s.as_str(), url.as_str()),
+                (session, "http://example.com/recording.mp3")
+            );
+        }
+        (
+            "call.recording.transcription.saved.SPEC.json",
+            telnyx::Parsed::Call(CallEvent::Transcribed {
+                session: s, text, ..
+            }),
+        ) => {
+            assert_eq!((s.as_str(), text.as_str()), (session, "Hi!"));
+        }
+        (
+            "call.bridged.json" | "call.hangup.json" | "call.machine.detection.ended.json",
+            telnyx::Parsed::Ignored { .. },
+        ) => {}
+        (name, other) => panic!("{name}: unexpected {other:?}"),
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod calls;
 mod carrier_apis;
+mod carrier_calls;
 mod carrier_settings;
 mod carriers;
 mod contacts;

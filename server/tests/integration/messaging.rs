@@ -1264,7 +1264,7 @@ async fn inbound_pictures_are_fetched_and_kept(app: &TestApp) {
     assert_eq!(stored.len(), 1);
 }
 
-fn hex_key(hex_str: &str) -> [u8; 32] {
+pub(crate) fn hex_key(hex_str: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, byte) in out.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex_str[2 * i..2 * i + 2], 16).unwrap();

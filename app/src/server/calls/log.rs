@@ -35,13 +35,15 @@ type LogRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Longest search the log takes.
 pub const SEARCH_MAX_CHARS: usize = 100;
 
 /// The user's latest calls, newest first; with `search`, those with a contact whose name
-/// holds it, or whose numbers (theirs or ours) hold its digits (three or more).
+/// holds it, or a voicemail whose transcript does, or whose numbers (theirs or ours) hold
+/// its digits (three or more).
 pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallLogEntry>> {
     let search = search.trim();
     if search.chars().count() > SEARCH_MAX_CHARS {
@@ -52,14 +54,15 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
     let digits: String = search.chars().filter(|c| c.is_ascii_digit()).collect();
     let rows: Vec<LogRow> = sqlx::query_as(
         "SELECT c.id, c.direction, c.peer, c.number_id, c.number_e164, c.outcome, c.created_at,
-                c.answered_at, c.ended_at, cv.id, c.voicemail_media_id
+                c.answered_at, c.ended_at, cv.id, c.voicemail_media_id, c.transcript
          FROM calls c
          LEFT JOIN conversations cv ON cv.number_id = c.number_id AND cv.peer = c.peer
          WHERE c.user_id = $1
            AND ($3 = '' OR ($4 <> '' AND (c.peer LIKE $4 OR c.number_e164 LIKE $4))
                 OR c.peer IN (SELECT n.e164 FROM contact_numbers n
                               JOIN contacts ct ON ct.id = n.contact_id
-                              WHERE n.user_id = $1 AND LOWER(ct.name) LIKE $5 ESCAPE '\\'))
+                              WHERE n.user_id = $1 AND LOWER(ct.name) LIKE $5 ESCAPE '\\')
+                OR LOWER(c.transcript) LIKE $5 ESCAPE '\\')
          ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
     )
     .bind(user_id)
@@ -91,6 +94,7 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
                 ended_at,
                 conversation_id,
                 voicemail_id,
+                transcript,
             )| {
                 let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
                 CallLogEntry {
@@ -108,6 +112,7 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
                     created_at,
                     conversation_id,
                     voicemail_id,
+                    transcript,
                 }
             },
         )

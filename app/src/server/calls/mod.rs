@@ -5,11 +5,12 @@
 //! urgent push); the first tab to answer takes the call and the others stop ringing. A
 //! timer in the job queue ends a call nobody answers.
 //!
-//! Carrier calls (Telnyx, Twilio) will take the same states, with the carrier holding the
-//! outside caller while devices ring.
+//! Carrier calls (carrier.rs) take the same states, with the carrier holding the outside
+//! caller.
 
 use sqlx::{Any, Transaction};
 
+pub mod carrier;
 pub mod greeting;
 mod log;
 mod outside;
@@ -122,6 +123,8 @@ pub(super) enum Ring {
     /// Do-not-disturb: nothing rings; the call is missed at once and the caller may leave
     /// a voicemail.
     NotAtAll,
+    /// Nothing here can answer it (a carrier call, for now): missed at once, to voicemail.
+    StraightToVoicemail,
 }
 
 /// What decides how a call to one of our numbers rings: [`CALLEE_COLUMNS`] read into a
@@ -197,15 +200,20 @@ pub(super) async fn open(
             )
             .await?;
         }
-        Ring::NotAtAll => {
+        Ring::NotAtAll | Ring::StraightToVoicemail => {
             sqlx::query("UPDATE call_sessions SET state = 'ended', offer = NULL WHERE id = $1")
                 .bind(&session_id)
                 .execute(&mut **tx)
                 .await?;
             sqlx::query(
-                "UPDATE calls SET outcome = 'missed', reason = 'Do not disturb', ended_at = $1
-                 WHERE session_id = $2",
+                "UPDATE calls SET outcome = 'missed', reason = $1, ended_at = $2
+                 WHERE session_id = $3",
             )
+            .bind(if ring == Ring::NotAtAll {
+                "Do not disturb"
+            } else {
+                "Went to voicemail"
+            })
             .bind(now)
             .bind(&session_id)
             .execute(&mut **tx)
@@ -226,7 +234,7 @@ pub(super) async fn ring_closed_devices(
     to: &E164,
     session_id: &str,
 ) -> AppResult<()> {
-    if ring == Ring::NotAtAll {
+    if !matches!(ring, Ring::For(_)) {
         return Ok(());
     }
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());

@@ -6,8 +6,8 @@
 //!
 //! In the sandbox the admin's Simulator plays the outside party: its page holds the outside
 //! phone's side of the WebRTC call (public/outside-phone.js) and drives it through the
-//! functions below. Carrier calls will enter the same functions from their webhooks, with
-//! the carrier holding the outside party.
+//! functions below. Calls through a real carrier (carrier.rs) are the carrier's to drive:
+//! the outside phone neither lists nor touches them.
 
 use super::{check_not_busy, check_sdp, check_tab, open, ring_closed_devices, tell_parties};
 use super::{Ending, NewLeg, Ring, ENDED_SHOWN_MS, PLACED};
@@ -100,7 +100,8 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
         "SELECT s.id, c.direction, s.outside, c.number_e164, s.state, c.outcome, s.offer,
                 s.answer, c.voicemail_media_id, c.answered_at
          FROM call_sessions s JOIN calls c ON c.session_id = s.id
-         WHERE s.outside IS NOT NULL AND (s.state <> 'ended' OR c.ended_at > $1)
+         WHERE s.outside IS NOT NULL AND s.carrier_call IS NULL
+           AND (s.state <> 'ended' OR c.ended_at > $1)
          ORDER BY s.created_at DESC LIMIT $2",
     )
     .bind(now_ms() - ENDED_SHOWN_MS)
@@ -153,7 +154,7 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
 async fn outside_side(db: &Db, session_id: &str) -> AppResult<bool> {
     let leg: Option<(String,)> = sqlx::query_as(
         "SELECT c.direction FROM call_sessions s JOIN calls c ON c.session_id = s.id
-         WHERE s.id = $1 AND s.outside IS NOT NULL",
+         WHERE s.id = $1 AND s.outside IS NOT NULL AND s.carrier_call IS NULL",
     )
     .bind(session_id)
     .fetch_optional(db.pool())

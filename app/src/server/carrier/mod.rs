@@ -185,6 +185,73 @@ pub enum CarrierEvent {
     },
 }
 
+/// Something a carrier told us about a call it holds: the outside party's leg, which we
+/// command ([`CallAction`]). Ids are the carrier's; `state` is what our last command asked the
+/// carrier to hand back with the events it causes (empty when none), so an event is acted on
+/// only when it follows a step we took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// Someone outside calls `to`, one of our numbers; the carrier holds them until told.
+    Incoming {
+        event_id: String,
+        call_id: String,
+        session: String,
+        from: String,
+        to: String,
+    },
+    /// The carrier picked the call up, as we asked.
+    Answered {
+        event_id: String,
+        call_id: String,
+        state: String,
+    },
+    /// The words we asked to be said have been said.
+    SpeakEnded {
+        event_id: String,
+        call_id: String,
+        state: String,
+    },
+    /// The call's recording is ready at `url` (for minutes only: copy it at once).
+    RecordingSaved {
+        event_id: String,
+        session: String,
+        url: String,
+    },
+    /// The recording's words.
+    Transcribed {
+        event_id: String,
+        session: String,
+        text: String,
+    },
+}
+
+impl CallEvent {
+    pub fn event_id(&self) -> &str {
+        match self {
+            CallEvent::Incoming { event_id, .. }
+            | CallEvent::Answered { event_id, .. }
+            | CallEvent::SpeakEnded { event_id, .. }
+            | CallEvent::RecordingSaved { event_id, .. }
+            | CallEvent::Transcribed { event_id, .. } => event_id,
+        }
+    }
+}
+
+/// A command to a call the carrier holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CallAction {
+    /// Pick up: the caller stops hearing it ring.
+    Answer,
+    /// Say `text` to the caller in the carrier's synthetic voice.
+    Speak { text: String },
+    /// Beep, then record the caller (mp3) for up to `max_secs`, transcribed where the
+    /// carrier can; the recording ends at silence or when they hang up.
+    RecordVoicemail { max_secs: u32 },
+    /// End the call.
+    HangUp,
+}
+
 #[async_trait]
 pub trait Carrier: Send + Sync {
     /// Which carrier this is.
@@ -207,6 +274,22 @@ pub trait Carrier: Send + Sync {
     fn sends_per_second(&self) -> f64;
     /// What an outbound MMS may carry (the carrier's documented limits).
     fn media_limits(&self) -> crate::types::MediaLimits;
+    /// Sends `action` to the call `call_id` this carrier holds, asking it to hand `state`
+    /// back with the events the action causes. `command_id` makes a repeat harmless (the
+    /// carrier ignores a command id it has seen on that call), so a command whose answer was
+    /// lost is simply sent again.
+    async fn call_action(
+        &self,
+        _call_id: &str,
+        _action: &CallAction,
+        _command_id: &str,
+        _state: &str,
+    ) -> Result<(), CarrierError> {
+        Err(CarrierError::Config(format!(
+            "calls through {} are not built yet",
+            self.kind().label()
+        )))
+    }
     /// Downloads an inbound MMS picture at `url` (carriers' URLs expire, so we keep a copy)
     /// with `http`, a client that reaches public addresses only (`safe_http`): the URL came
     /// from outside. The default is a plain GET; carriers whose media needs credentials

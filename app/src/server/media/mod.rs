@@ -99,12 +99,19 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// A recording's format, read from its bytes: WebM or Ogg (what browsers' MediaRecorder
-/// writes).
+/// writes), MP3 or WAV (what carriers record).
 pub fn sniff_audio(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
         Some("audio/webm")
     } else if bytes.starts_with(b"OggS") {
         Some("audio/ogg")
+    } else if bytes.starts_with(b"ID3")
+        || (bytes.len() >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
+    {
+        // An ID3 tag, or an MPEG audio frame's sync bits: what carriers record in.
+        Some("audio/mpeg")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WAVE" {
+        Some("audio/wav")
     } else {
         None
     }

@@ -1,6 +1,6 @@
 //! The Telnyx API v2 client behind the `Carrier` trait: available numbers, number orders,
-//! messaging profiles (so inbound texts reach `/webhooks/telnyx` without hand steps), phone
-//! numbers, messages. Tested against Telnyx's published OpenAPI spec served by Prism.
+//! messaging profiles (so inbound texts reach `/webhooks/telnyx` without hand steps), the
+//! Call Control application (so calls do too), phone numbers, messages and call commands. Tested against Telnyx's published OpenAPI spec served by Prism.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -8,8 +8,8 @@ use serde_json::json;
 use tokio::sync::OnceCell;
 
 use crate::server::carrier::{
-    self, Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage,
-    PurchasedNumber,
+    self, Accepted, AvailableNumber, CallAction, Carrier, CarrierError, NumberQuery,
+    OutboundMessage, PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
 
@@ -21,6 +21,20 @@ pub struct Telnyx {
     api_key: String,
     /// The messaging profile our numbers use; created on first purchase when not given.
     messaging_profile_id: OnceCell<String>,
+    /// The Call Control application our numbers' calls go to; found by its name, or
+    /// created, on first purchase.
+    call_control_app_id: OnceCell<String>,
+}
+
+/// The name of the Call Control application this instance makes (and finds again after a
+/// restart instead of making another).
+const CALL_CONTROL_APP: &str = "Switchboard";
+
+#[derive(Deserialize)]
+struct Application {
+    id: String,
+    #[serde(default)]
+    application_name: String,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +104,7 @@ impl Telnyx {
             base: base.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
             messaging_profile_id: profile,
+            call_control_app_id: OnceCell::new(),
         }
     }
 
@@ -167,6 +182,74 @@ impl Telnyx {
     }
 }
 
+impl Telnyx {
+    /// The Call Control application whose webhooks point at us: the one made before (by
+    /// name), else a new one.
+    async fn call_control_app(&self, webhook_url: &str) -> Result<String, CarrierError> {
+        self.call_control_app_id
+            .get_or_try_init(|| async {
+                let found: Vec<Application> = self
+                    .call(
+                        self.http
+                            .get(self.url("/call_control_applications"))
+                            .query(&[("filter[application_name][contains]", CALL_CONTROL_APP)]),
+                    )
+                    .await?;
+                if let Some(app) = found
+                    .into_iter()
+                    .find(|a| a.application_name == CALL_CONTROL_APP)
+                {
+                    return Ok(app.id);
+                }
+                let created: IdOnly =
+                    self.call(self.http.post(self.url("/call_control_applications")).json(
+                        &json!({
+                            "application_name": CALL_CONTROL_APP,
+                            "webhook_event_url": webhook_url,
+                            "webhook_api_version": "2",
+                        }),
+                    ))
+                    .await?;
+                Ok(created.id)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// A call command's endpoint and body (without `command_id` and `client_state`).
+fn call_command(action: &CallAction) -> (&'static str, serde_json::Value) {
+    match action {
+        CallAction::Answer => ("answer", json!({})),
+        CallAction::Speak { text } => (
+            "speak",
+            json!({
+                "payload": text,
+                "payload_type": "text",
+                "voice": "female",
+                "language": "en-US",
+                "service_level": "basic",
+            }),
+        ),
+        CallAction::RecordVoicemail { max_secs } => (
+            "record_start",
+            json!({
+                "format": "mp3",
+                "channels": "single",
+                "play_beep": true,
+                "max_length": max_secs,
+                // Ten seconds of silence end it: the caller has said their piece.
+                "timeout_secs": 10,
+                "trim": "trim-silence",
+                "transcription": true,
+                "transcription_engine": "B",
+                "transcription_language": "en",
+            }),
+        ),
+        CallAction::HangUp => ("hangup", json!({})),
+    }
+}
+
 fn capabilities(features: &[Feature]) -> Capabilities {
     let has = |n: &str| features.iter().any(|f| f.name == n);
     Capabilities {
@@ -232,10 +315,12 @@ impl Carrier for Telnyx {
         webhook_url: &str,
     ) -> Result<PurchasedNumber, CarrierError> {
         let profile = self.messaging_profile(webhook_url).await?;
+        let calls_to = self.call_control_app(webhook_url).await?;
         let order: Order = self
             .call(self.http.post(self.url("/number_orders")).json(&json!({
                 "phone_numbers": [{ "phone_number": e164 }],
                 "messaging_profile_id": profile,
+                "connection_id": calls_to,
                 "customer_reference": "switchboard",
             })))
             .await?;
@@ -284,6 +369,30 @@ impl Carrier for Telnyx {
         Ok(Accepted {
             carrier_message_id: sent.id,
         })
+    }
+
+    async fn call_action(
+        &self,
+        call_id: &str,
+        action: &CallAction,
+        command_id: &str,
+        state: &str,
+    ) -> Result<(), CarrierError> {
+        let (command, mut body) = call_command(action);
+        body["command_id"] = command_id.into();
+        if !state.is_empty() {
+            body["client_state"] = super::encode_state(state).into();
+        }
+        // `call_id` came from a verified webhook and holds only URL-safe characters
+        // (telnyx::parse checks).
+        let _: serde_json::Value = self
+            .call(
+                self.http
+                    .post(self.url(&format!("/calls/{call_id}/actions/{command}")))
+                    .json(&body),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn test_connection(&self) -> Result<(), CarrierError> {

@@ -1,4 +1,5 @@
-//! Telnyx (API v2) webhooks: Ed25519 signatures and the messaging events.
+//! Telnyx (API v2) webhooks: Ed25519 signatures, the messaging events and the Call Control
+//! events of calls to our numbers.
 //!
 //! Telnyx signs `"{telnyx-timestamp}|{raw body}"` with Ed25519 and sends the signature in
 //! `telnyx-signature-ed25519` (base64). The public key (base64, 32 bytes) is shown in the
@@ -11,7 +12,7 @@ use base64::Engine;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::Deserialize;
 
-use super::{CarrierEvent, DeliveryStatus, MediaRef};
+use super::{CallEvent, CarrierEvent, DeliveryStatus, MediaRef};
 
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
@@ -119,9 +120,113 @@ struct ErrorItem {
     code: serde_json::Value,
 }
 
+/// A Call Control event's payload: the fields the events we act on carry.
+#[derive(Deserialize)]
+struct CallPayload {
+    #[serde(default)]
+    call_control_id: String,
+    #[serde(default)]
+    call_session_id: String,
+    #[serde(default)]
+    client_state: Option<String>,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    recording_urls: Option<RecordingUrls>,
+    #[serde(default)]
+    transcription_text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RecordingUrls {
+    #[serde(default)]
+    mp3: Option<String>,
+}
+
+/// Longest call id we take: they go into command URLs.
+const CALL_ID_MAX: usize = 256;
+
+/// A call id or session id as Telnyx makes them (`v3:…` base64url, UUIDs): anything else is
+/// not put into a URL or a query.
+fn call_id(id: String) -> Result<String, serde_json::Error> {
+    use serde::de::Error;
+    if id.is_empty()
+        || id.len() > CALL_ID_MAX
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_'))
+    {
+        return Err(serde_json::Error::custom("not a Telnyx call id"));
+    }
+    Ok(id)
+}
+
+/// The `client_state` our command set, as we gave it (Telnyx hands it back in base64).
+fn client_state(state: Option<String>) -> String {
+    state
+        .and_then(|s| STANDARD.decode(s.trim()).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Turns a call event into what it means for us; None for the events we don't act on.
+fn parse_call(
+    event_id: String,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> Result<Option<CallEvent>, serde_json::Error> {
+    let p: CallPayload = serde_json::from_value(payload)?;
+    Ok(Some(match event_type {
+        // Calls we place come with direction "outgoing": not acted on yet.
+        "call.initiated" if p.direction == "incoming" => CallEvent::Incoming {
+            event_id,
+            call_id: call_id(p.call_control_id)?,
+            session: call_id(p.call_session_id)?,
+            from: p.from,
+            to: p.to,
+        },
+        "call.answered" => CallEvent::Answered {
+            event_id,
+            call_id: call_id(p.call_control_id)?,
+            state: client_state(p.client_state),
+        },
+        "call.speak.ended" => CallEvent::SpeakEnded {
+            event_id,
+            call_id: call_id(p.call_control_id)?,
+            state: client_state(p.client_state),
+        },
+        "call.recording.saved" => {
+            let Some(url) = p.recording_urls.and_then(|u| u.mp3) else {
+                return Ok(None);
+            };
+            CallEvent::RecordingSaved {
+                event_id,
+                session: call_id(p.call_session_id)?,
+                url,
+            }
+        }
+        "call.recording.transcription.saved" => CallEvent::Transcribed {
+            event_id,
+            session: call_id(p.call_session_id)?,
+            text: p.transcription_text.unwrap_or_default(),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// What a client_state holds, in base64 as Telnyx wants it.
+pub fn encode_state(state: &str) -> String {
+    STANDARD.encode(state)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Event(CarrierEvent),
+    Call(CallEvent),
     /// A well-formed event we don't act on (calls, number orders…): acknowledged and logged.
     Ignored {
         event_type: String,
@@ -187,6 +292,12 @@ pub fn parse(raw_body: &[u8]) -> Result<Parsed, serde_json::Error> {
                 },
             })
         }
+        other if other.starts_with("call.") => match parse_call(data.id, other, data.payload)? {
+            Some(event) => Parsed::Call(event),
+            None => Parsed::Ignored {
+                event_type: data.event_type,
+            },
+        },
         _ => Parsed::Ignored {
             event_type: data.event_type,
         },

@@ -118,6 +118,14 @@ build_app() {
   fi
   cp -R "$REPO_ROOT/public/." "$site/"
   if [ "$profile" = release ]; then
+    ensure_node_packages
+    step "Minifying and precompressing the page scripts (esbuild)"
+    local script
+    for script in "$site"/*.js; do
+      "$REPO_ROOT/end2end/node_modules/.bin/esbuild" --log-level=warning --minify --allow-overwrite \
+        --outfile="$script" "$script"
+    done
+    node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site"
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site

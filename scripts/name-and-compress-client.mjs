@@ -11,9 +11,31 @@ import { readFileSync, writeFileSync, readdirSync, unlinkSync, renameSync } from
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 
+/** The .br and .gz copies of `bytes` beside `path`, hardest for a release. */
+function compressBeside(path, bytes, release) {
+  writeFileSync(`${path}.br`, brotliCompressSync(bytes, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: release ? 11 : 4,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  }));
+  writeFileSync(`${path}.gz`, gzipSync(bytes, { level: release ? 9 : 4 }));
+}
+
+// `--scripts <site root>`: the page scripts from public/ (minified by esbuild before, in a
+// release) get their compressed copies too, so they are served at brotli's best instead of
+// compressed on the fly at its quick setting.
+if (process.argv[2] === '--scripts') {
+  const root = process.argv[3];
+  const scripts = readdirSync(root).filter((name) => name.endsWith('.js'));
+  for (const name of scripts) compressBeside(join(root, name), readFileSync(join(root, name)), true);
+  console.log(`page scripts precompressed: ${scripts.length}`);
+  process.exit(0);
+}
+
 const [siteRoot, profile = 'dev'] = process.argv.slice(2);
 if (!siteRoot) {
-  console.error('usage: name-and-compress-client.mjs <site root> [dev|release]');
+  console.error('usage: name-and-compress-client.mjs <site root> [dev|release] | --scripts <site root>');
   process.exit(2);
 }
 const pkg = join(siteRoot, 'pkg');
@@ -30,13 +52,7 @@ for (const [kind, name] of Object.entries(files)) {
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const named = `switchboard.${hash}.${kind}`;
   renameSync(join(pkg, name), join(pkg, named));
-  writeFileSync(join(pkg, `${named}.br`), brotliCompressSync(bytes, {
-    params: {
-      [constants.BROTLI_PARAM_QUALITY]: release ? 11 : 4,
-      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-    },
-  }));
-  writeFileSync(join(pkg, `${named}.gz`), gzipSync(bytes, { level: release ? 9 : 4 }));
+  compressBeside(join(pkg, named), bytes, release);
   lines.push(`${kind}: ${hash}`);
 }
 writeFileSync(join(siteRoot, 'hash.txt'), lines.join('\n') + '\n');

@@ -264,7 +264,7 @@ pub async fn telnyx(
         }
         Ok(telnyx::Parsed::Call(event)) => {
             match super::calls::carrier::handle(&state, CarrierKind::Telnyx, &event).await {
-                Ok(()) => (StatusCode::OK, "ok").into_response(),
+                Ok(_) => (StatusCode::OK, "ok").into_response(),
                 Err(e) => {
                     tracing::error!(error = ?e, "Telnyx call event not handled; Telnyx retries");
                     (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response()
@@ -326,6 +326,23 @@ pub async fn twilio(
             }
             // An empty TwiML answer: no auto-reply.
             ([(http::header::CONTENT_TYPE, "text/xml")], "<Response/>").into_response()
+        }
+        twilio::Parsed::Call(event) => {
+            use super::calls::carrier::{handle, Reply, MAX_VOICEMAIL_SECS};
+            let twiml = match handle(&state, CarrierKind::Twilio, &event).await {
+                Ok(Reply::Voicemail { greeting }) => twilio::voicemail_twiml(
+                    &greeting,
+                    MAX_VOICEMAIL_SECS,
+                    &format!("{}/webhooks/twilio", state.settings.base_url()),
+                ),
+                Ok(Reply::HangUp) => twilio::HANG_UP_TWIML.to_string(),
+                Ok(Reply::Nothing) => "<Response/>".to_string(),
+                Err(e) => {
+                    tracing::error!(error = ?e, "Twilio call callback not handled; Twilio retries");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response();
+                }
+            };
+            ([(http::header::CONTENT_TYPE, "text/xml")], twiml).into_response()
         }
         twilio::Parsed::Ignored { what } => {
             tracing::info!(%what, "Twilio callback acknowledged, not used");

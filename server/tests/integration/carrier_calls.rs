@@ -1,7 +1,8 @@
-//! Calls through Telnyx Call Control: signed call webhooks go in, commands to the carrier come
-//! out (to a stand-in for Telnyx's API that records them; the commands' shape against the
-//! published spec is `carrier_apis`'s test). A call to one of our numbers is answered by
-//! voicemail: greeting, recording copied, transcript kept, for the number's owner only.
+//! Calls through a carrier: signed call webhooks go in; commands come out, to a stand-in for
+//! Telnyx's API that records them (their shape against the published spec is
+//! `carrier_apis`'s test), or as the TwiML answering Twilio. A call to one of our numbers is
+//! answered by voicemail: greeting, recording copied, transcript kept, for the number's
+//! owner only.
 
 use std::sync::{Arc, Mutex};
 
@@ -384,6 +385,154 @@ async fn a_command_whose_answer_was_lost_is_repeated_with_its_id(
     assert_eq!(sent[0].1["command_id"], sent[1].1["command_id"]);
 }
 
+/// A Twilio voice callback: the example's form with `changes`, signed (or not).
+async fn twilio_callback(
+    app: &TestApp,
+    example: &str,
+    changes: &[(&str, &str)],
+    signed: bool,
+) -> common::Reply {
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::carrier_data().join(format!("twilio/examples/webhooks/{example}")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut form: Vec<(String, String)> = example["form"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    for (name, value) in changes {
+        form.retain(|(k, _)| k != name);
+        form.push((name.to_string(), value.to_string()));
+    }
+    let url = format!("{}/webhooks/twilio", app.base);
+    let signature = if signed {
+        app::server::carrier::twilio::compute(common::TWILIO_TEST_TOKEN, &url, &form)
+    } else {
+        "bm9wZQ==".into()
+    };
+    common::Reply::read(
+        reqwest::Client::new()
+            .post(&url)
+            .header("x-twilio-signature", signature)
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn a_twilio_call_is_answered_by_voicemail(app: &TestApp, _asked: Asked, base: String) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(app
+        .call(
+            &ada,
+            SetGreeting {
+                number_id: number.id.clone(),
+                text: "Ada & co. <Leave a message>".into(),
+            },
+        )
+        .await
+        .is_ok());
+    let call = "CA0123456789abcdef0123456789abcdef";
+    let ringing = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", call),
+    ];
+
+    assert_eq!(
+        twilio_callback(app, "voice.incoming.json", &ringing, false)
+            .await
+            .status,
+        403
+    );
+    assert!(log(app, &ada).await.is_empty());
+
+    // The call arrives: TwiML says the greeting (escaped) and records, transcribed, with the
+    // callbacks coming back here. Twilio asking again gets the same answer, and one call.
+    for _ in 0..2 {
+        let reply = twilio_callback(app, "voice.incoming.json", &ringing, true).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.headers["content-type"], "text/xml");
+        assert!(
+            reply
+                .body
+                .contains("<Say>Ada &amp; co. &lt;Leave a message&gt;</Say>"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains("<Record maxLength=\"120\""));
+        assert!(reply.body.contains(&format!(
+            "recordingStatusCallback=\"{}/webhooks/twilio\"",
+            app.base
+        )));
+        assert!(reply.body.contains("transcribe=\"true\""));
+    }
+    let calls = log(app, &ada).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (calls[0].peer.as_str(), calls[0].outcome.as_str()),
+        (CALLER, "Missed")
+    );
+
+    // A call to a number nobody here owns is hung up.
+    let stray = twilio_callback(
+        app,
+        "voice.incoming.json",
+        &[("To", "+12125550999"), ("CallSid", "CA99")],
+        true,
+    )
+    .await;
+    assert!(stray.body.contains("<Hangup/>"), "{}", stray.body);
+
+    // The recording (Twilio's link + ".mp3") is copied into Ada's voicemail.
+    let recorded = twilio_callback(
+        app,
+        "voice.recording_status_callback.CONSTRUCTED.json",
+        &[
+            ("CallSid", call),
+            ("RecordingUrl", &format!("{base}/recordings/vm")),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(recorded.status, 200);
+    app.media_stored(1).await;
+    let entry = log(app, &ada).await.remove(0);
+    let voicemail = entry.voicemail_id.expect("the voicemail is in the log");
+    assert_eq!(
+        app.get(&ada, &format!("/media/{voicemail}")).await.headers["content-type"],
+        "audio/mpeg"
+    );
+
+    // Its words.
+    let words = twilio_callback(
+        app,
+        "voice.recording_status_callback.CONSTRUCTED.json",
+        &[
+            ("CallSid", call),
+            ("TranscriptionSid", "TR0123"),
+            ("TranscriptionStatus", "completed"),
+            ("TranscriptionText", "It's Bea, about Friday."),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(words.status, 200);
+    assert_eq!(
+        log(app, &ada).await[0].transcript.as_deref(),
+        Some("It's Bea, about Friday.")
+    );
+}
+
+/// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.
 macro_rules! with_telnyx_stand_in {
     ($($scenario:ident),* $(,)?) => {
         $(mod $scenario {
@@ -392,8 +541,10 @@ macro_rules! with_telnyx_stand_in {
                 let (base, asked) = telnyx_stand_in().await;
                 let api = base.clone();
                 let app = TestApp::start_with(backend, move |settings| {
-                    settings.carrier.telnyx.api_base = api;
+                    settings.carrier.telnyx.api_base = api.clone();
                     settings.carrier.telnyx.api_key = Some("KEY0123456789".into());
+                    settings.carrier.twilio.api_base = api;
+                    settings.carrier.twilio.account_sid = Some(format!("AC{}", "0".repeat(32)));
                 })
                 .await;
                 common::within_limit(stringify!($scenario), super::$scenario(&app, asked, base)).await;
@@ -413,6 +564,7 @@ macro_rules! with_telnyx_stand_in {
 
 with_telnyx_stand_in!(
     a_telnyx_call_is_answered_by_voicemail,
+    a_twilio_call_is_answered_by_voicemail,
     calls_to_numbers_not_ours_and_bad_events_do_nothing_here,
     a_command_whose_answer_was_lost_is_repeated_with_its_id,
 );

@@ -1,9 +1,13 @@
-//! Calls through a carrier (Telnyx Call Control): someone outside calls one of our numbers,
+//! Calls through a carrier (Telnyx Call Control, Twilio voice webhooks): someone outside
+//! calls one of our numbers,
 //! the carrier holds them, and we command the call step by step from its events:
 //!
 //! call arrives → answer → say the number's greeting → beep and record (mp3, transcribed) →
 //! the recording is copied into the media store as the owner's voicemail (the carrier's link
 //! expires in minutes), its words put beside it.
+//!
+//! Telnyx takes each command as an API call (a job); Twilio takes them as the TwiML
+//! answering its webhook, the whole voicemail at once ([`Reply`]).
 //!
 //! A browser can't take a carrier call yet (that needs the carrier's SDK and a credential
 //! per device): the call is logged as missed and goes straight to voicemail, as on
@@ -33,8 +37,27 @@ pub const TRANSCRIPT_MAX_CHARS: usize = 4_000;
 /// The tab a carrier call's session names as its caller's: the carrier holds that side.
 const CARRIER_SIDE: &str = "carrier";
 
-/// Acts on `event` from `carrier` (verified by its webhook). Once per event id.
-pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<()> {
+/// What a carrier that takes its commands in its webhook's answer (Twilio's TwiML) is to do
+/// with the call now. Carriers commanded by API calls always get `Nothing`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Nothing,
+    /// Say `greeting`, then beep and record the caller.
+    Voicemail {
+        greeting: String,
+    },
+    /// End the call (to a number nobody here owns).
+    HangUp,
+}
+
+/// Whether `carrier` takes its commands in its webhook's answer rather than by API calls.
+fn commanded_by_reply(carrier: CarrierKind) -> bool {
+    carrier == CarrierKind::Twilio
+}
+
+/// Acts on `event` from `carrier` (verified by its webhook), once per event id; says what a
+/// carrier commanded by its webhook's answer is to do (the same again for a redelivery).
+pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<Reply> {
     let mut tx = state.db.begin().await?;
     let first = sqlx::query(
         "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ($1, $2, $3)
@@ -48,7 +71,8 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
     .rows_affected()
         == 1;
     if !first {
-        return Ok(());
+        drop(tx);
+        return reply(state, carrier, event).await;
     }
     let mut published = Vec::new();
     match event {
@@ -114,10 +138,33 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
-    Ok(())
+    reply(state, carrier, event).await
 }
 
-/// Queues `action` for call `call_id`, with a command id of its own.
+/// What a carrier commanded by its webhook's answer is to do after `event`: for a call that
+/// arrived, its voicemail when the call is ours (opened by [`incoming`]), else hang up.
+async fn reply(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<Reply> {
+    let CallEvent::Incoming { session, .. } = event else {
+        return Ok(Reply::Nothing);
+    };
+    if !commanded_by_reply(carrier) {
+        return Ok(Reply::Nothing);
+    }
+    let mut tx = state.db.begin().await?;
+    let ours = session_of(&mut tx, "carrier_session", session).await?;
+    drop(tx);
+    Ok(match ours {
+        Some(session_id) => Reply::Voicemail {
+            greeting: greeting::for_caller(state, Caller::Outside, &session_id)
+                .await?
+                .text,
+        },
+        None => Reply::HangUp,
+    })
+}
+
+/// Queues `action` for call `call_id`, with a command id of its own (for a carrier
+/// commanded by API calls: the others get theirs in [`reply`]).
 async fn command(
     tx: &mut Transaction<'_, Any>,
     carrier: CarrierKind,
@@ -125,6 +172,9 @@ async fn command(
     action: CallAction,
     step: &str,
 ) -> AppResult<()> {
+    if commanded_by_reply(carrier) {
+        return Ok(());
+    }
     let job = Job::CallCommand {
         carrier: carrier.as_str().into(),
         call_id: call_id.into(),

@@ -1,7 +1,7 @@
 //! The Twilio API (2010-04-01) client behind the `Carrier` trait: AvailablePhoneNumbers,
-//! IncomingPhoneNumbers (with SmsUrl pointing at `/webhooks/twilio`, so inbound works without
-//! hand steps), Messages (with a status callback). Tested against Twilio's published OpenAPI
-//! spec served by Prism.
+//! IncomingPhoneNumbers (with SmsUrl and VoiceUrl pointing at `/webhooks/twilio`, so texts
+//! and calls come in without hand steps), Messages (with a status callback). Tested against
+//! Twilio's published OpenAPI spec served by Prism.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -186,6 +186,9 @@ impl Carrier for Twilio {
             ("PhoneNumber", e164),
             ("SmsUrl", webhook_url),
             ("SmsMethod", "POST"),
+            // Its calls come to the same webhook (calls/carrier.rs answers them with TwiML).
+            ("VoiceUrl", webhook_url),
+            ("VoiceMethod", "POST"),
         ];
         let created: Option<Created> = self
             .call(

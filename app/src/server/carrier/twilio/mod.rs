@@ -1,4 +1,5 @@
-//! Twilio (API 2010-04-01) webhooks: `X-Twilio-Signature` and the messaging callbacks.
+//! Twilio (API 2010-04-01) webhooks: `X-Twilio-Signature`, the messaging callbacks, and the
+//! voice ones of calls to our numbers (answered with TwiML: [`voicemail_twiml`]).
 //!
 //! The signature is base64(HMAC-SHA1(auth token, URL + each POST parameter name and value,
 //! names sorted, a repeated name's values sorted and de-duplicated)). For JSON bodies the URL
@@ -16,7 +17,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{CarrierEvent, DeliveryStatus, MediaRef};
+use super::{CallEvent, CarrierEvent, DeliveryStatus, MediaRef};
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -100,6 +101,7 @@ pub fn verify(
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Event(CarrierEvent),
+    Call(CallEvent),
     /// A callback we don't act on (intermediate statuses, voice…): acknowledged.
     Ignored {
         what: String,
@@ -115,8 +117,11 @@ pub fn parse(params: &[(String, String)]) -> Parsed {
             .map(|(_, v)| v.clone())
     };
     let Some(sid) = get("MessageSid") else {
-        return Parsed::Ignored {
-            what: "not a messaging callback".into(),
+        return match get("CallSid") {
+            Some(call) => parse_call(&get, call),
+            None => Parsed::Ignored {
+                what: "neither a messaging nor a voice callback".into(),
+            },
         };
     };
     if let Some(status) = get("MessageStatus") {
@@ -160,4 +165,113 @@ pub fn parse(params: &[(String, String)]) -> Parsed {
             })
             .collect(),
     })
+}
+
+/// A Twilio SID (two letters and 32 hex digits): anything else is not taken.
+fn sid(value: Option<String>) -> Option<String> {
+    value.filter(|v| (2..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A voice callback on call `call`: the call arriving (answered with TwiML), its recording
+/// saved, the recording's words.
+fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
+    let ignored = |what: &str| Parsed::Ignored { what: what.into() };
+    let Some(call) = sid(Some(call)) else {
+        return ignored("a call id that is not Twilio's");
+    };
+    if get("TranscriptionStatus").is_some() {
+        let (Some(id), Some("completed")) = (
+            sid(get("TranscriptionSid")),
+            get("TranscriptionStatus").as_deref(),
+        ) else {
+            return ignored("a transcription not completed");
+        };
+        return Parsed::Call(CallEvent::Transcribed {
+            event_id: format!("{id}:transcription"),
+            session: call,
+            text: get("TranscriptionText").unwrap_or_default(),
+        });
+    }
+    if get("RecordingStatus").is_some() {
+        let (Some(id), Some(url), Some("completed")) = (
+            sid(get("RecordingSid")),
+            get("RecordingUrl"),
+            get("RecordingStatus").as_deref(),
+        ) else {
+            return ignored("a recording not completed");
+        };
+        // The link without an extension serves WAV; ".mp3" asks for the smaller MP3.
+        return Parsed::Call(CallEvent::RecordingSaved {
+            event_id: format!("{id}:recording"),
+            session: call,
+            url: format!("{url}.mp3"),
+        });
+    }
+    if get("Direction").as_deref() == Some("inbound")
+        && get("CallStatus").as_deref() == Some("ringing")
+    {
+        return Parsed::Call(CallEvent::Incoming {
+            event_id: format!("{call}:incoming"),
+            call_id: call.clone(),
+            session: call,
+            from: get("From").unwrap_or_default(),
+            to: get("To").unwrap_or_default(),
+        });
+    }
+    // Status callbacks, and the request after <Record> (answered with nothing: goodbye).
+    ignored("a call status")
+}
+
+/// `text` as XML character data or an attribute value.
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// TwiML that says `greeting`, then beeps and records the caller (up to `max_secs`,
+/// transcribed), the recording's and the transcript's callbacks going to `callback`.
+pub fn voicemail_twiml(greeting: &str, max_secs: u32, callback: &str) -> String {
+    let callback = xml_escape(callback);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>\
+         <Record maxLength=\"{max_secs}\" timeout=\"10\" playBeep=\"true\" trim=\"trim-silence\" \
+         recordingStatusCallback=\"{callback}\" recordingStatusCallbackEvent=\"completed\" \
+         transcribe=\"true\" transcribeCallback=\"{callback}\"/></Response>",
+        xml_escape(greeting)
+    )
+}
+
+/// TwiML that ends the call.
+pub const HANG_UP_TWIML: &str =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>";
+
+#[cfg(test)]
+mod twiml_tests {
+    use super::*;
+
+    #[test]
+    fn greetings_cannot_write_twiml() {
+        let twiml = voicemail_twiml(
+            "Hi </Say><Dial>+1900</Dial> & bye",
+            120,
+            "https://x.example/w?a=1&b=2",
+        );
+        assert!(
+            twiml.contains("<Say>Hi &lt;/Say&gt;&lt;Dial&gt;+1900&lt;/Dial&gt; &amp; bye</Say>"),
+            "{twiml}"
+        );
+        assert!(!twiml.contains("<Dial>"));
+        assert!(twiml.contains("recordingStatusCallback=\"https://x.example/w?a=1&amp;b=2\""));
+        assert!(twiml.contains("maxLength=\"120\""));
+    }
 }

@@ -1,0 +1,112 @@
+// A call through Telnyx to one of Ada's numbers, in Chromium: the server runs with Telnyx's
+// webhook key and its API pointed at a stand-in here that records the Call Control commands.
+// The test plays Telnyx: it posts the call's events signed as Telnyx signs them (Ed25519, the
+// RFC 8032 test key). Ada's call log shows the call as it arrives, Telnyx is told to answer
+// and to say Ada's own greeting words, then to record; the voicemail's words show in her log
+// and its search finds them. (Copying the recording itself is the fast tests' part: the
+// binary fetches only from public addresses, and this stand-in is on loopback.)
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { expect, Page, test } from '@playwright/test';
+import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+
+const PASSWORD = 'correct horse battery';
+const CALLER = '+13125550123';
+// RFC 8032 §7.1 test 1: the key pair the Telnyx signature vectors use.
+const SECRET = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
+const PUBLIC_KEY = '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=';
+const KEY = crypto.createPrivateKey({
+  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), SECRET]),
+  format: 'der',
+  type: 'pkcs8',
+});
+
+test.describe.configure({ mode: 'serial' });
+let server: Server;
+let standIn: http.Server;
+/** The commands Telnyx was sent: action and JSON body. */
+const commands: { action: string; body: Record<string, unknown> }[] = [];
+
+test.beforeAll(async () => {
+  standIn = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const action = /\/calls\/[^/]+\/actions\/([a-z_]+)$/.exec(req.url || '');
+      if (req.method === 'POST' && action) commands.push({ action: action[1], body: JSON.parse(body) });
+      res.writeHead(action ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: { result: 'ok' } }));
+    });
+  });
+  await new Promise<void>((resolve) => standIn.listen(0, '127.0.0.1', resolve));
+  const api = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
+  server = await Server.start({
+    env: {
+      SWITCHBOARD_TELNYX_PUBLIC_KEY: PUBLIC_KEY,
+      SWITCHBOARD_TELNYX_API_BASE: api,
+      SWITCHBOARD_TELNYX_API_KEY: 'KEY0123456789',
+    },
+  });
+  server.createAdmin('ada@example.com', PASSWORD);
+});
+test.afterAll(async () => {
+  await server?.stop();
+  standIn?.close();
+});
+
+/** Posts a Telnyx call event, signed as Telnyx signs it. */
+async function telnyx(eventType: string, payload: Record<string, unknown>) {
+  const body = JSON.stringify({
+    data: { event_type: eventType, id: crypto.randomUUID(), occurred_at: new Date().toISOString(), payload, record_type: 'event' },
+  });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), KEY).toString('base64');
+  const res = await fetch(`${server.base}/webhooks/telnyx`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature },
+    body,
+  });
+  expect(res.status).toBe(200);
+}
+
+async function sent(action: string) {
+  await expect.poll(() => commands.map((c) => c.action)).toContain(action);
+  return commands.find((c) => c.action === action)!.body;
+}
+
+test('a phone-network call is answered by voicemail with her greeting; its words show in the call log', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page: Page = await context.newPage();
+  await signIn(page, 'ada@example.com', PASSWORD);
+  const number = await buyNumber(page, '212');
+  await open(page, '/calls');
+  const settings = page.getByRole('form', { name: /Calls to \(212\)/ });
+  await settings.getByLabel('Voicemail greeting').fill('Ada Lovelace here. Leave word after the tone.');
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+
+  const e164 = '+1' + number.replace(/\D/g, '');
+  const call = { call_control_id: 'v3:e2e-call-1', call_session_id: 'e2e-session-1', call_leg_id: 'e2e-session-1' };
+  await telnyx('call.initiated', { ...call, direction: 'incoming', from: CALLER, to: e164, state: 'parked' });
+  // The log updates as the call arrives: missed (nothing here answers a carrier call yet).
+  const log = page.getByRole('list', { name: 'Call log' });
+  await expect(log.getByRole('listitem').first()).toContainText('(312) 555-0123');
+  await expect(log.getByRole('listitem').first()).toContainText('Incoming · Missed');
+  const answer = await sent('answer');
+  expect(answer.client_state).toBe(Buffer.from('voicemail').toString('base64'));
+
+  await telnyx('call.answered', { ...call, client_state: answer.client_state });
+  expect((await sent('speak')).payload).toBe('Ada Lovelace here. Leave word after the tone.');
+  await telnyx('call.speak.ended', { ...call, client_state: answer.client_state });
+  expect((await sent('record_start')).format).toBe('mp3');
+
+  await telnyx('call.recording.transcription.saved', { ...call, status: 'completed', transcription_text: 'Hello Ada, it is about the engine.' });
+  await expect(log.getByRole('listitem').first().locator('.transcript')).toHaveText('Hello Ada, it is about the engine.');
+  await page.getByLabel('Search calls').fill('engine');
+  await page.getByRole('button', { name: 'Search calls' }).click();
+  await expect(log.getByRole('listitem')).toHaveCount(1);
+  await expect(log).toContainText('about the engine');
+  await expectAccessible(page);
+  await context.close();
+});

@@ -631,8 +631,8 @@
   /** The ring times offered, in seconds (the server takes only these: types::RING_CHOICES). */
   const RING_CHOICES = [10, 20, 30, 45, 60, 90, 120];
 
-  /** Fills the Calls page's settings card: per voice number, its ring time and
-   * do-not-disturb, saved with set_call_routing. */
+  /** Fills the Calls page's settings card: per voice number, its ring time,
+   * do-not-disturb and forwarding phone, saved with set_call_routing. */
   async function fillCallSettings(card) {
     card.dataset.filled = 'true';
     let numbers;
@@ -662,6 +662,9 @@
         '<strong></strong><label for="' + id + '">Ring for</label><select id="' + id + '" name="ring_seconds"></select>' +
         '<label class="check"><input type="checkbox" name="do_not_disturb" value="true"> Do not disturb: nothing rings, callers may leave a voicemail</label>' +
         '<label class="check"><input type="checkbox" name="outside_hours" value="true"> Do not disturb outside business hours (the weekly hours under Numbers → Answering texts)</label>' +
+        '<label for="forward-' + n.id + '">Forward calls to this phone</label>' +
+        '<input id="forward-' + n.id + '" name="forward_to" type="tel" inputmode="tel" autocomplete="tel" maxlength="30" aria-describedby="forward-hint-' + n.id + '">' +
+        '<p class="hint" id="forward-hint-' + n.id + '">Calls from the phone network (Telnyx numbers) ring it for the ring time; whoever answers hears whom the call is for and presses 1 to take it, else voicemail. Empty: voicemail.</p>' +
         '<label for="greeting-' + n.id + '">Voicemail greeting</label>' +
         '<textarea id="greeting-' + n.id + '" name="greeting" rows="2" maxlength="300"></textarea>' +
         '<div class="greeting-recording"><button type="button" class="secondary" data-record-greeting>Record a greeting</button>' +
@@ -670,6 +673,7 @@
       form.querySelector('strong').textContent = n.name ? n.display + ' (' + n.name + ')' : n.display;
       const select = form.querySelector('select');
       RING_CHOICES.forEach((s) => select.append(new Option(s + ' seconds', String(s), false, s === n.ring_seconds)));
+      form.elements.forward_to.value = n.forward_to || '';
       const greeting = form.elements.greeting;
       greeting.value = n.greeting_text || '';
       greeting.placeholder = "You've reached " + (n.name || n.display) + '. Leave a message after the tone.';
@@ -681,7 +685,7 @@
       form.addEventListener('submit', (event) => {
         event.preventDefault();
         const status = form.querySelector('[role=status]');
-        const fields = { number_id: n.id, ring_seconds: select.value };
+        const fields = { number_id: n.id, ring_seconds: select.value, forward_to: form.elements.forward_to.value };
         if (dnd.checked) fields.do_not_disturb = 'true';
         if (scheduled.checked) fields.outside_hours = 'true';
         const said = dnd.checked ? 'Saved: do not disturb.' : scheduled.checked ? 'Saved: do not disturb outside business hours.' : 'Saved.';

@@ -25,18 +25,21 @@ const KEY = crypto.createPrivateKey({
 test.describe.configure({ mode: 'serial' });
 let server: Server;
 let standIn: http.Server;
-/** The commands Telnyx was sent: action and JSON body. */
-const commands: { action: string; body: Record<string, unknown> }[] = [];
+/** The commands Telnyx was sent: the call, the action and its JSON body. */
+const commands: { call: string; action: string; body: Record<string, unknown> }[] = [];
 
 test.beforeAll(async () => {
   standIn = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
-      const action = /\/calls\/[^/]+\/actions\/([a-z_]+)$/.exec(req.url || '');
-      if (req.method === 'POST' && action) commands.push({ action: action[1], body: JSON.parse(body) });
-      res.writeHead(action ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ data: { result: 'ok' } }));
+      // A command to a held call, or a call placed (forwarding): `dial`.
+      const action = /\/calls\/([^/]+)\/actions\/([a-z_]+)$/.exec(req.url || '');
+      const dial = req.url === '/calls';
+      if (req.method === 'POST' && action) commands.push({ call: decodeURIComponent(action[1]), action: action[2], body: JSON.parse(body) });
+      if (req.method === 'POST' && dial) commands.push({ call: '', action: 'dial', body: JSON.parse(body) });
+      res.writeHead(action || dial ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: { result: 'ok', call_control_id: 'v3:e2e-phone' } }));
     });
   });
   await new Promise<void>((resolve) => standIn.listen(0, '127.0.0.1', resolve));
@@ -70,9 +73,11 @@ async function telnyx(eventType: string, payload: Record<string, unknown>) {
   expect(res.status).toBe(200);
 }
 
-async function sent(action: string) {
-  await expect.poll(() => commands.map((c) => c.action)).toContain(action);
-  return commands.find((c) => c.action === action)!.body;
+/** The body of the last command `action` sent (to `call`, if given), once it was sent. */
+async function sent(action: string, call?: string) {
+  const matching = () => commands.filter((c) => c.action === action && (call === undefined || c.call === call));
+  await expect.poll(() => matching().length).toBeGreaterThan(0);
+  return matching().pop()!.body;
 }
 
 test('a phone-network call is answered by voicemail with her greeting; its words show in the call log', async ({ browser }) => {
@@ -107,6 +112,47 @@ test('a phone-network call is answered by voicemail with her greeting; its words
   await page.getByRole('button', { name: 'Search calls' }).click();
   await expect(log.getByRole('listitem')).toHaveCount(1);
   await expect(log).toContainText('about the engine');
+  await expectAccessible(page);
+  await context.close();
+});
+
+test('forwarded to her phone, the call is taken by pressing 1 and logged as answered', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page: Page = await context.newPage();
+  await signIn(page, 'ada@example.com', PASSWORD);
+  await open(page, '/calls');
+  const settings = page.getByRole('form', { name: /Calls to \(212\)/ });
+  // A number here is refused (its calls would come back); her own phone is kept.
+  const number = (await settings.locator('strong').textContent())!.replace(/ \(.*\)$/, '');
+  await settings.getByLabel('Forward calls to this phone').fill(number);
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toContainText('on this Switchboard');
+  await settings.getByLabel('Forward calls to this phone').fill('(202) 555-0188');
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+  await page.reload();
+  await expect(page.getByRole('form', { name: /Calls to \(212\)/ }).getByLabel('Forward calls to this phone')).toHaveValue('+12025550188');
+
+  const e164 = '+1' + number.replace(/\D/g, '');
+  const held = { call_control_id: 'v3:e2e-call-2', call_session_id: 'e2e-session-2', call_leg_id: 'e2e-session-2' };
+  await telnyx('call.initiated', { ...held, direction: 'incoming', from: CALLER, to: e164, state: 'parked', connection_id: 'e2e-app' });
+  const dial = await sent('dial');
+  expect([dial.to, dial.from, dial.link_to]).toEqual(['+12025550188', e164, held.call_control_id]);
+  const log = page.getByRole('list', { name: 'Call log' });
+  await expect(log.getByRole('listitem').first()).toContainText('Incoming · In progress');
+
+  // Her phone answers: the whisper says whom it is for; she presses 1.
+  const phone = { call_control_id: 'v3:e2e-phone', call_session_id: 'e2e-session-3', client_state: dial.client_state };
+  await telnyx('call.answered', phone);
+  expect((await sent('gather_using_speak', phone.call_control_id)).payload).toBe(`Call for ${number}, from (312) 555-0123. Press 1 to take it.`);
+  await telnyx('call.gather.ended', { ...phone, digits: '1', status: 'valid' });
+  await sent('answer', held.call_control_id);
+  await telnyx('call.answered', { ...held, client_state: dial.client_state });
+  expect((await sent('bridge', held.call_control_id)).call_control_id).toBe(phone.call_control_id);
+  // They talk; she hangs up: the caller is let go, and the log says answered.
+  await telnyx('call.hangup', { ...phone, hangup_cause: 'normal_clearing' });
+  await sent('hangup', held.call_control_id);
+  await expect(log.getByRole('listitem').first()).toContainText('Incoming · Answered');
   await expectAccessible(page);
   await context.close();
 });

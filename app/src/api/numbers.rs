@@ -43,13 +43,15 @@ pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
 }
 
 /// How calls to the user's number ring: for how long, and do-not-disturb — now, or outside
-/// the number's business hours (`outside_hours`; `do_not_disturb` wins when both are set).
+/// the number's business hours (`outside_hours`; `do_not_disturb` wins when both are set);
+/// and the phone calls from the phone network ring instead (`forward_to`, '' for none).
 #[server(endpoint = "set_call_routing")]
 pub async fn set_call_routing(
     number_id: String,
     ring_seconds: i64,
     #[server(default)] do_not_disturb: bool,
     #[server(default)] outside_hours: bool,
+    #[server(default)] forward_to: String,
 ) -> Result<(), AppError> {
     use crate::server::ids::NumberId;
     use crate::server::messaging::auto_reply::DoNotDisturb;
@@ -66,6 +68,7 @@ pub async fn set_call_routing(
         &NumberId::new(number_id),
         ring_seconds,
         mode,
+        &forward_to,
     )
     .await
 }

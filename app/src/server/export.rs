@@ -114,7 +114,7 @@ const TABLES: &[Table] = &[
         name: "numbers",
         sql: "SELECT id, e164, name, carrier, capabilities, created_at, last_inbound_at,
                      ring_seconds, do_not_disturb, help_text, away_mode, away_text, business_days,
-                     opens_minute, closes_minute, time_zone, forward_email
+                     opens_minute, closes_minute, time_zone, forward_email, forward_to
               FROM phone_numbers WHERE user_id = $1 AND id > $2 ORDER BY id",
     },
     Table {

@@ -197,11 +197,12 @@ type NumberRow = (
     i64,
     String,
     i64,
+    Option<String>,
 );
 
 /// The columns of a [`NumberRow`] after `owner_email`: how its calls ring and its greeting.
 const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb, greeting_text, \
-     CASE WHEN greeting_media_id IS NULL THEN 0 ELSE 1 END";
+     CASE WHEN greeting_media_id IS NULL THEN 0 ELSE 1 END, forward_to";
 
 fn owned_number(row: NumberRow) -> OwnedNumber {
     let (
@@ -217,6 +218,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         do_not_disturb,
         greeting_text,
         greeting_recorded,
+        forward_to,
     ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
@@ -234,6 +236,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         dnd_outside_hours: do_not_disturb == 2,
         greeting_text,
         greeting_recorded: greeting_recorded == 1,
+        forward_to: forward_to.unwrap_or_default(),
     }
 }
 
@@ -316,31 +319,70 @@ async fn commit_own_number_change(
 }
 
 /// Sets how calls to the user's number ring: `ring_seconds` (one of [`crate::types::RING_CHOICES`])
-/// before a call counts as missed, and do-not-disturb (straight to voicemail).
+/// before a call counts as missed, do-not-disturb (straight to voicemail), and the phone
+/// calls from the phone network are forwarded to (`forward_to`, '' for none).
 pub async fn set_call_routing(
     state: &AppState,
     user_id: &UserId,
     id: &NumberId,
     ring_seconds: i64,
     do_not_disturb: crate::server::messaging::auto_reply::DoNotDisturb,
+    forward_to: &str,
 ) -> AppResult<()> {
     if !crate::types::RING_CHOICES.contains(&ring_seconds) {
         return Err(AppError::invalid(
             "Pick how long calls ring from the list (10 seconds to 2 minutes).",
         ));
     }
+    let forward_to = forwarding_phone(state, user_id, id, forward_to).await?;
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
-        "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2
-         WHERE id = $3 AND user_id = $4",
+        "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2, forward_to = $3
+         WHERE id = $4 AND user_id = $5",
     )
     .bind(ring_seconds)
     .bind(do_not_disturb.to_column())
+    .bind(forward_to)
     .bind(id)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
     commit_own_number_change(state, tx, user_id, done.rows_affected()).await
+}
+
+/// The phone calls to the user's number `id` are forwarded to, from what they typed ('' for
+/// none): a phone number, not one owned here (its calls would come back to us, round and
+/// round).
+async fn forwarding_phone(
+    state: &AppState,
+    user_id: &UserId,
+    id: &NumberId,
+    typed: &str,
+) -> AppResult<Option<E164>> {
+    if typed.trim().is_empty() {
+        return Ok(None);
+    }
+    let own: Option<(String,)> =
+        sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((own,)) = own else {
+        return Err(AppError::not_found("That number"));
+    };
+    let region = phone::region_of(&own).unwrap_or_else(|| "US".into());
+    let to = E164::parse(typed, &region)?;
+    let (here,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers WHERE e164 = $1")
+        .bind(&to)
+        .fetch_one(state.db.pool())
+        .await?;
+    if here > 0 {
+        return Err(AppError::invalid(
+            "That number is on this Switchboard: forward to a phone outside it.",
+        ));
+    }
+    Ok(Some(to))
 }
 
 /// How each of the user's texting numbers answers by itself (the HELP text, for now).

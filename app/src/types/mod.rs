@@ -272,6 +272,7 @@ mod tests {
             dnd_outside_hours: false,
             greeting_text: "Ada \"here\" ✓".into(),
             greeting_recorded: true,
+            forward_to: "+12025550188".into(),
         }]);
         reads_back(MessageView {
             id: "m1".into(),

@@ -41,6 +41,8 @@ crate::types::answers! {
         /// plays instead.
         pub greeting_text: String,
         pub greeting_recorded: bool,
+        /// The phone calls from the phone network ring instead (E.164; '' when off).
+        pub forward_to: String,
     }
 
     /// How one of the user's numbers answers texts by itself (public/numbers.js shows it).

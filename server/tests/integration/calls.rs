@@ -398,6 +398,7 @@ async fn routing(
         ring_seconds,
         do_not_disturb,
         outside_hours: false,
+        forward_to: String::new(),
     };
     app.call(client, set).await
 }
@@ -477,6 +478,7 @@ async fn a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring(app: &
         ring_seconds: 10,
         do_not_disturb: false,
         outside_hours: true,
+        forward_to: String::new(),
     };
     assert!(app.call(&bea, scheduled).await.is_ok());
     let mine: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();

@@ -108,7 +108,8 @@ async fn telnyx_client_speaks_the_published_spec() {
         .expect("send an MMS");
     assert!(!mms.carrier_message_id.is_empty());
 
-    // The Call Control commands of a call answered by voicemail (calls/carrier.rs).
+    // The Call Control commands of a call answered by voicemail or forwarded
+    // (calls/carrier.rs).
     let call = "v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg";
     for action in [
         CallAction::Answer,
@@ -117,6 +118,19 @@ async fn telnyx_client_speaks_the_published_spec() {
         },
         CallAction::RecordVoicemail { max_secs: 120 },
         CallAction::HangUp,
+        // Forwarding: the call to the owner's phone, its whisper, the join.
+        CallAction::Dial {
+            to: "+12025550188".into(),
+            from: "+19705555098".into(),
+            connection: "1293384261075731499".into(),
+            timeout_secs: 20,
+        },
+        CallAction::AskForKey {
+            text: "Call for (970) 555-5098. Press 1 to take it.".into(),
+        },
+        CallAction::Bridge {
+            other: "v3:leg-b-1".into(),
+        },
     ] {
         telnyx
             .call_action(call, &action, "c0ffee-1", "voicemail")

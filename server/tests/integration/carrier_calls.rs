@@ -13,9 +13,13 @@ use serde_json::{json, Value};
 use crate::calls::{buy, log};
 use crate::common::{self, Backend, TestApp};
 use app::api::calls::{CallLog, SetGreeting};
-use app::types::CallLogEntry;
+use app::api::numbers::{MyNumbers, SetCallRouting};
+use app::error::AppError;
+use app::types::{CallLogEntry, OwnedNumber};
 
 const CALLER: &str = "+13125550123";
+/// Ada's own phone, where her calls may be forwarded.
+const PHONE: &str = "+12025550188";
 
 /// What the stand-in for Telnyx's API was asked: (path, JSON body).
 type Asked = Arc<Mutex<Vec<(String, Value)>>>;
@@ -54,7 +58,17 @@ async fn telnyx_stand_in() -> (String, Asked) {
             axum::Json(json!({"data": {"result": "ok"}})),
         )
     }
+    async fn dial(
+        State(asked): State<Asked>,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
+        let mut asked = asked.lock().unwrap();
+        asked.push(("/calls".into(), body));
+        let leg = format!("v3:leg-{}", asked.len());
+        axum::Json(json!({"data": {"call_control_id": leg, "result": "ok"}}))
+    }
     let router = axum::Router::new()
+        .route("/calls", post(dial))
         .route("/calls/{call}/actions/{action}", post(command))
         .route("/recordings/vm.mp3", get(|| async { mp3() }))
         .with_state(asked.clone());
@@ -385,6 +399,312 @@ async fn a_command_whose_answer_was_lost_is_repeated_with_its_id(
     assert_eq!(sent[0].1["command_id"], sent[1].1["command_id"]);
 }
 
+/// The calls placed so far (POST /calls): their bodies.
+fn dials(asked: &Asked) -> Vec<Value> {
+    asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path == "/calls")
+        .map(|(_, body)| body.clone())
+        .collect()
+}
+
+fn hangup(id: &str, call_id: &str, session: &str, client_state: &str) -> String {
+    step(id, "call.hangup", call_id, session, client_state)
+}
+
+fn gathered(id: &str, call_id: &str, client_state: &str, digits: &str) -> String {
+    event(
+        id,
+        "call.gather.ended",
+        json!({
+            "call_control_id": call_id,
+            "call_session_id": "s-leg",
+            "client_state": state(client_state),
+            "digits": digits,
+            "status": "valid",
+        }),
+    )
+}
+
+async fn forward_to(
+    app: &TestApp,
+    client: &reqwest::Client,
+    number: &OwnedNumber,
+    phone: &str,
+) -> common::Reply {
+    app.call(
+        client,
+        SetCallRouting {
+            number_id: number.id.clone(),
+            ring_seconds: 20,
+            do_not_disturb: false,
+            outside_hours: false,
+            forward_to: phone.into(),
+        },
+    )
+    .await
+}
+
+async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let other = buy(app, &ada, "415").await;
+    let bob = app.invited_user(&ada, "bob@example.com", "user").await;
+
+    // Forwarding goes to a phone outside: not to a number here (its calls would come back).
+    for here in [&number.e164, &other.e164] {
+        let refused = forward_to(app, &ada, &number, here).await;
+        assert!(refused.body.contains("on this Switchboard"), "{refused:?}");
+    }
+    assert!(matches!(
+        forward_to(app, &bob, &number, PHONE).await.error(),
+        AppError::NotFound(_)
+    ));
+    assert!(forward_to(app, &ada, &number, "(202) 555-0188")
+        .await
+        .is_ok());
+    let mine: Vec<OwnedNumber> = app.call(&ada, MyNumbers {}).await.json();
+    assert_eq!(mine[0].forward_to, PHONE);
+
+    // The call arrives: her phone is called, tied to the held caller, for the ring time.
+    let (held, session) = ("v3:held-1", "s-held-1");
+    let arrived =
+        incoming("w1", held, session, &number.e164).replace("7267xxxxxxxxxxxxxx", "cc-app-1");
+    assert_eq!(deliver(app, &arrived, true).await, 200);
+    let dialed = common::eventually(10, "the forwarded call", || async {
+        dials(&asked).into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        (
+            &dialed["to"],
+            &dialed["from"],
+            &dialed["link_to"],
+            &dialed["connection_id"],
+            &dialed["timeout_secs"]
+        ),
+        (
+            &json!(PHONE),
+            &json!(number.e164),
+            &json!(held),
+            &json!("cc-app-1"),
+            &json!(20)
+        )
+    );
+    let forward_state = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(dialed["client_state"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(forward_state.starts_with("forward:"), "{forward_state}");
+    assert_eq!(log(app, &ada).await[0].outcome, "In progress");
+    // Her tabs don't ring: they can't take a carrier call.
+    assert!(crate::calls::live(app, &ada, "ada-tab").await.is_empty());
+
+    // Her phone answers: it hears whom the call is for, and 1 takes it.
+    let phone = "v3:leg-b1";
+    assert_eq!(
+        deliver(
+            app,
+            &step("w2", "call.answered", phone, "s-leg", &forward_state),
+            true
+        )
+        .await,
+        200
+    );
+    let asked_key = commands_reach(&asked, phone, 1).await;
+    assert_eq!(asked_key[0].0, "gather_using_speak");
+    assert_eq!(
+        asked_key[0].1["payload"],
+        format!(
+            "Call for {}, from (312) 555-0123. Press 1 to take it.",
+            number.display
+        )
+    );
+    assert_eq!(
+        deliver(app, &gathered("w3", phone, &forward_state, "1"), true).await,
+        200
+    );
+    // The held caller is answered, then joined with her phone.
+    let sent = commands_reach(&asked, held, 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["client_state"]),
+        ("answer", &json!(state(&forward_state)))
+    );
+    assert_eq!(
+        deliver(
+            app,
+            &step("w4", "call.answered", held, session, &forward_state),
+            true
+        )
+        .await,
+        200
+    );
+    let sent = commands_reach(&asked, held, 2).await;
+    assert_eq!(
+        (sent[1].0.as_str(), &sent[1].1["call_control_id"]),
+        ("bridge", &json!(phone))
+    );
+
+    // She hangs up: the call ends for the caller too, answered, in her log.
+    assert_eq!(
+        deliver(app, &hangup("w5", phone, "s-leg", &forward_state), true).await,
+        200
+    );
+    let sent = commands_reach(&asked, held, 3).await;
+    assert_eq!(sent[2].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "Answered");
+    // A late hang-up of the caller's side changes nothing.
+    assert_eq!(
+        deliver(app, &hangup("w6", held, session, &forward_state), true).await,
+        200
+    );
+    assert_eq!(commands(&asked, phone).len(), 1);
+}
+
+async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Asked, _base: String) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(forward_to(app, &ada, &number, PHONE).await.is_ok());
+    let forward_state = |n: usize| {
+        let dialed = dials(&asked).remove(n);
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(dialed["client_state"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+
+    // Answered by a voicemail box, or someone who doesn't press 1: the phone is let go and
+    // its hang-up sends the caller to the number's voicemail.
+    assert_eq!(
+        deliver(
+            app,
+            &incoming("v1", "v3:held-2", "s-held-2", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    common::eventually(10, "the forwarded call", || async {
+        (dials(&asked).len() == 1).then_some(())
+    })
+    .await;
+    let first = forward_state(0);
+    assert_eq!(
+        deliver(
+            app,
+            &step("v2", "call.answered", "v3:leg-b2", "s-leg", &first),
+            true
+        )
+        .await,
+        200
+    );
+    commands_reach(&asked, "v3:leg-b2", 1).await;
+    assert_eq!(
+        deliver(app, &gathered("v3", "v3:leg-b2", &first, ""), true).await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:leg-b2", 2).await;
+    assert_eq!(sent[1].0, "hangup");
+    assert_eq!(
+        deliver(app, &hangup("v4", "v3:leg-b2", "s-leg", &first), true).await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:held-2", 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["client_state"]),
+        ("answer", &json!(state("voicemail")))
+    );
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+
+    // Not answered in time: the same.
+    assert_eq!(
+        deliver(
+            app,
+            &incoming("t1", "v3:held-3", "s-held-3", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    common::eventually(10, "the forwarded call", || async {
+        (dials(&asked).len() == 2).then_some(())
+    })
+    .await;
+    let second = forward_state(1);
+    assert_eq!(
+        deliver(app, &hangup("t2", "v3:leg-x", "s-leg", &second), true).await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:held-3", 1).await;
+    assert_eq!(sent[0].0, "answer");
+
+    // The caller gives up while the phone rings: a missed call; the phone answering late is
+    // let go, and no voicemail is asked for.
+    assert_eq!(
+        deliver(
+            app,
+            &incoming("c1", "v3:held-4", "s-held-4", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    common::eventually(10, "the forwarded call", || async {
+        (dials(&asked).len() == 3).then_some(())
+    })
+    .await;
+    let third = forward_state(2);
+    assert_eq!(
+        deliver(app, &hangup("c2", "v3:held-4", "s-held-4", ""), true).await,
+        200
+    );
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+    assert_eq!(
+        deliver(
+            app,
+            &step("c3", "call.answered", "v3:leg-b4", "s-leg", &third),
+            true
+        )
+        .await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:leg-b4", 1).await;
+    assert_eq!(sent[0].0, "hangup");
+    assert!(commands(&asked, "v3:held-4").is_empty());
+
+    // On do-not-disturb nothing is forwarded: voicemail at once.
+    let dnd = SetCallRouting {
+        number_id: number.id.clone(),
+        ring_seconds: 20,
+        do_not_disturb: true,
+        outside_hours: false,
+        forward_to: PHONE.into(),
+    };
+    assert!(app.call(&ada, dnd).await.is_ok());
+    assert_eq!(
+        deliver(
+            app,
+            &incoming("d1", "v3:held-5", "s-held-5", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:held-5", 1).await;
+    assert_eq!(sent[0].0, "answer");
+    assert_eq!(dials(&asked).len(), 3);
+}
+
 /// A Twilio voice callback: the example's form with `changes`, signed (or not).
 async fn twilio_callback(
     app: &TestApp,
@@ -564,6 +884,8 @@ macro_rules! with_telnyx_stand_in {
 
 with_telnyx_stand_in!(
     a_telnyx_call_is_answered_by_voicemail,
+    a_telnyx_call_is_forwarded_and_taken_with_a_key,
+    a_forwarded_call_not_taken_goes_to_voicemail,
     a_twilio_call_is_answered_by_voicemail,
     calls_to_numbers_not_ours_and_bad_events_do_nothing_here,
     a_command_whose_answer_was_lost_is_repeated_with_its_id,

@@ -209,7 +209,18 @@ fn check_call_example(name: &str, parsed: telnyx::Parsed) {
             assert_eq!((s.as_str(), text.as_str()), (session, "Hi!"));
         }
         (
-            "call.bridged.json" | "call.hangup.json" | "call.machine.detection.ended.json",
+            "call.hangup.json",
+            telnyx::Parsed::Call(CallEvent::HungUp {
+                call_id: c, state, ..
+            }),
+        ) => {
+            assert_eq!(
+                (c.as_str(), state.as_str()),
+                (call_id, "have a nice day =]")
+            );
+        }
+        (
+            "call.bridged.json" | "call.machine.detection.ended.json",
             telnyx::Parsed::Ignored { .. },
         ) => {}
         (name, other) => panic!("{name}: unexpected {other:?}"),
@@ -260,6 +271,31 @@ fn every_twilio_example_parses() {
                         (status, error_code.as_deref()),
                         (DeliveryStatus::Failed, Some("30003"))
                     )
+                }
+                other => panic!("{name}: {other:?}"),
+            },
+            // A call to one of our numbers, answered with TwiML.
+            "voice.incoming.json" => match parsed {
+                twilio::Parsed::Call(CallEvent::Incoming {
+                    call_id, from, to, ..
+                }) => assert_eq!(
+                    (call_id.as_str(), from.as_str(), to.as_str()),
+                    (
+                        "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                        "+15017122661",
+                        "+15558675310"
+                    )
+                ),
+                other => panic!("{name}: {other:?}"),
+            },
+            // Its recording: Twilio's link, asked for as MP3.
+            "voice.recording_status_callback.CONSTRUCTED.json" => match parsed {
+                twilio::Parsed::Call(CallEvent::RecordingSaved { session, url, .. }) => {
+                    assert_eq!(session, "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+                    assert_eq!(
+                        url,
+                        format!("{}.mp3", example["form"]["RecordingUrl"].as_str().unwrap())
+                    );
                 }
                 other => panic!("{name}: {other:?}"),
             },

@@ -9,9 +9,12 @@
 //! Telnyx takes each command as an API call (a job); Twilio takes them as the TwiML
 //! answering its webhook, the whole voicemail at once ([`Reply`]).
 //!
-//! A browser can't take a carrier call yet (that needs the carrier's SDK and a credential
-//! per device): the call is logged as missed and goes straight to voicemail, as on
-//! do-not-disturb. Each command is a job (`Job::CallCommand`) with a command id the carrier
+//! A number may forward its calls to a phone (Telnyx): we place a call to that phone tied to
+//! the held one; whoever answers hears whom it is for and presses 1 to take it (a whisper,
+//! so a voicemail box or a stranger never takes it), and the two calls are joined. Not
+//! taken in the number's ring time → voicemail. A browser can't take a carrier call yet
+//! (that needs the carrier's SDK and a credential per device): without forwarding, the call
+//! is logged as missed and goes straight to voicemail, as on do-not-disturb. Each command is a job (`Job::CallCommand`) with a command id the carrier
 //! deduplicates, so a retry after a lost answer repeats nothing the caller hears. Each event
 //! is acted on once (`webhook_events`), and a step only when it follows the one we took (the
 //! `state` our command handed the carrier comes back with its events).
@@ -19,7 +22,7 @@
 use sqlx::{Any, Transaction};
 
 use super::voicemail::{self, Caller};
-use super::{greeting, open, tell_parties, NewLeg, Ring, CALLEE_COLUMNS};
+use super::{end_in, greeting, open, tell_parties, Ending, NewLeg, Ring, CALLEE_COLUMNS};
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::config::CarrierKind;
 use crate::server::carrier::{CallAction, CallEvent, CarrierError};
@@ -30,6 +33,11 @@ use crate::server::{crypto, now_ms, phone, safe_http, AppState};
 
 /// What our voicemail commands hand the carrier to give back with their events.
 const VOICEMAIL: &str = "voicemail";
+/// What the commands of a forwarded call hand back: this, then our call's id.
+const FORWARD: &str = "forward:";
+/// Our timer for a forwarded call runs this much past its ring time: the carrier's own
+/// timeout on the forwarded phone (the ring time) ends it first, and sends it to voicemail.
+const FORWARD_GRACE_MS: i64 = 30_000;
 /// The longest voicemail a caller may leave (a 2 MB mp3 holds it at 128 kbit/s).
 pub const MAX_VOICEMAIL_SECS: u32 = 120;
 /// A transcript longer than this is cut (two minutes of speech is well under).
@@ -79,10 +87,42 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
         CallEvent::Incoming {
             call_id,
             session,
+            connection,
             from,
             to,
             ..
-        } => published = incoming(&mut tx, carrier, call_id, session, from, to).await?,
+        } => {
+            let arrived = Arrived {
+                call_id,
+                session,
+                connection,
+                from,
+                to,
+            };
+            published = incoming(&mut tx, carrier, &arrived).await?
+        }
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
+        } if forwarded(step).is_some() => {
+            let session_id = forwarded(step).unwrap_or_default();
+            forward_answered(&mut tx, carrier, call_id, session_id).await?
+        }
+        CallEvent::Gathered {
+            call_id,
+            state: step,
+            digits,
+            ..
+        } if forwarded(step).is_some() => {
+            let session_id = forwarded(step).unwrap_or_default();
+            published = forward_taken(&mut tx, carrier, call_id, session_id, digits).await?
+        }
+        CallEvent::HungUp {
+            call_id,
+            state: step,
+            ..
+        } => published = hung_up(&mut tx, carrier, call_id, forwarded(step)).await?,
         CallEvent::Answered {
             call_id,
             state: step,
@@ -133,7 +173,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             }
         }
         // A step we did not take (another application's command on the same account).
-        CallEvent::Answered { .. } | CallEvent::SpeakEnded { .. } => {}
+        CallEvent::Answered { .. } | CallEvent::SpeakEnded { .. } | CallEvent::Gathered { .. } => {}
     }
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -199,18 +239,34 @@ async fn session_of(
     Ok(found.map(|(id,)| id))
 }
 
-/// `from` calls our number `to`; the carrier holds the call as `call_id` (`session`). It is
-/// logged for the number's owner as missed and answered by voicemail; a call to a number
-/// nobody here owns is hung up.
+/// A call that arrived: the carrier's ids for it, what it came through, who calls whom.
+struct Arrived<'a> {
+    call_id: &'a str,
+    session: &'a str,
+    connection: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+/// Our call's id in a forwarded call's state, if `step` is one (and a well-formed id).
+fn forwarded(step: &str) -> Option<&str> {
+    step.strip_prefix(FORWARD).filter(|id| {
+        // Our ids are UUIDs.
+        !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+/// A call arrived for our number: logged for the number's owner; forwarded to their phone
+/// when they set one (and are not on do-not-disturb), else answered by voicemail. A call to
+/// a number nobody here owns is hung up.
 async fn incoming(
     tx: &mut Transaction<'_, Any>,
     carrier: CarrierKind,
-    call_id: &str,
-    session: &str,
-    from: &str,
-    to: &str,
+    call: &Arrived<'_>,
 ) -> AppResult<Vec<Published>> {
-    let to = E164::parse(to, "US").ok();
+    let to = E164::parse(call.to, "US").ok();
     let callee: Option<super::Callee> = match &to {
         Some(to) => {
             sqlx::query_as(&format!(
@@ -224,14 +280,22 @@ async fn incoming(
     };
     let (Some(to), Some(found)) = (to, callee) else {
         tracing::warn!("a call to a number nobody here owns: hung up");
-        command(tx, carrier, call_id, CallAction::HangUp, "").await?;
+        command(tx, carrier, call.call_id, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     };
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
     // A withheld number ("anonymous", "private") is not one to call back.
-    let from = E164::parse(from, &region).unwrap_or_else(|_| E164::from_stored("anonymous"));
-    let ring = match Ring::of_callee(&found) {
-        Ring::NotAtAll => Ring::NotAtAll,
+    let from = E164::parse(call.from, &region).unwrap_or_else(|_| E164::from_stored("anonymous"));
+    let (forward_to,): (Option<String>,) =
+        sqlx::query_as("SELECT forward_to FROM phone_numbers WHERE id = $1")
+            .bind(&found.0)
+            .fetch_one(&mut **tx)
+            .await?;
+    // Twilio's forwarding (TwiML <Dial>) is not built yet: its calls take the voicemail.
+    let forward_to = forward_to.filter(|_| !commanded_by_reply(carrier));
+    let ring = match (Ring::of_callee(&found), &forward_to) {
+        (Ring::For(ms), Some(_)) => Ring::For(ms + FORWARD_GRACE_MS),
+        (Ring::NotAtAll, _) => Ring::NotAtAll,
         _ => Ring::StraightToVoicemail,
     };
     let leg = NewLeg {
@@ -242,14 +306,208 @@ async fn incoming(
         direction: "in",
     };
     let session_id = open(tx, "", CARRIER_SIDE, Some(&from), &[leg], ring).await?;
-    sqlx::query("UPDATE call_sessions SET carrier_call = $1, carrier_session = $2 WHERE id = $3")
-        .bind(call_id)
-        .bind(session)
-        .bind(&session_id)
+    sqlx::query(
+        "UPDATE call_sessions SET carrier_call = $1, carrier_session = $2, carrier = $3
+         WHERE id = $4",
+    )
+    .bind(call.call_id)
+    .bind(call.session)
+    .bind(carrier.as_str())
+    .bind(&session_id)
+    .execute(&mut **tx)
+    .await?;
+    match (ring, forward_to) {
+        (Ring::For(ms), Some(phone)) => {
+            let dial = CallAction::Dial {
+                to: phone,
+                from: to.as_str().into(),
+                connection: call.connection.into(),
+                timeout_secs: u32::try_from((ms - FORWARD_GRACE_MS) / 1000).unwrap_or(30),
+            };
+            let step = format!("{FORWARD}{session_id}");
+            command(tx, carrier, call.call_id, dial, &step).await?;
+        }
+        _ => command(tx, carrier, call.call_id, CallAction::Answer, VOICEMAIL).await?,
+    }
+    tell_parties(tx, &session_id).await
+}
+
+/// A forwarded call's session: (state, the held call, the forwarded phone's call once it
+/// answered), if `session_id` is a carrier call of ours.
+async fn forwarded_call(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<Option<(String, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT state, carrier_call, forward_call FROM call_sessions
+         WHERE id = $1 AND carrier_call IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// A forwarded call answered `call_id`. The forwarded phone: whoever it is hears whom the
+/// call is for and is asked to press 1 (a call that ended meanwhile lets it go). The held
+/// caller, once the phone took the call: the two are joined.
+async fn forward_answered(
+    tx: &mut Transaction<'_, Any>,
+    carrier: CarrierKind,
+    call_id: &str,
+    session_id: &str,
+) -> AppResult<()> {
+    let found = forwarded_call(tx, session_id).await?;
+    if let Some((state, held, phone)) = &found {
+        if call_id == held {
+            if let (true, Some(phone)) = (state == "answered", phone) {
+                let bridge = CallAction::Bridge {
+                    other: phone.clone(),
+                };
+                command(tx, carrier, held, bridge, &format!("{FORWARD}{session_id}")).await?;
+            }
+            return Ok(());
+        }
+    }
+    let phone_call = call_id;
+    let ringing = matches!(found, Some((state, _, None)) if state == "ringing");
+    if !ringing {
+        return command(tx, carrier, phone_call, CallAction::HangUp, "").await;
+    }
+    sqlx::query("UPDATE call_sessions SET forward_call = $1 WHERE id = $2")
+        .bind(phone_call)
+        .bind(session_id)
         .execute(&mut **tx)
         .await?;
-    command(tx, carrier, call_id, CallAction::Answer, VOICEMAIL).await?;
-    tell_parties(tx, &session_id).await
+    let (e164, name, peer): (String, String, String) = sqlx::query_as(
+        "SELECT p.e164, p.name, c.peer FROM calls c JOIN phone_numbers p ON p.id = c.number_id
+         WHERE c.session_id = $1 AND c.direction = 'in'",
+    )
+    .bind(session_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
+    let line = if name.is_empty() {
+        phone::display(&e164, &region)
+    } else {
+        name
+    };
+    let caller = if peer.starts_with('+') {
+        format!("from {}", phone::display(&peer, &region))
+    } else {
+        "from a withheld number".into()
+    };
+    let whisper = CallAction::AskForKey {
+        text: format!("Call for {line}, {caller}. Press 1 to take it."),
+    };
+    let step = format!("{FORWARD}{session_id}");
+    command(tx, carrier, phone_call, whisper, &step).await
+}
+
+/// The forwarded phone pressed `digits`: 1 takes the call (the held caller is answered, and
+/// then joined with it); any other answer, or none, lets the phone go, and its hang-up
+/// sends the caller to voicemail.
+async fn forward_taken(
+    tx: &mut Transaction<'_, Any>,
+    carrier: CarrierKind,
+    phone_call: &str,
+    session_id: &str,
+    digits: &str,
+) -> AppResult<Vec<Published>> {
+    let Some((_, held, _)) = forwarded_call(tx, session_id).await? else {
+        command(tx, carrier, phone_call, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
+    };
+    let taken = digits == "1"
+        && sqlx::query(
+            "UPDATE call_sessions SET state = 'answered' WHERE id = $1 AND state = 'ringing'
+             AND forward_call = $2",
+        )
+        .bind(session_id)
+        .bind(phone_call)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1;
+    if !taken {
+        command(tx, carrier, phone_call, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
+    }
+    sqlx::query(
+        "UPDATE calls SET answered_at = $1, reason = 'Answered on your forwarding phone'
+         WHERE session_id = $2",
+    )
+    .bind(now_ms())
+    .bind(session_id)
+    .execute(&mut **tx)
+    .await?;
+    let step = format!("{FORWARD}{session_id}");
+    command(tx, carrier, &held, CallAction::Answer, &step).await?;
+    tell_parties(tx, session_id).await
+}
+
+/// Call `call_id` ended. The caller hanging up ends our call (and lets a forwarded phone
+/// go); the forwarded phone hanging up ends a call it had taken (and lets the caller go),
+/// or, not taken, sends the caller to voicemail.
+async fn hung_up(
+    tx: &mut Transaction<'_, Any>,
+    carrier: CarrierKind,
+    call_id: &str,
+    forwarded_session: Option<&str>,
+) -> AppResult<Vec<Published>> {
+    let session_id = match forwarded_session {
+        Some(id) => Some(id.to_string()),
+        None => session_of(tx, "carrier_call", call_id).await?,
+    };
+    let Some(session_id) = session_id else {
+        return Ok(Vec::new());
+    };
+    let Some((state, held, phone)) = forwarded_call(tx, &session_id).await? else {
+        return Ok(Vec::new());
+    };
+    let caller_left = call_id == held;
+    let other = if caller_left {
+        phone
+    } else {
+        Some(held.clone())
+    };
+    let ending = match (state.as_str(), caller_left) {
+        ("answered", _) => Ending::HungUp,
+        ("ringing", true) => Ending::Cancelled,
+        ("ringing", false) => Ending::Unanswered,
+        // Ended already (a voicemail, or the other side's hang-up came first).
+        _ => return Ok(Vec::new()),
+    };
+    let Some(published) = end_in(tx, &session_id, &[state.as_str()], ending).await? else {
+        return Ok(Vec::new());
+    };
+    if ending == Ending::Unanswered {
+        // The caller is still held: the number's voicemail takes it.
+        command(tx, carrier, &held, CallAction::Answer, VOICEMAIL).await?;
+    } else if let Some(other) = other {
+        command(tx, carrier, &other, CallAction::HangUp, "").await?;
+    }
+    Ok(published)
+}
+
+/// Our timer ended carrier call `session_id` (its carrier never said how the forwarded phone
+/// did): the caller it holds is let go.
+pub(super) async fn let_go(state: &AppState, session_id: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let held: Option<(String, String)> = sqlx::query_as(
+        "SELECT carrier, carrier_call FROM call_sessions
+         WHERE id = $1 AND carrier IS NOT NULL AND carrier_call IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((carrier, call_id)) = held {
+        if let Some(kind) = CarrierKind::parse(&carrier) {
+            command(&mut tx, kind, &call_id, CallAction::HangUp, "").await?;
+        }
+    }
+    tx.commit().await?;
+    state.jobs_waker.notify_one();
+    Ok(())
 }
 
 /// Copies the voicemail recorded on call `session_id` from `url` (the carrier's link, from

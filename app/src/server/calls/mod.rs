@@ -359,13 +359,14 @@ type LiveRow = (
 const ENDED_SHOWN_MS: i64 = 15_000;
 
 /// The user's calls ringing or under way (and those that just ended), as tab `tab` sees
-/// them.
+/// them. Calls a carrier holds are not a tab's to answer (yet): the call log shows them.
 pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCall>> {
     let rows: Vec<LiveRow> = sqlx::query_as(
         "SELECT s.id, c.outcome, c.direction, c.peer, c.number_e164, s.state, s.offer, s.answer,
                 s.caller_tab, s.answered_tab, c.answered_at, s.outside
          FROM calls c JOIN call_sessions s ON s.id = c.session_id
          WHERE c.user_id = $1 AND (s.state <> 'ended' OR c.ended_at > $2)
+           AND s.carrier_call IS NULL
          ORDER BY c.created_at",
     )
     .bind(user_id)
@@ -475,7 +476,7 @@ async fn take_answer(state: &AppState, session_id: &str, tab: &str, answer: &str
 
 /// Why a call ended, which says each party's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ending {
+pub(super) enum Ending {
     /// Someone hung up an answered call.
     HungUp,
     /// The person called said no.
@@ -506,6 +507,22 @@ async fn end(
     ending: Ending,
 ) -> AppResult<bool> {
     let mut tx = state.db.begin().await?;
+    let Some(published) = end_in(&mut tx, session_id, from_states, ending).await? else {
+        return Ok(false);
+    };
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    Ok(true)
+}
+
+/// [`end`] inside `tx`: the live events to announce once it commits, or None when the call
+/// was in none of `from_states`.
+pub(super) async fn end_in(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+    from_states: &[&str],
+    ending: Ending,
+) -> AppResult<Option<Vec<Published>>> {
     let placeholders = super::db::placeholders(2, from_states.len());
     let sql = format!(
         "UPDATE call_sessions SET state = 'ended', offer = NULL, answer = NULL
@@ -515,8 +532,8 @@ async fn end(
     for s in from_states {
         update = update.bind(*s);
     }
-    if update.execute(&mut *tx).await?.rows_affected() == 0 {
-        return Ok(false);
+    if update.execute(&mut **tx).await?.rows_affected() == 0 {
+        return Ok(None);
     }
     let (caller, callee) = ending.outcomes();
     sqlx::query(
@@ -528,12 +545,9 @@ async fn end(
     .bind(caller)
     .bind(callee)
     .bind(session_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    let published = tell_parties(&mut tx, session_id).await?;
-    tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
-    Ok(true)
+    Ok(Some(tell_parties(tx, session_id).await?))
 }
 
 /// The user's direction on call `session_id`; another person's call is "not found".
@@ -572,8 +586,12 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
     Ok(())
 }
 
-/// The ring timer: a call still ringing now was not answered.
+/// The ring timer: a call still ringing now was not answered. A carrier call's carrier
+/// should have said so first (its forwarded phone's timeout is shorter); if it did not, the
+/// caller it still holds is let go.
 pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
-    end(state, session_id, &["ringing"], Ending::Unanswered).await?;
+    if end(state, session_id, &["ringing"], Ending::Unanswered).await? {
+        carrier::let_go(state, session_id).await?;
+    }
     Ok(())
 }

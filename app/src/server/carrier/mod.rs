@@ -192,10 +192,13 @@ pub enum CarrierEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallEvent {
     /// Someone outside calls `to`, one of our numbers; the carrier holds them until told.
+    /// `connection` is what the call came through (Telnyx: the Call Control application),
+    /// which a call we place for it goes out through.
     Incoming {
         event_id: String,
         call_id: String,
         session: String,
+        connection: String,
         from: String,
         to: String,
     },
@@ -223,6 +226,19 @@ pub enum CallEvent {
         session: String,
         text: String,
     },
+    /// The keys pressed on call `call_id` when we asked (empty: none in time).
+    Gathered {
+        event_id: String,
+        call_id: String,
+        state: String,
+        digits: String,
+    },
+    /// Call `call_id` has ended (hung up, not answered, refused).
+    HungUp {
+        event_id: String,
+        call_id: String,
+        state: String,
+    },
 }
 
 impl CallEvent {
@@ -232,7 +248,9 @@ impl CallEvent {
             | CallEvent::Answered { event_id, .. }
             | CallEvent::SpeakEnded { event_id, .. }
             | CallEvent::RecordingSaved { event_id, .. }
-            | CallEvent::Transcribed { event_id, .. } => event_id,
+            | CallEvent::Transcribed { event_id, .. }
+            | CallEvent::Gathered { event_id, .. }
+            | CallEvent::HungUp { event_id, .. } => event_id,
         }
     }
 }
@@ -250,6 +268,18 @@ pub enum CallAction {
     RecordVoicemail { max_secs: u32 },
     /// End the call.
     HangUp,
+    /// Place a call to `to` from our number `from` through `connection`, tied to the held
+    /// call (it rings up to `timeout_secs`); its events carry the command's state.
+    Dial {
+        to: String,
+        from: String,
+        connection: String,
+        timeout_secs: u32,
+    },
+    /// Say `text` and wait a few seconds for one key (the whisper of a forwarded call).
+    AskForKey { text: String },
+    /// Join the held call with the call `other` (the forwarded phone that took it).
+    Bridge { other: String },
 }
 
 #[async_trait]

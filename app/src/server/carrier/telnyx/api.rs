@@ -217,22 +217,49 @@ impl Telnyx {
     }
 }
 
-/// A call command's endpoint and body (without `command_id` and `client_state`).
-fn call_command(action: &CallAction) -> (&'static str, serde_json::Value) {
+/// The spoken words' settings: Telnyx's basic voice (US English, plain text).
+fn voice(text: &str) -> serde_json::Value {
+    json!({
+        "payload": text,
+        "payload_type": "text",
+        "voice": "female",
+        "language": "en-US",
+        "service_level": "basic",
+    })
+}
+
+/// A call command's path for the held call `call_id` and its body (without `command_id`
+/// and `client_state`).
+fn call_command(call_id: &str, action: &CallAction) -> (String, serde_json::Value) {
+    let on_call = |command: &str| format!("/calls/{call_id}/actions/{command}");
     match action {
-        CallAction::Answer => ("answer", json!({})),
-        CallAction::Speak { text } => (
-            "speak",
+        CallAction::Answer => (on_call("answer"), json!({})),
+        CallAction::Speak { text } => (on_call("speak"), voice(text)),
+        CallAction::AskForKey { text } => {
+            let mut body = voice(text);
+            body["minimum_digits"] = 1.into();
+            body["maximum_digits"] = 1.into();
+            body["timeout_millis"] = 8000.into();
+            (on_call("gather_using_speak"), body)
+        }
+        CallAction::Bridge { other } => (on_call("bridge"), json!({ "call_control_id": other })),
+        CallAction::Dial {
+            to,
+            from,
+            connection,
+            timeout_secs,
+        } => (
+            "/calls".into(),
             json!({
-                "payload": text,
-                "payload_type": "text",
-                "voice": "female",
-                "language": "en-US",
-                "service_level": "basic",
+                "connection_id": connection,
+                "to": to,
+                "from": from,
+                "link_to": call_id,
+                "timeout_secs": timeout_secs,
             }),
         ),
         CallAction::RecordVoicemail { max_secs } => (
-            "record_start",
+            on_call("record_start"),
             json!({
                 "format": "mp3",
                 "channels": "single",
@@ -246,7 +273,7 @@ fn call_command(action: &CallAction) -> (&'static str, serde_json::Value) {
                 "transcription_language": "en",
             }),
         ),
-        CallAction::HangUp => ("hangup", json!({})),
+        CallAction::HangUp => (on_call("hangup"), json!({})),
     }
 }
 
@@ -378,7 +405,7 @@ impl Carrier for Telnyx {
         command_id: &str,
         state: &str,
     ) -> Result<(), CarrierError> {
-        let (command, mut body) = call_command(action);
+        let (path, mut body) = call_command(call_id, action);
         body["command_id"] = command_id.into();
         if !state.is_empty() {
             body["client_state"] = super::encode_state(state).into();
@@ -386,11 +413,7 @@ impl Carrier for Telnyx {
         // `call_id` came from a verified webhook and holds only URL-safe characters
         // (telnyx::parse checks).
         let _: serde_json::Value = self
-            .call(
-                self.http
-                    .post(self.url(&format!("/calls/{call_id}/actions/{command}")))
-                    .json(&body),
-            )
+            .call(self.http.post(self.url(&path)).json(&body))
             .await?;
         Ok(())
     }

@@ -139,6 +139,10 @@ struct CallPayload {
     recording_urls: Option<RecordingUrls>,
     #[serde(default)]
     transcription_text: Option<String>,
+    #[serde(default)]
+    connection_id: String,
+    #[serde(default)]
+    digits: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +190,7 @@ fn parse_call(
             event_id,
             call_id: call_id(p.call_control_id)?,
             session: call_id(p.call_session_id)?,
+            connection: p.connection_id,
             from: p.from,
             to: p.to,
         },
@@ -209,6 +214,17 @@ fn parse_call(
                 url,
             }
         }
+        "call.gather.ended" => CallEvent::Gathered {
+            event_id,
+            call_id: call_id(p.call_control_id)?,
+            state: client_state(p.client_state),
+            digits: p.digits.unwrap_or_default(),
+        },
+        "call.hangup" => CallEvent::HungUp {
+            event_id,
+            call_id: call_id(p.call_control_id)?,
+            state: client_state(p.client_state),
+        },
         "call.recording.transcription.saved" => CallEvent::Transcribed {
             event_id,
             session: call_id(p.call_session_id)?,

@@ -207,14 +207,19 @@ fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
             url: format!("{url}.mp3"),
         });
     }
+    // A browser's call through the Voice SDK comes "inbound" too, from `client:<name>`: not
+    // someone calling our number (and no SDK is in use here yet).
+    let from = get("From").unwrap_or_default();
     if get("Direction").as_deref() == Some("inbound")
         && get("CallStatus").as_deref() == Some("ringing")
+        && !from.starts_with("client:")
     {
         return Parsed::Call(CallEvent::Incoming {
             event_id: format!("{call}:incoming"),
             call_id: call.clone(),
             session: call,
-            from: get("From").unwrap_or_default(),
+            connection: String::new(),
+            from,
             to: get("To").unwrap_or_default(),
         });
     }

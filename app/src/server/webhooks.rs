@@ -312,7 +312,7 @@ pub async fn twilio(
         tracing::warn!("Twilio webhook refused: bad signature");
         return (StatusCode::FORBIDDEN, "bad signature").into_response();
     }
-    match twilio::parse(&params) {
+    match twilio::parse_request(uri.query(), &params) {
         twilio::Parsed::Event(event) => {
             let res = ingest_all(
                 &state,
@@ -329,14 +329,29 @@ pub async fn twilio(
         }
         twilio::Parsed::Call(event) => {
             use super::calls::carrier::{handle, Reply, MAX_VOICEMAIL_SECS};
+            let webhook = format!("{}/webhooks/twilio", state.settings.base_url());
             let twiml = match handle(&state, CarrierKind::Twilio, &event).await {
-                Ok(Reply::Voicemail { greeting }) => twilio::voicemail_twiml(
-                    &greeting,
-                    MAX_VOICEMAIL_SECS,
-                    &format!("{}/webhooks/twilio", state.settings.base_url()),
+                Ok(Reply::Voicemail { greeting }) => {
+                    twilio::voicemail_twiml(&greeting, MAX_VOICEMAIL_SECS, &webhook)
+                }
+                Ok(Reply::Forward {
+                    to,
+                    caller_id,
+                    timeout_secs,
+                    session_id,
+                }) => twilio::forward_twiml(
+                    &to,
+                    &caller_id,
+                    timeout_secs,
+                    &twilio::forward_url(&webhook, &session_id, "whisper"),
+                    &twilio::forward_url(&webhook, &session_id, "dialed"),
+                ),
+                Ok(Reply::AskForKey { text, session_id }) => twilio::ask_for_key_twiml(
+                    &text,
+                    &twilio::forward_url(&webhook, &session_id, "accept"),
                 ),
                 Ok(Reply::HangUp) => twilio::HANG_UP_TWIML.to_string(),
-                Ok(Reply::Nothing) => "<Response/>".to_string(),
+                Ok(Reply::Nothing | Reply::Connect) => "<Response/>".to_string(),
                 Err(e) => {
                     tracing::error!(error = ?e, "Twilio call callback not handled; Twilio retries");
                     return (StatusCode::INTERNAL_SERVER_ERROR, "retry later").into_response();

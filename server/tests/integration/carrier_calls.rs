@@ -712,6 +712,17 @@ async fn twilio_callback(
     changes: &[(&str, &str)],
     signed: bool,
 ) -> common::Reply {
+    twilio_callback_to(app, "", example, changes, signed).await
+}
+
+/// [`twilio_callback`] to our webhook with `query` (`?…`, or '').
+async fn twilio_callback_to(
+    app: &TestApp,
+    query: &str,
+    example: &str,
+    changes: &[(&str, &str)],
+    signed: bool,
+) -> common::Reply {
     let example: Value = serde_json::from_str(
         &std::fs::read_to_string(
             common::carrier_data().join(format!("twilio/examples/webhooks/{example}")),
@@ -729,7 +740,7 @@ async fn twilio_callback(
         form.retain(|(k, _)| k != name);
         form.push((name.to_string(), value.to_string()));
     }
-    let url = format!("{}/webhooks/twilio", app.base);
+    let url = format!("{}/webhooks/twilio{query}", app.base);
     let signature = if signed {
         app::server::carrier::twilio::compute(common::TWILIO_TEST_TOKEN, &url, &form)
     } else {
@@ -852,6 +863,134 @@ async fn a_twilio_call_is_answered_by_voicemail(app: &TestApp, _asked: Asked, ba
     );
 }
 
+/// The text between `start` and `end` in `body`.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {body}"))
+        + start.len();
+    let to = body[from..].find(end).unwrap() + from;
+    &body[from..to]
+}
+
+async fn a_twilio_call_is_forwarded_and_taken_with_a_key(
+    app: &TestApp,
+    _asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(forward_to(app, &ada, &number, PHONE).await.is_ok());
+    let incoming = |call: &str| {
+        vec![
+            ("To", number.e164.clone()),
+            ("From", CALLER.to_string()),
+            ("CallSid", call.to_string()),
+        ]
+    };
+    let post = |query: String, changes: Vec<(&'static str, String)>| async move {
+        let changes: Vec<(&str, &str)> = changes.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        twilio_callback_to(app, &query, "voice.incoming.json", &changes, true).await
+    };
+
+    // The call arrives: TwiML rings her phone, showing our number, for the ring time; the
+    // phone's whisper and the outcome come back here about our call.
+    let reply = post(String::new(), incoming("CA01")).await;
+    let body = reply.body.clone();
+    assert!(
+        body.contains(&format!(
+            "<Dial timeout=\"20\" callerId=\"{}\"",
+            number.e164
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(">{PHONE}</Number>")), "{body}");
+    let session = between(&body, "?forward=", "&amp;").to_string();
+    let webhook = format!("{}/webhooks/twilio", app.base);
+    assert!(body.contains(&format!(
+        "action=\"{webhook}?forward={session}&amp;step=dialed\""
+    )));
+    assert!(body.contains(&format!(
+        "url=\"{webhook}?forward={session}&amp;step=whisper\""
+    )));
+    assert_eq!(log(app, &ada).await[0].outcome, "In progress");
+    let step = |name: &str| format!("?forward={session}&step={name}");
+
+    // Forged: a step Twilio did not sign is refused.
+    let forged = twilio_callback_to(
+        app,
+        &step("accept"),
+        "voice.incoming.json",
+        &[("CallSid", "CA02"), ("Digits", "1")],
+        false,
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+
+    // Her phone answers: it hears whom the call is for and is asked for a key.
+    let whisper = post(
+        step("whisper"),
+        vec![
+            ("CallSid", "CA02".into()),
+            ("Direction", "outbound-dial".into()),
+            ("CallStatus", "in-progress".into()),
+        ],
+    )
+    .await;
+    assert!(
+        whisper.body.contains(&format!(
+            "<Say>Call for {}, from (312) 555-0123. Press 1 to take it.</Say>",
+            number.display
+        )),
+        "{}",
+        whisper.body
+    );
+    assert!(whisper.body.contains(&format!(
+        "action=\"{webhook}?forward={session}&amp;step=accept\""
+    )));
+    // 1 puts her through; when the call ends, the caller is let go and the log says answered.
+    let accepted = post(
+        step("accept"),
+        vec![("CallSid", "CA02".into()), ("Digits", "1".into())],
+    )
+    .await;
+    assert_eq!(accepted.body, "<Response/>");
+    let done = post(
+        step("dialed"),
+        vec![
+            ("CallSid", "CA01".into()),
+            ("DialCallSid", "CA02".into()),
+            ("DialCallStatus", "completed".into()),
+        ],
+    )
+    .await;
+    assert!(done.body.contains("<Hangup/>"), "{}", done.body);
+    assert_eq!(log(app, &ada).await[0].outcome, "Answered");
+
+    // Another call, not taken (a key other than 1): the caller gets her voicemail.
+    let reply = post(String::new(), incoming("CA03")).await;
+    let session = between(&reply.body, "?forward=", "&amp;").to_string();
+    let step = |name: &str| format!("?forward={session}&step={name}");
+    post(step("whisper"), vec![("CallSid", "CA04".into())]).await;
+    let refused = post(
+        step("accept"),
+        vec![("CallSid", "CA04".into()), ("Digits", "9".into())],
+    )
+    .await;
+    assert!(refused.body.contains("<Hangup/>"), "{}", refused.body);
+    let dialed = post(
+        step("dialed"),
+        vec![
+            ("CallSid", "CA03".into()),
+            ("DialCallSid", "CA04".into()),
+            ("DialCallStatus", "completed".into()),
+        ],
+    )
+    .await;
+    assert!(dialed.body.contains("<Record "), "{}", dialed.body);
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+}
+
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.
 macro_rules! with_telnyx_stand_in {
     ($($scenario:ident),* $(,)?) => {
@@ -887,6 +1026,7 @@ with_telnyx_stand_in!(
     a_telnyx_call_is_forwarded_and_taken_with_a_key,
     a_forwarded_call_not_taken_goes_to_voicemail,
     a_twilio_call_is_answered_by_voicemail,
+    a_twilio_call_is_forwarded_and_taken_with_a_key,
     calls_to_numbers_not_ours_and_bad_events_do_nothing_here,
     a_command_whose_answer_was_lost_is_repeated_with_its_id,
 );

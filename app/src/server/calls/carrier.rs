@@ -7,10 +7,10 @@
 //! expires in minutes), its words put beside it.
 //!
 //! Telnyx takes each command as an API call (a job); Twilio takes them as the TwiML
-//! answering its webhook, the whole voicemail at once ([`Reply`]).
+//! answering its webhook ([`Reply`]; the whole voicemail at once).
 //!
-//! A number may forward its calls to a phone (Telnyx): we place a call to that phone tied to
-//! the held one; whoever answers hears whom it is for and presses 1 to take it (a whisper,
+//! A number may forward its calls to a phone: we place a call to that phone tied to the
+//! held one (Twilio: `<Dial>`); whoever answers hears whom it is for and presses 1 to take it (a whisper,
 //! so a voicemail box or a stranger never takes it), and the two calls are joined. Not
 //! taken in the number's ring time → voicemail. A browser can't take a carrier call yet
 //! (that needs the carrier's SDK and a credential per device): without forwarding, the call
@@ -54,7 +54,23 @@ pub enum Reply {
     Voicemail {
         greeting: String,
     },
-    /// End the call (to a number nobody here owns).
+    /// Ring the phone `to` (showing `caller_id`) for `timeout_secs`; the whisper and how it
+    /// went come back about our call `session_id`.
+    Forward {
+        to: String,
+        caller_id: String,
+        timeout_secs: u32,
+        session_id: String,
+    },
+    /// Say `text` to the forwarded phone and wait for a key; the key comes back about our
+    /// call `session_id`.
+    AskForKey {
+        text: String,
+        session_id: String,
+    },
+    /// Put the forwarded phone through to the caller.
+    Connect,
+    /// End the call.
     HangUp,
 }
 
@@ -80,8 +96,9 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
         == 1;
     if !first {
         drop(tx);
-        return reply(state, carrier, event).await;
+        return again(state, carrier, event).await;
     }
+    let mut out = Commands::new(carrier);
     let mut published = Vec::new();
     match event {
         CallEvent::Incoming {
@@ -99,7 +116,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
                 from,
                 to,
             };
-            published = incoming(&mut tx, carrier, &arrived).await?
+            published = incoming(&mut tx, &mut out, &arrived).await?
         }
         CallEvent::Answered {
             call_id,
@@ -107,7 +124,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             ..
         } if forwarded(step).is_some() => {
             let session_id = forwarded(step).unwrap_or_default();
-            forward_answered(&mut tx, carrier, call_id, session_id).await?
+            forward_answered(&mut tx, &mut out, call_id, session_id).await?
         }
         CallEvent::Gathered {
             call_id,
@@ -116,13 +133,13 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             ..
         } if forwarded(step).is_some() => {
             let session_id = forwarded(step).unwrap_or_default();
-            published = forward_taken(&mut tx, carrier, call_id, session_id, digits).await?
+            published = forward_taken(&mut tx, &mut out, call_id, session_id, digits).await?
         }
         CallEvent::HungUp {
             call_id,
             state: step,
             ..
-        } => published = hung_up(&mut tx, carrier, call_id, forwarded(step)).await?,
+        } => published = hung_up(&mut tx, &mut out, call_id, forwarded(step)).await?,
         CallEvent::Answered {
             call_id,
             state: step,
@@ -131,7 +148,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             if let Some(session_id) = session_of(&mut tx, "carrier_call", call_id).await? {
                 let words = greeting::for_caller(state, Caller::Outside, &session_id).await?;
                 let speak = CallAction::Speak { text: words.text };
-                command(&mut tx, carrier, call_id, speak, VOICEMAIL).await?;
+                command(&mut tx, &mut out, call_id, speak, VOICEMAIL).await?;
             }
         }
         CallEvent::SpeakEnded {
@@ -146,7 +163,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
                 let record = CallAction::RecordVoicemail {
                     max_secs: MAX_VOICEMAIL_SECS,
                 };
-                command(&mut tx, carrier, call_id, record, VOICEMAIL).await?;
+                command(&mut tx, &mut out, call_id, record, VOICEMAIL).await?;
             }
         }
         CallEvent::RecordingSaved { session, url, .. } => {
@@ -178,45 +195,102 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
-    reply(state, carrier, event).await
+    reply(state, out).await
 }
 
-/// What a carrier commanded by its webhook's answer is to do after `event`: for a call that
-/// arrived, its voicemail when the call is ours (opened by [`incoming`]), else hang up.
-async fn reply(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<Reply> {
-    let CallEvent::Incoming { session, .. } = event else {
-        return Ok(Reply::Nothing);
-    };
-    if !commanded_by_reply(carrier) {
+/// Where the commands for a carrier's calls go: jobs, for a carrier commanded by API calls;
+/// the webhook's answer, for one commanded that way (the last command said is the answer).
+struct Commands {
+    carrier: CarrierKind,
+    said: Option<(String, CallAction, String)>,
+}
+
+impl Commands {
+    fn new(carrier: CarrierKind) -> Commands {
+        Commands {
+            carrier,
+            said: None,
+        }
+    }
+}
+
+/// The answer to a carrier commanded by its webhook's answer, from the command said.
+async fn reply(state: &AppState, out: Commands) -> AppResult<Reply> {
+    if !commanded_by_reply(out.carrier) {
         return Ok(Reply::Nothing);
     }
-    let mut tx = state.db.begin().await?;
-    let ours = session_of(&mut tx, "carrier_session", session).await?;
-    drop(tx);
-    Ok(match ours {
-        Some(session_id) => Reply::Voicemail {
-            greeting: greeting::for_caller(state, Caller::Outside, &session_id)
-                .await?
-                .text,
+    let Some((call_id, action, step)) = out.said else {
+        return Ok(Reply::Nothing);
+    };
+    let session_id = forwarded(&step).unwrap_or_default().to_string();
+    Ok(match action {
+        CallAction::Answer if step == VOICEMAIL => {
+            let mut tx = state.db.begin().await?;
+            let ours = session_of(&mut tx, "carrier_call", &call_id).await?;
+            drop(tx);
+            match ours {
+                Some(session_id) => voicemail_reply(state, &session_id).await?,
+                None => Reply::HangUp,
+            }
+        }
+        // The forwarded phone took the call: the caller is put through.
+        CallAction::Answer | CallAction::Bridge { .. } => Reply::Connect,
+        CallAction::Dial {
+            to,
+            from,
+            timeout_secs,
+            ..
+        } => Reply::Forward {
+            to,
+            caller_id: from,
+            timeout_secs,
+            session_id,
         },
-        None => Reply::HangUp,
+        CallAction::AskForKey { text } => Reply::AskForKey { text, session_id },
+        CallAction::HangUp => Reply::HangUp,
+        CallAction::Speak { .. } | CallAction::RecordVoicemail { .. } => Reply::Nothing,
     })
 }
 
-/// Queues `action` for call `call_id`, with a command id of its own (for a carrier
-/// commanded by API calls: the others get theirs in [`reply`]).
+async fn voicemail_reply(state: &AppState, session_id: &str) -> AppResult<Reply> {
+    Ok(Reply::Voicemail {
+        greeting: greeting::for_caller(state, Caller::Outside, session_id)
+            .await?
+            .text,
+    })
+}
+
+/// The answer to a carrier commanded by its webhook's answer that asks again about an
+/// event acted on already: a call that arrived gets its voicemail (or is hung up if not
+/// ours); anything else, nothing more.
+async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<Reply> {
+    let (true, CallEvent::Incoming { session, .. }) = (commanded_by_reply(carrier), event) else {
+        return Ok(Reply::Nothing);
+    };
+    let mut tx = state.db.begin().await?;
+    let ours = session_of(&mut tx, "carrier_session", session).await?;
+    drop(tx);
+    match ours {
+        Some(session_id) => voicemail_reply(state, &session_id).await,
+        None => Ok(Reply::HangUp),
+    }
+}
+
+/// Queues `action` for call `call_id`, with a command id of its own; for a carrier
+/// commanded by its webhook's answer, keeps it for that answer ([`reply`]).
 async fn command(
     tx: &mut Transaction<'_, Any>,
-    carrier: CarrierKind,
+    out: &mut Commands,
     call_id: &str,
     action: CallAction,
     step: &str,
 ) -> AppResult<()> {
-    if commanded_by_reply(carrier) {
+    if commanded_by_reply(out.carrier) {
+        out.said = Some((call_id.into(), action, step.into()));
         return Ok(());
     }
     let job = Job::CallCommand {
-        carrier: carrier.as_str().into(),
+        carrier: out.carrier.as_str().into(),
         call_id: call_id.into(),
         action,
         command_id: crypto::new_id(),
@@ -263,7 +337,7 @@ fn forwarded(step: &str) -> Option<&str> {
 /// a number nobody here owns is hung up.
 async fn incoming(
     tx: &mut Transaction<'_, Any>,
-    carrier: CarrierKind,
+    out: &mut Commands,
     call: &Arrived<'_>,
 ) -> AppResult<Vec<Published>> {
     let to = E164::parse(call.to, "US").ok();
@@ -280,7 +354,7 @@ async fn incoming(
     };
     let (Some(to), Some(found)) = (to, callee) else {
         tracing::warn!("a call to a number nobody here owns: hung up");
-        command(tx, carrier, call.call_id, CallAction::HangUp, "").await?;
+        command(tx, out, call.call_id, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     };
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
@@ -291,8 +365,6 @@ async fn incoming(
             .bind(&found.0)
             .fetch_one(&mut **tx)
             .await?;
-    // Twilio's forwarding (TwiML <Dial>) is not built yet: its calls take the voicemail.
-    let forward_to = forward_to.filter(|_| !commanded_by_reply(carrier));
     let ring = match (Ring::of_callee(&found), &forward_to) {
         (Ring::For(ms), Some(_)) => Ring::For(ms + FORWARD_GRACE_MS),
         (Ring::NotAtAll, _) => Ring::NotAtAll,
@@ -312,7 +384,7 @@ async fn incoming(
     )
     .bind(call.call_id)
     .bind(call.session)
-    .bind(carrier.as_str())
+    .bind(out.carrier.as_str())
     .bind(&session_id)
     .execute(&mut **tx)
     .await?;
@@ -325,9 +397,9 @@ async fn incoming(
                 timeout_secs: u32::try_from((ms - FORWARD_GRACE_MS) / 1000).unwrap_or(30),
             };
             let step = format!("{FORWARD}{session_id}");
-            command(tx, carrier, call.call_id, dial, &step).await?;
+            command(tx, out, call.call_id, dial, &step).await?;
         }
-        _ => command(tx, carrier, call.call_id, CallAction::Answer, VOICEMAIL).await?,
+        _ => command(tx, out, call.call_id, CallAction::Answer, VOICEMAIL).await?,
     }
     tell_parties(tx, &session_id).await
 }
@@ -352,7 +424,7 @@ async fn forwarded_call(
 /// caller, once the phone took the call: the two are joined.
 async fn forward_answered(
     tx: &mut Transaction<'_, Any>,
-    carrier: CarrierKind,
+    out: &mut Commands,
     call_id: &str,
     session_id: &str,
 ) -> AppResult<()> {
@@ -363,7 +435,7 @@ async fn forward_answered(
                 let bridge = CallAction::Bridge {
                     other: phone.clone(),
                 };
-                command(tx, carrier, held, bridge, &format!("{FORWARD}{session_id}")).await?;
+                command(tx, out, held, bridge, &format!("{FORWARD}{session_id}")).await?;
             }
             return Ok(());
         }
@@ -371,7 +443,7 @@ async fn forward_answered(
     let phone_call = call_id;
     let ringing = matches!(found, Some((state, _, None)) if state == "ringing");
     if !ringing {
-        return command(tx, carrier, phone_call, CallAction::HangUp, "").await;
+        return command(tx, out, phone_call, CallAction::HangUp, "").await;
     }
     sqlx::query("UPDATE call_sessions SET forward_call = $1 WHERE id = $2")
         .bind(phone_call)
@@ -400,7 +472,7 @@ async fn forward_answered(
         text: format!("Call for {line}, {caller}. Press 1 to take it."),
     };
     let step = format!("{FORWARD}{session_id}");
-    command(tx, carrier, phone_call, whisper, &step).await
+    command(tx, out, phone_call, whisper, &step).await
 }
 
 /// The forwarded phone pressed `digits`: 1 takes the call (the held caller is answered, and
@@ -408,13 +480,13 @@ async fn forward_answered(
 /// sends the caller to voicemail.
 async fn forward_taken(
     tx: &mut Transaction<'_, Any>,
-    carrier: CarrierKind,
+    out: &mut Commands,
     phone_call: &str,
     session_id: &str,
     digits: &str,
 ) -> AppResult<Vec<Published>> {
     let Some((_, held, _)) = forwarded_call(tx, session_id).await? else {
-        command(tx, carrier, phone_call, CallAction::HangUp, "").await?;
+        command(tx, out, phone_call, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     };
     let taken = digits == "1"
@@ -429,7 +501,7 @@ async fn forward_taken(
         .rows_affected()
             == 1;
     if !taken {
-        command(tx, carrier, phone_call, CallAction::HangUp, "").await?;
+        command(tx, out, phone_call, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     }
     sqlx::query(
@@ -441,7 +513,7 @@ async fn forward_taken(
     .execute(&mut **tx)
     .await?;
     let step = format!("{FORWARD}{session_id}");
-    command(tx, carrier, &held, CallAction::Answer, &step).await?;
+    command(tx, out, &held, CallAction::Answer, &step).await?;
     tell_parties(tx, session_id).await
 }
 
@@ -450,7 +522,7 @@ async fn forward_taken(
 /// or, not taken, sends the caller to voicemail.
 async fn hung_up(
     tx: &mut Transaction<'_, Any>,
-    carrier: CarrierKind,
+    out: &mut Commands,
     call_id: &str,
     forwarded_session: Option<&str>,
 ) -> AppResult<Vec<Published>> {
@@ -482,9 +554,9 @@ async fn hung_up(
     };
     if ending == Ending::Unanswered {
         // The caller is still held: the number's voicemail takes it.
-        command(tx, carrier, &held, CallAction::Answer, VOICEMAIL).await?;
+        command(tx, out, &held, CallAction::Answer, VOICEMAIL).await?;
     } else if let Some(other) = other {
-        command(tx, carrier, &other, CallAction::HangUp, "").await?;
+        command(tx, out, &other, CallAction::HangUp, "").await?;
     }
     Ok(published)
 }
@@ -502,7 +574,14 @@ pub(super) async fn let_go(state: &AppState, session_id: &str) -> AppResult<()> 
     .await?;
     if let Some((carrier, call_id)) = held {
         if let Some(kind) = CarrierKind::parse(&carrier) {
-            command(&mut tx, kind, &call_id, CallAction::HangUp, "").await?;
+            command(
+                &mut tx,
+                &mut Commands::new(kind),
+                &call_id,
+                CallAction::HangUp,
+                "",
+            )
+            .await?;
         }
     }
     tx.commit().await?;

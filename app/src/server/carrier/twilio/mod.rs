@@ -108,6 +108,63 @@ pub enum Parsed {
     },
 }
 
+/// Where a forwarded call's TwiML sends Twilio back (`?forward=<our call>&step=<step>` on
+/// our webhook): the forwarded phone answered (`whisper`), the key it pressed (`accept`),
+/// how the forwarding went (`dialed`).
+pub fn forward_url(webhook: &str, session_id: &str, step: &str) -> String {
+    format!("{webhook}?forward={session_id}&step={step}")
+}
+
+/// Turns a verified webhook (the query of the URL it was posted to, which the signature
+/// covers, and its form parameters) into what it means for us.
+pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed {
+    let asked = |name: &str| {
+        url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (Some(session_id), Some(step)) = (asked("forward"), asked("step")) else {
+        return parse(params);
+    };
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(call) = sid(get("CallSid")) else {
+        return Parsed::Ignored {
+            what: "a forwarding step without a call".into(),
+        };
+    };
+    let state = format!("forward:{session_id}");
+    Parsed::Call(match step.as_str() {
+        "whisper" => CallEvent::Answered {
+            event_id: format!("{call}:whisper"),
+            call_id: call,
+            state,
+        },
+        "accept" => CallEvent::Gathered {
+            event_id: format!("{call}:accept"),
+            call_id: call,
+            state,
+            digits: get("Digits").unwrap_or_default(),
+        },
+        // About the held call (`CallSid`); the forwarded phone's is `DialCallSid`, if one
+        // was placed at all.
+        "dialed" => CallEvent::HungUp {
+            event_id: format!("{call}:dialed"),
+            call_id: sid(get("DialCallSid")).unwrap_or_default(),
+            state,
+        },
+        other => {
+            return Parsed::Ignored {
+                what: format!("forwarding step {other}"),
+            }
+        }
+    })
+}
+
 /// Turns a verified messaging webhook's form parameters into what it means for us.
 pub fn parse(params: &[(String, String)]) -> Parsed {
     let get = |name: &str| {
@@ -256,6 +313,39 @@ pub fn voicemail_twiml(greeting: &str, max_secs: u32, callback: &str) -> String 
     )
 }
 
+/// TwiML that rings the phone `to` for `timeout_secs`, showing our number `caller_id`;
+/// Twilio asks `whisper` what the phone hears when it answers, and tells `dialed` how it
+/// went.
+pub fn forward_twiml(
+    to: &str,
+    caller_id: &str,
+    timeout_secs: u32,
+    whisper: &str,
+    dialed: &str,
+) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
+         <Dial timeout=\"{timeout_secs}\" callerId=\"{}\" action=\"{}\" method=\"POST\">\
+         <Number url=\"{}\" method=\"POST\">{}</Number></Dial></Response>",
+        xml_escape(caller_id),
+        xml_escape(dialed),
+        xml_escape(whisper),
+        xml_escape(to),
+    )
+}
+
+/// TwiML that says `text` and waits eight seconds for one key, sent to `accept`; no key
+/// hangs up.
+pub fn ask_for_key_twiml(text: &str, accept: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
+         <Gather numDigits=\"1\" timeout=\"8\" action=\"{}\" method=\"POST\"><Say>{}</Say></Gather>\
+         <Hangup/></Response>",
+        xml_escape(accept),
+        xml_escape(text),
+    )
+}
+
 /// TwiML that ends the call.
 pub const HANG_UP_TWIML: &str =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>";
@@ -278,5 +368,34 @@ mod twiml_tests {
         assert!(!twiml.contains("<Dial>"));
         assert!(twiml.contains("recordingStatusCallback=\"https://x.example/w?a=1&amp;b=2\""));
         assert!(twiml.contains("maxLength=\"120\""));
+    }
+
+    #[test]
+    fn forwarding_twiml_escapes_what_it_carries() {
+        let url = forward_url("https://x.example/webhooks/twilio", "0190-ab", "whisper");
+        assert_eq!(
+            url,
+            "https://x.example/webhooks/twilio?forward=0190-ab&step=whisper"
+        );
+        let dial = forward_twiml(
+            "+12025550188",
+            "+12125550100",
+            20,
+            &url,
+            "https://x/d?a=1&b=2",
+        );
+        assert!(
+            dial.contains(
+                "url=\"https://x.example/webhooks/twilio?forward=0190-ab&amp;step=whisper\""
+            ),
+            "{dial}"
+        );
+        assert!(
+            dial.contains("action=\"https://x/d?a=1&amp;b=2\""),
+            "{dial}"
+        );
+        let ask = ask_for_key_twiml("Call for <Ada>", &url);
+        assert!(ask.contains("<Say>Call for &lt;Ada&gt;</Say>"), "{ask}");
+        assert!(ask.ends_with("<Hangup/></Response>"));
     }
 }

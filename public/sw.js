@@ -5,7 +5,8 @@
 //   click focuses (or opens) the app on the conversation; a changed subscription is renewed
 //   and sent to the server. A ringing call (tag call-<id>) stays until handled and offers
 //   Answer (opens the app, where it rings) and Decline (declines it from here) where the
-//   platform shows actions.
+//   platform shows actions; when the call ends (`ended`), a missed call's alert replaces it,
+//   and an answered or declined one's is taken away.
 const OFFLINE_CACHE = 'switchboard-offline-v1';
 const OFFLINE_URL = '/offline.html';
 
@@ -48,7 +49,16 @@ self.addEventListener('push', (event) => {
     badge: '/icons/icon-192.png',
     data: { url: data.url || '/inbox' },
   };
-  if (options.tag && options.tag.startsWith('call-')) {
+  const call = options.tag && options.tag.startsWith('call-');
+  if (call && data.ended && !data.title) {
+    // The call was answered (maybe on another device) or turned down: its ringing alert goes.
+    event.waitUntil(
+      self.registration.getNotifications({ tag: options.tag }).then((shown) => shown.forEach((n) => n.close())),
+    );
+    return;
+  }
+  // A missed call's alert takes the ringing one's place (same tag), without its buttons.
+  if (call && !data.ended) {
     options.requireInteraction = true;
     options.actions = [
       { action: 'answer', title: 'Answer' },

@@ -180,6 +180,17 @@ test('a push shows a notification, a click on it lands on the thread, none while
   await expect
     .poll(async () => (await api('live_calls', { tab: 'x' })).map((c: { direction: string; outcome: string }) => `${c.direction} ${c.outcome}`).sort())
     .toEqual(['in Declined', 'out Declined']);
+
+  // When a call ends the server settles its alert under the same tag: a missed call's
+  // replaces the ringing one (no buttons, not sticky); an answered or declined one's (no
+  // title) only takes it away.
+  await push(ringing);
+  await expect.poll(callShown).toEqual({ actions: ['answer', 'decline'], sticky: true });
+  const missed = { ...ringing, title: `Missed call from ${from.display}`, body: 'See it in your call log.', ended: true };
+  await push(missed);
+  await expect.poll(callShown).toEqual({ actions: [], sticky: false });
+  await push({ ...ringing, title: '', body: '', ended: true });
+  await expect.poll(callShown).toBeNull();
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 });

@@ -86,6 +86,7 @@ pub async fn push_test() -> Result<usize, AppError> {
         url: "/settings".into(),
         tag: "test".into(),
         unread: 0,
+        ended: false,
     };
     let n = push::enqueue_for_user(&mut tx, &me.user_id(), &notification, false).await?;
     tx.commit().await?;

@@ -87,6 +87,10 @@ pub struct Notification {
     /// One tag per conversation, so a burst collapses into one notification.
     pub tag: String,
     pub unread: i64,
+    /// For a call's tag: the call has ended, so its ringing alert goes (replaced by this
+    /// one; with no title, only taken away). public/sw.js reads it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended: bool,
 }
 
 /// Queues `notification` for every device of `user_id`, inside the caller's transaction.
@@ -147,6 +151,7 @@ pub async fn notify_inbound(
         url: format!("/inbox/{conversation_id}"),
         tag: format!("conversation-{conversation_id}"),
         unread,
+        ended: false,
     };
     enqueue_for_user(tx, user_id, &notification, false).await?;
     Ok(())

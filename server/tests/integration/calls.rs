@@ -813,3 +813,137 @@ on_both_backends!(
     what_a_browser_sends_is_checked_and_calls_are_capped,
     the_call_log_finds_calls_by_name_or_number,
 );
+
+/// The alerts queued for `user`'s devices so far (the push jobs' notifications), oldest
+/// first. The app is paused: nothing is sent, so they wait in the queue.
+async fn alerts_for(app: &TestApp, user_id: &str) -> Vec<serde_json::Value> {
+    let jobs: Vec<(String,)> = sqlx::query_as(
+        "SELECT j.payload FROM jobs j WHERE j.kind = 'push' ORDER BY j.created_at, j.id",
+    )
+    .fetch_all(app.state.db.pool())
+    .await
+    .unwrap();
+    let subscription: (String,) =
+        sqlx::query_as("SELECT id FROM push_subscriptions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    jobs.into_iter()
+        .map(|(job,)| serde_json::from_str::<serde_json::Value>(&job).unwrap())
+        .filter(|job| job["subscription_id"] == subscription.0.as_str())
+        .map(|job| serde_json::from_str(job["payload"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// A call's ringing alert on the devices of the person called is settled when the call
+/// ends, under the same tag (so it replaces it): "Missed call from …" when they missed it;
+/// answered (on any device) or declined, it is only taken away.
+async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
+    let (ada, ada_number, bea, bea_number) = two_people(app).await;
+    let bea_id = app.user_id(&ada, "bea@example.com").await;
+    sqlx::query(
+        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at)
+         VALUES ('bea-phone', $1, 'https://push.example/bea', 'k', 'a', 'Bea''s phone', 0)",
+    )
+    .bind(&bea_id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+
+    // Ada calls and gives up: Bea's "Call from" becomes "Missed call from".
+    let missed: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert!(hang_up(app, &ada, &missed).await.is_ok());
+    let alerts = alerts_for(app, &bea_id).await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let tag = format!("call-{missed}");
+    assert_eq!(
+        (
+            alerts[0]["title"].as_str().unwrap(),
+            alerts[0]["tag"].as_str().unwrap()
+        ),
+        (
+            format!("Call from {}", ada_number.display).as_str(),
+            tag.as_str()
+        )
+    );
+    assert!(alerts[0].get("ended").is_none());
+    assert_eq!(
+        (
+            alerts[1]["title"].as_str().unwrap(),
+            alerts[1]["tag"].as_str().unwrap()
+        ),
+        (
+            format!("Missed call from {}", ada_number.display).as_str(),
+            tag.as_str()
+        )
+    );
+    assert_eq!(alerts[1]["ended"], true);
+
+    // Answered in one tab: every device stops ringing (no words: it only goes).
+    let answered: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    let take = AnswerCall {
+        call_id: answered.clone(),
+        tab: "bea-tab".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&bea, take).await.is_ok());
+    let alerts = alerts_for(app, &bea_id).await;
+    assert_eq!(alerts.len(), 4);
+    assert_eq!(
+        (
+            alerts[3]["title"].as_str().unwrap(),
+            alerts[3]["tag"].as_str().unwrap(),
+            &alerts[3]["ended"]
+        ),
+        (
+            "",
+            format!("call-{answered}").as_str(),
+            &serde_json::json!(true)
+        )
+    );
+    // Hanging up after sends nothing more.
+    assert!(hang_up(app, &bea, &answered).await.is_ok());
+    assert_eq!(alerts_for(app, &bea_id).await.len(), 4);
+
+    // Declined: it goes too.
+    let declined: String = app
+        .call(&ada, start(&ada_number, &bea_number, "t"))
+        .await
+        .json();
+    assert!(decline(app, &bea, &declined).await.is_ok());
+    let alerts = alerts_for(app, &bea_id).await;
+    assert_eq!(alerts.len(), 6);
+    assert_eq!(alerts[5]["title"], "");
+    assert_eq!(alerts[5]["tag"], format!("call-{declined}"));
+}
+
+mod paused {
+    use crate::common::{Backend, TestApp};
+
+    async fn run(backend: Backend) {
+        let app = TestApp::start_paused(backend).await;
+        crate::common::within_limit(
+            "a_ringing_alert_is_replaced_when_the_call_ends",
+            super::a_ringing_alert_is_replaced_when_the_call_ends(&app),
+        )
+        .await;
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(Backend::Postgres).await;
+    }
+}

@@ -218,6 +218,10 @@ pub(super) async fn open(
             .bind(&session_id)
             .execute(&mut **tx)
             .await?;
+            // Do-not-disturb stays quiet; a call nothing here could answer is a missed call.
+            if ring == Ring::StraightToVoicemail {
+                settle_ringing_alert(tx, &session_id).await?;
+            }
         }
     }
     Ok(session_id)
@@ -248,10 +252,45 @@ pub(super) async fn ring_closed_devices(
             url: "/calls".into(),
             tag: format!("call-{session_id}"),
             unread: 0,
+            ended: false,
         },
         true,
     )
     .await?;
+    Ok(())
+}
+
+/// Settles the ringing alert of call `session_id` on its callee's devices once it has
+/// ended (the same tag, so it replaces it): "Missed call from …" when they missed it;
+/// otherwise (answered, or turned down) it only goes.
+pub(super) async fn settle_ringing_alert(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<()> {
+    let callees: Vec<(UserId, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT user_id, peer, number_e164, outcome FROM calls
+         WHERE session_id = $1 AND direction = 'in'",
+    )
+    .bind(session_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (callee, peer, own, outcome) in callees {
+        let mut alert = push::Notification {
+            title: String::new(),
+            body: String::new(),
+            url: "/calls".into(),
+            tag: format!("call-{session_id}"),
+            unread: 0,
+            ended: true,
+        };
+        if outcome.as_deref() == Some("missed") {
+            let region = phone::region_of(&own).unwrap_or_else(|| "US".into());
+            let caller = crate::server::contacts::alert_name(tx, &callee, &peer, &region).await?;
+            alert.title = format!("Missed call from {caller}");
+            alert.body = "See it in your call log.".into();
+        }
+        push::enqueue_for_user(tx, &callee, &alert, false).await?;
+    }
     Ok(())
 }
 
@@ -468,6 +507,8 @@ async fn take_answer(state: &AppState, session_id: &str, tab: &str, answer: &str
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
+    // The other devices stop ringing.
+    settle_ringing_alert(&mut tx, session_id).await?;
     let published = tell_parties(&mut tx, session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -547,6 +588,10 @@ pub(super) async fn end_in(
     .bind(session_id)
     .execute(&mut **tx)
     .await?;
+    // An answered call's alert went when it was answered.
+    if ending != Ending::HungUp {
+        settle_ringing_alert(tx, session_id).await?;
+    }
     Ok(Some(tell_parties(tx, session_id).await?))
 }
 

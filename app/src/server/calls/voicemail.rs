@@ -133,6 +133,7 @@ pub async fn leave(
             url: "/calls".into(),
             tag: format!("voicemail-{session_id}"),
             unread: 0,
+            ended: false,
         },
         false,
     )

@@ -108,12 +108,12 @@ pub struct Claimed {
 pub enum Lane {
     /// Texts to the carrier, one at a time, paced per number.
     Sends,
-    /// Inbound pictures from carriers' media hosts.
+    /// Inbound pictures from carriers' media hosts, and voicemails a carrier recorded.
     Pictures,
     /// Notifications to push services, several at once.
     Pushes,
     /// Call timers (a call nobody answered ends) and commands to carrier calls: quick, and
-    /// never behind a slow send; and voicemails a carrier recorded.
+    /// never behind a slow send or download.
     Calls,
     /// Texts forwarded by email: a slow mail server holds back nothing else.
     Mail,
@@ -134,9 +134,9 @@ impl Lane {
     fn kinds(self) -> &'static [&'static str] {
         match self {
             Lane::Sends => &["send_message"],
-            Lane::Pictures => &["fetch_media"],
+            Lane::Pictures => &["fetch_media", "fetch_voicemail"],
             Lane::Pushes => &["push"],
-            Lane::Calls => &["ring_timeout", "call_command", "fetch_voicemail"],
+            Lane::Calls => &["ring_timeout", "call_command"],
             Lane::Mail => &["forward_email"],
             Lane::Campaigns => &["campaign_tick"],
         }
@@ -496,10 +496,19 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
                 }
                 None => Err(CarrierError::Config(format!("unknown carrier {carrier}"))),
             };
+            use super::calls::carrier;
             match sent {
-                Ok(()) => {}
+                Ok(Some(placed)) if matches!(action, CallAction::Dial { .. }) => {
+                    carrier::dialed(state, call_id, &placed).await?
+                }
+                Ok(_) => {}
                 Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
                     return retry_later(state, claimed, "call command", &e.to_string()).await;
+                }
+                // The forwarded phone can't be called: the caller gets the voicemail.
+                Err(e) if matches!(action, CallAction::Dial { .. }) => {
+                    tracing::warn!(error = %e, "forwarding failed; to voicemail");
+                    carrier::forward_failed(state, call_state).await?
                 }
                 // The caller hung up meanwhile, or the carrier refuses: nothing more to do.
                 Err(e) => tracing::warn!(error = %e, ?action, "call command dropped"),

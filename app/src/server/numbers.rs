@@ -351,8 +351,9 @@ pub async fn set_call_routing(
 }
 
 /// The phone calls to the user's number `id` are forwarded to, from what they typed ('' for
-/// none): a phone number, not one owned here (its calls would come back to us, round and
-/// round).
+/// none): a phone number in the number's own country (each forwarded call is one the
+/// instance pays for), not a premium-rate line, and not one owned here (its calls would
+/// come back to us, round and round).
 async fn forwarding_phone(
     state: &AppState,
     user_id: &UserId,
@@ -373,6 +374,16 @@ async fn forwarding_phone(
     };
     let region = phone::region_of(&own).unwrap_or_else(|| "US".into());
     let to = E164::parse(typed, &region)?;
+    if phone::region_of(to.as_str()).as_deref() != Some(region.as_str()) {
+        return Err(AppError::invalid(
+            "Calls are forwarded within the number's own country: pick a phone there.",
+        ));
+    }
+    if phone::is_premium(to.as_str()) {
+        return Err(AppError::invalid(
+            "That is a premium-rate line: calls are not forwarded to one.",
+        ));
+    }
     let (here,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers WHERE e164 = $1")
         .bind(&to)
         .fetch_one(state.db.pool())

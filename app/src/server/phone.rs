@@ -58,6 +58,18 @@ fn remembered(key: String, compute: impl FnOnce() -> Option<String>) -> Option<S
     value
 }
 
+/// Whether calling `e164` costs the caller more than a call (premium-rate or shared-cost
+/// lines, by libphonenumber's metadata): never a number we place calls to for someone.
+pub fn is_premium(e164: &str) -> bool {
+    use phonenumber::Type;
+    parsed(e164).is_some_and(|n| {
+        matches!(
+            n.number_type(&phonenumber::metadata::DATABASE),
+            Type::PremiumRate | Type::SharedCost
+        )
+    })
+}
+
 /// The number's country (ISO code), e.g. "US".
 pub fn region_of(e164: &str) -> Option<String> {
     remembered(format!("region:{e164}"), || {

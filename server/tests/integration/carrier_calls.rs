@@ -20,6 +20,8 @@ use app::types::{CallLogEntry, OwnedNumber};
 const CALLER: &str = "+13125550123";
 /// Ada's own phone, where her calls may be forwarded.
 const PHONE: &str = "+12025550188";
+/// A phone Telnyx refuses to call (the stand-in answers 422).
+const UNREACHABLE: &str = "+12025550100";
 
 /// What the stand-in for Telnyx's API was asked: (path, JSON body).
 type Asked = Arc<Mutex<Vec<(String, Value)>>>;
@@ -61,16 +63,35 @@ async fn telnyx_stand_in() -> (String, Asked) {
     async fn dial(
         State(asked): State<Asked>,
         axum::Json(body): axum::Json<Value>,
-    ) -> axum::Json<Value> {
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
         let mut asked = asked.lock().unwrap();
+        let refused = body["to"] == UNREACHABLE;
         asked.push(("/calls".into(), body));
-        let leg = format!("v3:leg-{}", asked.len());
-        axum::Json(json!({"data": {"call_control_id": leg, "result": "ok"}}))
+        if refused {
+            return (
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"errors": [{"code": "10015", "detail": "Invalid destination"}]})),
+            );
+        }
+        // The placed calls are v3:leg-1, v3:leg-2, … in order.
+        let n = asked.iter().filter(|(path, _)| path == "/calls").count();
+        let leg = format!("v3:leg-{n}");
+        (
+            axum::http::StatusCode::OK,
+            axum::Json(json!({"data": {"call_control_id": leg, "result": "ok"}})),
+        )
+    }
+    async fn recording(State(asked): State<Asked>) -> Vec<u8> {
+        asked
+            .lock()
+            .unwrap()
+            .push(("GET /recordings/vm.mp3".into(), Value::Null));
+        mp3()
     }
     let router = axum::Router::new()
         .route("/calls", post(dial))
         .route("/calls/{call}/actions/{action}", post(command))
-        .route("/recordings/vm.mp3", get(|| async { mp3() }))
+        .route("/recordings/vm.mp3", get(recording))
         .with_state(asked.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -285,6 +306,15 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
     );
     assert!(log(app, &bob).await.is_empty());
 
+    // A transcription that failed leaves no words.
+    let failed = event(
+        "e6f",
+        "call.recording.transcription.saved",
+        json!({ "call_control_id": call, "call_session_id": session, "status": "failed" }),
+    );
+    assert_eq!(deliver(app, &failed, true).await, 200);
+    assert_eq!(log(app, &ada).await[0].transcript, None);
+
     // Its words come later, beside it, and the log's search finds them.
     let words = event(
         "e6",
@@ -410,6 +440,20 @@ fn dials(asked: &Asked) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until the carrier's id for the phone called for held call `held` is known.
+async fn placed(app: &TestApp, held: &str) -> String {
+    common::eventually(10, "the forwarded call's id", || async {
+        let (phone,): (Option<String>,) =
+            sqlx::query_as("SELECT forward_call FROM call_sessions WHERE carrier_call = $1")
+                .bind(held)
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        phone
+    })
+    .await
+}
+
 fn hangup(id: &str, call_id: &str, session: &str, client_state: &str) -> String {
     step(id, "call.hangup", call_id, session, client_state)
 }
@@ -466,6 +510,11 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
         forward_to(app, &bob, &number, PHONE).await.error(),
         AppError::NotFound(_)
     ));
+    // … nor abroad (each forwarded call is the instance's to pay), nor a premium-rate line.
+    let abroad = forward_to(app, &ada, &number, "+44 20 7946 0018").await;
+    assert!(abroad.body.contains("own country"), "{abroad:?}");
+    let premium = forward_to(app, &ada, &number, "+1 900 234 5678").await;
+    assert!(premium.body.contains("premium-rate"), "{premium:?}");
     assert!(forward_to(app, &ada, &number, "(202) 555-0188")
         .await
         .is_ok());
@@ -509,7 +558,7 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
     assert!(crate::calls::live(app, &ada, "ada-tab").await.is_empty());
 
     // Her phone answers: it hears whom the call is for, and 1 takes it.
-    let phone = "v3:leg-b1";
+    let phone = "v3:leg-1";
     assert_eq!(
         deliver(
             app,
@@ -602,21 +651,21 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
     assert_eq!(
         deliver(
             app,
-            &step("v2", "call.answered", "v3:leg-b2", "s-leg", &first),
+            &step("v2", "call.answered", "v3:leg-1", "s-leg", &first),
             true
         )
         .await,
         200
     );
-    commands_reach(&asked, "v3:leg-b2", 1).await;
+    commands_reach(&asked, "v3:leg-1", 1).await;
     assert_eq!(
-        deliver(app, &gathered("v3", "v3:leg-b2", &first, ""), true).await,
+        deliver(app, &gathered("v3", "v3:leg-1", &first, ""), true).await,
         200
     );
-    let sent = commands_reach(&asked, "v3:leg-b2", 2).await;
+    let sent = commands_reach(&asked, "v3:leg-1", 2).await;
     assert_eq!(sent[1].0, "hangup");
     assert_eq!(
-        deliver(app, &hangup("v4", "v3:leg-b2", "s-leg", &first), true).await,
+        deliver(app, &hangup("v4", "v3:leg-1", "s-leg", &first), true).await,
         200
     );
     let sent = commands_reach(&asked, "v3:held-2", 1).await;
@@ -642,7 +691,7 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
     .await;
     let second = forward_state(1);
     assert_eq!(
-        deliver(app, &hangup("t2", "v3:leg-x", "s-leg", &second), true).await,
+        deliver(app, &hangup("t2", "v3:leg-2", "s-leg", &second), true).await,
         200
     );
     let sent = commands_reach(&asked, "v3:held-3", 1).await;
@@ -664,23 +713,45 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
     })
     .await;
     let third = forward_state(2);
+    assert_eq!(placed(app, "v3:held-4").await, "v3:leg-3");
     assert_eq!(
         deliver(app, &hangup("c2", "v3:held-4", "s-held-4", ""), true).await,
         200
     );
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+    let sent = commands_reach(&asked, "v3:leg-3", 1).await;
+    assert_eq!(sent[0].0, "hangup", "her phone stops ringing");
     assert_eq!(
         deliver(
             app,
-            &step("c3", "call.answered", "v3:leg-b4", "s-leg", &third),
+            &step("c3", "call.answered", "v3:leg-3", "s-leg", &third),
             true
         )
         .await,
         200
     );
-    let sent = commands_reach(&asked, "v3:leg-b4", 1).await;
-    assert_eq!(sent[0].0, "hangup");
+    let sent = commands_reach(&asked, "v3:leg-3", 2).await;
+    assert_eq!(sent[1].0, "hangup");
     assert!(commands(&asked, "v3:held-4").is_empty());
+
+    // A phone Telnyx won't call: the caller gets the voicemail at once.
+    assert!(forward_to(app, &ada, &number, UNREACHABLE).await.is_ok());
+    assert_eq!(
+        deliver(
+            app,
+            &incoming("u1", "v3:held-6", "s-held-6", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    let sent = commands_reach(&asked, "v3:held-6", 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["client_state"]),
+        ("answer", &json!(state("voicemail")))
+    );
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+    assert!(forward_to(app, &ada, &number, PHONE).await.is_ok());
 
     // On do-not-disturb nothing is forwarded: voicemail at once.
     let dnd = SetCallRouting {
@@ -702,7 +773,7 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
     );
     let sent = commands_reach(&asked, "v3:held-5", 1).await;
     assert_eq!(sent[0].0, "answer");
-    assert_eq!(dials(&asked).len(), 3);
+    assert_eq!(dials(&asked).len(), 4);
 }
 
 /// A Twilio voice callback: the example's form with `changes`, signed (or not).
@@ -949,12 +1020,32 @@ async fn a_twilio_call_is_forwarded_and_taken_with_a_key(
         "action=\"{webhook}?forward={session}&amp;step=accept\""
     )));
     // 1 puts her through; when the call ends, the caller is let go and the log says answered.
+    // Twilio asking again (its first answer lost) gets the same answers, never an empty one
+    // (that would put the phone through without its key).
+    let again = post(String::new(), incoming("CA01")).await;
+    assert!(
+        again.body.contains(&format!(">{PHONE}</Number>")),
+        "{}",
+        again.body
+    );
+    let whisper_again = post(step("whisper"), vec![("CallSid", "CA02".into())]).await;
+    assert!(
+        whisper_again.body.contains("<Hangup/>"),
+        "{}",
+        whisper_again.body
+    );
     let accepted = post(
         step("accept"),
         vec![("CallSid", "CA02".into()), ("Digits", "1".into())],
     )
     .await;
     assert_eq!(accepted.body, "<Response/>");
+    let accepted_again = post(
+        step("accept"),
+        vec![("CallSid", "CA02".into()), ("Digits", "1".into())],
+    )
+    .await;
+    assert_eq!(accepted_again.body, "<Response/>");
     let done = post(
         step("dialed"),
         vec![
@@ -989,6 +1080,63 @@ async fn a_twilio_call_is_forwarded_and_taken_with_a_key(
     .await;
     assert!(dialed.body.contains("<Record "), "{}", dialed.body);
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+}
+
+/// With the production rule (public addresses only), a recording link to a private or
+/// loopback address, on one of our calls, is not fetched: a forged or hijacked webhook
+/// can't make the server reach inside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_link_to_an_inside_address_is_not_fetched() {
+    let (base, asked) = telnyx_stand_in().await;
+    let api = base.clone();
+    let app = TestApp::start_with(Backend::Sqlite, move |settings| {
+        settings.carrier.telnyx.api_base = api;
+        settings.carrier.telnyx.api_key = Some("KEY0123456789".into());
+        settings.fetch_reach = app::server::safe_http::Reach::Public;
+    })
+    .await;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(&app, &ada, "212").await;
+    assert_eq!(
+        deliver(
+            &app,
+            &incoming("i1", "v3:in-1", "s-in-1", &number.e164),
+            true
+        )
+        .await,
+        200
+    );
+    for (id, url) in [
+        ("i2", format!("{base}/recordings/vm.mp3")),
+        ("i3", "https://10.0.0.7/recordings/vm.mp3".to_string()),
+        ("i4", "https://[::1]/vm.mp3".to_string()),
+    ] {
+        let recorded = event(
+            id,
+            "call.recording.saved",
+            json!({ "call_session_id": "s-in-1", "recording_urls": { "mp3": url } }),
+        );
+        assert_eq!(deliver(&app, &recorded, true).await, 200);
+    }
+    common::eventually(20, "the refused fetches to finish", || async {
+        let (jobs,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'fetch_voicemail'")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        (jobs == 0).then_some(())
+    })
+    .await;
+    assert!(
+        !asked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(path, _)| path.starts_with("GET ")),
+        "the loopback stand-in was reached"
+    );
+    assert!(log(&app, &ada).await[0].voicemail_id.is_none());
+    app.finish().await;
 }
 
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.

@@ -261,19 +261,68 @@ async fn voicemail_reply(state: &AppState, session_id: &str) -> AppResult<Reply>
 }
 
 /// The answer to a carrier commanded by its webhook's answer that asks again about an
-/// event acted on already: a call that arrived gets its voicemail (or is hung up if not
-/// ours); anything else, nothing more.
+/// event acted on already (its first answer was lost): the same answer, from what the call
+/// is now. Never an empty answer to the forwarded phone unless it took the call (empty
+/// puts it through).
 async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> AppResult<Reply> {
-    let (true, CallEvent::Incoming { session, .. }) = (commanded_by_reply(carrier), event) else {
+    if !commanded_by_reply(carrier) {
         return Ok(Reply::Nothing);
-    };
-    let mut tx = state.db.begin().await?;
-    let ours = session_of(&mut tx, "carrier_session", session).await?;
-    drop(tx);
-    match ours {
-        Some(session_id) => voicemail_reply(state, &session_id).await,
-        None => Ok(Reply::HangUp),
     }
+    let mut tx = state.db.begin().await?;
+    let session_id = match event {
+        CallEvent::Incoming { session, .. } => {
+            session_of(&mut tx, "carrier_session", session).await?
+        }
+        CallEvent::Answered { state: step, .. }
+        | CallEvent::Gathered { state: step, .. }
+        | CallEvent::HungUp { state: step, .. } => forwarded(step).map(str::to_owned),
+        _ => return Ok(Reply::Nothing),
+    };
+    let Some(session_id) = session_id else {
+        return Ok(Reply::HangUp);
+    };
+    type Now = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        String,
+    );
+    let now: Option<Now> = sqlx::query_as(
+        "SELECT s.state, s.forward_call, c.outcome, p.forward_to, p.ring_seconds, c.number_e164
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
+         LEFT JOIN phone_numbers p ON p.id = c.number_id
+         WHERE s.id = $1",
+    )
+    .bind(&session_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    drop(tx);
+    let Some((call_state, phone, outcome, forward_to, ring_seconds, own)) = now else {
+        return Ok(Reply::HangUp);
+    };
+    let missed = matches!(outcome.as_deref(), Some("missed" | "declined"));
+    Ok(match event {
+        CallEvent::Incoming { .. } if call_state == "ringing" => match forward_to {
+            Some(to) => Reply::Forward {
+                to,
+                caller_id: own,
+                timeout_secs: u32::try_from(ring_seconds.clamp(5, 300)).unwrap_or(30),
+                session_id,
+            },
+            None => Reply::HangUp,
+        },
+        CallEvent::Incoming { .. } | CallEvent::HungUp { .. } if missed => {
+            return voicemail_reply(state, &session_id).await
+        }
+        CallEvent::Gathered { call_id, .. }
+            if call_state == "answered" && phone.as_deref() == Some(call_id.as_str()) =>
+        {
+            Reply::Connect
+        }
+        _ => Reply::HangUp,
+    })
 }
 
 /// Queues `action` for call `call_id`, with a command id of its own; for a carrier
@@ -441,15 +490,20 @@ async fn forward_answered(
         }
     }
     let phone_call = call_id;
-    let ringing = matches!(found, Some((state, _, None)) if state == "ringing");
-    if !ringing {
+    // Ringing, and this is the phone we called (its id known from the carrier's answer to
+    // placing it, or first heard of now).
+    let ours = matches!(&found, Some((state, _, phone))
+        if state == "ringing" && phone.as_deref().is_none_or(|p| p == phone_call));
+    if !ours {
         return command(tx, out, phone_call, CallAction::HangUp, "").await;
     }
-    sqlx::query("UPDATE call_sessions SET forward_call = $1 WHERE id = $2")
-        .bind(phone_call)
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE call_sessions SET forward_call = $1 WHERE id = $2 AND forward_call IS NULL",
+    )
+    .bind(phone_call)
+    .bind(session_id)
+    .execute(&mut **tx)
+    .await?;
     let (e164, name, peer): (String, String, String) = sqlx::query_as(
         "SELECT p.e164, p.name, c.peer FROM calls c JOIN phone_numbers p ON p.id = c.number_id
          WHERE c.session_id = $1 AND c.direction = 'in'",
@@ -561,30 +615,54 @@ async fn hung_up(
     Ok(published)
 }
 
-/// Our timer ended carrier call `session_id` (its carrier never said how the forwarded phone
-/// did): the caller it holds is let go.
-pub(super) async fn let_go(state: &AppState, session_id: &str) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
+/// Carrier call `session_id` ended unanswered while the carrier still holds its caller:
+/// the number's voicemail takes them (a carrier commanded by its webhook's answer says so
+/// in its next answer).
+pub(super) async fn to_voicemail(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppResult<()> {
     let held: Option<(String, String)> = sqlx::query_as(
         "SELECT carrier, carrier_call FROM call_sessions
          WHERE id = $1 AND carrier IS NOT NULL AND carrier_call IS NOT NULL",
     )
     .bind(session_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some((carrier, call_id)) = held {
         if let Some(kind) = CarrierKind::parse(&carrier) {
-            command(
-                &mut tx,
-                &mut Commands::new(kind),
-                &call_id,
-                CallAction::HangUp,
-                "",
-            )
-            .await?;
+            let mut out = Commands::new(kind);
+            command(tx, &mut out, &call_id, CallAction::Answer, VOICEMAIL).await?;
         }
     }
+    Ok(())
+}
+
+/// The carrier placed the forwarded call for held call `held` as `placed`: known now, it
+/// can be let go if the caller hangs up before it answers.
+pub async fn dialed(state: &AppState, held: &str, placed: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE call_sessions SET forward_call = $1
+         WHERE carrier_call = $2 AND forward_call IS NULL",
+    )
+    .bind(placed)
+    .bind(held)
+    .execute(state.db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The carrier would not place the forwarded call of `step` (a number it can't reach, say):
+/// the call ends unanswered and its caller gets the voicemail.
+pub async fn forward_failed(state: &AppState, step: &str) -> AppResult<()> {
+    let Some(session_id) = forwarded(step) else {
+        return Ok(());
+    };
+    let mut tx = state.db.begin().await?;
+    let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?
+    else {
+        return Ok(());
+    };
+    to_voicemail(&mut tx, session_id).await?;
     tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
     Ok(())
 }

@@ -631,12 +631,18 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
     Ok(())
 }
 
-/// The ring timer: a call still ringing now was not answered. A carrier call's carrier
-/// should have said so first (its forwarded phone's timeout is shorter); if it did not, the
-/// caller it still holds is let go.
+/// The ring timer: a call still ringing now was not answered. (A carrier call's carrier
+/// should have said so first, its forwarded phone's timeout being shorter; if it did not,
+/// the caller it still holds gets the voicemail.)
 pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
-    if end(state, session_id, &["ringing"], Ending::Unanswered).await? {
-        carrier::let_go(state, session_id).await?;
-    }
+    let mut tx = state.db.begin().await?;
+    let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?
+    else {
+        return Ok(());
+    };
+    carrier::to_voicemail(&mut tx, session_id).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
     Ok(())
 }

@@ -307,14 +307,14 @@ pub trait Carrier: Send + Sync {
     /// Sends `action` to the call `call_id` this carrier holds, asking it to hand `state`
     /// back with the events the action causes. `command_id` makes a repeat harmless (the
     /// carrier ignores a command id it has seen on that call), so a command whose answer was
-    /// lost is simply sent again.
+    /// lost is simply sent again. A `Dial` answers the new call's id.
     async fn call_action(
         &self,
         _call_id: &str,
         _action: &CallAction,
         _command_id: &str,
         _state: &str,
-    ) -> Result<(), CarrierError> {
+    ) -> Result<Option<String>, CarrierError> {
         Err(CarrierError::Config(format!(
             "calls through {} are not built yet",
             self.kind().label()

@@ -27,8 +27,15 @@ pub struct Telnyx {
 }
 
 /// The name of the Call Control application this instance makes (and finds again after a
-/// restart instead of making another).
-const CALL_CONTROL_APP: &str = "Switchboard";
+/// restart instead of making another): its own, by the host its webhooks go to, so two
+/// instances on one Telnyx account each get their own calls.
+fn call_control_app_name(webhook_url: &str) -> String {
+    let host = url::Url::parse(webhook_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("Switchboard {host}")
+}
 
 #[derive(Deserialize)]
 struct Application {
@@ -188,23 +195,21 @@ impl Telnyx {
     async fn call_control_app(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.call_control_app_id
             .get_or_try_init(|| async {
+                let name = call_control_app_name(webhook_url);
                 let found: Vec<Application> = self
                     .call(
                         self.http
                             .get(self.url("/call_control_applications"))
-                            .query(&[("filter[application_name][contains]", CALL_CONTROL_APP)]),
+                            .query(&[("filter[application_name][contains]", &name)]),
                     )
                     .await?;
-                if let Some(app) = found
-                    .into_iter()
-                    .find(|a| a.application_name == CALL_CONTROL_APP)
-                {
+                if let Some(app) = found.into_iter().find(|a| a.application_name == name) {
                     return Ok(app.id);
                 }
                 let created: IdOnly =
                     self.call(self.http.post(self.url("/call_control_applications")).json(
                         &json!({
-                            "application_name": CALL_CONTROL_APP,
+                            "application_name": name,
                             "webhook_event_url": webhook_url,
                             "webhook_api_version": "2",
                         }),
@@ -404,7 +409,7 @@ impl Carrier for Telnyx {
         action: &CallAction,
         command_id: &str,
         state: &str,
-    ) -> Result<(), CarrierError> {
+    ) -> Result<Option<String>, CarrierError> {
         let (path, mut body) = call_command(call_id, action);
         body["command_id"] = command_id.into();
         if !state.is_empty() {
@@ -412,10 +417,11 @@ impl Carrier for Telnyx {
         }
         // `call_id` came from a verified webhook and holds only URL-safe characters
         // (telnyx::parse checks).
-        let _: serde_json::Value = self
+        let answer: serde_json::Value = self
             .call(self.http.post(self.url(&path)).json(&body))
             .await?;
-        Ok(())
+        // A placed call (`POST /calls`) answers its id; commands answer `{"result": "ok"}`.
+        Ok(answer["call_control_id"].as_str().map(str::to_owned))
     }
 
     async fn test_connection(&self) -> Result<(), CarrierError> {

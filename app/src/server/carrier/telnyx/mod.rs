@@ -143,6 +143,8 @@ struct CallPayload {
     connection_id: String,
     #[serde(default)]
     digits: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +227,12 @@ fn parse_call(
             call_id: call_id(p.call_control_id)?,
             state: client_state(p.client_state),
         },
+        // A transcription that failed has no words to keep.
+        "call.recording.transcription.saved"
+            if p.status.as_deref().is_some_and(|s| s != "completed") =>
+        {
+            return Ok(None)
+        }
         "call.recording.transcription.saved" => CallEvent::Transcribed {
             event_id,
             session: call_id(p.call_session_id)?,

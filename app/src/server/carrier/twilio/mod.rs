@@ -284,11 +284,15 @@ fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
     ignored("a call status")
 }
 
-/// `text` as XML character data or an attribute value.
+/// `text` as XML character data or an attribute value; characters XML 1.0 cannot hold
+/// (most control characters, U+FFFE, U+FFFF) are left out, or Twilio would refuse the whole
+/// answer.
 fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -368,6 +372,8 @@ mod twiml_tests {
         assert!(!twiml.contains("<Dial>"));
         assert!(twiml.contains("recordingStatusCallback=\"https://x.example/w?a=1&amp;b=2\""));
         assert!(twiml.contains("maxLength=\"120\""));
+        let odd = voicemail_twiml("a\u{1}b\u{FFFF}c\u{FFFE}d\te", 120, "https://x.example/w");
+        assert!(odd.contains("<Say>abcd\te</Say>"), "{odd}");
     }
 
     #[test]

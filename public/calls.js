@@ -332,9 +332,23 @@
   }
 
   /** Starts recording the microphone picked in the dialer: { recorder, stream, chunks }. */
-  async function startRecording() {
-    if (!window.MediaRecorder) throw new Error('This browser cannot record.');
+  /** The sample rate of recordings made as WAV: the telephone's (thirty seconds ≈ 480 KB). */
+  const WAV_RATE = 8000;
+
+  /** Starts recording the microphone: as WebM/Ogg (MediaRecorder), or, with `wav`, as
+   * 8 kHz 16-bit mono WAV, which the carriers can play to a caller (a greeting). */
+  async function startRecording(wav) {
+    if (!wav && !window.MediaRecorder) throw new Error('This browser cannot record.');
     const stream = await microphone();
+    if (wav) {
+      const context = new AudioContext({ sampleRate: WAV_RATE });
+      const tap = context.createScriptProcessor(4096, 1, 1);
+      const samples = [];
+      tap.onaudioprocess = (e) => samples.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+      context.createMediaStreamSource(stream).connect(tap);
+      tap.connect(context.destination);
+      return { context, stream, samples };
+    }
     const recorder = new MediaRecorder(stream);
     const chunks = [];
     recorder.addEventListener('dataavailable', (e) => e.data.size && chunks.push(e.data));
@@ -342,11 +356,38 @@
     return { recorder, stream, chunks };
   }
 
+  /** `samples` (Float32Array pieces at WAV_RATE) as a 16-bit mono WAV file. */
+  function wavFile(samples) {
+    const count = samples.reduce((n, s) => n + s.length, 0);
+    const view = new DataView(new ArrayBuffer(44 + count * 2));
+    const text = (at, s) => [...s].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+    text(0, 'RIFF');
+    view.setUint32(4, 36 + count * 2, true);
+    text(8, 'WAVEfmt ');
+    view.setUint32(16, 16, true);
+    view.setUint16(20, 1, true); // PCM
+    view.setUint16(22, 1, true); // mono
+    view.setUint32(24, WAV_RATE, true);
+    view.setUint32(28, WAV_RATE * 2, true);
+    view.setUint16(32, 2, true);
+    view.setUint16(34, 16, true);
+    text(36, 'data');
+    view.setUint32(40, count * 2, true);
+    let at = 44;
+    for (const piece of samples) {
+      for (const x of piece) {
+        view.setInt16(at, Math.max(-1, Math.min(1, x)) * 0x7fff, true);
+        at += 2;
+      }
+    }
+    return new Blob([view], { type: 'audio/wav' });
+  }
+
   /** Posts what `r` recorded to `path`; a refusal throws the server's words. */
   async function postRecording(path, r) {
     const res = await fetch(path, {
       method: 'POST',
-      body: new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
+      body: r.samples ? wavFile(r.samples) : new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
     });
     if (!res.ok) {
       let value = null;
@@ -361,6 +402,10 @@
 
   function stopRecording(v) {
     clearTimeout(v.limit);
+    if (v.context) {
+      v.stream.getTracks().forEach((t) => t.stop());
+      return v.context.state === 'closed' ? Promise.resolve() : v.context.close();
+    }
     if (!v.recorder || v.recorder.state === 'inactive') return Promise.resolve();
     const stopped = new Promise((resolve) => v.recorder.addEventListener('stop', resolve, { once: true }));
     v.recorder.stop();
@@ -725,7 +770,8 @@
           await stop();
           return;
         }
-        recording = await startRecording();
+        // As WAV: the carriers play it to callers from the phone network too.
+        recording = await startRecording(true);
         recording.limit = setTimeout(() => stop().catch((e) => (status.textContent = e.message)), 30_000);
         record.textContent = 'Stop and keep it';
         status.textContent = 'Recording your greeting… (thirty seconds at most)';

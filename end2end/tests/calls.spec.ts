@@ -246,7 +246,10 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   // Nobody took it: Ada sees Bea's greeting, hears its recording to the end, then leaves a
   // voicemail (her fake microphone's tone).
   await expect(panel(ada).locator('[data-call-greeting]')).toHaveText('Their greeting: “Bea here: leave me a message!”');
+  // Bea's recording is WAV (8 kHz), which the carriers can play to phone callers too.
+  const greetingFetched = ada.waitForResponse((r) => r.url().includes('/media/public/'));
   await panel(ada).getByRole('button', { name: 'Leave a voicemail' }).click();
+  expect((await greetingFetched).headers()['content-type']).toBe('audio/wav');
   await expect(panel(ada)).toHaveAttribute('data-call-state', 'greeting');
   await expect(panel(ada)).toContainText('Recording your voicemail', { timeout: 10_000 });
   await expect(panel(ada)).toHaveAttribute('data-greeting-played', 'true');

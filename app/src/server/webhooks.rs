@@ -331,9 +331,15 @@ pub async fn twilio(
             use super::calls::carrier::{handle, Reply, MAX_VOICEMAIL_SECS};
             let webhook = format!("{}/webhooks/twilio", state.settings.base_url());
             let twiml = match handle(&state, CarrierKind::Twilio, &event).await {
-                Ok(Reply::Voicemail { greeting }) => {
-                    twilio::voicemail_twiml(&greeting, MAX_VOICEMAIL_SECS, &webhook)
-                }
+                Ok(Reply::Voicemail {
+                    greeting,
+                    recording,
+                }) => twilio::voicemail_twiml(
+                    &greeting,
+                    recording.as_deref(),
+                    MAX_VOICEMAIL_SECS,
+                    &webhook,
+                ),
                 Ok(Reply::Forward {
                     to,
                     caller_id,

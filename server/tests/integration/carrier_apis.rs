@@ -116,6 +116,9 @@ async fn telnyx_client_speaks_the_published_spec() {
         CallAction::Speak {
             text: "You've reached Ada. Leave a message after the tone.".into(),
         },
+        CallAction::Play {
+            url: "https://switchboard.example/media/public/m1?expires=1&sig=x".into(),
+        },
         CallAction::RecordVoicemail { max_secs: 120 },
         CallAction::HangUp,
         // Forwarding: the call to the owner's phone, its whisper, the join.

@@ -139,6 +139,11 @@ fn event(id: &str, event_type: &str, payload: Value) -> String {
     .to_string()
 }
 
+/// Delivers `body` signed, as Telnyx does, and checks it was taken.
+async fn accepted(app: &TestApp, body: &str) {
+    assert_eq!(deliver(app, body, true).await, 200, "{body}");
+}
+
 /// Posts `body` to our Telnyx webhook, signed with the test key (or not).
 async fn deliver(app: &TestApp, body: &str, signed: bool) -> u16 {
     let key = ed25519_dalek::SigningKey::from_bytes(&crate::messaging::hex_key(
@@ -227,20 +232,14 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
     assert!(log(app, &ada).await.is_empty());
 
     // The call arrives: logged for Ada as missed, to voicemail; Telnyx is told to answer.
-    assert_eq!(
-        deliver(app, &incoming("e1", call, session, &number.e164), true).await,
-        200
-    );
+    accepted(app, &incoming("e1", call, session, &number.e164)).await;
     let sent = commands_reach(&asked, call, 1).await;
     assert_eq!(sent[0].0, "answer");
     assert_eq!(sent[0].1["client_state"], state("voicemail"));
     let answer_id = sent[0].1["command_id"].as_str().unwrap().to_string();
     assert!(!answer_id.is_empty());
     // Telnyx delivers it again: nothing opens or is sent twice.
-    assert_eq!(
-        deliver(app, &incoming("e1", call, session, &number.e164), true).await,
-        200
-    );
+    accepted(app, &incoming("e1", call, session, &number.e164)).await;
     let calls = log(app, &ada).await;
     assert_eq!(calls.len(), 1);
     assert_eq!(
@@ -254,12 +253,12 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
 
     // Answered → the greeting is said; said → the caller is recorded.
     let answered = step("e2", "call.answered", call, session, "voicemail");
-    assert_eq!(deliver(app, &answered, true).await, 200);
+    accepted(app, &answered).await;
     let sent = commands_reach(&asked, call, 2).await;
     assert_eq!(sent[1].0, "speak");
     assert_eq!(sent[1].1["payload"], "Ada's line. Say your piece.");
     let spoken = step("e3", "call.speak.ended", call, session, "voicemail");
-    assert_eq!(deliver(app, &spoken, true).await, 200);
+    accepted(app, &spoken).await;
     let sent = commands_reach(&asked, call, 3).await;
     assert_eq!(sent[2].0, "record_start");
     assert_eq!(
@@ -272,7 +271,7 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
     );
     // A step another application on the account took (its own client_state) is not ours.
     let theirs = step("e4", "call.answered", call, session, "someone-else");
-    assert_eq!(deliver(app, &theirs, true).await, 200);
+    accepted(app, &theirs).await;
     // And every command had its own id.
     let ids: std::collections::HashSet<_> = sent
         .iter()
@@ -291,7 +290,7 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
             "recording_urls": { "mp3": format!("{base}/recordings/vm.mp3"), "wav": null },
         }),
     );
-    assert_eq!(deliver(app, &recorded, true).await, 200);
+    accepted(app, &recorded).await;
     app.media_stored(1).await;
     let entry = log(app, &ada).await.remove(0);
     let voicemail = entry.voicemail_id.expect("the voicemail is in the log");
@@ -312,7 +311,7 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
         "call.recording.transcription.saved",
         json!({ "call_control_id": call, "call_session_id": session, "status": "failed" }),
     );
-    assert_eq!(deliver(app, &failed, true).await, 200);
+    accepted(app, &failed).await;
     assert_eq!(log(app, &ada).await[0].transcript, None);
 
     // Its words come later, beside it, and the log's search finds them.
@@ -327,7 +326,7 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
             "transcription_text": "Call me back about the lease.",
         }),
     );
-    assert_eq!(deliver(app, &words, true).await, 200);
+    accepted(app, &words).await;
     let entry = log(app, &ada).await.remove(0);
     assert_eq!(
         entry.transcript.as_deref(),
@@ -348,15 +347,7 @@ async fn calls_to_numbers_not_ours_and_bad_events_do_nothing_here(
     let number = buy(app, &ada, "212").await;
 
     // A call to a number nobody here owns is hung up.
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("n1", "v3:stray", "s-stray", "+12125550999"),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("n1", "v3:stray", "s-stray", "+12125550999")).await;
     let sent = commands_reach(&asked, "v3:stray", 1).await;
     assert_eq!(sent[0].0, "hangup");
     assert!(log(app, &ada).await.is_empty());
@@ -370,15 +361,7 @@ async fn calls_to_numbers_not_ours_and_bad_events_do_nothing_here(
 
     // A recording link that is no web address is not fetched; one for a call that is not
     // ours is not either.
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("n3", "v3:ada-2", "s-ada-2", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("n3", "v3:ada-2", "s-ada-2", &number.e164)).await;
     for (id, session, url) in [
         ("n4", "s-ada-2", "file:///etc/passwd"),
         ("n5", "s-unknown", "http://127.0.0.1:9/vm.mp3"),
@@ -388,7 +371,7 @@ async fn calls_to_numbers_not_ours_and_bad_events_do_nothing_here(
             "call.recording.saved",
             json!({ "call_session_id": session, "recording_urls": { "mp3": url } }),
         );
-        assert_eq!(deliver(app, &recorded, true).await, 200);
+        accepted(app, &recorded).await;
     }
     common::eventually(10, "the refused fetch to finish", || async {
         let (jobs,): (i64,) =
@@ -417,10 +400,7 @@ async fn a_command_whose_answer_was_lost_is_repeated_with_its_id(
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
     let call = "v3:flaky-1";
-    assert_eq!(
-        deliver(app, &incoming("f1", call, "s-flaky", &number.e164), true).await,
-        200
-    );
+    accepted(app, &incoming("f1", call, "s-flaky", &number.e164)).await;
     let sent = commands_reach(&asked, call, 2).await;
     assert_eq!(
         (sent[0].0.as_str(), sent[1].0.as_str()),
@@ -525,7 +505,7 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
     let (held, session) = ("v3:held-1", "s-held-1");
     let arrived =
         incoming("w1", held, session, &number.e164).replace("7267xxxxxxxxxxxxxx", "cc-app-1");
-    assert_eq!(deliver(app, &arrived, true).await, 200);
+    accepted(app, &arrived).await;
     let dialed = common::eventually(10, "the forwarded call", || async {
         dials(&asked).into_iter().next()
     })
@@ -559,15 +539,11 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
 
     // Her phone answers: it hears whom the call is for, and 1 takes it.
     let phone = "v3:leg-1";
-    assert_eq!(
-        deliver(
-            app,
-            &step("w2", "call.answered", phone, "s-leg", &forward_state),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(
+        app,
+        &step("w2", "call.answered", phone, "s-leg", &forward_state),
+    )
+    .await;
     let asked_key = commands_reach(&asked, phone, 1).await;
     assert_eq!(asked_key[0].0, "gather_using_speak");
     assert_eq!(
@@ -577,25 +553,18 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
             number.display
         )
     );
-    assert_eq!(
-        deliver(app, &gathered("w3", phone, &forward_state, "1"), true).await,
-        200
-    );
+    accepted(app, &gathered("w3", phone, &forward_state, "1")).await;
     // The held caller is answered, then joined with her phone.
     let sent = commands_reach(&asked, held, 1).await;
     assert_eq!(
         (sent[0].0.as_str(), &sent[0].1["client_state"]),
         ("answer", &json!(state(&forward_state)))
     );
-    assert_eq!(
-        deliver(
-            app,
-            &step("w4", "call.answered", held, session, &forward_state),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(
+        app,
+        &step("w4", "call.answered", held, session, &forward_state),
+    )
+    .await;
     let sent = commands_reach(&asked, held, 2).await;
     assert_eq!(
         (sent[1].0.as_str(), &sent[1].1["call_control_id"]),
@@ -603,18 +572,12 @@ async fn a_telnyx_call_is_forwarded_and_taken_with_a_key(
     );
 
     // She hangs up: the call ends for the caller too, answered, in her log.
-    assert_eq!(
-        deliver(app, &hangup("w5", phone, "s-leg", &forward_state), true).await,
-        200
-    );
+    accepted(app, &hangup("w5", phone, "s-leg", &forward_state)).await;
     let sent = commands_reach(&asked, held, 3).await;
     assert_eq!(sent[2].0, "hangup");
     assert_eq!(log(app, &ada).await[0].outcome, "Answered");
     // A late hang-up of the caller's side changes nothing.
-    assert_eq!(
-        deliver(app, &hangup("w6", held, session, &forward_state), true).await,
-        200
-    );
+    accepted(app, &hangup("w6", held, session, &forward_state)).await;
     assert_eq!(commands(&asked, phone).len(), 1);
 }
 
@@ -634,40 +597,22 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
 
     // Answered by a voicemail box, or someone who doesn't press 1: the phone is let go and
     // its hang-up sends the caller to the number's voicemail.
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("v1", "v3:held-2", "s-held-2", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("v1", "v3:held-2", "s-held-2", &number.e164)).await;
     common::eventually(10, "the forwarded call", || async {
         (dials(&asked).len() == 1).then_some(())
     })
     .await;
     let first = forward_state(0);
-    assert_eq!(
-        deliver(
-            app,
-            &step("v2", "call.answered", "v3:leg-1", "s-leg", &first),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(
+        app,
+        &step("v2", "call.answered", "v3:leg-1", "s-leg", &first),
+    )
+    .await;
     commands_reach(&asked, "v3:leg-1", 1).await;
-    assert_eq!(
-        deliver(app, &gathered("v3", "v3:leg-1", &first, ""), true).await,
-        200
-    );
+    accepted(app, &gathered("v3", "v3:leg-1", &first, "")).await;
     let sent = commands_reach(&asked, "v3:leg-1", 2).await;
     assert_eq!(sent[1].0, "hangup");
-    assert_eq!(
-        deliver(app, &hangup("v4", "v3:leg-1", "s-leg", &first), true).await,
-        200
-    );
+    accepted(app, &hangup("v4", "v3:leg-1", "s-leg", &first)).await;
     let sent = commands_reach(&asked, "v3:held-2", 1).await;
     assert_eq!(
         (sent[0].0.as_str(), &sent[0].1["client_state"]),
@@ -676,75 +621,41 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
 
     // Not answered in time: the same.
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("t1", "v3:held-3", "s-held-3", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("t1", "v3:held-3", "s-held-3", &number.e164)).await;
     common::eventually(10, "the forwarded call", || async {
         (dials(&asked).len() == 2).then_some(())
     })
     .await;
     let second = forward_state(1);
-    assert_eq!(
-        deliver(app, &hangup("t2", "v3:leg-2", "s-leg", &second), true).await,
-        200
-    );
+    accepted(app, &hangup("t2", "v3:leg-2", "s-leg", &second)).await;
     let sent = commands_reach(&asked, "v3:held-3", 1).await;
     assert_eq!(sent[0].0, "answer");
 
     // The caller gives up while the phone rings: a missed call; the phone answering late is
     // let go, and no voicemail is asked for.
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("c1", "v3:held-4", "s-held-4", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("c1", "v3:held-4", "s-held-4", &number.e164)).await;
     common::eventually(10, "the forwarded call", || async {
         (dials(&asked).len() == 3).then_some(())
     })
     .await;
     let third = forward_state(2);
     assert_eq!(placed(app, "v3:held-4").await, "v3:leg-3");
-    assert_eq!(
-        deliver(app, &hangup("c2", "v3:held-4", "s-held-4", ""), true).await,
-        200
-    );
+    accepted(app, &hangup("c2", "v3:held-4", "s-held-4", "")).await;
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
     let sent = commands_reach(&asked, "v3:leg-3", 1).await;
     assert_eq!(sent[0].0, "hangup", "her phone stops ringing");
-    assert_eq!(
-        deliver(
-            app,
-            &step("c3", "call.answered", "v3:leg-3", "s-leg", &third),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(
+        app,
+        &step("c3", "call.answered", "v3:leg-3", "s-leg", &third),
+    )
+    .await;
     let sent = commands_reach(&asked, "v3:leg-3", 2).await;
     assert_eq!(sent[1].0, "hangup");
     assert!(commands(&asked, "v3:held-4").is_empty());
 
     // A phone Telnyx won't call: the caller gets the voicemail at once.
     assert!(forward_to(app, &ada, &number, UNREACHABLE).await.is_ok());
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("u1", "v3:held-6", "s-held-6", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("u1", "v3:held-6", "s-held-6", &number.e164)).await;
     let sent = commands_reach(&asked, "v3:held-6", 1).await;
     assert_eq!(
         (sent[0].0.as_str(), &sent[0].1["client_state"]),
@@ -762,15 +673,7 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
         forward_to: PHONE.into(),
     };
     assert!(app.call(&ada, dnd).await.is_ok());
-    assert_eq!(
-        deliver(
-            app,
-            &incoming("d1", "v3:held-5", "s-held-5", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(app, &incoming("d1", "v3:held-5", "s-held-5", &number.e164)).await;
     let sent = commands_reach(&asked, "v3:held-5", 1).await;
     assert_eq!(sent[0].0, "answer");
     assert_eq!(dials(&asked).len(), 4);
@@ -1082,6 +985,106 @@ async fn a_twilio_call_is_forwarded_and_taken_with_a_key(
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
 }
 
+/// A greeting as the browser records one now: 8 kHz 16-bit mono WAV.
+fn wav() -> Vec<u8> {
+    let data = vec![0u8; 1600];
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend((36 + data.len() as u32).to_le_bytes());
+    bytes.extend(b"WAVEfmt ");
+    bytes.extend(16u32.to_le_bytes());
+    bytes.extend(1u16.to_le_bytes());
+    bytes.extend(1u16.to_le_bytes());
+    bytes.extend(8000u32.to_le_bytes());
+    bytes.extend(16000u32.to_le_bytes());
+    bytes.extend(2u16.to_le_bytes());
+    bytes.extend(16u16.to_le_bytes());
+    bytes.extend(b"data");
+    bytes.extend((data.len() as u32).to_le_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+/// The owner's recorded greeting reaches callers from the phone network too when the
+/// carrier can play it (WAV, as the browser records greetings now): Telnyx plays it from a
+/// signed link and records after it; Twilio's TwiML plays it. An older WebM one is said as
+/// its words instead.
+async fn a_recorded_greeting_is_played_to_phone_callers(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let greeting = format!("/numbers/{}/greeting", number.id);
+    assert_eq!(app.post_bytes(&ada, &greeting, &wav()).await.status, 201);
+
+    let call = "v3:greeted-1";
+    accepted(app, &incoming("g1", call, "s-greeted-1", &number.e164)).await;
+    commands_reach(&asked, call, 1).await;
+    accepted(
+        app,
+        &step("g2", "call.answered", call, "s-greeted-1", "voicemail"),
+    )
+    .await;
+    let sent = commands_reach(&asked, call, 2).await;
+    assert_eq!(sent[1].0, "playback_start");
+    let link = sent[1].1["audio_url"].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&format!("{}/media/public/", app.base)),
+        "{link}"
+    );
+    // The carrier fetches it without a session: the signed link is enough.
+    let fetched = reqwest::get(&link).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "audio/wav");
+    accepted(
+        app,
+        &step(
+            "g3",
+            "call.playback.ended",
+            call,
+            "s-greeted-1",
+            "voicemail",
+        ),
+    )
+    .await;
+    let sent = commands_reach(&asked, call, 3).await;
+    assert_eq!(sent[2].0, "record_start");
+
+    // Twilio plays it in its TwiML.
+    let twiml = twilio_callback(
+        app,
+        "voice.incoming.json",
+        &[("To", &number.e164), ("From", CALLER), ("CallSid", "CA0g")],
+        true,
+    )
+    .await
+    .body;
+    assert!(
+        twiml.contains(&format!("<Play>{}/media/public/", app.base)),
+        "{twiml}"
+    );
+    assert!(!twiml.contains("<Say>"));
+
+    // A WebM greeting (recorded before) can't be played by a carrier: its words are said.
+    assert_eq!(
+        app.post_bytes(&ada, &greeting, &crate::calls::recording())
+            .await
+            .status,
+        201
+    );
+    let call = "v3:greeted-2";
+    accepted(app, &incoming("g4", call, "s-greeted-2", &number.e164)).await;
+    commands_reach(&asked, call, 1).await;
+    accepted(
+        app,
+        &step("g5", "call.answered", call, "s-greeted-2", "voicemail"),
+    )
+    .await;
+    let sent = commands_reach(&asked, call, 2).await;
+    assert_eq!(sent[1].0, "speak");
+}
+
 /// With the production rule (public addresses only), a recording link to a private or
 /// loopback address, on one of our calls, is not fetched: a forged or hijacked webhook
 /// can't make the server reach inside.
@@ -1097,15 +1100,7 @@ async fn a_recording_link_to_an_inside_address_is_not_fetched() {
     .await;
     let ada = app.admin("ada@example.com").await;
     let number = buy(&app, &ada, "212").await;
-    assert_eq!(
-        deliver(
-            &app,
-            &incoming("i1", "v3:in-1", "s-in-1", &number.e164),
-            true
-        )
-        .await,
-        200
-    );
+    accepted(&app, &incoming("i1", "v3:in-1", "s-in-1", &number.e164)).await;
     for (id, url) in [
         ("i2", format!("{base}/recordings/vm.mp3")),
         ("i3", "https://10.0.0.7/recordings/vm.mp3".to_string()),
@@ -1116,7 +1111,7 @@ async fn a_recording_link_to_an_inside_address_is_not_fetched() {
             "call.recording.saved",
             json!({ "call_session_id": "s-in-1", "recording_urls": { "mp3": url } }),
         );
-        assert_eq!(deliver(&app, &recorded, true).await, 200);
+        accepted(&app, &recorded).await;
     }
     common::eventually(20, "the refused fetches to finish", || async {
         let (jobs,): (i64,) =
@@ -1175,6 +1170,7 @@ with_telnyx_stand_in!(
     a_forwarded_call_not_taken_goes_to_voicemail,
     a_twilio_call_is_answered_by_voicemail,
     a_twilio_call_is_forwarded_and_taken_with_a_key,
+    a_recorded_greeting_is_played_to_phone_callers,
     calls_to_numbers_not_ours_and_bad_events_do_nothing_here,
     a_command_whose_answer_was_lost_is_repeated_with_its_id,
 );

@@ -2,7 +2,8 @@
 //! calls one of our numbers,
 //! the carrier holds them, and we command the call step by step from its events:
 //!
-//! call arrives → answer → say the number's greeting → beep and record (mp3, transcribed) →
+//! call arrives → answer → say the number's greeting (or play its recording) → beep and
+//! record (mp3, transcribed) →
 //! the recording is copied into the media store as the owner's voicemail (the carrier's link
 //! expires in minutes), its words put beside it.
 //!
@@ -50,9 +51,10 @@ const CARRIER_SIDE: &str = "carrier";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     Nothing,
-    /// Say `greeting`, then beep and record the caller.
+    /// Say `greeting` (or play the owner's `recording`), then beep and record the caller.
     Voicemail {
         greeting: String,
+        recording: Option<String>,
     },
     /// Ring the phone `to` (showing `caller_id`) for `timeout_secs`; the whisper and how it
     /// went come back about our call `session_id`.
@@ -146,9 +148,16 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             ..
         } if step == VOICEMAIL => {
             if let Some(session_id) = session_of(&mut tx, "carrier_call", call_id).await? {
-                let words = greeting::for_caller(state, Caller::Outside, &session_id).await?;
-                let speak = CallAction::Speak { text: words.text };
-                command(&mut tx, &mut out, call_id, speak, VOICEMAIL).await?;
+                // The owner's recorded greeting when the carrier can play it, else its words.
+                let greet = match greeting::carrier_playable(state, &session_id).await? {
+                    Some(url) => CallAction::Play { url },
+                    None => CallAction::Speak {
+                        text: greeting::for_caller(state, Caller::Outside, &session_id)
+                            .await?
+                            .text,
+                    },
+                };
+                command(&mut tx, &mut out, call_id, greet, VOICEMAIL).await?;
             }
         }
         CallEvent::SpeakEnded {
@@ -248,7 +257,9 @@ async fn reply(state: &AppState, out: Commands) -> AppResult<Reply> {
         },
         CallAction::AskForKey { text } => Reply::AskForKey { text, session_id },
         CallAction::HangUp => Reply::HangUp,
-        CallAction::Speak { .. } | CallAction::RecordVoicemail { .. } => Reply::Nothing,
+        CallAction::Speak { .. } | CallAction::Play { .. } | CallAction::RecordVoicemail { .. } => {
+            Reply::Nothing
+        }
     })
 }
 
@@ -257,6 +268,7 @@ async fn voicemail_reply(state: &AppState, session_id: &str) -> AppResult<Reply>
         greeting: greeting::for_caller(state, Caller::Outside, session_id)
             .await?
             .text,
+        recording: greeting::carrier_playable(state, session_id).await?,
     })
 }
 

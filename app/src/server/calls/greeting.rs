@@ -92,7 +92,7 @@ pub async fn keep_recording(
     }
     let Some(content_type) = media::sniff_audio(recording) else {
         return Err(AppError::invalid(
-            "That recording is not one this app keeps (WebM or Ogg audio).",
+            "That recording is not one this app keeps (WAV, MP3, WebM or Ogg audio).",
         ));
     };
     let media_id = media::keep(state, user_id, content_type, recording).await?;
@@ -156,6 +156,24 @@ pub async fn for_caller(
         text,
         audio_url: recording.map(|id| media::public_url(state, &id)),
     })
+}
+
+/// A link a carrier can fetch the recorded greeting of the number called on
+/// `session_id` from, when there is one it can play (WAV or MP3: what the browser records
+/// greetings in now; an older WebM one is said as words instead).
+pub async fn carrier_playable(state: &AppState, session_id: &str) -> AppResult<Option<String>> {
+    let row: Option<(MediaId, String)> = sqlx::query_as(
+        "SELECT m.id, m.content_type FROM calls c
+         JOIN phone_numbers p ON p.id = c.number_id
+         JOIN media m ON m.id = p.greeting_media_id
+         WHERE c.session_id = $1 AND c.direction = 'in'",
+    )
+    .bind(session_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(row
+        .filter(|(_, kind)| matches!(kind.as_str(), "audio/wav" | "audio/mpeg"))
+        .map(|(id, _)| media::public_url(state, &id)))
 }
 
 /// `POST /numbers/{id}/greeting` (signed in, the number's owner): the recording's bytes,

@@ -98,7 +98,7 @@ pub async fn leave(
     }
     let Some(content_type) = media::sniff_audio(recording) else {
         return Err(AppError::invalid(
-            "That recording is not one this app keeps (WebM or Ogg audio).",
+            "That recording is not one this app keeps (WAV, MP3, WebM or Ogg audio).",
         ));
     };
     let media_id = media::keep(state, &callee, content_type, recording).await?;

@@ -208,7 +208,7 @@ pub enum CallEvent {
         call_id: String,
         state: String,
     },
-    /// The words we asked to be said have been said.
+    /// The words we asked to be said, or the recording to be played, have ended.
     SpeakEnded {
         event_id: String,
         call_id: String,
@@ -263,6 +263,8 @@ pub enum CallAction {
     Answer,
     /// Say `text` to the caller in the carrier's synthetic voice.
     Speak { text: String },
+    /// Play the recording at `url` (WAV or MP3, a link the carrier can fetch) to the caller.
+    Play { url: String },
     /// Beep, then record the caller (mp3) for up to `max_secs`, transcribed where the
     /// carrier can; the recording ends at silence or when they hang up.
     RecordVoicemail { max_secs: u32 },

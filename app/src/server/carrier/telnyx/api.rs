@@ -240,6 +240,7 @@ fn call_command(call_id: &str, action: &CallAction) -> (String, serde_json::Valu
     match action {
         CallAction::Answer => (on_call("answer"), json!({})),
         CallAction::Speak { text } => (on_call("speak"), voice(text)),
+        CallAction::Play { url } => (on_call("playback_start"), json!({ "audio_url": url })),
         CallAction::AskForKey { text } => {
             let mut body = voice(text);
             body["minimum_digits"] = 1.into();

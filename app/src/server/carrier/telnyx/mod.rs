@@ -201,7 +201,7 @@ fn parse_call(
             call_id: call_id(p.call_control_id)?,
             state: client_state(p.client_state),
         },
-        "call.speak.ended" => CallEvent::SpeakEnded {
+        "call.speak.ended" | "call.playback.ended" => CallEvent::SpeakEnded {
             event_id,
             call_id: call_id(p.call_control_id)?,
             state: client_state(p.client_state),

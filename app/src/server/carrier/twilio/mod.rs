@@ -304,16 +304,25 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-/// TwiML that says `greeting`, then beeps and records the caller (up to `max_secs`,
-/// transcribed), the recording's and the transcript's callbacks going to `callback`.
-pub fn voicemail_twiml(greeting: &str, max_secs: u32, callback: &str) -> String {
+/// TwiML that says `greeting` (or plays the owner's `recording`), then beeps and records
+/// the caller (up to `max_secs`, transcribed), the recording's and the transcript's
+/// callbacks going to `callback`.
+pub fn voicemail_twiml(
+    greeting: &str,
+    recording: Option<&str>,
+    max_secs: u32,
+    callback: &str,
+) -> String {
     let callback = xml_escape(callback);
+    let greet = match recording {
+        Some(url) => format!("<Play>{}</Play>", xml_escape(url)),
+        None => format!("<Say>{}</Say>", xml_escape(greeting)),
+    };
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>\
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{greet}\
          <Record maxLength=\"{max_secs}\" timeout=\"10\" playBeep=\"true\" trim=\"trim-silence\" \
          recordingStatusCallback=\"{callback}\" recordingStatusCallbackEvent=\"completed\" \
-         transcribe=\"true\" transcribeCallback=\"{callback}\"/></Response>",
-        xml_escape(greeting)
+         transcribe=\"true\" transcribeCallback=\"{callback}\"/></Response>"
     )
 }
 
@@ -362,6 +371,7 @@ mod twiml_tests {
     fn greetings_cannot_write_twiml() {
         let twiml = voicemail_twiml(
             "Hi </Say><Dial>+1900</Dial> & bye",
+            None,
             120,
             "https://x.example/w?a=1&b=2",
         );
@@ -372,7 +382,12 @@ mod twiml_tests {
         assert!(!twiml.contains("<Dial>"));
         assert!(twiml.contains("recordingStatusCallback=\"https://x.example/w?a=1&amp;b=2\""));
         assert!(twiml.contains("maxLength=\"120\""));
-        let odd = voicemail_twiml("a\u{1}b\u{FFFF}c\u{FFFE}d\te", 120, "https://x.example/w");
+        let odd = voicemail_twiml(
+            "a\u{1}b\u{FFFF}c\u{FFFE}d\te",
+            None,
+            120,
+            "https://x.example/w",
+        );
         assert!(odd.contains("<Say>abcd\te</Say>"), "{odd}");
     }
 
@@ -403,5 +418,20 @@ mod twiml_tests {
         let ask = ask_for_key_twiml("Call for <Ada>", &url);
         assert!(ask.contains("<Say>Call for &lt;Ada&gt;</Say>"), "{ask}");
         assert!(ask.ends_with("<Hangup/></Response>"));
+    }
+
+    #[test]
+    fn a_recorded_greeting_is_played_instead_of_the_words() {
+        let twiml = voicemail_twiml(
+            "Words",
+            Some("https://x.example/media/public/m?a=1&b=2"),
+            120,
+            "https://x.example/w",
+        );
+        assert!(
+            twiml.contains("<Play>https://x.example/media/public/m?a=1&amp;b=2</Play><Record "),
+            "{twiml}"
+        );
+        assert!(!twiml.contains("<Say>"));
     }
 }

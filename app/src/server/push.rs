@@ -280,7 +280,7 @@ pub async fn deliver(
         let mut signature = VapidSignatureBuilder::from_base64(&state.vapid.private, &info)?;
         signature.add_claim("sub", contact);
         let mut builder = WebPushMessageBuilder::new(&info);
-        builder.set_ttl(24 * 60 * 60);
+        builder.set_ttl(ttl_secs(urgent));
         builder.set_urgency(if urgent {
             Urgency::High
         } else {
@@ -392,4 +392,30 @@ pub async fn remove(
         return Err(AppError::not_found("That device"));
     }
     Ok(())
+}
+
+/// How long a push service keeps an alert for a device that is offline: a day for texts
+/// and voicemail; for a ringing call, no longer than a call rings (a phone that comes back
+/// online an hour later must not ring for a call long gone).
+fn ttl_secs(urgent: bool) -> u32 {
+    if urgent {
+        120
+    } else {
+        24 * 60 * 60
+    }
+}
+
+#[cfg(test)]
+mod ttl_tests {
+    #[test]
+    fn a_ringing_alert_lives_no_longer_than_the_longest_ring() {
+        let longest = crate::types::RING_CHOICES
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(0);
+        assert!(i64::from(super::ttl_secs(true)) <= longest.max(30));
+        assert!(super::ttl_secs(true) >= 30, "long enough to reach a phone");
+        assert_eq!(super::ttl_secs(false), 86_400);
+    }
 }

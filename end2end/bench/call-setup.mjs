@@ -29,6 +29,11 @@ async function person(email, area) {
   const number = await api('buy_number', { e164: offer.e164 });
   const page = await context.newPage();
   if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(`    ${email}: ${m.text().slice(0, 300)}`));
+  if (process.env.BENCH_DEBUG_NET) {
+    page.on('request', (r) => r.url().includes('/api/') && console.log(`    ${email} -> ${Date.now() % 100000} ${r.url().split('/api/')[1]}`));
+    page.on('requestfinished', (r) => r.url().includes('/api/') && console.log(`    ${email} <- ${Date.now() % 100000} ${r.url().split('/api/')[1]}`));
+    page.on('requestfailed', (r) => console.log(`    ${email} !! ${r.url()} ${r.failure()?.errorText}`));
+  }
   await page.goto('/inbox');
   await page.waitForFunction(() => window.SwitchboardCalls);
   return { browser, page, number };
@@ -136,9 +141,10 @@ await bea.page.evaluate(() => {
 });
 for (let i = 0; i < CALLS && !failed; i++) {
   try {
-    // A tab applies live changes at most once a second (app/src/live.rs): calls a second
-    // apart, as callers come, each measure one webhook, not the coalescing of a burst.
-    await new Promise((r) => setTimeout(r, 1_100));
+    // A tab applies live changes at most once a second (app/src/live.rs), and opening the
+    // log marks the call seen, which is a change too: calls two seconds apart, as callers
+    // come, each measure one webhook, not the coalescing of a burst.
+    await new Promise((r) => setTimeout(r, 2_100));
     await bea.page.evaluate(() => (window.lastLogged = 0));
     const session = crypto.randomUUID();
     const body = JSON.stringify({ data: { event_type: 'call.initiated', id: crypto.randomUUID(), record_type: 'event', payload: {

@@ -551,8 +551,14 @@
     known = calls;
     for (const call of calls) {
       const local = held.get(call.id);
-      if (local && call.direction === 'out' && call.state === 'answered' && call.answer && !local.pc.remoteDescription) {
-        await local.pc.setRemoteDescription({ type: 'answer', sdp: call.answer }).catch(() => say('The call could not connect.'));
+      if (local && call.direction === 'out' && call.state === 'answered' && call.answer && !local.answerTaken) {
+        local.answerTaken = true;
+        // Not awaited: if the call is hung up meanwhile, the closed connection never settles
+        // this promise (as the WebRTC spec has it), and a look waiting on it would stop this
+        // tab from ever looking again (no more ringing, no more hang-ups seen).
+        local.pc
+          .setRemoteDescription({ type: 'answer', sdp: call.answer })
+          .catch(() => held.get(call.id) === local && say('The call could not connect.'));
       }
     }
     // Calls this tab held that are over (the other side hung up, or nobody answered).

@@ -57,6 +57,8 @@ await bea.page.evaluate(() => {
 
 const ringing = [];
 const audio = [];
+let placingSince = 0;
+let placingNow = Promise.resolve(0);
 let failed = '';
 const within = (ms, promise) =>
   Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
@@ -65,7 +67,10 @@ for (let i = 0; i < CALLS && !failed; i++) {
   await bea.page.evaluate(() => (window.lastRang = 0));
   const started = Date.now();
   if (process.env.BENCH_DEBUG) console.log('    placing', i + 1);
-  const call = await within(10_000, ada.page.evaluate(([id, to]) => window.SwitchboardCalls.place(id, to), [ada.number.id, bea.number.e164]));
+  const placing = ada.page.evaluate(([id, to]) => window.SwitchboardCalls.place(id, to), [ada.number.id, bea.number.e164]);
+  placingSince = Date.now();
+  placingNow = placing.then(() => Date.now() - placingSince, (e) => `failed: ${e.message}`);
+  const call = await within(10_000, placing);
   // Audio arriving: bytes received on Ada's connection for this call.
   await ada.page.waitForFunction(async (call) => {
     const pc = window.SwitchboardCalls.connection(call);
@@ -85,6 +90,9 @@ for (let i = 0; i < CALLS && !failed; i++) {
   } catch (e) {
     const panel = await ada.page.locator('.call-panel').innerText({ timeout: 1_000 }).catch(() => '');
     failed = `call ${i + 1} failed: ${e.message}; the caller's panel said: ${panel.replace(/\s+/g, ' ').trim()}`;
+    // Slow or stuck? Placing it, given a minute more.
+    const took = await Promise.race([placingNow, new Promise((r) => setTimeout(() => r('still waiting after 60 s'), 60_000))]);
+    failed += ` (placing it: ${typeof took === 'number' ? `done after ${took} ms` : took})`;
   }
 }
 if (failed) console.log(`    ${failed} (figures below are of the calls before it)`);

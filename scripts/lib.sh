@@ -116,6 +116,8 @@ build_app() {
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" "$site" "$profile"
     echo "$built_from" > "$site.built-from"
   fi
+  # A page script deleted from public/ must not live on in the site (nor in the binary).
+  rm -f "$site"/*.js "$site"/*.js.br "$site"/*.js.gz
   cp -R "$REPO_ROOT/public/." "$site/"
   if [ "$profile" = release ]; then
     ensure_node_packages

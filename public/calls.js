@@ -331,12 +331,12 @@
     draw();
   }
 
-  /** Starts recording the microphone picked in the dialer: { recorder, stream, chunks }. */
   /** The sample rate of recordings made as WAV: the telephone's (thirty seconds ≈ 480 KB). */
   const WAV_RATE = 8000;
 
-  /** Starts recording the microphone: as WebM/Ogg (MediaRecorder), or, with `wav`, as
-   * 8 kHz 16-bit mono WAV, which the carriers can play to a caller (a greeting). */
+  /** Starts recording the microphone picked in the dialer: as WebM/Ogg (MediaRecorder:
+   * { recorder, stream, chunks }), or, with `wav`, as 8 kHz 16-bit mono WAV, which the
+   * carriers can play to a caller (a greeting: { context, stream, samples }). */
   async function startRecording(wav) {
     if (!wav && !window.MediaRecorder) throw new Error('This browser cannot record.');
     const stream = await microphone();

@@ -6,7 +6,7 @@
 //   and sent to the server. A ringing call (tag call-<id>) stays until handled and offers
 //   Answer (opens the app, where it rings) and Decline (declines it from here) where the
 //   platform shows actions; when the call ends (`ended`), a missed call's alert replaces it,
-//   and an answered or declined one's is taken away.
+//   and an answered or declined one's quiet, button-less one does.
 const OFFLINE_CACHE = 'switchboard-offline-v1';
 const OFFLINE_URL = '/offline.html';
 
@@ -50,14 +50,13 @@ self.addEventListener('push', (event) => {
     data: { url: data.url || '/inbox' },
   };
   const call = options.tag && options.tag.startsWith('call-');
-  if (call && data.ended && !data.title) {
-    // The call was answered (maybe on another device) or turned down: its ringing alert goes.
-    event.waitUntil(
-      self.registration.getNotifications({ tag: options.tag }).then((shown) => shown.forEach((n) => n.close())),
-    );
-    return;
+  // A call that ended: its alert takes the ringing one's place (same tag), without buttons;
+  // a missed call's says so aloud, an answered or declined one's (no body) quietly. (A push
+  // must show something: Chromium shows its own notice otherwise.)
+  if (call && data.ended) {
+    options.silent = !data.body;
+    options.renotify = !!data.body;
   }
-  // A missed call's alert takes the ringing one's place (same tag), without its buttons.
   if (call && !data.ended) {
     options.requireInteraction = true;
     options.actions = [

@@ -182,15 +182,16 @@ test('a push shows a notification, a click on it lands on the thread, none while
     .toEqual(['in Declined', 'out Declined']);
 
   // When a call ends the server settles its alert under the same tag: a missed call's
-  // replaces the ringing one (no buttons, not sticky); an answered or declined one's (no
-  // title) only takes it away.
+  // replaces the ringing one (no buttons, not sticky); so does an answered or declined
+  // one's, quietly (no body).
   await push(ringing);
   await expect.poll(callShown).toEqual({ actions: ['answer', 'decline'], sticky: true });
   const missed = { ...ringing, title: `Missed call from ${from.display}`, body: 'See it in your call log.', ended: true };
   await push(missed);
   await expect.poll(callShown).toEqual({ actions: [], sticky: false });
-  await push({ ...ringing, title: '', body: '', ended: true });
-  await expect.poll(callShown).toBeNull();
+  await push({ ...ringing, title: 'Call answered', body: '', ended: true });
+  await expect.poll(async () => (await shown()).filter((n) => n.tag === ringing.tag).map((n) => n.title)).toEqual(['Call answered']);
+  await expect.poll(callShown).toEqual({ actions: [], sticky: false });
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 });

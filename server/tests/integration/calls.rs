@@ -838,7 +838,7 @@ async fn alerts_for(app: &TestApp, user_id: &str) -> Vec<serde_json::Value> {
 
 /// A call's ringing alert on the devices of the person called is settled when the call
 /// ends, under the same tag (so it replaces it): "Missed call from …" when they missed it;
-/// answered (on any device) or declined, it is only taken away.
+/// answered (on any device) or declined, a quiet one (no body) takes its place.
 async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
     let (ada, ada_number, bea, bea_number) = two_people(app).await;
     let bea_id = app.user_id(&ada, "bea@example.com").await;
@@ -883,7 +883,7 @@ async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
     );
     assert_eq!(alerts[1]["ended"], true);
 
-    // Answered in one tab: every device stops ringing (no words: it only goes).
+    // Answered in one tab: every device stops ringing (a quiet alert, no body).
     let answered: String = app
         .call(&ada, start(&ada_number, &bea_number, "t"))
         .await
@@ -903,7 +903,7 @@ async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
             &alerts[3]["ended"]
         ),
         (
-            "",
+            "Call answered",
             format!("call-{answered}").as_str(),
             &serde_json::json!(true)
         )
@@ -920,7 +920,8 @@ async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
     assert!(decline(app, &bea, &declined).await.is_ok());
     let alerts = alerts_for(app, &bea_id).await;
     assert_eq!(alerts.len(), 6);
-    assert_eq!(alerts[5]["title"], "");
+    assert_eq!(alerts[5]["title"], "Call declined");
+    assert_eq!(alerts[5]["body"], "");
     assert_eq!(alerts[5]["tag"], format!("call-{declined}"));
 }
 

@@ -275,8 +275,14 @@ pub(super) async fn settle_ringing_alert(
     .fetch_all(&mut **tx)
     .await?;
     for (callee, peer, own, outcome) in callees {
+        // Chromium shows its own "updated in the background" notice for a push that shows
+        // nothing, so an answered or declined call's alert is replaced (quietly), not closed.
         let mut alert = push::Notification {
-            title: String::new(),
+            title: if outcome.as_deref() == Some("declined") {
+                "Call declined".into()
+            } else {
+                "Call answered".into()
+            },
             body: String::new(),
             url: "/calls".into(),
             tag: format!("call-{session_id}"),

@@ -315,6 +315,24 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
     assert_eq!(log(app, &ada).await[0].transcript, None);
 
     // Its words come later, beside it, and the log's search finds them.
+    // A transcript is cut at its cap, however long the carrier's is.
+    let long = event(
+        "e6l",
+        "call.recording.transcription.saved",
+        json!({
+            "call_control_id": call,
+            "call_session_id": session,
+            "status": "completed",
+            "transcription_text": "blah ".repeat(3_000),
+        }),
+    );
+    accepted(app, &long).await;
+    let kept = log(app, &ada).await.remove(0).transcript.unwrap();
+    assert_eq!(
+        kept.chars().count(),
+        app::server::calls::carrier::TRANSCRIPT_MAX_CHARS
+    );
+
     let words = event(
         "e6",
         "call.recording.transcription.saved",

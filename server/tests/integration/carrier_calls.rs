@@ -291,9 +291,11 @@ async fn a_telnyx_call_is_answered_by_voicemail(app: &TestApp, asked: Asked, bas
         }),
     );
     accepted(app, &recorded).await;
-    app.media_stored(1).await;
-    let entry = log(app, &ada).await.remove(0);
-    let voicemail = entry.voicemail_id.expect("the voicemail is in the log");
+    // Kept as a file first, then put on the call: wait for the call to show it.
+    let voicemail = common::eventually(10, "the voicemail in the log", || async {
+        log(app, &ada).await.remove(0).voicemail_id
+    })
+    .await;
     let played = app.get(&ada, &format!("/media/{voicemail}")).await;
     assert_eq!(played.status, 200);
     assert_eq!(played.headers["content-type"], "audio/mpeg");
@@ -827,9 +829,11 @@ async fn a_twilio_call_is_answered_by_voicemail(app: &TestApp, _asked: Asked, ba
     )
     .await;
     assert_eq!(recorded.status, 200);
-    app.media_stored(1).await;
-    let entry = log(app, &ada).await.remove(0);
-    let voicemail = entry.voicemail_id.expect("the voicemail is in the log");
+    // Kept as a file first, then put on the call: wait for the call to show it.
+    let voicemail = common::eventually(10, "the voicemail in the log", || async {
+        log(app, &ada).await.remove(0).voicemail_id
+    })
+    .await;
     assert_eq!(
         app.get(&ada, &format!("/media/{voicemail}")).await.headers["content-type"],
         "audio/mpeg"

@@ -37,12 +37,18 @@
       '<p role="status" data-price-status></p>';
     const form = card.querySelector('form');
     form.elements.price.value = price;
+    // Only the last save speaks: an earlier one answering late must not say "Saved." over
+    // the refusal of the price typed after it.
+    let saves = 0;
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const status = card.querySelector('[data-price-status]');
-      api('set_segment_price', { price: form.elements.price.value })
-        .then(() => (status.textContent = form.elements.price.value.trim() ? 'Saved.' : 'Cleared: campaigns show no cost.'))
-        .catch((e) => (status.textContent = e.message));
+      const price = form.elements.price.value;
+      const save = ++saves;
+      const said = (words) => save === saves && (status.textContent = words);
+      api('set_segment_price', { price })
+        .then(() => said(price.trim() ? 'Saved.' : 'Cleared: campaigns show no cost.'))
+        .catch((e) => said(e.message));
     });
   }
 

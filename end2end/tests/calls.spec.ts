@@ -144,7 +144,7 @@ test('a call rings every tab, one answers, and each side hears the other', async
 
   // Both of Bea's tabs ring, with who is calling.
   for (const p of [bea, beaOther]) {
-    await expect(panel(p)).toContainText('Call from (212) 555-01', { timeout: 5_000 });
+    await expect(panel(p)).toContainText('Call from (212) 555-01');
     await expect(panel(p).getByRole('button', { name: 'Answer' })).toBeVisible();
   }
   await panel(bea).getByRole('button', { name: 'Answer' }).click();
@@ -198,7 +198,7 @@ test('mute silences the microphone; the keypad sends tones', async () => {
 
 test('either side hangs up; the call log says how it went', async () => {
   await panel(bea).getByRole('button', { name: 'Hang up' }).click();
-  await expect(panel(ada)).toContainText('Call ended', { timeout: 5_000 });
+  await expect(panel(ada)).toContainText('Call ended');
   await open(ada, '/calls');
   const log = ada.getByRole('list', { name: 'Call log' });
   await expect(log).toContainText('Outgoing · Answered');
@@ -239,9 +239,9 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
-  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible({ timeout: 5_000 });
+  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible();
   await panel(bea).getByRole('button', { name: 'Decline' }).click();
-  await expect(panel(ada)).toContainText('Declined', { timeout: 5_000 });
+  await expect(panel(ada)).toContainText('Declined');
   await expect(panel(beaOther)).toContainText('Declined');
   // Nobody took it: Ada sees Bea's greeting, hears its recording to the end, then leaves a
   // voicemail (her fake microphone's tone).
@@ -259,9 +259,9 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
 
   // Ada gives up before Bea answers: Bea has a missed call, counted until she looks.
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
-  await expect(panel(bea).getByRole('button', { name: 'Answer' })).toBeVisible({ timeout: 5_000 });
+  await expect(panel(bea).getByRole('button', { name: 'Answer' })).toBeVisible();
   await panel(ada).getByRole('button', { name: 'Hang up' }).click();
-  await expect(panel(bea)).toContainText('Missed call', { timeout: 5_000 });
+  await expect(panel(bea)).toContainText('Missed call');
   await expect(bea.locator('.mainnav .missed')).toHaveText('1');
   await open(bea, '/calls');
   await expect(bea.getByRole('list', { name: 'Call log' })).toContainText('Incoming · Missed');
@@ -284,13 +284,13 @@ test('an outside caller from the Simulator rings every tab; one answers and each
   await open(outside, '/admin');
   await outside.getByLabel('To (one of our numbers)').fill(beaNumber);
   await outside.locator('[data-outside-dial]').getByRole('button', { name: 'Call' }).click();
-  await expect(outsideCall(outside)).toContainText('Ringing', { timeout: 5_000 });
+  await expect(outsideCall(outside)).toContainText('Ringing');
   for (const p of [bea, beaOther]) {
-    await expect(panel(p)).toContainText('Call from (202) 555-0147', { timeout: 5_000 });
+    await expect(panel(p)).toContainText('Call from (202) 555-0147');
   }
   await panel(beaOther).getByRole('button', { name: 'Answer' }).click();
   await expect(panel(bea)).toContainText('Answered on another device');
-  await expect(outsideCall(outside)).toContainText('Talking', { timeout: 5_000 });
+  await expect(outsideCall(outside)).toContainText('Talking');
   await expect.poll(async () => (await hearing(outside, true)).bytes, { timeout: 10_000 }).toBeGreaterThan(2_000);
   const outsideHears = await hearing(outside, true);
   const beaHears = await hearing(beaOther);
@@ -300,12 +300,12 @@ test('an outside caller from the Simulator rings every tab; one answers and each
   expect(Math.abs(beaHears.hz - 660)).toBeLessThan(40);
   // The outside caller hangs up; Bea's tab says so.
   await outsideCall(outside).getByRole('button', { name: 'Hang up' }).click();
-  await expect(panel(beaOther)).toContainText('Call ended', { timeout: 5_000 });
+  await expect(panel(beaOther)).toContainText('Call ended');
 });
 
 test('declined, the outside caller leaves a voicemail; our call to a number outside rings the Simulator', async () => {
   await outside.locator('[data-outside-dial]').getByRole('button', { name: 'Call' }).click();
-  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible({ timeout: 5_000 });
+  await expect(panel(bea).getByRole('button', { name: 'Decline' })).toBeVisible();
   await panel(bea).getByRole('button', { name: 'Decline' }).click();
   await outsideCall(outside).getByRole('button', { name: 'Leave a voicemail' }).click();
   // The outside caller hears Bea's greeting first (her words shown; her recording played).
@@ -324,14 +324,14 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill('+1 202 555 0188');
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
-  await expect(outsideCall(outside)).toContainText('to (202) 555-0188 · Ringing', { timeout: 5_000 });
+  await expect(outsideCall(outside)).toContainText('to (202) 555-0188 · Ringing');
   await outsideCall(outside).getByRole('button', { name: 'Answer' }).click();
-  await expect(panel(ada)).toHaveAttribute('data-call-state', 'answered', { timeout: 5_000 });
+  await expect(panel(ada)).toHaveAttribute('data-call-state', 'answered');
   await expect.poll(async () => (await hearing(ada)).bytes, { timeout: 10_000 }).toBeGreaterThan(2_000);
   expect(Math.abs((await hearing(ada)).hz - 660)).toBeLessThan(40);
   expect(Math.abs((await hearing(outside, true)).hz - 440)).toBeLessThan(40);
   await panel(ada).getByRole('button', { name: 'Hang up' }).click();
-  await expect(outsideCall(outside)).toContainText('Answered', { timeout: 5_000 });
+  await expect(outsideCall(outside)).toContainText('Answered');
   await expectAccessible(outside);
 });
 
@@ -349,7 +349,7 @@ test('do not disturb: nothing rings, the caller hears no answer and may leave a 
   await open(ada, '/calls');
   await ada.getByLabel('To', { exact: true }).fill(beaNumber);
   await ada.getByRole('button', { name: 'Call', exact: true }).click();
-  await expect(panel(ada)).toContainText('No answer', { timeout: 5_000 });
+  await expect(panel(ada)).toContainText('No answer');
   await expect(panel(ada).getByRole('button', { name: 'Leave a voicemail' })).toBeVisible();
   await expect(panel(beaOther).getByRole('button', { name: 'Answer' })).toHaveCount(0);
   await panel(ada).getByRole('button', { name: 'Close' }).click();

@@ -164,7 +164,7 @@ test('an inbound reply appears live in a second tab', async () => {
   await expect(admin.getByRole('status').filter({ hasText: 'Delivered.' })).toBeVisible();
 
   // No reload: the open thread shows it, and another tab's inbox list too.
-  await expect(reader.locator('.bubble.in').last()).toContainText('Replying from outside', { timeout: 5_000 });
+  await expect(reader.locator('.bubble.in').last()).toContainText('Replying from outside');
   // With nobody reading the thread (earlier tests' tabs closed too), the next one counts as
   // unread in every tab.
   const list = await ada.newPage();
@@ -172,7 +172,7 @@ test('an inbound reply appears live in a second tab', async () => {
   await open(list, '/inbox');
   await admin.getByLabel('Text', { exact: true }).fill('And once more');
   await admin.getByRole('button', { name: 'Send inbound text' }).click();
-  await expect(list.getByRole('list', { name: 'Conversations' })).toContainText('And once more', { timeout: 5_000 });
+  await expect(list.getByRole('list', { name: 'Conversations' })).toContainText('And once more');
   await expect(list.locator('.mainnav .unread')).toBeVisible();
 });
 
@@ -244,13 +244,13 @@ test('two users text each other between their sandbox numbers', async ({ browser
   await compose(a, beaNumber, 'Hi Bea, this is Ada');
   // Bea's open inbox shows it live; she answers from the thread.
   const conversation = b.getByRole('link', { name: new RegExp(adaNumber.replace(/[()]/g, '\\$&')) });
-  await expect(conversation).toBeVisible({ timeout: 5_000 });
+  await expect(conversation).toBeVisible();
   await conversation.click();
   await expect(b.locator('.bubble.in').last()).toContainText('Hi Bea, this is Ada');
   await ready(b, true);
   await b.getByLabel('Reply').fill('Hi Ada!');
   await b.getByRole('button', { name: 'Send' }).click();
-  await expect(a.locator('.bubble.in').last()).toContainText('Hi Ada!', { timeout: 5_000 });
+  await expect(a.locator('.bubble.in').last()).toContainText('Hi Ada!');
   await bea.close();
 });
 

@@ -88,6 +88,6 @@ test('the release binary alone serves a working app', async ({ browser }) => {
   await admin.getByRole('button', { name: 'Send inbound text' }).click();
   await expect(admin.getByRole('status').filter({ hasText: 'Delivered.' })).toBeVisible();
   await ready(page, true);
-  await expect(page.locator('.bubble.in').last()).toContainText('Reply to the release', { timeout: 5_000 });
+  await expect(page.locator('.bubble.in').last()).toContainText('Reply to the release');
   await ada.close();
 });

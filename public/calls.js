@@ -128,9 +128,134 @@
   function release(id) {
     const call = held.get(id);
     if (!call) return;
-    call.pc.close();
-    call.stream.getTracks().forEach((t) => t.stop());
+    if (call.sdk) {
+      // A phone-network call: the carrier's SDK holds its audio.
+      if (call.sdk.state !== 'hangup' && call.sdk.state !== 'destroy') call.sdk.hangup();
+    } else {
+      call.pc.close();
+      call.stream.getTracks().forEach((t) => t.stop());
+    }
     held.delete(id);
+  }
+
+  // ---- phone-network calls in the browser (the carrier's SDK) -------------------------
+  //
+  // A call from the phone network that rings here is held at the carrier. Answer asks the
+  // server to have the carrier call this browser (pick_up_call); this browser's SDK,
+  // signed in with a token for its own credential (browser_phone), takes that call at once
+  // and the server joins it with the caller. The SDK (vendored from npm into the site at
+  // build time, nothing from a CDN) loads only then, so no page carries it.
+
+  /** The carrier SDKs, by carrier: where each is, and how to make its client. */
+  const CARRIER_SDKS = {
+    telnyx: {
+      url: '/vendor/telnyx-webrtc-2.27.10.mjs',
+      client: async (module, token) => new module.TelnyxRTC({ login_token: token }),
+    },
+  };
+  /** This browser's name for itself (its carrier credential is made for it). */
+  function device() {
+    const KEY = 'switchboard.device';
+    try {
+      let id = localStorage.getItem(KEY);
+      if (!id) {
+        id = tab;
+        localStorage.setItem(KEY, id);
+      }
+      return id;
+    } catch (_) {
+      return tab; // storage off: this tab is its own browser
+    }
+  }
+  /** The signed-in SDK client of each carrier (a promise), once asked for. */
+  const carrierClients = new Map();
+  /** The call this tab pressed Answer on, while it waits for the carrier to call it. */
+  let pickingUp = null;
+
+  function carrierClient(carrier) {
+    if (!carrierClients.has(carrier)) {
+      const started = signInToCarrier(carrier);
+      carrierClients.set(carrier, started);
+      // A failed sign-in is tried afresh next time.
+      started.catch(() => carrierClients.delete(carrier));
+    }
+    return carrierClients.get(carrier);
+  }
+
+  async function signInToCarrier(carrier) {
+    const sdk = CARRIER_SDKS[carrier];
+    if (!sdk) throw new Error('Calls through this carrier can\'t be answered in the browser yet.');
+    const [module, signIn] = await Promise.all([
+      import(sdk.url).catch(() => {
+        throw new Error('The calling software did not load. Reload the page and try again.');
+      }),
+      api('browser_phone', { device: device(), carrier }),
+    ]);
+    const client = await sdk.client(module, signIn.token);
+    client.on('telnyx.notification', (n) => n && n.type === 'callUpdate' && carrierCallChanged(n.call));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000);
+      client.on('telnyx.ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.on('telnyx.error', () => {
+        clearTimeout(timer);
+        carrierClients.delete(carrier);
+        reject(new Error('The carrier refused this browser. Reload the page and try again.'));
+      });
+      client.connect();
+    });
+    return client;
+  }
+
+  /** The carrier's SDK says one of its calls changed: the call this tab asked for is
+   * taken at once; a call nobody here asked for is turned down; an ended one is let go. */
+  function carrierCallChanged(sdkCall) {
+    if (!sdkCall) return;
+    if (sdkCall.state === 'ringing' && sdkCall.direction === 'inbound') {
+      const waiting = pickingUp;
+      if (!waiting || Date.now() > waiting.until || held.has(waiting.id)) {
+        sdkCall.hangup();
+        return;
+      }
+      pickingUp = null;
+      held.set(waiting.id, { sdk: sdkCall, startedAt: 0, muted: false, held: false });
+      sdkCall.answer({ remoteElement: ensurePanel().querySelector('audio') });
+      look();
+      return;
+    }
+    if (sdkCall.state === 'hangup' || sdkCall.state === 'destroy') {
+      for (const [id, call] of held) if (call.sdk === sdkCall) held.delete(id);
+      look();
+    }
+  }
+
+  /** Answers phone-network call `call` in this tab (see above). */
+  async function pickUp(call) {
+    if (held.has(call.id) || (pickingUp && pickingUp.id === call.id)) return;
+    say('Answering…');
+    // The microphone first: asked now, while the click still counts as the user's.
+    (await microphone()).getTracks().forEach((t) => t.stop());
+    await carrierClient(call.carrier);
+    pickingUp = { id: call.id, until: Date.now() + 20_000 };
+    try {
+      await api('pick_up_call', { call_id: call.id, tab, device: device() });
+    } catch (e) {
+      pickingUp = null;
+      throw e;
+    }
+    await look();
+  }
+
+  /** Sets up this browser to take phone-network calls through `carrier` (the Calls page). */
+  async function takeCallsHere(carrier) {
+    await carrierClient(carrier);
+    try {
+      localStorage.setItem('switchboard.browser-phone', carrier);
+    } catch (_) {
+      /* storage off: asked again next time */
+    }
   }
 
   // ---- the panel ----------------------------------------------------------------------
@@ -455,6 +580,7 @@
   }
 
   async function answer(call) {
+    if (call.carrier) return pickUp(call);
     // A redraw while answering makes a fresh Answer button; a second answer from this tab
     // would be refused, and must not tear down the first one's connection.
     if (held.has(call.id)) return;
@@ -490,7 +616,12 @@
     const call = held.get(id);
     if (!call) return;
     call.muted = !call.muted;
-    call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
+    if (call.sdk) {
+      if (call.muted) call.sdk.muteAudio();
+      else call.sdk.unmuteAudio();
+    } else {
+      call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
+    }
     draw();
   }
 
@@ -499,6 +630,12 @@
     const call = held.get(id);
     if (!call) return;
     call.held = !call.held;
+    if (call.sdk) {
+      // The carrier holds the far side (with its music), not just our audio.
+      Promise.resolve(call.held ? call.sdk.hold() : call.sdk.unhold()).catch(() => say('Hold did not work. Try again.'));
+      draw();
+      return;
+    }
     call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
     const audio = ensurePanel().querySelector('audio');
     audio.muted = call.held;
@@ -507,6 +644,10 @@
 
   function dtmf(digit) {
     for (const call of held.values()) {
+      if (call.sdk) {
+        call.sdk.dtmf(digit);
+        continue;
+      }
       const sender = call.pc.getSenders().find((s) => s.track && s.track.kind === 'audio');
       if (sender && sender.dtmf && sender.dtmf.canInsertDTMF) sender.dtmf.insertDTMF(digit, 120, 70);
     }
@@ -561,6 +702,8 @@
           .catch(() => held.get(call.id) === local && say('The call could not connect.'));
       }
     }
+    // A call this tab pressed Answer on that ended or went to another tab meanwhile.
+    if (pickingUp && !calls.some((c) => c.id === pickingUp.id && c.here)) pickingUp = null;
     // Calls this tab held that are over (the other side hung up, or nobody answered).
     for (const id of Array.from(held.keys())) {
       if (id.startsWith('new-')) continue;
@@ -697,6 +840,7 @@
     const heading = document.createElement('h2');
     heading.textContent = 'How your numbers ring';
     card.append(heading);
+    browserPhoneSetting(card, numbers);
     if (!numbers.length) {
       const none = document.createElement('p');
       none.className = 'muted';
@@ -747,6 +891,37 @@
       });
       card.append(form);
     }
+  }
+
+  /** For numbers on a carrier whose calls a browser can take (Telnyx): whether this
+   * browser rings for them. Until one browser of the user is set up, their calls from the
+   * phone network go to forwarding or voicemail. */
+  function browserPhoneSetting(card, numbers) {
+    const carrier = Object.keys(CARRIER_SDKS).find((c) => numbers.some((n) => n.carrier === c));
+    if (!carrier) return;
+    const part = document.createElement('div');
+    part.className = 'stack browser-phone';
+    part.innerHTML =
+      '<p class="hint">Calls from the phone network to your numbers can ring this browser too: you answer them here.</p>' +
+      '<button type="button" class="secondary">Take phone calls in this browser</button><p role="status" data-browser-phone-status></p>';
+    const button = part.querySelector('button');
+    const status = part.querySelector('[role=status]');
+    let on = false;
+    try {
+      on = localStorage.getItem('switchboard.browser-phone') === carrier;
+    } catch (_) {
+      /* storage off */
+    }
+    if (on) status.textContent = 'This browser rings for calls from the phone network.';
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      status.textContent = 'Setting up this browser…';
+      takeCallsHere(carrier)
+        .then(() => (status.textContent = 'This browser rings for calls from the phone network.'))
+        .catch((e) => (status.textContent = e.message))
+        .finally(() => (button.disabled = false));
+    });
+    card.append(part);
   }
 
   /** A number's recorded greeting: record (thirty seconds at most, from the microphone

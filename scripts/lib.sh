@@ -119,6 +119,7 @@ build_app() {
   # A page script deleted from public/ must not live on in the site (nor in the binary).
   rm -f "$site"/*.js "$site"/*.js.br "$site"/*.js.gz
   cp -R "$REPO_ROOT/public/." "$site/"
+  vendor_sdks "$site"
   if [ "$profile" = release ]; then
     ensure_node_packages
     step "Minifying and precompressing the page scripts (esbuild)"
@@ -128,6 +129,7 @@ build_app() {
         --outfile="$script" "$script"
     done
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site"
+    node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site/vendor"
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site
@@ -138,6 +140,25 @@ build_app() {
     SWITCHBOARD_BIN="$tdir/debug/switchboard"
   fi
   export SWITCHBOARD_BIN SWITCHBOARD_SITE_ROOT="$site"
+}
+
+# vendor_sdks <site>: the carrier calling SDKs (pinned in scripts/vendor/package.json, from
+# npm) copied into the site's vendor/ folder under versioned names; public/calls.js loads
+# them only when a phone-network call is answered in the browser.
+vendor_sdks() {
+  local site="$1" dir="$REPO_ROOT/scripts/vendor"
+  if [ ! -f "$dir/node_modules/@telnyx/webrtc/lib/bundle.mjs" ] || \
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    ensure_node
+    if ! command -v npm >/dev/null 2>&1; then apt_install npm npm; fi
+    step "Installing the carrier calling SDKs (npm ci, scripts/vendor)"
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts)
+  fi
+  local version
+  version="$(node -p "require('$dir/node_modules/@telnyx/webrtc/package.json').version")"
+  rm -rf "$site/vendor"
+  mkdir -p "$site/vendor"
+  cp "$dir/node_modules/@telnyx/webrtc/lib/bundle.mjs" "$site/vendor/telnyx-webrtc-$version.mjs"
 }
 
 # The PostgreSQL the tests use: started if it is installed but stopped.

@@ -27,7 +27,7 @@ function compressBeside(path, bytes, release) {
 // compressed on the fly at its quick setting.
 if (process.argv[2] === '--scripts') {
   const root = process.argv[3];
-  const scripts = readdirSync(root).filter((name) => name.endsWith('.js'));
+  const scripts = readdirSync(root).filter((name) => name.endsWith('.js') || name.endsWith('.mjs'));
   for (const name of scripts) compressBeside(join(root, name), readFileSync(join(root, name)), true);
   console.log(`page scripts precompressed: ${scripts.length}`);
   process.exit(0);

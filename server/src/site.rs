@@ -38,7 +38,7 @@ fn find(path: &str) -> Option<&'static File> {
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("js") => "text/javascript",
+        Some("js" | "mjs") => "text/javascript",
         Some("wasm") => "application/wasm",
         Some("css") => "text/css",
         Some("html") => "text/html; charset=utf-8",

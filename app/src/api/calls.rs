@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{CallLogEntry, LiveCall, Presence, VoicemailGreeting};
+use crate::types::{BrowserPhoneSignIn, CallLogEntry, LiveCall, Presence, VoicemailGreeting};
 
 /// The greeting of the number the user called, once the call went unanswered (their call
 /// panel plays it before they leave a voicemail).
@@ -87,6 +87,27 @@ pub async fn answer_call(call_id: String, tab: String, answer: String) -> Result
     use crate::server::{calls, context};
     let me = context::require_user()?;
     calls::answer(&context::state()?, &me.user_id(), &call_id, &tab, &answer).await
+}
+
+/// Answers a phone-network call ringing for the user in tab `tab` of browser `device`
+/// (its browser phone): the carrier calls this browser, whose SDK takes it.
+#[server(endpoint = "pick_up_call")]
+pub async fn pick_up_call(call_id: String, tab: String, device: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::carrier::pick_up(&context::state()?, &me.user_id(), &call_id, &tab, &device).await
+}
+
+/// What browser `device` signs in to `carrier`'s calling SDK with (its own credential,
+/// made the first time).
+#[server(endpoint = "browser_phone")]
+pub async fn browser_phone(
+    device: String,
+    carrier: String,
+) -> Result<BrowserPhoneSignIn, AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::browser_phone::sign_in(&context::state()?, &me.user_id(), &device, &carrier).await
 }
 
 #[server(endpoint = "decline_call")]

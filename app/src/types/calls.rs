@@ -51,6 +51,17 @@ crate::types::answers! {
         /// Whether the caller may leave a voicemail if nobody answers (the person called
         /// is here, not an outside phone).
         pub can_leave_voicemail: bool,
+        /// The carrier whose SDK carries this call's audio (`telnyx`: a call from the phone
+        /// network that rings here; the tab that answers is called by the carrier), or
+        /// None for a call between browsers.
+        pub carrier: Option<String>,
+    }
+
+    /// What a browser signs in to its carrier's calling SDK with (`browser_phone`): the
+    /// carrier, and a short-lived token for this browser's own credential.
+    pub struct BrowserPhoneSignIn {
+        pub carrier: String,
+        pub token: String,
     }
 
     /// A call with a party outside this Switchboard, as the sandbox Simulator's outside

@@ -128,6 +128,13 @@ async fn telnyx_client_speaks_the_published_spec() {
             connection: "1293384261075731499".into(),
             timeout_secs: 20,
         },
+        // A browser that pressed Answer: called at its credential's SIP address.
+        CallAction::Dial {
+            to: "sip:gencrednCvHU5IYpSBPPsXI2iQsDX@sip.telnyx.com".into(),
+            from: "+19705555098".into(),
+            connection: "1293384261075731499".into(),
+            timeout_secs: 15,
+        },
         CallAction::AskForKey {
             text: "Call for (970) 555-5098. Press 1 to take it.".into(),
         },
@@ -140,6 +147,27 @@ async fn telnyx_client_speaks_the_published_spec() {
             .await
             .unwrap_or_else(|e| panic!("{action:?}: {e}"));
     }
+
+    // A browser that takes calls: its credential on our connection for browsers, a token
+    // for it, and the credential deleted when a newer browser replaces it
+    // (calls/browser_phone.rs).
+    let phone = telnyx
+        .new_browser_phone(
+            "https://switchboard.example/webhooks/telnyx",
+            "Switchboard 0b1e8c2d",
+        )
+        .await
+        .expect("a browser's credential");
+    assert!(phone.sip_username.starts_with("gencred"), "{phone:?}");
+    let token = telnyx
+        .browser_phone_token(&phone.credential_id)
+        .await
+        .expect("a browser's token");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    telnyx
+        .forget_browser_phone(&phone.credential_id)
+        .await
+        .expect("a browser's credential deleted");
 
     telnyx
         .release_number(&bought.carrier_ref)

@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 
 use crate::calls::{buy, log};
 use crate::common::{self, Backend, TestApp};
-use app::api::calls::{CallLog, SetGreeting};
+use app::api::calls::{BrowserPhone, CallLog, PickUpCall, SetGreeting};
 use app::api::numbers::{MyNumbers, SetCallRouting};
 use app::error::AppError;
-use app::types::{CallLogEntry, OwnedNumber};
+use app::server::calls::browser_phone;
+use app::types::{BrowserPhoneSignIn, CallLogEntry, OwnedNumber};
 
 const CALLER: &str = "+13125550123";
 /// Ada's own phone, where her calls may be forwarded.
@@ -88,7 +89,52 @@ async fn telnyx_stand_in() -> (String, Asked) {
             .push(("GET /recordings/vm.mp3".into(), Value::Null));
         mp3()
     }
+    // Browser phones: the connection for browsers (none yet), credentials gencred1, 2, …,
+    // a token for each, and deleting one.
+    async fn credentials(
+        State(asked): State<Asked>,
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
+        let mut asked = asked.lock().unwrap();
+        let path = uri.path().to_string();
+        asked.push((
+            format!("{method} {path}"),
+            serde_json::from_str(&body).unwrap_or(Value::Null),
+        ));
+        let made = asked
+            .iter()
+            .filter(|(p, _)| p == "POST /telephony_credentials")
+            .count();
+        let answer = match (method.as_str(), path.as_str()) {
+            ("GET", "/credential_connections") => json!({"data": []}),
+            ("POST", "/credential_connections") => json!({"data": {"id": "browsers-1"}}),
+            ("POST", "/telephony_credentials") => json!({"data": {
+                "id": format!("cred-{made}"),
+                "sip_username": format!("gencred{made}"),
+            }}),
+            ("POST", p) if p.ends_with("/token") => {
+                return (
+                    axum::http::StatusCode::CREATED,
+                    format!("eyJh.eyJ{made}.sig"),
+                )
+            }
+            _ => json!({"data": {}}),
+        };
+        (axum::http::StatusCode::OK, answer.to_string())
+    }
     let router = axum::Router::new()
+        .route("/credential_connections", axum::routing::any(credentials))
+        .route("/telephony_credentials", axum::routing::any(credentials))
+        .route(
+            "/telephony_credentials/{id}",
+            axum::routing::any(credentials),
+        )
+        .route(
+            "/telephony_credentials/{id}/token",
+            axum::routing::any(credentials),
+        )
         .route("/calls", post(dial))
         .route("/calls/{call}/actions/{action}", post(command))
         .route("/recordings/vm.mp3", get(recording))
@@ -1156,6 +1202,210 @@ async fn a_recording_link_to_an_inside_address_is_not_fetched() {
     app.finish().await;
 }
 
+/// What the stand-in was asked at `path` (method and path), in order.
+fn asked_at(asked: &Asked, path: &str) -> Vec<Value> {
+    asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == path)
+        .map(|(_, body)| body.clone())
+        .collect()
+}
+
+async fn sign_in(app: &TestApp, client: &reqwest::Client, device: &str) -> common::Reply {
+    app.call(
+        client,
+        BrowserPhone {
+            device: device.into(),
+            carrier: "telnyx".into(),
+        },
+    )
+    .await
+}
+
+async fn pick_up(
+    app: &TestApp,
+    client: &reqwest::Client,
+    call_id: &str,
+    tab: &str,
+    device: &str,
+) -> common::Reply {
+    app.call(
+        client,
+        PickUpCall {
+            call_id: call_id.into(),
+            tab: tab.into(),
+            device: device.into(),
+        },
+    )
+    .await
+}
+
+/// The client state of the `n`th call placed (decoded).
+fn placed_state(asked: &Asked, n: usize) -> String {
+    let dialed = dials(asked).remove(n);
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(dialed["client_state"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _base: String) {
+    let ada = app.admin("ada@example.com").await;
+    let bob = app.invited_user(&ada, "bob@example.com", "user").await;
+    let number = buy(app, &ada, "212").await;
+    const BROWSER: &str = "ada-browser-0001";
+
+    // No browser of hers takes calls yet: voicemail, and her tabs don't ring.
+    accepted(app, &incoming("b0", "v3:held-b0", "s-b0", &number.e164)).await;
+    assert_eq!(commands_reach(&asked, "v3:held-b0", 1).await[0].0, "answer");
+    assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
+
+    // She takes calls in this browser: its own credential on our connection for browsers
+    // (reached by this account only), and a token for it. Asked again, the same credential.
+    let bad = sign_in(app, &ada, "x").await;
+    assert!(matches!(bad.error(), AppError::Invalid(_)), "{bad:?}");
+    let first: BrowserPhoneSignIn = sign_in(app, &ada, BROWSER).await.json();
+    assert_eq!(first.carrier, "telnyx");
+    assert_eq!(first.token, "eyJh.eyJ1.sig");
+    let connection = asked_at(&asked, "POST /credential_connections");
+    assert_eq!(connection.len(), 1);
+    assert_eq!(connection[0]["sip_uri_calling_preference"], "internal");
+    let made = asked_at(&asked, "POST /telephony_credentials");
+    assert_eq!(made[0]["connection_id"], "browsers-1");
+    let again: BrowserPhoneSignIn = sign_in(app, &ada, BROWSER).await.json();
+    assert_eq!(again.token, "eyJh.eyJ1.sig");
+    assert_eq!(asked_at(&asked, "POST /telephony_credentials").len(), 1);
+    assert_eq!(
+        asked_at(&asked, "POST /telephony_credentials/cred-1/token").len(),
+        2
+    );
+
+    // A call now rings her tabs (held at the carrier: no command yet), marked as one the
+    // carrier's SDK takes.
+    let (held, session) = ("v3:held-b1", "s-b1");
+    accepted(app, &incoming("b1", held, session, &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(ringing.len(), 1, "{ringing:?}");
+    let call = &ringing[0];
+    assert_eq!(
+        (call.state.as_str(), call.carrier.as_deref(), call.here),
+        ("ringing", Some("telnyx"), false)
+    );
+    assert_eq!(call.peer, CALLER);
+    assert!(commands(&asked, held).is_empty());
+
+    // Only she can pick it up, and only from a browser signed in to take calls.
+    assert!(matches!(
+        pick_up(app, &bob, &call.id, "tab-b", "bob-browser-01")
+            .await
+            .error(),
+        AppError::NotFound(_)
+    ));
+    let unknown = pick_up(app, &ada, &call.id, "tab-1", "other-browser-9").await;
+    assert!(unknown.body.contains("isn't signed in"), "{unknown:?}");
+    // She answers in tab 1: the carrier calls that browser, tied to the held caller.
+    assert!(pick_up(app, &ada, &call.id, "tab-1", BROWSER).await.is_ok());
+    let late = pick_up(app, &ada, &call.id, "tab-2", BROWSER).await;
+    assert!(late.body.contains("answered elsewhere"), "{late:?}");
+    let dialed = common::eventually(10, "the call to her browser", || async {
+        dials(&asked).into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        (&dialed["to"], &dialed["link_to"], &dialed["connection_id"]),
+        (
+            &json!("sip:gencred1@sip.telnyx.com"),
+            &json!(held),
+            &json!("7267xxxxxxxxxxxxxx")
+        )
+    );
+    let pickup = placed_state(&asked, 0);
+    assert!(pickup.starts_with("pickup:"), "{pickup}");
+    let tab1 = crate::calls::live(app, &ada, "tab-1").await;
+    let tab2 = crate::calls::live(app, &ada, "tab-2").await;
+    assert_eq!((tab1[0].state.as_str(), tab1[0].here), ("answered", true));
+    assert_eq!((tab2[0].state.as_str(), tab2[0].here), ("answered", false));
+
+    // Her browser answers: no whisper; the caller is answered and joined with it.
+    let browser = "v3:leg-1";
+    accepted(app, &step("b2", "call.answered", browser, "s-leg", &pickup)).await;
+    let sent = commands_reach(&asked, held, 1).await;
+    assert_eq!(sent[0].0, "answer");
+    assert!(commands(&asked, browser).is_empty(), "no whisper");
+    accepted(app, &step("b3", "call.answered", held, session, &pickup)).await;
+    let sent = commands_reach(&asked, held, 2).await;
+    assert_eq!(
+        (sent[1].0.as_str(), &sent[1].1["call_control_id"]),
+        ("bridge", &json!(browser))
+    );
+    // She hangs up in the tab: both calls end at the carrier; answered, in her log.
+    assert!(crate::calls::hang_up(app, &ada, &call.id).await.is_ok());
+    assert_eq!(commands_reach(&asked, held, 3).await[2].0, "hangup");
+    assert_eq!(commands_reach(&asked, browser, 1).await[0].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "Answered");
+
+    // Declined in a tab: the caller gets her voicemail.
+    accepted(app, &incoming("c1", "v3:held-c1", "s-c1", &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    let call = ringing.iter().find(|c| c.state == "ringing").unwrap();
+    assert!(crate::calls::decline(app, &ada, &call.id).await.is_ok());
+    let sent = commands_reach(&asked, "v3:held-c1", 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["client_state"]),
+        ("answer", &json!(state("voicemail")))
+    );
+
+    // Answered, but the browser never takes the carrier's call (closed meanwhile): the
+    // caller gets the voicemail.
+    accepted(app, &incoming("d1", "v3:held-d1", "s-d1", &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    let call = ringing.iter().find(|c| c.state == "ringing").unwrap();
+    assert!(pick_up(app, &ada, &call.id, "tab-1", BROWSER).await.is_ok());
+    common::eventually(10, "the call to her browser", || async {
+        (dials(&asked).len() == 2).then_some(())
+    })
+    .await;
+    let pickup = placed_state(&asked, 1);
+    accepted(app, &hangup("d2", "v3:leg-2", "s-leg", &pickup)).await;
+    let sent = commands_reach(&asked, "v3:held-d1", 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["client_state"]),
+        ("answer", &json!(state("voicemail")))
+    );
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+}
+
+/// Every browser phone is a credential at the carrier: ten per person, the newest
+/// replacing the one set up longest ago (deleted at the carrier too), so a script signing
+/// in from endless "browsers" piles up nothing.
+async fn browser_phones_are_capped(app: &TestApp, asked: Asked, _base: String) {
+    let ada = app.admin("ada@example.com").await;
+    for n in 0..=browser_phone::MAX_PER_USER {
+        assert!(sign_in(app, &ada, &format!("browser-{n:04}")).await.is_ok());
+    }
+    let (kept,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM browser_phones")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, browser_phone::MAX_PER_USER);
+    assert_eq!(
+        asked_at(&asked, "DELETE /telephony_credentials/cred-1").len(),
+        1,
+        "the oldest is deleted at the carrier"
+    );
+    // The first browser is a new one again.
+    let before = asked_at(&asked, "POST /telephony_credentials").len();
+    assert!(sign_in(app, &ada, "browser-0000").await.is_ok());
+    assert_eq!(
+        asked_at(&asked, "POST /telephony_credentials").len(),
+        before + 1
+    );
+}
+
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.
 macro_rules! with_telnyx_stand_in {
     ($($scenario:ident),* $(,)?) => {
@@ -1195,4 +1445,6 @@ with_telnyx_stand_in!(
     a_recorded_greeting_is_played_to_phone_callers,
     calls_to_numbers_not_ours_and_bad_events_do_nothing_here,
     a_command_whose_answer_was_lost_is_repeated_with_its_id,
+    a_telnyx_call_is_answered_in_the_browser,
+    browser_phones_are_capped,
 );

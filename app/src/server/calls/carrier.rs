@@ -36,9 +36,15 @@ use crate::server::{crypto, now_ms, phone, safe_http, AppState};
 const VOICEMAIL: &str = "voicemail";
 /// What the commands of a forwarded call hand back: this, then our call's id.
 const FORWARD: &str = "forward:";
+/// The same for a call a browser picks up (the carrier calls that browser: a forwarded
+/// call with no whisper, the browser having pressed Answer already).
+const PICKUP: &str = "pickup:";
 /// Our timer for a forwarded call runs this much past its ring time: the carrier's own
 /// timeout on the forwarded phone (the ring time) ends it first, and sends it to voicemail.
 const FORWARD_GRACE_MS: i64 = 30_000;
+/// How long the carrier rings the browser that pressed Answer (it answers at once; a
+/// browser gone meanwhile lets the caller have the voicemail after this).
+const PICKUP_RING_SECS: u32 = 15;
 /// The longest voicemail a caller may leave (a 2 MB mp3 holds it at 128 kbit/s).
 pub const MAX_VOICEMAIL_SECS: u32 = 120;
 /// A transcript longer than this is cut (two minutes of speech is well under).
@@ -126,7 +132,8 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             ..
         } if forwarded(step).is_some() => {
             let session_id = forwarded(step).unwrap_or_default();
-            forward_answered(&mut tx, &mut out, call_id, session_id).await?
+            published =
+                forward_answered(&mut tx, &mut out, call_id, session_id, picked_up(step)).await?
         }
         CallEvent::Gathered {
             call_id,
@@ -383,19 +390,28 @@ struct Arrived<'a> {
     to: &'a str,
 }
 
-/// Our call's id in a forwarded call's state, if `step` is one (and a well-formed id).
+/// Our call's id in the state of a forwarded call (or one a browser picks up), if `step`
+/// is one (and a well-formed id).
 fn forwarded(step: &str) -> Option<&str> {
-    step.strip_prefix(FORWARD).filter(|id| {
-        // Our ids are UUIDs.
-        !id.is_empty()
-            && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    })
+    step.strip_prefix(FORWARD)
+        .or_else(|| step.strip_prefix(PICKUP))
+        .filter(|id| {
+            // Our ids are UUIDs.
+            !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Whether `step` is that of a call a browser picks up.
+fn picked_up(step: &str) -> bool {
+    step.starts_with(PICKUP)
 }
 
 /// A call arrived for our number: logged for the number's owner; forwarded to their phone
-/// when they set one (and are not on do-not-disturb), else answered by voicemail. A call to
-/// a number nobody here owns is hung up.
+/// when they set one, else ringing their browsers that can take it (a browser phone), else
+/// answered by voicemail (and on do-not-disturb). A call to a number nobody here owns is
+/// hung up.
 async fn incoming(
     tx: &mut Transaction<'_, Any>,
     out: &mut Commands,
@@ -426,11 +442,16 @@ async fn incoming(
             .bind(&found.0)
             .fetch_one(&mut **tx)
             .await?;
+    let browsers =
+        forward_to.is_none() && super::browser_phone::any(tx, &found.1, out.carrier).await?;
     let ring = match (Ring::of_callee(&found), &forward_to) {
         (Ring::For(ms), Some(_)) => Ring::For(ms + FORWARD_GRACE_MS),
+        // The caller waits, hearing it ring, while the user's browsers do.
+        (Ring::For(ms), None) if browsers => Ring::For(ms),
         (Ring::NotAtAll, _) => Ring::NotAtAll,
         _ => Ring::StraightToVoicemail,
     };
+    let rings_browsers = browsers && matches!(ring, Ring::For(_));
     let leg = NewLeg {
         user: &found.1,
         number: &found.0,
@@ -440,12 +461,15 @@ async fn incoming(
     };
     let session_id = open(tx, "", CARRIER_SIDE, Some(&from), &[leg], ring).await?;
     sqlx::query(
-        "UPDATE call_sessions SET carrier_call = $1, carrier_session = $2, carrier = $3
-         WHERE id = $4",
+        "UPDATE call_sessions SET carrier_call = $1, carrier_session = $2, carrier = $3,
+             carrier_connection = $4, rings_browsers = $5
+         WHERE id = $6",
     )
     .bind(call.call_id)
     .bind(call.session)
     .bind(out.carrier.as_str())
+    .bind(call.connection)
+    .bind(i64::from(rings_browsers))
     .bind(&session_id)
     .execute(&mut **tx)
     .await?;
@@ -460,6 +484,8 @@ async fn incoming(
             let step = format!("{FORWARD}{session_id}");
             command(tx, out, call.call_id, dial, &step).await?;
         }
+        // Held, ringing, until a browser picks it up ([`pick_up`]) or the ring timer ends it.
+        (Ring::For(_), None) if rings_browsers => {}
         _ => command(tx, out, call.call_id, CallAction::Answer, VOICEMAIL).await?,
     }
     tell_parties(tx, &session_id).await
@@ -488,7 +514,8 @@ async fn forward_answered(
     out: &mut Commands,
     call_id: &str,
     session_id: &str,
-) -> AppResult<()> {
+    browser: bool,
+) -> AppResult<Vec<Published>> {
     let found = forwarded_call(tx, session_id).await?;
     if let Some((state, held, phone)) = &found {
         if call_id == held {
@@ -498,7 +525,7 @@ async fn forward_answered(
                 };
                 command(tx, out, held, bridge, &format!("{FORWARD}{session_id}")).await?;
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
     }
     let phone_call = call_id;
@@ -507,7 +534,8 @@ async fn forward_answered(
     let ours = matches!(&found, Some((state, _, phone))
         if state == "ringing" && phone.as_deref().is_none_or(|p| p == phone_call));
     if !ours {
-        return command(tx, out, phone_call, CallAction::HangUp, "").await;
+        command(tx, out, phone_call, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
     }
     sqlx::query(
         "UPDATE call_sessions SET forward_call = $1 WHERE id = $2 AND forward_call IS NULL",
@@ -516,6 +544,10 @@ async fn forward_answered(
     .bind(session_id)
     .execute(&mut **tx)
     .await?;
+    if browser {
+        // The browser asked for this call by pressing Answer: no whisper.
+        return take(tx, out, phone_call, session_id, None).await;
+    }
     let (e164, name, peer): (String, String, String) = sqlx::query_as(
         "SELECT p.e164, p.name, c.peer FROM calls c JOIN phone_numbers p ON p.id = c.number_id
          WHERE c.session_id = $1 AND c.direction = 'in'",
@@ -538,7 +570,8 @@ async fn forward_answered(
         text: format!("Call for {line}, {caller}. Press 1 to take it."),
     };
     let step = format!("{FORWARD}{session_id}");
-    command(tx, out, phone_call, whisper, &step).await
+    command(tx, out, phone_call, whisper, &step).await?;
+    Ok(Vec::new())
 }
 
 /// The forwarded phone pressed `digits`: 1 takes the call (the held caller is answered, and
@@ -551,33 +584,56 @@ async fn forward_taken(
     session_id: &str,
     digits: &str,
 ) -> AppResult<Vec<Published>> {
+    if digits != "1" {
+        command(tx, out, phone_call, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
+    }
+    take(
+        tx,
+        out,
+        phone_call,
+        session_id,
+        Some("Answered on your forwarding phone"),
+    )
+    .await
+}
+
+/// The phone (or browser) the carrier called as `phone_call` takes call `session_id` if it
+/// still rings: the held caller is answered, then joined with it ([`forward_answered`]).
+/// Too late, it is let go. `reason` goes in the call log.
+async fn take(
+    tx: &mut Transaction<'_, Any>,
+    out: &mut Commands,
+    phone_call: &str,
+    session_id: &str,
+    reason: Option<&str>,
+) -> AppResult<Vec<Published>> {
     let Some((_, held, _)) = forwarded_call(tx, session_id).await? else {
         command(tx, out, phone_call, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     };
-    let taken = digits == "1"
-        && sqlx::query(
-            "UPDATE call_sessions SET state = 'answered' WHERE id = $1 AND state = 'ringing'
+    let taken = sqlx::query(
+        "UPDATE call_sessions SET state = 'answered' WHERE id = $1 AND state = 'ringing'
              AND forward_call = $2",
-        )
-        .bind(session_id)
-        .bind(phone_call)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-            == 1;
+    )
+    .bind(session_id)
+    .bind(phone_call)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
     if !taken {
         command(tx, out, phone_call, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
     }
-    sqlx::query(
-        "UPDATE calls SET answered_at = $1, reason = 'Answered on your forwarding phone'
-         WHERE session_id = $2",
-    )
-    .bind(now_ms())
-    .bind(session_id)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("UPDATE calls SET answered_at = $1, reason = $2 WHERE session_id = $3")
+        .bind(now_ms())
+        .bind(reason)
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    // Its other devices stop ringing.
+    super::settle_ringing_alert(tx, session_id).await?;
     let step = format!("{FORWARD}{session_id}");
     command(tx, out, &held, CallAction::Answer, &step).await?;
     tell_parties(tx, session_id).await
@@ -630,20 +686,130 @@ async fn hung_up(
 /// Carrier call `session_id` ended unanswered while the carrier still holds its caller:
 /// the number's voicemail takes them (a carrier commanded by its webhook's answer says so
 /// in its next answer).
-pub(super) async fn to_voicemail(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppResult<()> {
-    let held: Option<(String, String)> = sqlx::query_as(
-        "SELECT carrier, carrier_call FROM call_sessions
+async fn to_voicemail(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppResult<()> {
+    let Some((kind, held, phone)) = held_call(tx, session_id).await? else {
+        return Ok(());
+    };
+    let mut out = Commands::new(kind);
+    // A forwarded phone (or a browser) still ringing stops.
+    if let Some(phone) = phone {
+        command(tx, &mut out, &phone, CallAction::HangUp, "").await?;
+    }
+    command(tx, &mut out, &held, CallAction::Answer, VOICEMAIL).await
+}
+
+/// Carrier call `session_id`'s carrier, its held call and the call placed for it (to a
+/// forwarded phone or a browser), if it is a carrier call.
+async fn held_call(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<Option<(CarrierKind, String, Option<String>)>> {
+    let held: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT carrier, carrier_call, forward_call FROM call_sessions
          WHERE id = $1 AND carrier IS NOT NULL AND carrier_call IS NOT NULL",
     )
     .bind(session_id)
     .fetch_optional(&mut **tx)
     .await?;
-    if let Some((carrier, call_id)) = held {
-        if let Some(kind) = CarrierKind::parse(&carrier) {
-            let mut out = Commands::new(kind);
-            command(tx, &mut out, &call_id, CallAction::Answer, VOICEMAIL).await?;
-        }
+    Ok(held.and_then(|(carrier, held, phone)| {
+        CarrierKind::parse(&carrier).map(|kind| (kind, held, phone))
+    }))
+}
+
+/// Carrier call `session_id` was ended here (in a tab, or by the ring timer) as `ending`:
+/// its caller, still held, gets the voicemail, unless the call had been answered: then both
+/// its calls at the carrier end.
+pub(super) async fn ended_here(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+    ending: Ending,
+) -> AppResult<()> {
+    if ending != Ending::HungUp {
+        return to_voicemail(tx, session_id).await;
     }
+    let Some((kind, held, phone)) = held_call(tx, session_id).await? else {
+        return Ok(());
+    };
+    let mut out = Commands::new(kind);
+    for call in std::iter::once(held).chain(phone) {
+        command(tx, &mut out, &call, CallAction::HangUp, "").await?;
+    }
+    Ok(())
+}
+
+/// Tab `tab` (on browser `device`) of the user pressed Answer on carrier call `session_id`,
+/// ringing for them: the carrier calls that browser, which takes the call when it answers
+/// ([`forward_answered`]), and the two are joined. The first tab to press Answer gets it;
+/// a browser with no browser phone can't.
+pub async fn pick_up(
+    state: &AppState,
+    user_id: &crate::server::ids::UserId,
+    session_id: &str,
+    tab: &str,
+    device: &str,
+) -> AppResult<()> {
+    super::check_tab(tab)?;
+    super::party(&state.db, user_id, session_id).await?;
+    let mut tx = state.db.begin().await?;
+    type Held = (String, String, Option<String>, String);
+    let held: Option<Held> = sqlx::query_as(
+        "SELECT s.carrier, s.carrier_call, s.carrier_connection, c.number_e164
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
+         WHERE s.id = $1 AND s.rings_browsers = 1 AND c.user_id = $2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((carrier, held, connection, own)) = held else {
+        return Err(AppError::invalid(
+            "This call can't be answered in the browser.",
+        ));
+    };
+    let Some(kind) = CarrierKind::parse(&carrier) else {
+        return Err(AppError::invalid(
+            "This call can't be answered in the browser.",
+        ));
+    };
+    let Some(address) = super::browser_phone::address(&mut tx, user_id, kind, device).await? else {
+        return Err(AppError::invalid(
+            "This browser isn't signed in to take phone calls. Reload the page and answer again.",
+        ));
+    };
+    let claimed = sqlx::query(
+        "UPDATE call_sessions SET answered_tab = $1
+         WHERE id = $2 AND state = 'ringing' AND answered_tab IS NULL",
+    )
+    .bind(tab)
+    .bind(session_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        return Err(AppError::invalid(
+            "This call was answered elsewhere, or it has ended.",
+        ));
+    }
+    let dial = CallAction::Dial {
+        to: address,
+        from: own,
+        connection: connection.unwrap_or_default(),
+        timeout_secs: PICKUP_RING_SECS,
+    };
+    let mut out = Commands::new(kind);
+    command(
+        &mut tx,
+        &mut out,
+        &held,
+        dial,
+        &format!("{PICKUP}{session_id}"),
+    )
+    .await?;
+    let published = tell_parties(&mut tx, session_id).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
     Ok(())
 }
 

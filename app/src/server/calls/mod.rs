@@ -10,6 +10,7 @@
 
 use sqlx::{Any, Transaction};
 
+pub mod browser_phone;
 pub mod carrier;
 pub mod greeting;
 mod log;
@@ -397,6 +398,7 @@ type LiveRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 /// How long after its end a call is still in [`live`]'s answer (so a tab can say how it
@@ -404,14 +406,16 @@ type LiveRow = (
 const ENDED_SHOWN_MS: i64 = 15_000;
 
 /// The user's calls ringing or under way (and those that just ended), as tab `tab` sees
-/// them. Calls a carrier holds are not a tab's to answer (yet): the call log shows them.
+/// them. A call a carrier holds is here when it rings the user's browsers (they have a
+/// browser phone); otherwise only the call log shows it.
 pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCall>> {
     let rows: Vec<LiveRow> = sqlx::query_as(
         "SELECT s.id, c.outcome, c.direction, c.peer, c.number_e164, s.state, s.offer, s.answer,
-                s.caller_tab, s.answered_tab, c.answered_at, s.outside
+                s.caller_tab, s.answered_tab, c.answered_at, s.outside,
+                CASE WHEN s.rings_browsers = 1 THEN s.carrier END
          FROM calls c JOIN call_sessions s ON s.id = c.session_id
          WHERE c.user_id = $1 AND (s.state <> 'ended' OR c.ended_at > $2)
-           AND s.carrier_call IS NULL
+           AND (s.carrier_call IS NULL OR s.rings_browsers = 1)
          ORDER BY c.created_at",
     )
     .bind(user_id)
@@ -434,6 +438,7 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                 answered_tab,
                 answered_at,
                 outside,
+                carrier,
             )| {
                 let outgoing = direction == "out";
                 let here = if outgoing {
@@ -453,12 +458,18 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                     id,
                     direction,
                     peer,
-                    state,
                     here,
                     answered_at,
                     // Voicemail is kept for people here; an outside phone has its own.
                     can_leave_voicemail: outgoing && outside.is_none(),
                     peer_name: String::new(),
+                    // A carrier call a tab is picking up is no longer ringing anywhere.
+                    state: if carrier.is_some() && state == "ringing" && answered_tab.is_some() {
+                        "answered".into()
+                    } else {
+                        state
+                    },
+                    carrier,
                 }
             },
         )
@@ -557,8 +568,10 @@ async fn end(
     let Some(published) = end_in(&mut tx, session_id, from_states, ending).await? else {
         return Ok(false);
     };
+    carrier::ended_here(&mut tx, session_id, ending).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
     Ok(true)
 }
 
@@ -646,7 +659,7 @@ pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
     else {
         return Ok(());
     };
-    carrier::to_voicemail(&mut tx, session_id).await?;
+    carrier::ended_here(&mut tx, session_id, Ending::Unanswered).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();

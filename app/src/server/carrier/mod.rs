@@ -284,6 +284,22 @@ pub enum CallAction {
     Bridge { other: String },
 }
 
+/// A carrier credential for one browser: its id at the carrier, and the address the
+/// carrier calls to ring it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserPhone {
+    pub credential_id: String,
+    pub sip_username: String,
+}
+
+impl BrowserPhone {
+    /// The address a call to this browser is placed to (Telnyx: its telephony credential's
+    /// SIP URI).
+    pub fn address(sip_username: &str) -> String {
+        format!("sip:{sip_username}@sip.telnyx.com")
+    }
+}
+
 #[async_trait]
 pub trait Carrier: Send + Sync {
     /// Which carrier this is.
@@ -321,6 +337,31 @@ pub trait Carrier: Send + Sync {
             "calls through {} are not built yet",
             self.kind().label()
         )))
+    }
+    /// Makes a credential for one browser to take calls through this carrier's WebRTC SDK,
+    /// named `name`, on the instance's connection for browsers (found by the host of
+    /// `webhook_url`, or made). The server rings that browser by calling its address.
+    async fn new_browser_phone(
+        &self,
+        _webhook_url: &str,
+        _name: &str,
+    ) -> Result<BrowserPhone, CarrierError> {
+        Err(CarrierError::Config(format!(
+            "{} calls can't be taken in the browser yet",
+            self.kind().label()
+        )))
+    }
+    /// A short-lived token with which the browser of `credential_id` signs in to the
+    /// carrier's SDK (Telnyx: a JWT for a day).
+    async fn browser_phone_token(&self, _credential_id: &str) -> Result<String, CarrierError> {
+        Err(CarrierError::Config(format!(
+            "{} calls can't be taken in the browser yet",
+            self.kind().label()
+        )))
+    }
+    /// Deletes a browser's credential (its browser was replaced by a newer one).
+    async fn forget_browser_phone(&self, _credential_id: &str) -> Result<(), CarrierError> {
+        Ok(())
     }
     /// Downloads an inbound MMS picture at `url` (carriers' URLs expire, so we keep a copy)
     /// with `http`, a client that reaches public addresses only (`safe_http`): the URL came

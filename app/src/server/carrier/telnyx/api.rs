@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::sync::OnceCell;
 
 use crate::server::carrier::{
-    self, Accepted, AvailableNumber, CallAction, Carrier, CarrierError, NumberQuery,
+    self, Accepted, AvailableNumber, BrowserPhone, CallAction, Carrier, CarrierError, NumberQuery,
     OutboundMessage, PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
@@ -24,6 +24,9 @@ pub struct Telnyx {
     /// The Call Control application our numbers' calls go to; found by its name, or
     /// created, on first purchase.
     call_control_app_id: OnceCell<String>,
+    /// The credential connection our browsers' telephony credentials hang from; found by its
+    /// name, or created, when the first browser asks to take calls.
+    browser_connection_id: OnceCell<String>,
 }
 
 /// The name of the Call Control application this instance makes (and finds again after a
@@ -42,6 +45,19 @@ struct Application {
     id: String,
     #[serde(default)]
     application_name: String,
+}
+
+#[derive(Deserialize)]
+struct Connection {
+    id: String,
+    #[serde(default)]
+    connection_name: String,
+}
+
+#[derive(Deserialize)]
+struct TelephonyCredential {
+    id: String,
+    sip_username: String,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +128,7 @@ impl Telnyx {
             api_key: api_key.to_string(),
             messaging_profile_id: profile,
             call_control_app_id: OnceCell::new(),
+            browser_connection_id: OnceCell::new(),
         }
     }
 
@@ -222,6 +239,48 @@ impl Telnyx {
     }
 }
 
+impl Telnyx {
+    /// The credential connection for this instance's browsers: the one made before (by
+    /// name), else a new one. Its SIP addresses take calls from this account only
+    /// (`internal`), so nobody else can ring a user's browser. Its own user name and
+    /// password are never used (each browser signs in with a token of its own credential),
+    /// so they are random and not kept.
+    async fn browser_connection(&self, webhook_url: &str) -> Result<String, CarrierError> {
+        self.browser_connection_id
+            .get_or_try_init(|| async {
+                let name = format!("{} browsers", call_control_app_name(webhook_url));
+                let found: Vec<Connection> = self
+                    .call(
+                        self.http
+                            .get(self.url("/credential_connections"))
+                            .query(&[("filter[connection_name][contains]", &name)]),
+                    )
+                    .await?;
+                if let Some(c) = found.into_iter().find(|c| c.connection_name == name) {
+                    return Ok(c.id);
+                }
+                let secret = || crate::server::crypto::new_id().replace('-', "");
+                let created: IdOnly = self
+                    .call(
+                        self.http
+                            .post(self.url("/credential_connections"))
+                            .json(&json!({
+                                "connection_name": name,
+                                "user_name": format!("switchboard{}", &secret()[..12]),
+                                "password": secret(),
+                                "sip_uri_calling_preference": "internal",
+                                "webhook_event_url": webhook_url,
+                                "webhook_api_version": "2",
+                            })),
+                    )
+                    .await?;
+                Ok(created.id)
+            })
+            .await
+            .cloned()
+    }
+}
+
 /// The spoken words' settings: Telnyx's basic voice (US English, plain text).
 fn voice(text: &str) -> serde_json::Value {
     json!({
@@ -281,6 +340,22 @@ fn call_command(call_id: &str, action: &CallAction) -> (String, serde_json::Valu
         ),
         CallAction::HangUp => (on_call("hangup"), json!({})),
     }
+}
+
+/// An id Telnyx gave us goes into a URL path: only the characters its ids hold.
+fn check_id(id: &str) -> Result<(), CarrierError> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(CarrierError::Uncertain(format!(
+            "Telnyx answered an unusable id ({} characters)",
+            id.len()
+        )));
+    }
+    Ok(())
 }
 
 fn capabilities(features: &[Feature]) -> Capabilities {
@@ -423,6 +498,90 @@ impl Carrier for Telnyx {
             .await?;
         // A placed call (`POST /calls`) answers its id; commands answer `{"result": "ok"}`.
         Ok(answer["call_control_id"].as_str().map(str::to_owned))
+    }
+
+    async fn new_browser_phone(
+        &self,
+        webhook_url: &str,
+        name: &str,
+    ) -> Result<BrowserPhone, CarrierError> {
+        let connection = self.browser_connection(webhook_url).await?;
+        let made: TelephonyCredential = self
+            .call(
+                self.http
+                    .post(self.url("/telephony_credentials"))
+                    .json(&json!({
+                        "connection_id": connection,
+                        "name": name,
+                        "tag": "switchboard",
+                    })),
+            )
+            .await?;
+        check_id(&made.id)?;
+        // It becomes part of a SIP address we dial: only what such a name holds.
+        if made.sip_username.is_empty()
+            || made.sip_username.len() > 64
+            || !made.sip_username.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(CarrierError::Uncertain(
+                "Telnyx answered an unusable SIP user name".into(),
+            ));
+        }
+        Ok(BrowserPhone {
+            credential_id: made.id,
+            sip_username: made.sip_username,
+        })
+    }
+
+    async fn browser_phone_token(&self, credential_id: &str) -> Result<String, CarrierError> {
+        check_id(credential_id)?;
+        let response = self
+            .http
+            .post(self.url(&format!("/telephony_credentials/{credential_id}/token")))
+            .bearer_auth(&self.api_key)
+            .header("accept", "text/plain")
+            .send()
+            .await
+            .map_err(|e| CarrierError::from_transport("Telnyx", &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(carrier::classify_failure(
+                "Telnyx",
+                status.as_u16(),
+                status.as_u16().to_string(),
+                "no token for this browser".into(),
+                carrier::retry_after_ms(response.headers()),
+            ));
+        }
+        let token = response
+            .text()
+            .await
+            .map_err(|e| CarrierError::from_transport("Telnyx", &e))?;
+        let token = token.trim();
+        // A JWT: three base64url parts. Anything else is not handed to a browser.
+        let parts: Vec<&str> = token.split('.').collect();
+        let base64url = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        };
+        if token.len() > 8_192 || parts.len() != 3 || !parts.iter().all(|p| base64url(p)) {
+            return Err(CarrierError::Uncertain(
+                "Telnyx answered something that is not a token".into(),
+            ));
+        }
+        Ok(token.to_string())
+    }
+
+    async fn forget_browser_phone(&self, credential_id: &str) -> Result<(), CarrierError> {
+        check_id(credential_id)?;
+        let _: serde_json::Value = self
+            .call(
+                self.http
+                    .delete(self.url(&format!("/telephony_credentials/{credential_id}"))),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn test_connection(&self) -> Result<(), CarrierError> {

@@ -1,0 +1,199 @@
+//! Browser phones: a browser that takes phone-network calls through the carrier's WebRTC
+//! SDK (Telnyx). Each browser of a user gets a carrier credential of its own, made the
+//! first time it asks, so the server can ring exactly the browser that pressed Answer (one
+//! credential shared by two browsers rings only the last to sign in). The browser only
+//! ever gets a short-lived token for its own credential, never a SIP password; the
+//! credential's address takes calls from this carrier account only.
+
+use sqlx::{Any, Transaction};
+
+use crate::error::{AppError, AppResult};
+use crate::server::carrier::config::CarrierKind;
+use crate::server::carrier::BrowserPhone;
+use crate::server::ids::UserId;
+use crate::server::numbers::carrier_failure;
+use crate::server::{crypto, now_ms, throttle, AppState};
+use crate::types::BrowserPhoneSignIn;
+
+/// Browsers one person may take calls in; a new one replaces the one set up longest ago.
+pub const MAX_PER_USER: i64 = 10;
+/// Sign-ins per person: each may make a credential at the carrier.
+pub const SIGN_INS: throttle::Limit = throttle::Limit {
+    action: "browser phone sign-ins",
+    per_window: 30,
+    window_ms: 60 * 60 * 1000,
+};
+
+/// A browser names itself with a random id it keeps: letters, digits and dashes.
+fn check_device(device: &str) -> AppResult<()> {
+    if device.len() < 8
+        || device.len() > 64
+        || !device
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(AppError::invalid(
+            "This browser can't take phone calls. Reload the page.",
+        ));
+    }
+    Ok(())
+}
+
+/// The token browser `device` of the user signs in to `carrier`'s SDK with (the carrier
+/// of the call it answers, or of the user's numbers); its credential is made first if it
+/// has none.
+pub async fn sign_in(
+    state: &AppState,
+    user_id: &UserId,
+    device: &str,
+    carrier: &str,
+) -> AppResult<BrowserPhoneSignIn> {
+    check_device(device)?;
+    let kind = match CarrierKind::parse(carrier) {
+        Some(CarrierKind::Telnyx) => CarrierKind::Telnyx,
+        Some(other) => {
+            return Err(AppError::invalid(format!(
+                "Calls through {} can't be taken in the browser yet.",
+                other.label()
+            )))
+        }
+        None => return Err(AppError::invalid("That carrier is not one we know.")),
+    };
+    let carrier = state.carrier_of(kind);
+    throttle::take(&state.db, SIGN_INS, user_id.as_str()).await?;
+    let credential = match credential_of(state, user_id, kind, device).await? {
+        Some(id) => id,
+        None => {
+            let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), kind.as_str());
+            let name = format!("Switchboard {}", &device[..8]);
+            let made = carrier
+                .new_browser_phone(&webhook_url, &name)
+                .await
+                .map_err(carrier_failure)?;
+            keep(state, user_id, kind, device, &made).await?
+        }
+    };
+    let token = carrier
+        .browser_phone_token(&credential)
+        .await
+        .map_err(carrier_failure)?;
+    Ok(BrowserPhoneSignIn {
+        carrier: kind.as_str().into(),
+        token,
+    })
+}
+
+async fn credential_of(
+    state: &AppState,
+    user_id: &UserId,
+    kind: CarrierKind,
+    device: &str,
+) -> AppResult<Option<String>> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT credential_id FROM browser_phones
+         WHERE user_id = $1 AND carrier = $2 AND device = $3",
+    )
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(device)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(found.map(|(id,)| id))
+}
+
+/// Keeps the credential `made` for the browser (the one kept first if two sign-ins of one
+/// browser raced; the other is deleted at the carrier), replacing the user's oldest browser
+/// when they have [`MAX_PER_USER`]. Answers the credential kept.
+async fn keep(
+    state: &AppState,
+    user_id: &UserId,
+    kind: CarrierKind,
+    device: &str,
+    made: &BrowserPhone,
+) -> AppResult<String> {
+    let mut tx = state.db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO browser_phones
+             (id, user_id, carrier, device, credential_id, sip_username, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (user_id, carrier, device) DO NOTHING",
+    )
+    .bind(crypto::new_id())
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(device)
+    .bind(&made.credential_id)
+    .bind(&made.sip_username)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    let mut forget = Vec::new();
+    if inserted {
+        let replaced: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, credential_id FROM browser_phones WHERE user_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT 1000 OFFSET $2",
+        )
+        .bind(user_id)
+        .bind(MAX_PER_USER)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, credential) in replaced {
+            sqlx::query("DELETE FROM browser_phones WHERE id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            forget.push(credential);
+        }
+    } else {
+        forget.push(made.credential_id.clone());
+    }
+    tx.commit().await?;
+    // Best effort: a credential left at the carrier rings nothing (we never dial it again,
+    // and only this server mints its tokens).
+    let carrier = state.carrier_of(kind);
+    for credential in forget {
+        if let Err(e) = carrier.forget_browser_phone(&credential).await {
+            tracing::warn!(error = %e, "an old browser credential was not deleted at the carrier");
+        }
+    }
+    credential_of(state, user_id, kind, device)
+        .await?
+        .ok_or_else(|| AppError::invalid("This browser can't take phone calls. Try again."))
+}
+
+/// The address at which the carrier rings browser `device` of the user, if it signed in.
+pub(super) async fn address(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &UserId,
+    kind: CarrierKind,
+    device: &str,
+) -> AppResult<Option<String>> {
+    check_device(device)?;
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT sip_username FROM browser_phones
+         WHERE user_id = $1 AND carrier = $2 AND device = $3",
+    )
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(device)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.map(|(sip,)| BrowserPhone::address(&sip)))
+}
+
+/// Whether the user has a browser that can take calls through `kind`.
+pub(super) async fn any(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &UserId,
+    kind: CarrierKind,
+) -> AppResult<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM browser_phones WHERE user_id = $1 AND carrier = $2")
+            .bind(user_id)
+            .bind(kind.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(n > 0)
+}

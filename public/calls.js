@@ -169,7 +169,9 @@
   }
   /** The signed-in SDK client of each carrier (a promise), once asked for. */
   const carrierClients = new Map();
-  /** The call this tab pressed Answer on, while it waits for the carrier to call it. */
+  /** The call this tab answered or placed through the carrier, while it waits for the
+   * carrier to call it: { id (null until the server says), until, sdk (its call, once it
+   * came) }. */
   let pickingUp = null;
 
   function carrierClient(carrier) {
@@ -215,14 +217,14 @@
     if (!sdkCall) return;
     if (sdkCall.state === 'ringing' && sdkCall.direction === 'inbound') {
       const waiting = pickingUp;
-      if (!waiting || Date.now() > waiting.until || held.has(waiting.id)) {
+      if (!waiting || Date.now() > waiting.until || waiting.sdk) {
         sdkCall.hangup();
         return;
       }
-      pickingUp = null;
-      held.set(waiting.id, { sdk: sdkCall, startedAt: 0, muted: false, held: false });
+      waiting.sdk = sdkCall;
       sdkCall.answer({ remoteElement: ensurePanel().querySelector('audio') });
-      look();
+      // (A call placed from here may come before the server said its id.)
+      if (waiting.id) holdCarrierCall();
       return;
     }
     if (sdkCall.state === 'hangup' || sdkCall.state === 'destroy') {
@@ -231,21 +233,47 @@
     }
   }
 
+  /** The carrier's call to this tab came and the server named our call: it is held here. */
+  function holdCarrierCall() {
+    const { id, sdk } = pickingUp;
+    pickingUp = null;
+    held.set(id, { sdk, startedAt: 0, muted: false, held: false });
+    look();
+  }
+
+  /** Waits for the carrier's call to this tab while `ask` (a server function placing it)
+   * answers our call's id. */
+  async function viaCarrier(carrier, ask) {
+    // The microphone first: asked now, while the click still counts as the user's.
+    (await microphone()).getTracks().forEach((t) => t.stop());
+    await carrierClient(carrier);
+    const waiting = { id: null, until: Date.now() + 20_000, sdk: null };
+    pickingUp = waiting;
+    try {
+      waiting.id = await ask();
+    } catch (e) {
+      if (pickingUp === waiting) pickingUp = null;
+      throw e;
+    }
+    if (pickingUp === waiting && waiting.sdk) holdCarrierCall();
+    await look();
+    return waiting.id;
+  }
+
   /** Answers phone-network call `call` in this tab (see above). */
   async function pickUp(call) {
     if (held.has(call.id) || (pickingUp && pickingUp.id === call.id)) return;
     say('Answering…');
-    // The microphone first: asked now, while the click still counts as the user's.
-    (await microphone()).getTracks().forEach((t) => t.stop());
-    await carrierClient(call.carrier);
-    pickingUp = { id: call.id, until: Date.now() + 20_000 };
-    try {
+    await viaCarrier(call.carrier, async () => {
       await api('pick_up_call', { call_id: call.id, tab, device: device() });
-    } catch (e) {
-      pickingUp = null;
-      throw e;
-    }
-    await look();
+      return call.id;
+    });
+  }
+
+  /** Calls phone `to` from number `numberId` through `carrier` (see above). */
+  function callOut(carrier, numberId, to) {
+    say('Starting the call…');
+    return viaCarrier(carrier, () => api('call_out', { number_id: numberId, to, tab, device: device() }));
   }
 
   /** Sets up this browser to take phone-network calls through `carrier` (the Calls page). */
@@ -561,6 +589,9 @@
   async function place(numberId, to) {
     if (!numberId) throw new Error('Pick the number to call from.');
     if (!to.trim()) throw new Error('Enter the number to call.');
+    // A phone outside, from a carrier's number: through that carrier's SDK.
+    const carrier = await api('call_route', { number_id: numberId, to });
+    if (carrier) return callOut(carrier, numberId, to);
     say('Starting the call…');
     const stream = await microphone();
     const provisional = 'new-' + Date.now();
@@ -702,8 +733,11 @@
           .catch(() => held.get(call.id) === local && say('The call could not connect.'));
       }
     }
-    // A call this tab pressed Answer on that ended or went to another tab meanwhile.
-    if (pickingUp && !calls.some((c) => c.id === pickingUp.id && c.here)) pickingUp = null;
+    // A call this tab waits for the carrier's call for that ended or went to another tab.
+    if (pickingUp && pickingUp.id && !calls.some((c) => c.id === pickingUp.id && c.here)) {
+      if (pickingUp.sdk) pickingUp.sdk.hangup();
+      pickingUp = null;
+    }
     // Calls this tab held that are over (the other side hung up, or nobody answered).
     for (const id of Array.from(held.keys())) {
       if (id.startsWith('new-')) continue;

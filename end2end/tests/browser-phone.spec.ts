@@ -72,6 +72,7 @@ const asked: { method: string; path: string; body: Record<string, unknown> }[] =
 
 test.beforeAll(async () => {
   let credentials = 0;
+  let placed = 0;
   standIn = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
@@ -100,7 +101,7 @@ test.beforeAll(async () => {
         res.writeHead(201, { 'content-type': 'text/plain' });
         return res.end(TOKEN);
       }
-      if (path === '/calls') return json({ call_control_id: 'v3:e2e-browser', result: 'ok' });
+      if (path === '/calls') return json({ call_control_id: `v3:e2e-leg-${++placed}`, result: 'ok' });
       return json({ id: 'made-1', result: 'ok' });
     });
   });
@@ -181,7 +182,7 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   expect((await sdkCall()).remote).toBe(true);
 
   // Telnyx says the browser answered: the caller is answered and joined with it.
-  const leg = { call_control_id: 'v3:e2e-browser', call_session_id: 'e2e-session-2', client_state: dial.client_state };
+  const leg = { call_control_id: 'v3:e2e-leg-1', call_session_id: 'e2e-session-2', client_state: dial.client_state };
   await telnyx('call.answered', leg);
   await sent('answer', held.call_control_id);
   await telnyx('call.answered', { ...held, client_state: dial.client_state });
@@ -202,6 +203,46 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   await sent('hangup', leg.call_control_id);
   await open(page, '/calls');
   await expect(page.getByRole('list', { name: 'Call log' }).getByRole('listitem').first()).toContainText('Incoming · Answered');
+  await context.close();
+});
+
+test('a phone outside is called from the dialer through Telnyx: her browser, then the phone, joined', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page = await context.newPage();
+  await page.route(`**${SDK}`, (route) => route.fulfill({ contentType: 'text/javascript', body: FAKE_SDK }));
+  await signIn(page, 'ada@example.com', PASSWORD);
+  await open(page, '/calls');
+  const placedSoFar = asked.filter((a) => a.path === '/calls').length;
+  await page.getByLabel('To', { exact: true }).fill('(202) 555-0188');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+
+  // Telnyx calls her browser first; the SDK takes it at once.
+  await expect.poll(() => asked.filter((a) => a.path === '/calls').length).toBe(placedSoFar + 1);
+  const toBrowser = asked.filter((a) => a.path === '/calls').pop()!.body;
+  // (This browser context is a new browser: a credential of its own, made as it called.)
+  expect(toBrowser.to).toBe('sip:gencred2@sip.telnyx.com');
+  await expect(panel(page)).toContainText('Calling (202) 555-0188');
+  await page.evaluate(() => (window as unknown as { telnyxStandIn: { ring(): void } }).telnyxStandIn.ring());
+  const sdkCall = () => page.evaluate(() => (window as unknown as { telnyxStandIn: { calls: { state: string }[] } }).telnyxStandIn.calls[0]);
+  await expect.poll(async () => (await sdkCall()).state).toBe('active');
+
+  // Telnyx says her browser answered: the phone is called, tied to it; it answers: joined.
+  const browserLeg = `v3:e2e-leg-${placedSoFar + 1}`;
+  await telnyx('call.answered', { call_control_id: browserLeg, call_session_id: 'e2e-out', client_state: toBrowser.client_state });
+  await expect.poll(() => asked.filter((a) => a.path === '/calls').length).toBe(placedSoFar + 2);
+  const toPhone = asked.filter((a) => a.path === '/calls').pop()!.body;
+  expect([toPhone.to, toPhone.link_to]).toEqual(['+12025550188', browserLeg]);
+  const phoneLeg = `v3:e2e-leg-${placedSoFar + 2}`;
+  await telnyx('call.answered', { call_control_id: phoneLeg, call_session_id: 'e2e-out', client_state: toBrowser.client_state });
+  expect((await sent('bridge', browserLeg)).call_control_id).toBe(phoneLeg);
+  await expect(panel(page)).toHaveAttribute('data-call-state', 'answered');
+
+  // The phone hangs up: her browser's call ends; the log says answered.
+  await telnyx('call.hangup', { call_control_id: phoneLeg, call_session_id: 'e2e-out', client_state: toBrowser.client_state });
+  await sent('hangup', browserLeg);
+  await expect(panel(page)).toContainText('Call ended');
+  await expect.poll(async () => (await sdkCall()).state).toBe('hangup');
+  await expect(page.getByRole('list', { name: 'Call log' }).getByRole('listitem').first()).toContainText('Outgoing · Answered');
   await context.close();
 });
 

@@ -98,6 +98,39 @@ pub async fn pick_up_call(call_id: String, tab: String, device: String) -> Resul
     calls::carrier::pick_up(&context::state()?, &me.user_id(), &call_id, &tab, &device).await
 }
 
+/// Which carrier's SDK carries a call from number `number_id` to `to` (JSON null: a call
+/// between browsers, placed with start_call).
+#[server(endpoint = "call_route")]
+pub async fn call_route(number_id: String, to: String) -> Result<Option<String>, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::carrier::route(
+        &context::state()?,
+        &me.user_id(),
+        &NumberId::new(number_id),
+        &to,
+    )
+    .await
+}
+
+/// Calls the phone `to` from the user's carrier number `number_id`, in tab `tab` of
+/// browser `device` (signed in with browser_phone): answers the call's id.
+#[server(endpoint = "call_out")]
+pub async fn call_out(
+    number_id: String,
+    to: String,
+    tab: String,
+    device: String,
+) -> Result<String, AppError> {
+    use crate::server::ids::NumberId;
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    let state = context::state()?;
+    let number = NumberId::new(number_id);
+    calls::carrier::call_out(&state, &me.user_id(), &number, &to, &tab, &device).await
+}
+
 /// What browser `device` signs in to `carrier`'s calling SDK with (its own credential,
 /// made the first time).
 #[server(endpoint = "browser_phone")]

@@ -130,6 +130,8 @@ fn Log() -> impl IntoView {
                                                     {format!("{arrow} · {} · your {} · {}", c.outcome, c.number_display, format_instant(c.created_at))}
                                                     {duration.map(|d| format!(" · {d}"))}
                                                 </div>
+                                                // Always there (hidden when empty), as the transcript below.
+                                                <p class="muted reason" hidden=c.reason.is_none()>{c.reason.clone().unwrap_or_default()}</p>
                                                 // Always there (hidden when empty): an optional child here
                                                 // broke hydration (see below).
                                                 <p class="transcript" hidden=c.transcript.is_none()>{c.transcript.clone().unwrap_or_default()}</p>

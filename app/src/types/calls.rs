@@ -109,5 +109,9 @@ crate::types::answers! {
         pub voicemail_id: Option<String>,
         /// Its words, where the carrier transcribed it.
         pub transcript: Option<String>,
+        /// Why it went as it did, in plain words, where there is more to say than the
+        /// outcome ("Answered on your forwarding phone", "The carrier could not place the
+        /// call").
+        pub reason: Option<String>,
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::calls::{buy, log};
 use crate::common::{self, Backend, TestApp};
-use app::api::calls::{BrowserPhone, CallLog, PickUpCall, SetGreeting};
+use app::api::calls::{BrowserPhone, CallLog, CallOut, CallRoute, PickUpCall, SetGreeting};
 use app::api::numbers::{MyNumbers, SetCallRouting};
 use app::error::AppError;
 use app::server::calls::browser_phone;
@@ -108,7 +108,10 @@ async fn telnyx_stand_in() -> (String, Asked) {
             .filter(|(p, _)| p == "POST /telephony_credentials")
             .count();
         let answer = match (method.as_str(), path.as_str()) {
-            ("GET", "/credential_connections") => json!({"data": []}),
+            ("GET", "/credential_connections" | "/call_control_applications") => {
+                json!({"data": []})
+            }
+            ("POST", "/call_control_applications") => json!({"data": {"id": "cc-app-9"}}),
             ("POST", "/credential_connections") => json!({"data": {"id": "browsers-1"}}),
             ("POST", "/telephony_credentials") => json!({"data": {
                 "id": format!("cred-{made}"),
@@ -126,6 +129,10 @@ async fn telnyx_stand_in() -> (String, Asked) {
     }
     let router = axum::Router::new()
         .route("/credential_connections", axum::routing::any(credentials))
+        .route(
+            "/call_control_applications",
+            axum::routing::any(credentials),
+        )
         .route("/telephony_credentials", axum::routing::any(credentials))
         .route(
             "/telephony_credentials/{id}",
@@ -1379,6 +1386,162 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
 }
 
+async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: String) {
+    let ada = app.admin("ada@example.com").await;
+    let bob = app.invited_user(&ada, "bob@example.com", "user").await;
+    let number = buy(app, &ada, "212").await;
+    let other = buy(app, &ada, "415").await;
+    // Bought on Telnyx (the fast tests buy on the sandbox).
+    sqlx::query("UPDATE phone_numbers SET carrier = 'telnyx' WHERE id = $1")
+        .bind(&number.id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    const BROWSER: &str = "ada-browser-0002";
+    let route = |to: &str| CallRoute {
+        number_id: number.id.clone(),
+        to: to.into(),
+    };
+    let call_out = |to: &str, device: &str| CallOut {
+        number_id: number.id.clone(),
+        to: to.into(),
+        tab: "tab-1".into(),
+        device: device.into(),
+    };
+
+    // A phone outside goes through Telnyx's SDK; a number here is a call between browsers.
+    let via: Option<String> = app.call(&ada, route(PHONE)).await.json();
+    assert_eq!(via.as_deref(), Some("telnyx"));
+    let via: Option<String> = app.call(&ada, route(&other.e164)).await.json();
+    assert_eq!(via, None);
+    assert!(matches!(
+        app.call(&bob, route(PHONE)).await.error(),
+        AppError::NotFound(_)
+    ));
+    // Only from a browser signed in; not abroad, nor to premium-rate lines (the instance
+    // pays for each call).
+    let unsigned = app.call(&ada, call_out(PHONE, BROWSER)).await;
+    assert!(unsigned.body.contains("isn't signed in"), "{unsigned:?}");
+    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    let abroad = app.call(&ada, call_out("+44 20 7946 0018", BROWSER)).await;
+    assert!(abroad.body.contains("own country"), "{abroad:?}");
+    let premium = app.call(&ada, call_out("+1 900 234 5678", BROWSER)).await;
+    assert!(premium.body.contains("Premium-rate"), "{premium:?}");
+    assert!(dials(&asked).is_empty());
+
+    // Telnyx calls her browser first (tied to nothing), through our Call Control app.
+    let id: String = app
+        .call(&ada, call_out("(202) 555-0188", BROWSER))
+        .await
+        .json();
+    let first = common::eventually(10, "the call to her browser", || async {
+        dials(&asked).into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        (&first["to"], &first["from"], &first["connection_id"]),
+        (
+            &json!("sip:gencred1@sip.telnyx.com"),
+            &json!(number.e164),
+            &json!("cc-app-9")
+        )
+    );
+    assert!(first.get("link_to").is_none(), "{first}");
+    let outbound = placed_state(&asked, 0);
+    assert_eq!(outbound, format!("outbound:{id}"));
+    let mine = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(
+        (
+            mine[0].direction.as_str(),
+            mine[0].state.as_str(),
+            mine[0].here,
+            mine[0].carrier.as_deref(),
+            mine[0].can_leave_voicemail
+        ),
+        ("out", "ringing", true, Some("telnyx"), false)
+    );
+
+    // Her browser takes it: the phone is called, tied to it; it answers: joined.
+    let (browser, phone) = ("v3:leg-1", "v3:leg-2");
+    accepted(app, &step("o1", "call.answered", browser, "s-o", &outbound)).await;
+    let second = common::eventually(10, "the call to the phone", || async {
+        dials(&asked).into_iter().nth(1)
+    })
+    .await;
+    assert_eq!(
+        (&second["to"], &second["from"], &second["link_to"]),
+        (&json!(PHONE), &json!(number.e164), &json!(browser))
+    );
+    accepted(app, &step("o2", "call.answered", phone, "s-o", &outbound)).await;
+    let sent = commands_reach(&asked, browser, 1).await;
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].1["call_control_id"]),
+        ("bridge", &json!(phone))
+    );
+    assert_eq!(
+        crate::calls::live(app, &ada, "tab-1").await[0].state,
+        "answered"
+    );
+    // The phone hangs up: her browser's call ends too; answered, in her log.
+    accepted(app, &hangup("o3", phone, "s-o", &outbound)).await;
+    assert_eq!(commands_reach(&asked, browser, 2).await[1].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "Answered");
+
+    // Not answered: the phone's hang-up (its timeout) ends the call as not answered.
+    let id: String = app.call(&ada, call_out(PHONE, BROWSER)).await.json();
+    common::eventually(10, "the call to her browser", || async {
+        (dials(&asked).len() == 3).then_some(())
+    })
+    .await;
+    let outbound = format!("outbound:{id}");
+    accepted(
+        app,
+        &step("p1", "call.answered", "v3:leg-3", "s-p", &outbound),
+    )
+    .await;
+    common::eventually(10, "the call to the phone", || async {
+        (dials(&asked).len() == 4).then_some(())
+    })
+    .await;
+    accepted(app, &hangup("p2", "v3:leg-4", "s-p", &outbound)).await;
+    assert_eq!(commands_reach(&asked, "v3:leg-3", 1).await[0].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "No answer");
+
+    // She hangs up in the tab while it rings: cancelled, and what Telnyx holds ends.
+    let id: String = app.call(&ada, call_out(PHONE, BROWSER)).await.json();
+    let outbound = format!("outbound:{id}");
+    accepted(
+        app,
+        &step("q1", "call.answered", "v3:leg-5", "s-q", &outbound),
+    )
+    .await;
+    common::eventually(10, "the call to the phone", || async {
+        (dials(&asked).len() == 6).then_some(())
+    })
+    .await;
+    assert_eq!(placed(app, "v3:leg-5").await, "v3:leg-6");
+    assert!(crate::calls::hang_up(app, &ada, &id).await.is_ok());
+    assert_eq!(commands_reach(&asked, "v3:leg-5", 1).await[0].0, "hangup");
+    assert_eq!(commands_reach(&asked, "v3:leg-6", 1).await[0].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "Cancelled");
+
+    // A phone Telnyx refuses to call: the call fails, saying why.
+    let id: String = app.call(&ada, call_out(UNREACHABLE, BROWSER)).await.json();
+    let outbound = format!("outbound:{id}");
+    accepted(
+        app,
+        &step("r1", "call.answered", "v3:leg-7", "s-r", &outbound),
+    )
+    .await;
+    assert_eq!(commands_reach(&asked, "v3:leg-7", 1).await[0].0, "hangup");
+    let failed = &log(app, &ada).await[0];
+    assert_eq!(failed.outcome, "Failed");
+    assert!(
+        format!("{failed:?}").contains("could not place the call"),
+        "{failed:?}"
+    );
+}
+
 /// Every browser phone is a credential at the carrier: ten per person, the newest
 /// replacing the one set up longest ago (deleted at the carrier too), so a script signing
 /// in from endless "browsers" piles up nothing.
@@ -1447,4 +1610,5 @@ with_telnyx_stand_in!(
     a_command_whose_answer_was_lost_is_repeated_with_its_id,
     a_telnyx_call_is_answered_in_the_browser,
     browser_phones_are_capped,
+    a_phone_is_called_from_the_browser,
 );

@@ -30,7 +30,7 @@ use crate::server::carrier::{CallAction, CallEvent, CarrierError};
 use crate::server::events::Published;
 use crate::server::ids::E164;
 use crate::server::jobs::{self, Job};
-use crate::server::{crypto, now_ms, phone, safe_http, AppState};
+use crate::server::{crypto, now_ms, phone, safe_http, throttle, AppState};
 
 /// What our voicemail commands hand the carrier to give back with their events.
 const VOICEMAIL: &str = "voicemail";
@@ -42,6 +42,12 @@ const PICKUP: &str = "pickup:";
 /// Our timer for a forwarded call runs this much past its ring time: the carrier's own
 /// timeout on the forwarded phone (the ring time) ends it first, and sends it to voicemail.
 const FORWARD_GRACE_MS: i64 = 30_000;
+/// What the commands of a call placed from a browser hand back: this, then our call's id.
+/// The carrier first calls the browser (its SDK takes the call at once), then, tied to
+/// it, the phone called; the two are joined when that phone answers.
+const OUTBOUND: &str = "outbound:";
+/// How long a phone called from a browser rings before it counts as not answered.
+const OUTBOUND_RING_SECS: u32 = 30;
 /// How long the carrier rings the browser that pressed Answer (it answers at once; a
 /// browser gone meanwhile lets the caller have the voicemail after this).
 const PICKUP_RING_SECS: u32 = 15;
@@ -125,6 +131,22 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
                 to,
             };
             published = incoming(&mut tx, &mut out, &arrived).await?
+        }
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
+        } if outbound(step).is_some() => {
+            let session_id = outbound(step).unwrap_or_default();
+            published = outbound_answered(&mut tx, &mut out, call_id, session_id).await?
+        }
+        CallEvent::HungUp {
+            call_id,
+            state: step,
+            ..
+        } if outbound(step).is_some() => {
+            let session_id = outbound(step).unwrap_or_default();
+            published = outbound_hung_up(&mut tx, &mut out, call_id, session_id).await?
         }
         CallEvent::Answered {
             call_id,
@@ -395,12 +417,17 @@ struct Arrived<'a> {
 fn forwarded(step: &str) -> Option<&str> {
     step.strip_prefix(FORWARD)
         .or_else(|| step.strip_prefix(PICKUP))
-        .filter(|id| {
-            // Our ids are UUIDs.
-            !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|id| well_formed(id))
+}
+
+/// Our call's id in the state of a call placed from a browser, if `step` is one.
+fn outbound(step: &str) -> Option<&str> {
+    step.strip_prefix(OUTBOUND).filter(|id| well_formed(id))
+}
+
+/// Our ids are UUIDs.
+fn well_formed(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Whether `step` is that of a call a browser picks up.
@@ -724,6 +751,26 @@ pub(super) async fn ended_here(
     session_id: &str,
     ending: Ending,
 ) -> AppResult<()> {
+    let placed: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT s.carrier, s.carrier_call, s.forward_call
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'out'
+         WHERE s.id = $1 AND s.carrier IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((carrier, browser, phone)) = placed {
+        // A call placed from a browser: whatever of it the carrier holds ends (a browser
+        // call not answered yet is hung up by the tab, or here when it answers late).
+        let Some(kind) = CarrierKind::parse(&carrier) else {
+            return Ok(());
+        };
+        let mut out = Commands::new(kind);
+        for call in browser.into_iter().chain(phone) {
+            command(tx, &mut out, &call, CallAction::HangUp, "").await?;
+        }
+        return Ok(());
+    }
     if ending != Ending::HungUp {
         return to_voicemail(tx, session_id).await;
     }
@@ -735,6 +782,251 @@ pub(super) async fn ended_here(
         command(tx, &mut out, &call, CallAction::HangUp, "").await?;
     }
     Ok(())
+}
+
+/// Which carrier, if any, carries a call from the user's number `number_id` to `to`: the
+/// browser signs in to its SDK before [`call_out`]. None: a call between browsers (a
+/// number here, or any number on the sandbox).
+pub async fn route(
+    state: &AppState,
+    user_id: &crate::server::ids::UserId,
+    number_id: &crate::server::ids::NumberId,
+    to: &str,
+) -> AppResult<Option<String>> {
+    let own: Option<(E164, String)> =
+        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(number_id)
+            .bind(user_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((from, carrier)) = own else {
+        return Err(AppError::not_found("That number"));
+    };
+    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
+    let peer = E164::parse(to, &region)?;
+    let here: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
+        .bind(&peer)
+        .fetch_optional(state.db.pool())
+        .await?;
+    if here.is_some() || carrier == CarrierKind::Sandbox.as_str() {
+        return Ok(None);
+    }
+    match CarrierKind::parse(&carrier) {
+        Some(CarrierKind::Telnyx) => Ok(Some(carrier)),
+        _ => Err(AppError::invalid(format!(
+            "Calls to phones outside this Switchboard from {} numbers are not built yet.",
+            CarrierKind::parse(&carrier)
+                .map(|k| k.label())
+                .unwrap_or("these")
+        ))),
+    }
+}
+
+/// Calls the phone `to` from the user's carrier number `number_id`, in tab `tab` of browser
+/// `device` (signed in to the carrier's SDK): the carrier calls that browser, whose SDK
+/// takes the call at once; then, tied to it, the phone ([`outbound_answered`]). The phone
+/// must be in the number's own country and not premium-rate: the instance pays for each
+/// call. Answers our call's id.
+pub async fn call_out(
+    state: &AppState,
+    user_id: &crate::server::ids::UserId,
+    number_id: &crate::server::ids::NumberId,
+    to: &str,
+    tab: &str,
+    device: &str,
+) -> AppResult<String> {
+    super::check_tab(tab)?;
+    let Some(carrier) = route(state, user_id, number_id, to).await? else {
+        return Err(AppError::invalid(
+            "That number is called in the browser, not through the carrier.",
+        ));
+    };
+    let kind = CarrierKind::parse(&carrier).unwrap_or(CarrierKind::Telnyx);
+    let (from,): (E164,) = sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1")
+        .bind(number_id)
+        .fetch_one(state.db.pool())
+        .await?;
+    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
+    let peer = E164::parse(to, &region)?;
+    if phone::region_of(peer.as_str()).as_deref() != Some(region.as_str()) {
+        return Err(AppError::invalid(
+            "Calls go to phones in your number's own country.",
+        ));
+    }
+    if phone::is_premium(peer.as_str()) {
+        return Err(AppError::invalid(
+            "Premium-rate numbers can't be called from here.",
+        ));
+    }
+    throttle::take(&state.db, super::PLACED, user_id.as_str()).await?;
+    let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), kind.as_str());
+    let connection = state
+        .carrier_of(kind)
+        .calls_connection(&webhook_url)
+        .await
+        .map_err(crate::server::numbers::carrier_failure)?;
+    let mut tx = state.db.begin().await?;
+    if super::live_count(&mut tx, user_id).await? >= super::MAX_LIVE_CALLS {
+        return Err(AppError::invalid(format!(
+            "You have {} calls going already. Hang one up first.",
+            super::MAX_LIVE_CALLS
+        )));
+    }
+    let Some(address) = super::browser_phone::address(&mut tx, user_id, kind, device).await? else {
+        return Err(AppError::invalid(
+            "This browser isn't signed in to make phone calls. Reload the page and call again.",
+        ));
+    };
+    let leg = NewLeg {
+        user: user_id,
+        number: number_id,
+        own: &from,
+        peer: &peer,
+        direction: "out",
+    };
+    // Our timer is a backstop: the carrier's own timeouts on the two calls come first.
+    let ring =
+        Ring::For(i64::from(PICKUP_RING_SECS + OUTBOUND_RING_SECS) * 1000 + FORWARD_GRACE_MS);
+    let session_id = open(&mut tx, "", tab, None, &[leg], ring).await?;
+    sqlx::query("UPDATE call_sessions SET carrier = $1, carrier_connection = $2 WHERE id = $3")
+        .bind(kind.as_str())
+        .bind(&connection)
+        .bind(&session_id)
+        .execute(&mut *tx)
+        .await?;
+    let dial = CallAction::Dial {
+        to: address,
+        from: from.as_str().into(),
+        connection,
+        timeout_secs: PICKUP_RING_SECS,
+    };
+    let mut out = Commands::new(kind);
+    command(
+        &mut tx,
+        &mut out,
+        "",
+        dial,
+        &format!("{OUTBOUND}{session_id}"),
+    )
+    .await?;
+    let published = tell_parties(&mut tx, &session_id).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(session_id)
+}
+
+/// A call placed from a browser answered `call_id`. The browser first (our call has no
+/// carrier call yet): it is our side now, and the phone called is placed, tied to it. Then
+/// the phone: the call is answered, and the two are joined. Anything answering a call
+/// that ended is let go.
+async fn outbound_answered(
+    tx: &mut Transaction<'_, Any>,
+    out: &mut Commands,
+    call_id: &str,
+    session_id: &str,
+) -> AppResult<Vec<Published>> {
+    type Placed = (String, Option<String>, Option<String>, String, String);
+    let found: Option<Placed> = sqlx::query_as(
+        "SELECT s.state, s.carrier_call, s.carrier_connection, c.number_e164, c.peer
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'out'
+         WHERE s.id = $1 AND s.carrier IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((state, browser, connection, own, peer)) = found else {
+        command(tx, out, call_id, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
+    };
+    if state != "ringing" {
+        command(tx, out, call_id, CallAction::HangUp, "").await?;
+        return Ok(Vec::new());
+    }
+    let step = format!("{OUTBOUND}{session_id}");
+    match browser {
+        None => {
+            sqlx::query(
+                "UPDATE call_sessions SET carrier_call = $1 WHERE id = $2 AND carrier_call IS NULL",
+            )
+            .bind(call_id)
+            .bind(session_id)
+            .execute(&mut **tx)
+            .await?;
+            let dial = CallAction::Dial {
+                to: peer,
+                from: own,
+                connection: connection.unwrap_or_default(),
+                timeout_secs: OUTBOUND_RING_SECS,
+            };
+            command(tx, out, call_id, dial, &step).await?;
+            Ok(Vec::new())
+        }
+        Some(browser) if browser == call_id => Ok(Vec::new()),
+        Some(browser) => {
+            let taken = sqlx::query(
+                "UPDATE call_sessions SET state = 'answered', forward_call = $1
+                 WHERE id = $2 AND state = 'ringing'",
+            )
+            .bind(call_id)
+            .bind(session_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !taken {
+                command(tx, out, call_id, CallAction::HangUp, "").await?;
+                return Ok(Vec::new());
+            }
+            sqlx::query("UPDATE calls SET answered_at = $1 WHERE session_id = $2")
+                .bind(now_ms())
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+            let bridge = CallAction::Bridge {
+                other: call_id.into(),
+            };
+            command(tx, out, &browser, bridge, &step).await?;
+            tell_parties(tx, session_id).await
+        }
+    }
+}
+
+/// A call placed from a browser hung up `call_id`: the browser's side (our user hung up,
+/// or never took the carrier's call) or the phone's (it hung up, or did not answer). Our
+/// call ends, and the other side is let go.
+async fn outbound_hung_up(
+    tx: &mut Transaction<'_, Any>,
+    out: &mut Commands,
+    call_id: &str,
+    session_id: &str,
+) -> AppResult<Vec<Published>> {
+    let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT state, carrier_call, forward_call FROM call_sessions
+         WHERE id = $1 AND carrier IS NOT NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((state, browser, phone)) = found else {
+        return Ok(Vec::new());
+    };
+    // Before the browser answered, any hang-up of ours is the browser's call.
+    let browser_left = browser.as_deref().is_none_or(|b| b == call_id);
+    let ending = match (state.as_str(), browser_left) {
+        ("answered", _) => Ending::HungUp,
+        ("ringing", true) => Ending::Cancelled,
+        ("ringing", false) => Ending::Unanswered,
+        _ => return Ok(Vec::new()),
+    };
+    let Some(published) = end_in(tx, session_id, &[state.as_str()], ending).await? else {
+        return Ok(Vec::new());
+    };
+    let other = if browser_left { phone } else { browser };
+    if let Some(other) = other {
+        command(tx, out, &other, CallAction::HangUp, "").await?;
+    }
+    Ok(published)
 }
 
 /// Tab `tab` (on browser `device`) of the user pressed Answer on carrier call `session_id`,
@@ -830,6 +1122,9 @@ pub async fn dialed(state: &AppState, held: &str, placed: &str) -> AppResult<()>
 /// The carrier would not place the forwarded call of `step` (a number it can't reach, say):
 /// the call ends unanswered and its caller gets the voicemail.
 pub async fn forward_failed(state: &AppState, step: &str) -> AppResult<()> {
+    if let Some(session_id) = outbound(step) {
+        return call_out_failed(state, session_id).await;
+    }
     let Some(session_id) = forwarded(step) else {
         return Ok(());
     };
@@ -839,6 +1134,27 @@ pub async fn forward_failed(state: &AppState, step: &str) -> AppResult<()> {
         return Ok(());
     };
     to_voicemail(&mut tx, session_id).await?;
+    tx.commit().await?;
+    state.bus.announce(&state.db, published).await;
+    state.jobs_waker.notify_one();
+    Ok(())
+}
+
+/// The carrier would not place a call of call `session_id`, placed from a browser (to the
+/// browser, or to the phone called): it ends, saying so in the log, and the browser's call
+/// (if it was placed) is let go.
+async fn call_out_failed(state: &AppState, session_id: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?
+    else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE calls SET outcome = 'failed', reason = $1 WHERE session_id = $2")
+        .bind("The carrier could not place the call")
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+    ended_here(&mut tx, session_id, Ending::Unanswered).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();

@@ -36,6 +36,7 @@ type LogRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Longest search the log takes.
@@ -54,7 +55,7 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
     let digits: String = search.chars().filter(|c| c.is_ascii_digit()).collect();
     let rows: Vec<LogRow> = sqlx::query_as(
         "SELECT c.id, c.direction, c.peer, c.number_id, c.number_e164, c.outcome, c.created_at,
-                c.answered_at, c.ended_at, cv.id, c.voicemail_media_id, c.transcript
+                c.answered_at, c.ended_at, cv.id, c.voicemail_media_id, c.transcript, c.reason
          FROM calls c
          LEFT JOIN conversations cv ON cv.number_id = c.number_id AND cv.peer = c.peer
          WHERE c.user_id = $1
@@ -95,6 +96,7 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
                 conversation_id,
                 voicemail_id,
                 transcript,
+                reason,
             )| {
                 let region = phone::region_of(&number).unwrap_or_else(|| "US".into());
                 CallLogEntry {
@@ -113,6 +115,7 @@ pub async fn log(db: &Db, user_id: &UserId, search: &str) -> AppResult<Vec<CallL
                     conversation_id,
                     voicemail_id,
                     transcript,
+                    reason,
                 }
             },
         )

@@ -336,9 +336,8 @@ pub async fn start(
     .await?;
     if callee.is_none() && carrier != CarrierKind::Sandbox.as_str() {
         return Err(AppError::invalid(
-            "Calls to phones outside this Switchboard come with the carrier's voice service, \
-             which is not built yet: numbers owned here (and any number, on the sandbox) can be \
-             called.",
+            "A phone outside this Switchboard is called through the carrier (call_out), not \
+             browser to browser.",
         ));
     }
     throttle::take(&state.db, PLACED, user_id.as_str()).await?;
@@ -407,15 +406,16 @@ const ENDED_SHOWN_MS: i64 = 15_000;
 
 /// The user's calls ringing or under way (and those that just ended), as tab `tab` sees
 /// them. A call a carrier holds is here when it rings the user's browsers (they have a
-/// browser phone); otherwise only the call log shows it.
+/// browser phone) or was placed from one; otherwise only the call log shows it.
 pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCall>> {
     let rows: Vec<LiveRow> = sqlx::query_as(
         "SELECT s.id, c.outcome, c.direction, c.peer, c.number_e164, s.state, s.offer, s.answer,
                 s.caller_tab, s.answered_tab, c.answered_at, s.outside,
-                CASE WHEN s.rings_browsers = 1 THEN s.carrier END
+                CASE WHEN s.rings_browsers = 1 OR c.direction = 'out' THEN s.carrier END
          FROM calls c JOIN call_sessions s ON s.id = c.session_id
          WHERE c.user_id = $1 AND (s.state <> 'ended' OR c.ended_at > $2)
-           AND (s.carrier_call IS NULL OR s.rings_browsers = 1)
+           AND ((s.carrier IS NULL AND s.carrier_call IS NULL) OR s.rings_browsers = 1
+                OR c.direction = 'out')
          ORDER BY c.created_at",
     )
     .bind(user_id)
@@ -461,7 +461,8 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                     here,
                     answered_at,
                     // Voicemail is kept for people here; an outside phone has its own.
-                    can_leave_voicemail: outgoing && outside.is_none(),
+                    // (A phone called through a carrier has its own.)
+                    can_leave_voicemail: outgoing && outside.is_none() && carrier.is_none(),
                     peer_name: String::new(),
                     // A carrier call a tab is picking up is no longer ringing anywhere.
                     state: if carrier.is_some() && state == "ringing" && answered_tab.is_some() {

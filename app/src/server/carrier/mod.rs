@@ -359,6 +359,14 @@ pub trait Carrier: Send + Sync {
             self.kind().label()
         )))
     }
+    /// The connection calls we place go through (Telnyx: our Call Control application,
+    /// found by the host of `webhook_url`, or made), so their events come to us.
+    async fn calls_connection(&self, _webhook_url: &str) -> Result<String, CarrierError> {
+        Err(CarrierError::Config(format!(
+            "calls out through {} are not built yet",
+            self.kind().label()
+        )))
+    }
     /// Deletes a browser's credential (its browser was replaced by a newer one).
     async fn forget_browser_phone(&self, _credential_id: &str) -> Result<(), CarrierError> {
         Ok(())

@@ -313,16 +313,20 @@ fn call_command(call_id: &str, action: &CallAction) -> (String, serde_json::Valu
             from,
             connection,
             timeout_secs,
-        } => (
-            "/calls".into(),
-            json!({
+        } => {
+            let mut body = json!({
                 "connection_id": connection,
                 "to": to,
                 "from": from,
-                "link_to": call_id,
                 "timeout_secs": timeout_secs,
-            }),
-        ),
+            });
+            // Tied to the held call it is for; a call placed for a browser calling out is
+            // tied to nothing yet.
+            if !call_id.is_empty() {
+                body["link_to"] = call_id.into();
+            }
+            ("/calls".into(), body)
+        }
         CallAction::RecordVoicemail { max_secs } => (
             on_call("record_start"),
             json!({
@@ -531,6 +535,10 @@ impl Carrier for Telnyx {
             credential_id: made.id,
             sip_username: made.sip_username,
         })
+    }
+
+    async fn calls_connection(&self, webhook_url: &str) -> Result<String, CarrierError> {
+        self.call_control_app(webhook_url).await
     }
 
     async fn browser_phone_token(&self, credential_id: &str) -> Result<String, CarrierError> {

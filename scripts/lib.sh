@@ -142,23 +142,12 @@ build_app() {
   export SWITCHBOARD_BIN SWITCHBOARD_SITE_ROOT="$site"
 }
 
-# vendor_sdks <site>: the carrier calling SDKs (pinned in scripts/vendor/package.json, from
-# npm) copied into the site's vendor/ folder under versioned names; public/calls.js loads
-# them only when a phone-network call is answered in the browser.
+# vendor_sdks <site>: the carrier calling SDKs (pinned in scripts/vendor-sdks.json, from
+# the npm registry, integrity-checked) copied into the site's vendor/ folder; public/calls.js
+# loads them only when a phone-network call is answered or placed in the browser.
 vendor_sdks() {
-  local site="$1" dir="$REPO_ROOT/scripts/vendor"
-  if [ ! -f "$dir/node_modules/@telnyx/webrtc/lib/bundle.mjs" ] || \
-     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    ensure_node
-    if ! command -v npm >/dev/null 2>&1; then apt_install npm npm; fi
-    step "Installing the carrier calling SDKs (npm ci, scripts/vendor)"
-    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts)
-  fi
-  local version
-  version="$(node -p "require('$dir/node_modules/@telnyx/webrtc/package.json').version")"
-  rm -rf "$site/vendor"
-  mkdir -p "$site/vendor"
-  cp "$dir/node_modules/@telnyx/webrtc/lib/bundle.mjs" "$site/vendor/telnyx-webrtc-$version.mjs"
+  ensure_node
+  node "$REPO_ROOT/scripts/vendor-sdks.mjs" "$1" "$REPO_ROOT/target/vendor-cache"
 }
 
 # The PostgreSQL the tests use: started if it is installed but stopped.

@@ -494,13 +494,15 @@
     if (!wav && !window.MediaRecorder) throw new Error('This browser cannot record.');
     const stream = await microphone();
     if (wav) {
-      const context = new AudioContext({ sampleRate: WAV_RATE });
+      // At the device's own rate, brought down to WAV_RATE when kept: Firefox can't join a
+      // microphone to a context at another rate.
+      const context = new AudioContext();
       const tap = context.createScriptProcessor(4096, 1, 1);
       const samples = [];
       tap.onaudioprocess = (e) => samples.push(new Float32Array(e.inputBuffer.getChannelData(0)));
       context.createMediaStreamSource(stream).connect(tap);
       tap.connect(context.destination);
-      return { context, stream, samples };
+      return { context, stream, samples, rate: context.sampleRate };
     }
     const recorder = new MediaRecorder(stream);
     const chunks = [];
@@ -509,8 +511,31 @@
     return { recorder, stream, chunks };
   }
 
-  /** `samples` (Float32Array pieces at WAV_RATE) as a 16-bit mono WAV file. */
-  function wavFile(samples) {
+  /** `pieces` (Float32Array pieces at `rate`) brought down to WAV_RATE: each output sample
+   * the mean of the input samples it stands for (which also keeps out the frequencies
+   * 8 kHz can't hold). */
+  function downsample(pieces, rate) {
+    const input = new Float32Array(pieces.reduce((n, s) => n + s.length, 0));
+    let at = 0;
+    for (const piece of pieces) {
+      input.set(piece, at);
+      at += piece.length;
+    }
+    const ratio = Math.max(1, rate / WAV_RATE);
+    const output = new Float32Array(Math.floor(input.length / ratio));
+    for (let i = 0; i < output.length; i++) {
+      const from = Math.floor(i * ratio);
+      const to = Math.max(from + 1, Math.floor((i + 1) * ratio));
+      let sum = 0;
+      for (let j = from; j < to; j++) sum += input[j];
+      output[i] = sum / (to - from);
+    }
+    return [output];
+  }
+
+  /** `pieces` (Float32Array pieces at `rate`) as a 16-bit mono WAV file at WAV_RATE. */
+  function wavFile(pieces, rate) {
+    const samples = downsample(pieces, rate);
     const count = samples.reduce((n, s) => n + s.length, 0);
     const view = new DataView(new ArrayBuffer(44 + count * 2));
     const text = (at, s) => [...s].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
@@ -540,7 +565,7 @@
   async function postRecording(path, r) {
     const res = await fetch(path, {
       method: 'POST',
-      body: r.samples ? wavFile(r.samples) : new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
+      body: r.samples ? wavFile(r.samples, r.rate) : new Blob(r.chunks, { type: r.recorder.mimeType || 'audio/webm' }),
     });
     if (!res.ok) {
       let value = null;

@@ -249,7 +249,13 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   // Bea's recording is WAV (8 kHz), which the carriers can play to phone callers too.
   const greetingFetched = ada.waitForResponse((r) => r.url().includes('/media/public/'));
   await panel(ada).getByRole('button', { name: 'Leave a voicemail' }).click();
-  expect((await greetingFetched).headers()['content-type']).toBe('audio/wav');
+  const greeting = await greetingFetched;
+  expect(greeting.headers()['content-type']).toBe('audio/wav');
+  // Recorded at the microphone's rate (48 kHz here), kept at 8 kHz: about two seconds.
+  const wav = await greeting.body();
+  expect(wav.readUInt32LE(24)).toBe(8_000);
+  expect(wav.length - 44).toBeGreaterThan(8_000 * 2 * 1.5);
+  expect(wav.length - 44).toBeLessThan(8_000 * 2 * 4);
   await expect(panel(ada)).toHaveAttribute('data-call-state', 'greeting');
   await expect(panel(ada)).toContainText('Recording your voicemail', { timeout: 10_000 });
   await expect(panel(ada)).toHaveAttribute('data-greeting-played', 'true');

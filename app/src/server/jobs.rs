@@ -461,6 +461,11 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
             payload,
             urgent,
         } => {
+            if super::push::rings_for_a_call_gone(&state.db, payload).await? {
+                // Its "missed" or "answered" alert may have gone first (this one was
+                // retried): a phone must not ring for a call that is over.
+                return complete(&state.db, &claimed.id).await;
+            }
             match super::push::deliver(state, subscription_id, payload, *urgent).await? {
                 super::push::Delivery::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
                     return retry_later(state, claimed, "push", &why).await;

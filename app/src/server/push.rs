@@ -93,6 +93,22 @@ pub struct Notification {
     pub ended: bool,
 }
 
+/// Whether `payload` (a queued [`Notification`]) is a call's ringing alert for a call that
+/// no longer rings.
+pub async fn rings_for_a_call_gone(db: &Db, payload: &str) -> AppResult<bool> {
+    let Ok(alert) = serde_json::from_str::<Notification>(payload) else {
+        return Ok(false);
+    };
+    let Some(session_id) = alert.tag.strip_prefix("call-").filter(|_| !alert.ended) else {
+        return Ok(false);
+    };
+    let state: Option<(String,)> = sqlx::query_as("SELECT state FROM call_sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(state.is_none_or(|(state,)| state != "ringing"))
+}
+
 /// Queues `notification` for every device of `user_id`, inside the caller's transaction.
 /// `urgent` is for calls (push services deliver those first).
 pub async fn enqueue_for_user(

@@ -856,9 +856,23 @@ async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
         .call(&ada, start(&ada_number, &bea_number, "t"))
         .await
         .json();
+    // A ringing alert is sent while its call rings; one retried past the call's end is not
+    // (its "missed" alert may have gone first, and a phone must not ring for nothing).
+    let gone = |alert: &serde_json::Value| {
+        let payload = alert.to_string();
+        async move {
+            app::server::push::rings_for_a_call_gone(&app.state.db, &payload)
+                .await
+                .unwrap()
+        }
+    };
+    let ringing = alerts_for(app, &bea_id).await;
+    assert!(!gone(&ringing[0]).await);
     assert!(hang_up(app, &ada, &missed).await.is_ok());
     let alerts = alerts_for(app, &bea_id).await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(gone(&alerts[0]).await, "the ring of a call over");
+    assert!(!gone(&alerts[1]).await, "its missed-call alert");
     let tag = format!("call-{missed}");
     assert_eq!(
         (

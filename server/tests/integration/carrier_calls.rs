@@ -1292,9 +1292,25 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     );
 
     // A call now rings her tabs (held at the carrier: no command yet), marked as one the
-    // carrier's SDK takes.
+    // carrier's SDK takes, and her devices with the app closed (an urgent push).
+    let ada_id = app.user_id(&ada, "ada@example.com").await;
+    sqlx::query(
+        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at)
+         VALUES ('ada-phone', $1, 'https://push.example/ada', 'k', 'a', 'Ada''s phone', 0)",
+    )
+    .bind(&ada_id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
     let (held, session) = ("v3:held-b1", "s-b1");
     accepted(app, &incoming("b1", held, session, &number.e164)).await;
+    let (rings,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'push' AND payload LIKE $1")
+            .bind("%Call from (312) 555-0123%")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(rings, 1, "a ringing alert for her phone");
     let ringing = crate::calls::live(app, &ada, "tab-1").await;
     assert_eq!(ringing.len(), 1, "{ringing:?}");
     let call = &ringing[0];
@@ -1377,6 +1393,13 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     })
     .await;
     let pickup = placed_state(&asked, 1);
+    // The ring time ending meanwhile leaves it to the carrier's call to her browser.
+    app::server::calls::ring_timeout(&app.state, &call.id)
+        .await
+        .unwrap();
+    let still = crate::calls::live(app, &ada, "tab-1").await;
+    let still = still.iter().find(|c| c.id == call.id).unwrap();
+    assert_eq!((still.state.as_str(), still.here), ("answered", true));
     accepted(app, &hangup("d2", "v3:leg-2", "s-leg", &pickup)).await;
     let sent = commands_reach(&asked, "v3:held-d1", 1).await;
     assert_eq!(

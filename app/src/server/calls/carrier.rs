@@ -500,6 +500,10 @@ async fn incoming(
     .bind(&session_id)
     .execute(&mut **tx)
     .await?;
+    if rings_browsers {
+        // Devices with the app closed ring too, through their push service.
+        super::ring_closed_devices(tx, ring, &found.1, &from, &to, &session_id).await?;
+    }
     match (ring, forward_to) {
         (Ring::For(ms), Some(phone)) => {
             let dial = CallAction::Dial {
@@ -1027,6 +1031,22 @@ async fn outbound_hung_up(
         command(tx, out, &other, CallAction::HangUp, "").await?;
     }
     Ok(published)
+}
+
+/// Whether carrier call `session_id` rings on while a tab picks it up (the carrier calls
+/// that browser, for [`PICKUP_RING_SECS`] at most).
+pub(super) async fn being_picked_up(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<bool> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT rings_browsers FROM call_sessions
+         WHERE id = $1 AND state = 'ringing' AND answered_tab IS NOT NULL AND rings_browsers = 1",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
 }
 
 /// Tab `tab` (on browser `device`) of the user pressed Answer on carrier call `session_id`,

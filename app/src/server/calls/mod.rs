@@ -656,6 +656,11 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
 /// the caller it still holds gets the voicemail.)
 pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
+    if carrier::being_picked_up(&mut tx, session_id).await? {
+        // Answered in a tab just before: the carrier's call to that browser decides (its
+        // own timeout sends the caller to voicemail if the browser never takes it).
+        return Ok(());
+    }
     let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?
     else {
         return Ok(());

@@ -223,6 +223,11 @@
       }
       waiting.sdk = sdkCall;
       sdkCall.answer({ remoteElement: ensurePanel().querySelector('audio') });
+      // The microphone picked in the dialer, as for calls between browsers.
+      const picked = document.querySelector('[data-call-microphone]');
+      if (picked && picked.value && sdkCall.setAudioInDevice) {
+        Promise.resolve(sdkCall.setAudioInDevice(picked.value)).catch(() => say('That microphone is not available. Pick another.'));
+      }
       // (A call placed from here may come before the server said its id.)
       if (waiting.id) holdCarrierCall();
       return;

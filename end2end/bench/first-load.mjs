@@ -1,6 +1,7 @@
 // Benchmark (scripts/bench): bytes a first visit to a page costs over the wire, and what a
 // second visit costs once the browser has the content-named client files cached.
 // Usage: node first-load.mjs <base-url> <path>   (a running server, release build)
+import { readFileSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 
 const [base, path = '/signin'] = process.argv.slice(2);
@@ -50,4 +51,31 @@ async function visit(label) {
 const first = await visit(`first visit to ${path}`);
 const second = await visit(`second visit to ${path}`);
 console.log(`    first visit ${first.toLocaleString('en')} B (target <= 250 KB); second visit ${second.toLocaleString('en')} B (target: only the HTML)`);
+
+// The carrier calling SDK is in neither: public/calls.js imports it when a phone-network call
+// is answered or placed. What that costs, in a browser that never had it (each run a fresh
+// context): its bytes over the wire and the time from import() to its module ready.
+const { sdks } = JSON.parse(readFileSync(new URL('../../scripts/vendor-sdks.json', import.meta.url), 'utf8'));
+for (const sdk of sdks) {
+  const url = `/vendor/${sdk.as}`;
+  const times = [];
+  let bytes = 0;
+  for (let run = 0; run < 7; run++) {
+    const fresh = await browser.newContext({ serviceWorkers: 'block' });
+    const tab = await fresh.newPage();
+    await tab.goto(base + path, { waitUntil: 'networkidle' });
+    const measured = await tab.evaluate(async (url) => {
+      const started = performance.now();
+      await import(url);
+      const took = performance.now() - started;
+      const entry = performance.getEntriesByName(new URL(url, location.href).href)[0];
+      return { took, bytes: entry ? entry.transferSize : 0 };
+    }, url);
+    times.push(measured.took);
+    bytes = measured.bytes;
+    await fresh.close();
+  }
+  times.sort((a, b) => a - b);
+  console.log(`    ${sdk.package} ${sdk.version} loaded when a call needs it: ${bytes.toLocaleString('en')} B over the wire, import() p50 ${times[3].toFixed(0)} ms, max ${times[6].toFixed(0)} ms (7 fresh browsers)`);
+}
 await browser.close();

@@ -8,21 +8,14 @@
 // it is asked. The real vendored SDK is loaded in the last test: served as a module, it
 // imports and makes its client without the network, and no page loads it until a call
 // needs it.
-import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, Page, test } from '@playwright/test';
 import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+import { TELNYX_PUBLIC_KEY, telnyxEvent } from './telnyx';
 
 const PASSWORD = 'correct horse battery';
 const CALLER = '+13125550123';
-const SECRET = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
-const PUBLIC_KEY = '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=';
-const KEY = crypto.createPrivateKey({
-  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), SECRET]),
-  format: 'der',
-  type: 'pkcs8',
-});
 const TOKEN = 'eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJlMmUifQ.c2lnbmF0dXJl';
 const SDK = '/vendor/telnyx-webrtc-2.27.10.mjs';
 
@@ -110,7 +103,7 @@ test.beforeAll(async () => {
   server = await Server.start({
     env: {
       SWITCHBOARD_CARRIER: 'telnyx',
-      SWITCHBOARD_TELNYX_PUBLIC_KEY: PUBLIC_KEY,
+      SWITCHBOARD_TELNYX_PUBLIC_KEY: TELNYX_PUBLIC_KEY,
       SWITCHBOARD_TELNYX_API_BASE: api,
       SWITCHBOARD_TELNYX_API_KEY: 'KEY0123456789',
     },
@@ -123,19 +116,7 @@ test.afterAll(async () => {
 });
 
 /** Posts a Telnyx call event, signed as Telnyx signs it. */
-async function telnyx(eventType: string, payload: Record<string, unknown>) {
-  const body = JSON.stringify({
-    data: { event_type: eventType, id: crypto.randomUUID(), occurred_at: new Date().toISOString(), payload, record_type: 'event' },
-  });
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), KEY).toString('base64');
-  const res = await fetch(`${server.base}/webhooks/telnyx`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature },
-    body,
-  });
-  expect(res.status).toBe(200);
-}
+const telnyx = (eventType: string, payload: Record<string, unknown>) => telnyxEvent(server.base, eventType, payload);
 
 /** The body of the last call command `action` sent to `call`, once it was sent. */
 async function sent(action: string, call: string) {

@@ -1,26 +1,17 @@
 // A call through Telnyx to one of Ada's numbers, in Chromium: the server runs with Telnyx's
 // webhook key and its API pointed at a stand-in here that records the Call Control commands.
 // The test plays Telnyx: it posts the call's events signed as Telnyx signs them (Ed25519, the
-// RFC 8032 test key). Ada's call log shows the call as it arrives, Telnyx is told to answer
 // and to say Ada's own greeting words, then to record; the voicemail's words show in her log
 // and its search finds them. (Copying the recording itself is the fast tests' part: the
 // binary fetches only from public addresses, and this stand-in is on loopback.)
-import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, Page, test } from '@playwright/test';
 import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+import { TELNYX_PUBLIC_KEY, telnyxEvent } from './telnyx';
 
 const PASSWORD = 'correct horse battery';
 const CALLER = '+13125550123';
-// RFC 8032 §7.1 test 1: the key pair the Telnyx signature vectors use.
-const SECRET = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
-const PUBLIC_KEY = '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=';
-const KEY = crypto.createPrivateKey({
-  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), SECRET]),
-  format: 'der',
-  type: 'pkcs8',
-});
 
 test.describe.configure({ mode: 'serial' });
 let server: Server;
@@ -46,7 +37,7 @@ test.beforeAll(async () => {
   const api = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
   server = await Server.start({
     env: {
-      SWITCHBOARD_TELNYX_PUBLIC_KEY: PUBLIC_KEY,
+      SWITCHBOARD_TELNYX_PUBLIC_KEY: TELNYX_PUBLIC_KEY,
       SWITCHBOARD_TELNYX_API_BASE: api,
       SWITCHBOARD_TELNYX_API_KEY: 'KEY0123456789',
     },
@@ -59,19 +50,7 @@ test.afterAll(async () => {
 });
 
 /** Posts a Telnyx call event, signed as Telnyx signs it. */
-async function telnyx(eventType: string, payload: Record<string, unknown>) {
-  const body = JSON.stringify({
-    data: { event_type: eventType, id: crypto.randomUUID(), occurred_at: new Date().toISOString(), payload, record_type: 'event' },
-  });
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), KEY).toString('base64');
-  const res = await fetch(`${server.base}/webhooks/telnyx`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature },
-    body,
-  });
-  expect(res.status).toBe(200);
-}
+const telnyx = (eventType: string, payload: Record<string, unknown>) => telnyxEvent(server.base, eventType, payload);
 
 /** The body of the last command `action` sent (to `call`, if given), once it was sent. */
 async function sent(action: string, call?: string) {

@@ -41,20 +41,6 @@ fn call_control_app_name(webhook_url: &str) -> String {
 }
 
 #[derive(Deserialize)]
-struct Application {
-    id: String,
-    #[serde(default)]
-    application_name: String,
-}
-
-#[derive(Deserialize)]
-struct Connection {
-    id: String,
-    #[serde(default)]
-    connection_name: String,
-}
-
-#[derive(Deserialize)]
 struct TelephonyCredential {
     id: String,
     sip_username: String,
@@ -207,74 +193,78 @@ impl Telnyx {
 }
 
 impl Telnyx {
-    /// The Call Control application whose webhooks point at us: the one made before (by
-    /// name), else a new one.
+    /// The id of the resource at `path` (a list filtered by `name_field`) named `name`:
+    /// the one made before (found again after a restart instead of made twice), else one
+    /// made with `body`.
+    async fn found_or_made(
+        &self,
+        path: &str,
+        name_field: &str,
+        name: &str,
+        body: serde_json::Value,
+    ) -> Result<String, CarrierError> {
+        let filter = format!("filter[{name_field}][contains]");
+        let found: Vec<serde_json::Value> = self
+            .call(
+                self.http
+                    .get(self.url(path))
+                    .query(&[(filter.as_str(), name)]),
+            )
+            .await?;
+        if let Some(id) = found
+            .iter()
+            .find(|r| r[name_field] == name)
+            .and_then(|r| r["id"].as_str())
+        {
+            return Ok(id.to_string());
+        }
+        let created: IdOnly = self
+            .call(self.http.post(self.url(path)).json(&body))
+            .await?;
+        Ok(created.id)
+    }
+
+    /// The Call Control application whose webhooks point at us.
     async fn call_control_app(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.call_control_app_id
             .get_or_try_init(|| async {
                 let name = call_control_app_name(webhook_url);
-                let found: Vec<Application> = self
-                    .call(
-                        self.http
-                            .get(self.url("/call_control_applications"))
-                            .query(&[("filter[application_name][contains]", &name)]),
-                    )
-                    .await?;
-                if let Some(app) = found.into_iter().find(|a| a.application_name == name) {
-                    return Ok(app.id);
-                }
-                let created: IdOnly =
-                    self.call(self.http.post(self.url("/call_control_applications")).json(
-                        &json!({
-                            "application_name": name,
-                            "webhook_event_url": webhook_url,
-                            "webhook_api_version": "2",
-                        }),
-                    ))
-                    .await?;
-                Ok(created.id)
+                let body = json!({
+                    "application_name": name,
+                    "webhook_event_url": webhook_url,
+                    "webhook_api_version": "2",
+                });
+                self.found_or_made(
+                    "/call_control_applications",
+                    "application_name",
+                    &name,
+                    body,
+                )
+                .await
             })
             .await
             .cloned()
     }
-}
 
-impl Telnyx {
-    /// The credential connection for this instance's browsers: the one made before (by
-    /// name), else a new one. Its SIP addresses take calls from this account only
-    /// (`internal`), so nobody else can ring a user's browser. Its own user name and
-    /// password are never used (each browser signs in with a token of its own credential),
-    /// so they are random and not kept.
+    /// The credential connection for this instance's browsers. Its SIP addresses take calls
+    /// from this account only (`internal`), so nobody else can ring a user's browser. Its
+    /// own user name and password are never used (each browser signs in with a token of
+    /// its own credential), so they are random and not kept.
     async fn browser_connection(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.browser_connection_id
             .get_or_try_init(|| async {
                 let name = format!("{} browsers", call_control_app_name(webhook_url));
-                let found: Vec<Connection> = self
-                    .call(
-                        self.http
-                            .get(self.url("/credential_connections"))
-                            .query(&[("filter[connection_name][contains]", &name)]),
-                    )
-                    .await?;
-                if let Some(c) = found.into_iter().find(|c| c.connection_name == name) {
-                    return Ok(c.id);
-                }
                 let secret = || crate::server::crypto::new_id().replace('-', "");
-                let created: IdOnly = self
-                    .call(
-                        self.http
-                            .post(self.url("/credential_connections"))
-                            .json(&json!({
-                                "connection_name": name,
-                                "user_name": format!("switchboard{}", &secret()[..12]),
-                                "password": secret(),
-                                "sip_uri_calling_preference": "internal",
-                                "webhook_event_url": webhook_url,
-                                "webhook_api_version": "2",
-                            })),
-                    )
-                    .await?;
-                Ok(created.id)
+                let body = json!({
+                    "connection_name": name,
+                    "user_name": format!("switchboard{}", &secret()[..12]),
+                    "password": secret(),
+                    "sip_uri_calling_preference": "internal",
+                    "webhook_event_url": webhook_url,
+                    "webhook_api_version": "2",
+                });
+                self.found_or_made("/credential_connections", "connection_name", &name, body)
+                    .await
             })
             .await
             .cloned()

@@ -187,7 +187,7 @@ pub async fn test_carrier(
     let wanted = form
         .apply_to(state.carrier_config().0, state.settings.fetch_reach)
         .await?;
-    let carrier = wanted.build(&state.sandbox);
+    let carrier = wanted.build(&state.sandbox, &state.settings.base_url());
     use crate::server::carrier::config::CarrierKind;
     let name = match carrier.kind() {
         CarrierKind::Sandbox => "The sandbox",

@@ -200,7 +200,7 @@ impl AppState {
         ));
         let carrier = ActiveCarrier::new(
             settings.carrier.clone(),
-            settings.carrier.build(&sandbox),
+            settings.carrier.build(&sandbox, &settings.base_url()),
             None,
         );
         let media: Arc<dyn media::MediaStore> =
@@ -279,7 +279,7 @@ impl AppState {
             active: kind,
             ..config
         };
-        config.build(&self.sandbox)
+        config.build(&self.sandbox, &self.settings.base_url())
     }
 
     /// The carrier in use. Features never ask which one it is.
@@ -317,7 +317,7 @@ impl AppState {
         if self.carrier_config().1 == Some(saved_at) {
             return Ok(());
         }
-        let client = config.build(&self.sandbox);
+        let client = config.build(&self.sandbox, &self.settings.base_url());
         tracing::info!(carrier = client.kind().as_str(), "carrier settings loaded");
         *self.carrier.write().unwrap_or_else(|e| e.into_inner()) =
             ActiveCarrier::new(config, client, Some(saved_at));

@@ -127,7 +127,26 @@ async fn telnyx_stand_in() -> (String, Asked) {
         };
         (axum::http::StatusCode::OK, answer.to_string())
     }
+    // Twilio's live-call updates (form posts): recorded as "twilio <CallSid>" with the form.
+    async fn twilio_call(
+        State(asked): State<Asked>,
+        Path((_account, call)): Path<(String, String)>,
+        body: String,
+    ) -> axum::Json<Value> {
+        let form: serde_json::Map<String, Value> = url::form_urlencoded::parse(body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        asked
+            .lock()
+            .unwrap()
+            .push((format!("twilio {call}"), Value::Object(form)));
+        axum::Json(json!({"sid": call.trim_end_matches(".json")}))
+    }
     let router = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}",
+            post(twilio_call),
+        )
         .route("/credential_connections", axum::routing::any(credentials))
         .route(
             "/call_control_applications",
@@ -1565,6 +1584,58 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
     );
 }
 
+/// Twilio told us nothing by the end of a forwarded call's ring time (our backstop timer):
+/// the call, still there, is pointed back at our webhook, which answers it with the
+/// voicemail (the same when asked again), not hung up on.
+async fn a_twilio_call_our_timer_ends_gets_the_voicemail(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(forward_to(app, &ada, &number, PHONE).await.is_ok());
+    let changes = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", "CA0000000000000000000000000000009a"),
+    ];
+    let reply = twilio_callback_to(app, "", "voice.incoming.json", &changes, true).await;
+    assert!(reply.body.contains("<Dial"), "{reply:?}");
+    let session = between(&reply.body, "?forward=", "&amp;").to_string();
+
+    app::server::calls::ring_timeout(&app.state, &session)
+        .await
+        .unwrap();
+    let update = common::eventually(10, "the call pointed at the voicemail", || async {
+        asked_at(&asked, "twilio CA0000000000000000000000000000009a.json")
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(
+        update["Url"],
+        format!("{}/webhooks/twilio?step=voicemail", app.base)
+    );
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+    for _ in 0..2 {
+        let voicemail =
+            twilio_callback_to(app, "?step=voicemail", "voice.incoming.json", &changes, true)
+                .await;
+        assert!(voicemail.body.contains("<Record "), "{voicemail:?}");
+    }
+    // The forwarded phone's <Dial> ending afterwards does not hang up on the caller.
+    let dialed = twilio_callback_to(
+        app,
+        &format!("?forward={session}&step=dialed"),
+        "voice.incoming.json",
+        &changes,
+        true,
+    )
+    .await;
+    assert!(dialed.body.contains("<Record "), "{dialed:?}");
+}
+
 /// Every browser phone is a credential at the carrier: ten per person, the newest
 /// replacing the one set up longest ago (deleted at the carrier too), so a script signing
 /// in from endless "browsers" piles up nothing.
@@ -1634,4 +1705,5 @@ with_telnyx_stand_in!(
     a_telnyx_call_is_answered_in_the_browser,
     browser_phones_are_capped,
     a_phone_is_called_from_the_browser,
+    a_twilio_call_our_timer_ends_gets_the_voicemail,
 );

@@ -112,7 +112,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
         drop(tx);
         return again(state, carrier, event).await;
     }
-    let mut out = Commands::new(carrier);
+    let mut out = Commands::answering(carrier);
     let mut published = Vec::new();
     match event {
         CallEvent::Incoming {
@@ -175,6 +175,14 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             call_id,
             state: step,
             ..
+        } if step == VOICEMAIL && commanded_by_reply(carrier) => {
+            // Pointed back here for its voicemail: the whole of it, as TwiML.
+            command(&mut tx, &mut out, call_id, CallAction::Answer, VOICEMAIL).await?
+        }
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
         } if step == VOICEMAIL => {
             if let Some(session_id) = session_of(&mut tx, "carrier_call", call_id).await? {
                 // The owner's recorded greeting when the carrier can play it, else its words.
@@ -233,21 +241,39 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
+    if out.said.is_none() && matches!(event, CallEvent::HungUp { .. }) {
+        // A forwarded phone's end after our call ended another way (our timer sent the
+        // caller to voicemail): the caller, still there, is not to be hung up on.
+        return again(state, carrier, event).await;
+    }
     reply(state, out).await
 }
 
 /// Where the commands for a carrier's calls go: jobs, for a carrier commanded by API calls;
-/// the webhook's answer, for one commanded that way (the last command said is the answer).
+/// the webhook's answer, for one commanded that way (the last command said is the answer)
+/// while answering its webhook. Outside a webhook (a tab, our timers) every command is a
+/// job: a carrier commanded by its answers gets the live call updated.
 struct Commands {
     carrier: CarrierKind,
+    answering: bool,
     said: Option<(String, CallAction, String)>,
 }
 
 impl Commands {
+    /// Commands from here (a tab, a timer): jobs.
     fn new(carrier: CarrierKind) -> Commands {
         Commands {
             carrier,
+            answering: false,
             said: None,
+        }
+    }
+
+    /// Commands while answering the carrier's webhook.
+    fn answering(carrier: CarrierKind) -> Commands {
+        Commands {
+            answering: true,
+            ..Commands::new(carrier)
         }
     }
 }
@@ -314,6 +340,19 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
         CallEvent::Incoming { session, .. } => {
             session_of(&mut tx, "carrier_session", session).await?
         }
+        // Asked again for the voicemail it was pointed to.
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
+        } if step == VOICEMAIL => {
+            let ours = session_of(&mut tx, "carrier_call", call_id).await?;
+            drop(tx);
+            return match ours {
+                Some(session_id) => voicemail_reply(state, &session_id).await,
+                None => Ok(Reply::HangUp),
+            };
+        }
         CallEvent::Answered { state: step, .. }
         | CallEvent::Gathered { state: step, .. }
         | CallEvent::HungUp { state: step, .. } => forwarded(step).map(str::to_owned),
@@ -375,7 +414,7 @@ async fn command(
     action: CallAction,
     step: &str,
 ) -> AppResult<()> {
-    if commanded_by_reply(out.carrier) {
+    if out.answering && commanded_by_reply(out.carrier) {
         out.said = Some((call_id.into(), action, step.into()));
         return Ok(());
     }
@@ -722,8 +761,10 @@ async fn to_voicemail(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppRes
         return Ok(());
     };
     let mut out = Commands::new(kind);
-    // A forwarded phone (or a browser) still ringing stops.
-    if let Some(phone) = phone {
+    // A forwarded phone (or a browser) still ringing stops. (Twilio drops it by itself when
+    // the call is pointed at the voicemail; ending it first would end its <Dial>, and with
+    // it the call.)
+    if let Some(phone) = phone.filter(|_| !commanded_by_reply(kind)) {
         command(tx, &mut out, &phone, CallAction::HangUp, "").await?;
     }
     command(tx, &mut out, &held, CallAction::Answer, VOICEMAIL).await

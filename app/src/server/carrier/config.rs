@@ -152,7 +152,13 @@ impl CarrierConfig {
     }
 
     /// The carrier client for the active carrier (the sandbox is shared, not rebuilt).
-    pub fn build(&self, sandbox: &Arc<super::sandbox::Sandbox>) -> Arc<dyn Carrier> {
+    /// The carrier client; `public_url` is where this instance's webhooks are (a carrier
+    /// commanded mid-call by pointing a call at new TwiML, Twilio, needs it).
+    pub fn build(
+        &self,
+        sandbox: &Arc<super::sandbox::Sandbox>,
+        public_url: &str,
+    ) -> Arc<dyn Carrier> {
         let or_default = |base: &str, default: &str| {
             if base.trim().is_empty() {
                 default.to_string()
@@ -167,11 +173,17 @@ impl CarrierConfig {
                 filled(&self.telnyx.api_key).unwrap_or_default(),
                 filled(&self.telnyx.messaging_profile_id).map(str::to_owned),
             )),
-            CarrierKind::Twilio => Arc::new(super::twilio::api::Twilio::new(
-                &or_default(&self.twilio.api_base, super::twilio::api::API_BASE),
-                filled(&self.twilio.account_sid).unwrap_or_default(),
-                filled(&self.twilio.auth_token).unwrap_or_default(),
-            )),
+            CarrierKind::Twilio => Arc::new(
+                super::twilio::api::Twilio::new(
+                    &or_default(&self.twilio.api_base, super::twilio::api::API_BASE),
+                    filled(&self.twilio.account_sid).unwrap_or_default(),
+                    filled(&self.twilio.auth_token).unwrap_or_default(),
+                )
+                .with_webhook(&format!(
+                    "{}/webhooks/twilio",
+                    public_url.trim_end_matches('/')
+                )),
+            ),
         }
     }
 }

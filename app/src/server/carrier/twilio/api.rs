@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::server::carrier::{
-    self, Accepted, AvailableNumber, Carrier, CarrierError, NumberQuery, OutboundMessage,
-    PurchasedNumber,
+    self, Accepted, AvailableNumber, CallAction, Carrier, CarrierError, NumberQuery,
+    OutboundMessage, PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
 
@@ -19,6 +19,9 @@ pub struct Twilio {
     base: String,
     account_sid: String,
     auth_token: String,
+    /// Our webhook (`<public url>/webhooks/twilio`): a call commanded outside a webhook's
+    /// answer is pointed back at it.
+    webhook: String,
 }
 
 #[derive(Deserialize)]
@@ -65,7 +68,14 @@ impl Twilio {
             base: base.trim_end_matches('/').to_string(),
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
+            webhook: String::new(),
         }
+    }
+
+    /// Where this instance's Twilio webhook is (see [`Twilio::webhook`]).
+    pub fn with_webhook(mut self, webhook: &str) -> Twilio {
+        self.webhook = webhook.to_string();
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -243,6 +253,39 @@ impl Carrier for Twilio {
         );
         let _: Option<serde_json::Value> = self.call(self.http.get(url)).await?;
         Ok(())
+    }
+
+    /// Calls are commanded by the TwiML answering their webhooks; outside one (our ring
+    /// timer, a hang-up here), by updating the live call: pointed back at our webhook for
+    /// the voicemail (`step=voicemail`), or ended. `call_id` is a CallSid from a verified
+    /// webhook (checked by `twilio::parse`).
+    async fn call_action(
+        &self,
+        call_id: &str,
+        action: &CallAction,
+        _command_id: &str,
+        state: &str,
+    ) -> Result<Option<String>, CarrierError> {
+        let voicemail = format!("{}?step=voicemail", self.webhook);
+        let form: Vec<(&str, &str)> = match action {
+            CallAction::Answer if state == "voicemail" => {
+                vec![("Url", voicemail.as_str()), ("Method", "POST")]
+            }
+            CallAction::HangUp => vec![("Status", "completed")],
+            other => {
+                return Err(CarrierError::Config(format!(
+                    "Twilio takes {other:?} only in a webhook's answer"
+                )))
+            }
+        };
+        let _: Option<serde_json::Value> = self
+            .call(
+                self.http
+                    .post(self.url(&format!("/Calls/{call_id}.json")))
+                    .form(&form),
+            )
+            .await?;
+        Ok(None)
     }
 
     fn sends_per_second(&self) -> f64 {

@@ -123,14 +123,27 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    let (Some(session_id), Some(step)) = (asked("forward"), asked("step")) else {
-        return parse(params);
-    };
     let get = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
+    };
+    // A call we pointed back here for its voicemail (our ring timer ended it).
+    if asked("step").as_deref() == Some("voicemail") && asked("forward").is_none() {
+        return match sid(get("CallSid")) {
+            Some(call) => Parsed::Call(CallEvent::Answered {
+                event_id: format!("{call}:voicemail"),
+                call_id: call,
+                state: "voicemail".into(),
+            }),
+            None => Parsed::Ignored {
+                what: "a voicemail step without a call".into(),
+            },
+        };
+    }
+    let (Some(session_id), Some(step)) = (asked("forward"), asked("step")) else {
+        return parse(params);
     };
     let Some(call) = sid(get("CallSid")) else {
         return Parsed::Ignored {

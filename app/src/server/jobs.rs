@@ -32,9 +32,13 @@ pub enum Job {
     FetchMedia {
         media_id: MediaId,
     },
-    /// A call still ringing now was not answered.
+    /// A call still ringing now was not answered. Not `last`: a carrier call a tab is
+    /// picking up rings on (the carrier's call to that browser decides); `last`, the
+    /// backstop for that, ends it whatever.
     RingTimeout {
         session_id: String,
+        #[serde(default)]
+        last: bool,
     },
     /// A command to a call a carrier holds (calls/carrier.rs). Its `command_id` makes a
     /// repeat harmless, so one whose answer was lost is sent again.
@@ -481,8 +485,8 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
         Job::SendMessage { message_id } => {
             messaging::run_send_job(state, claimed, message_id, pacing).await
         }
-        Job::RingTimeout { session_id } => {
-            super::calls::ring_timeout(state, session_id).await?;
+        Job::RingTimeout { session_id, last } => {
+            super::calls::ring_timeout(state, session_id, *last).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::CallCommand {

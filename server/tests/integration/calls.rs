@@ -205,7 +205,7 @@ async fn a_declined_or_unanswered_call_is_missed_until_the_log_is_seen(app: &Tes
         .await
         .json();
     // The ring timer (run now rather than in 30 s).
-    app::server::calls::ring_timeout(&app.state, &unanswered)
+    app::server::calls::ring_timeout(&app.state, &unanswered, false)
         .await
         .unwrap();
 

@@ -1311,25 +1311,9 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     );
 
     // A call now rings her tabs (held at the carrier: no command yet), marked as one the
-    // carrier's SDK takes, and her devices with the app closed (an urgent push).
-    let ada_id = app.user_id(&ada, "ada@example.com").await;
-    sqlx::query(
-        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at)
-         VALUES ('ada-phone', $1, 'https://push.example/ada', 'k', 'a', 'Ada''s phone', 0)",
-    )
-    .bind(&ada_id)
-    .execute(app.state.db.pool())
-    .await
-    .unwrap();
+    // carrier's SDK takes (and her devices with the app closed: the test below).
     let (held, session) = ("v3:held-b1", "s-b1");
     accepted(app, &incoming("b1", held, session, &number.e164)).await;
-    let (rings,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'push' AND payload LIKE $1")
-            .bind("%Call from (312) 555-0123%")
-            .fetch_one(app.state.db.pool())
-            .await
-            .unwrap();
-    assert_eq!(rings, 1, "a ringing alert for her phone");
     let ringing = crate::calls::live(app, &ada, "tab-1").await;
     assert_eq!(ringing.len(), 1, "{ringing:?}");
     let call = &ringing[0];
@@ -1340,6 +1324,18 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     assert_eq!(call.peer, CALLER);
     assert!(commands(&asked, held).is_empty());
 
+    // Answering as a call between browsers is refused: only the carrier's SDK can take it.
+    let as_webrtc = app
+        .call(
+            &ada,
+            app::api::calls::AnswerCall {
+                call_id: call.id.clone(),
+                tab: "tab-1".into(),
+                answer: crate::calls::OFFER.into(),
+            },
+        )
+        .await;
+    assert!(as_webrtc.body.contains("phone network"), "{as_webrtc:?}");
     // Only she can pick it up, and only from a browser signed in to take calls.
     assert!(matches!(
         pick_up(app, &bob, &call.id, "tab-b", "bob-browser-01")
@@ -1413,7 +1409,7 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
     .await;
     let pickup = placed_state(&asked, 1);
     // The ring time ending meanwhile leaves it to the carrier's call to her browser.
-    app::server::calls::ring_timeout(&app.state, &call.id)
+    app::server::calls::ring_timeout(&app.state, &call.id, false)
         .await
         .unwrap();
     let still = crate::calls::live(app, &ada, "tab-1").await;
@@ -1426,6 +1422,22 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
         ("answer", &json!(state("voicemail")))
     );
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+
+    // Picked up, and then nothing from the carrier at all: our last timer sends the caller
+    // to the voicemail and lets the browser's call go.
+    accepted(app, &incoming("e1", "v3:held-e1", "s-e1", &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    let call = ringing.iter().find(|c| c.state == "ringing").unwrap();
+    assert!(pick_up(app, &ada, &call.id, "tab-1", BROWSER).await.is_ok());
+    assert_eq!(placed(app, "v3:held-e1").await, "v3:leg-3");
+    app::server::calls::ring_timeout(&app.state, &call.id, true)
+        .await
+        .unwrap();
+    assert_eq!(commands_reach(&asked, "v3:leg-3", 1).await[0].0, "hangup");
+    assert_eq!(
+        commands_reach(&asked, "v3:held-e1", 1).await[0].1["client_state"],
+        json!(state("voicemail"))
+    );
 }
 
 async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: String) {
@@ -1566,6 +1578,11 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
     assert_eq!(commands_reach(&asked, "v3:leg-5", 1).await[0].0, "hangup");
     assert_eq!(commands_reach(&asked, "v3:leg-6", 1).await[0].0, "hangup");
     assert_eq!(log(app, &ada).await[0].outcome, "Cancelled");
+    // A phone the carrier placed only after the call ended is let go at once.
+    app::server::calls::carrier::dialed(&app.state, "v3:leg-5", "v3:late-1")
+        .await
+        .unwrap();
+    assert_eq!(commands_reach(&asked, "v3:late-1", 1).await[0].0, "hangup");
 
     // A phone Telnyx refuses to call: the call fails, saying why.
     let id: String = app.call(&ada, call_out(UNREACHABLE, BROWSER)).await.json();
@@ -1604,7 +1621,7 @@ async fn a_twilio_call_our_timer_ends_gets_the_voicemail(
     assert!(reply.body.contains("<Dial"), "{reply:?}");
     let session = between(&reply.body, "?forward=", "&amp;").to_string();
 
-    app::server::calls::ring_timeout(&app.state, &session)
+    app::server::calls::ring_timeout(&app.state, &session, false)
         .await
         .unwrap();
     let update = common::eventually(10, "the call pointed at the voicemail", || async {
@@ -1619,9 +1636,14 @@ async fn a_twilio_call_our_timer_ends_gets_the_voicemail(
     );
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
     for _ in 0..2 {
-        let voicemail =
-            twilio_callback_to(app, "?step=voicemail", "voice.incoming.json", &changes, true)
-                .await;
+        let voicemail = twilio_callback_to(
+            app,
+            "?step=voicemail",
+            "voice.incoming.json",
+            &changes,
+            true,
+        )
+        .await;
         assert!(voicemail.body.contains("<Record "), "{voicemail:?}");
     }
     // The forwarded phone's <Dial> ending afterwards does not hang up on the caller.
@@ -1634,6 +1656,41 @@ async fn a_twilio_call_our_timer_ends_gets_the_voicemail(
     )
     .await;
     assert!(dialed.body.contains("<Record "), "{dialed:?}");
+}
+
+/// A phone-network call ringing someone's browsers rings their devices with the app closed
+/// too: an urgent push, like a call between people here. (The app is paused: the push
+/// waits in the queue to be read.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ringing_browsers_rings_closed_devices() {
+    let app = TestApp::start_paused(Backend::Sqlite).await;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(&app, &ada, "212").await;
+    let ada_id = app.user_id(&ada, "ada@example.com").await;
+    for insert in [
+        "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device, created_at)
+         VALUES ('ada-phone', $1, 'https://push.example/ada', 'k', 'a', 'Ada''s phone', 0)",
+        "INSERT INTO browser_phones
+             (id, user_id, carrier, device, credential_id, sip_username, created_at)
+         VALUES ('bp-1', $1, 'telnyx', 'ada-browser-0001', 'cred-1', 'gencred1', 0)",
+    ] {
+        sqlx::query(insert)
+            .bind(&ada_id)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+    }
+    accepted(&app, &incoming("r1", "v3:held-r1", "s-r1", &number.e164)).await;
+    let rings: Vec<(String,)> = sqlx::query_as("SELECT payload FROM jobs WHERE kind = 'push'")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rings.len(), 1, "{rings:?}");
+    let job: Value = serde_json::from_str(&rings[0].0).unwrap();
+    assert_eq!(job["urgent"], true);
+    let alert: Value = serde_json::from_str(job["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(alert["title"], "Call from (312) 555-0123");
+    app.finish().await;
 }
 
 /// Every browser phone is a credential at the carrier: ten per person, the newest

@@ -131,12 +131,16 @@ async fn keep(
         == 1;
     let mut forget = Vec::new();
     if inserted {
+        // The one just kept stays; of the others, the newest MAX_PER_USER - 1.
         let replaced: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, credential_id FROM browser_phones WHERE user_id = $1
-             ORDER BY created_at DESC, id DESC LIMIT 1000 OFFSET $2",
+            "SELECT id, credential_id FROM browser_phones
+             WHERE user_id = $1 AND NOT (carrier = $2 AND device = $3)
+             ORDER BY created_at DESC, id DESC LIMIT 1000 OFFSET $4",
         )
         .bind(user_id)
-        .bind(MAX_PER_USER)
+        .bind(kind.as_str())
+        .bind(device)
+        .bind(MAX_PER_USER - 1)
         .fetch_all(&mut *tx)
         .await?;
         for (id, credential) in replaced {

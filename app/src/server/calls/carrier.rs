@@ -991,13 +991,20 @@ async fn outbound_answered(
     let step = format!("{OUTBOUND}{session_id}");
     match browser {
         None => {
-            sqlx::query(
-                "UPDATE call_sessions SET carrier_call = $1 WHERE id = $2 AND carrier_call IS NULL",
+            let ours = sqlx::query(
+                "UPDATE call_sessions SET carrier_call = $1
+                 WHERE id = $2 AND carrier_call IS NULL AND state = 'ringing'",
             )
             .bind(call_id)
             .bind(session_id)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
+            if !ours {
+                command(tx, out, call_id, CallAction::HangUp, "").await?;
+                return Ok(Vec::new());
+            }
             let dial = CallAction::Dial {
                 to: peer,
                 from: own,
@@ -1159,6 +1166,12 @@ pub async fn pick_up(
         &format!("{PICKUP}{session_id}"),
     )
     .await?;
+    let backstop = Job::RingTimeout {
+        session_id: session_id.into(),
+        last: true,
+    };
+    let at = now_ms() + i64::from(PICKUP_RING_SECS) * 1000 + FORWARD_GRACE_MS;
+    jobs::enqueue(&mut tx, &backstop, at).await?;
     let published = tell_parties(&mut tx, session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
@@ -1168,15 +1181,30 @@ pub async fn pick_up(
 
 /// The carrier placed the forwarded call for held call `held` as `placed`: known now, it
 /// can be let go if the caller hangs up before it answers.
+/// Placed after its call ended (the caller hung up, or the tab, meanwhile): let go at once.
 pub async fn dialed(state: &AppState, held: &str, placed: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE call_sessions SET forward_call = $1
          WHERE carrier_call = $2 AND forward_call IS NULL",
     )
     .bind(placed)
     .bind(held)
-    .execute(state.db.pool())
+    .execute(&mut *tx)
     .await?;
+    let ended: Option<(String,)> = sqlx::query_as(
+        "SELECT carrier FROM call_sessions
+         WHERE carrier_call = $1 AND state = 'ended' AND carrier IS NOT NULL",
+    )
+    .bind(held)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(kind) = ended.and_then(|(c,)| CarrierKind::parse(&c)) {
+        let mut out = Commands::new(kind);
+        command(&mut tx, &mut out, placed, CallAction::HangUp, "").await?;
+    }
+    tx.commit().await?;
+    state.jobs_waker.notify_one();
     Ok(())
 }
 

@@ -196,6 +196,7 @@ pub(super) async fn open(
                 tx,
                 &Job::RingTimeout {
                     session_id: session_id.clone(),
+                    last: false,
                 },
                 now + ms,
             )
@@ -499,6 +500,17 @@ pub async fn answer(
     if leg.is_none() {
         return Err(AppError::not_found("That call"));
     }
+    let (carrier,): (Option<String>,) =
+        sqlx::query_as("SELECT carrier FROM call_sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_one(state.db.pool())
+            .await?;
+    if carrier.is_some() {
+        // Its caller is held at the carrier: only the carrier's SDK can take it.
+        return Err(AppError::invalid(
+            "This call comes from the phone network: reload the page and answer again.",
+        ));
+    }
     take_answer(state, session_id, tab, answer).await
 }
 
@@ -654,11 +666,12 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
 /// The ring timer: a call still ringing now was not answered. (A carrier call's carrier
 /// should have said so first, its forwarded phone's timeout being shorter; if it did not,
 /// the caller it still holds gets the voicemail.)
-pub async fn ring_timeout(state: &AppState, session_id: &str) -> AppResult<()> {
+pub async fn ring_timeout(state: &AppState, session_id: &str, last: bool) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
-    if carrier::being_picked_up(&mut tx, session_id).await? {
+    if !last && carrier::being_picked_up(&mut tx, session_id).await? {
         // Answered in a tab just before: the carrier's call to that browser decides (its
-        // own timeout sends the caller to voicemail if the browser never takes it).
+        // own timeout sends the caller to voicemail if the browser never takes it; our
+        // `last` timer, if even that never comes).
         return Ok(());
     }
     let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?

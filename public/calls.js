@@ -153,35 +153,40 @@
       client: async (module, token) => new module.TelnyxRTC({ login_token: token }),
     },
   };
-  /** This browser's name for itself (its carrier credential is made for it). */
+  /** This tab's name for itself at the carrier (its credential is made for it), kept
+   * across reloads. Per tab, not per browser: the carrier rings only the last sign-in of a
+   * credential, so two tabs sharing one would take each other's calls. */
   function device() {
     const KEY = 'switchboard.device';
     try {
-      let id = localStorage.getItem(KEY);
+      let id = sessionStorage.getItem(KEY);
       if (!id) {
         id = tab;
-        localStorage.setItem(KEY, id);
+        sessionStorage.setItem(KEY, id);
       }
       return id;
     } catch (_) {
-      return tab; // storage off: this tab is its own browser
+      return tab; // storage off: this page is its own
     }
   }
-  /** The signed-in SDK client of each carrier (a promise), once asked for. */
+  /** The signed-in SDK client of each carrier (a promise), once asked for, and when. */
   const carrierClients = new Map();
+  /** A sign-in is made afresh after this (its token lasts a day). */
+  const SIGN_IN_MS = 12 * 60 * 60 * 1000;
   /** The call this tab answered or placed through the carrier, while it waits for the
    * carrier to call it: { id (null until the server says), until, sdk (its call, once it
    * came) }. */
   let pickingUp = null;
 
   function carrierClient(carrier) {
-    if (!carrierClients.has(carrier)) {
-      const started = signInToCarrier(carrier);
-      carrierClients.set(carrier, started);
-      // A failed sign-in is tried afresh next time.
-      started.catch(() => carrierClients.delete(carrier));
-    }
-    return carrierClients.get(carrier);
+    const kept = carrierClients.get(carrier);
+    if (kept && Date.now() - kept.at < SIGN_IN_MS) return kept.client;
+    if (kept) kept.client.then((c) => c.disconnect && c.disconnect()).catch(() => {});
+    const entry = { at: Date.now(), client: signInToCarrier(carrier) };
+    carrierClients.set(carrier, entry);
+    // A failed sign-in is tried afresh next time.
+    entry.client.catch(() => carrierClients.get(carrier) === entry && carrierClients.delete(carrier));
+    return entry.client;
   }
 
   async function signInToCarrier(carrier) {
@@ -195,6 +200,8 @@
     ]);
     const client = await sdk.client(module, signIn.token);
     client.on('telnyx.notification', (n) => n && n.type === 'callUpdate' && carrierCallChanged(n.call));
+    // Signed out by the network (a laptop asleep, a lost connection): made afresh next time.
+    client.on('telnyx.socket.close', () => carrierClients.delete(carrier));
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000);
       client.on('telnyx.ready', () => {
@@ -217,6 +224,7 @@
     if (!sdkCall) return;
     if (sdkCall.state === 'ringing' && sdkCall.direction === 'inbound') {
       const waiting = pickingUp;
+      // Only the carrier's call for what this tab asked (each tab has its own credential).
       if (!waiting || Date.now() > waiting.until || waiting.sdk) {
         sdkCall.hangup();
         return;
@@ -248,16 +256,21 @@
 
   /** Waits for the carrier's call to this tab while `ask` (a server function placing it)
    * answers our call's id. */
-  async function viaCarrier(carrier, ask) {
-    // The microphone first: asked now, while the click still counts as the user's.
-    (await microphone()).getTracks().forEach((t) => t.stop());
-    await carrierClient(carrier);
-    const waiting = { id: null, until: Date.now() + 20_000, sdk: null };
+  /** `id`: our call's id when known before asking (an answer), else null (a call out). */
+  async function viaCarrier(carrier, id, ask) {
+    // One at a time: a second click (a redrawn button, a double submit) waits for nothing.
+    if (pickingUp && Date.now() <= pickingUp.until) throw new Error('A call is starting already.');
+    const waiting = { id, until: Date.now() + 30_000, sdk: null };
     pickingUp = waiting;
     try {
+      // The microphone first: asked now, while the click still counts as the user's.
+      (await microphone()).getTracks().forEach((t) => t.stop());
+      await carrierClient(carrier);
       waiting.id = await ask();
     } catch (e) {
       if (pickingUp === waiting) pickingUp = null;
+      // Come already, for a call that is not going ahead: let it go.
+      if (waiting.sdk && !held.has(waiting.id)) waiting.sdk.hangup();
       throw e;
     }
     if (pickingUp === waiting && waiting.sdk) holdCarrierCall();
@@ -269,7 +282,7 @@
   async function pickUp(call) {
     if (held.has(call.id) || (pickingUp && pickingUp.id === call.id)) return;
     say('Answering…');
-    await viaCarrier(call.carrier, async () => {
+    await viaCarrier(call.carrier, call.id, async () => {
       await api('pick_up_call', { call_id: call.id, tab, device: device() });
       return call.id;
     });
@@ -278,7 +291,7 @@
   /** Calls phone `to` from number `numberId` through `carrier` (see above). */
   function callOut(carrier, numberId, to) {
     say('Starting the call…');
-    return viaCarrier(carrier, () => api('call_out', { number_id: numberId, to, tab, device: device() }));
+    return viaCarrier(carrier, null, () => api('call_out', { number_id: numberId, to, tab, device: device() }));
   }
 
   /** Sets up this browser to take phone-network calls through `carrier` (the Calls page). */
@@ -764,9 +777,13 @@
       }
     }
     // A call this tab waits for the carrier's call for that ended or went to another tab.
-    if (pickingUp && pickingUp.id && !calls.some((c) => c.id === pickingUp.id && c.here)) {
-      if (pickingUp.sdk) pickingUp.sdk.hangup();
-      pickingUp = null;
+    // (Still ringing and not ours yet: a look that started before our claim; keep waiting.)
+    if (pickingUp && pickingUp.id) {
+      const now = all.find((c) => c.id === pickingUp.id);
+      if (!now || now.state === 'ended' || (now.state === 'answered' && !now.here)) {
+        if (pickingUp.sdk) pickingUp.sdk.hangup();
+        pickingUp = null;
+      }
     }
     // Calls this tab held that are over (the other side hung up, or nobody answered).
     for (const id of Array.from(held.keys())) {

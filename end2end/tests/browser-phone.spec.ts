@@ -132,6 +132,8 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   const context = await browser.newContext({ baseURL: server.base });
   const page = await context.newPage();
   await page.route(`**${SDK}`, (route) => route.fulfill({ contentType: 'text/javascript', body: FAKE_SDK }));
+  const sdkLoads: string[] = [];
+  page.on('request', (r) => r.url().includes('/vendor/') && sdkLoads.push(r.url()));
   await signIn(page, 'ada@example.com', PASSWORD);
   const number = await buyNumber(page, '212');
   const e164 = '+1' + number.replace(/\D/g, '');
@@ -141,8 +143,11 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   // She sets up this browser to take phone calls: a credential of its own at Telnyx, on a
   // connection whose addresses only this account can call; the SDK signs in with a token.
   await open(page, '/calls');
+  // No page carries the SDK: it loads when this browser is set up (or a call needs it).
+  expect(sdkLoads).toEqual([]);
   await page.getByRole('button', { name: 'Take phone calls in this browser' }).click();
   await expect(page.locator('[data-browser-phone-status]')).toHaveText('This browser rings for calls from the phone network.');
+  expect(sdkLoads).toHaveLength(1);
   expect(asked.find((a) => a.method === 'POST' && a.path === '/credential_connections')!.body.sip_uri_calling_preference).toBe('internal');
   expect(await page.evaluate(() => (window as unknown as { telnyxStandIn: { options: { login_token: string } } }).telnyxStandIn.options.login_token)).toBe(TOKEN);
   await expectAccessible(page);
@@ -227,7 +232,7 @@ test('a phone outside is called from the dialer through Telnyx: her browser, the
   await context.close();
 });
 
-test('the real SDK is served as a module and loads only when a call needs it', async ({ browser }) => {
+test('the real SDK is served as a module, and imports and makes its client without the network', async ({ browser }) => {
   const context = await browser.newContext({ baseURL: server.base });
   const page = await context.newPage();
   const requested: string[] = [];

@@ -379,9 +379,9 @@ async fn forwarding_phone(
             "Calls are forwarded within the number's own country: pick a phone there.",
         ));
     }
-    if phone::is_premium(to.as_str()) {
+    if !phone::is_callable(to.as_str()) {
         return Err(AppError::invalid(
-            "That is a premium-rate line: calls are not forwarded to one.",
+            "Calls are forwarded to landlines and mobiles only, never a premium-rate line.",
         ));
     }
     let (here,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers WHERE e164 = $1")

@@ -58,14 +58,16 @@ fn remembered(key: String, compute: impl FnOnce() -> Option<String>) -> Option<S
     value
 }
 
-/// Whether calling `e164` costs the caller more than a call (premium-rate or shared-cost
-/// lines, by libphonenumber's metadata): never a number we place calls to for someone.
-pub fn is_premium(e164: &str) -> bool {
+/// Whether `e164` is a phone we may place calls to for someone (the instance pays for
+/// each): a landline, a mobile or a toll-free number, by libphonenumber's metadata. Not
+/// premium-rate, shared-cost, personal-number, pager, VoIP or unknown lines, which can
+/// cost far more than a call (the toll-fraud kind).
+pub fn is_callable(e164: &str) -> bool {
     use phonenumber::Type;
     parsed(e164).is_some_and(|n| {
         matches!(
             n.number_type(&phonenumber::metadata::DATABASE),
-            Type::PremiumRate | Type::SharedCost
+            Type::FixedLine | Type::Mobile | Type::FixedLineOrMobile | Type::TollFree
         )
     })
 }
@@ -101,6 +103,27 @@ pub fn display(e164: &str, viewer_region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ordinary_phones_are_called_for_someone() {
+        for ordinary in [
+            "+12025550188",
+            "+18005550199",
+            "+447400123456",
+            "+442079460018",
+        ] {
+            assert!(super::is_callable(ordinary), "{ordinary}");
+        }
+        // Premium-rate (US 900, UK 09), shared-cost (UK 0845), personal numbers (UK 070).
+        for dear in [
+            "+19002345678",
+            "+449098790000",
+            "+448451234567",
+            "+447011234567",
+        ] {
+            assert!(!super::is_callable(dear), "{dear}");
+        }
+    }
 
     #[test]
     fn parses_what_people_type() {

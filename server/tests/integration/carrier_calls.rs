@@ -1480,7 +1480,7 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
     let abroad = app.call(&ada, call_out("+44 20 7946 0018", BROWSER)).await;
     assert!(abroad.body.contains("own country"), "{abroad:?}");
     let premium = app.call(&ada, call_out("+1 900 234 5678", BROWSER)).await;
-    assert!(premium.body.contains("Premium-rate"), "{premium:?}");
+    assert!(premium.body.contains("premium-rate"), "{premium:?}");
     assert!(dials(&asked).is_empty());
 
     // Telnyx calls her browser first (tied to nothing), through our Call Control app.

@@ -898,9 +898,10 @@ pub async fn call_out(
             "Calls go to phones in your number's own country.",
         ));
     }
-    if phone::is_premium(peer.as_str()) {
+    if !phone::is_callable(peer.as_str()) {
         return Err(AppError::invalid(
-            "Premium-rate numbers can't be called from here.",
+            "Landlines, mobiles and toll-free numbers only: premium-rate and other paid \
+             numbers can't be called from here.",
         ));
     }
     throttle::take(&state.db, super::PLACED, user_id.as_str()).await?;

@@ -1380,6 +1380,11 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
         (sent[1].0.as_str(), &sent[1].1["call_control_id"]),
         ("bridge", &json!(browser))
     );
+    // Another call's events carrying our state (a call the browser's token made itself)
+    // end nothing.
+    accepted(app, &hangup("b4", "v3:stranger", "s-x", &pickup)).await;
+    let still = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(still[0].state, "answered");
     // She hangs up in the tab: both calls end at the carrier; answered, in her log.
     assert!(crate::calls::hang_up(app, &ada, &call.id).await.is_ok());
     assert_eq!(commands_reach(&asked, held, 3).await[2].0, "hangup");
@@ -1536,6 +1541,9 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
         crate::calls::live(app, &ada, "tab-1").await[0].state,
         "answered"
     );
+    accepted(app, &hangup("o9", "v3:stranger", "s-x", &outbound)).await;
+    let still = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(still[0].state, "answered");
     // The phone hangs up: her browser's call ends too; answered, in her log.
     accepted(app, &hangup("o3", phone, "s-o", &outbound)).await;
     assert_eq!(commands_reach(&asked, browser, 2).await[1].0, "hangup");

@@ -729,6 +729,10 @@ async fn hung_up(
         return Ok(Vec::new());
     };
     let caller_left = call_id == held;
+    if !caller_left && phone.as_deref().is_some_and(|p| p != call_id) {
+        // Neither of our two calls (another call's events carrying our state).
+        return Ok(Vec::new());
+    }
     let other = if caller_left {
         phone
     } else {
@@ -1066,6 +1070,10 @@ async fn outbound_hung_up(
     };
     // Before the browser answered, any hang-up of ours is the browser's call.
     let browser_left = browser.as_deref().is_none_or(|b| b == call_id);
+    if !browser_left && phone.as_deref().is_some_and(|p| p != call_id) {
+        // Neither of our two calls (another call's events carrying our state).
+        return Ok(Vec::new());
+    }
     let ending = match (state.as_str(), browser_left) {
         ("answered", _) => Ending::HungUp,
         ("ringing", true) => Ending::Cancelled,

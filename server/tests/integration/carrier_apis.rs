@@ -209,7 +209,8 @@ async fn twilio_client_speaks_the_published_spec() {
     std::fs::write(&overlay, serde_json::to_vec(&spec).unwrap()).unwrap();
     let (_prism, base) = prism(&overlay).await;
     let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let twilio = Twilio::new(&base, sid, "token");
+    let twilio = Twilio::new(&base, sid, "token")
+        .with_webhook("https://switchboard.example/webhooks/twilio");
     twilio.test_connection().await.expect("test connection");
     let query = NumberQuery {
         country: "US".into(),
@@ -258,6 +259,15 @@ async fn twilio_client_speaks_the_published_spec() {
         .await
         .expect("send an MMS");
     assert!(!mms.carrier_message_id.is_empty());
+    // A live call commanded outside a webhook's answer (calls/carrier.rs): pointed back at
+    // our webhook for the voicemail, or ended.
+    let call = "CA0123456789abcdef0123456789abcdef";
+    for (action, state) in [(CallAction::Answer, "voicemail"), (CallAction::HangUp, "")] {
+        twilio
+            .call_action(call, &action, "c0ffee-2", state)
+            .await
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
     twilio
         .release_number(&bought.carrier_ref)
         .await

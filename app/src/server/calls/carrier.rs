@@ -842,17 +842,7 @@ pub async fn route(
     number_id: &crate::server::ids::NumberId,
     to: &str,
 ) -> AppResult<Option<String>> {
-    let own: Option<(E164, String)> =
-        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
-            .bind(number_id)
-            .bind(user_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    let Some((from, carrier)) = own else {
-        return Err(AppError::not_found("That number"));
-    };
-    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
-    let peer = E164::parse(to, &region)?;
+    let (_, carrier, peer) = super::own_number_and_peer(&state.db, user_id, number_id, to).await?;
     let here: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
         .bind(&peer)
         .fetch_optional(state.db.pool())
@@ -891,12 +881,8 @@ pub async fn call_out(
         ));
     };
     let kind = CarrierKind::parse(&carrier).unwrap_or(CarrierKind::Telnyx);
-    let (from,): (E164,) = sqlx::query_as("SELECT e164 FROM phone_numbers WHERE id = $1")
-        .bind(number_id)
-        .fetch_one(state.db.pool())
-        .await?;
+    let (from, _, peer) = super::own_number_and_peer(&state.db, user_id, number_id, to).await?;
     let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
-    let peer = E164::parse(to, &region)?;
     if phone::region_of(peer.as_str()).as_deref() != Some(region.as_str()) {
         return Err(AppError::invalid(
             "Calls go to phones in your number's own country.",

@@ -315,17 +315,7 @@ pub async fn start(
 ) -> AppResult<String> {
     check_tab(tab)?;
     check_sdp(offer)?;
-    let own: Option<(E164, String)> =
-        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
-            .bind(number_id)
-            .bind(user_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    let Some((from, carrier)) = own else {
-        return Err(AppError::not_found("That number"));
-    };
-    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
-    let peer = E164::parse(to, &region)?;
+    let (from, carrier, peer) = own_number_and_peer(&state.db, user_id, number_id, to).await?;
     if peer == from {
         return Err(AppError::invalid("A number can't call itself."));
     }
@@ -383,6 +373,28 @@ pub async fn start(
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
     Ok(session_id)
+}
+
+/// The user's number `number_id` (its E.164 and carrier; another's is "not found") and the
+/// number `to` it would call, read in that number's country.
+pub(super) async fn own_number_and_peer(
+    db: &Db,
+    user_id: &UserId,
+    number_id: &NumberId,
+    to: &str,
+) -> AppResult<(E164, String, E164)> {
+    let own: Option<(E164, String)> =
+        sqlx::query_as("SELECT e164, carrier FROM phone_numbers WHERE id = $1 AND user_id = $2")
+            .bind(number_id)
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((from, carrier)) = own else {
+        return Err(AppError::not_found("That number"));
+    };
+    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
+    let peer = E164::parse(to, &region)?;
+    Ok((from, carrier, peer))
 }
 
 type LiveRow = (

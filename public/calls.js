@@ -984,8 +984,11 @@
     part.className = 'stack browser-phone';
     part.innerHTML =
       '<p class="hint">Calls from the phone network to your numbers can ring this browser too: you answer them here.</p>' +
-      '<button type="button" class="secondary">Take phone calls in this browser</button><p role="status" data-browser-phone-status></p>';
-    const button = part.querySelector('button');
+      '<div class="greeting-recording"><button type="button" class="secondary" data-take-calls>Take phone calls in this browser</button>' +
+      '<button type="button" class="secondary" data-stop-calls>Stop taking phone calls in browsers</button></div>' +
+      '<p role="status" data-browser-phone-status></p>';
+    const button = part.querySelector('[data-take-calls]');
+    const stop = part.querySelector('[data-stop-calls]');
     const status = part.querySelector('[role=status]');
     let on = false;
     try {
@@ -1001,6 +1004,22 @@
         .then(() => (status.textContent = 'This browser rings for calls from the phone network.'))
         .catch((e) => (status.textContent = e.message))
         .finally(() => (button.disabled = false));
+    });
+    stop.addEventListener('click', () => {
+      stop.disabled = true;
+      api('forget_browser_phones')
+        .then(() => {
+          for (const entry of carrierClients.values()) entry.client.then((c) => c.disconnect && c.disconnect()).catch(() => {});
+          carrierClients.clear();
+          try {
+            localStorage.removeItem('switchboard.browser-phone');
+          } catch (_) {
+            /* storage off */
+          }
+          status.textContent = 'Browsers no longer ring: your calls go to forwarding or voicemail.';
+        })
+        .catch((e) => (status.textContent = e.message))
+        .finally(() => (stop.disabled = false));
     });
     card.append(part);
   }

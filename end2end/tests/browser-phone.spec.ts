@@ -192,6 +192,22 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   await context.close();
 });
 
+test('she stops taking phone calls in browsers: their credentials go, and calls go to voicemail', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page = await context.newPage();
+  await signIn(page, 'ada@example.com', PASSWORD);
+  await open(page, '/calls');
+  await page.getByRole('button', { name: 'Stop taking phone calls in browsers' }).click();
+  await expect(page.locator('[data-browser-phone-status]')).toHaveText('Browsers no longer ring: your calls go to forwarding or voicemail.');
+  expect(asked.filter((a) => a.method === 'DELETE' && a.path.startsWith('/telephony_credentials/')).length).toBeGreaterThan(0);
+  const number = (await page.getByRole('form', { name: /Calls to / }).locator('strong').first().textContent())!.replace(/ \(.*\)$/, '');
+  const held = { call_control_id: 'v3:e2e-held-9', call_session_id: 'e2e-session-9', call_leg_id: 'e2e-session-9' };
+  await telnyx('call.initiated', { ...held, direction: 'incoming', from: CALLER, to: '+1' + number.replace(/\D/g, ''), state: 'parked', connection_id: 'made-1' });
+  expect((await sent('answer', held.call_control_id)).client_state).toBe(Buffer.from('voicemail').toString('base64'));
+  await expect(page.locator('.call-panel')).toBeHidden();
+  await context.close();
+});
+
 test('a phone outside is called from the dialer through Telnyx: her browser, then the phone, joined', async ({ browser }) => {
   const context = await browser.newContext({ baseURL: server.base });
   const page = await context.newPage();

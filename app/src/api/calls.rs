@@ -143,6 +143,16 @@ pub async fn browser_phone(
     calls::browser_phone::sign_in(&context::state()?, &me.user_id(), &device, &carrier).await
 }
 
+/// Stops the user's browsers taking phone-network calls (their calls go to forwarding or
+/// voicemail again until a browser is set up anew).
+#[server(endpoint = "forget_browser_phones")]
+pub async fn forget_browser_phones() -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    let me = context::require_user()?;
+    calls::browser_phone::forget_all(&context::state()?, &me.user_id()).await?;
+    Ok(())
+}
+
 #[server(endpoint = "decline_call")]
 pub async fn decline_call(call_id: String) -> Result<(), AppError> {
     use crate::server::{calls, context};

@@ -1726,6 +1726,27 @@ async fn browser_phones_are_capped(app: &TestApp, asked: Asked, _base: String) {
         asked_at(&asked, "POST /telephony_credentials").len(),
         before + 1
     );
+
+    // She stops taking calls in browsers: all of hers go, at Telnyx too, and her calls go
+    // to voicemail again.
+    let deleted = |asked: &Asked| {
+        asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.starts_with("DELETE /telephony_credentials/"))
+            .count()
+    };
+    let deleted_before = deleted(&asked);
+    assert!(app
+        .call(&ada, app::api::calls::ForgetBrowserPhones {})
+        .await
+        .is_ok());
+    assert_eq!(deleted(&asked), deleted_before + 10);
+    let number = buy(app, &ada, "212").await;
+    accepted(app, &incoming("f1", "v3:held-f1", "s-f1", &number.e164)).await;
+    assert_eq!(commands_reach(&asked, "v3:held-f1", 1).await[0].0, "answer");
+    assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
 }
 
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.

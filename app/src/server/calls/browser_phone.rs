@@ -167,6 +167,31 @@ async fn keep(
         .ok_or_else(|| AppError::invalid("This browser can't take phone calls. Try again."))
 }
 
+/// Stops the user's browsers taking phone-network calls: every browser phone of theirs goes
+/// (deleted at the carrier too), and their calls go to forwarding or voicemail again.
+/// Answers how many went.
+pub async fn forget_all(state: &AppState, user_id: &UserId) -> AppResult<usize> {
+    let gone: Vec<(String, String)> = sqlx::query_as(
+        "DELETE FROM browser_phones WHERE user_id = $1 RETURNING carrier, credential_id",
+    )
+    .bind(user_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    for (carrier, credential) in &gone {
+        let Some(kind) = CarrierKind::parse(carrier) else {
+            continue;
+        };
+        if let Err(e) = state
+            .carrier_of(kind)
+            .forget_browser_phone(credential)
+            .await
+        {
+            tracing::warn!(error = %e, "a browser credential was not deleted at the carrier");
+        }
+    }
+    Ok(gone.len())
+}
+
 /// The address at which the carrier rings browser `device` of the user, if it signed in.
 pub(super) async fn address(
     tx: &mut Transaction<'_, Any>,

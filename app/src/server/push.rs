@@ -297,7 +297,7 @@ pub async fn deliver(
         signature.add_claim("sub", contact);
         let mut builder = WebPushMessageBuilder::new(&info);
         builder.set_ttl(ttl_secs(urgent));
-        builder.set_urgency(if urgent {
+        builder.set_urgency(if urgent || settles_a_ringing_alert(payload) {
             Urgency::High
         } else {
             Urgency::Normal
@@ -410,6 +410,14 @@ pub async fn remove(
     Ok(())
 }
 
+/// Whether `payload` replaces a call's ringing alert (missed, answered elsewhere,
+/// declined): sent as promptly as the ring itself (a phone asleep would otherwise show the
+/// ringing alert of a call long answered until it woke), though kept a day like a text.
+fn settles_a_ringing_alert(payload: &str) -> bool {
+    serde_json::from_str::<Notification>(payload)
+        .is_ok_and(|alert| alert.ended && alert.tag.starts_with("call-"))
+}
+
 /// How long a push service keeps an alert for a device that is offline: a day for texts
 /// and voicemail; for a ringing call, no longer than a call rings (a phone that comes back
 /// online an hour later must not ring for a call long gone).
@@ -433,5 +441,27 @@ mod ttl_tests {
         assert!(i64::from(super::ttl_secs(true)) <= longest.max(30));
         assert!(super::ttl_secs(true) >= 30, "long enough to reach a phone");
         assert_eq!(super::ttl_secs(false), 86_400);
+    }
+
+    #[test]
+    fn what_settles_a_ringing_alert_goes_as_promptly_as_the_ring() {
+        let alert = |tag: &str, ended: bool| {
+            serde_json::to_string(&super::Notification {
+                title: "Missed call from Ada".into(),
+                body: String::new(),
+                url: "/calls".into(),
+                tag: tag.into(),
+                unread: 0,
+                ended,
+            })
+            .unwrap()
+        };
+        assert!(super::settles_a_ringing_alert(&alert("call-1", true)));
+        assert!(!super::settles_a_ringing_alert(&alert("call-1", false)));
+        assert!(!super::settles_a_ringing_alert(&alert(
+            "conversation-1",
+            false
+        )));
+        assert!(!super::settles_a_ringing_alert("not json"));
     }
 }

@@ -141,10 +141,11 @@
   // ---- phone-network calls in the browser (the carrier's SDK) -------------------------
   //
   // A call from the phone network that rings here is held at the carrier. Answer asks the
-  // server to have the carrier call this browser (pick_up_call); this browser's SDK,
-  // signed in with a token for its own credential (browser_phone), takes that call at once
-  // and the server joins it with the caller. The SDK (vendored from npm into the site at
-  // build time, nothing from a CDN) loads only then, so no page carries it.
+  // server to have the carrier call this tab (pick_up_call); the tab's SDK, signed in with
+  // a token for its own credential (browser_phone), takes that call at once and the server
+  // joins it with the caller. A call out (call_out) is the same, the phone called once the
+  // tab took the carrier's call. The SDK (copied from npm into the site at build time,
+  // nothing from a CDN) loads only then, so no page carries it.
 
   /** The carrier SDKs, by carrier: where each is, and how to make its client. */
   const CARRIER_SDKS = {
@@ -255,8 +256,8 @@
   }
 
   /** Waits for the carrier's call to this tab while `ask` (a server function placing it)
-   * answers our call's id. */
-  /** `id`: our call's id when known before asking (an answer), else null (a call out). */
+   * answers our call's id; `id` is that id when known before asking (an answer), else null
+   * (a call out). */
   async function viaCarrier(carrier, id, ask) {
     // One at a time: a second click (a redrawn button, a double submit) waits for nothing.
     if (pickingUp && Date.now() <= pickingUp.until) throw new Error('A call is starting already.');

@@ -4,10 +4,28 @@
 // Two Chromium processes with fake microphones, as a real pair of browsers. Then CALLS
 // outside calls from the Simulator: inbound → ringing in Bea's tab; and CALLS calls through
 // Telnyx (its signed call.initiated webhook, as Telnyx sends it; the server started with
-// the RFC 8032 test key as Telnyx's): webhook → the call in the call log open in Bea's tab.
+// the RFC 8032 test key as Telnyx's): webhook → the call in the call log open in Bea's tab;
+// then, Bea's browser set up to take phone calls, webhook → the call ringing in her tab.
+// Telnyx's API is a stand-in here (BENCH_TELNYX_PORT) that takes every command.
 // Usage: node call-setup.mjs <base-url>   (a running server with ada@ and bea@example.com)
 import * as crypto from 'node:crypto';
+import * as http from 'node:http';
 import { chromium } from '@playwright/test';
+
+// Telnyx's API: every command taken; a browser's credential and token made.
+const telnyxApi = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.url.endsWith('/token')) {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      return res.end('eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJiZW5jaCJ9.c2ln');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const data = req.method === 'GET' ? [] : { id: 'bench-1', sip_username: 'gencredbench', call_control_id: 'v3:bench-leg', result: 'ok' };
+    res.end(JSON.stringify({ data }));
+  });
+});
+await new Promise((resolve) => telnyxApi.listen(Number(process.env.BENCH_TELNYX_PORT || 18619), '127.0.0.1', resolve));
 
 const [base] = process.argv.slice(2);
 const CALLS = Number(process.env.BENCH_CALLS || 20);
@@ -172,10 +190,51 @@ for (let i = 0; i < CALLS && !failed; i++) {
   }
 }
 
+// Bea's browser takes phone calls now (its credential made through the stand-in): a call
+// through Telnyx rings her tab. From the signed webhook leaving to Answer showing; each
+// declined at once (to voicemail).
+const rang = [];
+await bea.page.evaluate(async () => {
+  const res = await fetch('/api/browser_phone', { method: 'POST', body: new URLSearchParams({ device: 'bench-browser-1', carrier: 'telnyx' }) });
+  if (!res.ok) throw new Error(`browser_phone: ${res.status} ${await res.text()}`);
+});
+await bea.page.evaluate(() => {
+  window.answerShown = 0;
+  new MutationObserver(() => {
+    const answer = [...document.querySelectorAll('.call-panel button')].find((b) => b.textContent === 'Answer');
+    if (answer && !window.answerShown) window.answerShown = Date.now();
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+});
+for (let i = 0; i < CALLS && !failed; i++) {
+  try {
+    await new Promise((r) => setTimeout(r, 1_100));
+    await bea.page.evaluate(() => (window.answerShown = 0));
+    const session = crypto.randomUUID();
+    const body = JSON.stringify({ data: { event_type: 'call.initiated', id: crypto.randomUUID(), record_type: 'event', payload: {
+      call_control_id: `v3:bench-${session}`, call_session_id: session, connection_id: 'bench', direction: 'incoming',
+      from: '+13125550123', to: bea.number.e164, state: 'parked' } } });
+    const started = Date.now();
+    const timestamp = String(Math.floor(started / 1000));
+    const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), telnyxKey).toString('base64');
+    const res = await fetch(`${base}/webhooks/telnyx`, { method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature } });
+    if (!res.ok) throw new Error(`webhook: ${res.status} ${await res.text()}`);
+    await bea.page.waitForFunction(() => window.answerShown > 0, null, { polling: 5, timeout: 5_000 });
+    rang.push((await bea.page.evaluate(() => window.answerShown)) - started);
+    await bea.page.locator('.call-panel').getByRole('button', { name: 'Decline' }).click();
+    await bea.page.waitForFunction(() => ![...document.querySelectorAll('.call-panel button')].some((b) => b.textContent === 'Answer'), null, { timeout: 5_000 });
+  } catch (e) {
+    failed = `ringing carrier call ${i + 1} failed: ${e.message}`;
+    console.log(`    ${failed}`);
+  }
+}
+telnyxApi.close();
+
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 console.log(`    ${CALLS} calls: dial → ringing in the other browser  p50 ${pct(ringing, 50)} ms, p99 ${pct(ringing, 99)} ms`);
 console.log(`    ${CALLS} calls: dial → audio flowing back            p50 ${pct(audio, 50)} ms, p99 ${pct(audio, 99)} ms  (target p99 < 1000 ms)`);
 console.log(`    ${inbound.length} outside calls (Simulator): inbound → ringing in a tab  p50 ${pct(inbound, 50)} ms, p99 ${pct(inbound, 99)} ms  (target p99 < 100 ms)`);
 console.log(`    ${carrier.length} Telnyx calls: signed webhook → the call in an open call log  p50 ${pct(carrier, 50)} ms, p99 ${pct(carrier, 99)} ms`);
+console.log(`    ${rang.length} Telnyx calls to a browser set up for them: signed webhook → ringing in a tab  p50 ${pct(rang, 50)} ms, p99 ${pct(rang, 99)} ms  (target p99 < 100 ms)`);
 await ada.browser.close();
 await bea.browser.close();

@@ -148,6 +148,17 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   await page.getByRole('button', { name: 'Take phone calls in this browser' }).click();
   await expect(page.locator('[data-browser-phone-status]')).toHaveText('This browser rings for calls from the phone network.');
   expect(sdkLoads).toHaveLength(1);
+  // A second tab of the same browser gets a credential of its own (Telnyx rings only the
+  // last sign-in of one, so tabs sharing it would take each other's calls).
+  const made = () => asked.filter((a) => a.method === 'POST' && a.path === '/telephony_credentials').length;
+  const before = made();
+  const second = await context.newPage();
+  await second.route(`**${SDK}`, (route) => route.fulfill({ contentType: 'text/javascript', body: FAKE_SDK }));
+  await open(second, '/calls');
+  await second.getByRole('button', { name: 'Take phone calls in this browser' }).click();
+  await expect(second.locator('[data-browser-phone-status]')).toHaveText('This browser rings for calls from the phone network.');
+  expect(made()).toBe(before + 1);
+  await second.close();
   expect(asked.find((a) => a.method === 'POST' && a.path === '/credential_connections')!.body.sip_uri_calling_preference).toBe('internal');
   expect(await page.evaluate(() => (window as unknown as { telnyxStandIn: { options: { login_token: string } } }).telnyxStandIn.options.login_token)).toBe(TOKEN);
   await expectAccessible(page);
@@ -221,8 +232,9 @@ test('a phone outside is called from the dialer through Telnyx: her browser, the
   // Telnyx calls her browser first; the SDK takes it at once.
   await expect.poll(() => asked.filter((a) => a.path === '/calls').length).toBe(placedSoFar + 1);
   const toBrowser = asked.filter((a) => a.path === '/calls').pop()!.body;
-  // (This browser context is a new browser: a credential of its own, made as it called.)
-  expect(toBrowser.to).toBe('sip:gencred2@sip.telnyx.com');
+  // (This tab is a new one: a credential of its own, the last made, made as it called.)
+  const credentials = asked.filter((a) => a.method === 'POST' && a.path === '/telephony_credentials').length;
+  expect(toBrowser.to).toBe(`sip:gencred${credentials}@sip.telnyx.com`);
   await expect(panel(page)).toContainText('Calling (202) 555-0188');
   await page.evaluate(() => (window as unknown as { telnyxStandIn: { ring(): void } }).telnyxStandIn.ring());
   const sdkCall = () => page.evaluate(() => (window as unknown as { telnyxStandIn: { calls: { state: string }[] } }).telnyxStandIn.calls[0]);

@@ -169,13 +169,21 @@ pub async fn hang_up(call_id: String) -> Result<(), AppError> {
 
 /// The user's latest calls, or those matching `search` (a contact's name, or digits of
 /// either number). Opening the log sees its missed calls (the navigation's count of them
-/// goes).
+/// goes), unless `keep_unseen` (the server's render of the page: that write, racing the
+/// navigation's count the same render loads, could make the page's HTML and its data
+/// disagree, which breaks the browser's hydration; the browser sees them once it shows
+/// the page).
 #[server(endpoint = "call_log")]
-pub async fn call_log(#[server(default)] search: String) -> Result<Vec<CallLogEntry>, AppError> {
+pub async fn call_log(
+    #[server(default)] search: String,
+    #[server(default)] keep_unseen: bool,
+) -> Result<Vec<CallLogEntry>, AppError> {
     use crate::server::{calls, context};
     let me = context::require_user()?;
     let state = context::state()?;
-    calls::mark_seen(&state, &me.user_id()).await?;
+    if !keep_unseen {
+        calls::mark_seen(&state, &me.user_id()).await?;
+    }
     calls::log(&state.db, &me.user_id(), &search).await
 }
 

@@ -92,12 +92,19 @@ fn Log() -> impl IntoView {
     // Search: a GET form (`?log=`), so it works (and can be bookmarked) without JavaScript.
     let query = use_query_map();
     let search = Memo::new(move |_| query.read().get("log").unwrap_or_default());
+    // Seen in the browser, not in the server's render (see `call_log`): once the page
+    // shows, the log is read again, seeing its missed calls.
+    let seen = RwSignal::new(0u32);
     let log = Loaded::new(move || {
         live.calls.track();
+        seen.track();
         CallLog {
             search: search.get(),
+            keep_unseen: cfg!(feature = "ssr"),
         }
     });
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| seen.update(|n| *n += 1));
     view! {
         <div class="card">
             <h2>"Call log"</h2>

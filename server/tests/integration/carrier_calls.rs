@@ -275,6 +275,7 @@ async fn search(app: &TestApp, client: &reqwest::Client, words: &str) -> Vec<Cal
         client,
         CallLog {
             search: words.into(),
+            keep_unseen: false,
         },
     )
     .await

@@ -152,6 +152,20 @@ const telnyxKey = crypto.createPrivateKey({
   format: 'der',
   type: 'pkcs8',
 });
+/** Posts a call arriving for `to`, signed as Telnyx signs it; answers when it left. */
+async function telnyxCallTo(to) {
+  const session = crypto.randomUUID();
+  const body = JSON.stringify({ data: { event_type: 'call.initiated', id: crypto.randomUUID(), record_type: 'event', payload: {
+    call_control_id: `v3:bench-${session}`, call_session_id: session, connection_id: 'bench', direction: 'incoming',
+    from: '+13125550123', to, state: 'parked' } } });
+  const started = Date.now();
+  const timestamp = String(Math.floor(started / 1000));
+  const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), telnyxKey).toString('base64');
+  const res = await fetch(`${base}/webhooks/telnyx`, { method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature } });
+  if (!res.ok) throw new Error(`webhook: ${res.status} ${await res.text()}`);
+  return started;
+}
 await bea.page.goto('/calls');
 await bea.page.waitForFunction(() => document.body.dataset.hydrated === 'true');
 await bea.page.exposeFunction('logged', () => Date.now());
@@ -172,16 +186,7 @@ for (let i = 0; i < CALLS && !failed; i++) {
     // come, each measure one webhook, not the coalescing of a burst.
     await new Promise((r) => setTimeout(r, 2_100));
     await bea.page.evaluate(() => (window.lastLogged = 0));
-    const session = crypto.randomUUID();
-    const body = JSON.stringify({ data: { event_type: 'call.initiated', id: crypto.randomUUID(), record_type: 'event', payload: {
-      call_control_id: `v3:bench-${session}`, call_session_id: session, connection_id: 'bench', direction: 'incoming',
-      from: '+13125550123', to: bea.number.e164, state: 'parked' } } });
-    const started = Date.now();
-    const timestamp = String(Math.floor(started / 1000));
-    const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), telnyxKey).toString('base64');
-    const res = await fetch(`${base}/webhooks/telnyx`, { method: 'POST', body,
-      headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature } });
-    if (!res.ok) throw new Error(`webhook: ${res.status} ${await res.text()}`);
+    const started = await telnyxCallTo(bea.number.e164);
     await bea.page.waitForFunction(() => window.lastLogged > 0, null, { polling: 5, timeout: 5_000 });
     carrier.push((await bea.page.evaluate(() => window.lastLogged)) - started);
   } catch (e) {
@@ -209,16 +214,7 @@ for (let i = 0; i < CALLS && !failed; i++) {
   try {
     await new Promise((r) => setTimeout(r, 1_100));
     await bea.page.evaluate(() => (window.answerShown = 0));
-    const session = crypto.randomUUID();
-    const body = JSON.stringify({ data: { event_type: 'call.initiated', id: crypto.randomUUID(), record_type: 'event', payload: {
-      call_control_id: `v3:bench-${session}`, call_session_id: session, connection_id: 'bench', direction: 'incoming',
-      from: '+13125550123', to: bea.number.e164, state: 'parked' } } });
-    const started = Date.now();
-    const timestamp = String(Math.floor(started / 1000));
-    const signature = crypto.sign(null, Buffer.from(`${timestamp}|${body}`), telnyxKey).toString('base64');
-    const res = await fetch(`${base}/webhooks/telnyx`, { method: 'POST', body,
-      headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature } });
-    if (!res.ok) throw new Error(`webhook: ${res.status} ${await res.text()}`);
+    const started = await telnyxCallTo(bea.number.e164);
     await bea.page.waitForFunction(() => window.answerShown > 0, null, { polling: 5, timeout: 5_000 });
     rang.push((await bea.page.evaluate(() => window.answerShown)) - started);
     await bea.page.locator('.call-panel').getByRole('button', { name: 'Decline' }).click();

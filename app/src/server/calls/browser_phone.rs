@@ -83,22 +83,36 @@ pub async fn sign_in(
     })
 }
 
+/// The browser phone of browser `device` of the user, if it signed in.
+async fn kept<'c, E: sqlx::Executor<'c, Database = Any>>(
+    db: E,
+    user_id: &UserId,
+    kind: CarrierKind,
+    device: &str,
+) -> AppResult<Option<BrowserPhone>> {
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT credential_id, sip_username FROM browser_phones
+         WHERE user_id = $1 AND carrier = $2 AND device = $3",
+    )
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(device)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.map(|(credential_id, sip_username)| BrowserPhone {
+        credential_id,
+        sip_username,
+    }))
+}
+
 async fn credential_of(
     state: &AppState,
     user_id: &UserId,
     kind: CarrierKind,
     device: &str,
 ) -> AppResult<Option<String>> {
-    let found: Option<(String,)> = sqlx::query_as(
-        "SELECT credential_id FROM browser_phones
-         WHERE user_id = $1 AND carrier = $2 AND device = $3",
-    )
-    .bind(user_id)
-    .bind(kind.as_str())
-    .bind(device)
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(found.map(|(id,)| id))
+    let found = kept(state.db.pool(), user_id, kind, device).await?;
+    Ok(found.map(|phone| phone.credential_id))
 }
 
 /// Keeps the credential `made` for the browser (the one kept first if two sign-ins of one
@@ -200,16 +214,8 @@ pub(super) async fn address(
     device: &str,
 ) -> AppResult<Option<String>> {
     check_device(device)?;
-    let found: Option<(String,)> = sqlx::query_as(
-        "SELECT sip_username FROM browser_phones
-         WHERE user_id = $1 AND carrier = $2 AND device = $3",
-    )
-    .bind(user_id)
-    .bind(kind.as_str())
-    .bind(device)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(found.map(|(sip,)| BrowserPhone::address(&sip)))
+    let found = kept(&mut **tx, user_id, kind, device).await?;
+    Ok(found.map(|phone| BrowserPhone::address(&phone.sip_username)))
 }
 
 /// Whether the user has a browser that can take calls through `kind`.

@@ -374,16 +374,7 @@ async fn forwarding_phone(
     };
     let region = phone::region_of(&own).unwrap_or_else(|| "US".into());
     let to = E164::parse(typed, &region)?;
-    if phone::region_of(to.as_str()).as_deref() != Some(region.as_str()) {
-        return Err(AppError::invalid(
-            "Calls are forwarded within the number's own country: pick a phone there.",
-        ));
-    }
-    if !phone::is_callable(to.as_str()) {
-        return Err(AppError::invalid(
-            "Calls are forwarded to landlines and mobiles only, never a premium-rate line.",
-        ));
-    }
+    phone::check_payable(&own, to.as_str())?;
     let (here,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phone_numbers WHERE e164 = $1")
         .bind(&to)
         .fetch_one(state.db.pool())

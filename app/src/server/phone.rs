@@ -72,6 +72,24 @@ pub fn is_callable(e164: &str) -> bool {
     })
 }
 
+/// Refuses a phone the instance would pay too much to call from our number `own` for
+/// someone (forwarding, calls out through the carrier): one abroad, or not
+/// [`is_callable`].
+pub fn check_payable(own: &str, to: &str) -> AppResult<()> {
+    if region_of(to).is_none() || region_of(to) != region_of(own) {
+        return Err(AppError::invalid(
+            "Calls go to phones in your number's own country: pick a phone there.",
+        ));
+    }
+    if !is_callable(to) {
+        return Err(AppError::invalid(
+            "Landlines, mobiles and toll-free numbers only: premium-rate and other paid \
+             numbers are never called from here.",
+        ));
+    }
+    Ok(())
+}
+
 /// The number's country (ISO code), e.g. "US".
 pub fn region_of(e164: &str) -> Option<String> {
     remembered(format!("region:{e164}"), || {

@@ -842,21 +842,32 @@ pub async fn route(
     number_id: &crate::server::ids::NumberId,
     to: &str,
 ) -> AppResult<Option<String>> {
-    let (_, carrier, peer) = super::own_number_and_peer(&state.db, user_id, number_id, to).await?;
+    let (_, _, via) = routed(state, user_id, number_id, to).await?;
+    Ok(via.map(|kind| kind.as_str().to_string()))
+}
+
+/// The user's number `number_id`, the number `to` it would call, and the carrier the call
+/// goes through (None: between browsers).
+async fn routed(
+    state: &AppState,
+    user_id: &crate::server::ids::UserId,
+    number_id: &crate::server::ids::NumberId,
+    to: &str,
+) -> AppResult<(E164, E164, Option<CarrierKind>)> {
+    let (from, carrier, peer) =
+        super::own_number_and_peer(&state.db, user_id, number_id, to).await?;
     let here: Option<(String,)> = sqlx::query_as("SELECT id FROM phone_numbers WHERE e164 = $1")
         .bind(&peer)
         .fetch_optional(state.db.pool())
         .await?;
     if here.is_some() || carrier == CarrierKind::Sandbox.as_str() {
-        return Ok(None);
+        return Ok((from, peer, None));
     }
     match CarrierKind::parse(&carrier) {
-        Some(CarrierKind::Telnyx) => Ok(Some(carrier)),
-        _ => Err(AppError::invalid(format!(
+        Some(CarrierKind::Telnyx) => Ok((from, peer, Some(CarrierKind::Telnyx))),
+        other => Err(AppError::invalid(format!(
             "Calls to phones outside this Switchboard from {} numbers are not built yet.",
-            CarrierKind::parse(&carrier)
-                .map(|k| k.label())
-                .unwrap_or("these")
+            other.map(|k| k.label()).unwrap_or("these")
         ))),
     }
 }
@@ -875,25 +886,12 @@ pub async fn call_out(
     device: &str,
 ) -> AppResult<String> {
     super::check_tab(tab)?;
-    let Some(carrier) = route(state, user_id, number_id, to).await? else {
+    let (from, peer, Some(kind)) = routed(state, user_id, number_id, to).await? else {
         return Err(AppError::invalid(
             "That number is called in the browser, not through the carrier.",
         ));
     };
-    let kind = CarrierKind::parse(&carrier).unwrap_or(CarrierKind::Telnyx);
-    let (from, _, peer) = super::own_number_and_peer(&state.db, user_id, number_id, to).await?;
-    let region = phone::region_of(from.as_str()).unwrap_or_else(|| "US".into());
-    if phone::region_of(peer.as_str()).as_deref() != Some(region.as_str()) {
-        return Err(AppError::invalid(
-            "Calls go to phones in your number's own country.",
-        ));
-    }
-    if !phone::is_callable(peer.as_str()) {
-        return Err(AppError::invalid(
-            "Landlines, mobiles and toll-free numbers only: premium-rate and other paid \
-             numbers can't be called from here.",
-        ));
-    }
+    phone::check_payable(from.as_str(), peer.as_str())?;
     throttle::take(&state.db, super::PLACED, user_id.as_str()).await?;
     let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), kind.as_str());
     let connection = state

@@ -96,10 +96,7 @@ pub struct Notification {
 /// Whether `payload` (a queued [`Notification`]) is a call's ringing alert for a call that
 /// no longer rings.
 pub async fn rings_for_a_call_gone(db: &Db, payload: &str) -> AppResult<bool> {
-    let Ok(alert) = serde_json::from_str::<Notification>(payload) else {
-        return Ok(false);
-    };
-    let Some(session_id) = alert.tag.strip_prefix("call-").filter(|_| !alert.ended) else {
+    let Some((session_id, false)) = call_alert(payload) else {
         return Ok(false);
     };
     let state: Option<(String,)> = sqlx::query_as("SELECT state FROM call_sessions WHERE id = $1")
@@ -414,8 +411,15 @@ pub async fn remove(
 /// declined): sent as promptly as the ring itself (a phone asleep would otherwise show the
 /// ringing alert of a call long answered until it woke), though kept a day like a text.
 fn settles_a_ringing_alert(payload: &str) -> bool {
-    serde_json::from_str::<Notification>(payload)
-        .is_ok_and(|alert| alert.ended && alert.tag.starts_with("call-"))
+    matches!(call_alert(payload), Some((_, true)))
+}
+
+/// The call a queued alert (`payload`) is about, and whether it says the call ended; None
+/// for any other alert.
+fn call_alert(payload: &str) -> Option<(String, bool)> {
+    let alert = serde_json::from_str::<Notification>(payload).ok()?;
+    let session_id = alert.tag.strip_prefix("call-")?;
+    Some((session_id.to_string(), alert.ended))
 }
 
 /// How long a push service keeps an alert for a device that is offline: a day for texts

@@ -1728,6 +1728,19 @@ async fn browser_phones_are_capped(app: &TestApp, asked: Asked, _base: String) {
         before + 1
     );
 
+    // Each sign-in may make a credential at Telnyx: a script signing in on and on is
+    // stopped at the hour's limit (12 so far).
+    for _ in 12..browser_phone::SIGN_INS.per_window {
+        assert!(sign_in(app, &ada, "browser-0000").await.is_ok());
+    }
+    let made = asked_at(&asked, "POST /telephony_credentials").len();
+    let stopped = sign_in(app, &ada, "browser-9999").await;
+    assert!(
+        matches!(stopped.error(), AppError::Throttled(_)),
+        "{stopped:?}"
+    );
+    assert_eq!(asked_at(&asked, "POST /telephony_credentials").len(), made);
+
     // She stops taking calls in browsers: all of hers go, at Telnyx too, and her calls go
     // to voicemail again.
     let deleted = |asked: &Asked| {

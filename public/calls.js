@@ -130,7 +130,7 @@
     if (!call) return;
     if (call.sdk) {
       // A phone-network call: the carrier's SDK holds its audio.
-      if (call.sdk.state !== 'hangup' && call.sdk.state !== 'destroy') call.sdk.hangup();
+      call.sdk.hangup();
     } else {
       call.pc.close();
       call.stream.getTracks().forEach((t) => t.stop());
@@ -147,11 +147,105 @@
   // tab took the carrier's call. The SDK (copied from npm into the site at build time,
   // nothing from a CDN) loads only then, so no page carries it.
 
-  /** The carrier SDKs, by carrier: where each is, and how to make its client. */
+  /** The carrier SDKs, by carrier: `load()` brings the SDK in; `signIn(sdk, token, on)`
+   * signs this tab in and answers { disconnect }, telling `on.ringing(call)` of a call to
+   * this tab, `on.ended(call)` of one that ended and `on.closed()` when signed out. A
+   * `call` is the same whatever SDK is behind it: answer(audio element), hangup(),
+   * mute(on), hold(on, muted), dtmf(digit), microphone(device id). */
   const CARRIER_SDKS = {
     telnyx: {
-      url: '/vendor/telnyx-webrtc-2.27.10.mjs',
-      client: async (module, token) => new module.TelnyxRTC({ login_token: token }),
+      load: () => import('/vendor/telnyx-webrtc-2.27.10.mjs'),
+      async signIn(module, token, on) {
+        const client = new module.TelnyxRTC({ login_token: token });
+        const calls = new WeakMap();
+        const wrap = (c) => {
+          if (!calls.has(c)) {
+            calls.set(c, {
+              answer: (audio) => c.answer({ remoteElement: audio }),
+              hangup: () => c.state !== 'hangup' && c.state !== 'destroy' && c.hangup(),
+              mute: (muted) => (muted ? c.muteAudio() : c.unmuteAudio()),
+              // The carrier holds the far side (with its music), not just our audio.
+              hold: (held) => (held ? c.hold() : c.unhold()),
+              dtmf: (digit) => c.dtmf(digit),
+              microphone: (id) => c.setAudioInDevice && c.setAudioInDevice(id),
+            });
+          }
+          return calls.get(c);
+        };
+        client.on('telnyx.notification', (n) => {
+          const c = n && n.type === 'callUpdate' && n.call;
+          if (!c) return;
+          if (c.state === 'ringing' && c.direction === 'inbound') on.ringing(wrap(c));
+          else if (c.state === 'hangup' || c.state === 'destroy') on.ended(wrap(c));
+        });
+        // Signed out by the network (a laptop asleep, a lost connection).
+        client.on('telnyx.socket.close', on.closed);
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000);
+          client.on('telnyx.ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          client.on('telnyx.error', () => {
+            clearTimeout(timer);
+            on.closed();
+            reject(new Error('The carrier refused this browser. Reload the page and try again.'));
+          });
+          client.connect();
+        });
+        return { disconnect: () => client.disconnect() };
+      },
+    },
+    twilio: {
+      // A classic script (Twilio ships no self-contained module): it sets window.Twilio.
+      load: () =>
+        new Promise((resolve, reject) => {
+          if (window.Twilio && window.Twilio.Device) return resolve(window.Twilio);
+          const script = document.createElement('script');
+          script.src = '/vendor/twilio-voice-2.18.5.min.js';
+          script.onload = () => (window.Twilio && window.Twilio.Device ? resolve(window.Twilio) : reject(new Error('no Device')));
+          script.onerror = reject;
+          document.head.append(script);
+        }),
+      async signIn(Twilio, token, on) {
+        // Its own sounds would come from Twilio's servers; the app rings calls itself.
+        const sounds = {};
+        for (const name of ['incoming', 'outgoing', 'disconnect', 'dtmfs', 'dtmfh', ...'0123456789'.split('').map((d) => 'dtmf' + d)]) {
+          sounds[name] = '/sounds/silence.wav';
+        }
+        const device = new Twilio.Device(token, { sounds, publishEvents: false, closeProtection: false, logLevel: 'error' });
+        device.on('incoming', (c) => {
+          const call = {
+            answer: () => c.accept(),
+            hangup: () => {
+              if (c.status() === 'pending') c.reject();
+              else if (c.status() !== 'closed') c.disconnect();
+            },
+            mute: (muted) => c.mute(muted),
+            // Twilio has no hold in the browser (it holds on the server, in a conference):
+            // here neither side hears the other until resumed.
+            hold: (held, muted) => {
+              c.mute(held || muted);
+              const remote = c.getRemoteStream && c.getRemoteStream();
+              if (remote) remote.getAudioTracks().forEach((t) => (t.enabled = !held));
+            },
+            dtmf: (digit) => c.sendDigits(digit),
+            microphone: (id) => device.audio && device.audio.setInputDevice(id),
+          };
+          for (const end of ['disconnect', 'cancel', 'reject']) c.on(end, () => on.ended(call));
+          on.ringing(call);
+        });
+        device.on('unregistered', on.closed);
+        await Promise.race([
+          device.register(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000)),
+        ]).catch((e) => {
+          device.destroy();
+          on.closed();
+          throw e && e.message && e.message.startsWith('The carrier') ? e : new Error('The carrier refused this browser. Reload the page and try again.');
+        });
+        return { disconnect: () => device.destroy() };
+      },
     },
   };
   /** This tab's name for itself at the carrier (its credential is made for it), kept
@@ -184,6 +278,7 @@
     if (kept && Date.now() - kept.at < SIGN_IN_MS) return kept.client;
     if (kept) kept.client.then((c) => c.disconnect && c.disconnect()).catch(() => {});
     const entry = { at: Date.now(), client: signInToCarrier(carrier) };
+    entry.client.then((c) => (entry.signedIn = c)).catch(() => {});
     carrierClients.set(carrier, entry);
     // A failed sign-in is tried afresh next time.
     entry.client.catch(() => carrierClients.get(carrier) === entry && carrierClients.delete(carrier));
@@ -194,57 +289,47 @@
     const sdk = CARRIER_SDKS[carrier];
     if (!sdk) throw new Error('Calls through this carrier can\'t be answered in the browser yet.');
     const [module, signIn] = await Promise.all([
-      import(sdk.url).catch(() => {
+      sdk.load().catch(() => {
         throw new Error('The calling software did not load. Reload the page and try again.');
       }),
       api('browser_phone', { device: device(), carrier }),
     ]);
-    const client = await sdk.client(module, signIn.token);
-    client.on('telnyx.notification', (n) => n && n.type === 'callUpdate' && carrierCallChanged(n.call));
-    // Signed out by the network (a laptop asleep, a lost connection): made afresh next time.
-    client.on('telnyx.socket.close', () => carrierClients.delete(carrier));
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000);
-      client.on('telnyx.ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.on('telnyx.error', () => {
-        clearTimeout(timer);
-        carrierClients.delete(carrier);
-        reject(new Error('The carrier refused this browser. Reload the page and try again.'));
-      });
-      client.connect();
-    });
-    return client;
+    let client = null;
+    return (client = await sdk.signIn(module, signIn.token, {
+      ringing: carrierCallRings,
+      ended: carrierCallEnded,
+      // Signed out: made afresh next time.
+      closed: () => {
+        const kept = carrierClients.get(carrier);
+        if (kept && (client === null || kept.signedIn === client)) carrierClients.delete(carrier);
+      },
+    }));
   }
 
-  /** The carrier's SDK says one of its calls changed: the call this tab asked for is
-   * taken at once; a call nobody here asked for is turned down; an ended one is let go. */
-  function carrierCallChanged(sdkCall) {
-    if (!sdkCall) return;
-    if (sdkCall.state === 'ringing' && sdkCall.direction === 'inbound') {
-      const waiting = pickingUp;
-      // Only the carrier's call for what this tab asked (each tab has its own credential).
-      if (!waiting || Date.now() > waiting.until || waiting.sdk) {
-        sdkCall.hangup();
-        return;
-      }
-      waiting.sdk = sdkCall;
-      sdkCall.answer({ remoteElement: ensurePanel().querySelector('audio') });
-      // The microphone picked in the dialer, as for calls between browsers.
-      const picked = document.querySelector('[data-call-microphone]');
-      if (picked && picked.value && sdkCall.setAudioInDevice) {
-        Promise.resolve(sdkCall.setAudioInDevice(picked.value)).catch(() => say('That microphone is not available. Pick another.'));
-      }
-      // (A call placed from here may come before the server said its id.)
-      if (waiting.id) holdCarrierCall();
+  /** The carrier calls this tab: the call this tab asked for is taken at once; a call
+   * nobody here asked for is turned down. */
+  function carrierCallRings(sdkCall) {
+    const waiting = pickingUp;
+    // Only the carrier's call for what this tab asked (each tab has its own credential).
+    if (!waiting || Date.now() > waiting.until || waiting.sdk) {
+      sdkCall.hangup();
       return;
     }
-    if (sdkCall.state === 'hangup' || sdkCall.state === 'destroy') {
-      for (const [id, call] of held) if (call.sdk === sdkCall) held.delete(id);
-      look();
+    waiting.sdk = sdkCall;
+    sdkCall.answer(ensurePanel().querySelector('audio'));
+    // The microphone picked in the dialer, as for calls between browsers.
+    const picked = document.querySelector('[data-call-microphone]');
+    if (picked && picked.value) {
+      Promise.resolve(sdkCall.microphone(picked.value)).catch(() => say('That microphone is not available. Pick another.'));
     }
+    // (A call placed from here may come before the server said its id.)
+    if (waiting.id) holdCarrierCall();
+  }
+
+  /** A carrier call of this tab ended: let go. */
+  function carrierCallEnded(sdkCall) {
+    for (const [id, call] of held) if (call.sdk === sdkCall) held.delete(id);
+    look();
   }
 
   /** The carrier's call to this tab came and the server named our call: it is held here. */
@@ -692,8 +777,7 @@
     if (!call) return;
     call.muted = !call.muted;
     if (call.sdk) {
-      if (call.muted) call.sdk.muteAudio();
-      else call.sdk.unmuteAudio();
+      call.sdk.mute(call.muted || call.held);
     } else {
       call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
     }
@@ -706,8 +790,7 @@
     if (!call) return;
     call.held = !call.held;
     if (call.sdk) {
-      // The carrier holds the far side (with its music), not just our audio.
-      Promise.resolve(call.held ? call.sdk.hold() : call.sdk.unhold()).catch(() => say('Hold did not work. Try again.'));
+      Promise.resolve(call.sdk.hold(call.held, call.muted)).catch(() => say('Hold did not work. Try again.'));
       draw();
       return;
     }
@@ -975,7 +1058,7 @@
     }
   }
 
-  /** For numbers on a carrier whose calls a browser can take (Telnyx): whether this
+  /** For numbers on a carrier whose calls a browser can take (Telnyx, Twilio): whether this
    * browser rings for them. Until one browser of the user is set up, their calls from the
    * phone network go to forwarding or voicemail. */
   function browserPhoneSetting(card, numbers) {

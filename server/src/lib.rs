@@ -123,6 +123,14 @@ pub fn build_router(state: AppState) -> Router {
         .route("/webhooks/telnyx", post(app::server::webhooks::telnyx))
         .route("/webhooks/twilio", post(app::server::webhooks::twilio))
         .route(
+            app::server::webhooks::RINGBACK_PATH,
+            get(app::server::webhooks::sound),
+        )
+        .route(
+            app::server::webhooks::SILENCE_PATH,
+            get(app::server::webhooks::sound),
+        )
+        .route(
             "/webhooks/email",
             post(app::server::email::replies::webhook).layer(DefaultBodyLimit::max(
                 app::server::email::replies::EMAIL_LIMIT,

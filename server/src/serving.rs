@@ -21,12 +21,13 @@ pub struct CspNonce(pub Arc<str>);
 /// The policy for pages: scripts only from here or carrying this response's nonce (the
 /// hydration bootstrap and resource data); WebAssembly compiled by the browser; styles,
 /// images, connections only from here (pictures are shown from `/media`, composer previews
-/// are `blob:`) and to Telnyx's calling service (the SDK that answers phone-network calls
-/// in the browser signs in there); never framed; forms post only here.
+/// are `blob:`) and to Telnyx's and Twilio's calling services (the SDKs that answer
+/// phone-network calls in the browser sign in there); never framed; forms post only here.
 fn page_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data: blob:; connect-src 'self' wss://rtc.telnyx.com; \
+         style-src 'self'; img-src 'self' data: blob:; connect-src 'self' wss://rtc.telnyx.com \
+         wss://voice-js.roaming.twilio.com; \
          font-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; \
          base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )

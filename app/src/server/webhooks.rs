@@ -282,6 +282,32 @@ pub async fn telnyx(
     }
 }
 
+/// Where the ringback a caller held for browsers hears is served (public: Twilio fetches it).
+pub const RINGBACK_PATH: &str = "/sounds/ringback.wav";
+/// The silence the Twilio browser SDK plays instead of its own sounds.
+pub const SILENCE_PATH: &str = "/sounds/silence.wav";
+
+/// `GET /sounds/{ringback,silence}.wav`: made once, kept for a day by whoever fetches it.
+pub async fn sound(uri: http::Uri) -> Response {
+    use super::carrier::twilio::voice;
+    use std::sync::LazyLock;
+    static RINGBACK: LazyLock<Vec<u8>> = LazyLock::new(voice::ringback_wav);
+    static SILENCE: LazyLock<Vec<u8>> = LazyLock::new(voice::silence_wav);
+    let body: &'static [u8] = match uri.path() {
+        RINGBACK_PATH => &RINGBACK,
+        SILENCE_PATH => &SILENCE,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (http::header::CONTENT_TYPE, "audio/wav"),
+            (http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// `POST /webhooks/twilio`: X-Twilio-Signature over the URL Twilio was given and the form.
 pub async fn twilio(
     State(state): State<AppState>,
@@ -356,6 +382,17 @@ pub async fn twilio(
                     &text,
                     &twilio::forward_url(&webhook, &session_id, "accept"),
                 ),
+                Ok(Reply::Hold { secs }) => twilio::voice::hold_twiml(
+                    &format!("{}{}", state.settings.base_url(), RINGBACK_PATH),
+                    secs,
+                    &webhook,
+                ),
+                Ok(Reply::Dial {
+                    to,
+                    caller_id,
+                    timeout_secs,
+                    state: step,
+                }) => twilio::voice::dial_twiml(&to, &caller_id, timeout_secs, &webhook, &step),
                 Ok(Reply::HangUp) => twilio::HANG_UP_TWIML.to_string(),
                 Ok(Reply::Nothing | Reply::Connect) => "<Response/>".to_string(),
                 Err(e) => {

@@ -160,7 +160,7 @@ async fn telnyx_client_speaks_the_published_spec() {
         .expect("a browser's credential");
     assert!(phone.sip_username.starts_with("gencred"), "{phone:?}");
     let token = telnyx
-        .browser_phone_token(&phone.credential_id)
+        .browser_phone_token(&phone.credential_id, None)
         .await
         .expect("a browser's token");
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
@@ -262,12 +262,40 @@ async fn twilio_client_speaks_the_published_spec() {
     // A live call commanded outside a webhook's answer (calls/carrier.rs): pointed back at
     // our webhook for the voicemail, or ended.
     let call = "CA0123456789abcdef0123456789abcdef";
-    for (action, state) in [(CallAction::Answer, "voicemail"), (CallAction::HangUp, "")] {
+    // Also: a browser that pressed Answer rung, the held call pointed at a <Dial> of it.
+    let ring_browser = CallAction::Dial {
+        to: "client:sb_0b1e8c2d".into(),
+        from: "+14155550100".into(),
+        connection: String::new(),
+        timeout_secs: 15,
+    };
+    for (action, state) in [
+        (CallAction::Answer, "voicemail"),
+        (CallAction::HangUp, ""),
+        (ring_browser.clone(), "pickup:0190a1b2-c3d4"),
+    ] {
         twilio
             .call_action(call, &action, "c0ffee-2", state)
             .await
             .unwrap_or_else(|e| panic!("{action:?}: {e}"));
     }
+    // A call out from a browser: Twilio calls the browser first (a new call).
+    let placed = twilio
+        .call_action("", &ring_browser, "c0ffee-3", "outbound:0190a1b2-c3d4")
+        .await
+        .expect("a call placed to a browser");
+    assert!(placed.is_some_and(|sid| sid.starts_with("CA")));
+    // Browsers' tokens: signed with an API key made once (its secret shown only then).
+    let setup = twilio.browser_phones_setup().await.expect("an API key");
+    let browser = twilio
+        .new_browser_phone("https://switchboard.example/webhooks/twilio", "b")
+        .await
+        .unwrap();
+    let token = twilio
+        .browser_phone_token(&browser.credential_id, Some(&setup))
+        .await
+        .expect("a browser's token");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     twilio
         .release_number(&bought.carrier_ref)
         .await

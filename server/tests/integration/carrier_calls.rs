@@ -24,6 +24,10 @@ const PHONE: &str = "+12025550188";
 /// A phone Telnyx refuses to call (the stand-in answers 422).
 const UNREACHABLE: &str = "+12025550100";
 
+/// The API key the stand-in for Twilio makes, and its secret (which signs browsers' tokens).
+const TWILIO_KEY: &str = "SK0123456789abcdef0123456789abcd01";
+const TWILIO_KEY_SECRET: &str = "twilio-key-secret";
+
 /// What the stand-in for Telnyx's API was asked: (path, JSON body).
 type Asked = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -142,10 +146,36 @@ async fn telnyx_stand_in() -> (String, Asked) {
             .push((format!("twilio {call}"), Value::Object(form)));
         axum::Json(json!({"sid": call.trim_end_matches(".json")}))
     }
+    // Twilio's API keys and calls placed: recorded as "twilio <resource>" with the form;
+    // the key SK…01 (secret TWILIO_KEY_SECRET), the calls placed CAplaced1, 2, ….
+    async fn twilio_made(
+        State(asked): State<Asked>,
+        Path((_account, resource)): Path<(String, String)>,
+        body: String,
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
+        let form: serde_json::Map<String, Value> = url::form_urlencoded::parse(body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        let mut asked = asked.lock().unwrap();
+        asked.push((format!("twilio {resource}"), Value::Object(form)));
+        let n = asked
+            .iter()
+            .filter(|(p, _)| *p == format!("twilio {resource}"))
+            .count();
+        let made = match resource.as_str() {
+            "Keys.json" => json!({"sid": TWILIO_KEY, "secret": TWILIO_KEY_SECRET}),
+            _ => json!({"sid": format!("CAplaced{n}")}),
+        };
+        (axum::http::StatusCode::CREATED, axum::Json(made))
+    }
     let router = axum::Router::new()
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}",
             post(twilio_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/{resource}",
+            post(twilio_made),
         )
         .route("/credential_connections", axum::routing::any(credentials))
         .route(
@@ -1763,6 +1793,277 @@ async fn browser_phones_are_capped(app: &TestApp, asked: Asked, _base: String) {
     assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
 }
 
+/// The decoded query value `name` in the URL (XML-escaped) of attribute `attribute` in
+/// `twiml`.
+fn twiml_query(twiml: &str, attribute: &str, name: &str) -> String {
+    let url = between(twiml, &format!("{attribute}=\""), "\"").replace("&amp;", "&");
+    url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// Our webhook's query for step `step` of a call with `state`.
+fn step_query(state: &str, step: &str) -> String {
+    let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
+    format!("?state={state}&step={step}")
+}
+
+/// A Twilio number rings Ada's browser: signed in with an Access Token of its own (signed
+/// with an API key made once, kept sealed), the caller held hearing a ringback, the tab
+/// that pressed Answer rung through `<Dial><Client>`, put through with no whisper. A caller
+/// who hangs up while held ends the ringing. Then a call out: Twilio calls her browser,
+/// then the phone, and puts them through.
+async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::Mac;
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    const BROWSER: &str = "ada-browser-0003";
+    let sign_in = || {
+        app.call(
+            &ada,
+            BrowserPhone {
+                device: BROWSER.into(),
+                carrier: "twilio".into(),
+            },
+        )
+    };
+    let first: BrowserPhoneSignIn = sign_in().await.json();
+    assert_eq!(first.carrier, "twilio");
+    // An Access Token signed with the key's secret: her browser's identity, calls in only.
+    let parts: Vec<&str> = first.token.split('.').collect();
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(TWILIO_KEY_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        mac.finalize().into_bytes().to_vec()
+    );
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["iss"], TWILIO_KEY);
+    assert_eq!(claims["sub"], format!("AC{}", "0".repeat(32)));
+    let identity = claims["grants"]["identity"].as_str().unwrap().to_string();
+    assert!(identity.starts_with("sb_"), "{identity}");
+    assert_eq!(
+        claims["grants"]["voice"],
+        json!({"incoming": {"allow": true}})
+    );
+    // The key is made once, and kept sealed.
+    let again: BrowserPhoneSignIn = sign_in().await.json();
+    assert_ne!(again.token, "");
+    assert_eq!(asked_at(&asked, "twilio Keys.json").len(), 1);
+    let (kept,): (String,) = sqlx::query_as(
+        "SELECT value FROM instance_settings WHERE key LIKE 'browser_setup.twilio.%'",
+    )
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    assert!(!kept.contains(TWILIO_KEY_SECRET), "sealed: {kept}");
+
+    // A call: held, hearing a ringback (served here, to anyone: Twilio fetches it), while
+    // her tabs ring. Asked again, the same.
+    let held = "CA00000000000000000000000000000b01";
+    let ringing = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", held),
+    ];
+    for _ in 0..2 {
+        let reply = twilio_callback(app, "voice.incoming.json", &ringing, true).await;
+        assert!(
+            reply.body.contains(&format!(
+                "<Play loop=\"15\">{}/sounds/ringback.wav</Play>",
+                app.base
+            )),
+            "{reply:?}"
+        );
+        assert!(
+            reply.body.contains("?step=voicemail</Redirect>"),
+            "{reply:?}"
+        );
+    }
+    let ringback = reqwest::get(format!("{}/sounds/ringback.wav", app.base))
+        .await
+        .unwrap();
+    assert_eq!(ringback.headers()["content-type"], "audio/wav");
+    let live = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(
+        (live[0].state.as_str(), live[0].carrier.as_deref()),
+        ("ringing", Some("twilio"))
+    );
+
+    // She answers: the held call is pointed at a <Dial> of her browser.
+    assert!(pick_up(app, &ada, &live[0].id, "tab-1", BROWSER)
+        .await
+        .is_ok());
+    let update = common::eventually(10, "the call pointed at her browser", || async {
+        asked_at(&asked, &format!("twilio {held}.json"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    let twiml = update["Twiml"].as_str().unwrap().to_string();
+    assert!(twiml.contains(&format!(">{identity}</Client>")), "{twiml}");
+    let pickup = twiml_query(&twiml, "url", "state");
+    assert_eq!(pickup, format!("pickup:{}", live[0].id));
+    // Her browser takes it: put through at once (an empty answer), no whisper.
+    let taken = twilio_callback_to(
+        app,
+        &step_query(&pickup, "whisper"),
+        "voice.incoming.json",
+        &[("CallSid", "CA00000000000000000000000000000b02")],
+        true,
+    )
+    .await;
+    assert_eq!(taken.body, "<Response/>");
+    assert_eq!(
+        crate::calls::live(app, &ada, "tab-1").await[0].state,
+        "answered"
+    );
+    // The caller hangs up: the <Dial> ends.
+    let over = twilio_callback_to(
+        app,
+        &step_query(&pickup, "dialed"),
+        "voice.incoming.json",
+        &[
+            ("CallSid", held),
+            ("DialCallSid", "CA00000000000000000000000000000b02"),
+        ],
+        true,
+    )
+    .await;
+    assert!(over.body.contains("<Hangup/>"), "{over:?}");
+    assert_eq!(log(app, &ada).await[0].outcome, "Answered");
+
+    // A caller who hangs up while held (the number's status callback) stops the ringing.
+    let gone = "CA00000000000000000000000000000b03";
+    let ringing = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", gone),
+    ];
+    twilio_callback(app, "voice.incoming.json", &ringing, true).await;
+    let rings =
+        |live: Vec<app::types::LiveCall>| live.iter().filter(|c| c.state == "ringing").count();
+    assert_eq!(rings(crate::calls::live(app, &ada, "tab-1").await), 1);
+    let ended = [("CallSid", gone), ("CallStatus", "completed")];
+    assert_eq!(
+        twilio_callback(app, "voice.incoming.json", &ended, true)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(rings(crate::calls::live(app, &ada, "tab-1").await), 0);
+    assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+
+    // A call out from her Twilio number: Twilio calls her browser first.
+    sqlx::query("UPDATE phone_numbers SET carrier = 'twilio' WHERE id = $1")
+        .bind(&number.id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let route: Option<String> = app
+        .call(
+            &ada,
+            CallRoute {
+                number_id: number.id.clone(),
+                to: PHONE.into(),
+            },
+        )
+        .await
+        .json();
+    assert_eq!(route.as_deref(), Some("twilio"));
+    let session: String = app
+        .call(
+            &ada,
+            CallOut {
+                number_id: number.id.clone(),
+                to: PHONE.into(),
+                tab: "tab-1".into(),
+                device: BROWSER.into(),
+            },
+        )
+        .await
+        .json();
+    let placed = common::eventually(10, "the call to her browser", || async {
+        asked_at(&asked, "twilio Calls.json").into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        (&placed["To"], &placed["From"], &placed["Timeout"]),
+        (
+            &json!(format!("client:{identity}")),
+            &json!(number.e164),
+            &json!("15")
+        )
+    );
+    let outbound = format!("outbound:{session}");
+    assert_eq!(
+        placed["Url"],
+        format!(
+            "{}/webhooks/twilio{}",
+            app.base,
+            step_query(&outbound, "answered")
+        )
+    );
+    // Her browser answers: the phone is rung, showing her number.
+    let browser_answered = twilio_callback_to(
+        app,
+        &step_query(&outbound, "answered"),
+        "voice.incoming.json",
+        &[("CallSid", "CAplaced1")],
+        true,
+    )
+    .await;
+    let dial = browser_answered.body;
+    assert!(dial.contains(&format!(">{PHONE}</Number>")), "{dial}");
+    assert!(
+        dial.contains(&format!("callerId=\"{}\"", number.e164)),
+        "{dial}"
+    );
+    assert_eq!(twiml_query(&dial, "action", "step"), "dialed");
+    // The phone answers: put through.
+    let phone_answered = twilio_callback_to(
+        app,
+        &step_query(&outbound, "whisper"),
+        "voice.incoming.json",
+        &[("CallSid", "CA00000000000000000000000000000c01")],
+        true,
+    )
+    .await;
+    assert_eq!(phone_answered.body, "<Response/>");
+    let live = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(
+        live.iter().find(|c| c.id == session).unwrap().state,
+        "answered"
+    );
+    // The phone hangs up: her browser's call ends too.
+    let over = twilio_callback_to(
+        app,
+        &step_query(&outbound, "dialed"),
+        "voice.incoming.json",
+        &[
+            ("CallSid", "CAplaced1"),
+            ("DialCallSid", "CA00000000000000000000000000000c01"),
+        ],
+        true,
+    )
+    .await;
+    assert!(over.body.contains("<Hangup/>"), "{over:?}");
+    let out = &log(app, &ada).await[0];
+    assert_eq!(
+        (out.peer.as_str(), out.outcome.as_str()),
+        (PHONE, "Answered")
+    );
+}
+
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.
 macro_rules! with_telnyx_stand_in {
     ($($scenario:ident),* $(,)?) => {
@@ -1806,4 +2107,5 @@ with_telnyx_stand_in!(
     browser_phones_are_capped,
     a_phone_is_called_from_the_browser,
     a_twilio_call_our_timer_ends_gets_the_voicemail,
+    a_twilio_call_is_answered_in_the_browser_and_a_phone_called,
 );

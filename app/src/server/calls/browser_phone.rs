@@ -1,5 +1,5 @@
 //! Browser phones: a browser that takes phone-network calls through the carrier's WebRTC
-//! SDK (Telnyx). Each browser of a user gets a carrier credential of its own, made the
+//! SDK (Telnyx, Twilio). Each browser of a user gets a carrier credential of its own, made the
 //! first time it asks, so the server can ring exactly the browser that pressed Answer (one
 //! credential shared by two browsers rings only the last to sign in). The browser only
 //! ever gets a short-lived token for its own credential, never a SIP password; the
@@ -9,10 +9,10 @@ use sqlx::{Any, Transaction};
 
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::config::CarrierKind;
-use crate::server::carrier::BrowserPhone;
+use crate::server::carrier::{config, BrowserPhone, Carrier};
 use crate::server::ids::UserId;
 use crate::server::numbers::carrier_failure;
-use crate::server::{crypto, now_ms, throttle, AppState};
+use crate::server::{crypto, instance_settings, now_ms, throttle, AppState};
 use crate::types::BrowserPhoneSignIn;
 
 /// Browsers one person may take calls in; a new one replaces the one set up longest ago.
@@ -50,7 +50,7 @@ pub async fn sign_in(
 ) -> AppResult<BrowserPhoneSignIn> {
     check_device(device)?;
     let kind = match CarrierKind::parse(carrier) {
-        Some(CarrierKind::Telnyx) => CarrierKind::Telnyx,
+        Some(kind @ (CarrierKind::Telnyx | CarrierKind::Twilio)) => kind,
         Some(other) => {
             return Err(AppError::invalid(format!(
                 "Calls through {} can't be taken in the browser yet.",
@@ -73,14 +73,39 @@ pub async fn sign_in(
             keep(state, user_id, kind, device, &made).await?
         }
     };
+    let setup = match carrier.browser_setup_name() {
+        Some(name) => Some(setup_of(state, carrier.as_ref(), &name).await?),
+        None => None,
+    };
     let token = carrier
-        .browser_phone_token(&credential)
+        .browser_phone_token(&credential, setup.as_deref())
         .await
         .map_err(carrier_failure)?;
     Ok(BrowserPhoneSignIn {
         carrier: kind.as_str().into(),
         token,
     })
+}
+
+/// What the carrier's browser phones need made once, kept sealed under `name` (it belongs
+/// to the carrier account), made now if it is not kept yet. Two first sign-ins at once
+/// may each make one: the last kept wins, and tokens signed with either work.
+async fn setup_of(state: &AppState, carrier: &dyn Carrier, name: &str) -> AppResult<String> {
+    let key = format!("browser_setup.{name}");
+    let field = key.as_str();
+    if let Some(sealed) = instance_settings::get(&state.db, field).await? {
+        return config::open(&state.secret, field, &sealed).ok_or_else(|| {
+            AppError::internal(format!(
+                "the kept {field} can't be decrypted: was the instance secret changed?"
+            ))
+        });
+    }
+    let made = carrier
+        .browser_phones_setup()
+        .await
+        .map_err(carrier_failure)?;
+    instance_settings::put(&state.db, field, &config::seal(&state.secret, field, &made)).await?;
+    Ok(made)
 }
 
 /// The browser phone of browser `device` of the user, if it signed in.
@@ -215,7 +240,7 @@ pub(super) async fn address(
 ) -> AppResult<Option<String>> {
     check_device(device)?;
     let found = kept(&mut **tx, user_id, kind, device).await?;
-    Ok(found.map(|phone| BrowserPhone::address(&phone.sip_username)))
+    Ok(found.map(|phone| BrowserPhone::address(kind, &phone.sip_username)))
 }
 
 /// Whether the user has a browser that can take calls through `kind`.

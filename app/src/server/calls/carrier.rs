@@ -11,14 +11,22 @@
 //! answering its webhook ([`Reply`]; the whole voicemail at once).
 //!
 //! A number may forward its calls to a phone: we place a call to that phone tied to the
-//! held one (Twilio: `<Dial>`); whoever answers hears whom it is for and presses 1 to take it (a whisper,
-//! so a voicemail box or a stranger never takes it), and the two calls are joined. Not
-//! taken in the number's ring time → voicemail. A browser can't take a carrier call yet
-//! (that needs the carrier's SDK and a credential per device): without forwarding, the call
-//! is logged as missed and goes straight to voicemail, as on do-not-disturb. Each command is a job (`Job::CallCommand`) with a command id the carrier
-//! deduplicates, so a retry after a lost answer repeats nothing the caller hears. Each event
-//! is acted on once (`webhook_events`), and a step only when it follows the one we took (the
-//! `state` our command handed the carrier comes back with its events).
+//! held one (Twilio: `<Dial>`); whoever answers hears whom it is for and presses 1 to take
+//! it (a whisper, so a voicemail box or a stranger never takes it), and the two calls are
+//! joined. Not taken in the number's ring time → voicemail.
+//!
+//! Without forwarding, a call rings the owner's browsers that signed in to the carrier's
+//! SDK (`browser_phone`): the caller is held (Telnyx: not answered yet; Twilio: answered,
+//! hearing a ringback), and the first tab to press Answer has the carrier call that tab
+//! ([`pick_up`]: a forwarded call with no whisper). With no such browser the call goes
+//! straight to voicemail, as on do-not-disturb. A call out from a browser is placed the
+//! same way round: the carrier calls the tab, then the phone ([`call_out`]).
+//!
+//! Each command is a job (`Job::CallCommand`) with a command id the carrier deduplicates,
+//! so a retry after a lost answer repeats nothing the caller hears (Twilio takes no command
+//! id: a call it may have placed is not placed again). Each event is acted on once
+//! (`webhook_events`), and a step only when it follows the one we took (the `state` our
+//! command handed the carrier comes back with its events).
 
 use sqlx::{Any, Transaction};
 
@@ -84,6 +92,19 @@ pub enum Reply {
     },
     /// Put the forwarded phone through to the caller.
     Connect,
+    /// Keep the caller hearing it ring while browsers do, up to `secs` (our ring timer, or
+    /// a browser picking up, moves the call on before), then the voicemail.
+    Hold {
+        secs: u32,
+    },
+    /// Ring `to` (a browser or a phone) for `timeout_secs`, showing `caller_id`; its answer
+    /// and its end come back with `state`.
+    Dial {
+        to: String,
+        caller_id: String,
+        timeout_secs: u32,
+        state: String,
+    },
     /// End the call.
     HangUp,
 }
@@ -257,6 +278,8 @@ struct Commands {
     carrier: CarrierKind,
     answering: bool,
     said: Option<(String, CallAction, String)>,
+    /// The call is held while browsers ring (for this long at most), nothing said.
+    hold_secs: Option<u32>,
 }
 
 impl Commands {
@@ -266,6 +289,7 @@ impl Commands {
             carrier,
             answering: false,
             said: None,
+            hold_secs: None,
         }
     }
 
@@ -284,7 +308,10 @@ async fn reply(state: &AppState, out: Commands) -> AppResult<Reply> {
         return Ok(Reply::Nothing);
     }
     let Some((call_id, action, step)) = out.said else {
-        return Ok(Reply::Nothing);
+        return Ok(match out.hold_secs {
+            Some(secs) => Reply::Hold { secs },
+            None => Reply::Nothing,
+        });
     };
     let session_id = forwarded(&step).unwrap_or_default().to_string();
     Ok(match action {
@@ -299,6 +326,18 @@ async fn reply(state: &AppState, out: Commands) -> AppResult<Reply> {
         }
         // The forwarded phone took the call: the caller is put through.
         CallAction::Answer | CallAction::Bridge { .. } => Reply::Connect,
+        // A browser or a phone rung for a call placed from a browser.
+        CallAction::Dial {
+            to,
+            from,
+            timeout_secs,
+            ..
+        } if step.starts_with(OUTBOUND) => Reply::Dial {
+            to,
+            caller_id: from,
+            timeout_secs,
+            state: step,
+        },
         CallAction::Dial {
             to,
             from,
@@ -368,9 +407,11 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
         Option<String>,
         i64,
         String,
+        Option<i64>,
     );
     let now: Option<Now> = sqlx::query_as(
-        "SELECT s.state, s.forward_call, c.outcome, p.forward_to, p.ring_seconds, c.number_e164
+        "SELECT s.state, s.forward_call, c.outcome, p.forward_to, p.ring_seconds, c.number_e164,
+             s.rings_browsers
          FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
          LEFT JOIN phone_numbers p ON p.id = c.number_id
          WHERE s.id = $1",
@@ -379,11 +420,16 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
     .fetch_optional(&mut *tx)
     .await?;
     drop(tx);
-    let Some((call_state, phone, outcome, forward_to, ring_seconds, own)) = now else {
+    let Some((call_state, phone, outcome, forward_to, ring_seconds, own, browsers)) = now else {
         return Ok(Reply::HangUp);
     };
     let missed = matches!(outcome.as_deref(), Some("missed" | "declined"));
     Ok(match event {
+        CallEvent::Incoming { .. } if call_state == "ringing" && browsers == Some(1) => {
+            Reply::Hold {
+                secs: hold_secs(ring_seconds * 1000),
+            }
+        }
         CallEvent::Incoming { .. } if call_state == "ringing" => match forward_to {
             Some(to) => Reply::Forward {
                 to,
@@ -555,10 +601,20 @@ async fn incoming(
             command(tx, out, call.call_id, dial, &step).await?;
         }
         // Held, ringing, until a browser picks it up ([`pick_up`]) or the ring timer ends it.
-        (Ring::For(_), None) if rings_browsers => {}
+        (Ring::For(ms), None) if rings_browsers => {
+            if commanded_by_reply(out.carrier) {
+                out.hold_secs = Some(hold_secs(ms));
+            }
+        }
         _ => command(tx, out, call.call_id, CallAction::Answer, VOICEMAIL).await?,
     }
     tell_parties(tx, &session_id).await
+}
+
+/// How long a carrier commanded by its answers holds a caller while browsers ring `ms`:
+/// well past our ring timer, which moves the call on first.
+fn hold_secs(ms: i64) -> u32 {
+    u32::try_from(ms / 1000 + 60).unwrap_or(120)
 }
 
 /// A forwarded call's session: (state, the held call, the forwarded phone's call once it
@@ -864,7 +920,7 @@ async fn routed(
         return Ok((from, peer, None));
     }
     match CarrierKind::parse(&carrier) {
-        Some(CarrierKind::Telnyx) => Ok((from, peer, Some(CarrierKind::Telnyx))),
+        Some(kind @ (CarrierKind::Telnyx | CarrierKind::Twilio)) => Ok((from, peer, Some(kind))),
         other => Err(AppError::invalid(format!(
             "Calls to phones outside this Switchboard from {} numbers are not built yet.",
             other.map(|k| k.label()).unwrap_or("these")

@@ -293,10 +293,13 @@ pub struct BrowserPhone {
 }
 
 impl BrowserPhone {
-    /// The address a call to this browser is placed to (Telnyx: its telephony credential's
-    /// SIP URI).
-    pub fn address(sip_username: &str) -> String {
-        format!("sip:{sip_username}@sip.telnyx.com")
+    /// The address a call to this browser is placed to through `kind` (Telnyx: its
+    /// telephony credential's SIP URI; Twilio: its client identity).
+    pub fn address(kind: config::CarrierKind, sip_username: &str) -> String {
+        match kind {
+            config::CarrierKind::Twilio => format!("client:{sip_username}"),
+            _ => format!("sip:{sip_username}@sip.telnyx.com"),
+        }
     }
 }
 
@@ -351,9 +354,29 @@ pub trait Carrier: Send + Sync {
             self.kind().label()
         )))
     }
+    /// The name under which what this carrier's browser phones need made once (see
+    /// [`Carrier::browser_phones_setup`]) is kept; it belongs to the carrier account it was
+    /// made in. None: the carrier needs nothing kept (Telnyx finds its connection by name).
+    fn browser_setup_name(&self) -> Option<String> {
+        None
+    }
+    /// Makes what this carrier's browser phones need once per instance, for the caller to
+    /// keep sealed and hand back to [`Carrier::browser_phone_token`] (Twilio: the API key
+    /// that signs their tokens, whose secret Twilio shows only when it makes it).
+    async fn browser_phones_setup(&self) -> Result<String, CarrierError> {
+        Err(CarrierError::Config(format!(
+            "{} browser phones need no setup",
+            self.kind().label()
+        )))
+    }
     /// A short-lived token with which the browser of `credential_id` signs in to the
-    /// carrier's SDK (Telnyx: a JWT for a day).
-    async fn browser_phone_token(&self, _credential_id: &str) -> Result<String, CarrierError> {
+    /// carrier's SDK (Telnyx: a JWT for a day; Twilio: an Access Token for 23 hours, signed
+    /// with the key in `setup`).
+    async fn browser_phone_token(
+        &self,
+        _credential_id: &str,
+        _setup: Option<&str>,
+    ) -> Result<String, CarrierError> {
         Err(CarrierError::Config(format!(
             "{} calls can't be taken in the browser yet",
             self.kind().label()

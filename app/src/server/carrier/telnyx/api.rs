@@ -531,7 +531,11 @@ impl Carrier for Telnyx {
         self.call_control_app(webhook_url).await
     }
 
-    async fn browser_phone_token(&self, credential_id: &str) -> Result<String, CarrierError> {
+    async fn browser_phone_token(
+        &self,
+        credential_id: &str,
+        _setup: Option<&str>,
+    ) -> Result<String, CarrierError> {
         check_id(credential_id)?;
         let response = self
             .http

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::voice;
 use crate::server::carrier::{
-    self, Accepted, AvailableNumber, CallAction, Carrier, CarrierError, NumberQuery,
+    self, Accepted, AvailableNumber, BrowserPhone, CallAction, Carrier, CarrierError, NumberQuery,
     OutboundMessage, PurchasedNumber,
 };
 use crate::types::{Capabilities, MediaLimits};
@@ -199,6 +200,9 @@ impl Carrier for Twilio {
             // Its calls come to the same webhook (calls/carrier.rs answers them with TwiML).
             ("VoiceUrl", webhook_url),
             ("VoiceMethod", "POST"),
+            // A caller hanging up while browsers ring for them ends the ringing.
+            ("StatusCallback", webhook_url),
+            ("StatusCallbackMethod", "POST"),
         ];
         let created: Option<Created> = self
             .call(
@@ -256,9 +260,11 @@ impl Carrier for Twilio {
     }
 
     /// Calls are commanded by the TwiML answering their webhooks; outside one (our ring
-    /// timer, a hang-up here), by updating the live call: pointed back at our webhook for
-    /// the voicemail (`step=voicemail`), or ended. `call_id` is a CallSid from a verified
-    /// webhook (checked by `twilio::parse`).
+    /// timer, a hang-up here, a browser picking up), by updating the live call: pointed
+    /// back at our webhook for the voicemail (`step=voicemail`), ringing a browser (a
+    /// `<Dial>`), or ended. A `Dial` with no call places a new one (to a browser: its
+    /// events come back with `state`). `call_id` is a CallSid from a verified webhook
+    /// (checked by `twilio::parse`).
     async fn call_action(
         &self,
         call_id: &str,
@@ -267,9 +273,25 @@ impl Carrier for Twilio {
         state: &str,
     ) -> Result<Option<String>, CarrierError> {
         let voicemail = format!("{}?step=voicemail", self.webhook);
+        let dial_twiml;
         let form: Vec<(&str, &str)> = match action {
             CallAction::Answer if state == "voicemail" => {
                 vec![("Url", voicemail.as_str()), ("Method", "POST")]
+            }
+            CallAction::Dial {
+                to,
+                from,
+                timeout_secs,
+                ..
+            } if call_id.is_empty() => return self.place(to, from, *timeout_secs, state).await,
+            CallAction::Dial {
+                to,
+                from,
+                timeout_secs,
+                ..
+            } => {
+                dial_twiml = voice::dial_twiml(to, from, *timeout_secs, &self.webhook, state);
+                vec![("Twiml", dial_twiml.as_str())]
             }
             CallAction::HangUp => vec![("Status", "completed")],
             other => {
@@ -278,14 +300,96 @@ impl Carrier for Twilio {
                 )))
             }
         };
-        let _: Option<serde_json::Value> = self
+        let updated: Result<Option<serde_json::Value>, CarrierError> = self
             .call(
                 self.http
                     .post(self.url(&format!("/Calls/{call_id}.json")))
                     .form(&form),
             )
+            .await;
+        match updated {
+            // Twilio takes no command id: pointing a call at a new <Dial> twice would
+            // cancel the browser the first one rang (it may have answered). Not repeated.
+            Err(CarrierError::Uncertain(why)) if matches!(action, CallAction::Dial { .. }) => {
+                Err(CarrierError::Rejected {
+                    code: "uncertain".into(),
+                    detail: why,
+                })
+            }
+            other => other.map(|_| None),
+        }
+    }
+
+    /// A browser's identity: ours to choose (Twilio rings whoever signs in with a token
+    /// for it, and only we sign them). Nothing is made at Twilio.
+    async fn new_browser_phone(
+        &self,
+        _webhook_url: &str,
+        _name: &str,
+    ) -> Result<BrowserPhone, CarrierError> {
+        let identity = format!("sb_{}", crate::server::crypto::new_id().replace('-', ""));
+        Ok(BrowserPhone {
+            credential_id: identity.clone(),
+            sip_username: identity,
+        })
+    }
+
+    fn browser_setup_name(&self) -> Option<String> {
+        Some(format!("twilio.{}", self.account_sid))
+    }
+
+    /// An API key of the account, whose secret signs browsers' tokens.
+    async fn browser_phones_setup(&self) -> Result<String, CarrierError> {
+        #[derive(Deserialize)]
+        struct Key {
+            sid: Option<String>,
+            secret: Option<String>,
+        }
+        let made: Option<Key> = self
+            .call(
+                self.http
+                    .post(self.url("/Keys.json"))
+                    .form(&[("FriendlyName", "Switchboard browsers")]),
+            )
             .await?;
-        Ok(None)
+        let key = match made {
+            Some(Key {
+                sid: Some(sid),
+                secret: Some(secret),
+            }) if sid.starts_with("SK") && !secret.is_empty() => voice::SigningKey { sid, secret },
+            _ => {
+                return Err(CarrierError::Uncertain(
+                    "Twilio made no usable API key".into(),
+                ))
+            }
+        };
+        serde_json::to_string(&key).map_err(|e| CarrierError::Config(e.to_string()))
+    }
+
+    async fn browser_phone_token(
+        &self,
+        credential_id: &str,
+        setup: Option<&str>,
+    ) -> Result<String, CarrierError> {
+        let key: voice::SigningKey = setup
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| CarrierError::Config("no Twilio key signs browser tokens".into()))?;
+        if !voice::is_identity(credential_id) {
+            return Err(CarrierError::Config("not a browser identity".into()));
+        }
+        Ok(voice::access_token(
+            &self.account_sid,
+            &key,
+            credential_id,
+            None,
+            crate::server::now_ms() / 1000,
+            voice::TOKEN_SECS,
+        ))
+    }
+
+    /// Calls we place carry their own webhooks: no connection to find.
+    async fn calls_connection(&self, _webhook_url: &str) -> Result<String, CarrierError> {
+        Ok(String::new())
     }
 
     fn sends_per_second(&self) -> f64 {
@@ -314,6 +418,52 @@ impl Carrier for Twilio {
 }
 
 /// Whether `url` is on the same scheme, host and port as `base` (where credentials may go).
+impl Twilio {
+    /// Places a call to `to` (a browser, `client:<identity>`) from our number `from`,
+    /// ringing `timeout_secs`; its answer and its end come back to our webhook with
+    /// `state`. Answers its CallSid. Twilio takes no idempotency key: a call whose answer
+    /// was lost is not placed again (it could ring twice); it counts as failed.
+    async fn place(
+        &self,
+        to: &str,
+        from: &str,
+        timeout_secs: u32,
+        state: &str,
+    ) -> Result<Option<String>, CarrierError> {
+        let answered = voice::step_url(&self.webhook, state, "answered");
+        let ended = voice::step_url(&self.webhook, state, "ended");
+        let timeout = timeout_secs.to_string();
+        let form = [
+            ("To", to),
+            ("From", from),
+            ("Url", answered.as_str()),
+            ("Method", "POST"),
+            ("StatusCallback", ended.as_str()),
+            ("StatusCallbackMethod", "POST"),
+            ("Timeout", timeout.as_str()),
+        ];
+        let placed: Result<Option<Created>, CarrierError> = self
+            .call(self.http.post(self.url("/Calls.json")).form(&form))
+            .await;
+        match placed {
+            Ok(created) => {
+                created
+                    .and_then(|c| c.sid)
+                    .map(Some)
+                    .ok_or_else(|| CarrierError::Rejected {
+                        code: "no-sid".into(),
+                        detail: "Twilio gave no call sid".into(),
+                    })
+            }
+            Err(CarrierError::Uncertain(why)) => Err(CarrierError::Rejected {
+                code: "uncertain".into(),
+                detail: why,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 fn same_host(url: &str, base: &str) -> bool {
     match (url::Url::parse(url), url::Url::parse(base)) {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),

@@ -7,6 +7,7 @@
 //! with the default port (443/80) either present or absent; so do we.
 
 pub mod api;
+pub mod voice;
 
 use std::collections::BTreeMap;
 
@@ -142,6 +143,9 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             },
         };
     }
+    if let (Some(state), Some(step)) = (asked("state"), asked("step")) {
+        return placed_step(&state, &step, &get);
+    }
     let (Some(session_id), Some(step)) = (asked("forward"), asked("step")) else {
         return parse(params);
     };
@@ -173,6 +177,55 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
         other => {
             return Parsed::Ignored {
                 what: format!("forwarding step {other}"),
+            }
+        }
+    })
+}
+
+/// A step of a call we placed or dialed with `state` (`voice::step_url`): the call we
+/// placed answered (`answered`) or ended (`ended`, its status callback); the browser or
+/// phone a `<Dial>` rang picked up (`whisper`, about that call); the `<Dial>` ended
+/// (`dialed`, about the call it rang, `DialCallSid`, if one was placed).
+fn placed_step(state: &str, step: &str, get: &dyn Fn(&str) -> Option<String>) -> Parsed {
+    let well_formed = (1..=100).contains(&state.len())
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'_');
+    let Some(call) = sid(get("CallSid")).filter(|_| well_formed) else {
+        return Parsed::Ignored {
+            what: format!("a {step} step without a call of ours"),
+        };
+    };
+    let state = state.to_string();
+    let event_id = format!("{call}:{step}");
+    Parsed::Call(match step {
+        "answered" | "whisper" => CallEvent::Answered {
+            event_id,
+            call_id: call,
+            state,
+        },
+        "ended"
+            if get("CallStatus").as_deref().is_some_and(|s| {
+                matches!(
+                    s,
+                    "completed" | "busy" | "no-answer" | "failed" | "canceled"
+                )
+            }) =>
+        {
+            CallEvent::HungUp {
+                event_id,
+                call_id: call,
+                state,
+            }
+        }
+        "dialed" => CallEvent::HungUp {
+            event_id,
+            call_id: sid(get("DialCallSid")).unwrap_or_default(),
+            state,
+        },
+        other => {
+            return Parsed::Ignored {
+                what: format!("call step {other}"),
             }
         }
     })
@@ -293,7 +346,22 @@ fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
             to: get("To").unwrap_or_default(),
         });
     }
-    // Status callbacks, and the request after <Record> (answered with nothing: goodbye).
+    // The number's status callback: a caller who hung up while held (browsers ringing)
+    // ends our call.
+    let over = get("CallStatus").as_deref().is_some_and(|s| {
+        matches!(
+            s,
+            "completed" | "busy" | "no-answer" | "failed" | "canceled"
+        )
+    });
+    if get("Direction").as_deref() == Some("inbound") && over && !from.starts_with("client:") {
+        return Parsed::Call(CallEvent::HungUp {
+            event_id: format!("{call}:ended"),
+            call_id: call,
+            state: String::new(),
+        });
+    }
+    // Other statuses, and the request after <Record> (answered with nothing: goodbye).
     ignored("a call status")
 }
 

@@ -149,9 +149,10 @@
 
   /** The carrier SDKs, by carrier: `load()` brings the SDK in; `signIn(sdk, token, on)`
    * signs this tab in and answers { disconnect }, telling `on.ringing(call)` of a call to
-   * this tab, `on.ended(call)` of one that ended and `on.closed()` when signed out. A
-   * `call` is the same whatever SDK is behind it: answer(audio element), hangup(),
-   * mute(on), hold(on, muted), dtmf(digit), microphone(device id). */
+   * this tab, `on.ended(call)` of one that ended and `on.closed()` when signed out;
+   * `on.renew()` answers a fresh token. A `call` is the same whatever SDK is behind it:
+   * answer(audio element), hangup(), mute(muted, held), hold(held, muted), dtmf(digit),
+   * microphone(device id). */
   const CARRIER_SDKS = {
     telnyx: {
       load: () => import('/vendor/telnyx-webrtc-2.27.10.mjs'),
@@ -163,6 +164,7 @@
             calls.set(c, {
               answer: (audio) => c.answer({ remoteElement: audio }),
               hangup: () => c.state !== 'hangup' && c.state !== 'destroy' && c.hangup(),
+              // The carrier holds the far side itself: the microphone follows Mute only.
               mute: (muted) => (muted ? c.muteAudio() : c.unmuteAudio()),
               // The carrier holds the far side (with its music), not just our audio.
               hold: (held) => (held ? c.hold() : c.unhold()),
@@ -221,7 +223,7 @@
               if (c.status() === 'pending') c.reject();
               else if (c.status() !== 'closed') c.disconnect();
             },
-            mute: (muted) => c.mute(muted),
+            mute: (muted, held) => c.mute(muted || held),
             // Twilio has no hold in the browser (it holds on the server, in a conference):
             // here neither side hears the other until resumed.
             hold: (held, muted) => {
@@ -235,7 +237,17 @@
           for (const end of ['disconnect', 'cancel', 'reject']) c.on(end, () => on.ended(call));
           on.ringing(call);
         });
-        device.on('unregistered', on.closed);
+        // Twilio's signalling dropping for a moment unregisters the Device, which registers
+        // again by itself; errors (a token refused, say) are told, never thrown.
+        device.on('error', (e) => {
+          // 20101, 20104, 31204, 31205: the token is not (or no longer) good: signed out.
+          if (e && [20101, 20104, 31204, 31205].includes(e.code)) {
+            device.destroy();
+            on.closed();
+          }
+        });
+        // Its token renewed before it runs out (it lasts 23 hours).
+        device.on('tokenWillExpire', () => on.renew().then((t) => device.updateToken(t)).catch(() => {}));
         await Promise.race([
           device.register(),
           new Promise((_, reject) => setTimeout(() => reject(new Error('The carrier did not answer. Check your connection and try again.')), 15_000)),
@@ -298,6 +310,7 @@
     return (client = await sdk.signIn(module, signIn.token, {
       ringing: carrierCallRings,
       ended: carrierCallEnded,
+      renew: () => api('browser_phone', { device: device(), carrier }).then((s) => s.token),
       // Signed out: made afresh next time.
       closed: () => {
         const kept = carrierClients.get(carrier);
@@ -777,7 +790,7 @@
     if (!call) return;
     call.muted = !call.muted;
     if (call.sdk) {
-      call.sdk.mute(call.muted || call.held);
+      call.sdk.mute(call.muted, call.held);
     } else {
       call.stream.getAudioTracks().forEach((t) => (t.enabled = !call.muted && !call.held));
     }

@@ -122,11 +122,17 @@ async function twilio(query: string, form: Record<string, string>): Promise<stri
   return res.text();
 }
 
-/** Our webhook's query for step `step` of a call with `state`. */
-const step = (state: string, name: string) => `?state=${encodeURIComponent(state)}&step=${name}`;
+/** Our webhook's query for step `step` of a call with `state` (`pickup:<id>` is
+ * `?pickup=<id>`). */
+const step = (state: string, name: string) => `?${state.replace(':', '=')}&step=${name}`;
+/** The state a step URL carries (`?pickup=<id>&…` is `pickup:<id>`). */
+const stateOf = (url: string) => {
+  const query = new URL(url).searchParams;
+  const kind = ['pickup', 'outbound'].find((k) => query.has(k))!;
+  return `${kind}:${query.get(kind)}`;
+};
 /** The state in the URL of attribute `attribute` of `twiml`. */
-const stateIn = (twiml: string, attribute: string) =>
-  new URL(twiml.split(`${attribute}="`)[1].split('"')[0].replace(/&amp;/g, '&')).searchParams.get('state')!;
+const stateIn = (twiml: string, attribute: string) => stateOf(twiml.split(`${attribute}="`)[1].split('"')[0].replace(/&amp;/g, '&'));
 
 const panel = (page: Page) => page.locator('.call-panel');
 const sdkCall = (page: Page) =>
@@ -211,7 +217,7 @@ test('a phone outside is called from the dialer through Twilio: her browser, the
   await expect.poll(async () => (await sdkCall(page)).state).toBe('open');
 
   // Twilio says her browser answered: the phone is rung, showing her number.
-  const outbound = new URL(toBrowser.Url).searchParams.get('state')!;
+  const outbound = stateOf(toBrowser.Url);
   const dial = await twilio(step(outbound, 'answered'), { CallSid: 'CAplaced1' });
   expect(dial).toContain('>+12025550188</Number>');
   expect(dial).toContain(`callerId="${toBrowser.From}"`);

@@ -22,12 +22,14 @@ pub struct CspNonce(pub Arc<str>);
 /// hydration bootstrap and resource data); WebAssembly compiled by the browser; styles,
 /// images, connections only from here (pictures are shown from `/media`, composer previews
 /// are `blob:`) and to Telnyx's and Twilio's calling services (the SDKs that answer
-/// phone-network calls in the browser sign in there); never framed; forms post only here.
+/// phone-network calls in the browser sign in there; Twilio's moves a call's signalling to
+/// the edge that took it, `voice-js.<edge>.twilio.com`); never framed; forms post only
+/// here.
 fn page_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: blob:; connect-src 'self' wss://rtc.telnyx.com \
-         wss://voice-js.roaming.twilio.com; \
+         wss://*.twilio.com; \
          font-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; \
          base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )

@@ -1805,10 +1805,11 @@ fn twiml_query(twiml: &str, attribute: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {url}"))
 }
 
-/// Our webhook's query for step `step` of a call with `state`.
+/// Our webhook's query for step `step` of a call with `state` (`pickup:<id>` is
+/// `?pickup=<id>`: nothing URL encoders disagree on).
 fn step_query(state: &str, step: &str) -> String {
-    let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
-    format!("?state={state}&step={step}")
+    let (kind, id) = state.split_once(':').unwrap();
+    format!("?{kind}={id}&step={step}")
 }
 
 /// A Twilio number rings Ada's browser: signed in with an Access Token of its own (signed
@@ -1911,7 +1912,7 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
     .await;
     let twiml = update["Twiml"].as_str().unwrap().to_string();
     assert!(twiml.contains(&format!(">{identity}</Client>")), "{twiml}");
-    let pickup = twiml_query(&twiml, "url", "state");
+    let pickup = format!("pickup:{}", twiml_query(&twiml, "url", "pickup"));
     assert_eq!(pickup, format!("pickup:{}", live[0].id));
     // Her browser takes it: put through at once (an empty answer), no whisper.
     let taken = twilio_callback_to(
@@ -1962,6 +1963,32 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
     );
     assert_eq!(rings(crate::calls::live(app, &ada, "tab-1").await), 0);
     assert_eq!(log(app, &ada).await[0].outcome, "Missed");
+
+    // Held past the ringback (our timer late): the Hold's own redirect to the voicemail
+    // ends the ringing, so no tab picks up a caller already leaving a message; once it is
+    // recorded, the call ends (not the greeting again).
+    let late = "CA00000000000000000000000000000b04";
+    let ringing = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", late),
+    ];
+    twilio_callback(app, "voice.incoming.json", &ringing, true).await;
+    assert_eq!(rings(crate::calls::live(app, &ada, "tab-1").await), 1);
+    let voicemail = twilio_callback_to(
+        app,
+        "?step=voicemail",
+        "voice.incoming.json",
+        &ringing,
+        true,
+    )
+    .await;
+    assert!(voicemail.body.contains("<Record "), "{voicemail:?}");
+    assert!(voicemail.body.contains("?step=recorded\""), "{voicemail:?}");
+    assert_eq!(rings(crate::calls::live(app, &ada, "tab-1").await), 0);
+    let recorded =
+        twilio_callback_to(app, "?step=recorded", "voice.incoming.json", &ringing, true).await;
+    assert_eq!(recorded.body, "<Response/>");
 
     // A call out from her Twilio number: Twilio calls her browser first.
     sqlx::query("UPDATE phone_numbers SET carrier = 'twilio' WHERE id = $1")

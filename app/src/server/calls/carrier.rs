@@ -197,7 +197,16 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             state: step,
             ..
         } if step == VOICEMAIL && commanded_by_reply(carrier) => {
-            // Pointed back here for its voicemail: the whole of it, as TwiML.
+            // Pointed back here for its voicemail: the whole of it, as TwiML. A call still
+            // ringing (held while browsers rang, and nothing moved it on in time) ends
+            // unanswered first: its tabs stop ringing, and none can pick it up any more.
+            if let Some(session_id) = session_of(&mut tx, "carrier_call", call_id).await? {
+                if let Some(ended) =
+                    end_in(&mut tx, &session_id, &["ringing"], Ending::Unanswered).await?
+                {
+                    published = ended;
+                }
+            }
             command(&mut tx, &mut out, call_id, CallAction::Answer, VOICEMAIL).await?
         }
         CallEvent::Answered {

@@ -611,3 +611,64 @@ impl Carrier for Telnyx {
         }
     }
 }
+
+#[cfg(test)]
+mod answer_checks {
+    //! What Telnyx answers becomes part of a SIP address we dial, a token a browser runs
+    //! with, a path we call: a Telnyx (or anything posing as its API) answering something
+    //! else is refused, never passed on.
+    use super::*;
+    use axum::routing::{get, post};
+
+    /// A Telnyx that answers a SIP user name that is an address elsewhere, a token that is
+    /// a script, and a credential id that climbs out of its path.
+    async fn hostile_telnyx() -> Telnyx {
+        let router = axum::Router::new()
+            .route(
+                "/credential_connections",
+                get(|| async { axum::Json(json!({"data": []})) })
+                    .post(|| async { axum::Json(json!({"data": {"id": "conn-1"}})) }),
+            )
+            .route(
+                "/telephony_credentials",
+                post(|| async {
+                    axum::Json(json!({"data": {
+                        "id": "cred-1",
+                        "sip_username": "victim@sip.elsewhere.example;transport=tcp",
+                    }}))
+                }),
+            )
+            .route(
+                "/telephony_credentials/{id}/token",
+                post(|| async { "<script>alert(1)</script>" }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Telnyx::new(&base, "KEY", None)
+    }
+
+    #[tokio::test]
+    async fn what_telnyx_answers_for_a_browser_phone_is_checked() {
+        let telnyx = hostile_telnyx().await;
+        let made = telnyx
+            .new_browser_phone(
+                "https://switchboard.example/webhooks/telnyx",
+                "Switchboard x",
+            )
+            .await;
+        assert!(
+            matches!(&made, Err(CarrierError::Uncertain(why)) if why.contains("SIP user name")),
+            "{made:?}"
+        );
+        let token = telnyx.browser_phone_token("cred-1", None).await;
+        assert!(
+            matches!(&token, Err(CarrierError::Uncertain(why)) if why.contains("not a token")),
+            "{token:?}"
+        );
+        for id in ["../calls", "cred-1/token?x=", ""] {
+            assert!(telnyx.browser_phone_token(id, None).await.is_err(), "{id}");
+            assert!(telnyx.forget_browser_phone(id).await.is_err(), "{id}");
+        }
+    }
+}

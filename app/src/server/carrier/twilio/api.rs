@@ -309,11 +309,14 @@ impl Carrier for Twilio {
             .await;
         match updated {
             // Twilio takes no command id: pointing a call at a new <Dial> twice would
-            // cancel the browser the first one rang (it may have answered). Not repeated.
-            Err(CarrierError::Uncertain(why)) if matches!(action, CallAction::Dial { .. }) => {
+            // cancel the browser the first one rang (it may have answered). Not repeated
+            // unless Twilio said it did nothing (429).
+            Err(e @ (CarrierError::Uncertain(_) | CarrierError::Transient(_)))
+                if matches!(action, CallAction::Dial { .. }) =>
+            {
                 Err(CarrierError::Rejected {
-                    code: "uncertain".into(),
-                    detail: why,
+                    code: "not-repeated".into(),
+                    detail: e.to_string(),
                 })
             }
             other => other.map(|_| None),
@@ -422,7 +425,8 @@ impl Twilio {
     /// Places a call to `to` (a browser, `client:<identity>`) from our number `from`,
     /// ringing `timeout_secs`; its answer and its end come back to our webhook with
     /// `state`. Answers its CallSid. Twilio takes no idempotency key: a call whose answer
-    /// was lost is not placed again (it could ring twice); it counts as failed.
+    /// was lost, or that met a server error, is not placed again (it could ring twice); it
+    /// counts as failed.
     async fn place(
         &self,
         to: &str,
@@ -455,10 +459,12 @@ impl Twilio {
                         detail: "Twilio gave no call sid".into(),
                     })
             }
-            Err(CarrierError::Uncertain(why)) => Err(CarrierError::Rejected {
-                code: "uncertain".into(),
-                detail: why,
-            }),
+            Err(e @ (CarrierError::Uncertain(_) | CarrierError::Transient(_))) => {
+                Err(CarrierError::Rejected {
+                    code: "not-repeated".into(),
+                    detail: e.to_string(),
+                })
+            }
             Err(e) => Err(e),
         }
     }

@@ -143,8 +143,19 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             },
         };
     }
-    if let (Some(state), Some(step)) = (asked("state"), asked("step")) {
-        return placed_step(&state, &step, &get);
+    if let Some(step) = asked("step") {
+        if let Some(state) = voice::STEP_KINDS
+            .iter()
+            .find_map(|kind| asked(kind).map(|id| format!("{kind}:{id}")))
+        {
+            return placed_step(&state, &step, &get);
+        }
+    }
+    // After a voicemail was recorded (`<Record action>`): nothing more, goodbye.
+    if asked("step").as_deref() == Some("recorded") {
+        return Parsed::Ignored {
+            what: "a voicemail recorded".into(),
+        };
     }
     let (Some(session_id), Some(step)) = (asked("forward"), asked("step")) else {
         return parse(params);
@@ -402,6 +413,7 @@ pub fn voicemail_twiml(
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{greet}\
          <Record maxLength=\"{max_secs}\" timeout=\"10\" playBeep=\"true\" trim=\"trim-silence\" \
+         action=\"{callback}?step=recorded\" method=\"POST\" \
          recordingStatusCallback=\"{callback}\" recordingStatusCallbackEvent=\"completed\" \
          transcribe=\"true\" transcribeCallback=\"{callback}\"/></Response>"
     )

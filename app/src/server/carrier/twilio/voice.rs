@@ -16,10 +16,19 @@ use super::xml_escape;
 /// An API key of the account (`POST Keys.json`): its secret signs browsers' tokens. Made
 /// once per instance and kept sealed (`calls::browser_phone`); Twilio shows the secret
 /// only when it makes the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKey {
     pub sid: String,
     pub secret: String,
+}
+
+/// The secret never goes into a log.
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a browser's token lasts (Twilio refuses more than 24 h; the browser signs in
@@ -121,13 +130,22 @@ pub fn is_identity(identity: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The kinds of state a step URL carries: `<kind>:<our call id>`.
+pub const STEP_KINDS: [&str; 2] = ["pickup", "outbound"];
+
 /// Where Twilio tells us about a call we placed or dialed: our webhook with the state our
-/// command handed over and the step (`answered`: the call we placed picked up; `whisper`:
-/// the browser or phone a `<Dial>` rang picked up, before it is put through; `dialed`: the
-/// `<Dial>` ended; `ended`: the call we placed ended).
+/// command handed over (`pickup:<id>` as `?pickup=<id>`: nothing in it that URL encoders
+/// disagree on, since Twilio signs the URL as it was given) and the step (`answered`: the
+/// call we placed picked up; `whisper`: the browser or phone a `<Dial>` rang picked up,
+/// before it is put through; `dialed`: the `<Dial>` ended; `ended`: the call we placed
+/// ended).
 pub fn step_url(webhook: &str, state: &str, step: &str) -> String {
-    let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
-    format!("{webhook}?state={state}&step={step}")
+    match state.split_once(':') {
+        Some((kind, id)) if STEP_KINDS.contains(&kind) => {
+            format!("{webhook}?{kind}={id}&step={step}")
+        }
+        _ => format!("{webhook}?step={step}"),
+    }
 }
 
 /// TwiML that keeps a caller (answered) hearing it ring, ours to redirect (a browser picks
@@ -270,11 +288,11 @@ mod tests {
         );
         assert!(
             browser.contains(
-                "<Client url=\"https://x/w?state=pickup%3As-1&amp;step=whisper\" method=\"POST\">sb_1</Client>"
+                "<Client url=\"https://x/w?pickup=s-1&amp;step=whisper\" method=\"POST\">sb_1</Client>"
             ),
             "{browser}"
         );
-        assert!(browser.contains("action=\"https://x/w?state=pickup%3As-1&amp;step=dialed\""));
+        assert!(browser.contains("action=\"https://x/w?pickup=s-1&amp;step=dialed\""));
         let phone = dial_twiml("+1<2>", "+1\"", 30, "https://x/w", "outbound:s-2");
         assert!(phone.contains(">+1&lt;2&gt;</Number>"), "{phone}");
         assert!(phone.contains("callerId=\"+1&quot;\""), "{phone}");

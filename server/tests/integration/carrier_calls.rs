@@ -1928,6 +1928,16 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
         crate::calls::live(app, &ada, "tab-1").await[0].state,
         "answered"
     );
+    // Asked again (Twilio lost our answer): put through again, not hung up.
+    let again = twilio_callback_to(
+        app,
+        &step_query(&pickup, "whisper"),
+        "voice.incoming.json",
+        &[("CallSid", "CA00000000000000000000000000000b02")],
+        true,
+    )
+    .await;
+    assert_eq!(again.body, "<Response/>");
     // The caller hangs up: the <Dial> ends.
     let over = twilio_callback_to(
         app,

@@ -451,8 +451,20 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
         CallEvent::Incoming { .. } | CallEvent::HungUp { .. } if missed => {
             return voicemail_reply(state, &session_id).await
         }
+        // The phone that pressed 1, or the browser that picked up, asking again: it took
+        // the call, and is put through (again).
         CallEvent::Gathered { call_id, .. }
             if call_state == "answered" && phone.as_deref() == Some(call_id.as_str()) =>
+        {
+            Reply::Connect
+        }
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
+        } if picked_up(step)
+            && call_state == "answered"
+            && phone.as_deref() == Some(call_id.as_str()) =>
         {
             Reply::Connect
         }

@@ -1,5 +1,5 @@
 // Server functions (and two small DOM helpers) for the app's plain-JS page parts (contacts.js, numbers.js, canned.js,
-// admin.js, privacy.js, outside-phone.js; `live::page_script` loads this first): a POST of urlencoded
+// admin.js, privacy.js, simulator.js, outside-phone.js; `live::page_script` loads this first): a POST of urlencoded
 // fields to /api/<name>, the answer's JSON, and a refusal (an AppError's JSON) turned into
 // the sentence it carries. (calls.js, loaded on every page, still has its own copy.)
 (function () {

@@ -144,10 +144,11 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
         };
     }
     if let Some(step) = asked("step") {
-        if let Some(state) = voice::STEP_KINDS
-            .iter()
-            .find_map(|kind| asked(kind).map(|id| format!("{kind}:{id}")))
-        {
+        if let Some(state) = voice::STEP_KINDS.iter().find_map(|kind| {
+            asked(kind)
+                .filter(|id| !id.is_empty())
+                .map(|id| format!("{kind}:{id}"))
+        }) {
             return placed_step(&state, &step, &get);
         }
     }
@@ -526,5 +527,59 @@ mod twiml_tests {
             "{twiml}"
         );
         assert!(!twiml.contains("<Say>"));
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A step URL's state becomes the state our call machine matches on: only our own
+    /// shape (`pickup:<id>`, `outbound:<id>`) with a Twilio call id is taken; anything
+    /// else (an id with other characters, a call id that is not Twilio's, a status that is
+    /// not an end) is acknowledged and acted on by nothing.
+    #[test]
+    fn only_well_formed_steps_of_our_calls_are_taken() {
+        let call = form(&[("CallSid", "CA0123456789abcdef0123456789abcdef")]);
+        assert_eq!(
+            parse_request(Some("pickup=0190-ab&step=whisper"), &call),
+            Parsed::Call(CallEvent::Answered {
+                event_id: "CA0123456789abcdef0123456789abcdef:whisper".into(),
+                call_id: "CA0123456789abcdef0123456789abcdef".into(),
+                state: "pickup:0190-ab".into(),
+            })
+        );
+        for query in [
+            "pickup=0190%27%3BDROP&step=whisper",
+            "outbound=a%2Fb&step=answered",
+            "pickup=&step=whisper",
+            "pickup=s-1&step=sideways",
+        ] {
+            assert!(
+                matches!(parse_request(Some(query), &call), Parsed::Ignored { .. }),
+                "{query}"
+            );
+        }
+        let not_twilios = form(&[("CallSid", "CA../../Calls")]);
+        assert!(matches!(
+            parse_request(Some("pickup=s-1&step=whisper"), &not_twilios),
+            Parsed::Ignored { .. }
+        ));
+        // Our placed call's status callback: an end ends it; anything else does not.
+        let ringing = form(&[
+            ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+            ("CallStatus", "in-progress"),
+        ]);
+        assert!(matches!(
+            parse_request(Some("outbound=s-1&step=ended"), &ringing),
+            Parsed::Ignored { .. }
+        ));
     }
 }

@@ -246,6 +246,11 @@
   // ---- campaigns ----------------------------------------------------------------------
 
   let campaignTimer = 0;
+  // What the campaign report last showed, and when that changed.
+  let campaignCounts = '';
+  let campaignChanged = 0;
+  // How long the report waits for delivery reports with nothing changing.
+  const REPORTS_FOLLOWED_MS = 60_000;
 
   async function fillCampaignForm() {
     const { api } = window.SwitchboardApi;
@@ -347,8 +352,14 @@
         return li;
       }),
     );
-    // The report follows its texts while any campaign is under way.
-    if (reports.some((r) => r.state === 'sending' || r.waiting > 0)) campaignTimer = setTimeout(drawCampaigns, 1000);
+    // The report follows its texts while any campaign is under way, then their delivery
+    // reports, which come after the last text is sent (seconds later, or never from some
+    // carriers: so only while the counts keep changing).
+    const counts = JSON.stringify(reports.map((r) => [r.id, r.state, r.waiting, r.sent, r.delivered, r.failed]));
+    if (counts !== campaignCounts) [campaignCounts, campaignChanged] = [counts, Date.now()];
+    const underWay = reports.some((r) => r.state === 'sending' || r.waiting > 0);
+    const reportsDue = reports.some((r) => r.sent > 0) && Date.now() - campaignChanged < REPORTS_FOLLOWED_MS;
+    if (underWay || reportsDue) campaignTimer = setTimeout(drawCampaigns, 1000);
   }
 
   // ---- the page ---------------------------------------------------------------------

@@ -233,6 +233,8 @@
             },
             dtmf: (digit) => c.sendDigits(digit),
             microphone: (id) => device.audio && device.audio.setInputDevice(id),
+            // Its sound plays through the SDK's own element, not the panel's.
+            speaker: (id) => device.audio && device.audio.isOutputSelectionSupported && device.audio.speakerDevices.set(id || 'default'),
           };
           for (const end of ['disconnect', 'cancel', 'reject']) c.on(end, () => on.ended(call));
           on.ringing(call);
@@ -330,6 +332,7 @@
     }
     waiting.sdk = sdkCall;
     sdkCall.answer(ensurePanel().querySelector('audio'));
+    useSpeaker(savedSpeaker()).catch(() => {});
     // The microphone picked in the dialer, as for calls between browsers.
     const picked = document.querySelector('[data-call-microphone]');
     if (picked && picked.value) {
@@ -996,6 +999,10 @@
     if (!speakersChoosable()) return;
     const audio = ensurePanel().querySelector('audio');
     if (audio.sinkId !== id) await audio.setSinkId(id);
+    // A carrier's SDK that plays a call through an element of its own (Twilio's).
+    const calls = [...held.values()].map((c) => c.sdk);
+    if (pickingUp) calls.push(pickingUp.sdk);
+    await Promise.all(calls.filter((c) => c && c.speaker).map((c) => c.speaker(id)));
   }
 
   // ---- how each number rings (the Calls page) ---------------------------------------

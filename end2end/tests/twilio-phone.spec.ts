@@ -18,6 +18,7 @@ const CALLER = '+13125550123';
 const ACCOUNT = 'AC' + '0'.repeat(32);
 const AUTH_TOKEN = 'e2e-twilio-auth-token';
 const KEY = 'SK0123456789abcdef0123456789abcd01';
+const APPLICATION = 'AP0123456789abcdef0123456789abcd02';
 const KEY_SECRET = 'e2e-key-secret';
 const SDK = '/vendor/twilio-voice-2.18.5.min.js';
 
@@ -27,6 +28,8 @@ const FAKE_SDK = `
 window.Twilio = { Device: class {
   constructor(token, options) {
     this.token = token; this.options = options; this.handlers = {}; this.calls = [];
+    this.speaker = null;
+    this.audio = { isOutputSelectionSupported: true, speakerDevices: { set: (id) => { this.speaker = id; return Promise.resolve(); } } };
     window.twilioStandIn = this;
   }
   on(event, fn) { (this.handlers[event] = this.handlers[event] || []).push(fn); return this; }
@@ -86,6 +89,7 @@ test.beforeAll(async () => {
           })),
         });
       }
+      if (path === '/Applications.json') return req.method === 'GET' ? json(200, { applications: [] }) : json(201, { sid: APPLICATION });
       if (path === '/IncomingPhoneNumbers.json') return json(201, { sid: 'PN' + '1'.repeat(32) });
       if (path === '/Keys.json') return json(201, { sid: KEY, secret: KEY_SECRET });
       if (path === '/Calls.json') return json(201, { sid: `CAplaced${++placed}` });
@@ -146,9 +150,12 @@ test('a Twilio number rings this browser: answered here through <Dial><Client>, 
   await signIn(page, 'ada@example.com', PASSWORD);
   const number = await buyNumber(page, '212');
   const e164 = '+1' + number.replace(/\D/g, '');
-  // Bought on Twilio: its calls (and their end) come to our webhook.
+  // Bought on Twilio: its calls (and their end) come to our webhook, through the TwiML
+  // application made for this instance.
+  const made = asked.find((a) => a.method === 'POST' && a.path === '/Applications.json')!.form;
+  expect([made.VoiceUrl, made.StatusCallback]).toEqual([`${server.base}/webhooks/twilio`, `${server.base}/webhooks/twilio`]);
   const bought = asked.find((a) => a.path === '/IncomingPhoneNumbers.json')!.form;
-  expect([bought.VoiceUrl, bought.StatusCallback]).toEqual([`${server.base}/webhooks/twilio`, `${server.base}/webhooks/twilio`]);
+  expect([bought.VoiceApplicationSid, bought.SmsUrl]).toEqual([APPLICATION, `${server.base}/webhooks/twilio`]);
 
   // She sets up this browser: an Access Token for its own identity, signed with an API key
   // made for this instance; the SDK's sounds are ours (nothing fetched from Twilio).
@@ -189,6 +196,12 @@ test('a Twilio number rings this browser: answered here through <Dial><Client>, 
   await panel(page).getByRole('button', { name: 'Keypad' }).click();
   await panel(page).getByRole('button', { name: 'Key 7' }).click();
   await expect.poll(async () => (await sdkCall(page)).digits).toBe('7');
+  // The speaker picked reaches the SDK, which plays the call through an element of its own.
+  const speaker = panel(page).getByLabel('Speaker');
+  await expect.poll(() => speaker.locator('option').count()).toBeGreaterThan(1);
+  const pick = await speaker.locator('option').last().getAttribute('value');
+  await speaker.selectOption(pick!);
+  await expect.poll(() => page.evaluate(() => (window as unknown as { twilioStandIn: { speaker: string } }).twilioStandIn.speaker)).toBe(pick);
 
   // She hangs up: the SDK's call ends, and Twilio ends both calls.
   await panel(page).getByRole('button', { name: 'Hang up' }).click();

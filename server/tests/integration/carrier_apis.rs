@@ -330,3 +330,142 @@ async fn admin_connection_test_reaches_the_carrier() {
     assert_eq!(app.state.carrier().kind(), CarrierKind::Sandbox);
     app.finish().await;
 }
+
+/// What a Twilio stand-in was asked: method, path after the account, form.
+type TwilioAsked = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A Twilio stand-in whose account already holds `applications` (sid, friendly name); it
+/// makes application AP…02 and numbers PN….
+async fn twilio_stand_in(applications: Vec<(&'static str, String)>) -> (String, TwilioAsked) {
+    use axum::extract::{Path, State};
+    use axum::http::Method;
+    let asked: TwilioAsked = Default::default();
+    let listed: Vec<serde_json::Value> = applications
+        .into_iter()
+        .map(|(sid, name)| serde_json::json!({"sid": sid, "friendly_name": name}))
+        .collect();
+    let router = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/{*rest}",
+            axum::routing::any(
+                move |State(asked): State<TwilioAsked>,
+                      method: Method,
+                      Path((_account, rest)): Path<(String, String)>,
+                      body: String| {
+                    let listed = listed.clone();
+                    async move {
+                        asked
+                            .lock()
+                            .unwrap()
+                            .push((method.to_string(), format!("/{rest}"), body));
+                        let answer = match (method.as_str(), rest.as_str()) {
+                            ("GET", "Applications.json") => {
+                                serde_json::json!({"applications": listed})
+                            }
+                            ("POST", "IncomingPhoneNumbers.json") => {
+                                serde_json::json!({"sid": format!("PN{}", "1".repeat(32))})
+                            }
+                            (_, other) if other.starts_with("Applications/") => {
+                                serde_json::json!({"sid": other
+                                    .trim_start_matches("Applications/")
+                                    .trim_end_matches(".json")})
+                            }
+                            _ => serde_json::json!({"sid": APPLICATION}),
+                        };
+                        (axum::http::StatusCode::CREATED, axum::Json(answer))
+                    }
+                },
+            ),
+        )
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, asked)
+}
+
+const APPLICATION: &str = "AP0123456789abcdef0123456789abcd02";
+
+#[tokio::test]
+async fn twilio_numbers_take_calls_through_one_application_of_this_instance() {
+    use app::server::carrier::twilio::api::Twilio;
+    let webhook = "https://switchboard.example/webhooks/twilio";
+    let client = |base: &str| Twilio::new(base, "AC0123", "token").with_webhook(webhook);
+    let requests = |asked: &TwilioAsked| -> Vec<(String, String)> {
+        asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    };
+    let form = |asked: &TwilioAsked, path: &str| -> std::collections::HashMap<String, String> {
+        let asked = asked.lock().unwrap();
+        let (_, _, body) = asked
+            .iter()
+            .find(|(m, p, _)| m == "POST" && p == path)
+            .unwrap();
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect()
+    };
+
+    // A fresh account: the application is made once, named for this instance, holding the
+    // voice webhooks; each number bought points at it.
+    let (base, asked) = twilio_stand_in(Vec::new()).await;
+    let twilio = client(&base);
+    for number in ["+14155550100", "+14155550101"] {
+        twilio.buy_number(number, webhook).await.expect("bought");
+    }
+    let get = ("GET".to_string(), "/Applications.json".to_string());
+    let make = ("POST".to_string(), "/Applications.json".to_string());
+    let buy = ("POST".to_string(), "/IncomingPhoneNumbers.json".to_string());
+    assert_eq!(
+        requests(&asked),
+        [get.clone(), make.clone(), buy.clone(), buy.clone()]
+    );
+    let made = form(&asked, "/Applications.json");
+    assert_eq!(made["FriendlyName"], "Switchboard switchboard.example");
+    assert_eq!(made["VoiceUrl"], webhook);
+    assert_eq!(made["StatusCallback"], webhook);
+    let bought = form(&asked, "/IncomingPhoneNumbers.json");
+    assert_eq!(bought["VoiceApplicationSid"], APPLICATION);
+    assert_eq!(bought["SmsUrl"], webhook);
+    assert!(!bought.contains_key("VoiceUrl"), "{bought:?}");
+
+    // Started again on an account that has it (and another instance's): found by its name
+    // and pointed at us again, not made twice.
+    let ours = "AP0123456789abcdef0123456789abcd07";
+    let (base, asked) = twilio_stand_in(vec![
+        (
+            "AP0123456789abcdef0123456789abcd03",
+            "Switchboard other.example".into(),
+        ),
+        (ours, "Switchboard switchboard.example".into()),
+    ])
+    .await;
+    client(&base)
+        .buy_number("+14155550102", webhook)
+        .await
+        .expect("bought");
+    let update = ("POST".to_string(), format!("/Applications/{ours}.json"));
+    assert_eq!(requests(&asked), [get.clone(), update, buy.clone()]);
+    assert_eq!(
+        form(&asked, "/IncomingPhoneNumbers.json")["VoiceApplicationSid"],
+        ours
+    );
+
+    // A Twilio (or anything posing as its API) answering a sid that would leave its path:
+    // refused, and no number bought.
+    let (base, asked) = twilio_stand_in(vec![(
+        "AP/../../Keys.json?x=0123456789abcdef012",
+        "Switchboard switchboard.example".into(),
+    )])
+    .await;
+    let refused = client(&base).buy_number("+14155550103", webhook).await;
+    assert!(
+        matches!(refused, Err(CarrierError::Uncertain(_))),
+        "{refused:?}"
+    );
+    assert_eq!(requests(&asked), [get]);
+}

@@ -1,10 +1,12 @@
 //! The Twilio API (2010-04-01) client behind the `Carrier` trait: AvailablePhoneNumbers,
-//! IncomingPhoneNumbers (with SmsUrl and VoiceUrl pointing at `/webhooks/twilio`, so texts
-//! and calls come in without hand steps), Messages (with a status callback). Tested against
-//! Twilio's published OpenAPI spec served by Prism.
+//! IncomingPhoneNumbers (texts to `/webhooks/twilio` by the number's SmsUrl, calls by this
+//! instance's TwiML application, so both come in without hand steps), Messages (with a
+//! status callback), Calls and Keys (calls in browsers). Tested against Twilio's published
+//! OpenAPI spec served by Prism.
 
 use async_trait::async_trait;
 use serde::Deserialize;
+use tokio::sync::OnceCell;
 
 use super::voice;
 use crate::server::carrier::{
@@ -23,6 +25,37 @@ pub struct Twilio {
     /// Our webhook (`<public url>/webhooks/twilio`): a call commanded outside a webhook's
     /// answer is pointed back at it.
     webhook: String,
+    /// This instance's TwiML application, once found or made ([`Twilio::voice_application`]).
+    voice_application: OnceCell<String>,
+}
+
+#[derive(Deserialize)]
+struct ApplicationList {
+    #[serde(default)]
+    applications: Vec<Application>,
+}
+
+#[derive(Deserialize)]
+struct Application {
+    sid: Option<String>,
+    friendly_name: Option<String>,
+}
+
+/// The name of this instance's TwiML application: one per public host, so two instances
+/// on one Twilio account each keep their own.
+fn application_name(webhook_url: &str) -> String {
+    let host = url::Url::parse(webhook_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    // Twilio takes friendly names of up to 64 characters.
+    format!("Switchboard {host}").chars().take(64).collect()
+}
+
+/// Whether `sid` is a Twilio sid of the kind `prefix` (two letters and 32 hex digits): what
+/// goes into a path or a number's settings is only ever that.
+fn is_sid(sid: &str, prefix: &str) -> bool {
+    sid.len() == 34 && sid.starts_with(prefix) && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
 }
 
 #[derive(Deserialize)]
@@ -70,6 +103,7 @@ impl Twilio {
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
             webhook: String::new(),
+            voice_application: OnceCell::new(),
         }
     }
 
@@ -77,6 +111,59 @@ impl Twilio {
     pub fn with_webhook(mut self, webhook: &str) -> Twilio {
         self.webhook = webhook.to_string();
         self
+    }
+
+    /// This instance's TwiML application (found by its name, else made), pointed at
+    /// `webhook_url`: it takes the calls of every number bought here, and tells us when a
+    /// caller hangs up. A number carries only its sid, so the voice webhooks live in one
+    /// place at Twilio. A found one is pointed at us again (the instance may have moved
+    /// from http to https).
+    async fn voice_application(&self, webhook_url: &str) -> Result<String, CarrierError> {
+        self.voice_application
+            .get_or_try_init(|| async {
+                let name = application_name(webhook_url);
+                let form = [
+                    ("FriendlyName", name.as_str()),
+                    ("VoiceUrl", webhook_url),
+                    ("VoiceMethod", "POST"),
+                    // A caller hanging up while browsers ring for them ends the ringing.
+                    ("StatusCallback", webhook_url),
+                    ("StatusCallbackMethod", "POST"),
+                ];
+                let found: Option<ApplicationList> = self
+                    .call(
+                        self.http
+                            .get(self.url("/Applications.json"))
+                            .query(&[("FriendlyName", name.as_str())]),
+                    )
+                    .await?;
+                let found = found
+                    .map(|l| l.applications)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|a| a.friendly_name.as_deref() == Some(name.as_str()))
+                    .and_then(|a| a.sid);
+                let path = match &found {
+                    Some(sid) if is_sid(sid, "AP") => format!("/Applications/{sid}.json"),
+                    Some(_) => {
+                        return Err(CarrierError::Uncertain(
+                            "Twilio answered an unusable application sid".into(),
+                        ))
+                    }
+                    None => "/Applications.json".to_string(),
+                };
+                let made: Option<Created> = self
+                    .call(self.http.post(self.url(&path)).form(&form))
+                    .await?;
+                match made.and_then(|m| m.sid) {
+                    Some(sid) if is_sid(&sid, "AP") => Ok(sid),
+                    _ => Err(CarrierError::Uncertain(
+                        "Twilio made no usable TwiML application".into(),
+                    )),
+                }
+            })
+            .await
+            .cloned()
     }
 
     fn url(&self, path: &str) -> String {
@@ -193,16 +280,14 @@ impl Carrier for Twilio {
         e164: &str,
         webhook_url: &str,
     ) -> Result<PurchasedNumber, CarrierError> {
+        // Its calls come to the same webhook, through this instance's TwiML application
+        // (calls/carrier.rs answers them with TwiML).
+        let calls_to = self.voice_application(webhook_url).await?;
         let form = [
             ("PhoneNumber", e164),
             ("SmsUrl", webhook_url),
             ("SmsMethod", "POST"),
-            // Its calls come to the same webhook (calls/carrier.rs answers them with TwiML).
-            ("VoiceUrl", webhook_url),
-            ("VoiceMethod", "POST"),
-            // A caller hanging up while browsers ring for them ends the ringing.
-            ("StatusCallback", webhook_url),
-            ("StatusCallbackMethod", "POST"),
+            ("VoiceApplicationSid", calls_to.as_str()),
         ];
         let created: Option<Created> = self
             .call(

@@ -1009,6 +1009,8 @@
 
   /** The ring times offered, in seconds (the server takes only these: types::RING_CHOICES). */
   const RING_CHOICES = [10, 20, 30, 45, 60, 90, 120];
+  /** How long browsers ring before the forwarding phone does (types::FORWARD_AFTER_CHOICES). */
+  const FORWARD_AFTER_CHOICES = [0, 10, 20, 30, 45, 60];
 
   /** Fills the Calls page's settings card: per voice number, its ring time,
    * do-not-disturb and forwarding phone, saved with set_call_routing. */
@@ -1045,6 +1047,7 @@
         '<label for="forward-' + n.id + '">Forward calls to this phone</label>' +
         '<input id="forward-' + n.id + '" name="forward_to" type="tel" inputmode="tel" autocomplete="tel" maxlength="30" aria-describedby="forward-hint-' + n.id + '">' +
         '<p class="hint" id="forward-hint-' + n.id + '">Calls from the phone network (Telnyx and Twilio numbers) ring it for the ring time; whoever answers hears whom the call is for and presses 1 to take it, else voicemail. Empty: voicemail.</p>' +
+        '<label for="forward-after-' + n.id + '">Forward</label><select id="forward-after-' + n.id + '" name="forward_after_secs"></select>' +
         '<label for="greeting-' + n.id + '">Voicemail greeting</label>' +
         '<textarea id="greeting-' + n.id + '" name="greeting" rows="2" maxlength="300"></textarea>' +
         '<div class="greeting-recording"><button type="button" class="secondary" data-record-greeting>Record a greeting</button>' +
@@ -1054,6 +1057,11 @@
       const select = form.querySelector('select');
       RING_CHOICES.forEach((s) => select.append(new Option(s + ' seconds', String(s), false, s === n.ring_seconds)));
       form.elements.forward_to.value = n.forward_to || '';
+      FORWARD_AFTER_CHOICES.forEach((s) =>
+        form.elements.forward_after_secs.append(
+          new Option(s ? 'After ringing browsers taking calls ' + s + ' seconds' : 'At once (browsers don\'t ring)', String(s), false, s === (n.forward_after_secs || 0)),
+        ),
+      );
       const greeting = form.elements.greeting;
       greeting.value = n.greeting_text || '';
       greeting.placeholder = "You've reached " + (n.name || n.display) + '. Leave a message after the tone.';
@@ -1065,7 +1073,12 @@
       form.addEventListener('submit', (event) => {
         event.preventDefault();
         const status = form.querySelector('[role=status]');
-        const fields = { number_id: n.id, ring_seconds: select.value, forward_to: form.elements.forward_to.value };
+        const fields = {
+          number_id: n.id,
+          ring_seconds: select.value,
+          forward_to: form.elements.forward_to.value,
+          forward_after_secs: form.elements.forward_after_secs.value,
+        };
         if (dnd.checked) fields.do_not_disturb = 'true';
         if (scheduled.checked) fields.outside_hours = 'true';
         const said = dnd.checked ? 'Saved: do not disturb.' : scheduled.checked ? 'Saved: do not disturb outside business hours.' : 'Saved.';

@@ -44,7 +44,8 @@ pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
 
 /// How calls to the user's number ring: for how long, and do-not-disturb — now, or outside
 /// the number's business hours (`outside_hours`; `do_not_disturb` wins when both are set);
-/// and the phone calls from the phone network ring instead (`forward_to`, '' for none).
+/// and the phone calls from the phone network ring instead (`forward_to`, '' for none),
+/// after ringing the user's browsers `forward_after_secs` (0: at once).
 #[server(endpoint = "set_call_routing")]
 pub async fn set_call_routing(
     number_id: String,
@@ -52,6 +53,7 @@ pub async fn set_call_routing(
     #[server(default)] do_not_disturb: bool,
     #[server(default)] outside_hours: bool,
     #[server(default)] forward_to: String,
+    #[server(default)] forward_after_secs: i64,
 ) -> Result<(), AppError> {
     use crate::server::ids::NumberId;
     use crate::server::messaging::auto_reply::DoNotDisturb;
@@ -69,6 +71,7 @@ pub async fn set_call_routing(
         ring_seconds,
         mode,
         &forward_to,
+        forward_after_secs,
     )
     .await
 }

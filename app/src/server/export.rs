@@ -114,7 +114,8 @@ const TABLES: &[Table] = &[
         name: "numbers",
         sql: "SELECT id, e164, name, carrier, capabilities, created_at, last_inbound_at,
                      ring_seconds, do_not_disturb, help_text, away_mode, away_text, business_days,
-                     opens_minute, closes_minute, time_zone, forward_email, forward_to
+                     opens_minute, closes_minute, time_zone, forward_email, forward_to,
+                     forward_after_secs
               FROM phone_numbers WHERE user_id = $1 AND id > $2 ORDER BY id",
     },
     Table {

@@ -198,11 +198,12 @@ type NumberRow = (
     String,
     i64,
     Option<String>,
+    Option<i64>,
 );
 
 /// The columns of a [`NumberRow`] after `owner_email`: how its calls ring and its greeting.
 const ROUTING_COLUMNS: &str = "ring_seconds, do_not_disturb, greeting_text, \
-     CASE WHEN greeting_media_id IS NULL THEN 0 ELSE 1 END, forward_to";
+     CASE WHEN greeting_media_id IS NULL THEN 0 ELSE 1 END, forward_to, forward_after_secs";
 
 fn owned_number(row: NumberRow) -> OwnedNumber {
     let (
@@ -219,6 +220,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         greeting_text,
         greeting_recorded,
         forward_to,
+        forward_after_secs,
     ) = row;
     let region = phone::region_of(&e164).unwrap_or_else(|| "US".into());
     OwnedNumber {
@@ -237,6 +239,7 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         greeting_text,
         greeting_recorded: greeting_recorded == 1,
         forward_to: forward_to.unwrap_or_default(),
+        forward_after_secs: forward_after_secs.unwrap_or(0),
     }
 }
 
@@ -320,7 +323,10 @@ async fn commit_own_number_change(
 
 /// Sets how calls to the user's number ring: `ring_seconds` (one of [`crate::types::RING_CHOICES`])
 /// before a call counts as missed, do-not-disturb (straight to voicemail), and the phone
-/// calls from the phone network are forwarded to (`forward_to`, '' for none).
+/// calls from the phone network are forwarded to (`forward_to`, '' for none), after
+/// ringing the user's browsers `forward_after_secs` (one of
+/// [`crate::types::FORWARD_AFTER_CHOICES`]; 0: at once).
+#[allow(clippy::too_many_arguments)]
 pub async fn set_call_routing(
     state: &AppState,
     user_id: &UserId,
@@ -328,16 +334,25 @@ pub async fn set_call_routing(
     ring_seconds: i64,
     do_not_disturb: crate::server::messaging::auto_reply::DoNotDisturb,
     forward_to: &str,
+    forward_after_secs: i64,
 ) -> AppResult<()> {
     if !crate::types::RING_CHOICES.contains(&ring_seconds) {
         return Err(AppError::invalid(
             "Pick how long calls ring from the list (10 seconds to 2 minutes).",
         ));
     }
+    if !crate::types::FORWARD_AFTER_CHOICES.contains(&forward_after_secs) {
+        return Err(AppError::invalid(
+            "Pick when calls go to your forwarding phone from the list (at once to a minute).",
+        ));
+    }
     let forward_to = forwarding_phone(state, user_id, id, forward_to).await?;
+    // Only with a phone to go to.
+    let forward_after = Some(forward_after_secs).filter(|s| *s > 0 && forward_to.is_some());
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
-        "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2, forward_to = $3
+        "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2, forward_to = $3,
+             forward_after_secs = $6
          WHERE id = $4 AND user_id = $5",
     )
     .bind(ring_seconds)
@@ -345,6 +360,7 @@ pub async fn set_call_routing(
     .bind(forward_to)
     .bind(id)
     .bind(user_id)
+    .bind(forward_after)
     .execute(&mut *tx)
     .await?;
     commit_own_number_change(state, tx, user_id, done.rows_affected()).await

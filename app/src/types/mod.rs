@@ -273,6 +273,7 @@ mod tests {
             greeting_text: "Ada \"here\" ✓".into(),
             greeting_recorded: true,
             forward_to: "+12025550188".into(),
+            forward_after_secs: 20,
         }]);
         reads_back(MessageView {
             id: "m1".into(),

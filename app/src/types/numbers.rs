@@ -43,6 +43,9 @@ crate::types::answers! {
         pub greeting_recorded: bool,
         /// The phone calls from the phone network ring instead (E.164; '' when off).
         pub forward_to: String,
+        /// With a forwarding phone: how long the user's browsers ring first (one of
+        /// [`FORWARD_AFTER_CHOICES`]; 0: the phone rings at once, browsers don't).
+        pub forward_after_secs: i64,
     }
 
     /// How one of the user's numbers answers texts by itself (public/numbers.js shows it).
@@ -81,6 +84,10 @@ crate::types::answers! {
 /// How long a call to a number may ring before it counts as missed, in seconds: the
 /// choices offered (and the only ones taken).
 pub const RING_CHOICES: [i64; 7] = [10, 20, 30, 45, 60, 90, 120];
+
+/// How long a call rings the user's browsers before it goes to their forwarding phone, in
+/// seconds: the choices offered (0: at once).
+pub const FORWARD_AFTER_CHOICES: [i64; 6] = [0, 10, 20, 30, 45, 60];
 
 impl Capabilities {
     pub const ALL: Capabilities = Capabilities {

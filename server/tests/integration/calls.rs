@@ -414,6 +414,7 @@ async fn routing(
         do_not_disturb,
         outside_hours: false,
         forward_to: String::new(),
+        forward_after_secs: 0,
     };
     app.call(client, set).await
 }
@@ -494,6 +495,7 @@ async fn a_numbers_ring_time_and_do_not_disturb_decide_how_its_calls_ring(app: &
         do_not_disturb: false,
         outside_hours: true,
         forward_to: String::new(),
+        forward_after_secs: 0,
     };
     assert!(app.call(&bea, scheduled).await.is_ok());
     let mine: Vec<OwnedNumber> = app.call(&bea, app::api::numbers::MyNumbers {}).await.json();

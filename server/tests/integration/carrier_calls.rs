@@ -581,6 +581,17 @@ async fn forward_to(
     number: &OwnedNumber,
     phone: &str,
 ) -> common::Reply {
+    forward_after(app, client, number, phone, 0).await
+}
+
+/// Forwards `number`'s calls to `phone` after ringing browsers `secs` (0: at once).
+async fn forward_after(
+    app: &TestApp,
+    client: &reqwest::Client,
+    number: &OwnedNumber,
+    phone: &str,
+    secs: i64,
+) -> common::Reply {
     app.call(
         client,
         SetCallRouting {
@@ -589,6 +600,7 @@ async fn forward_to(
             do_not_disturb: false,
             outside_hours: false,
             forward_to: phone.into(),
+            forward_after_secs: secs,
         },
     )
     .await
@@ -794,6 +806,7 @@ async fn a_forwarded_call_not_taken_goes_to_voicemail(app: &TestApp, asked: Aske
         do_not_disturb: true,
         outside_hours: false,
         forward_to: PHONE.into(),
+        forward_after_secs: 0,
     };
     assert!(app.call(&ada, dnd).await.is_ok());
     accepted(app, &incoming("d1", "v3:held-5", "s-held-5", &number.e164)).await;
@@ -2145,4 +2158,152 @@ with_telnyx_stand_in!(
     a_phone_is_called_from_the_browser,
     a_twilio_call_our_timer_ends_gets_the_voicemail,
     a_twilio_call_is_answered_in_the_browser_and_a_phone_called,
+    a_call_rings_browsers_first_then_the_forwarding_phone,
+    a_twilio_call_rings_browsers_first_then_the_forwarding_phone,
 );
+
+/// Forwarded after a while: a call first rings the browsers that take calls (the phone
+/// not yet), then, when that time is up, the forwarding phone, as if forwarded at once
+/// (whom it is for, 1 to take it); the browsers stop ringing. With no such browser, the
+/// phone rings at once.
+async fn a_call_rings_browsers_first_then_the_forwarding_phone(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    // Only the times offered.
+    let odd = forward_after(app, &ada, &number, PHONE, 7).await;
+    assert!(matches!(odd.error(), AppError::Invalid(_)), "{odd:?}");
+    assert!(forward_after(app, &ada, &number, PHONE, 10).await.is_ok());
+    let mine: Vec<OwnedNumber> = app.call(&ada, MyNumbers {}).await.json();
+    assert_eq!(
+        (mine[0].forward_to.as_str(), mine[0].forward_after_secs),
+        (PHONE, 10)
+    );
+
+    // No browser of hers takes calls: her phone rings at once.
+    accepted(app, &incoming("fa0", "v3:held-fa0", "s-fa0", &number.e164)).await;
+    let first = common::eventually(10, "the phone called at once", || async {
+        dials(&asked).into_iter().next()
+    })
+    .await;
+    assert_eq!(first["link_to"], json!("v3:held-fa0"));
+
+    // With one: the call rings her tabs first, held, and no phone is called yet.
+    assert!(sign_in(app, &ada, "ada-browser-0004").await.is_ok());
+    let (held, session) = ("v3:held-fa1", "s-fa1");
+    accepted(app, &incoming("fa1", held, session, &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(ringing.len(), 1, "{ringing:?}");
+    assert_eq!(ringing[0].state, "ringing");
+    assert_eq!(dials(&asked).len(), 1);
+    assert!(commands(&asked, held).is_empty());
+    // Its ring timer is due after the 10 seconds set, not the number's ring time.
+    let (due, created): (i64, i64) = sqlx::query_as(
+        "SELECT j.run_at, s.created_at FROM jobs j, call_sessions s
+         WHERE j.kind = 'ring_timeout' AND s.id = $1 AND j.payload LIKE '%' || s.id || '%'",
+    )
+    .bind(&ringing[0].id)
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    assert!(
+        (10_000..11_000).contains(&(due - created)),
+        "{}",
+        due - created
+    );
+
+    // Time's up: her phone is called for the ring time, tied to the held caller; her tabs
+    // stop ringing, and the log says where the call went.
+    app::server::calls::ring_timeout(&app.state, &ringing[0].id, false)
+        .await
+        .unwrap();
+    let dialed = common::eventually(10, "the forwarding phone called", || async {
+        dials(&asked).into_iter().nth(1)
+    })
+    .await;
+    assert_eq!(
+        (&dialed["to"], &dialed["link_to"], &dialed["timeout_secs"]),
+        (&json!(PHONE), &json!(held), &json!(20))
+    );
+    assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
+    let logged = log(app, &ada).await;
+    assert_eq!(
+        (logged[0].outcome.as_str(), logged[0].reason.as_deref()),
+        ("In progress", Some("Forwarded to your phone"))
+    );
+    // Her browser can no longer pick it up.
+    let late = pick_up(app, &ada, &ringing[0].id, "tab-1", "ada-browser-0004").await;
+    assert!(!late.is_ok(), "{late:?}");
+
+    // The phone answers: whom the call is for, and 1 takes it, as when forwarded at once.
+    let forward_state = placed_state(&asked, 1);
+    assert!(forward_state.starts_with("forward:"), "{forward_state}");
+    // (The stand-in names the calls it places v3:leg-1, 2, …: this is the second.)
+    let phone = placed(app, held).await;
+    assert_eq!(phone, "v3:leg-2");
+    let phone = phone.as_str();
+    accepted(
+        app,
+        &step("fa2", "call.answered", phone, "s-leg", &forward_state),
+    )
+    .await;
+    assert_eq!(
+        commands_reach(&asked, phone, 1).await[0].0,
+        "gather_using_speak"
+    );
+    accepted(app, &gathered("fa3", phone, &forward_state, "1")).await;
+    assert_eq!(commands_reach(&asked, held, 1).await[0].0, "answer");
+    assert_eq!(dials(&asked).len(), 2);
+}
+
+/// The same through Twilio: the caller is held on our ringback while her browsers ring,
+/// then the held call is pointed at a <Dial> of her phone, with its whisper.
+async fn a_twilio_call_rings_browsers_first_then_the_forwarding_phone(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(forward_after(app, &ada, &number, PHONE, 20).await.is_ok());
+    let signed_in = app
+        .call(
+            &ada,
+            BrowserPhone {
+                device: "ada-browser-0005".into(),
+                carrier: "twilio".into(),
+            },
+        )
+        .await;
+    assert!(signed_in.is_ok(), "{signed_in:?}");
+    let held = "CA0000000000000000000000000000007b";
+    let changes = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", held),
+    ];
+    let hold = twilio_callback_to(app, "", "voice.incoming.json", &changes, true).await;
+    assert!(hold.body.contains("<Play loop="), "{hold:?}");
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(ringing.len(), 1, "{ringing:?}");
+
+    app::server::calls::ring_timeout(&app.state, &ringing[0].id, false)
+        .await
+        .unwrap();
+    let update = common::eventually(10, "the held call pointed at her phone", || async {
+        asked_at(&asked, &format!("twilio {held}.json"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    let twiml = update["Twiml"].as_str().unwrap();
+    assert!(twiml.contains(&format!(">{PHONE}</Number>")), "{twiml}");
+    assert!(
+        twiml.contains(&format!("?forward={}&amp;step=whisper", ringing[0].id)),
+        "{twiml}"
+    );
+    assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
+}

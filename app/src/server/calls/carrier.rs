@@ -570,14 +570,21 @@ async fn incoming(
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
     // A withheld number ("anonymous", "private") is not one to call back.
     let from = E164::parse(call.from, &region).unwrap_or_else(|_| E164::from_stored("anonymous"));
-    let (forward_to,): (Option<String>,) =
-        sqlx::query_as("SELECT forward_to FROM phone_numbers WHERE id = $1")
+    let (forward_to, forward_after): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT forward_to, forward_after_secs FROM phone_numbers WHERE id = $1")
             .bind(&found.0)
             .fetch_one(&mut **tx)
             .await?;
-    let browsers =
-        forward_to.is_none() && super::browser_phone::any(tx, &found.1, out.carrier).await?;
+    // Forwarded at once, only the phone rings; forwarded after a while, the browsers ring
+    // first (if the user has any), then the phone ([`forward_later`]).
+    let browsers_first = forward_after.filter(|secs| *secs > 0);
+    let browsers = (forward_to.is_none() || browsers_first.is_some())
+        && super::browser_phone::any(tx, &found.1, out.carrier).await?;
+    let later = forward_to
+        .clone()
+        .filter(|_| browsers && browsers_first.is_some());
     let ring = match (Ring::of_callee(&found), &forward_to) {
+        (Ring::For(_), Some(_)) if later.is_some() => Ring::For(browsers_first.unwrap_or(0) * 1000),
         (Ring::For(ms), Some(_)) => Ring::For(ms + FORWARD_GRACE_MS),
         // The caller waits, hearing it ring, while the user's browsers do.
         (Ring::For(ms), None) if browsers => Ring::For(ms),
@@ -595,7 +602,7 @@ async fn incoming(
     let session_id = open(tx, "", CARRIER_SIDE, Some(&from), &[leg], ring).await?;
     sqlx::query(
         "UPDATE call_sessions SET carrier_call = $1, carrier_session = $2, carrier = $3,
-             carrier_connection = $4, rings_browsers = $5
+             carrier_connection = $4, rings_browsers = $5, forward_later = $7
          WHERE id = $6",
     )
     .bind(call.call_id)
@@ -604,6 +611,7 @@ async fn incoming(
     .bind(call.connection)
     .bind(i64::from(rings_browsers))
     .bind(&session_id)
+    .bind(later.as_deref().filter(|_| rings_browsers))
     .execute(&mut **tx)
     .await?;
     if rings_browsers {
@@ -611,7 +619,7 @@ async fn incoming(
         super::ring_closed_devices(tx, ring, &found.1, &from, &to, &session_id).await?;
     }
     match (ring, forward_to) {
-        (Ring::For(ms), Some(phone)) => {
+        (Ring::For(ms), Some(phone)) if later.is_none() => {
             let dial = CallAction::Dial {
                 to: phone,
                 from: to.as_str().into(),
@@ -621,8 +629,9 @@ async fn incoming(
             let step = format!("{FORWARD}{session_id}");
             command(tx, out, call.call_id, dial, &step).await?;
         }
-        // Held, ringing, until a browser picks it up ([`pick_up`]) or the ring timer ends it.
-        (Ring::For(ms), None) if rings_browsers => {
+        // Held, ringing, until a browser picks it up ([`pick_up`]) or the ring timer ends it
+        // (or, forwarded later, sends it to the phone).
+        (Ring::For(ms), _) if rings_browsers => {
             if commanded_by_reply(out.carrier) {
                 out.hold_secs = Some(hold_secs(ms));
             }
@@ -630,6 +639,74 @@ async fn incoming(
         _ => command(tx, out, call.call_id, CallAction::Answer, VOICEMAIL).await?,
     }
     tell_parties(tx, &session_id).await
+}
+
+/// What the call log (and the ringing alert's replacement) says of a call that rang the
+/// browsers, then went on to the forwarding phone.
+const FORWARDED_LATER: &str = "Forwarded to your phone";
+
+/// Carrier call `session_id` rang the user's browsers for the time set before forwarding,
+/// and none took it: now their forwarding phone rings, for the number's ring time, as if
+/// forwarded at once (the whisper, 1 to take it, else voicemail); the browsers stop. None
+/// when the call does not go on to a phone (it was never to, or it already went).
+pub(super) async fn forward_later(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<Option<Vec<Published>>> {
+    type Row = (String, String, String, Option<String>, String, i64);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.forward_later, s.carrier, s.carrier_call, s.carrier_connection,
+                c.number_e164, n.ring_seconds
+         FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
+         JOIN phone_numbers n ON n.id = c.number_id
+         WHERE s.id = $1 AND s.state = 'ringing' AND s.forward_later IS NOT NULL
+           AND s.answered_tab IS NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((phone, carrier, held, connection, own, ring_seconds)) = row else {
+        return Ok(None);
+    };
+    let Some(kind) = CarrierKind::parse(&carrier) else {
+        return Ok(None);
+    };
+    let taken = sqlx::query(
+        "UPDATE call_sessions SET forward_later = NULL, rings_browsers = 0
+         WHERE id = $1 AND forward_later IS NOT NULL AND state = 'ringing'",
+    )
+    .bind(session_id)
+    .execute(&mut **tx)
+    .await?;
+    if taken.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let ring_ms = ring_seconds.clamp(10, 120) * 1000;
+    jobs::enqueue(
+        tx,
+        &Job::RingTimeout {
+            session_id: session_id.to_string(),
+            last: false,
+        },
+        now_ms() + ring_ms + FORWARD_GRACE_MS,
+    )
+    .await?;
+    let dial = CallAction::Dial {
+        to: phone,
+        from: own,
+        connection: connection.unwrap_or_default(),
+        timeout_secs: u32::try_from(ring_ms / 1000).unwrap_or(30),
+    };
+    let mut out = Commands::new(kind);
+    command(tx, &mut out, &held, dial, &format!("{FORWARD}{session_id}")).await?;
+    // Her tabs stop ringing (the call is the phone's now), as do her closed devices.
+    sqlx::query("UPDATE calls SET reason = $1 WHERE session_id = $2")
+        .bind(FORWARDED_LATER)
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    super::settle_ringing_alert(tx, session_id).await?;
+    Ok(Some(tell_parties(tx, session_id).await?))
 }
 
 /// How long a carrier commanded by its answers holds a caller while browsers ring `ms`:

@@ -269,21 +269,23 @@ pub(super) async fn settle_ringing_alert(
     tx: &mut Transaction<'_, Any>,
     session_id: &str,
 ) -> AppResult<()> {
-    let callees: Vec<(UserId, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT user_id, peer, number_e164, outcome FROM calls
+    type Callee = (UserId, String, String, Option<String>, Option<String>);
+    let callees: Vec<Callee> = sqlx::query_as(
+        "SELECT user_id, peer, number_e164, outcome, reason FROM calls
          WHERE session_id = $1 AND direction = 'in'",
     )
     .bind(session_id)
     .fetch_all(&mut **tx)
     .await?;
-    for (callee, peer, own, outcome) in callees {
+    for (callee, peer, own, outcome, reason) in callees {
         // Chromium shows its own "updated in the background" notice for a push that shows
         // nothing, so an answered or declined call's alert is replaced (quietly), not closed.
         let mut alert = push::Notification {
-            title: if outcome.as_deref() == Some("declined") {
-                "Call declined".into()
-            } else {
-                "Call answered".into()
+            title: match (outcome.as_deref(), reason) {
+                (Some("declined"), _) => "Call declined".into(),
+                // Under way elsewhere: on the forwarding phone, say.
+                (None, Some(reason)) => reason,
+                _ => "Call answered".into(),
             },
             body: String::new(),
             url: "/calls".into(),
@@ -684,6 +686,13 @@ pub async fn ring_timeout(state: &AppState, session_id: &str, last: bool) -> App
         // Answered in a tab just before: the carrier's call to that browser decides (its
         // own timeout sends the caller to voicemail if the browser never takes it; our
         // `last` timer, if even that never comes).
+        return Ok(());
+    }
+    // Rung in the browsers first: now the forwarding phone.
+    if let Some(published) = carrier::forward_later(&mut tx, session_id).await? {
+        tx.commit().await?;
+        state.bus.announce(&state.db, published).await;
+        state.jobs_waker.notify_one();
         return Ok(());
     }
     let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?

@@ -141,6 +141,9 @@ pub const STEP_KINDS: [&str; 2] = ["pickup", "outbound"];
 /// ended).
 pub fn step_url(webhook: &str, state: &str, step: &str) -> String {
     match state.split_once(':') {
+        // A call forwarded after ringing browsers: its steps are a forwarded call's
+        // (`super::forward_url`).
+        Some(("forward", id)) => super::forward_url(webhook, id, step),
         Some((kind, id)) if STEP_KINDS.contains(&kind) => {
             format!("{webhook}?{kind}={id}&step={step}")
         }

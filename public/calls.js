@@ -82,14 +82,44 @@
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error('This browser cannot make calls here (calls need https, or localhost).');
     }
-    const picked = document.querySelector('[data-call-microphone]');
-    const deviceId = picked && picked.value ? { exact: picked.value } : undefined;
+    const id = pickedMicrophone();
     try {
-      return await navigator.mediaDevices.getUserMedia({ audio: deviceId ? { deviceId } : true, video: false });
-    } catch (_) {
+      return await navigator.mediaDevices.getUserMedia({ audio: id ? { deviceId: { exact: id } } : true, video: false });
+    } catch (e) {
+      // The one picked is gone (unplugged): the default, rather than no call.
+      if (id && e && (e.name === 'OverconstrainedError' || e.name === 'NotFoundError')) {
+        try {
+          return await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+        } catch (_) {
+          /* below */
+        }
+      }
       throw new Error('The microphone is blocked or missing. Allow it for this site and try again.');
     }
   }
+
+  /** Where the choice of microphone is remembered in this browser: calls answered on any
+   * page use it, not only those placed from the dialer that offers it. */
+  const MICROPHONE_KEY = 'switchboard.microphone';
+
+  function pickedMicrophone() {
+    const select = document.querySelector('[data-call-microphone]');
+    if (select && select.options.length > 1) return select.value;
+    try {
+      return localStorage.getItem(MICROPHONE_KEY) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  document.addEventListener('change', (event) => {
+    if (!event.target.matches || !event.target.matches('[data-call-microphone]')) return;
+    try {
+      localStorage.setItem(MICROPHONE_KEY, event.target.value);
+    } catch (_) {
+      /* storage off: this page only */
+    }
+  });
 
   /** Waits until the local description holds its network candidates (no trickling: one
    * message each way), or `ms` passed. */
@@ -334,9 +364,9 @@
     sdkCall.answer(ensurePanel().querySelector('audio'));
     useSpeaker(savedSpeaker()).catch(() => {});
     // The microphone picked in the dialer, as for calls between browsers.
-    const picked = document.querySelector('[data-call-microphone]');
-    if (picked && picked.value) {
-      Promise.resolve(sdkCall.microphone(picked.value)).catch(() => say('That microphone is not available. Pick another.'));
+    const picked = pickedMicrophone();
+    if (picked) {
+      Promise.resolve(sdkCall.microphone(picked)).catch(() => say('That microphone is not available. Pick another.'));
     }
     // (A call placed from here may come before the server said its id.)
     if (waiting.id) holdCarrierCall();
@@ -970,7 +1000,17 @@
         .forEach((d, i) => select.append(new Option(d.label || each + ' ' + (i + 1), d.deviceId)));
       select.value = [...select.options].some((o) => o.value === current) ? current : '';
     };
-    fill(document.querySelector('[data-call-microphone]'), 'audioinput', 'Default microphone', 'Microphone');
+    const microphones = document.querySelector('[data-call-microphone]');
+    fill(microphones, 'audioinput', 'Default microphone', 'Microphone');
+    if (microphones && !microphones.value) {
+      let saved = '';
+      try {
+        saved = localStorage.getItem(MICROPHONE_KEY) || '';
+      } catch (_) {
+        /* none */
+      }
+      if ([...microphones.options].some((o) => o.value === saved)) microphones.value = saved;
+    }
     if (panel && speakersChoosable()) {
       const select = panel.querySelector('[data-call-speaker]');
       fill(select, 'audiooutput', 'Default speaker', 'Speaker');
@@ -1188,10 +1228,16 @@
     });
   }
 
-  // The card appears when the Calls page does (any navigation): fill it once.
+  // The card appears when the Calls page does (any navigation): fill it once. So does the
+  // dialer, whose microphones are listed then (named once this site may use one).
   const findCallSettings = () => {
     const card = document.querySelector('[data-call-settings]:not([data-filled])');
     if (card) fillCallSettings(card);
+    const microphones = document.querySelector('[data-call-microphone]:not([data-listed])');
+    if (microphones) {
+      microphones.dataset.listed = 'true';
+      listDevices().catch(() => {});
+    }
   };
   new MutationObserver(findCallSettings).observe(document.body, { childList: true, subtree: true });
   findCallSettings();

@@ -172,6 +172,13 @@ test('mute silences the microphone; the keypad sends tones', async () => {
   await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeLessThan(0.005);
   await panel(ada).getByRole('button', { name: 'Unmute' }).click();
   await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeGreaterThan(0.01);
+  // Hold: neither hears the other until resumed.
+  await panel(ada).getByRole('button', { name: 'Hold' }).click();
+  await expect(panel(ada).getByRole('status')).toContainText('On hold');
+  await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeLessThan(0.005);
+  expect(await ada.evaluate(() => (document.querySelector('.call-panel audio') as HTMLAudioElement).muted)).toBe(true);
+  await panel(ada).getByRole('button', { name: 'Resume' }).click();
+  await expect.poll(async () => (await hearing(bea)).level, { timeout: 5_000 }).toBeGreaterThan(0.01);
 
   // The speaker: the panel offers this browser's output devices; the call's sound goes to
   // the one picked, and the choice is remembered for the next call.
@@ -392,4 +399,16 @@ test('do not disturb outside business hours is saved with the number', async () 
   await open(bea, '/calls');
   await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Do not disturb outside business hours')).toBeChecked();
   await expect(bea.getByRole('form', { name: /Calls to \(415\)/ }).getByLabel('Do not disturb: nothing rings')).not.toBeChecked();
+});
+
+test('the microphone picked is remembered, for calls answered on any page', async () => {
+  await open(ada, '/calls');
+  const microphone = ada.getByLabel('Microphone', { exact: true });
+  await expect.poll(() => microphone.locator('option').count()).toBeGreaterThan(1);
+  const pick = await microphone.locator('option').last().getAttribute('value');
+  expect(pick).toBeTruthy();
+  await microphone.selectOption(pick!);
+  expect(await ada.evaluate(() => localStorage.getItem('switchboard.microphone'))).toBe(pick);
+  await open(ada, '/calls');
+  await expect(ada.getByLabel('Microphone', { exact: true })).toHaveValue(pick!);
 });

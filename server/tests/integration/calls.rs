@@ -964,6 +964,18 @@ async fn a_ringing_alert_is_replaced_when_the_call_ends(app: &TestApp) {
     assert_eq!(alerts[5]["title"], "Call declined");
     assert_eq!(alerts[5]["body"], "");
     assert_eq!(alerts[5]["tag"], format!("call-{declined}"));
+
+    // The caller leaves a voicemail: an alert of its own says so.
+    assert!(leave_voicemail(app, &ada, &declined, &recording())
+        .await
+        .is_ok());
+    let alerts = alerts_for(app, &bea_id).await;
+    assert_eq!(alerts.len(), 7);
+    assert_eq!(
+        alerts[6]["title"],
+        format!("Voicemail from {}", ada_number.display)
+    );
+    assert_eq!(alerts[6]["tag"], format!("voicemail-{declined}"));
 }
 
 mod paused {

@@ -1353,9 +1353,25 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
         asked_at(&asked, "POST /telephony_credentials/cred-1/token").len(),
         2
     );
+    // Bob naming her browser gets a credential of his own and its token, never hers.
+    let bobs: BrowserPhoneSignIn = sign_in(app, &bob, BROWSER).await.json();
+    assert_eq!(bobs.token, "eyJh.eyJ2.sig");
+    assert_eq!(
+        asked_at(&asked, "POST /telephony_credentials/cred-2/token").len(),
+        1
+    );
+    assert_eq!(
+        asked_at(&asked, "POST /telephony_credentials/cred-1/token").len(),
+        2
+    );
 
     // A call now rings her tabs (held at the carrier: no command yet), marked as one the
-    // carrier's SDK takes (and her devices with the app closed: the test below).
+    // carrier's SDK takes (and her devices with the app closed: the test below), with the
+    // caller's name when she has them as a contact.
+    assert!(app
+        .call(&ada, crate::contacts::contact("Carol Caller", &[CALLER]))
+        .await
+        .is_ok());
     let (held, session) = ("v3:held-b1", "s-b1");
     accepted(app, &incoming("b1", held, session, &number.e164)).await;
     let ringing = crate::calls::live(app, &ada, "tab-1").await;
@@ -1365,7 +1381,10 @@ async fn a_telnyx_call_is_answered_in_the_browser(app: &TestApp, asked: Asked, _
         (call.state.as_str(), call.carrier.as_deref(), call.here),
         ("ringing", Some("telnyx"), false)
     );
-    assert_eq!(call.peer, CALLER);
+    assert_eq!(
+        (call.peer.as_str(), call.peer_name.as_str()),
+        (CALLER, "Carol Caller")
+    );
     assert!(commands(&asked, held).is_empty());
 
     // Answering as a call between browsers is refused: only the carrier's SDK can take it.

@@ -288,6 +288,12 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   expect(recorded.headers()['content-type']).toBe('audio/webm');
   expect((await recorded.body()).length).toBeGreaterThan(1_000);
   expect((await ada.request.get((await player.getAttribute('src'))!)).status()).toBe(404);
+  // It plays in the log's player: the browser decodes it and its time runs.
+  await player.evaluate((a: HTMLAudioElement) => {
+    a.muted = true; // (a muted player may start without a click)
+    return a.play();
+  });
+  await expect.poll(() => player.evaluate((a: HTMLAudioElement) => (a.error ? -1 : a.currentTime)), { timeout: 5_000 }).toBeGreaterThan(0.3);
 });
 
 // The Simulator plays a phone outside: its voice is a 660 Hz tone (an oscillator, not the

@@ -192,6 +192,34 @@ test('a push shows a notification, a click on it lands on the thread, none while
   await push({ ...ringing, title: 'Call answered', body: '', ended: true });
   await expect.poll(async () => (await shown()).filter((n) => n.tag === ringing.tag).map((n) => n.title)).toEqual(['Call answered']);
   await expect.poll(callShown).toEqual({ actions: [], sticky: false });
+
+  // Answer on a ringing call's alert opens the app on that call, still ringing, to take it.
+  await open(page, '/inbox');
+  const second: string = await api('start_call', { number_id: from.id, to: to.e164, tab: 'elsewhere', offer: 'v=0\r\n' });
+  const ringingAgain = { ...ringing, tag: `call-${second}` };
+  await expect
+    .poll(
+      async () => {
+        await push(ringingAgain);
+        await page.waitForTimeout(300);
+        return (await shown()).some((n) => n.tag === ringingAgain.tag);
+      },
+      { timeout: 20_000 },
+    )
+    .toBe(true);
+  await worker.evaluate(async (tag) => {
+    type Worker = {
+      registration: ServiceWorkerRegistration;
+      dispatchEvent(event: Event): boolean;
+      NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
+    };
+    const sw = self as unknown as Worker;
+    const [notification] = await sw.registration.getNotifications({ tag });
+    sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification, action: 'answer' }));
+  }, ringingAgain.tag);
+  await expect(page).toHaveURL(/\/calls$/);
+  await expect(page.locator('.call-panel')).toContainText(`Call from ${from.display}`);
+  await expect(page.locator('.call-panel').getByRole('button', { name: 'Answer' })).toBeVisible();
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 });

@@ -39,6 +39,10 @@ pub enum Job {
         session_id: String,
         #[serde(default)]
         last: bool,
+        /// The timer of a call's forwarding phone, set when its ringing browsers' time ran
+        /// out (calls/carrier.rs `forward_later`); theirs, run again, does nothing.
+        #[serde(default)]
+        forwarded: bool,
     },
     /// A command to a call a carrier holds (calls/carrier.rs). Its `command_id` makes a
     /// repeat harmless, so one whose answer was lost is sent again.
@@ -485,8 +489,12 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
         Job::SendMessage { message_id } => {
             messaging::run_send_job(state, claimed, message_id, pacing).await
         }
-        Job::RingTimeout { session_id, last } => {
-            super::calls::ring_timeout(state, session_id, *last).await?;
+        Job::RingTimeout {
+            session_id,
+            last,
+            forwarded,
+        } => {
+            super::calls::ring_timer(state, session_id, *last, *forwarded).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::CallCommand {

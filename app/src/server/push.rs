@@ -99,11 +99,16 @@ pub async fn rings_for_a_call_gone(db: &Db, payload: &str) -> AppResult<bool> {
     let Some((session_id, false)) = call_alert(payload) else {
         return Ok(false);
     };
-    let state: Option<(String,)> = sqlx::query_as("SELECT state FROM call_sessions WHERE id = $1")
-        .bind(session_id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(state.is_none_or(|(state,)| state != "ringing"))
+    // A carrier call no longer ringing browsers (gone on to the forwarding phone) is gone
+    // for them too.
+    let state: Option<(String, i64)> = sqlx::query_as(
+        "SELECT state, CASE WHEN carrier_call IS NOT NULL AND rings_browsers = 0 THEN 1 ELSE 0 END
+         FROM call_sessions WHERE id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(state.is_none_or(|(state, moved_on)| state != "ringing" || moved_on == 1))
 }
 
 /// Queues `notification` for every device of `user_id`, inside the caller's transaction.

@@ -2253,9 +2253,14 @@ async fn a_call_rings_browsers_first_then_the_forwarding_phone(
         (logged[0].outcome.as_str(), logged[0].reason.as_deref()),
         ("In progress", Some("Forwarded to your phone"))
     );
-    // Her browser can no longer pick it up.
+    // Her browser can no longer pick it up. The browsers' timer run again (a crash before
+    // it was marked done) neither calls the phone again nor ends the call.
     let late = pick_up(app, &ada, &ringing[0].id, "tab-1", "ada-browser-0004").await;
     assert!(!late.is_ok(), "{late:?}");
+    app::server::calls::ring_timeout(&app.state, &ringing[0].id, false)
+        .await
+        .unwrap();
+    assert_eq!(log(app, &ada).await[0].outcome, "In progress");
 
     // The phone answers: whom the call is for, and 1 takes it, as when forwarded at once.
     let forward_state = placed_state(&asked, 1);

@@ -641,6 +641,20 @@ async fn incoming(
     tell_parties(tx, &session_id).await
 }
 
+/// Whether call `session_id` rang the browsers first and has gone on to the forwarding
+/// phone.
+pub(super) async fn forwarded_later(
+    tx: &mut Transaction<'_, Any>,
+    session_id: &str,
+) -> AppResult<bool> {
+    let found: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT forward_later FROM call_sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(matches!(found, Some((Some(marker),)) if marker.is_empty()))
+}
+
 /// What the call log (and the ringing alert's replacement) says of a call that rang the
 /// browsers, then went on to the forwarding phone.
 const FORWARDED_LATER: &str = "Forwarded to your phone";
@@ -660,7 +674,7 @@ pub(super) async fn forward_later(
          FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
          JOIN phone_numbers n ON n.id = c.number_id
          WHERE s.id = $1 AND s.state = 'ringing' AND s.forward_later IS NOT NULL
-           AND s.answered_tab IS NULL",
+           AND s.forward_later <> '' AND s.answered_tab IS NULL",
     )
     .bind(session_id)
     .fetch_optional(&mut **tx)
@@ -671,9 +685,12 @@ pub(super) async fn forward_later(
     let Some(kind) = CarrierKind::parse(&carrier) else {
         return Ok(None);
     };
+    // '' marks it moved on ([`forwarded_later`]). The conditions again, in the update: a
+    // tab's pick-up at the same moment (PostgreSQL re-checks them after its row lock) wins.
     let taken = sqlx::query(
-        "UPDATE call_sessions SET forward_later = NULL, rings_browsers = 0
-         WHERE id = $1 AND forward_later IS NOT NULL AND state = 'ringing'",
+        "UPDATE call_sessions SET forward_later = '', rings_browsers = 0
+         WHERE id = $1 AND forward_later IS NOT NULL AND forward_later <> ''
+           AND state = 'ringing' AND answered_tab IS NULL",
     )
     .bind(session_id)
     .execute(&mut **tx)
@@ -687,6 +704,7 @@ pub(super) async fn forward_later(
         &Job::RingTimeout {
             session_id: session_id.to_string(),
             last: false,
+            forwarded: true,
         },
         now_ms() + ring_ms + FORWARD_GRACE_MS,
     )
@@ -1283,9 +1301,10 @@ pub async fn pick_up(
             "This browser isn't signed in to take phone calls. Reload the page and answer again.",
         ));
     };
+    // Still ringing the browsers (not gone on to the forwarding phone meanwhile).
     let claimed = sqlx::query(
         "UPDATE call_sessions SET answered_tab = $1
-         WHERE id = $2 AND state = 'ringing' AND answered_tab IS NULL",
+         WHERE id = $2 AND state = 'ringing' AND answered_tab IS NULL AND rings_browsers = 1",
     )
     .bind(tab)
     .bind(session_id)
@@ -1316,6 +1335,7 @@ pub async fn pick_up(
     let backstop = Job::RingTimeout {
         session_id: session_id.into(),
         last: true,
+        forwarded: false,
     };
     let at = now_ms() + i64::from(PICKUP_RING_SECS) * 1000 + FORWARD_GRACE_MS;
     jobs::enqueue(&mut tx, &backstop, at).await?;

@@ -197,6 +197,7 @@ pub(super) async fn open(
                 &Job::RingTimeout {
                     session_id: session_id.clone(),
                     last: false,
+                    forwarded: false,
                 },
                 now + ms,
             )
@@ -681,7 +682,23 @@ pub async fn hang_up(state: &AppState, user_id: &UserId, session_id: &str) -> Ap
 /// should have said so first, its forwarded phone's timeout being shorter; if it did not,
 /// the caller it still holds gets the voicemail.)
 pub async fn ring_timeout(state: &AppState, session_id: &str, last: bool) -> AppResult<()> {
+    ring_timer(state, session_id, last, false).await
+}
+
+/// [`ring_timeout`], for the timer of a call's ringing browsers or (`forwarded`) of the
+/// forwarding phone it went to after them.
+pub async fn ring_timer(
+    state: &AppState,
+    session_id: &str,
+    last: bool,
+    forwarded: bool,
+) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
+    if !forwarded && carrier::forwarded_later(&mut tx, session_id).await? {
+        // The browsers' timer run again (a crash before it was marked done): it moved the
+        // call to the phone already, whose own timer decides now.
+        return Ok(());
+    }
     if !last && carrier::being_picked_up(&mut tx, session_id).await? {
         // Answered in a tab just before: the carrier's call to that browser decides (its
         // own timeout sends the caller to voicemail if the browser never takes it; our

@@ -152,6 +152,21 @@ test('a push shows a notification, a click on it lands on the thread, none while
   const [from, to] = await api('my_numbers');
   const callId: string = await api('start_call', { number_id: from.id, to: to.e164, tab: 'elsewhere', offer: 'v=0\r\n' });
   const ringing = { title: `Call from ${from.display}`, body: 'Open Switchboard to answer.', url: '/calls', tag: `call-${callId}`, unread: 0 };
+  // A button pressed on the alert tagged `tag`: the worker's own notificationclick handler.
+  const pressOnAlert = (tag: string, action: string) =>
+    worker.evaluate(
+      async ([tag, action]) => {
+        type Worker = {
+          registration: ServiceWorkerRegistration;
+          dispatchEvent(event: Event): boolean;
+          NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
+        };
+        const sw = self as unknown as Worker;
+        const [notification] = await sw.registration.getNotifications({ tag });
+        sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification, action }));
+      },
+      [tag, action],
+    );
   const callShown = () =>
     page.evaluate(async (tag) => {
       const [n] = (await (await navigator.serviceWorker.ready).getNotifications()).filter((n) => n.tag === tag);
@@ -167,16 +182,7 @@ test('a push shows a notification, a click on it lands on the thread, none while
       { timeout: 20_000 },
     )
     .toEqual({ actions: ['answer', 'decline'], sticky: true });
-  await worker.evaluate(async (tag) => {
-    type Worker = {
-      registration: ServiceWorkerRegistration;
-      dispatchEvent(event: Event): boolean;
-      NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
-    };
-    const sw = self as unknown as Worker;
-    const [notification] = await sw.registration.getNotifications({ tag });
-    sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification, action: 'decline' }));
-  }, ringing.tag);
+  await pressOnAlert(ringing.tag, 'decline');
   await expect
     .poll(async () => (await api('live_calls', { tab: 'x' })).map((c: { direction: string; outcome: string }) => `${c.direction} ${c.outcome}`).sort())
     .toEqual(['in Declined', 'out Declined']);
@@ -207,16 +213,7 @@ test('a push shows a notification, a click on it lands on the thread, none while
       { timeout: 20_000 },
     )
     .toBe(true);
-  await worker.evaluate(async (tag) => {
-    type Worker = {
-      registration: ServiceWorkerRegistration;
-      dispatchEvent(event: Event): boolean;
-      NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event;
-    };
-    const sw = self as unknown as Worker;
-    const [notification] = await sw.registration.getNotifications({ tag });
-    sw.dispatchEvent(new sw.NotificationEvent('notificationclick', { notification, action: 'answer' }));
-  }, ringingAgain.tag);
+  await pressOnAlert(ringingAgain.tag, 'answer');
   await expect(page).toHaveURL(/\/calls$/);
   await expect(page.locator('.call-panel')).toContainText(`Call from ${from.display}`);
   await expect(page.locator('.call-panel').getByRole('button', { name: 'Answer' })).toBeVisible();

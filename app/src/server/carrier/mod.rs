@@ -102,6 +102,18 @@ impl CarrierError {
 }
 
 /// The HTTP client carrier APIs are called with: bounded waits, our user agent.
+/// The name of what this instance makes at a carrier (Telnyx's Call Control application,
+/// Twilio's TwiML application) and finds again after a restart instead of making another:
+/// its own, by the host its webhooks go to, so two instances on one account each keep
+/// theirs. At most 64 characters (Twilio's limit for friendly names).
+pub fn instance_name(webhook_url: &str) -> String {
+    let host = url::Url::parse(webhook_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("Switchboard {host}").chars().take(64).collect()
+}
+
 pub fn api_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))

@@ -29,17 +29,6 @@ pub struct Telnyx {
     browser_connection_id: OnceCell<String>,
 }
 
-/// The name of the Call Control application this instance makes (and finds again after a
-/// restart instead of making another): its own, by the host its webhooks go to, so two
-/// instances on one Telnyx account each get their own calls.
-fn call_control_app_name(webhook_url: &str) -> String {
-    let host = url::Url::parse(webhook_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    format!("Switchboard {host}")
-}
-
 #[derive(Deserialize)]
 struct TelephonyCredential {
     id: String,
@@ -228,7 +217,7 @@ impl Telnyx {
     async fn call_control_app(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.call_control_app_id
             .get_or_try_init(|| async {
-                let name = call_control_app_name(webhook_url);
+                let name = carrier::instance_name(webhook_url);
                 let body = json!({
                     "application_name": name,
                     "webhook_event_url": webhook_url,
@@ -253,7 +242,7 @@ impl Telnyx {
     async fn browser_connection(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.browser_connection_id
             .get_or_try_init(|| async {
-                let name = format!("{} browsers", call_control_app_name(webhook_url));
+                let name = format!("{} browsers", carrier::instance_name(webhook_url));
                 let secret = || crate::server::crypto::new_id().replace('-', "");
                 let body = json!({
                     "connection_name": name,

@@ -41,17 +41,6 @@ struct Application {
     friendly_name: Option<String>,
 }
 
-/// The name of this instance's TwiML application: one per public host, so two instances
-/// on one Twilio account each keep their own.
-fn application_name(webhook_url: &str) -> String {
-    let host = url::Url::parse(webhook_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    // Twilio takes friendly names of up to 64 characters.
-    format!("Switchboard {host}").chars().take(64).collect()
-}
-
 /// Whether `sid` is a Twilio sid of the kind `prefix` (two letters and 32 hex digits): what
 /// goes into a path or a number's settings is only ever that.
 fn is_sid(sid: &str, prefix: &str) -> bool {
@@ -121,7 +110,7 @@ impl Twilio {
     async fn voice_application(&self, webhook_url: &str) -> Result<String, CarrierError> {
         self.voice_application
             .get_or_try_init(|| async {
-                let name = application_name(webhook_url);
+                let name = carrier::instance_name(webhook_url);
                 let form = [
                     ("FriendlyName", name.as_str()),
                     ("VoiceUrl", webhook_url),

@@ -401,6 +401,40 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
                 None => Ok(Reply::HangUp),
             };
         }
+        // A call placed from a browser, asked again (our answer was lost): the browser that
+        // answered is still ringing the phone, or the phone that answered is put through.
+        CallEvent::Answered {
+            call_id,
+            state: step,
+            ..
+        } if outbound(step).is_some() => {
+            type Placed = (String, Option<String>, Option<String>, String, String);
+            let placed: Option<Placed> = sqlx::query_as(
+                "SELECT s.state, s.carrier_call, s.forward_call, c.number_e164, c.peer
+                 FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'out'
+                 WHERE s.id = $1",
+            )
+            .bind(outbound(step).unwrap_or_default())
+            .fetch_optional(&mut *tx)
+            .await?;
+            drop(tx);
+            return Ok(match placed {
+                Some((now, Some(browser), None, own, peer))
+                    if now == "ringing" && &browser == call_id =>
+                {
+                    Reply::Dial {
+                        to: peer,
+                        caller_id: own,
+                        timeout_secs: OUTBOUND_RING_SECS,
+                        state: step.clone(),
+                    }
+                }
+                Some((now, _, Some(phone), _, _)) if now == "answered" && &phone == call_id => {
+                    Reply::Connect
+                }
+                _ => Reply::HangUp,
+            });
+        }
         CallEvent::Answered { state: step, .. }
         | CallEvent::Gathered { state: step, .. }
         | CallEvent::HungUp { state: step, .. } => forwarded(step).map(str::to_owned),

@@ -354,10 +354,16 @@ async fn twilio_stand_in(applications: Vec<(&'static str, String)>) -> (String, 
                       body: String| {
                     let listed = listed.clone();
                     async move {
+                        let gone = body.contains(&format!("VoiceApplicationSid={DELETED}"));
                         asked
                             .lock()
                             .unwrap()
                             .push((method.to_string(), format!("/{rest}"), body));
+                        if gone {
+                            // The application named was deleted at Twilio.
+                            let refused = serde_json::json!({"code": 21606, "message": "no such application"});
+                            return (axum::http::StatusCode::BAD_REQUEST, axum::Json(refused));
+                        }
                         let answer = match (method.as_str(), rest.as_str()) {
                             ("GET", "Applications.json") => {
                                 serde_json::json!({"applications": listed})
@@ -385,6 +391,8 @@ async fn twilio_stand_in(applications: Vec<(&'static str, String)>) -> (String, 
 }
 
 const APPLICATION: &str = "AP0123456789abcdef0123456789abcd02";
+/// An application the stand-in lists but Twilio no longer has (deleted there).
+const DELETED: &str = "AP0123456789abcdef0123456789abcd09";
 
 #[tokio::test]
 async fn twilio_numbers_take_calls_through_one_application_of_this_instance() {
@@ -453,6 +461,24 @@ async fn twilio_numbers_take_calls_through_one_application_of_this_instance() {
     assert_eq!(
         form(&asked, "/IncomingPhoneNumbers.json")["VoiceApplicationSid"],
         ours
+    );
+
+    // Deleted at Twilio after it was found: the purchase is refused, and the next one asks
+    // Twilio for it again (to find it, or make it anew) instead of naming the gone one.
+    let (base, asked) =
+        twilio_stand_in(vec![(DELETED, "Switchboard switchboard.example".into())]).await;
+    let twilio = client(&base);
+    let refused = twilio.buy_number("+14155550104", webhook).await;
+    assert!(
+        matches!(refused, Err(CarrierError::Rejected { .. })),
+        "{refused:?}"
+    );
+    asked.lock().unwrap().clear();
+    let _ = twilio.buy_number("+14155550104", webhook).await;
+    assert_eq!(
+        requests(&asked).first(),
+        Some(&get),
+        "the application is asked for again"
     );
 
     // A Twilio (or anything posing as its API) answering a sid that would leave its path:

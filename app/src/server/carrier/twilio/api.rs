@@ -6,7 +6,6 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use tokio::sync::OnceCell;
 
 use super::voice;
 use crate::server::carrier::{
@@ -25,8 +24,9 @@ pub struct Twilio {
     /// Our webhook (`<public url>/webhooks/twilio`): a call commanded outside a webhook's
     /// answer is pointed back at it.
     webhook: String,
-    /// This instance's TwiML application, once found or made ([`Twilio::voice_application`]).
-    voice_application: OnceCell<String>,
+    /// This instance's TwiML application, once found or made ([`Twilio::voice_application`]);
+    /// forgotten when Twilio refuses a purchase (someone may have deleted it there).
+    voice_application: tokio::sync::Mutex<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +92,7 @@ impl Twilio {
             account_sid: account_sid.to_string(),
             auth_token: auth_token.to_string(),
             webhook: String::new(),
-            voice_application: OnceCell::new(),
+            voice_application: Default::default(),
         }
     }
 
@@ -108,51 +108,57 @@ impl Twilio {
     /// place at Twilio. A found one is pointed at us again (the instance may have moved
     /// from http to https).
     async fn voice_application(&self, webhook_url: &str) -> Result<String, CarrierError> {
-        self.voice_application
-            .get_or_try_init(|| async {
-                let name = carrier::instance_name(webhook_url);
-                let form = [
-                    ("FriendlyName", name.as_str()),
-                    ("VoiceUrl", webhook_url),
-                    ("VoiceMethod", "POST"),
-                    // A caller hanging up while browsers ring for them ends the ringing.
-                    ("StatusCallback", webhook_url),
-                    ("StatusCallbackMethod", "POST"),
-                ];
-                let found: Option<ApplicationList> = self
-                    .call(
-                        self.http
-                            .get(self.url("/Applications.json"))
-                            .query(&[("FriendlyName", name.as_str())]),
-                    )
-                    .await?;
-                let found = found
-                    .map(|l| l.applications)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|a| a.friendly_name.as_deref() == Some(name.as_str()))
-                    .and_then(|a| a.sid);
-                let path = match &found {
-                    Some(sid) if is_sid(sid, "AP") => format!("/Applications/{sid}.json"),
-                    Some(_) => {
-                        return Err(CarrierError::Uncertain(
-                            "Twilio answered an unusable application sid".into(),
-                        ))
-                    }
-                    None => "/Applications.json".to_string(),
-                };
-                let made: Option<Created> = self
-                    .call(self.http.post(self.url(&path)).form(&form))
-                    .await?;
-                match made.and_then(|m| m.sid) {
-                    Some(sid) if is_sid(&sid, "AP") => Ok(sid),
-                    _ => Err(CarrierError::Uncertain(
-                        "Twilio made no usable TwiML application".into(),
-                    )),
-                }
-            })
-            .await
-            .cloned()
+        let mut kept = self.voice_application.lock().await;
+        if let Some(sid) = kept.as_ref() {
+            return Ok(sid.clone());
+        }
+        let sid = self.find_or_make_application(webhook_url).await?;
+        *kept = Some(sid.clone());
+        Ok(sid)
+    }
+
+    /// [`Twilio::voice_application`], asked of Twilio.
+    async fn find_or_make_application(&self, webhook_url: &str) -> Result<String, CarrierError> {
+        let name = carrier::instance_name(webhook_url);
+        let form = [
+            ("FriendlyName", name.as_str()),
+            ("VoiceUrl", webhook_url),
+            ("VoiceMethod", "POST"),
+            // A caller hanging up while browsers ring for them ends the ringing.
+            ("StatusCallback", webhook_url),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        let found: Option<ApplicationList> = self
+            .call(
+                self.http
+                    .get(self.url("/Applications.json"))
+                    .query(&[("FriendlyName", name.as_str())]),
+            )
+            .await?;
+        let found = found
+            .map(|l| l.applications)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a.friendly_name.as_deref() == Some(name.as_str()))
+            .and_then(|a| a.sid);
+        let path = match &found {
+            Some(sid) if is_sid(sid, "AP") => format!("/Applications/{sid}.json"),
+            Some(_) => {
+                return Err(CarrierError::Uncertain(
+                    "Twilio answered an unusable application sid".into(),
+                ))
+            }
+            None => "/Applications.json".to_string(),
+        };
+        let made: Option<Created> = self
+            .call(self.http.post(self.url(&path)).form(&form))
+            .await?;
+        match made.and_then(|m| m.sid) {
+            Some(sid) if is_sid(&sid, "AP") => Ok(sid),
+            _ => Err(CarrierError::Uncertain(
+                "Twilio made no usable TwiML application".into(),
+            )),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -278,14 +284,18 @@ impl Carrier for Twilio {
             ("SmsMethod", "POST"),
             ("VoiceApplicationSid", calls_to.as_str()),
         ];
-        let created: Option<Created> = self
+        let bought: Result<Option<Created>, CarrierError> = self
             .call(
                 self.http
                     .post(self.url("/IncomingPhoneNumbers.json"))
                     .form(&form),
             )
-            .await?;
-        let sid = created
+            .await;
+        if let Err(CarrierError::Rejected { .. }) = &bought {
+            // Maybe for an application deleted at Twilio: the next purchase asks again.
+            *self.voice_application.lock().await = None;
+        }
+        let sid = bought?
             .and_then(|c| c.sid)
             .ok_or_else(|| CarrierError::Transient("Twilio gave no number sid".into()))?;
         Ok(PurchasedNumber {

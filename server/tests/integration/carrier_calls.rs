@@ -2185,6 +2185,7 @@ with_telnyx_stand_in!(
     a_twilio_call_is_answered_in_the_browser_and_a_phone_called,
     a_call_rings_browsers_first_then_the_forwarding_phone,
     a_twilio_call_rings_browsers_first_then_the_forwarding_phone,
+    a_browser_that_never_takes_the_call_hands_it_to_the_forwarding_phone,
 );
 
 /// Forwarded after a while: a call first rings the browsers that take calls (the phone
@@ -2336,4 +2337,47 @@ async fn a_twilio_call_rings_browsers_first_then_the_forwarding_phone(
         "{twiml}"
     );
     assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
+}
+
+/// A browser that pressed Answer while a call rang it before going to the forwarding phone,
+/// but never took the call (its carrier call ended first): the call goes on to the phone,
+/// not to voicemail; the pick-up's backstop timer leaves it be.
+async fn a_browser_that_never_takes_the_call_hands_it_to_the_forwarding_phone(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    const BROWSER: &str = "ada-browser-0006";
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    assert!(forward_after(app, &ada, &number, PHONE, 20).await.is_ok());
+    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    let (held, session) = ("v3:held-fb1", "s-fb1");
+    accepted(app, &incoming("fb1", held, session, &number.e164)).await;
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(ringing.len(), 1, "{ringing:?}");
+    let call = ringing[0].id.clone();
+    assert!(pick_up(app, &ada, &call, "tab-1", BROWSER).await.is_ok());
+    let browser_leg = placed(app, held).await;
+    let pickup_state = placed_state(&asked, 0);
+    assert!(pickup_state.starts_with("pickup:"), "{pickup_state}");
+
+    accepted(app, &hangup("fb2", &browser_leg, "s-leg", &pickup_state)).await;
+    let dialed = common::eventually(10, "the forwarding phone called", || async {
+        dials(&asked).into_iter().nth(1)
+    })
+    .await;
+    assert_eq!(
+        (&dialed["to"], &dialed["link_to"]),
+        (&json!(PHONE), &json!(held))
+    );
+    assert!(commands(&asked, held).is_empty(), "no voicemail answer");
+    app::server::calls::ring_timeout(&app.state, &call, true)
+        .await
+        .unwrap();
+    let logged = log(app, &ada).await;
+    assert_eq!(
+        (logged[0].outcome.as_str(), logged[0].reason.as_deref()),
+        ("In progress", Some("Forwarded to your phone"))
+    );
 }

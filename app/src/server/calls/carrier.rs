@@ -701,6 +701,16 @@ pub(super) async fn forward_later(
     tx: &mut Transaction<'_, Any>,
     session_id: &str,
 ) -> AppResult<Option<Vec<Published>>> {
+    forward_later_in(tx, None, session_id).await
+}
+
+/// [`forward_later`], its command in `out` when answering the carrier's webhook about the
+/// call (a carrier commanded by its answers takes it there).
+async fn forward_later_in(
+    tx: &mut Transaction<'_, Any>,
+    out: Option<&mut Commands>,
+    session_id: &str,
+) -> AppResult<Option<Vec<Published>>> {
     type Row = (String, String, String, Option<String>, String, i64);
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.forward_later, s.carrier, s.carrier_call, s.carrier_connection,
@@ -749,8 +759,12 @@ pub(super) async fn forward_later(
         connection: connection.unwrap_or_default(),
         timeout_secs: u32::try_from(ring_ms / 1000).unwrap_or(30),
     };
-    let mut out = Commands::new(kind);
-    command(tx, &mut out, &held, dial, &format!("{FORWARD}{session_id}")).await?;
+    let mut own = Commands::new(kind);
+    let out = match out {
+        Some(out) if out.carrier == kind => out,
+        _ => &mut own,
+    };
+    command(tx, out, &held, dial, &format!("{FORWARD}{session_id}")).await?;
     // Her tabs stop ringing (the call is the phone's now), as do her closed devices.
     sqlx::query("UPDATE calls SET reason = $1 WHERE session_id = $2")
         .bind(FORWARDED_LATER)
@@ -944,6 +958,23 @@ async fn hung_up(
     } else {
         Some(held.clone())
     };
+    if !caller_left && state == "ringing" {
+        // A browser that pressed Answer never took the call (its carrier call ended
+        // first): a call that was to go on to the forwarding phone goes there now.
+        let reopened = sqlx::query(
+            "UPDATE call_sessions SET answered_tab = NULL, forward_call = NULL
+             WHERE id = $1 AND state = 'ringing' AND answered_tab IS NOT NULL
+               AND forward_later IS NOT NULL AND forward_later <> ''",
+        )
+        .bind(&session_id)
+        .execute(&mut **tx)
+        .await?;
+        if reopened.rows_affected() == 1 {
+            if let Some(published) = forward_later_in(tx, Some(out), &session_id).await? {
+                return Ok(published);
+            }
+        }
+    }
     let ending = match (state.as_str(), caller_left) {
         ("answered", _) => Ending::HungUp,
         ("ringing", true) => Ending::Cancelled,

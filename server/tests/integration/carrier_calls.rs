@@ -2240,6 +2240,14 @@ async fn a_call_rings_browsers_first_then_the_forwarding_phone(
         "{}",
         due - created
     );
+    // A ringing alert for it, sent late (a push retried), would ring her closed devices.
+    let ring = json!({
+        "title": "Call from (312) 555-0123", "body": "", "url": "/calls",
+        "tag": format!("call-{}", ringing[0].id), "unread": 0,
+    })
+    .to_string();
+    let gone = || app::server::push::rings_for_a_call_gone(&app.state.db, &ring);
+    assert!(!gone().await.unwrap(), "it rings her browsers still");
 
     // Time's up: her phone is called for the ring time, tied to the held caller; her tabs
     // stop ringing, and the log says where the call went.
@@ -2255,6 +2263,7 @@ async fn a_call_rings_browsers_first_then_the_forwarding_phone(
         (&json!(PHONE), &json!(held), &json!(20))
     );
     assert!(crate::calls::live(app, &ada, "tab-1").await.is_empty());
+    assert!(gone().await.unwrap(), "a late ringing alert is not sent");
     let logged = log(app, &ada).await;
     assert_eq!(
         (logged[0].outcome.as_str(), logged[0].reason.as_deref()),

@@ -717,8 +717,7 @@ async fn forward_later_in(
                 c.number_e164, n.ring_seconds
          FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
          JOIN phone_numbers n ON n.id = c.number_id
-         WHERE s.id = $1 AND s.state = 'ringing' AND s.forward_later IS NOT NULL
-           AND s.forward_later <> '' AND s.answered_tab IS NULL",
+         WHERE s.id = $1 AND s.forward_later <> ''",
     )
     .bind(session_id)
     .fetch_optional(&mut **tx)
@@ -729,12 +728,11 @@ async fn forward_later_in(
     let Some(kind) = CarrierKind::parse(&carrier) else {
         return Ok(None);
     };
-    // '' marks it moved on ([`forwarded_later`]). The conditions again, in the update: a
-    // tab's pick-up at the same moment (PostgreSQL re-checks them after its row lock) wins.
+    // '' marks it moved on ([`forwarded_later`]). Decided in the update itself: a tab's
+    // pick-up at the same moment (PostgreSQL re-checks these after its row lock) wins.
     let taken = sqlx::query(
         "UPDATE call_sessions SET forward_later = '', rings_browsers = 0
-         WHERE id = $1 AND forward_later IS NOT NULL AND forward_later <> ''
-           AND state = 'ringing' AND answered_tab IS NULL",
+         WHERE id = $1 AND forward_later <> '' AND state = 'ringing' AND answered_tab IS NULL",
     )
     .bind(session_id)
     .execute(&mut **tx)
@@ -964,7 +962,7 @@ async fn hung_up(
         let reopened = sqlx::query(
             "UPDATE call_sessions SET answered_tab = NULL, forward_call = NULL
              WHERE id = $1 AND state = 'ringing' AND answered_tab IS NOT NULL
-               AND forward_later IS NOT NULL AND forward_later <> ''",
+               AND forward_later <> ''",
         )
         .bind(&session_id)
         .execute(&mut **tx)

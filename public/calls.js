@@ -98,27 +98,35 @@
     }
   }
 
+  /** A device choice (`key`) remembered in this browser ('' for none, or storage off). */
+  function remembered(key) {
+    try {
+      return localStorage.getItem(key) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  /** Remembers device choice `key` as `id` (storage off: this page only). */
+  function remember(key, id) {
+    try {
+      localStorage.setItem(key, id);
+    } catch (_) {
+      /* storage off */
+    }
+  }
+
   /** Where the choice of microphone is remembered in this browser: calls answered on any
    * page use it, not only those placed from the dialer that offers it. */
   const MICROPHONE_KEY = 'switchboard.microphone';
 
   function pickedMicrophone() {
     const select = document.querySelector('[data-call-microphone]');
-    if (select && select.options.length > 1) return select.value;
-    try {
-      return localStorage.getItem(MICROPHONE_KEY) || '';
-    } catch (_) {
-      return '';
-    }
+    return select && select.options.length > 1 ? select.value : remembered(MICROPHONE_KEY);
   }
 
   document.addEventListener('change', (event) => {
-    if (!event.target.matches || !event.target.matches('[data-call-microphone]')) return;
-    try {
-      localStorage.setItem(MICROPHONE_KEY, event.target.value);
-    } catch (_) {
-      /* storage off: this page only */
-    }
+    if (event.target.matches && event.target.matches('[data-call-microphone]')) remember(MICROPHONE_KEY, event.target.value);
   });
 
   /** Waits until the local description holds its network candidates (no trickling: one
@@ -455,11 +463,7 @@
       '<audio autoplay></audio>';
     panel.querySelector('[data-call-speaker]').addEventListener('change', (event) => {
       const id = event.target.value;
-      try {
-        localStorage.setItem(SPEAKER_KEY, id);
-      } catch (_) {
-        /* storage off: this call only */
-      }
+      remember(SPEAKER_KEY, id);
       useSpeaker(id).catch(() => say('That speaker is not available. Pick another.'));
     });
     const keypad = panel.querySelector('.call-keypad');
@@ -991,30 +995,20 @@
   async function listDevices() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
     const devices = await navigator.mediaDevices.enumerateDevices();
-    const fill = (select, kind, none, each) => {
+    // The one shown stays; else the one remembered, if this browser still has it.
+    const fill = (select, kind, none, each, key) => {
       if (!select) return;
       const current = select.value;
       select.replaceChildren(new Option(none, ''));
       devices
         .filter((d) => d.kind === kind && d.deviceId && d.deviceId !== 'default')
         .forEach((d, i) => select.append(new Option(d.label || each + ' ' + (i + 1), d.deviceId)));
-      select.value = [...select.options].some((o) => o.value === current) ? current : '';
+      const has = (id) => id && [...select.options].some((o) => o.value === id);
+      select.value = has(current) ? current : has(remembered(key)) ? remembered(key) : '';
     };
-    const microphones = document.querySelector('[data-call-microphone]');
-    fill(microphones, 'audioinput', 'Default microphone', 'Microphone');
-    if (microphones && !microphones.value) {
-      let saved = '';
-      try {
-        saved = localStorage.getItem(MICROPHONE_KEY) || '';
-      } catch (_) {
-        /* none */
-      }
-      if ([...microphones.options].some((o) => o.value === saved)) microphones.value = saved;
-    }
+    fill(document.querySelector('[data-call-microphone]'), 'audioinput', 'Default microphone', 'Microphone', MICROPHONE_KEY);
     if (panel && speakersChoosable()) {
-      const select = panel.querySelector('[data-call-speaker]');
-      fill(select, 'audiooutput', 'Default speaker', 'Speaker');
-      if (!select.value) select.value = [...select.options].some((o) => o.value === savedSpeaker()) ? savedSpeaker() : '';
+      fill(panel.querySelector('[data-call-speaker]'), 'audiooutput', 'Default speaker', 'Speaker', SPEAKER_KEY);
     }
   }
 
@@ -1026,13 +1020,7 @@
   /** Browsers that can send a page's sound to a chosen device (Chromium, Edge, Safari 18). */
   const speakersChoosable = () => typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
 
-  function savedSpeaker() {
-    try {
-      return localStorage.getItem(SPEAKER_KEY) || '';
-    } catch (_) {
-      return '';
-    }
-  }
+  const savedSpeaker = () => remembered(SPEAKER_KEY);
 
   /** Plays the call's sound on speaker `id` ('' the system's default). */
   async function useSpeaker(id) {

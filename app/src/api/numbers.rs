@@ -68,10 +68,12 @@ pub async fn set_call_routing(
         &context::state()?,
         &me.user_id(),
         &NumberId::new(number_id),
-        ring_seconds,
-        mode,
-        &forward_to,
-        forward_after_secs,
+        numbers::CallRouting {
+            ring_seconds,
+            do_not_disturb: mode,
+            forward_to: &forward_to,
+            forward_after_secs,
+        },
     )
     .await
 }

@@ -321,21 +321,32 @@ async fn commit_own_number_change(
     Ok(())
 }
 
-/// Sets how calls to the user's number ring: `ring_seconds` (one of [`crate::types::RING_CHOICES`])
-/// before a call counts as missed, do-not-disturb (straight to voicemail), and the phone
-/// calls from the phone network are forwarded to (`forward_to`, '' for none), after
-/// ringing the user's browsers `forward_after_secs` (one of
-/// [`crate::types::FORWARD_AFTER_CHOICES`]; 0: at once).
-#[allow(clippy::too_many_arguments)]
+/// How calls to a number ring, as the Calls page sets it ([`set_call_routing`]).
+pub struct CallRouting<'a> {
+    /// Before a call counts as missed: one of [`crate::types::RING_CHOICES`].
+    pub ring_seconds: i64,
+    /// Straight to voicemail (now, or outside business hours).
+    pub do_not_disturb: crate::server::messaging::auto_reply::DoNotDisturb,
+    /// The phone calls from the phone network are forwarded to ('' for none).
+    pub forward_to: &'a str,
+    /// How long the user's browsers ring before that phone does: one of
+    /// [`crate::types::FORWARD_AFTER_CHOICES`] (0: at once).
+    pub forward_after_secs: i64,
+}
+
+/// Sets how calls to the user's number `id` ring.
 pub async fn set_call_routing(
     state: &AppState,
     user_id: &UserId,
     id: &NumberId,
-    ring_seconds: i64,
-    do_not_disturb: crate::server::messaging::auto_reply::DoNotDisturb,
-    forward_to: &str,
-    forward_after_secs: i64,
+    routing: CallRouting<'_>,
 ) -> AppResult<()> {
+    let CallRouting {
+        ring_seconds,
+        do_not_disturb,
+        forward_to,
+        forward_after_secs,
+    } = routing;
     if !crate::types::RING_CHOICES.contains(&ring_seconds) {
         return Err(AppError::invalid(
             "Pick how long calls ring from the list (10 seconds to 2 minutes).",

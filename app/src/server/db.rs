@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -92,6 +92,20 @@ impl Db {
                         conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
+                })
+            })
+            // A connection never goes back to the pool inside a transaction. One did (a
+            // transaction sqlx could not roll back: SQLite had ended it, or the request that
+            // began it was dropped mid-BEGIN), and SQLite's one writer connection then refused
+            // every later BEGIN until a restart. A dropped transaction's rollback is queued,
+            // so the connection is asked once (ping) whether it went through; if not, it is
+            // closed and the pool opens a fresh one.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
                 })
             })
     }

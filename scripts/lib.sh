@@ -134,6 +134,14 @@ build_app() {
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site
     SWITCHBOARD_BIN="$tdir/release/switchboard"
+  elif [ -n "${SERVER_AS_TESTED:-}" ]; then
+    # scripts/test: the binary its integration tests build (cargo test builds a package's
+    # binaries for them). The tests' dev-dependencies turn on more features of shared crates,
+    # so a plain `cargo build` compiled the app and its deps a second time (~2.5 min cold,
+    # ~35 s warm after a one-line change).
+    step "Building the server (profile dev, as the tests build it)"
+    cargo test -p app -p switchboard --no-run
+    SWITCHBOARD_BIN="$tdir/debug/switchboard"
   else
     step "Building the server (profile dev)"
     cargo build -p switchboard

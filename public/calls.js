@@ -434,11 +434,12 @@
     return viaCarrier(carrier, null, () => api('call_out', { number_id: numberId, to, tab, device: device() }));
   }
 
-  /** Sets up this browser to take phone-network calls through `carrier` (the Calls page). */
-  async function takeCallsHere(carrier) {
-    await carrierClient(carrier);
+  /** Sets up this browser to take phone-network calls through each of `carriers` (the
+   * Calls page: those of the user's numbers). */
+  async function takeCallsHere(carriers) {
+    await Promise.all(carriers.map(carrierClient));
     try {
-      localStorage.setItem('switchboard.browser-phone', carrier);
+      localStorage.setItem('switchboard.browser-phone', carriers.join(','));
     } catch (_) {
       /* storage off: asked again next time */
     }
@@ -524,9 +525,11 @@
         panel.dataset.callState = 'ended';
       }
       if (panel && !panel.hidden && lastWords) {
-        // Leave the last words ("Call ended", "Declined") a moment, then go.
+        // Leave the last words ("Call ended", "Declined") a moment, then go; but not while a
+        // call is still starting here ("Starting the call…" stays until it rings or fails).
         setTimeout(() => {
-          if (!known.some((c) => c.here || c.state === 'ringing')) panel.hidden = true;
+          const starting = (pickingUp && Date.now() <= pickingUp.until) || [...held.keys()].some((id) => id.startsWith('new-'));
+          if (!starting && !known.some((c) => c.here || c.state === 'ringing')) panel.hidden = true;
         }, 2500);
       }
       return;
@@ -1037,8 +1040,12 @@
 
   /** The ring times offered, in seconds (the server takes only these: types::RING_CHOICES). */
   const RING_CHOICES = [10, 20, 30, 45, 60, 90, 120];
-  /** How long browsers ring before the forwarding phone does (types::FORWARD_AFTER_CHOICES). */
-  const FORWARD_AFTER_CHOICES = [0, 10, 20, 30, 45, 60];
+  /** How long browsers ring before the forwarding phone does (types::FORWARD_AFTER_CHOICES;
+   * -1, types::FORWARD_WITH_BROWSERS: both ring together). */
+  const FORWARD_AFTER_CHOICES = [-1, 0, 10, 20, 30, 45, 60];
+  /** What each choice says. */
+  const forwardWhen = (s) =>
+    s < 0 ? 'Together with browsers taking calls' : s ? 'After ringing browsers taking calls ' + s + ' seconds' : 'At once (browsers don\'t ring)';
 
   /** Fills the Calls page's settings card: per voice number, its ring time,
    * do-not-disturb and forwarding phone, saved with set_call_routing. */
@@ -1087,7 +1094,7 @@
       form.elements.forward_to.value = n.forward_to || '';
       FORWARD_AFTER_CHOICES.forEach((s) =>
         form.elements.forward_after_secs.append(
-          new Option(s ? 'After ringing browsers taking calls ' + s + ' seconds' : 'At once (browsers don\'t ring)', String(s), false, s === (n.forward_after_secs || 0)),
+          new Option(forwardWhen(s), String(s), false, s === (n.forward_after_secs || 0)),
         ),
       );
       const greeting = form.elements.greeting;
@@ -1123,8 +1130,9 @@
    * browser rings for them. Until one browser of the user is set up, their calls from the
    * phone network go to forwarding or voicemail. */
   function browserPhoneSetting(card, numbers) {
-    const carrier = Object.keys(CARRIER_SDKS).find((c) => numbers.some((n) => n.carrier === c));
-    if (!carrier) return;
+    // Every carrier of hers whose calls a browser can take (a user may have both).
+    const carriers = Object.keys(CARRIER_SDKS).filter((c) => numbers.some((n) => n.carrier === c));
+    if (!carriers.length) return;
     const part = document.createElement('div');
     part.className = 'stack browser-phone';
     part.innerHTML =
@@ -1137,7 +1145,7 @@
     const status = part.querySelector('[role=status]');
     let on = false;
     try {
-      on = localStorage.getItem('switchboard.browser-phone') === carrier;
+      on = localStorage.getItem('switchboard.browser-phone') === carriers.join(',');
     } catch (_) {
       /* storage off */
     }
@@ -1145,7 +1153,7 @@
     button.addEventListener('click', () => {
       button.disabled = true;
       status.textContent = 'Setting up this browser…';
-      takeCallsHere(carrier)
+      takeCallsHere(carriers)
         .then(() => (status.textContent = 'This browser rings for calls from the phone network.'))
         .catch((e) => (status.textContent = e.message))
         .finally(() => (button.disabled = false));
@@ -1217,8 +1225,13 @@
   }
 
   // The card appears when the Calls page does (any navigation): fill it once. So does the
-  // dialer, whose microphones are listed then (named once this site may use one).
+  // dialer, whose microphones are listed then (named once this site may use one), and
+  // whose Call button is enabled then.
   const findCallSettings = () => {
+    // The dialer's Call button is drawn disabled until this script can place the call.
+    for (const button of document.querySelectorAll('form[data-dialer] button[type=submit][disabled]')) {
+      button.disabled = false;
+    }
     const card = document.querySelector('[data-call-settings]:not([data-filled])');
     if (card) fillCallSettings(card);
     const microphones = document.querySelector('[data-call-microphone]:not([data-listed])');

@@ -418,3 +418,20 @@ test('the microphone picked is remembered, for calls answered on any page', asyn
   await open(ada, '/calls');
   await expect(ada.getByLabel('Microphone', { exact: true })).toHaveValue(pick!);
 });
+
+test("the dialer's Call button waits until this tab can place the call", async () => {
+  // The call is placed by public/calls.js, fetched once the page is live; a click before
+  // that reloaded the page and called no one (seen in CI under load).
+  let release = () => {};
+  const loaded = new Promise<void>((resolve) => (release = resolve));
+  await ada.route('**/calls.js', async (route) => {
+    await loaded;
+    await route.continue();
+  });
+  await open(ada, '/calls');
+  const call = ada.getByRole('button', { name: 'Call', exact: true });
+  await expect(call).toBeDisabled();
+  release();
+  await expect(call).toBeEnabled();
+  await ada.unroute('**/calls.js');
+});

@@ -75,23 +75,44 @@ test('a text reloads its own thread, not the one on screen', async () => {
 
 test('a reply being typed survives texts arriving in its thread', async () => {
   // The thread redraws when a text arrives (and once as the live stream catches up after
-  // the page opens): the draft and its segment count stay.
+  // the page opens): the draft, its segment count and the focus stay, so typing goes on.
   const page = await ada.newPage();
   await compose(page, '(202) 555-0166', 'Before the draft');
   await open(page, page.url()); // the thread alone (the new-message form closed)
   const reply = page.getByRole('textbox', { name: 'Reply' });
-  await reply.fill('Half-written answer');
+  await reply.fill('Half-written');
   const res = await ada.request.post('/api/simulate_inbound', {
     form: { from: '+12025550166', to: adaNumber, body: 'A text meanwhile' },
     headers: { origin: server.base, accept: 'application/json' },
   });
   expect(res.ok(), await res.text()).toBeTruthy();
   await expect(page.locator('.bubble.in').last()).toContainText('A text meanwhile');
+  await expect(reply).toBeFocused();
+  await page.keyboard.type(' answer');
   await expect(reply).toHaveValue('Half-written answer');
   await expect(page.locator('#reply-body-segments')).toContainText('1 segment');
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.locator('.bubble.out').last()).toContainText('Half-written answer');
   await expect(reply).toHaveValue('');
+});
+
+test("another conversation opened never shows the last one's reply form while it loads", async () => {
+  // The form left on screen would send the reply typed for the new one to the last one.
+  const page = await ada.newPage();
+  await compose(page, '(202) 555-0155', 'To the first');
+  const first = page.url();
+  await compose(page, '(202) 555-0144', 'To the second');
+  await expect(page.getByRole('heading', { name: '(202) 555-0144' })).toBeVisible();
+  await page.route('**/api/open_thread', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await route.continue();
+  });
+  await page.getByRole('list', { name: 'Conversations' }).getByRole('link', { name: /\(202\) 555-0155/ }).click();
+  await expect(page).toHaveURL(first);
+  await expect(page.getByRole('textbox', { name: 'Reply' })).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: '(202) 555-0155' })).toBeVisible();
+  await expect(page.getByRole('textbox', { name: 'Reply' })).toHaveCount(1);
+  await page.close();
 });
 
 test('a thread with unread texts opened from a link hydrates and is marked read', async () => {

@@ -98,19 +98,21 @@ test('a push shows a notification, a click on it lands on the thread, none while
     page.evaluate(async () =>
       (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url })),
     );
+  // A push delivered again until `now()` shows `expected`: a push that reaches a worker still
+  // starting up can be dropped (one tag per conversation or call, so repeats collapse).
+  const pushUntil = (alert: object, now: () => Promise<unknown>, expected: unknown) =>
+    expect
+      .poll(
+        async () => {
+          await push(alert);
+          await page.waitForTimeout(300);
+          return now();
+        },
+        { timeout: 20_000 },
+      )
+      .toEqual(expected);
   const alert = alertFor(thread, 'Yes, see you there');
-  // A push that reaches a worker still starting up can be dropped; deliver again until one
-  // shows (one tag per conversation, so repeats collapse into the same notification).
-  await expect
-    .poll(
-      async () => {
-        await push(alert);
-        await page.waitForTimeout(300);
-        return shown();
-      },
-      { timeout: 20_000 },
-    )
-    .toEqual([{ title: alert.title, body: alert.body, tag: alert.tag, url: alert.url }]);
+  await pushUntil(alert, shown, [{ title: alert.title, body: alert.body, tag: alert.tag, url: alert.url }]);
 
   // A click: the worker's own notificationclick handler, given the notification it showed.
   const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
@@ -133,16 +135,7 @@ test('a push shows a notification, a click on it lands on the thread, none while
   await page.bringToFront();
   await push(alertFor(thread, 'Quiet please'));
   const other = alertFor('/inbox/another-conversation', 'Someone else');
-  await expect
-    .poll(
-      async () => {
-        await push(other);
-        await page.waitForTimeout(300);
-        return shown();
-      },
-      { timeout: 20_000 },
-    )
-    .toEqual([{ title: other.title, body: other.body, tag: other.tag, url: other.url }]);
+  await pushUntil(other, shown, [{ title: other.title, body: other.body, tag: other.tag, url: other.url }]);
 
   // A ringing call (Ada calls her own second number): its notification stays until handled
   // and offers Answer and Decline; Decline ends the call from there, the app unopened.
@@ -172,16 +165,7 @@ test('a push shows a notification, a click on it lands on the thread, none while
       const [n] = (await (await navigator.serviceWorker.ready).getNotifications()).filter((n) => n.tag === tag);
       return n ? { actions: n.actions.map((a) => a.action), sticky: n.requireInteraction } : null;
     }, ringing.tag);
-  await expect
-    .poll(
-      async () => {
-        await push(ringing);
-        await page.waitForTimeout(300);
-        return callShown();
-      },
-      { timeout: 20_000 },
-    )
-    .toEqual({ actions: ['answer', 'decline'], sticky: true });
+  await pushUntil(ringing, callShown, { actions: ['answer', 'decline'], sticky: true });
   await pressOnAlert(ringing.tag, 'decline');
   await expect
     .poll(async () => (await api('live_calls', { tab: 'x' })).map((c: { direction: string; outcome: string }) => `${c.direction} ${c.outcome}`).sort())
@@ -190,13 +174,11 @@ test('a push shows a notification, a click on it lands on the thread, none while
   // When a call ends the server settles its alert under the same tag: a missed call's
   // replaces the ringing one (no buttons, not sticky); so does an answered or declined
   // one's, quietly (no body).
-  await push(ringing);
-  await expect.poll(callShown).toEqual({ actions: ['answer', 'decline'], sticky: true });
+  await pushUntil(ringing, callShown, { actions: ['answer', 'decline'], sticky: true });
   const missed = { ...ringing, title: `Missed call from ${from.display}`, body: 'See it in your call log.', ended: true };
-  await push(missed);
-  await expect.poll(callShown).toEqual({ actions: [], sticky: false });
-  await push({ ...ringing, title: 'Call answered', body: '', ended: true });
-  await expect.poll(async () => (await shown()).filter((n) => n.tag === ringing.tag).map((n) => n.title)).toEqual(['Call answered']);
+  await pushUntil(missed, callShown, { actions: [], sticky: false });
+  const titles = async () => (await shown()).filter((n) => n.tag === ringing.tag).map((n) => n.title);
+  await pushUntil({ ...ringing, title: 'Call answered', body: '', ended: true }, titles, ['Call answered']);
   await expect.poll(callShown).toEqual({ actions: [], sticky: false });
 
   // Answer on a ringing call's alert opens the app on that call, still ringing, to take it.

@@ -39,7 +39,7 @@ fn Dialer() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Call"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match numbers.await {
                         Ok(list) => {
@@ -66,14 +66,17 @@ fn Dialer() -> impl IntoView {
                                     <select id="call-microphone" data-call-microphone="">
                                         <option value="">"Default microphone"</option>
                                     </select>
-                                    <button type="submit" class="primary">"Call"</button>
+                                    // Calls are placed by public/calls.js, which the page fetches once
+                                    // it is live: the button waits for it (a click before that was a
+                                    // plain reload of this page that called no one).
+                                    <button type="submit" class="primary" disabled=true>"Call"</button>
                                 </form>
                             }.into_any()
                         }
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
@@ -113,7 +116,7 @@ fn Log() -> impl IntoView {
                 <input id="log-search" name="log" type="search" placeholder="Name, number or words" maxlength="100" value=move || search.get() />
                 <button type="submit" class="secondary">"Search calls"</button>
             </form>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match log.await {
                         Ok(list) if list.is_empty() => view! {
@@ -158,7 +161,7 @@ fn Log() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }

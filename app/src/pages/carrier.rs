@@ -40,7 +40,7 @@ pub fn CarrierSettings() -> impl IntoView {
     view! {
         <div class="card" id="carrier">
             <h2>"Carrier"</h2>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
                         Ok(s) => {
@@ -94,7 +94,7 @@ pub fn CarrierSettings() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }

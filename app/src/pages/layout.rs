@@ -16,7 +16,7 @@ use crate::types::CurrentUser;
 pub fn AppLayout() -> impl IntoView {
     let user = Loaded::new(|| SignedInUser {});
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => view! { <Frame user /> }.into_any(),
@@ -24,7 +24,7 @@ pub fn AppLayout() -> impl IntoView {
                     Err(e) => error_note(e),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -35,7 +35,7 @@ pub fn InboxLayout() -> impl IntoView {
                 <h1>"Inbox"</h1>
                 <NewMessage />
                 <Search />
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match list.await {
                             Ok(items) if items.is_empty() => view! {
@@ -65,7 +65,7 @@ pub fn InboxLayout() -> impl IntoView {
                             Err(e) => error_note(e),
                         }
                     })}
-                </Suspense>
+                </Transition>
             </div>
             <div class="thread-pane">
                 <Outlet />
@@ -143,7 +143,7 @@ fn Composer(
             leptos::task::spawn_local(async move {
                 problem.set(None);
                 // Asked when needed, not as a resource: this composer renders inside the
-                // thread's Suspense, and an extra resource there breaks hydration order.
+                // thread's Transition, and an extra resource there breaks hydration order.
                 let Ok(limits) = crate::wire::call(crate::api::messaging::MmsLimits {}).await
                 else {
                     problem.set(Some(
@@ -266,7 +266,7 @@ fn NewMessage() -> impl IntoView {
     view! {
         <details class="card compose">
             <summary>"New message"</summary>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match numbers.await {
                         Ok(list) if list.is_empty() => view! {
@@ -291,7 +291,7 @@ fn NewMessage() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </details>
     }
 }
@@ -309,7 +309,7 @@ fn Search() -> impl IntoView {
             <button type="submit" class="secondary">"Search"</button>
         </form>
         <Show when=move || !q.get().is_empty()>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match hits.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No messages match."</p> }.into_any(),
@@ -326,7 +326,7 @@ fn Search() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </Show>
     }
 }
@@ -360,93 +360,85 @@ pub fn ThreadView() -> impl IntoView {
         });
     });
     let send = FormAction::new::<SendMessage>();
-    let draft = Draft::emptied_by(send.result());
-    // Another conversation opened in the same view: its own (empty) draft.
-    Effect::new(move |previous: Option<String>| {
-        let now = id.get();
-        if previous.is_some_and(|p| p != now) {
-            draft.clear();
-        }
-        now
-    });
     let delete = FormAction::new::<DeleteConversation>();
-    let form_ref = NodeRef::<leptos::html::Form>::new();
-    // After a successful send, clear the composer (the thread refetches by itself).
-    Effect::new(move |_| {
-        if send.succeeded() {
-            if let Some(form) = form_ref.get() {
-                form.reset();
-            }
-        }
-    });
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match thread.await {
-                    Ok(t) => {
-                        let c = t.conversation;
-                        let via = if c.number_name.is_empty() { c.number_display.clone() } else { format!("{} ({})", c.number_name, c.number_display) };
-                        let peer = c.peer.replace('+', "%2B");
-                        // A named peer's number goes under the name; an unnamed one can be added.
-                        let named = !c.peer_name.is_empty();
-                        let line = if named { format!("{} · via {via}", c.peer_display) } else { format!("via {via}") };
-                        let (contact_href, contact_words) = if named {
-                            (format!("/contacts?q={peer}"), "Contact")
-                        } else {
-                            (format!("/contacts?add={peer}"), "Add to contacts")
-                        };
-                        view! {
-                            <Title text=c.peer_label().to_string() />
-                            <header class="thread-head">
-                                <a href="/inbox" class="back">"‹ Inbox"</a>
-                                <h2>{c.peer_label().to_string()}</h2>
-                                <p class="muted">{line}</p>
-                                <a class="button secondary" href=format!("/calls?to={peer}&from={}", c.number_id)>"Call"</a>
-                                <a class="button secondary" href=contact_href>{contact_words}</a>
-                            </header>
-                            <ol class="messages" aria-label="Messages" aria-live="polite">
-                                {t.messages.into_iter().map(|m| {
-                                    let class = if m.outgoing { "bubble out" } else { "bubble in" };
-                                    let status = m.status;
-                                    view! {
-                                        <li class=class data-status=status.as_str()>
-                                            {(!m.media.is_empty()).then(|| pictures(m.media, m.outgoing))}
-                                            {(!m.body.is_empty()).then(|| view! { <p class="text">{m.body}</p> })}
-                                            <p class="meta">
-                                                {format_instant(m.created_at)}
-                                                {m.outgoing.then(|| view! {
-                                                    " "<span class="ticks" title=status.label() aria-label=status.label()>{status.ticks()}</span>
-                                                })}
-                                            </p>
-                                            {m.failure.map(|why| view! { <p class="failure" role="note">{why}</p> })}
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ol>
-                            {t.opted_out.then(|| view! {
-                                <p class="failure" role="note">"They opted out of texts from this number (replied STOP): nothing you send reaches them until they text START."</p>
-                            })}
-                            <PostForm action=send node_ref=form_ref attr:class="reply">
-                                <input type="hidden" name="number_id" value=c.number_id.clone() />
-                                <input type="hidden" name="to" value=c.peer.clone() />
-                                <Composer id="reply-body" label="Reply" draft />
-                                <FormError action=send />
-                                <button type="submit">"Send"</button>
-                            </PostForm>
-                            <details class="danger-zone">
-                                <summary>"Delete conversation"</summary>
-                                <PostForm action=delete attr:class="inline">
-                                    <input type="hidden" name="conversation_id" value=c.id.clone() />
-                                    <p>"This deletes every message in it, here and on your other devices."</p>
-                                    <button type="submit" class="danger">"Delete for good"</button>
+    // One Transition per conversation. A reload of the one on screen (a text arriving, the
+    // live stream catching up) updates it in place, so the reply being typed keeps its focus
+    // (see pages/mod.rs). Another one opened shows "Loading…" until it is in: the last one's
+    // forms, left on screen meanwhile, would have sent the new reply to (or deleted) it.
+    move || {
+        id.track();
+        // Each conversation its own draft, kept through its reloads.
+        let draft = Draft::emptied_by(send.result());
+        view! {
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match thread.await {
+                        Ok(t) => {
+                            let c = t.conversation;
+                            let via = if c.number_name.is_empty() { c.number_display.clone() } else { format!("{} ({})", c.number_name, c.number_display) };
+                            let peer = c.peer.replace('+', "%2B");
+                            // A named peer's number goes under the name; an unnamed one can be added.
+                            let named = !c.peer_name.is_empty();
+                            let line = if named { format!("{} · via {via}", c.peer_display) } else { format!("via {via}") };
+                            let (contact_href, contact_words) = if named {
+                                (format!("/contacts?q={peer}"), "Contact")
+                            } else {
+                                (format!("/contacts?add={peer}"), "Add to contacts")
+                            };
+                            view! {
+                                <Title text=c.peer_label().to_string() />
+                                <header class="thread-head">
+                                    <a href="/inbox" class="back">"‹ Inbox"</a>
+                                    <h2>{c.peer_label().to_string()}</h2>
+                                    <p class="muted">{line}</p>
+                                    <a class="button secondary" href=format!("/calls?to={peer}&from={}", c.number_id)>"Call"</a>
+                                    <a class="button secondary" href=contact_href>{contact_words}</a>
+                                </header>
+                                <ol class="messages" aria-label="Messages" aria-live="polite">
+                                    {t.messages.into_iter().map(|m| {
+                                        let class = if m.outgoing { "bubble out" } else { "bubble in" };
+                                        let status = m.status;
+                                        view! {
+                                            <li class=class data-status=status.as_str()>
+                                                {(!m.media.is_empty()).then(|| pictures(m.media, m.outgoing))}
+                                                {(!m.body.is_empty()).then(|| view! { <p class="text">{m.body}</p> })}
+                                                <p class="meta">
+                                                    {format_instant(m.created_at)}
+                                                    {m.outgoing.then(|| view! {
+                                                        " "<span class="ticks" title=status.label() aria-label=status.label()>{status.ticks()}</span>
+                                                    })}
+                                                </p>
+                                                {m.failure.map(|why| view! { <p class="failure" role="note">{why}</p> })}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ol>
+                                {t.opted_out.then(|| view! {
+                                    <p class="failure" role="note">"They opted out of texts from this number (replied STOP): nothing you send reaches them until they text START."</p>
+                                })}
+                                <PostForm action=send attr:class="reply">
+                                    <input type="hidden" name="number_id" value=c.number_id.clone() />
+                                    <input type="hidden" name="to" value=c.peer.clone() />
+                                    <Composer id="reply-body" label="Reply" draft />
+                                    <FormError action=send />
+                                    <button type="submit">"Send"</button>
                                 </PostForm>
-                            </details>
-                        }.into_any()
+                                <details class="danger-zone">
+                                    <summary>"Delete conversation"</summary>
+                                    <PostForm action=delete attr:class="inline">
+                                        <input type="hidden" name="conversation_id" value=c.id.clone() />
+                                        <p>"This deletes every message in it, here and on your other devices."</p>
+                                        <button type="submit" class="danger">"Delete for good"</button>
+                                    </PostForm>
+                                </details>
+                            }.into_any()
+                        }
+                        Err(e) => error_note(e),
                     }
-                    Err(e) => error_note(e),
-                }
-            })}
-        </Suspense>
+                })}
+            </Transition>
+        }
+        .into_any()
     }
 }
 

@@ -49,7 +49,7 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
             <h2>"Your numbers"</h2>
             <FormError action=rename />
             <FormError action=release />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match numbers.await {
                         Ok(list) if list.is_empty() => view! {
@@ -101,7 +101,7 @@ fn MyNumbers(buy: FormAction) -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
@@ -162,7 +162,7 @@ fn GetNumber(buy: FormAction) -> impl IntoView {
             {move || buy.output::<OwnedNumber>().map(|n| view! {
                 <p class="notice" role="status">{format!("{} is yours. Text from it in the Inbox.", n.display)}</p>
             })}
-            <Suspense fallback=|| view! { <p>"Searching…"</p> }>
+            <Transition fallback=|| view! { <p>"Searching…"</p> }>
                 {move || Suspend::new(async move {
                     match offers.await {
                         Ok(None) => ().into_any(),
@@ -188,7 +188,7 @@ fn GetNumber(buy: FormAction) -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
@@ -204,7 +204,7 @@ pub fn AllNumbers() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"All numbers"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match numbers.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"Nobody owns a number yet."</p> }.into_any(),
@@ -223,7 +223,7 @@ pub fn AllNumbers() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }

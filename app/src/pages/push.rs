@@ -69,7 +69,7 @@ pub fn Notifications() -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Notifications"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
                         Ok(config) if !config.enabled => view! {
@@ -96,9 +96,9 @@ pub fn Notifications() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
             <h3>"Devices that get alerts"</h3>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match devices.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
@@ -124,7 +124,7 @@ pub fn Notifications() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
             <PostForm action=test attr:class="inline">
                 <button type="submit" class="secondary">"Send a test alert"</button>
             </PostForm>

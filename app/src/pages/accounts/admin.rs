@@ -44,7 +44,7 @@ pub fn Invitations() -> impl IntoView {
                 </div>
             })}
             <FormError action=revoke />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match invites.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No invitations yet."</p> }.into_any(),
@@ -78,7 +78,7 @@ pub fn Invitations() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
@@ -103,7 +103,7 @@ pub fn Users() -> impl IntoView {
             <FormError action=set_disabled />
             <FormError action=set_quota />
             <FormError action=set_deletion />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(list) => view! {
@@ -164,7 +164,7 @@ pub fn Users() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }

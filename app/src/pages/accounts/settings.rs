@@ -51,7 +51,7 @@ fn Sessions() -> impl IntoView {
         <div class="card">
             <h2>"Signed-in devices"</h2>
             <p class="muted">"Sign out any device you don't recognise."</p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
                         Ok(list) => view! {
@@ -78,7 +78,7 @@ fn Sessions() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
             <FormError action=revoke />
             <PostForm action=revoke_others attr:class="inline">
                 <button type="submit" class="secondary">"Sign out all other devices"</button>

@@ -117,7 +117,7 @@ pub fn SetupPage() -> impl IntoView {
     let action = FormAction::new::<CompleteSetup>();
     view! {
         <AuthCard title="Set up Switchboard">
-            <Suspense fallback=|| view! { <p>"Checking your link…"</p> }>
+            <Transition fallback=|| view! { <p>"Checking your link…"</p> }>
                 {move || Suspend::new(async move {
                     match found.await {
                         Ok(SetupLookup::Valid) => view! {
@@ -144,7 +144,7 @@ pub fn SetupPage() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </AuthCard>
     }
 }
@@ -158,7 +158,7 @@ pub fn InvitePage() -> impl IntoView {
     let action = FormAction::new::<AcceptInvite>();
     view! {
         <AuthCard title="Join Switchboard">
-            <Suspense fallback=|| view! { <p>"Checking your invitation…"</p> }>
+            <Transition fallback=|| view! { <p>"Checking your invitation…"</p> }>
                 {move || Suspend::new(async move {
                     match found.await {
                         Ok(InviteLookup::Valid { email, .. }) => view! {
@@ -186,7 +186,7 @@ pub fn InvitePage() -> impl IntoView {
                         Err(e) => error_note(e),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </AuthCard>
     }
 }

@@ -203,6 +203,56 @@ test('a Telnyx number rings this browser: answered here, joined with the caller,
   await context.close();
 });
 
+test('forwarded together with this browser: her phone and this tab ring at once; answered here, the phone is let go', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.base });
+  const page = await context.newPage();
+  await page.route(`**${SDK}`, (route) => route.fulfill({ contentType: 'text/javascript', body: FAKE_SDK }));
+  await signIn(page, 'ada@example.com', PASSWORD);
+  await open(page, '/calls');
+  await page.getByRole('button', { name: 'Take phone calls in this browser' }).click();
+  await expect(page.locator('[data-browser-phone-status]')).toHaveText('This browser rings for calls from the phone network.');
+  const settings = page.getByRole('form', { name: /Calls to \(212\)/ });
+  const number = (await settings.locator('strong').textContent())!.replace(/ \(.*\)$/, '');
+  await settings.getByLabel('Forward calls to this phone').fill('(202) 555-0188');
+  await settings.getByLabel('Forward', { exact: true }).selectOption({ label: 'Together with browsers taking calls' });
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+
+  // A call arrives: her tab rings, and Telnyx is asked to call her phone, tied to the caller.
+  const placed = () => asked.filter((a) => a.path === '/calls');
+  const before = placed().length;
+  const held = { call_control_id: 'v3:e2e-held-2', call_session_id: 'e2e-session-4', call_leg_id: 'e2e-session-4' };
+  await telnyx('call.initiated', { ...held, direction: 'incoming', from: CALLER, to: '+1' + number.replace(/\D/g, ''), state: 'parked', connection_id: 'made-1' });
+  await expect(panel(page)).toContainText('Call from (312) 555-0123');
+  await expect.poll(() => placed().length).toBe(before + 1);
+  const phone = placed()[before].body;
+  expect([phone.to, phone.link_to]).toEqual(['+12025550188', held.call_control_id]);
+  const phoneLeg = `v3:e2e-leg-${before + 1}`;
+
+  // Answered here first: the phone is let go, and Telnyx calls this browser instead.
+  await panel(page).getByRole('button', { name: 'Answer' }).click();
+  await sent('hangup', phoneLeg);
+  await expect.poll(() => placed().length).toBe(before + 2);
+  const dial = placed()[before + 1].body;
+  expect(String(dial.to).startsWith('sip:')).toBe(true);
+  await page.evaluate(() => (window as unknown as { telnyxStandIn: { ring(): void } }).telnyxStandIn.ring());
+  const leg = { call_control_id: `v3:e2e-leg-${before + 2}`, call_session_id: 'e2e-session-5', client_state: dial.client_state };
+  await telnyx('call.answered', leg);
+  await sent('answer', held.call_control_id);
+  await telnyx('call.answered', { ...held, client_state: dial.client_state });
+  expect((await sent('bridge', held.call_control_id)).call_control_id).toBe(leg.call_control_id);
+  await expect(panel(page)).toHaveAttribute('data-call-state', 'answered');
+  await panel(page).getByRole('button', { name: 'Hang up' }).click();
+  await sent('hangup', held.call_control_id);
+
+  // Forwarding off again, for the tests after this one.
+  await open(page, '/calls');
+  await settings.getByLabel('Forward calls to this phone').fill('');
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+  await context.close();
+});
+
 test('she stops taking phone calls in browsers: their credentials go, and calls go to voicemail', async ({ browser }) => {
   const context = await browser.newContext({ baseURL: server.base });
   const page = await context.newPage();
@@ -226,16 +276,33 @@ test('a phone outside is called from the dialer through Telnyx: her browser, the
   await signIn(page, 'ada@example.com', PASSWORD);
   await open(page, '/calls');
   const placedSoFar = asked.filter((a) => a.path === '/calls').length;
+  // A slow start (our server taking 6 s to open the call) says so all along, even when the
+  // panel is redrawn meanwhile (a redraw with no call used to hide it 2.5 s later).
+  await page.route('**/api/call_out', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await route.continue();
+  });
   await page.getByLabel('To', { exact: true }).fill('(202) 555-0188');
   await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel(page)).toContainText('Starting the call…');
+  // The redraw: calls.js reads this tab's calls again (none yet) and draws the panel.
+  const redrawn = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/live_calls');
+  await page.evaluate(() => (window as unknown as { SwitchboardCalls: { changed(): void } }).SwitchboardCalls.changed());
+  await redrawn;
+  await page.waitForTimeout(3_000);
+  // Read now, not waited for: the call placed a moment later shows the panel again.
+  expect(await panel(page).isVisible(), 'the panel is still shown 3 s after a redraw').toBe(true);
+  expect(await panel(page).textContent()).toMatch(/Starting the call…|Calling \(202\) 555-0188/);
 
-  // Telnyx calls her browser first; the SDK takes it at once.
-  await expect.poll(() => asked.filter((a) => a.path === '/calls').length).toBe(placedSoFar + 1);
+  // Telnyx calls her browser first; the SDK takes it at once. The call is placed once the
+  // SDK is loaded, this tab's credential made and our call opened: the panel says so first
+  // (and, if not, what stopped it).
+  await expect(panel(page)).toContainText('Calling (202) 555-0188', { timeout: 20_000 });
+  await expect.poll(() => asked.filter((a) => a.path === '/calls').length, { timeout: 20_000 }).toBe(placedSoFar + 1);
   const toBrowser = asked.filter((a) => a.path === '/calls').pop()!.body;
   // (This tab is a new one: a credential of its own, the last made, made as it called.)
   const credentials = asked.filter((a) => a.method === 'POST' && a.path === '/telephony_credentials').length;
   expect(toBrowser.to).toBe(`sip:gencred${credentials}@sip.telnyx.com`);
-  await expect(panel(page)).toContainText('Calling (202) 555-0188');
   await page.evaluate(() => (window as unknown as { telnyxStandIn: { ring(): void } }).telnyxStandIn.ring());
   const sdkCall = () => page.evaluate(() => (window as unknown as { telnyxStandIn: { calls: { state: string }[] } }).telnyxStandIn.calls[0]);
   await expect.poll(async () => (await sdkCall()).state).toBe('active');

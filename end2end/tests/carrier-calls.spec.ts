@@ -107,13 +107,13 @@ test('forwarded to her phone, the call is taken by pressing 1 and logged as answ
   await settings.getByRole('button', { name: 'Save' }).click();
   await expect(settings.getByRole('status')).toContainText('on this Switchboard');
   await settings.getByLabel('Forward calls to this phone').fill('(202) 555-0188');
-  // After her browsers ring 20 seconds (none of hers takes phone calls: the phone rings at once).
-  await settings.getByLabel('Forward', { exact: true }).selectOption('20');
+  // Together with her browsers (none of hers takes phone calls: only the phone rings).
+  await settings.getByLabel('Forward', { exact: true }).selectOption({ label: 'Together with browsers taking calls' });
   await settings.getByRole('button', { name: 'Save' }).click();
   await expect(settings.getByRole('status')).toHaveText('Saved.');
   await page.reload();
   await expect(page.getByRole('form', { name: /Calls to \(212\)/ }).getByLabel('Forward calls to this phone')).toHaveValue('+12025550188');
-  await expect(page.getByRole('form', { name: /Calls to \(212\)/ }).getByLabel('Forward', { exact: true })).toHaveValue('20');
+  await expect(page.getByRole('form', { name: /Calls to \(212\)/ }).getByLabel('Forward', { exact: true })).toHaveValue('-1');
 
   const e164 = '+1' + number.replace(/\D/g, '');
   const held = { call_control_id: 'v3:e2e-call-2', call_session_id: 'e2e-session-2', call_leg_id: 'e2e-session-2' };

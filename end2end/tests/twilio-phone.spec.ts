@@ -221,11 +221,12 @@ test('a phone outside is called from the dialer through Twilio: her browser, the
   await page.getByLabel('To', { exact: true }).fill('(202) 555-0188');
   await page.getByRole('button', { name: 'Call', exact: true }).click();
 
-  // Twilio calls her browser first; the SDK takes it at once.
-  await expect.poll(() => asked.filter((a) => a.path === '/Calls.json').length).toBe(1);
+  // Twilio calls her browser first; the SDK takes it at once. The panel says the call is
+  // placed first (and, if not, what stopped it).
+  await expect(panel(page)).toContainText('Calling (202) 555-0188', { timeout: 20_000 });
+  await expect.poll(() => asked.filter((a) => a.path === '/Calls.json').length, { timeout: 20_000 }).toBe(1);
   const toBrowser = asked.find((a) => a.path === '/Calls.json')!.form;
   expect(toBrowser.To).toMatch(/^client:sb_[0-9a-f]{32}$/);
-  await expect(panel(page)).toContainText('Calling (202) 555-0188');
   await ring(page);
   await expect.poll(async () => (await sdkCall(page)).state).toBe('open');
 

@@ -187,7 +187,9 @@ pub async fn test_carrier(
     let wanted = form
         .apply_to(state.carrier_config().0, state.settings.fetch_reach)
         .await?;
-    let carrier = wanted.build(&state.sandbox, &state.settings.base_url());
+    let carrier = wanted.build(&state.sandbox, &state.settings.base_url(), || {
+        state.carrier_http()
+    });
     use crate::server::carrier::config::CarrierKind;
     let name = match carrier.kind() {
         CarrierKind::Sandbox => "The sandbox",

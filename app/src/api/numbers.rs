@@ -45,7 +45,8 @@ pub async fn my_numbers() -> Result<Vec<OwnedNumber>, AppError> {
 /// How calls to the user's number ring: for how long, and do-not-disturb — now, or outside
 /// the number's business hours (`outside_hours`; `do_not_disturb` wins when both are set);
 /// and the phone calls from the phone network ring instead (`forward_to`, '' for none),
-/// after ringing the user's browsers `forward_after_secs` (0: at once).
+/// after ringing the user's browsers `forward_after_secs` (0: at once; -1: together with
+/// them, `types::FORWARD_WITH_BROWSERS`).
 #[server(endpoint = "set_call_routing")]
 pub async fn set_call_routing(
     number_id: String,

@@ -516,7 +516,7 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
             use super::calls::carrier;
             match sent {
                 Ok(Some(placed)) if matches!(action, CallAction::Dial { .. }) => {
-                    carrier::dialed(state, call_id, &placed).await?
+                    carrier::dialed(state, call_id, &placed, call_state).await?
                 }
                 Ok(_) => {}
                 Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {

@@ -163,6 +163,8 @@ pub struct AppParts {
     push_http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// For inbound pictures; see [`AppState::media_http`].
     media_http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// For carrier APIs; see [`AppState::carrier_http`].
+    carrier_http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Wakes the job lanes when work is queued.
     pub jobs_waker: Arc<jobs::Waker>,
     /// Set when the process is shutting down: background work stops taking new work.
@@ -198,9 +200,12 @@ impl AppState {
             carrier_events.clone(),
             step,
         ));
+        let carrier_http = Arc::new(std::sync::OnceLock::new());
         let carrier = ActiveCarrier::new(
             settings.carrier.clone(),
-            settings.carrier.build(&sandbox, &settings.base_url()),
+            settings.carrier.build(&sandbox, &settings.base_url(), || {
+                carrier_http.get_or_init(carrier::api_client).clone()
+            }),
             None,
         );
         let media: Arc<dyn media::MediaStore> =
@@ -214,6 +219,7 @@ impl AppState {
             vapid,
             push_http: Arc::new(std::sync::OnceLock::new()),
             media_http: Arc::new(std::sync::OnceLock::new()),
+            carrier_http,
             jobs_waker: Arc::new(jobs::Waker::default()),
             stopping: tokio::sync::watch::channel(false).0,
             workers: std::sync::Mutex::new(Vec::new()),
@@ -260,6 +266,13 @@ impl AppState {
             .clone()
     }
 
+    /// The HTTP client for carrier APIs, shared by every carrier client (a number's own
+    /// carrier other than the active one is built for each command; with a client of its
+    /// own each time, it loaded the CA bundle and opened a connection each time).
+    pub fn carrier_http(&self) -> reqwest::Client {
+        self.carrier_http.get_or_init(carrier::api_client).clone()
+    }
+
     /// The HTTP client for inbound pictures: public addresses only (a carrier's webhook names
     /// the URL), redirects checked hop by hop.
     pub fn media_http(&self) -> reqwest::Client {
@@ -279,7 +292,9 @@ impl AppState {
             active: kind,
             ..config
         };
-        config.build(&self.sandbox, &self.settings.base_url())
+        config.build(&self.sandbox, &self.settings.base_url(), || {
+            self.carrier_http()
+        })
     }
 
     /// The carrier in use. Features never ask which one it is.
@@ -317,7 +332,9 @@ impl AppState {
         if self.carrier_config().1 == Some(saved_at) {
             return Ok(());
         }
-        let client = config.build(&self.sandbox, &self.settings.base_url());
+        let client = config.build(&self.sandbox, &self.settings.base_url(), || {
+            self.carrier_http()
+        });
         tracing::info!(carrier = client.kind().as_str(), "carrier settings loaded");
         *self.carrier.write().unwrap_or_else(|e| e.into_inner()) =
             ActiveCarrier::new(config, client, Some(saved_at));

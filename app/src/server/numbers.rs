@@ -330,7 +330,8 @@ pub struct CallRouting<'a> {
     /// The phone calls from the phone network are forwarded to ('' for none).
     pub forward_to: &'a str,
     /// How long the user's browsers ring before that phone does: one of
-    /// [`crate::types::FORWARD_AFTER_CHOICES`] (0: at once).
+    /// [`crate::types::FORWARD_AFTER_CHOICES`] (0: at once, browsers don't ring;
+    /// [`crate::types::FORWARD_WITH_BROWSERS`]: together with them).
     pub forward_after_secs: i64,
 }
 
@@ -354,12 +355,12 @@ pub async fn set_call_routing(
     }
     if !crate::types::FORWARD_AFTER_CHOICES.contains(&forward_after_secs) {
         return Err(AppError::invalid(
-            "Pick when calls go to your forwarding phone from the list (at once to a minute).",
+            "Pick when calls go to your forwarding phone from the list (with your browsers, at once, or after them).",
         ));
     }
     let forward_to = forwarding_phone(state, user_id, id, forward_to).await?;
     // Only with a phone to go to.
-    let forward_after = Some(forward_after_secs).filter(|s| *s > 0 && forward_to.is_some());
+    let forward_after = Some(forward_after_secs).filter(|s| *s != 0 && forward_to.is_some());
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE phone_numbers SET ring_seconds = $1, do_not_disturb = $2, forward_to = $3,

@@ -44,7 +44,8 @@ crate::types::answers! {
         /// The phone calls from the phone network ring instead (E.164; '' when off).
         pub forward_to: String,
         /// With a forwarding phone: how long the user's browsers ring first (one of
-        /// [`FORWARD_AFTER_CHOICES`]; 0: the phone rings at once, browsers don't).
+        /// [`FORWARD_AFTER_CHOICES`]; 0: the phone rings at once, browsers don't;
+        /// [`FORWARD_WITH_BROWSERS`]: the phone and the browsers ring together).
         pub forward_after_secs: i64,
     }
 
@@ -86,8 +87,13 @@ crate::types::answers! {
 pub const RING_CHOICES: [i64; 7] = [10, 20, 30, 45, 60, 90, 120];
 
 /// How long a call rings the user's browsers before it goes to their forwarding phone, in
-/// seconds: the choices offered (0: at once).
-pub const FORWARD_AFTER_CHOICES: [i64; 6] = [0, 10, 20, 30, 45, 60];
+/// seconds: the choices offered (0: at once, and browsers don't ring;
+/// [`FORWARD_WITH_BROWSERS`]: the phone rings at the same time as the browsers).
+pub const FORWARD_AFTER_CHOICES: [i64; 7] = [FORWARD_WITH_BROWSERS, 0, 10, 20, 30, 45, 60];
+
+/// The forwarding phone rings together with the user's browsers; the first to take the
+/// call has it.
+pub const FORWARD_WITH_BROWSERS: i64 = -1;
 
 impl Capabilities {
     pub const ALL: Capabilities = Capabilities {

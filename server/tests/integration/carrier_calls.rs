@@ -168,7 +168,22 @@ async fn telnyx_stand_in() -> (String, Asked) {
         };
         (axum::http::StatusCode::CREATED, axum::Json(made))
     }
+    // An API key asked after: there until the test deletes it ("twilio key deleted").
+    async fn twilio_key(
+        State(asked): State<Asked>,
+        Path((_account, key)): Path<(String, String)>,
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
+        let mut asked = asked.lock().unwrap();
+        asked.push((format!("twilio GET Keys/{key}"), Value::Null));
+        if asked.iter().any(|(p, _)| p == "twilio key deleted") {
+            let gone = json!({"code": 20404, "message": "The requested resource was not found"});
+            return (axum::http::StatusCode::NOT_FOUND, axum::Json(gone));
+        }
+        let sid = key.trim_end_matches(".json");
+        (axum::http::StatusCode::OK, axum::Json(json!({"sid": sid})))
+    }
     let router = axum::Router::new()
+        .route("/2010-04-01/Accounts/{account}/Keys/{key}", get(twilio_key))
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}",
             post(twilio_call),
@@ -254,7 +269,7 @@ async fn deliver(app: &TestApp, body: &str, signed: bool) -> u16 {
     let ts = (app::server::now_ms() / 1000).to_string();
     let signature = base64::engine::general_purpose::STANDARD
         .encode(key.sign(format!("{ts}|{body}").as_bytes()).to_bytes());
-    reqwest::Client::new()
+    crate::common::http()
         .post(format!("{}/webhooks/telnyx", app.base))
         .header("telnyx-timestamp", ts)
         .header(
@@ -857,7 +872,7 @@ async fn twilio_callback_to(
         "bm9wZQ==".into()
     };
     common::Reply::read(
-        reqwest::Client::new()
+        crate::common::http()
             .post(&url)
             .header("x-twilio-signature", signature)
             .form(&form)
@@ -1650,7 +1665,8 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
     assert_eq!(commands_reach(&asked, "v3:leg-6", 1).await[0].0, "hangup");
     assert_eq!(log(app, &ada).await[0].outcome, "Cancelled");
     // A phone the carrier placed only after the call ended is let go at once.
-    app::server::calls::carrier::dialed(&app.state, "v3:leg-5", "v3:late-1")
+    let placed_for = format!("outbound:{id}");
+    app::server::calls::carrier::dialed(&app.state, "v3:leg-5", "v3:late-1", &placed_for)
         .await
         .unwrap();
     assert_eq!(commands_reach(&asked, "v3:late-1", 1).await[0].0, "hangup");
@@ -1888,10 +1904,12 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
         claims["grants"]["voice"],
         json!({"incoming": {"allow": true}})
     );
-    // The key is made once, and kept sealed.
+    // The key is made once, and kept sealed (each sign-in checks it is still there).
     let again: BrowserPhoneSignIn = sign_in().await.json();
     assert_ne!(again.token, "");
     assert_eq!(asked_at(&asked, "twilio Keys.json").len(), 1);
+    let checked = format!("twilio GET Keys/{TWILIO_KEY}.json");
+    assert_eq!(asked_at(&asked, &checked).len(), 1);
     let (kept,): (String,) = sqlx::query_as(
         "SELECT value FROM instance_settings WHERE key LIKE 'browser_setup.twilio.%'",
     )
@@ -1899,6 +1917,14 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
     .await
     .unwrap();
     assert!(!kept.contains(TWILIO_KEY_SECRET), "sealed: {kept}");
+    // The key deleted at Twilio (the tokens it signs would be refused): the next sign-in
+    // makes another.
+    let deleted = ("twilio key deleted".to_string(), Value::Null);
+    asked.lock().unwrap().push(deleted.clone());
+    let renewed: BrowserPhoneSignIn = sign_in().await.json();
+    assert_ne!(renewed.token, "");
+    assert_eq!(asked_at(&asked, "twilio Keys.json").len(), 2);
+    asked.lock().unwrap().retain(|entry| *entry != deleted);
 
     // A call: held, hearing a ringback (served here, to anyone: Twilio fetches it), while
     // her tabs ring. Asked again, the same.
@@ -2186,6 +2212,9 @@ with_telnyx_stand_in!(
     a_call_rings_browsers_first_then_the_forwarding_phone,
     a_twilio_call_rings_browsers_first_then_the_forwarding_phone,
     a_browser_that_never_takes_the_call_hands_it_to_the_forwarding_phone,
+    the_forwarding_phone_rings_together_with_the_browsers,
+    a_twilio_phone_rings_together_with_the_browsers,
+    a_tab_and_the_phone_taking_a_call_at_once_never_both_have_it,
 );
 
 /// Forwarded after a while: a call first rings the browsers that take calls (the phone
@@ -2299,6 +2328,34 @@ async fn a_call_rings_browsers_first_then_the_forwarding_phone(
     assert_eq!(dials(&asked).len(), 2);
 }
 
+/// Ada's `number` forwards to [`PHONE`] after ringing browsers `secs` ([`forward_after`]),
+/// a browser of hers takes Twilio calls, and Twilio's call `held` arrives: our answer.
+async fn twilio_call_with_a_browser(
+    app: &TestApp,
+    ada: &reqwest::Client,
+    number: &OwnedNumber,
+    secs: i64,
+    held: &str,
+) -> common::Reply {
+    assert!(forward_after(app, ada, number, PHONE, secs).await.is_ok());
+    let signed_in = app
+        .call(
+            ada,
+            BrowserPhone {
+                device: format!("ada-browser-{held}"),
+                carrier: "twilio".into(),
+            },
+        )
+        .await;
+    assert!(signed_in.is_ok(), "{signed_in:?}");
+    let changes = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", held),
+    ];
+    twilio_callback_to(app, "", "voice.incoming.json", &changes, true).await
+}
+
 /// The same through Twilio: the caller is held on our ringback while her browsers ring,
 /// then the held call is pointed at a <Dial> of her phone, with its whisper.
 async fn a_twilio_call_rings_browsers_first_then_the_forwarding_phone(
@@ -2308,24 +2365,8 @@ async fn a_twilio_call_rings_browsers_first_then_the_forwarding_phone(
 ) {
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
-    assert!(forward_after(app, &ada, &number, PHONE, 20).await.is_ok());
-    let signed_in = app
-        .call(
-            &ada,
-            BrowserPhone {
-                device: "ada-browser-0005".into(),
-                carrier: "twilio".into(),
-            },
-        )
-        .await;
-    assert!(signed_in.is_ok(), "{signed_in:?}");
     let held = "CA0000000000000000000000000000007b";
-    let changes = [
-        ("To", number.e164.as_str()),
-        ("From", CALLER),
-        ("CallSid", held),
-    ];
-    let hold = twilio_callback_to(app, "", "voice.incoming.json", &changes, true).await;
+    let hold = twilio_call_with_a_browser(app, &ada, &number, 20, held).await;
     assert!(hold.body.contains("<Play loop="), "{hold:?}");
     let ringing = crate::calls::live(app, &ada, "tab-1").await;
     assert_eq!(ringing.len(), 1, "{ringing:?}");
@@ -2389,4 +2430,285 @@ async fn a_browser_that_never_takes_the_call_hands_it_to_the_forwarding_phone(
         (logged[0].outcome.as_str(), logged[0].reason.as_deref()),
         ("In progress", Some("Forwarded to your phone"))
     );
+}
+
+/// Waits until the carrier's id of the call placed for held call `held` is `leg`.
+async fn placed_is(app: &TestApp, held: &str, leg: &str) {
+    common::eventually(10, "the placed call's id", || async {
+        (placed(app, held).await == leg).then_some(())
+    })
+    .await
+}
+
+/// Forwarded together with the browsers: a call rings her tabs and her phone at once, and
+/// the first to take it has it. A tab's Answer lets the phone go (even one already hearing
+/// whom the call is for); the phone's 1 stops the tabs; the phone giving up leaves the tabs
+/// ringing; the tabs' time ending leaves the phone ringing.
+async fn the_forwarding_phone_rings_together_with_the_browsers(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    const BROWSER: &str = "ada-browser-0007";
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let together = app::types::FORWARD_WITH_BROWSERS;
+    assert!(forward_after(app, &ada, &number, PHONE, together)
+        .await
+        .is_ok());
+    let mine: Vec<OwnedNumber> = app.call(&ada, MyNumbers {}).await.json();
+    assert_eq!(mine[0].forward_after_secs, together);
+    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    // The stand-in names the calls it places v3:leg-1, 2, … in order.
+    let ringing_in_tab = || async {
+        let live = crate::calls::live(app, &ada, "tab-1").await;
+        live.into_iter().find(|c| c.state == "ringing")
+    };
+
+    // 1. Both ring; the phone answers (it hears whom the call is for), then her tab
+    // presses Answer: the phone is let go, the browser called, and it has the call.
+    let held = "v3:held-tw1";
+    accepted(app, &incoming("tw1", held, "s-tw1", &number.e164)).await;
+    let call = ringing_in_tab().await.expect("her tab rings").id;
+    let phone = common::eventually(10, "the phone called at once", || async {
+        dials(&asked).into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        (&phone["to"], &phone["link_to"], &phone["timeout_secs"]),
+        (&json!(PHONE), &json!(held), &json!(20))
+    );
+    let phone_state = placed_state(&asked, 0);
+    assert_eq!(phone_state, format!("forward:{call}"));
+    placed_is(app, held, "v3:leg-1").await;
+    accepted(
+        app,
+        &step("tw2", "call.answered", "v3:leg-1", "s-leg", &phone_state),
+    )
+    .await;
+    assert_eq!(
+        commands_reach(&asked, "v3:leg-1", 1).await[0].0,
+        "gather_using_speak"
+    );
+    assert!(pick_up(app, &ada, &call, "tab-1", BROWSER).await.is_ok());
+    assert_eq!(commands_reach(&asked, "v3:leg-1", 2).await[1].0, "hangup");
+    let browser_state = common::eventually(10, "her browser called", || async {
+        (dials(&asked).len() == 2).then(|| placed_state(&asked, 1))
+    })
+    .await;
+    assert!(browser_state.starts_with("pickup:"), "{browser_state}");
+    placed_is(app, held, "v3:leg-2").await;
+    // A phone leg the carrier reports placed only now is let go, and the browser's stays.
+    app::server::calls::carrier::dialed(&app.state, held, "v3:late-phone", &phone_state)
+        .await
+        .unwrap();
+    assert_eq!(
+        commands_reach(&asked, "v3:late-phone", 1).await[0].0,
+        "hangup"
+    );
+    assert_eq!(placed(app, held).await, "v3:leg-2");
+    // The phone's end, and its 1 pressed too late, change nothing: no voicemail, no answer.
+    accepted(app, &gathered("tw3", "v3:leg-1", &phone_state, "1")).await;
+    accepted(app, &hangup("tw4", "v3:leg-1", "s-leg", &phone_state)).await;
+    accepted(
+        app,
+        &step("tw5", "call.answered", "v3:leg-2", "s-leg", &browser_state),
+    )
+    .await;
+    let answered = commands_reach(&asked, held, 1).await;
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0].0, "answer");
+    assert_eq!(log(app, &ada).await[0].outcome, "In progress");
+
+    // 2. The phone takes it with 1: her tabs stop ringing and can't pick it up.
+    let held = "v3:held-tw2";
+    accepted(app, &incoming("tw6", held, "s-tw2", &number.e164)).await;
+    let call = ringing_in_tab().await.expect("her tab rings").id;
+    placed_is(app, held, "v3:leg-3").await;
+    let phone_state = placed_state(&asked, 2);
+    accepted(
+        app,
+        &step("tw7", "call.answered", "v3:leg-3", "s-leg", &phone_state),
+    )
+    .await;
+    accepted(app, &gathered("tw8", "v3:leg-3", &phone_state, "1")).await;
+    assert_eq!(commands_reach(&asked, held, 1).await[0].0, "answer");
+    assert!(ringing_in_tab().await.is_none());
+    let late = pick_up(app, &ada, &call, "tab-1", BROWSER).await;
+    assert!(!late.is_ok(), "{late:?}");
+    let logged = log(app, &ada).await;
+    assert_eq!(
+        logged[0].reason.as_deref(),
+        Some("Answered on your forwarding phone")
+    );
+
+    // 3. The phone gives up (not answered, or turned down): her tabs ring on; their time
+    // ending sends the caller to voicemail.
+    let held = "v3:held-tw3";
+    accepted(app, &incoming("tw9", held, "s-tw3", &number.e164)).await;
+    let call = ringing_in_tab().await.expect("her tab rings").id;
+    placed_is(app, held, "v3:leg-4").await;
+    let phone_state = placed_state(&asked, 3);
+    accepted(app, &hangup("tw10", "v3:leg-4", "s-leg", &phone_state)).await;
+    assert_eq!(ringing_in_tab().await.map(|c| c.id), Some(call.clone()));
+    assert!(commands(&asked, held).is_empty(), "no voicemail yet");
+    app::server::calls::ring_timeout(&app.state, &call, false)
+        .await
+        .unwrap();
+    let voicemail = commands_reach(&asked, held, 1).await;
+    assert_eq!(voicemail[0].0, "answer");
+    assert_eq!(voicemail[0].1["client_state"], json!(state("voicemail")));
+
+    // 4. The tabs' time ends first: they stop, and the phone rings on alone (not called
+    // again); its 1 still takes the call.
+    let held = "v3:held-tw4";
+    accepted(app, &incoming("tw11", held, "s-tw4", &number.e164)).await;
+    let call = ringing_in_tab().await.expect("her tab rings").id;
+    placed_is(app, held, "v3:leg-5").await;
+    let phone_state = placed_state(&asked, 4);
+    app::server::calls::ring_timeout(&app.state, &call, false)
+        .await
+        .unwrap();
+    assert!(ringing_in_tab().await.is_none());
+    assert!(
+        commands(&asked, held).is_empty(),
+        "no voicemail while the phone rings"
+    );
+    assert_eq!(dials(&asked).len(), 5);
+    assert_eq!(
+        log(app, &ada).await[0].reason.as_deref(),
+        Some("Forwarded to your phone")
+    );
+    accepted(
+        app,
+        &step("tw12", "call.answered", "v3:leg-5", "s-leg", &phone_state),
+    )
+    .await;
+    accepted(app, &gathered("tw13", "v3:leg-5", &phone_state, "1")).await;
+    assert_eq!(commands_reach(&asked, held, 1).await[0].0, "answer");
+}
+
+/// The same through Twilio: the call's answer is the <Dial> of her phone while her tabs
+/// ring; the phone giving up gets the caller held on our ringback, not the voicemail.
+async fn a_twilio_phone_rings_together_with_the_browsers(
+    app: &TestApp,
+    _asked: Asked,
+    _base: String,
+) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let held = "CA0000000000000000000000000000007c";
+    let together = app::types::FORWARD_WITH_BROWSERS;
+    let dial = twilio_call_with_a_browser(app, &ada, &number, together, held).await;
+    assert!(
+        dial.body.contains(&format!(">{PHONE}</Number>")),
+        "{dial:?}"
+    );
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(ringing.len(), 1, "{ringing:?}");
+    assert_eq!(ringing[0].state, "ringing");
+    let session = &ringing[0].id;
+    assert!(dial
+        .body
+        .contains(&format!("?forward={session}&amp;step=whisper")));
+    // Twilio asking again (its answer lost) gets the same <Dial>.
+    let same = [
+        ("To", number.e164.as_str()),
+        ("From", CALLER),
+        ("CallSid", held),
+    ];
+    let again = twilio_callback_to(app, "", "voice.incoming.json", &same, true).await;
+    assert!(
+        again.body.contains(&format!(">{PHONE}</Number>")),
+        "{again:?}"
+    );
+
+    let gave_up = [
+        ("CallSid", held),
+        ("DialCallSid", "CA0000000000000000000000000000007d"),
+        ("DialCallStatus", "no-answer"),
+    ];
+    let query = format!("?forward={session}&step=dialed");
+    let hold = twilio_callback_to(app, &query, "voice.incoming.json", &gave_up, true).await;
+    assert!(hold.body.contains("<Play loop="), "{hold:?}");
+    // Asked again (its answer lost): the same hold, never a hang-up.
+    let again = twilio_callback_to(app, &query, "voice.incoming.json", &gave_up, true).await;
+    assert_eq!(again.body, hold.body);
+    let still = crate::calls::live(app, &ada, "tab-1").await;
+    assert_eq!(still[0].state, "ringing");
+}
+
+/// Forwarded together with the browsers, a tab's Answer and the phone's 1 at the same
+/// moment, round after round: exactly one of them has the call, never both (on PostgreSQL
+/// the two updates race for the call's row; each re-checks its conditions after the lock).
+async fn a_tab_and_the_phone_taking_a_call_at_once_never_both_have_it(
+    app: &TestApp,
+    asked: Asked,
+    _base: String,
+) {
+    const BROWSER: &str = "ada-browser-0009";
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let together = app::types::FORWARD_WITH_BROWSERS;
+    assert!(forward_after(app, &ada, &number, PHONE, together)
+        .await
+        .is_ok());
+    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    let (mut tab_won, mut phone_won) = (0, 0);
+    for round in 0..6 {
+        let held = format!("v3:held-race{round}");
+        let session = format!("s-race{round}");
+        let arrived = incoming(&format!("race{round}"), &held, &session, &number.e164);
+        accepted(app, &arrived).await;
+        let (call,): (String,) =
+            sqlx::query_as("SELECT id FROM call_sessions WHERE carrier_call = $1")
+                .bind(&held)
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        let phone = placed(app, &held).await;
+        let phone_state = format!("forward:{call}");
+        let answered = step(
+            &format!("race{round}-a"),
+            "call.answered",
+            &phone,
+            "s-leg",
+            &phone_state,
+        );
+        accepted(app, &answered).await;
+        commands_reach(&asked, &phone, 1).await;
+
+        let pressed = gathered(&format!("race{round}-1"), &phone, &phone_state, "1");
+        // The tab a little later in some rounds, so that each side gets to be first.
+        let later = std::time::Duration::from_millis(round % 3 * 4);
+        let (picked, ()) = tokio::join!(
+            async {
+                tokio::time::sleep(later).await;
+                pick_up(app, &ada, &call, "tab-1", BROWSER).await
+            },
+            accepted(app, &pressed)
+        );
+        let (state, tab, leg): (String, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT state, answered_tab, forward_call FROM call_sessions WHERE id = $1",
+        )
+        .bind(&call)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+        if picked.is_ok() {
+            tab_won += 1;
+            assert_eq!(state, "ringing", "round {round}: the phone took it too");
+            assert_eq!(tab.as_deref(), Some("tab-1"));
+            assert_ne!(leg.as_deref(), Some(phone.as_str()), "round {round}");
+        } else {
+            phone_won += 1;
+            assert_eq!(
+                (state.as_str(), leg.as_deref()),
+                ("answered", Some(phone.as_str())),
+                "round {round}: neither has it ({picked:?})"
+            );
+            assert_eq!(tab, None, "round {round}");
+        }
+    }
+    assert_eq!(tab_won + phone_won, 6);
 }

@@ -264,7 +264,7 @@ fn reply_email(from: &str, to: &str, message_id: &str, body: &str) -> String {
 }
 
 async fn post_email(app: &TestApp, key: &str, email: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    crate::common::http()
         .post(format!("{}/webhooks/email", app.base))
         .header("authorization", format!("Bearer {key}"))
         .header("content-type", "message/rfc822")

@@ -84,7 +84,7 @@ async fn at_provider(
     let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256", "PKCE is used");
     assert!(query["scope"].split(' ').any(|s| s == "openid"));
-    let plain = reqwest::Client::builder()
+    let plain = crate::common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -346,7 +346,7 @@ async fn a_flow_belongs_to_its_browser_once(app: &TestApp, provider: &Provider) 
         .send()
         .await
         .unwrap();
-    let plain = reqwest::Client::builder()
+    let plain = crate::common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -51,7 +51,7 @@ fn small_media_quota(settings: &mut Settings) {
 }
 
 async fn blank_secrets_switch_no_webhook_on(app: &TestApp) {
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let url = format!("{}/webhooks/twilio", app.base);
     let form = vec![("MessageSid".to_string(), "SM1".to_string())];
     // A signature under the empty key is one anyone can compute.
@@ -589,7 +589,7 @@ async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
     std::fs::write(pkg.join(name), &js).unwrap();
     std::fs::write(pkg.join(format!("{name}.br")), b"pretend brotli").unwrap();
     std::fs::write(pkg.join(format!("{name}.gz")), b"pretend gzip").unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let get = |encoding: &'static str| {
         let http = http.clone();
         let url = format!("{}/pkg/{name}", app.base);

@@ -473,7 +473,7 @@ async fn two_users_text_each_other(app: &TestApp) {
 /// Posts a sandbox webhook signed as the sandbox signs it; answers the HTTP status.
 async fn post_sandbox(app: &TestApp, hook: &serde_json::Value) -> u16 {
     let body = serde_json::to_vec(hook).unwrap();
-    reqwest::Client::new()
+    crate::common::http()
         .post(format!("{}/webhooks/sandbox", app.base))
         .header(
             SANDBOX_SIGNATURE_HEADER,
@@ -493,7 +493,7 @@ async fn sandbox_webhooks_are_verified_and_idempotent(app: &TestApp) {
     let body = serde_json::json!({"type": "inbound", "id": "evt-1", "from": "+12025550199", "to": number.e164, "body": "Knock knock"})
         .to_string();
     let hook = |sig: String| {
-        reqwest::Client::new()
+        crate::common::http()
             .post(format!("{}/webhooks/sandbox", app.base))
             .header(SANDBOX_SIGNATURE_HEADER, sig)
             .header("content-type", "application/json")
@@ -918,7 +918,7 @@ async fn carrier_webhooks_over_http(app: &TestApp) {
     use ed25519_dalek::Signer;
     let ada = app.admin("ada@example.com").await;
     let number = buy(app, &ada, "212").await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
 
     let key = ed25519_dalek::SigningKey::from_bytes(&hex_key(common::TELNYX_TEST_SECRET_HEX));
     let telnyx_post = |body: String, ts: i64, tamper: bool| {

@@ -46,7 +46,7 @@ async fn mock_push_service() -> MockPushService {
         .spawn()
         .expect("start web-push-testing");
     let base = format!("http://localhost:{port}");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     for _ in 0..100 {
         if http.post(format!("{base}/status")).send().await.is_ok() {
             return MockPushService {
@@ -77,7 +77,7 @@ async fn alerts_reach_a_device_and_a_gone_device_is_dropped(app: &TestApp) {
         .json();
 
     // The "browser" subscribes at the push service with our VAPID key, then tells us.
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let subscribed: Value = http
         .post(format!("{}/subscribe", push.base))
         .json(&json!({"userVisibleOnly": "true", "applicationServerKey": config.public_key}))

@@ -88,17 +88,22 @@ pub async fn sign_in(
 }
 
 /// What the carrier's browser phones need made once, kept sealed under `name` (it belongs
-/// to the carrier account), made now if it is not kept yet. Two first sign-ins at once
-/// may each make one: the last kept wins, and tokens signed with either work.
+/// to the carrier account), made now if it is not kept yet, or if the kept one is gone at
+/// the carrier (deleted there: Twilio's API key). Two first sign-ins at once may each make
+/// one: the last kept wins, and tokens signed with either work.
 async fn setup_of(state: &AppState, carrier: &dyn Carrier, name: &str) -> AppResult<String> {
     let key = format!("browser_setup.{name}");
     let field = key.as_str();
     if let Some(sealed) = instance_settings::get(&state.db, field).await? {
-        return config::open(&state.secret, field, &sealed).ok_or_else(|| {
+        let kept = config::open(&state.secret, field, &sealed).ok_or_else(|| {
             AppError::internal(format!(
                 "the kept {field} can't be decrypted: was the instance secret changed?"
             ))
-        });
+        })?;
+        if !carrier.browser_setup_gone(&kept).await {
+            return Ok(kept);
+        }
+        tracing::warn!(%field, "what browser phones sign in with is gone at the carrier: made again");
     }
     let made = carrier
         .browser_phones_setup()

@@ -22,6 +22,13 @@
 //! straight to voicemail, as on do-not-disturb. A call out from a browser is placed the
 //! same way round: the carrier calls the tab, then the phone ([`call_out`]).
 //!
+//! Both at once: a number can forward after its browsers ring a while ([`forward_later`]),
+//! or together with them (`types::FORWARD_WITH_BROWSERS`): the phone is called as when
+//! forwarded, and the browsers ring too (`rings_phone` = 1). The first to take the call
+//! has it: a tab pressing Answer lets the phone go; the phone pressing 1 ends the tabs'
+//! ringing. The phone giving up leaves the browsers ringing; the browsers' time ending
+//! leaves the phone ringing.
+//!
 //! Each command is a job (`Job::CallCommand`) with a command id the carrier deduplicates,
 //! so a retry after a lost answer repeats nothing the caller hears (Twilio takes no command
 //! id: a call it may have placed is not placed again). Each event is acted on once
@@ -191,7 +198,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
             call_id,
             state: step,
             ..
-        } => published = hung_up(&mut tx, &mut out, call_id, forwarded(step)).await?,
+        } => published = hung_up(&mut tx, &mut out, call_id, step).await?,
         CallEvent::Answered {
             call_id,
             state: step,
@@ -271,7 +278,7 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
-    if out.said.is_none() && matches!(event, CallEvent::HungUp { .. }) {
+    if out.said.is_none() && out.hold_secs.is_none() && matches!(event, CallEvent::HungUp { .. }) {
         // A forwarded phone's end after our call ended another way (our timer sent the
         // caller to voicemail): the caller, still there, is not to be hung up on.
         return again(state, carrier, event).await;
@@ -451,10 +458,11 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
         i64,
         String,
         Option<i64>,
+        i64,
     );
     let now: Option<Now> = sqlx::query_as(
         "SELECT s.state, s.forward_call, c.outcome, p.forward_to, p.ring_seconds, c.number_e164,
-             s.rings_browsers
+             s.rings_browsers, s.rings_phone
          FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
          LEFT JOIN phone_numbers p ON p.id = c.number_id
          WHERE s.id = $1",
@@ -463,12 +471,17 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
     .fetch_optional(&mut *tx)
     .await?;
     drop(tx);
-    let Some((call_state, phone, outcome, forward_to, ring_seconds, own, browsers)) = now else {
+    let Some((call_state, phone, outcome, forward_to, ring_seconds, own, browsers, with_phone)) =
+        now
+    else {
         return Ok(Reply::HangUp);
     };
     let missed = matches!(outcome.as_deref(), Some("missed" | "declined"));
     Ok(match event {
-        CallEvent::Incoming { .. } if call_state == "ringing" && browsers == Some(1) => {
+        // Only browsers ring (a phone ringing with them is the <Dial> below).
+        CallEvent::Incoming { .. }
+            if call_state == "ringing" && browsers == Some(1) && with_phone == 0 =>
+        {
             Reply::Hold {
                 secs: hold_secs(ring_seconds * 1000),
             }
@@ -477,7 +490,7 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
             Some(to) => Reply::Forward {
                 to,
                 caller_id: own,
-                timeout_secs: u32::try_from(ring_seconds.clamp(5, 300)).unwrap_or(30),
+                timeout_secs: phone_ring_secs(ring_seconds * 1000),
                 session_id,
             },
             None => Reply::HangUp,
@@ -485,6 +498,11 @@ async fn again(state: &AppState, carrier: CarrierKind, event: &CallEvent) -> App
         CallEvent::Incoming { .. } | CallEvent::HungUp { .. } if missed => {
             return voicemail_reply(state, &session_id).await
         }
+        // The forwarding phone rung with the browsers gave up, asked again: the caller is
+        // held on the ringback while they ring on (as the first answer said).
+        CallEvent::HungUp { .. } if call_state == "ringing" && browsers == Some(1) => Reply::Hold {
+            secs: hold_secs(ring_seconds * 1000),
+        },
         // The phone that pressed 1, or the browser that picked up, asking again: it took
         // the call, and is put through (again).
         CallEvent::Gathered { call_id, .. }
@@ -610,15 +628,20 @@ async fn incoming(
             .fetch_one(&mut **tx)
             .await?;
     // Forwarded at once, only the phone rings; forwarded after a while, the browsers ring
-    // first (if the user has any), then the phone ([`forward_later`]).
+    // first (if the user has any), then the phone ([`forward_later`]); forwarded with the
+    // browsers, both ring.
     let browsers_first = forward_after.filter(|secs| *secs > 0);
-    let browsers = (forward_to.is_none() || browsers_first.is_some())
+    let together = forward_after == Some(crate::types::FORWARD_WITH_BROWSERS);
+    let browsers = (forward_to.is_none() || browsers_first.is_some() || together)
         && super::browser_phone::any(tx, &found.1, out.carrier).await?;
     let later = forward_to
         .clone()
         .filter(|_| browsers && browsers_first.is_some());
+    let with_browsers = forward_to.is_some() && together && browsers;
     let ring = match (Ring::of_callee(&found), &forward_to) {
         (Ring::For(_), Some(_)) if later.is_some() => Ring::For(browsers_first.unwrap_or(0) * 1000),
+        // The browsers' timer, at the ring time: the phone's own timeout ends it about then.
+        (Ring::For(ms), Some(_)) if with_browsers => Ring::For(ms),
         (Ring::For(ms), Some(_)) => Ring::For(ms + FORWARD_GRACE_MS),
         // The caller waits, hearing it ring, while the user's browsers do.
         (Ring::For(ms), None) if browsers => Ring::For(ms),
@@ -626,6 +649,7 @@ async fn incoming(
         _ => Ring::StraightToVoicemail,
     };
     let rings_browsers = browsers && matches!(ring, Ring::For(_));
+    let rings_phone = with_browsers && rings_browsers;
     let leg = NewLeg {
         user: &found.1,
         number: &found.0,
@@ -636,7 +660,7 @@ async fn incoming(
     let session_id = open(tx, "", CARRIER_SIDE, Some(&from), &[leg], ring).await?;
     sqlx::query(
         "UPDATE call_sessions SET carrier_call = $1, carrier_session = $2, carrier = $3,
-             carrier_connection = $4, rings_browsers = $5, forward_later = $7
+             carrier_connection = $4, rings_browsers = $5, forward_later = $7, rings_phone = $8
          WHERE id = $6",
     )
     .bind(call.call_id)
@@ -646,6 +670,7 @@ async fn incoming(
     .bind(i64::from(rings_browsers))
     .bind(&session_id)
     .bind(later.as_deref().filter(|_| rings_browsers))
+    .bind(i64::from(rings_phone))
     .execute(&mut **tx)
     .await?;
     if rings_browsers {
@@ -654,11 +679,16 @@ async fn incoming(
     }
     match (ring, forward_to) {
         (Ring::For(ms), Some(phone)) if later.is_none() => {
+            let phone_ms = if rings_phone {
+                ms
+            } else {
+                ms - FORWARD_GRACE_MS
+            };
             let dial = CallAction::Dial {
                 to: phone,
                 from: to.as_str().into(),
                 connection: call.connection.into(),
-                timeout_secs: u32::try_from((ms - FORWARD_GRACE_MS) / 1000).unwrap_or(30),
+                timeout_secs: phone_ring_secs(phone_ms),
             };
             let step = format!("{FORWARD}{session_id}");
             command(tx, out, call.call_id, dial, &step).await?;
@@ -695,8 +725,9 @@ const FORWARDED_LATER: &str = "Forwarded to your phone";
 
 /// Carrier call `session_id` rang the user's browsers for the time set before forwarding,
 /// and none took it: now their forwarding phone rings, for the number's ring time, as if
-/// forwarded at once (the whisper, 1 to take it, else voicemail); the browsers stop. None
-/// when the call does not go on to a phone (it was never to, or it already went).
+/// forwarded at once (the whisper, 1 to take it, else voicemail); the browsers stop. A
+/// phone ringing with the browsers already rings on alone. None when the call does not go
+/// on to a phone (it was never to, it already went, or its phone gave up).
 pub(super) async fn forward_later(
     tx: &mut Transaction<'_, Any>,
     session_id: &str,
@@ -711,18 +742,26 @@ async fn forward_later_in(
     out: Option<&mut Commands>,
     session_id: &str,
 ) -> AppResult<Option<Vec<Published>>> {
-    type Row = (String, String, String, Option<String>, String, i64);
+    type Row = (
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+        i64,
+    );
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.forward_later, s.carrier, s.carrier_call, s.carrier_connection,
-                c.number_e164, n.ring_seconds
+                c.number_e164, n.ring_seconds, s.rings_phone
          FROM call_sessions s JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
          JOIN phone_numbers n ON n.id = c.number_id
-         WHERE s.id = $1 AND s.forward_later <> ''",
+         WHERE s.id = $1 AND (s.forward_later <> '' OR s.rings_phone = 1)",
     )
     .bind(session_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((phone, carrier, held, connection, own, ring_seconds)) = row else {
+    let Some((phone, carrier, held, connection, own, ring_seconds, rings_phone)) = row else {
         return Ok(None);
     };
     let Some(kind) = CarrierKind::parse(&carrier) else {
@@ -731,8 +770,9 @@ async fn forward_later_in(
     // '' marks it moved on ([`forwarded_later`]). Decided in the update itself: a tab's
     // pick-up at the same moment (PostgreSQL re-checks these after its row lock) wins.
     let taken = sqlx::query(
-        "UPDATE call_sessions SET forward_later = '', rings_browsers = 0
-         WHERE id = $1 AND forward_later <> '' AND state = 'ringing' AND answered_tab IS NULL",
+        "UPDATE call_sessions SET forward_later = '', rings_browsers = 0, rings_phone = 0
+         WHERE id = $1 AND (forward_later <> '' OR rings_phone = 1) AND state = 'ringing'
+           AND answered_tab IS NULL",
     )
     .bind(session_id)
     .execute(&mut **tx)
@@ -740,7 +780,12 @@ async fn forward_later_in(
     if taken.rows_affected() == 0 {
         return Ok(None);
     }
-    let ring_ms = ring_seconds.clamp(10, 120) * 1000;
+    // Ringing already (with the browsers): its own timeout is about to end it.
+    let ring_ms = if rings_phone == 1 {
+        0
+    } else {
+        ring_seconds.clamp(10, 120) * 1000
+    };
     jobs::enqueue(
         tx,
         &Job::RingTimeout {
@@ -751,18 +796,20 @@ async fn forward_later_in(
         now_ms() + ring_ms + FORWARD_GRACE_MS,
     )
     .await?;
-    let dial = CallAction::Dial {
-        to: phone,
-        from: own,
-        connection: connection.unwrap_or_default(),
-        timeout_secs: u32::try_from(ring_ms / 1000).unwrap_or(30),
-    };
-    let mut own = Commands::new(kind);
-    let out = match out {
-        Some(out) if out.carrier == kind => out,
-        _ => &mut own,
-    };
-    command(tx, out, &held, dial, &format!("{FORWARD}{session_id}")).await?;
+    if let Some(phone) = phone.filter(|_| rings_phone == 0) {
+        let dial = CallAction::Dial {
+            to: phone,
+            from: own,
+            connection: connection.unwrap_or_default(),
+            timeout_secs: u32::try_from(ring_ms / 1000).unwrap_or(30),
+        };
+        let mut own = Commands::new(kind);
+        let out = match out {
+            Some(out) if out.carrier == kind => out,
+            _ => &mut own,
+        };
+        command(tx, out, &held, dial, &format!("{FORWARD}{session_id}")).await?;
+    }
     // Her tabs stop ringing (the call is the phone's now), as do her closed devices.
     sqlx::query("UPDATE calls SET reason = $1 WHERE session_id = $2")
         .bind(FORWARDED_LATER)
@@ -771,6 +818,11 @@ async fn forward_later_in(
         .await?;
     super::settle_ringing_alert(tx, session_id).await?;
     Ok(Some(tell_parties(tx, session_id).await?))
+}
+
+/// How long the forwarding phone rings, for a ring time of `ms`.
+fn phone_ring_secs(ms: i64) -> u32 {
+    u32::try_from((ms / 1000).clamp(5, 300)).unwrap_or(30)
 }
 
 /// How long a carrier commanded by its answers holds a caller while browsers ring `ms`:
@@ -818,9 +870,11 @@ async fn forward_answered(
     }
     let phone_call = call_id;
     // Ringing, and this is the phone we called (its id known from the carrier's answer to
-    // placing it, or first heard of now).
+    // placing it, or first heard of now); a forwarding phone only while no browser picks
+    // the call up (it rang with them, and was let go).
     let ours = matches!(&found, Some((state, _, phone))
-        if state == "ringing" && phone.as_deref().is_none_or(|p| p == phone_call));
+        if state == "ringing" && phone.as_deref().is_none_or(|p| p == phone_call))
+        && (browser || !picked_up_in_tab(tx, session_id).await?);
     if !ours {
         command(tx, out, phone_call, CallAction::HangUp, "").await?;
         return Ok(Vec::new());
@@ -860,6 +914,16 @@ async fn forward_answered(
     let step = format!("{FORWARD}{session_id}");
     command(tx, out, phone_call, whisper, &step).await?;
     Ok(Vec::new())
+}
+
+/// Whether a tab pressed Answer on call `session_id` (the carrier calls that browser).
+async fn picked_up_in_tab(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppResult<bool> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM call_sessions WHERE id = $1 AND answered_tab IS NOT NULL")
+            .bind(session_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
 }
 
 /// The forwarded phone pressed `digits`: 1 takes the call (the held caller is answered, and
@@ -927,16 +991,17 @@ async fn take(
     tell_parties(tx, session_id).await
 }
 
-/// Call `call_id` ended. The caller hanging up ends our call (and lets a forwarded phone
-/// go); the forwarded phone hanging up ends a call it had taken (and lets the caller go),
-/// or, not taken, sends the caller to voicemail.
+/// Call `call_id` (of step `step`) ended. The caller hanging up ends our call (and lets a
+/// forwarded phone go); the forwarded phone hanging up ends a call it had taken (and lets
+/// the caller go), or, not taken, sends the caller to voicemail, unless browsers still
+/// ring with it.
 async fn hung_up(
     tx: &mut Transaction<'_, Any>,
     out: &mut Commands,
     call_id: &str,
-    forwarded_session: Option<&str>,
+    step: &str,
 ) -> AppResult<Vec<Published>> {
-    let session_id = match forwarded_session {
+    let session_id = match forwarded(step) {
         Some(id) => Some(id.to_string()),
         None => session_of(tx, "carrier_call", call_id).await?,
     };
@@ -947,6 +1012,24 @@ async fn hung_up(
         return Ok(Vec::new());
     };
     let caller_left = call_id == held;
+    if !caller_left && state == "ringing" && step.starts_with(FORWARD) {
+        // A forwarding phone rung with the browsers gave up (or was let go for a browser
+        // that picked the call up): the browsers ring on, the caller held.
+        let ringing_on = sqlx::query(
+            "UPDATE call_sessions SET rings_phone = 0,
+                 forward_call = CASE WHEN forward_call = $2 THEN NULL ELSE forward_call END
+             WHERE id = $1 AND state = 'ringing' AND rings_browsers = 1",
+        )
+        .bind(&session_id)
+        .bind(call_id)
+        .execute(&mut **tx)
+        .await?;
+        if ringing_on.rows_affected() == 1 {
+            let ring_seconds = number_ring_seconds(tx, &session_id).await?;
+            out.hold_secs = Some(hold_secs(ring_seconds * 1000));
+            return Ok(Vec::new());
+        }
+    }
     if !caller_left && phone.as_deref().is_some_and(|p| p != call_id) {
         // Neither of our two calls (another call's events carrying our state).
         return Ok(Vec::new());
@@ -990,6 +1073,18 @@ async fn hung_up(
         command(tx, out, &other, CallAction::HangUp, "").await?;
     }
     Ok(published)
+}
+
+/// How long calls to the number called on `session_id` ring, in seconds.
+async fn number_ring_seconds(tx: &mut Transaction<'_, Any>, session_id: &str) -> AppResult<i64> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT n.ring_seconds FROM calls c JOIN phone_numbers n ON n.id = c.number_id
+         WHERE c.session_id = $1 AND c.direction = 'in'",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.map_or(30, |(secs,)| secs))
 }
 
 /// Carrier call `session_id` ended unanswered while the carrier still holds its caller:
@@ -1380,13 +1475,29 @@ pub async fn pick_up(
             "This call was answered elsewhere, or it has ended.",
         ));
     }
+    let mut out = Commands::new(kind);
+    // A forwarding phone ringing with the browsers is let go: this browser has the call.
+    // (Twilio drops it by itself: pointing the held call at this browser ends its <Dial>.)
+    let phone: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT forward_call FROM call_sessions WHERE id = $1 AND rings_phone = 1")
+            .bind(session_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((phone,)) = phone {
+        sqlx::query("UPDATE call_sessions SET rings_phone = 0, forward_call = NULL WHERE id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(phone) = phone.filter(|_| !commanded_by_reply(kind)) {
+            command(&mut tx, &mut out, &phone, CallAction::HangUp, "").await?;
+        }
+    }
     let dial = CallAction::Dial {
         to: address,
         from: own,
         connection: connection.unwrap_or_default(),
         timeout_secs: PICKUP_RING_SECS,
     };
-    let mut out = Commands::new(kind);
     command(
         &mut tx,
         &mut out,
@@ -1409,23 +1520,36 @@ pub async fn pick_up(
     Ok(())
 }
 
-/// The carrier placed the forwarded call for held call `held` as `placed`: known now, it
-/// can be let go if the caller hangs up before it answers.
-/// Placed after its call ended (the caller hung up, or the tab, meanwhile): let go at once.
-pub async fn dialed(state: &AppState, held: &str, placed: &str) -> AppResult<()> {
+/// The carrier placed the forwarded call (of step `step`) for held call `held` as
+/// `placed`: known now, it can be let go if the caller hangs up before it answers.
+/// Placed after its call ended (the caller hung up, or the tab, meanwhile), or a phone
+/// placed after a browser picked the call up: let go at once.
+pub async fn dialed(state: &AppState, held: &str, placed: &str, step: &str) -> AppResult<()> {
+    // A forwarding phone's call is ours only while no browser picks the call up.
+    let phone = step.starts_with(FORWARD);
+    let unless_picked_up = if phone {
+        " AND answered_tab IS NULL"
+    } else {
+        ""
+    };
     let mut tx = state.db.begin().await?;
-    sqlx::query(
+    sqlx::query(&format!(
         "UPDATE call_sessions SET forward_call = $1
-         WHERE carrier_call = $2 AND forward_call IS NULL",
-    )
+         WHERE carrier_call = $2 AND forward_call IS NULL{unless_picked_up}"
+    ))
     .bind(placed)
     .bind(held)
     .execute(&mut *tx)
     .await?;
-    let ended: Option<(String,)> = sqlx::query_as(
+    let or_picked_up = if phone {
+        " OR answered_tab IS NOT NULL"
+    } else {
+        ""
+    };
+    let ended: Option<(String,)> = sqlx::query_as(&format!(
         "SELECT carrier FROM call_sessions
-         WHERE carrier_call = $1 AND state = 'ended' AND carrier IS NOT NULL",
-    )
+         WHERE carrier_call = $1 AND (state = 'ended'{or_picked_up}) AND carrier IS NOT NULL"
+    ))
     .bind(held)
     .fetch_optional(&mut *tx)
     .await?;
@@ -1448,6 +1572,20 @@ pub async fn forward_failed(state: &AppState, step: &str) -> AppResult<()> {
         return Ok(());
     };
     let mut tx = state.db.begin().await?;
+    if step.starts_with(FORWARD) {
+        // A forwarding phone rung with the browsers: they ring on.
+        let ringing_on = sqlx::query(
+            "UPDATE call_sessions SET rings_phone = 0
+             WHERE id = $1 AND state = 'ringing' AND rings_browsers = 1",
+        )
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        if ringing_on.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(());
+        }
+    }
     let Some(published) = end_in(&mut tx, session_id, &["ringing"], Ending::Unanswered).await?
     else {
         return Ok(());

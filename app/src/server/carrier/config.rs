@@ -151,13 +151,15 @@ impl CarrierConfig {
         }
     }
 
-    /// The carrier client for the active carrier (the sandbox is shared, not rebuilt).
-    /// The carrier client; `public_url` is where this instance's webhooks are (a carrier
-    /// commanded mid-call by pointing a call at new TwiML, Twilio, needs it).
+    /// The carrier client for the active carrier (the sandbox is shared, not rebuilt);
+    /// `public_url` is where this instance's webhooks are (a carrier commanded mid-call by
+    /// pointing a call at new TwiML, Twilio, needs it); `http` gives the instance's HTTP
+    /// client for carrier APIs (asked for only by a real carrier).
     pub fn build(
         &self,
         sandbox: &Arc<super::sandbox::Sandbox>,
         public_url: &str,
+        http: impl FnOnce() -> reqwest::Client,
     ) -> Arc<dyn Carrier> {
         let or_default = |base: &str, default: &str| {
             if base.trim().is_empty() {
@@ -172,12 +174,14 @@ impl CarrierConfig {
                 &or_default(&self.telnyx.api_base, super::telnyx::api::API_BASE),
                 filled(&self.telnyx.api_key).unwrap_or_default(),
                 filled(&self.telnyx.messaging_profile_id).map(str::to_owned),
+                http(),
             )),
             CarrierKind::Twilio => Arc::new(
                 super::twilio::api::Twilio::new(
                     &or_default(&self.twilio.api_base, super::twilio::api::API_BASE),
                     filled(&self.twilio.account_sid).unwrap_or_default(),
                     filled(&self.twilio.auth_token).unwrap_or_default(),
+                    http(),
                 )
                 .with_webhook(&format!(
                     "{}/webhooks/twilio",

@@ -114,6 +114,9 @@ pub fn instance_name(webhook_url: &str) -> String {
     format!("Switchboard {host}").chars().take(64).collect()
 }
 
+/// A client for carrier APIs. Build one per instance and share it (`AppState::carrier_http`):
+/// each new client loads the system's CA bundle (OpenSSL parses every certificate, about
+/// 100 ms of CPU here) and keeps connections of its own.
 pub fn api_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
@@ -380,6 +383,12 @@ pub trait Carrier: Send + Sync {
             "{} browser phones need no setup",
             self.kind().label()
         )))
+    }
+    /// Whether what [`Carrier::browser_phones_setup`] made (`setup`) is gone at the carrier
+    /// (deleted in its console): then it is made again. Not known (the carrier can't be
+    /// reached): not gone, the kept one is used.
+    async fn browser_setup_gone(&self, _setup: &str) -> bool {
+        false
     }
     /// A short-lived token with which the browser of `credential_id` signs in to the
     /// carrier's SDK (Telnyx: a JWT for a day; Twilio: an Access Token for 23 hours, signed

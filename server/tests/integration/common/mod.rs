@@ -100,6 +100,26 @@ impl Drop for OtherInstance {
     }
 }
 
+/// A client builder for the tests' HTTP clients, with one TLS set-up for all: each client
+/// that makes its own loads the system's CA bundle (OpenSSL parses every certificate),
+/// which cost the suite more CPU than the tests themselves. (They reach only loopback,
+/// over plain http.)
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static TLS: std::sync::OnceLock<native_tls::TlsConnector> = std::sync::OnceLock::new();
+    let tls = TLS.get_or_init(|| native_tls::TlsConnector::new().unwrap());
+    reqwest::Client::builder().use_preconfigured_tls(tls.clone())
+}
+
+/// An HTTP client that keeps no cookies (a carrier's webhook, a stranger), shared by every
+/// test. No idle connections kept: each test has its own runtime, and a connection made in
+/// one that has ended can't serve the next test (which may get the same port).
+pub fn http() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| client_builder().pool_max_idle_per_host(0).build().unwrap())
+        .clone()
+}
+
 fn pg_admin_url() -> String {
     std::env::var("SWITCHBOARD_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -184,14 +204,39 @@ impl TestApp {
     pub async fn another_instance(&self) -> OtherInstance {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let listening_before = self.postgres_listeners().await;
         let (state, reports) = TestApp::open(&self.db_url, &self.dir, addr, |_| {}).await;
         state.start_background_work(reports);
+        // On PostgreSQL its tabs hear other instances' events once its LISTEN is in place:
+        // an event sent before that is not for it (a test racing it failed once the suite
+        // got faster).
+        if let Some(before) = listening_before {
+            eventually(10, "the other instance listening", || async {
+                let now = self.postgres_listeners().await.unwrap_or(0);
+                (now > before).then_some(())
+            })
+            .await;
+        }
         let server = serve(listener, &state);
         OtherInstance {
             base: format!("http://{addr}"),
             state,
             server,
         }
+    }
+
+    /// How many connections LISTEN for live events on this app's PostgreSQL database (None
+    /// on SQLite).
+    async fn postgres_listeners(&self) -> Option<i64> {
+        self.pg_database.as_ref()?;
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .fetch_one(self.state.db.pool())
+        .await
+        .unwrap();
+        Some(n)
     }
 
     /// The app through the start-up the binary uses (`startup::open`), with test settings.
@@ -272,7 +317,7 @@ impl TestApp {
         if let Some(origin) = origin {
             headers.insert(ORIGIN, HeaderValue::from_str(origin).unwrap());
         }
-        reqwest::Client::builder()
+        client_builder()
             .cookie_store(true)
             .redirect(Policy::none())
             .default_headers(headers)

@@ -90,9 +90,14 @@ struct ErrorItem {
 }
 
 impl Telnyx {
-    /// `base` is [`API_BASE`] in production (tests point it at a mock of the published spec).
-    pub fn new(base: &str, api_key: &str, messaging_profile_id: Option<String>) -> Telnyx {
-        let http = carrier::api_client();
+    /// `base` is [`API_BASE`] in production (tests point it at a mock of the published spec);
+    /// `http` is the instance's client for carrier APIs (`AppState::carrier_http`).
+    pub fn new(
+        base: &str,
+        api_key: &str,
+        messaging_profile_id: Option<String>,
+        http: reqwest::Client,
+    ) -> Telnyx {
         let profile = OnceCell::new();
         if let Some(id) = messaging_profile_id {
             let _ = profile.set(id);
@@ -634,7 +639,7 @@ mod answer_checks {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Telnyx::new(&base, "KEY", None)
+        Telnyx::new(&base, "KEY", None, carrier::api_client())
     }
 
     #[tokio::test]

@@ -84,8 +84,8 @@ struct TwilioError {
 
 impl Twilio {
     /// Each number's webhook comes with `buy_number`, each message's with the message.
-    pub fn new(base: &str, account_sid: &str, auth_token: &str) -> Twilio {
-        let http = carrier::api_client();
+    /// `http` is the instance's client for carrier APIs (`AppState::carrier_http`).
+    pub fn new(base: &str, account_sid: &str, auth_token: &str, http: reqwest::Client) -> Twilio {
         Twilio {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -451,6 +451,21 @@ impl Carrier for Twilio {
             }
         };
         serde_json::to_string(&key).map_err(|e| CarrierError::Config(e.to_string()))
+    }
+
+    /// The API key deleted at Twilio: tokens it signs are refused, so a new one is made.
+    async fn browser_setup_gone(&self, setup: &str) -> bool {
+        let Ok(key) = serde_json::from_str::<voice::SigningKey>(setup) else {
+            return true;
+        };
+        if !is_sid(&key.sid, "SK") {
+            return true;
+        }
+        let asked = self
+            .call::<serde_json::Value>(self.http.get(self.url(&format!("/Keys/{}.json", key.sid))))
+            .await;
+        // Twilio's "not found" (20404); a bare 404 when it names no code.
+        matches!(asked, Err(CarrierError::Rejected { code, .. }) if code == "20404" || code == "404")
     }
 
     async fn browser_phone_token(

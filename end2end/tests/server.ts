@@ -90,10 +90,36 @@ export class Server {
   }
 }
 
+/** What went wrong in each page's script (its uncaught errors and console errors), so a page
+ * that never hydrates says why: a hydration panic is printed to the console, and nothing on
+ * the page shows it. */
+const pageErrors = new WeakMap<Page, string[]>();
+
+/** Starts noting `page`'s script errors (once per page). */
+export function watchErrors(page: Page): string[] {
+  let errors = pageErrors.get(page);
+  if (!errors) {
+    const noted: string[] = [];
+    page.on('pageerror', (e) => noted.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') noted.push(m.text());
+    });
+    pageErrors.set(page, noted);
+    errors = noted;
+  }
+  return errors;
+}
+
 /** In JavaScript mode, waits until the WASM app has hydrated the page. */
 export async function ready(page: Page, js: boolean) {
   await page.waitForLoadState('load');
-  if (js) await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  if (!js) return;
+  try {
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  } catch (e) {
+    const said = pageErrors.get(page) ?? ['(errors not watched: open the page with open() or signIn())'];
+    throw new Error(`${page.url()} did not hydrate. Its script errors: ${JSON.stringify(said, null, 2)}\n${e}`);
+  }
 }
 
 /** axe-core must report no serious or critical violation. axe runs as page script, so
@@ -106,6 +132,7 @@ export async function expectAccessible(page: Page) {
 
 /** Signs in through the sign-in page and waits for the inbox. */
 export async function signIn(page: Page, email: string, password: string) {
+  watchErrors(page);
   await page.goto('/signin');
   await ready(page, true);
   await page.getByLabel('Email').fill(email);
@@ -116,6 +143,7 @@ export async function signIn(page: Page, email: string, password: string) {
 }
 
 export async function open(page: Page, url: string) {
+  watchErrors(page);
   await page.goto(url);
   await ready(page, true);
 }

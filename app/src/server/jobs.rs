@@ -59,6 +59,11 @@ pub enum Job {
         session_id: String,
         url: String,
     },
+    /// Points the calls of a number bought before this instance's calls application at it
+    /// (`numbers::route_calls_of_earlier_numbers`).
+    RouteCalls {
+        number_id: String,
+    },
     /// A campaign's next texts (it queues the one after itself).
     CampaignTick {
         campaign_id: String,
@@ -86,6 +91,7 @@ impl Job {
             Job::FetchVoicemail { .. } => "fetch_voicemail",
             Job::ForwardEmail { .. } => "forward_email",
             Job::CampaignTick { .. } => "campaign_tick",
+            Job::RouteCalls { .. } => "route_calls",
         }
     }
 }
@@ -116,7 +122,8 @@ pub struct Claimed {
 pub enum Lane {
     /// Texts to the carrier, one at a time, paced per number.
     Sends,
-    /// Inbound pictures from carriers' media hosts, and voicemails a carrier recorded.
+    /// Inbound pictures from carriers' media hosts, voicemails a carrier recorded, and
+    /// earlier numbers' calls pointed at this instance: slow round trips nothing waits on.
     Pictures,
     /// Notifications to push services, several at once.
     Pushes,
@@ -142,7 +149,7 @@ impl Lane {
     fn kinds(self) -> &'static [&'static str] {
         match self {
             Lane::Sends => &["send_message"],
-            Lane::Pictures => &["fetch_media", "fetch_voicemail"],
+            Lane::Pictures => &["fetch_media", "fetch_voicemail", "route_calls"],
             Lane::Pushes => &["push"],
             Lane::Calls => &["ring_timeout", "call_command"],
             Lane::Mail => &["forward_email"],
@@ -543,6 +550,16 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
                 }
                 Err(e) => tracing::warn!(error = %e, "voicemail not kept"),
                 Ok(()) => {}
+            }
+            complete(&state.db, &claimed.id).await
+        }
+        Job::RouteCalls { number_id } => {
+            use super::numbers::{route_calls, Routed};
+            match route_calls(state, number_id, claimed.attempts < MAX_ATTEMPTS).await? {
+                Routed::Retry(why) => {
+                    return retry_later(state, claimed, "routing a number's calls", &why).await;
+                }
+                Routed::Done => {}
             }
             complete(&state.db, &claimed.id).await
         }

@@ -266,6 +266,11 @@ impl AppState {
             .clone()
     }
 
+    /// Where `carrier` sends this instance's webhooks (texts, delivery reports, calls).
+    pub fn webhook_url(&self, carrier: carrier::config::CarrierKind) -> String {
+        format!("{}/webhooks/{}", self.settings.base_url(), carrier.as_str())
+    }
+
     /// The HTTP client for carrier APIs, shared by every carrier client (a number's own
     /// carrier other than the active one is built for each command; with a client of its
     /// own each time, it loaded the CA bundle and opened a connection each time).
@@ -385,6 +390,12 @@ impl AppState {
         if self.db.backend() == Backend::Postgres {
             self.bus.listen_to_postgres(self.db.clone());
         }
+        let state = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = numbers::route_calls_of_earlier_numbers(&state).await {
+                tracing::warn!(error = ?e, "could not point earlier numbers' calls at this instance");
+            }
+        });
         let state = self.clone();
         tokio::spawn(async move {
             while let Some(event) = reports.recv().await {

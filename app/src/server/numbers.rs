@@ -145,11 +145,7 @@ async fn buy_reserved(
         ));
     }
     let carrier = state.carrier();
-    let webhook_url = format!(
-        "{}/webhooks/{}",
-        state.settings.base_url(),
-        carrier.kind().as_str()
-    );
+    let webhook_url = state.webhook_url(carrier.kind());
     let bought = carrier
         .buy_number(e164.as_str(), &webhook_url)
         .await
@@ -158,8 +154,9 @@ async fn buy_reserved(
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at,
+             calls_routed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
     )
     .bind(&id)
     .bind(user_id)
@@ -241,6 +238,92 @@ fn owned_number(row: NumberRow) -> OwnedNumber {
         forward_to: forward_to.unwrap_or_default(),
         forward_after_secs: forward_after_secs.unwrap_or(0),
     }
+}
+
+/// What became of pointing one number's calls at this instance ([`route_calls`]).
+pub enum Routed {
+    /// Pointed, or nothing to do (released meanwhile), or given up for this start.
+    Done,
+    /// The carrier could not be reached: try again later.
+    Retry(String),
+}
+
+/// At start: numbers bought before this instance had its calls application at their
+/// carrier (Telnyx's Call Control application, Twilio's TwiML application) are pointed at
+/// it, as a purchase now does, so their calls reach us whole (a Telnyx number had no
+/// connection: its calls never came; a Twilio number kept a VoiceUrl of its own: a held
+/// caller hanging up was never heard). One job each, queued once: `calls_routed` goes
+/// 0 → 2 (queued) in the job's own commit, so instances starting together or a restart
+/// queue no second one; 1 once pointed, back to 0 if the carrier refused (the next start
+/// tries again). Answers how many were queued.
+pub async fn route_calls_of_earlier_numbers(state: &AppState) -> AppResult<usize> {
+    let waiting: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM phone_numbers WHERE calls_routed = 0")
+            .fetch_all(state.db.pool())
+            .await?;
+    let mut queued = 0;
+    for (number_id,) in waiting {
+        let mut tx = state.db.begin().await?;
+        let ours = sqlx::query(
+            "UPDATE phone_numbers SET calls_routed = 2 WHERE id = $1 AND calls_routed = 0",
+        )
+        .bind(&number_id)
+        .execute(&mut *tx)
+        .await?;
+        if ours.rows_affected() == 1 {
+            let job = super::jobs::Job::RouteCalls { number_id };
+            super::jobs::enqueue(&mut tx, &job, now_ms()).await?;
+            queued += 1;
+        }
+        tx.commit().await?;
+    }
+    if queued > 0 {
+        tracing::info!(
+            queued,
+            "pointing the calls of numbers bought earlier at this instance"
+        );
+        state.jobs_waker.notify_one();
+    }
+    Ok(queued)
+}
+
+/// Points one number's calls at this instance's calls application ([`Job::RouteCalls`]);
+/// `may_retry`: a failure to reach the carrier is tried again later.
+///
+/// [`Job::RouteCalls`]: super::jobs::Job::RouteCalls
+pub async fn route_calls(state: &AppState, number_id: &str, may_retry: bool) -> AppResult<Routed> {
+    let number: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT carrier, carrier_ref, e164 FROM phone_numbers WHERE id = $1 AND calls_routed = 2",
+    )
+    .bind(number_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((carrier, carrier_ref, e164)) = number else {
+        return Ok(Routed::Done);
+    };
+    let pointed = match super::carrier::config::CarrierKind::parse(&carrier) {
+        Some(kind) => {
+            state
+                .carrier_of(kind)
+                .route_calls(&carrier_ref, &state.webhook_url(kind))
+                .await
+        }
+        None => Err(CarrierError::Config(format!("unknown carrier {carrier}"))),
+    };
+    let flag = match pointed {
+        Ok(()) => 1,
+        Err(e) if e.is_retryable() && may_retry => return Ok(Routed::Retry(e.to_string())),
+        Err(e) => {
+            tracing::warn!(error = %e, number = %e164, "this number's calls may not reach this instance; tried again at the next start");
+            0
+        }
+    };
+    sqlx::query("UPDATE phone_numbers SET calls_routed = $1 WHERE id = $2 AND calls_routed = 2")
+        .bind(flag)
+        .bind(number_id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(Routed::Done)
 }
 
 async fn owned_one(db: &Db, user_id: &UserId, id: &NumberId) -> AppResult<OwnedNumber> {

@@ -90,6 +90,14 @@ async fn telnyx_client_speaks_the_published_spec(base: &str) {
         .await
         .expect("buy");
     assert!(!bought.carrier_ref.is_empty());
+    // A number bought before the Call Control application is attached to it.
+    telnyx
+        .route_calls(
+            "1293384261075731499",
+            "https://switchboard.example/webhooks/telnyx",
+        )
+        .await
+        .expect("a number's calls pointed at the application");
 
     let sent = telnyx
         .send_message(&OutboundMessage {
@@ -248,6 +256,14 @@ async fn twilio_client_speaks_the_published_spec() {
         .await
         .expect("buy");
     assert!(!bought.carrier_ref.is_empty());
+    // A number bought before the TwiML application is pointed at it.
+    twilio
+        .route_calls(
+            "PN0123456789abcdef0123456789abcdef",
+            "https://switchboard.example/webhooks/twilio",
+        )
+        .await
+        .expect("a number's calls pointed at the application");
     let sent = twilio
         .send_message(&OutboundMessage {
             id: "m1".into(),
@@ -511,4 +527,144 @@ async fn twilio_numbers_take_calls_through_one_application_of_this_instance() {
         "{refused:?}"
     );
     assert_eq!(requests(&asked), [get]);
+}
+
+/// What a Telnyx stand-in was asked: method and path, body.
+type TelnyxAsked = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A Telnyx stand-in that has no Call Control application yet (it makes cc-app-9) and
+/// takes every other request.
+async fn telnyx_stand_in() -> (String, TelnyxAsked) {
+    use axum::extract::State;
+    use axum::http::{Method, Uri};
+    let asked: TelnyxAsked = Default::default();
+    let router = axum::Router::new()
+        .fallback(
+            |State(asked): State<TelnyxAsked>, method: Method, uri: Uri, body: String| async move {
+                let said = format!("{method} {}", uri.path());
+                asked.lock().unwrap().push((said.clone(), body));
+                let answer = match said.as_str() {
+                    "GET /call_control_applications" => serde_json::json!({"data": []}),
+                    _ => serde_json::json!({"data": {"id": "cc-app-9"}}),
+                };
+                axum::Json(answer)
+            },
+        )
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, asked)
+}
+
+/// Numbers bought before this instance had its calls application at their carrier are
+/// pointed at it once, at start; a number whose id could leave its path is refused (and
+/// tried again at the next start), never sent.
+async fn earlier_numbers_calls_are_pointed_at_this_instance(backend: common::Backend) {
+    let (twilio_base, twilio_asked) = twilio_stand_in(Vec::new()).await;
+    let (telnyx_base, telnyx_asked) = telnyx_stand_in().await;
+    let app = common::TestApp::start_with(backend, move |settings| {
+        settings.carrier.telnyx.api_base = telnyx_base;
+        settings.carrier.telnyx.api_key = Some("KEY0123456789".into());
+        settings.carrier.twilio.api_base = twilio_base;
+        settings.carrier.twilio.account_sid = Some(format!("AC{}", "0".repeat(32)));
+    })
+    .await;
+    let admin = app.admin("ada@example.com").await;
+    let ada = app.user_id(&admin, "ada@example.com").await;
+    // A number bought now is pointed by its purchase: nothing to do for it.
+    let bought = app.buy(&admin, common::numbers_in("415")).await;
+    let twilio_number = "PN0123456789abcdef0123456789abcdef";
+    let telnyx_number = "1293384261075731499";
+    let hostile = "PN0123456789abcdef0123456789abc/../../Keys";
+    for (id, e164, carrier, carrier_ref) in [
+        ("n-twilio", "+12125550100", "twilio", twilio_number),
+        ("n-telnyx", "+19705555098", "telnyx", telnyx_number),
+        ("n-hostile", "+12125550101", "twilio", hostile),
+    ] {
+        sqlx::query(
+            "INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'sms,mms,voice', 0)",
+        )
+        .bind(id)
+        .bind(&ada)
+        .bind(e164)
+        .bind(carrier)
+        .bind(carrier_ref)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    }
+    let flag = |id: String| {
+        let pool = app.state.db.pool().clone();
+        async move {
+            let (flag,): (i64,) =
+                sqlx::query_as("SELECT calls_routed FROM phone_numbers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            flag
+        }
+    };
+    assert_eq!(flag(bought.id.to_string()).await, 1);
+
+    let queued = app::server::numbers::route_calls_of_earlier_numbers(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(queued, 3);
+    common::eventually(20, "the earlier numbers pointed", || async {
+        (flag("n-twilio".into()).await == 1
+            && flag("n-telnyx".into()).await == 1
+            && flag("n-hostile".into()).await == 0)
+            .then_some(())
+    })
+    .await;
+    let twilio_asked: Vec<(String, String, String)> = twilio_asked.lock().unwrap().clone();
+    let pointed: Vec<_> = twilio_asked
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.starts_with("/IncomingPhoneNumbers/"))
+        .collect();
+    assert_eq!(pointed.len(), 1, "{twilio_asked:?}");
+    assert_eq!(
+        pointed[0].1,
+        format!("/IncomingPhoneNumbers/{twilio_number}.json")
+    );
+    assert_eq!(pointed[0].2, format!("VoiceApplicationSid={APPLICATION}"));
+    assert!(
+        !twilio_asked.iter().any(|(_, p, _)| p.contains("Keys")),
+        "the hostile id reached Twilio: {twilio_asked:?}"
+    );
+    let telnyx_asked = telnyx_asked.lock().unwrap().clone();
+    let patched: Vec<_> = telnyx_asked
+        .iter()
+        .filter(|(said, _)| said.starts_with("PATCH /phone_numbers/"))
+        .collect();
+    assert_eq!(patched.len(), 1, "{telnyx_asked:?}");
+    assert_eq!(
+        patched[0].0,
+        format!("PATCH /phone_numbers/{telnyx_number}")
+    );
+    let body: serde_json::Value = serde_json::from_str(&patched[0].1).unwrap();
+    assert_eq!(body["connection_id"], "cc-app-9");
+
+    // Started again: only the refused one is tried again.
+    let queued = app::server::numbers::route_calls_of_earlier_numbers(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    app.finish().await;
+}
+
+mod earlier_numbers {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::earlier_numbers_calls_are_pointed_at_this_instance(crate::common::Backend::Sqlite)
+            .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::earlier_numbers_calls_are_pointed_at_this_instance(crate::common::Backend::Postgres)
+            .await;
+    }
 }

@@ -64,7 +64,7 @@ pub async fn sign_in(
     let credential = match credential_of(state, user_id, kind, device).await? {
         Some(id) => id,
         None => {
-            let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), kind.as_str());
+            let webhook_url = state.webhook_url(kind);
             let name = format!("Switchboard {}", &device[..8]);
             let made = carrier
                 .new_browser_phone(&webhook_url, &name)

@@ -1223,7 +1223,7 @@ pub async fn call_out(
     };
     phone::check_payable(from.as_str(), peer.as_str())?;
     throttle::take(&state.db, super::PLACED, user_id.as_str()).await?;
-    let webhook_url = format!("{}/webhooks/{}", state.settings.base_url(), kind.as_str());
+    let webhook_url = state.webhook_url(kind);
     let connection = state
         .carrier_of(kind)
         .calls_connection(&webhook_url)

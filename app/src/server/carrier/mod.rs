@@ -333,6 +333,17 @@ pub trait Carrier: Send + Sync {
         webhook_url: &str,
     ) -> Result<PurchasedNumber, CarrierError>;
     async fn release_number(&self, carrier_ref: &str) -> Result<(), CarrierError>;
+    /// Points the calls of a number bought before this instance had its calls application
+    /// at the carrier (Telnyx's Call Control application, Twilio's TwiML application) at
+    /// that application, as a purchase now does (`numbers::route_calls_of_earlier_numbers`).
+    /// Doing it twice does no harm. The sandbox has nothing to point.
+    async fn route_calls(
+        &self,
+        _carrier_ref: &str,
+        _webhook_url: &str,
+    ) -> Result<(), CarrierError> {
+        Ok(())
+    }
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError>;
     /// A cheap authenticated call, for Admin → Carrier's "test connection".
     async fn test_connection(&self) -> Result<(), CarrierError>;

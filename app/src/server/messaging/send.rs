@@ -202,11 +202,7 @@ pub async fn outbound_for(state: &AppState, message_id: &MessageId) -> AppResult
 
 /// The webhook a message's delivery reports go to, naming the message.
 pub fn status_callback(state: &AppState, carrier: CarrierKind, message_id: &MessageId) -> String {
-    format!(
-        "{}/webhooks/{}?message={message_id}",
-        state.settings.base_url(),
-        carrier.as_str()
-    )
+    format!("{}?message={message_id}", state.webhook_url(carrier))
 }
 
 /// Records, before the carrier is called, that this message is being handed over: if we

@@ -444,6 +444,33 @@ impl Carrier for Telnyx {
         Ok(())
     }
 
+    /// A number bought before the Call Control application had no connection: its calls
+    /// never reached us.
+    async fn route_calls(&self, carrier_ref: &str, webhook_url: &str) -> Result<(), CarrierError> {
+        // Telnyx's number ids are digits; an order that named none left the number itself
+        // (its '+' escaped in the path). Nothing else goes into the path.
+        let digits =
+            |d: &str| !d.is_empty() && d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit());
+        let id = match carrier_ref.strip_prefix('+') {
+            Some(d) if digits(d) => format!("%2B{d}"),
+            None if digits(carrier_ref) => carrier_ref.to_string(),
+            _ => {
+                return Err(CarrierError::Config(format!(
+                    "not a Telnyx number id: {carrier_ref:?}"
+                )))
+            }
+        };
+        let calls_to = self.call_control_app(webhook_url).await?;
+        let _: serde_json::Value = self
+            .call(
+                self.http
+                    .patch(self.url(&format!("/phone_numbers/{id}")))
+                    .json(&json!({ "connection_id": calls_to })),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError> {
         // Telnyx replays the first answer to a request repeated with the same key (24 h), so
         // a send retried after an unanswered try is not delivered twice.

@@ -314,6 +314,30 @@ impl Carrier for Twilio {
         Ok(())
     }
 
+    /// A number bought before the TwiML application kept a VoiceUrl of its own: its calls
+    /// came, but the application's StatusCallback (a held caller hanging up) did not.
+    async fn route_calls(&self, carrier_ref: &str, webhook_url: &str) -> Result<(), CarrierError> {
+        // The sid goes into the path: nothing but a number's sid may.
+        if !is_sid(carrier_ref, "PN") {
+            return Err(CarrierError::Config(format!(
+                "not a Twilio number sid: {carrier_ref:?}"
+            )));
+        }
+        let calls_to = self.voice_application(webhook_url).await?;
+        let updated: Result<Option<serde_json::Value>, CarrierError> = self
+            .call(
+                self.http
+                    .post(self.url(&format!("/IncomingPhoneNumbers/{carrier_ref}.json")))
+                    .form(&[("VoiceApplicationSid", calls_to.as_str())]),
+            )
+            .await;
+        if let Err(CarrierError::Rejected { .. }) = &updated {
+            // Maybe for an application deleted at Twilio, as in buy_number.
+            *self.voice_application.lock().await = None;
+        }
+        updated.map(|_| ())
+    }
+
     async fn send_message(&self, message: &OutboundMessage) -> Result<Accepted, CarrierError> {
         let mut form = vec![
             ("To", message.to.as_str()),

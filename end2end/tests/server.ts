@@ -115,7 +115,12 @@ export async function ready(page: Page, js: boolean) {
   await page.waitForLoadState('load');
   if (!js) return;
   try {
-    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+    // The dev client is 6.6 MB of WASM fetched, compiled and run after `load`, on a 2-core
+    // machine running two specs' servers and browsers at once. CI once saw a page not
+    // hydrated after 10 s (a thread opened from a link; no cause shown, and 60 local runs,
+    // some under a CPU hog, never did it): slowness gets 20 s, and a page that never
+    // hydrates says why below.
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
   } catch (e) {
     const said = pageErrors.get(page) ?? ['(errors not watched: open the page with open() or signIn())'];
     throw new Error(`${page.url()} did not hydrate. Its script errors: ${JSON.stringify(said, null, 2)}\n${e}`);

@@ -2215,7 +2215,117 @@ with_telnyx_stand_in!(
     the_forwarding_phone_rings_together_with_the_browsers,
     a_twilio_phone_rings_together_with_the_browsers,
     a_tab_and_the_phone_taking_a_call_at_once_never_both_have_it,
+    one_person_with_a_telnyx_and_a_twilio_number,
 );
+
+/// A person with a number on each carrier (bought before and after the admin switched
+/// carriers): her one browser takes the calls of both, each through its own carrier's SDK;
+/// each number's calls come by its carrier's webhook and are commanded at that carrier, and
+/// her calls out from each go through its own.
+async fn one_person_with_a_telnyx_and_a_twilio_number(app: &TestApp, asked: Asked, _base: String) {
+    let ada = app.admin("ada@example.com").await;
+    let on_telnyx = buy(app, &ada, "212").await;
+    let on_twilio = buy(app, &ada, "415").await;
+    for (number, carrier) in [(&on_telnyx, "telnyx"), (&on_twilio, "twilio")] {
+        sqlx::query("UPDATE phone_numbers SET carrier = $1 WHERE id = $2")
+            .bind(carrier)
+            .bind(number.id.to_string())
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+    }
+    const BROWSER: &str = "ada-browser-0009";
+    for carrier in ["telnyx", "twilio"] {
+        let signed_in: BrowserPhoneSignIn = app
+            .call(
+                &ada,
+                BrowserPhone {
+                    device: BROWSER.into(),
+                    carrier: carrier.into(),
+                },
+            )
+            .await
+            .json();
+        assert_eq!(signed_in.carrier, carrier);
+        assert!(!signed_in.token.is_empty());
+    }
+
+    // Calls out: each number through its own carrier.
+    for (number, carrier) in [(&on_telnyx, "telnyx"), (&on_twilio, "twilio")] {
+        let via: Option<String> = app
+            .call(
+                &ada,
+                CallRoute {
+                    number_id: number.id.clone(),
+                    to: PHONE.into(),
+                },
+            )
+            .await
+            .json();
+        assert_eq!(via.as_deref(), Some(carrier), "{}", number.e164);
+    }
+
+    // A call to each: both ring her tab, each marked with the carrier whose SDK takes it.
+    accepted(
+        app,
+        &incoming("two-1", "v3:held-two", "s-two", &on_telnyx.e164),
+    )
+    .await;
+    let held_at_twilio = "CA00000000000000000000000000000d01";
+    let reply = twilio_callback(
+        app,
+        "voice.incoming.json",
+        &[
+            ("To", on_twilio.e164.as_str()),
+            ("From", CALLER),
+            ("CallSid", held_at_twilio),
+        ],
+        true,
+    )
+    .await;
+    assert!(reply.body.contains("ringback.wav"), "held: {reply:?}");
+    let ringing = crate::calls::live(app, &ada, "tab-1").await;
+    let mut by_carrier: Vec<(String, String)> = ringing
+        .iter()
+        .map(|c| {
+            (
+                c.carrier.clone().unwrap_or_default(),
+                c.number_display.clone(),
+            )
+        })
+        .collect();
+    by_carrier.sort();
+    assert_eq!(
+        by_carrier,
+        [
+            ("telnyx".to_string(), on_telnyx.display.clone()),
+            ("twilio".to_string(), on_twilio.display.clone()),
+        ]
+    );
+
+    // She takes the Twilio one: Twilio's held call is pointed at her browser; nothing is
+    // said to Telnyx about its own, which rings on.
+    let twilio_call = ringing
+        .iter()
+        .find(|c| c.carrier.as_deref() == Some("twilio"))
+        .unwrap();
+    assert!(pick_up(app, &ada, &twilio_call.id, "tab-1", BROWSER)
+        .await
+        .is_ok());
+    common::eventually(10, "Twilio's held call pointed at her browser", || async {
+        asked_at(&asked, &format!("twilio {held_at_twilio}.json"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(commands(&asked, "v3:held-two").is_empty());
+    let telnyx_call = crate::calls::live(app, &ada, "tab-1")
+        .await
+        .into_iter()
+        .find(|c| c.carrier.as_deref() == Some("telnyx"))
+        .unwrap();
+    assert_eq!(telnyx_call.state, "ringing");
+}
 
 /// Forwarded after a while: a call first rings the browsers that take calls (the phone
 /// not yet), then, when that time is up, the forwarding phone, as if forwarded at once

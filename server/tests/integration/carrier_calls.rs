@@ -2550,6 +2550,22 @@ async fn placed_is(app: &TestApp, held: &str, leg: &str) {
     .await
 }
 
+/// Ada, with a Telnyx number forwarded to PHONE together with her browsers, and `browser`
+/// signed in to take calls.
+async fn forwarded_with_her_browser(
+    app: &TestApp,
+    browser: &str,
+) -> (reqwest::Client, OwnedNumber) {
+    let ada = app.admin("ada@example.com").await;
+    let number = buy(app, &ada, "212").await;
+    let together = app::types::FORWARD_WITH_BROWSERS;
+    assert!(forward_after(app, &ada, &number, PHONE, together)
+        .await
+        .is_ok());
+    assert!(sign_in(app, &ada, browser).await.is_ok());
+    (ada, number)
+}
+
 /// Forwarded together with the browsers: a call rings her tabs and her phone at once, and
 /// the first to take it has it. A tab's Answer lets the phone go (even one already hearing
 /// whom the call is for); the phone's 1 stops the tabs; the phone giving up leaves the tabs
@@ -2560,15 +2576,12 @@ async fn the_forwarding_phone_rings_together_with_the_browsers(
     _base: String,
 ) {
     const BROWSER: &str = "ada-browser-0007";
-    let ada = app.admin("ada@example.com").await;
-    let number = buy(app, &ada, "212").await;
-    let together = app::types::FORWARD_WITH_BROWSERS;
-    assert!(forward_after(app, &ada, &number, PHONE, together)
-        .await
-        .is_ok());
+    let (ada, number) = forwarded_with_her_browser(app, BROWSER).await;
     let mine: Vec<OwnedNumber> = app.call(&ada, MyNumbers {}).await.json();
-    assert_eq!(mine[0].forward_after_secs, together);
-    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    assert_eq!(
+        mine[0].forward_after_secs,
+        app::types::FORWARD_WITH_BROWSERS
+    );
     // The stand-in names the calls it places v3:leg-1, 2, … in order.
     let ringing_in_tab = || async {
         let live = crate::calls::live(app, &ada, "tab-1").await;
@@ -2757,13 +2770,7 @@ async fn a_tab_and_the_phone_taking_a_call_at_once_never_both_have_it(
     _base: String,
 ) {
     const BROWSER: &str = "ada-browser-0009";
-    let ada = app.admin("ada@example.com").await;
-    let number = buy(app, &ada, "212").await;
-    let together = app::types::FORWARD_WITH_BROWSERS;
-    assert!(forward_after(app, &ada, &number, PHONE, together)
-        .await
-        .is_ok());
-    assert!(sign_in(app, &ada, BROWSER).await.is_ok());
+    let (ada, number) = forwarded_with_her_browser(app, BROWSER).await;
     let (mut tab_won, mut phone_won) = (0, 0);
     for round in 0..6 {
         let held = format!("v3:held-race{round}");

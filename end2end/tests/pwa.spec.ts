@@ -163,7 +163,9 @@ test('a push shows a notification, a click on it lands on the thread, none while
   const callShown = () =>
     page.evaluate(async (tag) => {
       const [n] = (await (await navigator.serviceWorker.ready).getNotifications()).filter((n) => n.tag === tag);
-      return n ? { actions: n.actions.map((a) => a.action), sticky: n.requireInteraction } : null;
+      // (`actions` is Chromium's, not yet in TypeScript's DOM types.)
+      const actions: { action: string }[] = (n as any)?.actions ?? [];
+      return n ? { actions: actions.map((a) => a.action), sticky: n.requireInteraction } : null;
     }, ringing.tag);
   await pushUntil(ringing, callShown, { actions: ['answer', 'decline'], sticky: true });
   await pressOnAlert(ringing.tag, 'decline');

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Browser, chromium, expect, Page, test } from '@playwright/test';
-import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+import { buyNumber, expectAccessible, open, ownConnection, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
 
@@ -287,10 +287,10 @@ test('a declined call says so on both sides and takes a voicemail; a cancelled o
   // The voicemail is with the declined call, hers to play.
   const player = bea.getByRole('list', { name: 'Call log' }).getByLabel('Voicemail');
   await expect(player).toHaveCount(1);
-  const recorded = await bea.request.get((await player.getAttribute('src'))!);
+  const recorded = await bea.request.get((await player.getAttribute('src'))!, { headers: ownConnection });
   expect(recorded.headers()['content-type']).toBe('audio/webm');
   expect((await recorded.body()).length).toBeGreaterThan(1_000);
-  expect((await ada.request.get((await player.getAttribute('src'))!)).status()).toBe(404);
+  expect((await ada.request.get((await player.getAttribute('src'))!, { headers: ownConnection })).status()).toBe(404);
   // It plays in the log's player: the browser decodes it and its time runs.
   await player.evaluate((a: HTMLAudioElement) => {
     a.muted = true; // (a muted player may start without a click)
@@ -340,7 +340,7 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
   await expect(entry).toContainText('Declined');
   const player = entry.getByLabel('Voicemail');
   await expect(player).toHaveCount(1);
-  const recorded = await bea.request.get((await player.getAttribute('src'))!);
+  const recorded = await bea.request.get((await player.getAttribute('src'))!, { headers: ownConnection });
   expect(recorded.headers()['content-type']).toBe('audio/webm');
   expect((await recorded.body()).length).toBeGreaterThan(1_000);
 

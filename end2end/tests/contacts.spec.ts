@@ -3,7 +3,7 @@
 // from a thread, exports; and an opt-out (STOP from the Simulator) that blocks the next
 // send with a clear message.
 import { BrowserContext, expect, Page, test } from '@playwright/test';
-import { buyNumber, expectAccessible, open, Server, signIn } from './server';
+import { buyNumber, expectAccessible, open, ownConnection, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
 
@@ -29,7 +29,7 @@ test.afterAll(async () => {
 async function inbound(from: string, body: string) {
   const res = await ada.request.post('/api/simulate_inbound', {
     form: { from, to: adaNumber, body },
-    headers: { origin: server.base, accept: 'application/json' },
+    headers: { ...ownConnection, origin: server.base, accept: 'application/json' },
   });
   expect(res.ok(), await res.text()).toBeTruthy();
 }

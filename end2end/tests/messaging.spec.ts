@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BrowserContext, expect, test } from '@playwright/test';
-import { buyNumber, compose, expectAccessible, open, ready, Server, signIn } from './server';
+import { buyNumber, compose, expectAccessible, open, ownConnection, ready, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
 const ICON = path.join(__dirname, '../../public/icons/icon-192.png');
@@ -60,7 +60,7 @@ test('a text reloads its own thread, not the one on screen', async () => {
   const inbound = async (from: string, body: string) => {
     const res = await ada.request.post('/api/simulate_inbound', {
       form: { from, to: adaNumber, body },
-      headers: { origin: server.base, accept: 'application/json' },
+      headers: { ...ownConnection, origin: server.base, accept: 'application/json' },
     });
     expect(res.ok(), await res.text()).toBeTruthy();
   };
@@ -83,7 +83,7 @@ test('a reply being typed survives texts arriving in its thread', async () => {
   await reply.fill('Half-written');
   const res = await ada.request.post('/api/simulate_inbound', {
     form: { from: '+12025550166', to: adaNumber, body: 'A text meanwhile' },
-    headers: { origin: server.base, accept: 'application/json' },
+    headers: { ...ownConnection, origin: server.base, accept: 'application/json' },
   });
   expect(res.ok(), await res.text()).toBeTruthy();
   await expect(page.locator('.bubble.in').last()).toContainText('A text meanwhile');
@@ -125,13 +125,13 @@ test('a thread with unread texts opened from a link hydrates and is marked read'
   for (let round = 0; round < 3; round++) {
     const res = await ada.request.post('/api/simulate_inbound', {
       form: { from: '+12025550166', to: adaNumber, body: `Unread ${round}` },
-      headers: { origin: server.base, accept: 'application/json' },
+      headers: { ...ownConnection, origin: server.base, accept: 'application/json' },
     });
     expect(res.ok(), await res.text()).toBeTruthy();
     let conversation: { id: string } | undefined;
     await expect
       .poll(async () => {
-        const list = await ada.request.post('/api/conversations', { headers: { origin: server.base, accept: 'application/json' } });
+        const list = await ada.request.post('/api/conversations', { headers: { ...ownConnection, origin: server.base, accept: 'application/json' } });
         conversation = (await list.json()).find((c: { preview: string }) => c.preview === `Unread ${round}`);
         return conversation !== undefined;
       })
@@ -140,7 +140,7 @@ test('a thread with unread texts opened from a link hydrates and is marked read'
     await expect(page.locator('.bubble.in').last()).toContainText(`Unread ${round}`);
     await expect
       .poll(async () => {
-        const now = await ada.request.post('/api/conversations', { headers: { origin: server.base, accept: 'application/json' } });
+        const now = await ada.request.post('/api/conversations', { headers: { ...ownConnection, origin: server.base, accept: 'application/json' } });
         return (await now.json()).find((c: { id: string }) => c.id === conversation!.id).unread;
       })
       .toBe(0);

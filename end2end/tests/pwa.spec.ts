@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
-import { buyNumber, compose, open, ready, Server, signIn } from './server';
+import { buyNumber, compose, open, ownConnection, ready, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
 
@@ -24,14 +24,14 @@ test('the manifest is linked and valid, the service worker activates, Chromium f
   await ready(page, true);
 
   const href = await page.locator('link[rel="manifest"]').getAttribute('href');
-  const res = await page.request.get(href!);
+  const res = await page.request.get(href!, { headers: ownConnection });
   expect(res.ok()).toBeTruthy();
   const manifest = await res.json();
   expect(manifest).toMatchObject({ name: 'Switchboard', short_name: 'Switchboard', display: 'standalone', start_url: '/inbox', scope: '/' });
   const sizes = manifest.icons.map((i: { sizes: string; purpose: string }) => `${i.sizes}/${i.purpose}`);
   expect(sizes).toEqual(expect.arrayContaining(['192x192/any', '512x512/any', '512x512/maskable']));
   for (const icon of manifest.icons) {
-    const img = await page.request.get(icon.src);
+    const img = await page.request.get(icon.src, { headers: ownConnection });
     expect(img.headers()['content-type']).toBe('image/png');
   }
   await expect(page.locator('link[rel="apple-touch-icon"]')).toHaveCount(1);
@@ -141,7 +141,7 @@ test('a push shows a notification, a click on it lands on the thread, none while
   // and offers Answer and Decline; Decline ends the call from there, the app unopened.
   await buyNumber(page, '415');
   const api = async (fn: string, form: Record<string, string> = {}) =>
-    (await page.request.post(`/api/${fn}`, { form, headers: { origin: server.base } })).json();
+    (await page.request.post(`/api/${fn}`, { form, headers: { ...ownConnection, origin: server.base } })).json();
   const [from, to] = await api('my_numbers');
   const callId: string = await api('start_call', { number_id: from.id, to: to.e164, tab: 'elsewhere', offer: 'v=0\r\n' });
   const ringing = { title: `Call from ${from.display}`, body: 'Open Switchboard to answer.', url: '/calls', tag: `call-${callId}`, unread: 0 };

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { buyNumber, compose, freePort, open, ready, signIn } from './server';
+import { buyNumber, compose, freePort, open, ownConnection, ready, signIn } from './server';
 
 const RELEASE_BIN = process.env.SWITCHBOARD_RELEASE_BIN;
 const PASSWORD = 'correct horse battery';
@@ -62,14 +62,14 @@ test('the release binary alone serves a working app', async ({ browser }) => {
   const ada = await browser.newContext({ baseURL: base });
   const page = await ada.newPage();
   // The built-in client: named by content, precompressed, revalidated for free.
-  const wasm = await page.request.get('/hash.txt');
+  const wasm = await page.request.get('/hash.txt', { headers: ownConnection });
   expect(wasm.ok()).toBe(true);
   const hash = (await wasm.text()).match(/wasm: ([0-9a-f]{16})/)![1];
-  const file = await page.request.get(`/pkg/switchboard.${hash}.wasm`, { headers: { 'accept-encoding': 'br' } });
+  const file = await page.request.get(`/pkg/switchboard.${hash}.wasm`, { headers: { ...ownConnection, 'accept-encoding': 'br' } });
   expect(file.headers()['content-encoding']).toBe('br');
   expect(file.headers()['cache-control']).toContain('immutable');
   const again = await page.request.get(`/pkg/switchboard.${hash}.wasm`, {
-    headers: { 'accept-encoding': 'br', 'if-none-match': file.headers()['etag'] },
+    headers: { ...ownConnection, 'accept-encoding': 'br', 'if-none-match': file.headers()['etag'] },
   });
   expect(again.status()).toBe(304);
 

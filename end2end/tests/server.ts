@@ -110,6 +110,12 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
+/** Headers for a request a test makes itself (`context.request`): each on a connection of
+ * its own. The server closes a connection idle for 10 s, and Playwright's client, unlike a
+ * browser, keeps idle ones for ever and never retries a request sent on one just as the
+ * server closed it (a local run saw `socket hang up` on a POST once). */
+export const ownConnection = { connection: 'close' };
+
 /** In JavaScript mode, waits until the WASM app has hydrated the page. */
 export async function ready(page: Page, js: boolean) {
   await page.waitForLoadState('load');

@@ -679,6 +679,38 @@ async fn unfinished_headers_are_cut_off(app: &TestApp) {
     );
 }
 
+/// A client that keeps its connection after a request and then sends nothing is cut off
+/// too (the same header timeout bounds the wait for the next request), so idle connections
+/// can't pile up; but not at once, so a kept-alive connection is worth keeping. (The
+/// README's Caddy settings keep its idle connections for less than the deployed 10 s.)
+async fn idle_kept_alive_connections_are_closed(app: &TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let asked = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut buf),
+    )
+    .await;
+    let reply = String::from_utf8_lossy(&buf);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        closed.is_ok(),
+        "an idle kept-alive connection stayed open for 10 s"
+    );
+    // The tests' header timeout is 2 s (common::serve).
+    assert!(
+        asked.elapsed() >= std::time::Duration::from_millis(1_500),
+        "closed after {:?}: too soon for a kept-alive connection to be reused",
+        asked.elapsed()
+    );
+}
+
 /// A user whose push devices never answer can't hold back anyone's texts.
 async fn a_tarpit_push_device_does_not_delay_another_users_send(app: &TestApp) {
     // Accepts connections and never answers.
@@ -1020,6 +1052,7 @@ on_both_backends!(
     pages_carry_the_security_headers,
     the_client_is_served_compressed_and_kept,
     unfinished_headers_are_cut_off,
+    idle_kept_alive_connections_are_closed,
     a_tarpit_push_device_does_not_delay_another_users_send,
     pages_render_while_other_routers_are_built,
     parallel_guesses_check_at_most_the_limit,

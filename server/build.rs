@@ -33,16 +33,17 @@ fn git(args: &[&str]) -> Option<String> {
 fn git_commit() -> Option<String> {
     let head = git(&["rev-parse", "--short=12", "HEAD"])?;
     // Look again when HEAD moves (a commit, a checkout): git's own files say where it points.
+    // Only files that exist: cargo takes a missing one as changed, and ran this script (and
+    // recompiled the server) at every build in a checkout with no packed-refs.
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let dir = PathBuf::from(dir);
-        println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
+        let mut watched = vec![dir.join("HEAD"), dir.join("packed-refs")];
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={}", dir.join(branch).display());
+            watched.push(dir.join(branch));
         }
-        println!(
-            "cargo:rerun-if-changed={}",
-            dir.join("packed-refs").display()
-        );
+        for file in watched.iter().filter(|f| f.is_file()) {
+            println!("cargo:rerun-if-changed={}", file.display());
+        }
     }
     Some(head)
 }

@@ -32,6 +32,38 @@ print_timings() {
 }
 note() { printf '    %s\n' "$*"; }
 
+# Work started in the background (a build beside the tests or beside another build): a stop
+# (a failure, Ctrl-C) stops it too, with everything it started. A subshell that starts such
+# work sets the trap again (subshells don't inherit it).
+BACKGROUND=()
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+stop_background() {
+  local pid
+  for pid in "${BACKGROUND[@]}"; do kill_tree "$pid"; done
+  BACKGROUND=()
+}
+trap stop_background EXIT
+# in_background <log> <command…>: runs it with its output in <log>; BACKGROUND_PID is its pid.
+in_background() {
+  local log="$1"; shift
+  "$@" >"$log" 2>&1 &
+  BACKGROUND_PID=$!
+  BACKGROUND+=("$BACKGROUND_PID")
+}
+# finish_background <pid> <log> <what>: waits for it, prints its output; exits if it failed.
+finish_background() {
+  local pid="$1" log="$2" what="$3" ok=0 kept=() p
+  wait "$pid" || ok=$?
+  for p in "${BACKGROUND[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  BACKGROUND=("${kept[@]+"${kept[@]}"}")
+  cat "$log"; rm -f "$log"
+  if [ "$ok" != 0 ]; then echo "$what failed (above)." >&2; exit 1; fi
+}
+
 target_dir() {
   if [ -n "${CARGO_TARGET_DIR:-}" ]; then echo "$CARGO_TARGET_DIR"; else echo "$REPO_ROOT/target"; fi
 }
@@ -76,14 +108,27 @@ build_app() {
   else
     wasm_profile=dev; wasm_dir=debug; site="$SITE_ROOT"
   fi
+  local client_target="$tdir" server_crates="" server_crates_build=""
+  if [ "$profile" = release ]; then
+    # The server's crates don't need the client (only the last step, which embeds it, does),
+    # so they compile while it builds: the client's optimised build is mostly one core
+    # (LTO, one codegen unit) and was half of a release build after a one-line change.
+    # Cargo locks its target folder for a whole build, so the client has a folder of its
+    # own (a first release build compiles its build scripts and macros once more there).
+    client_target="$tdir/release-client"
+    server_crates="$(mktemp)"
+    in_background "$server_crates" cargo build -p switchboard --release --lib
+    server_crates_build=$BACKGROUND_PID
+    note "the server's crates compile beside the client (their output follows it)"
+  fi
   step "Building the browser client (WASM, profile $wasm_profile)"
-  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
+  CARGO_TARGET_DIR="$client_target" cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
   mkdir -p "$site/pkg"
   # The client's files come from the WASM, the CSS and the scripts below; when none of
   # them changed (a change to server code only), the last build's files stand: wasm-bindgen,
   # wasm-opt and brotli took 20 s to make the same bytes again.
   local built_from
-  built_from="$profile $(cat "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm" "$REPO_ROOT/style/main.css" \
+  built_from="$profile $(cat "$client_target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm" "$REPO_ROOT/style/main.css" \
     "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$REPO_ROOT/scripts/name-and-compress-client.mjs" \
     "$REPO_ROOT/scripts/lib.sh" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$site.built-from" 2>/dev/null)" = "$built_from" ] && [ -f "$site/hash.txt" ]; then
@@ -91,7 +136,7 @@ build_app() {
   else
     rm -f "$site.built-from"
     wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name switchboard \
-      "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+      "$client_target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
     ensure_node
     node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
     cp "$REPO_ROOT/style/main.css" "$site/pkg/switchboard.css"
@@ -130,6 +175,8 @@ build_app() {
     done
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site"
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site/vendor"
+    step "Building the server's crates (profile release; they compiled beside the client)"
+    finish_background "$server_crates_build" "$server_crates" "The server's release build"
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site

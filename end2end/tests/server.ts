@@ -199,4 +199,8 @@ export async function compose(page: Page, to: string, text: string) {
   await expect(page.locator('#new-body-segments')).toContainText('1 segment');
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page).toHaveURL(/\/inbox\/[0-9a-f-]+$/);
+  // The thread may be a new page (the form's post): a link clicked on it before it hydrates
+  // is a plain page load (seen once under load: messaging.spec's loading-state test got the
+  // thread rendered whole by the server, so it never saw the loading state it checks).
+  await ready(page, true);
 }

@@ -269,7 +269,38 @@ async fn numbers_are_released_only_through_their_own_carrier(app: &TestApp) {
     .json::<()>();
 }
 
+/// Each save is new to the other instances, however quickly it follows the last: they
+/// reload when the saved version differs from theirs, and it was the save's millisecond.
+async fn settings_saved_in_one_millisecond_are_still_each_new(app: &TestApp) {
+    let (mut config, _) = config::load_saved(&app.state.db, &app.state.secret)
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let mut versions = Vec::new();
+    for round in 0..20 {
+        config.active = if round % 2 == 0 {
+            CarrierKind::Sandbox
+        } else {
+            CarrierKind::Twilio
+        };
+        config.twilio.account_sid = Some(format!("AC{}", "0".repeat(32)));
+        config.twilio.auth_token = Some("token".into());
+        versions.push(
+            config::save(&app.state.db, &app.state.secret, &config)
+                .await
+                .unwrap(),
+        );
+        app.state.reload_carrier().await.unwrap();
+        assert_eq!(app.state.carrier().kind(), config.active, "save {round}");
+    }
+    assert!(
+        versions.windows(2).all(|w| w[1] > w[0]),
+        "versions repeat: {versions:?}"
+    );
+}
+
 on_both_backends!(
+    settings_saved_in_one_millisecond_are_still_each_new,
     only_admins_see_and_change_the_carrier,
     carrier_secrets_are_sealed_and_never_sent_back,
     numbers_are_released_only_through_their_own_carrier,

@@ -278,7 +278,14 @@ pub async fn save(db: &Db, secret: &[u8; 32], config: &CarrierConfig) -> AppResu
     };
     seal_field("telnyx.api_key", &mut sealed.telnyx.api_key);
     seal_field("twilio.auth_token", &mut sealed.twilio.auth_token);
-    let saved_at = now_ms();
+    // What instances compare to see new settings (`AppState::reload_carrier`): a save in
+    // the same millisecond as the last one must still differ from it, or the other instances
+    // would keep the old settings (seen: an integration test saving twice in a millisecond).
+    let last = match instance_settings::get(db, SETTINGS_KEY).await? {
+        Some(value) => serde_json::from_str::<Saved>(&value).map_or(0, |s| s.saved_at),
+        None => 0,
+    };
+    let saved_at = now_ms().max(last + 1);
     let value = serde_json::to_string(&Saved {
         config: sealed,
         saved_at,

@@ -108,27 +108,14 @@ build_app() {
   else
     wasm_profile=dev; wasm_dir=debug; site="$SITE_ROOT"
   fi
-  local client_target="$tdir" server_crates="" server_crates_build=""
-  if [ "$profile" = release ]; then
-    # The server's crates don't need the client (only the last step, which embeds it, does),
-    # so they compile while it builds: the client's optimised build is mostly one core
-    # (LTO, one codegen unit) and was half of a release build after a one-line change.
-    # Cargo locks its target folder for a whole build, so the client has a folder of its
-    # own (a first release build compiles its build scripts and macros once more there).
-    client_target="$tdir/release-client"
-    server_crates="$(mktemp)"
-    in_background "$server_crates" cargo build -p switchboard --release --lib
-    server_crates_build=$BACKGROUND_PID
-    note "the server's crates compile beside the client (their output follows it)"
-  fi
   step "Building the browser client (WASM, profile $wasm_profile)"
-  CARGO_TARGET_DIR="$client_target" cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
   mkdir -p "$site/pkg"
   # The client's files come from the WASM, the CSS and the scripts below; when none of
   # them changed (a change to server code only), the last build's files stand: wasm-bindgen,
   # wasm-opt and brotli took 20 s to make the same bytes again.
   local built_from
-  built_from="$profile $(cat "$client_target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm" "$REPO_ROOT/style/main.css" \
+  built_from="$profile $(cat "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm" "$REPO_ROOT/style/main.css" \
     "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$REPO_ROOT/scripts/name-and-compress-client.mjs" \
     "$REPO_ROOT/scripts/lib.sh" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$site.built-from" 2>/dev/null)" = "$built_from" ] && [ -f "$site/hash.txt" ]; then
@@ -136,7 +123,7 @@ build_app() {
   else
     rm -f "$site.built-from"
     wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name switchboard \
-      "$client_target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+      "$tdir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
     ensure_node
     node "$REPO_ROOT/scripts/stub-unused-hydration.mjs" "$site/pkg/switchboard_bg.wasm" "$site/pkg/switchboard_bg.wasm"
     cp "$REPO_ROOT/style/main.css" "$site/pkg/switchboard.css"
@@ -175,8 +162,6 @@ build_app() {
     done
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site"
     node "$REPO_ROOT/scripts/name-and-compress-client.mjs" --scripts "$site/vendor"
-    step "Building the server's crates (profile release; they compiled beside the client)"
-    finish_background "$server_crates_build" "$server_crates" "The server's release build"
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site

@@ -1649,6 +1649,12 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
 
     // She hangs up in the tab while it rings: cancelled, and what Telnyx holds ends.
     let id: String = app.call(&ada, call_out(PHONE, BROWSER)).await.json();
+    // Telnyx names her browser's call (leg-5) when asked to place it; an answer sent
+    // before that (as this test once did) let the phone's dial, run first, take that name.
+    common::eventually(10, "the call to her browser", || async {
+        (dials(&asked).len() == 5).then_some(())
+    })
+    .await;
     let outbound = format!("outbound:{id}");
     accepted(
         app,
@@ -1659,8 +1665,6 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
         (dials(&asked).len() == 6).then_some(())
     })
     .await;
-    // (The phone's id is recorded once Telnyx answers the dial, just after the dial is
-    // seen; until then the session names the browser's leg, which a faster run once read.)
     placed_is(app, "v3:leg-5", "v3:leg-6").await;
     assert!(crate::calls::hang_up(app, &ada, &id).await.is_ok());
     assert_eq!(commands_reach(&asked, "v3:leg-5", 1).await[0].0, "hangup");

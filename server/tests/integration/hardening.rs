@@ -659,22 +659,30 @@ async fn the_client_is_served_compressed_and_kept(app: &TestApp) {
     assert_eq!(again.status(), 304);
 }
 
-/// Slow-loris: a client that never finishes its headers is disconnected.
-async fn unfinished_headers_are_cut_off(app: &TestApp) {
+/// Sends `bytes` on a connection of its own and then nothing: answers whether the server
+/// closed it within 10 s, what it sent, and how long after the bytes it closed.
+async fn sent_then_silent(app: &TestApp, bytes: &[u8]) -> (bool, String, std::time::Duration) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = app.base.trim_start_matches("http://");
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        .await
-        .unwrap();
+    tcp.write_all(bytes).await.unwrap();
+    let sent = std::time::Instant::now();
     let mut buf = Vec::new();
     let closed = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         tcp.read_to_end(&mut buf),
     )
-    .await;
+    .await
+    .is_ok();
+    (closed, String::from_utf8_lossy(&buf).into(), sent.elapsed())
+}
+
+/// Slow-loris: a client that never finishes its headers is disconnected.
+async fn unfinished_headers_are_cut_off(app: &TestApp) {
+    let (closed, _, _) =
+        sent_then_silent(app, b"GET /signin HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
     assert!(
-        closed.is_ok(),
+        closed,
         "the connection stayed open without ever finishing its headers"
     );
 }
@@ -684,30 +692,14 @@ async fn unfinished_headers_are_cut_off(app: &TestApp) {
 /// can't pile up; but not at once, so a kept-alive connection is worth keeping. (The
 /// README's Caddy settings keep its idle connections for less than the deployed 10 s.)
 async fn idle_kept_alive_connections_are_closed(app: &TestApp) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = app.base.trim_start_matches("http://");
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let asked = std::time::Instant::now();
-    let mut buf = Vec::new();
-    let closed = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        tcp.read_to_end(&mut buf),
-    )
-    .await;
-    let reply = String::from_utf8_lossy(&buf);
+    let (closed, reply, after) =
+        sent_then_silent(app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(
-        closed.is_ok(),
-        "an idle kept-alive connection stayed open for 10 s"
-    );
+    assert!(closed, "an idle kept-alive connection stayed open for 10 s");
     // The tests' header timeout is 2 s (common::serve).
     assert!(
-        asked.elapsed() >= std::time::Duration::from_millis(1_500),
-        "closed after {:?}: too soon for a kept-alive connection to be reused",
-        asked.elapsed()
+        after >= std::time::Duration::from_millis(1_500),
+        "closed after {after:?}: too soon for a kept-alive connection to be reused"
     );
 }
 

@@ -152,19 +152,24 @@ fn on_own_runtime<F: std::future::Future<Output = ()> + Send + 'static>(work: F)
     .expect("PostgreSQL template work");
 }
 
+/// Runs `statements` (CREATE/ALTER/DROP DATABASE) on the PostgreSQL the tests use.
+async fn as_pg_admin(statements: &[String]) -> Result<(), sqlx::Error> {
+    let admin = Db::connect(&pg_admin_url()).await?;
+    for statement in statements {
+        sqlx::query(statement).execute(admin.pool()).await?;
+    }
+    admin.close().await;
+    Ok(())
+}
+
 fn pg_template() -> &'static str {
     PG_TEMPLATE.get_or_init(|| {
         let name = format!("sb_template_{}", uuid::Uuid::new_v4().simple());
         let made = name.clone();
         on_own_runtime(async move {
-            let admin = Db::connect(&pg_admin_url())
+            as_pg_admin(&[format!("CREATE DATABASE {made}")])
                 .await
                 .expect("PostgreSQL reachable for tests");
-            sqlx::query(&format!("CREATE DATABASE {made}"))
-                .execute(admin.pool())
-                .await
-                .unwrap();
-            admin.close().await;
             let template = Db::connect(&with_database(&pg_admin_url(), &made))
                 .await
                 .unwrap();
@@ -183,12 +188,8 @@ extern "C" fn drop_pg_template() {
         return;
     };
     on_own_runtime(async move {
-        if let Ok(admin) = Db::connect(&pg_admin_url()).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(admin.pool())
-                .await;
-            admin.close().await;
-        }
+        // At exit nothing can report a failure: a template left behind is the only harm.
+        let _ = as_pg_admin(&[format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).await;
     });
 }
 
@@ -227,22 +228,14 @@ impl TestApp {
             Backend::Postgres => {
                 let name = format!("sb_test_{id}");
                 let template = pg_template();
-                let admin = Db::connect(&pg_admin_url())
-                    .await
-                    .expect("PostgreSQL reachable for tests");
-                sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-                // A throwaway database need not wait for the disk at each commit: the
-                // tests' hundreds of small transactions took twice SQLite's time.
-                sqlx::query(&format!(
-                    "ALTER DATABASE {name} SET synchronous_commit = off"
-                ))
-                .execute(admin.pool())
+                as_pg_admin(&[
+                    format!("CREATE DATABASE {name} TEMPLATE {template}"),
+                    // A throwaway database need not wait for the disk at each commit: the
+                    // tests' hundreds of small transactions took twice SQLite's time.
+                    format!("ALTER DATABASE {name} SET synchronous_commit = off"),
+                ])
                 .await
-                .unwrap();
-                admin.close().await;
+                .expect("PostgreSQL reachable for tests");
                 (with_database(&pg_admin_url(), &name), Some(name))
             }
         };
@@ -357,12 +350,9 @@ impl TestApp {
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(5), self.state.db.close()).await;
         if let Some(name) = self.pg_database {
-            let admin = Db::connect(&pg_admin_url()).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(admin.pool())
+            as_pg_admin(&[format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
                 .await
                 .unwrap();
-            admin.close().await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

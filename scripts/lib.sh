@@ -32,9 +32,9 @@ print_timings() {
 }
 note() { printf '    %s\n' "$*"; }
 
-# Work started in the background (a build beside the tests or beside another build): a stop
-# (a failure, Ctrl-C) stops it too, with everything it started. A subshell that starts such
-# work sets the trap again (subshells don't inherit it).
+# Work started in the background (the release build and the type check beside the tests): a
+# stop (a failure, Ctrl-C) stops it too, with everything it started. Each script sourcing
+# this file gets the trap (a ( … ) subshell would not inherit it).
 BACKGROUND=()
 kill_tree() {
   local child

@@ -85,7 +85,7 @@
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
-      const id = await api('simulate_call', { from, to, tab, offer: pc.localDescription.sdp });
+      const id = await api('simulate_call', { from, to, offer: pc.localDescription.sdp });
       held.set(id, held.get(provisional));
       held.delete(provisional);
       say('Ringing…');

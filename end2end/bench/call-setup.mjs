@@ -115,8 +115,8 @@ for (let i = 0; i < CALLS && !failed; i++) {
 }
 if (failed) console.log(`    ${failed} (figures below are of the calls before it)`);
 
-// An outside caller: the sandbox Simulator's call to Bea's number (Ada is the admin), the
-// path a carrier's inbound-call webhook will take into the call state machine. From the
+// An outside caller: the sandbox Simulator's call to Bea's number (Ada is the admin), on
+// the path a carrier's inbound-call webhook takes into the call state machine. From the
 // request leaving to the ringing panel in Bea's open tab (which only notes it).
 const inbound = [];
 await bea.page.evaluate(() => (window.onlyNoteRinging = true));
@@ -130,7 +130,7 @@ for (let i = 0; i < CALLS && !failed; i++) {
   try {
     await bea.page.evaluate(() => (window.lastRang = 0));
     const started = Date.now();
-    const call = await adaApi('simulate_call', { from: '+12025550147', to: bea.number.e164, tab: 'bench', offer: OFFER });
+    const call = await adaApi('simulate_call', { from: '+12025550147', to: bea.number.e164, offer: OFFER });
     await bea.page.waitForFunction(() => window.lastRang > 0, null, { polling: 5, timeout: 5_000 });
     inbound.push((await bea.page.evaluate(() => window.lastRang)) - started);
     await adaApi('outside_hang_up', { call_id: call });

@@ -95,7 +95,15 @@ pub async fn answer_call(call_id: String, tab: String, answer: String) -> Result
 pub async fn pick_up_call(call_id: String, tab: String, device: String) -> Result<(), AppError> {
     use crate::server::{calls, context};
     let me = context::require_user()?;
-    calls::carrier::pick_up(&context::state()?, &me.user_id(), &call_id, &tab, &device).await
+    calls::carrier::pick_up(
+        &context::state()?,
+        &me.user_id(),
+        &call_id,
+        &tab,
+        &device,
+        None,
+    )
+    .await
 }
 
 /// Which carrier's SDK carries a call from number `number_id` to `to` (JSON null: a call

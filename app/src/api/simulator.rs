@@ -50,18 +50,13 @@ pub async fn recent_outbound() -> Result<Vec<(String, String)>, AppError> {
     simulator::recent_outbound(&context::state()?.db).await
 }
 
-/// The outside phone (any number `from`) calls our number `to`, offering the Simulator tab's
-/// session description; answers with the call's id.
+/// The outside phone (any number `from`) calls our number `to` through the sandbox
+/// carrier, offering the Simulator tab's session description; answers with the call's id.
 #[server(endpoint = "simulate_call")]
-pub async fn simulate_call(
-    from: String,
-    to: String,
-    tab: String,
-    offer: String,
-) -> Result<String, AppError> {
+pub async fn simulate_call(from: String, to: String, offer: String) -> Result<String, AppError> {
     use crate::server::{calls, context};
     let me = context::require_admin()?;
-    calls::ring_in(&context::state()?, &me.user_id(), &from, &to, &tab, &offer).await
+    calls::ring_in(&context::state()?, &me.user_id(), &from, &to, &offer).await
 }
 
 /// The latest calls with the outside world, as the outside phone sees them.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
 use super::carrier::config::CarrierKind;
-use super::carrier::{CallAction, CarrierError};
+use super::carrier::{CallAction, CallEvent, CarrierError};
 use super::ids::{JobId, MediaId, MessageId, PushSubscriptionId};
 use super::{crypto, messaging, now_ms, AppState, Backend, Db};
 use crate::error::{AppError, AppResult};
@@ -53,6 +53,11 @@ pub enum Job {
         command_id: String,
         state: String,
     },
+    /// What the sandbox carrier reports about a call it holds (carrier/sandbox.rs): acted on
+    /// as a carrier's webhook is, once.
+    SandboxCallEvent {
+        event: CallEvent,
+    },
     /// Keep our copy of a voicemail a carrier recorded (its link expires in minutes).
     FetchVoicemail {
         carrier: String,
@@ -88,6 +93,7 @@ impl Job {
             Job::Push { .. } => "push",
             Job::RingTimeout { .. } => "ring_timeout",
             Job::CallCommand { .. } => "call_command",
+            Job::SandboxCallEvent { .. } => "sandbox_call_event",
             Job::FetchVoicemail { .. } => "fetch_voicemail",
             Job::ForwardEmail { .. } => "forward_email",
             Job::CampaignTick { .. } => "campaign_tick",
@@ -151,7 +157,7 @@ impl Lane {
             Lane::Sends => &["send_message"],
             Lane::Pictures => &["fetch_media", "fetch_voicemail", "route_calls"],
             Lane::Pushes => &["push"],
-            Lane::Calls => &["ring_timeout", "call_command"],
+            Lane::Calls => &["ring_timeout", "call_command", "sandbox_call_event"],
             Lane::Mail => &["forward_email"],
             Lane::Campaigns => &["campaign_tick"],
         }
@@ -537,6 +543,12 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
                 // The caller hung up meanwhile, or the carrier refuses: nothing more to do.
                 Err(e) => tracing::warn!(error = %e, ?action, "call command dropped"),
             }
+            // The sandbox reports at once, as a job: run it now, not at the next poll.
+            state.jobs_waker.notify_one();
+            complete(&state.db, &claimed.id).await
+        }
+        Job::SandboxCallEvent { event } => {
+            super::calls::carrier::handle(state, CarrierKind::Sandbox, event).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::FetchVoicemail {

@@ -2,9 +2,9 @@
 //! or the carrier would do. Everything takes the same ingestion path as a real webhook.
 
 use super::carrier::config::CarrierKind;
-use super::carrier::{CarrierEvent, DeliveryStatus, MediaRef};
+use super::carrier::{CallEvent, CarrierEvent, DeliveryStatus, MediaRef};
 use super::ids::MessageId;
-use super::{crypto, media, messaging, phone, AppState, Db};
+use super::{calls, crypto, media, messaging, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
 
 /// The picture the Simulator attaches to an inbound MMS: the app's own icon.
@@ -68,6 +68,35 @@ pub async fn inbound(
         messaging::Ingested::NoOwner => Err(AppError::invalid("Nobody here owns that number.")),
         _ => Ok(()),
     }
+}
+
+/// The outside phone leaves `recording` as its voicemail on call `session_id`, one it placed
+/// to our number that went unanswered: the sandbox carrier reports the recording as a
+/// carrier does (its link a `data:` URL, as the Simulator's pictures are), and the job that
+/// keeps a carrier's recording keeps it. Checked first, for a clear answer at once.
+pub async fn leave_voicemail(
+    state: &AppState,
+    session_id: &str,
+    recording: &[u8],
+) -> AppResult<()> {
+    require_sandbox(state)?;
+    let left = calls::check_voicemail(state, calls::Caller::Outside, session_id, recording).await?;
+    let held: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT carrier_session FROM call_sessions WHERE id = $1 AND carrier = $2")
+            .bind(session_id)
+            .bind(CarrierKind::Sandbox.as_str())
+            .fetch_optional(state.db.pool())
+            .await?;
+    let Some((Some(session),)) = held else {
+        return Err(AppError::not_found("That call"));
+    };
+    let saved = CallEvent::RecordingSaved {
+        event_id: format!("sim-{}", crypto::new_id()),
+        session,
+        url: media::data_url(left.content_type, recording),
+    };
+    calls::carrier::handle(state, CarrierKind::Sandbox, &saved).await?;
+    Ok(())
 }
 
 /// Makes an outbound message fail as the carrier would, with the carrier's error code.

@@ -1,6 +1,8 @@
 //! Calls with a phone outside this Switchboard, played by the sandbox Simulator's outside
 //! phone: it rings our people and leaves voicemail; their calls to numbers outside ring it.
 //! Only admins play it, and only on the sandbox; a call between people here is not its.
+//! Its calls to our numbers are the sandbox carrier's: they take the path a carrier's
+//! webhooks take (calls/carrier.rs), each step an event acted on once.
 
 use crate::calls::{buy, decline, hang_up, live, log, recording, start, two_people, ANSWER, OFFER};
 use crate::common;
@@ -17,7 +19,6 @@ fn ring(to: &OwnedNumber) -> SimulateCall {
     SimulateCall {
         from: OUTSIDE.into(),
         to: to.e164.clone(),
-        tab: "simulator".into(),
         offer: OFFER.into(),
     }
 }
@@ -64,9 +65,16 @@ async fn an_outside_caller_rings_the_owner_and_leaves_a_voicemail(app: &TestApp)
         answer: ANSWER.into(),
     };
     assert!(app.call(&bea, answer).await.is_ok());
-    let seen = outside_calls(app, &admin).await;
-    assert_eq!(seen[0].state, "answered");
-    assert_eq!(seen[0].answer.as_deref(), Some(ANSWER));
+    // The sandbox puts the call through to her tab as a carrier would (its commands and
+    // events take a moment, in the job queue); the outside phone has her answer at once.
+    assert_eq!(
+        outside_calls(app, &admin).await[0].answer.as_deref(),
+        Some(ANSWER)
+    );
+    common::eventually(10, "the call answered", || async {
+        (outside_calls(app, &admin).await[0].state == "answered").then_some(())
+    })
+    .await;
     assert!(app
         .call(
             &admin,
@@ -96,13 +104,20 @@ async fn an_outside_caller_rings_the_owner_and_leaves_a_voicemail(app: &TestApp)
     let seen = outside_calls(app, &admin).await;
     assert_eq!(seen[0].outcome.as_deref(), Some("Declined"));
     assert!(seen[0].voicemail_possible);
+    // What would not be kept is refused at once, with the reason.
+    let refused = outside_voicemail(app, &admin, &id, b"not audio").await;
+    assert!(matches!(refused.error(), AppError::Invalid(ref m) if m.contains("not one")));
     assert_eq!(
         outside_voicemail(app, &admin, &id, &recording())
             .await
             .status,
-        201
+        202,
+        "accepted: the sandbox reports the recording, as a carrier does, and a job keeps it"
     );
-    assert!(!outside_calls(app, &admin).await[0].voicemail_possible);
+    common::eventually(10, "the voicemail kept", || async {
+        (!outside_calls(app, &admin).await[0].voicemail_possible).then_some(())
+    })
+    .await;
     assert_eq!(
         outside_voicemail(app, &admin, &id, &recording())
             .await
@@ -315,7 +330,91 @@ async fn the_outside_phone_is_rate_limited_on_its_own(app: &TestApp) {
         .is_ok());
 }
 
+/// What the sandbox carrier has reported so far: events acted on as its webhook's.
+async fn sandbox_events(app: &TestApp) -> i64 {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM webhook_events WHERE carrier = 'sandbox'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    n
+}
+
+async fn the_outside_phones_calls_take_the_path_of_a_carriers_webhook(app: &TestApp) {
+    let (admin, _, bea, bea_number) = two_people(app).await;
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    // It arrives as a call the sandbox carrier holds, its arrival an event.
+    let (carrier, held): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT carrier, carrier_call FROM call_sessions WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let held = held.expect("the sandbox's id for the call");
+    assert_eq!(carrier.as_deref(), Some("sandbox"));
+    assert_eq!(sandbox_events(app).await, 1);
+
+    // Bea's tab answers: the sandbox is told to put the call through to that tab, and
+    // reports the tab answering, then the held caller answered (two events more).
+    let answer = AnswerCall {
+        call_id: id.clone(),
+        tab: "bea-tab".into(),
+        answer: ANSWER.into(),
+    };
+    assert!(app.call(&bea, answer).await.is_ok());
+    common::eventually(10, "both answers reported", || async {
+        (sandbox_events(app).await == 3).then_some(())
+    })
+    .await;
+    let (state, through): (String, Option<String>) =
+        sqlx::query_as("SELECT state, forward_call FROM call_sessions WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(state, "answered");
+    assert!(through.is_some_and(|c| c.starts_with("sbx-call-") && c != held));
+
+    // A call arriving twice (a redelivered event) rings once.
+    use app::server::carrier::{config::CarrierKind, CallEvent};
+    let arrived = CallEvent::Incoming {
+        event_id: "sim-twice".into(),
+        call_id: "sbx-call-twice".into(),
+        session: "sbx-session-twice".into(),
+        connection: "sandbox".into(),
+        from: OUTSIDE.into(),
+        to: bea_number.e164.clone(),
+        offer: Some(OFFER.into()),
+    };
+    for _ in 0..2 {
+        app::server::calls::carrier::handle(&app.state, CarrierKind::Sandbox, &arrived)
+            .await
+            .unwrap();
+    }
+    let (sessions,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM call_sessions WHERE carrier_call = 'sbx-call-twice'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(sessions, 1);
+
+    // Bea hangs up: the sandbox is told to end both of its calls, and says each ended.
+    assert!(hang_up(app, &bea, &id).await.is_ok());
+    common::eventually(10, "both hang-ups reported", || async {
+        (sandbox_events(app).await == 6).then_some(())
+    })
+    .await;
+    let (outcome,): (Option<String>,) =
+        sqlx::query_as("SELECT outcome FROM calls WHERE session_id = $1")
+            .bind(&id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(outcome.as_deref(), Some("answered"));
+}
+
 on_both_backends!(
+    the_outside_phones_calls_take_the_path_of_a_carriers_webhook,
     the_outside_phone_is_rate_limited_on_its_own,
     an_outside_caller_rings_the_owner_and_leaves_a_voicemail,
     our_calls_to_numbers_outside_ring_the_outside_phone,

@@ -248,12 +248,16 @@ pub(super) async fn address(
     Ok(found.map(|phone| BrowserPhone::address(kind, &phone.sip_username)))
 }
 
-/// Whether the user has a browser that can take calls through `kind`.
+/// Whether the user has a browser that can take calls through `kind`. On the sandbox,
+/// every tab they are signed in on can (plain WebRTC: nothing to set up).
 pub(super) async fn any(
     tx: &mut Transaction<'_, Any>,
     user_id: &UserId,
     kind: CarrierKind,
 ) -> AppResult<bool> {
+    if kind == CarrierKind::Sandbox {
+        return Ok(true);
+    }
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM browser_phones WHERE user_id = $1 AND carrier = $2")
             .bind(user_id)

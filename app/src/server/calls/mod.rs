@@ -457,6 +457,10 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                 carrier,
             )| {
                 let outgoing = direction == "out";
+                // The sandbox holds its calls as a carrier does, but a tab talks to the
+                // outside phone directly, with no carrier SDK: to a tab it is a plain call.
+                let held = carrier.is_some();
+                let carrier = carrier.filter(|c| c != CarrierKind::Sandbox.as_str());
                 let here = if outgoing {
                     caller_tab == tab
                 } else {
@@ -481,7 +485,7 @@ pub async fn live(db: &Db, user_id: &UserId, tab: &str) -> AppResult<Vec<LiveCal
                     can_leave_voicemail: outgoing && outside.is_none() && carrier.is_none(),
                     peer_name: String::new(),
                     // A carrier call a tab is picking up is no longer ringing anywhere.
-                    state: if carrier.is_some() && state == "ringing" && answered_tab.is_some() {
+                    state: if held && state == "ringing" && answered_tab.is_some() {
                         "answered".into()
                     } else {
                         state
@@ -520,13 +524,18 @@ pub async fn answer(
             .bind(session_id)
             .fetch_one(state.db.pool())
             .await?;
-    if carrier.is_some() {
+    match carrier.as_deref().and_then(CarrierKind::parse) {
+        None => take_answer(state, session_id, tab, answer).await,
+        // Held by the sandbox: put through to this tab as a carrier puts a call through to
+        // a browser, this tab's answer going to the outside phone.
+        Some(CarrierKind::Sandbox) => {
+            carrier::pick_up(state, user_id, session_id, tab, "", Some(answer)).await
+        }
         // Its caller is held at the carrier: only the carrier's SDK can take it.
-        return Err(AppError::invalid(
+        Some(_) => Err(AppError::invalid(
             "This call comes from the phone network: reload the page and answer again.",
-        ));
+        )),
     }
-    take_answer(state, session_id, tab, answer).await
 }
 
 /// The answer from tab `tab` (with its session description) takes call `session_id` if it

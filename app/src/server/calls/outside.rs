@@ -6,32 +6,35 @@
 //!
 //! In the sandbox the admin's Simulator plays the outside party: its page holds the outside
 //! phone's side of the WebRTC call (public/outside-phone.js) and drives it through the
-//! functions below. Calls through a real carrier (carrier.rs) are the carrier's to drive:
-//! the outside phone neither lists nor touches them.
+//! functions below. Its call to one of our numbers is the sandbox carrier's to hold: what
+//! the outside phone does (call, hang up, leave a voicemail) reaches calls/carrier.rs as
+//! the carrier's events, as a real caller's reach it through Telnyx's webhook. Calls
+//! through a real carrier are the carrier's to drive: the outside phone neither lists nor
+//! touches them.
 
-use super::{check_not_busy, check_sdp, check_tab, open, ring_closed_devices, tell_parties};
-use super::{Ending, NewLeg, Ring, ENDED_SHOWN_MS, PLACED};
+use super::{check_not_busy, check_sdp, check_tab, Ending, ENDED_SHOWN_MS, PLACED};
 use crate::error::{AppError, AppResult};
+use crate::server::carrier::config::CarrierKind;
+use crate::server::carrier::CallEvent;
 use crate::server::ids::{UserId, E164};
 use crate::server::simulator::require_sandbox;
-use crate::server::{now_ms, phone, throttle, AppState, Db};
+use crate::server::{crypto, now_ms, phone, throttle, AppState, Db};
 use crate::types::OutsideCall;
 
 /// The outside phone shows this many of the latest calls.
 const SHOWN: i64 = 20;
 
-/// The outside party `from` calls our number `to`, offering `offer` from the Simulator's tab
-/// `tab`: every device of the number's owner rings. Returns the call's id.
+/// The outside party `from` calls our number `to` through the sandbox carrier, offering
+/// `offer` (the Simulator tab's session description): the call arrives as a carrier's
+/// does, and rings every device of the number's owner. Returns the call's id.
 pub async fn ring_in(
     state: &AppState,
     admin: &UserId,
     from: &str,
     to: &str,
-    tab: &str,
     offer: &str,
 ) -> AppResult<String> {
     require_sandbox(state)?;
-    check_tab(tab)?;
     check_sdp(offer)?;
     let to = E164::parse(to, "US")?;
     let region = phone::region_of(to.as_str()).unwrap_or_else(|| "US".into());
@@ -46,8 +49,7 @@ pub async fn ring_in(
     let Some(found) = owner else {
         return Err(AppError::invalid("Nobody here owns that number."));
     };
-    let ring = Ring::of_callee(&found);
-    let (number, callee) = (found.0, found.1);
+    let callee = found.1;
     if from == to {
         return Err(AppError::invalid("A number can't call itself."));
     }
@@ -64,21 +66,29 @@ pub async fn ring_in(
     throttle::take(&state.db, PLACED, &format!("outside:{admin}")).await?;
     let mut tx = state.db.begin().await?;
     check_not_busy(&mut tx, &callee).await?;
-    let leg = NewLeg {
-        user: &callee,
-        number: &number,
-        own: &to,
-        peer: &from,
-        direction: "in",
+    drop(tx);
+    let call_id = format!("sbx-call-{}", crypto::new_id());
+    let arrived = CallEvent::Incoming {
+        event_id: format!("sim-{}", crypto::new_id()),
+        call_id: call_id.clone(),
+        session: format!("sbx-session-{}", crypto::new_id()),
+        connection: CarrierKind::Sandbox.as_str().into(),
+        from: from.as_str().into(),
+        to: to.as_str().into(),
+        offer: Some(offer.into()),
     };
-    let session_id = open(&mut tx, offer, tab, Some(&from), &[leg], ring).await?;
-    ring_closed_devices(&mut tx, ring, &callee, &from, &to, &session_id).await?;
-    let published = tell_parties(&mut tx, &session_id).await?;
-    tx.commit().await?;
-    state.bus.announce(&state.db, published).await;
-    state.jobs_waker.notify_one();
+    super::carrier::handle(state, CarrierKind::Sandbox, &arrived).await?;
+    let (session_id,): (String,) =
+        sqlx::query_as("SELECT id FROM call_sessions WHERE carrier_call = $1")
+            .bind(&call_id)
+            .fetch_one(state.db.pool())
+            .await?;
     Ok(session_id)
 }
+
+/// The outside phone's calls: those it placed, held by the sandbox carrier, and those
+/// placed to it from here (browser to browser). Not the calls of a real carrier.
+const OUTSIDE_PHONES: &str = "s.outside IS NOT NULL AND COALESCE(s.carrier, 'sandbox') = 'sandbox'";
 
 type OutsideRow = (
     String,
@@ -96,14 +106,13 @@ type OutsideRow = (
 /// The latest calls with the outside world, as the outside phone sees them.
 pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
     require_sandbox(state)?;
-    let rows: Vec<OutsideRow> = sqlx::query_as(
+    let rows: Vec<OutsideRow> = sqlx::query_as(&format!(
         "SELECT s.id, c.direction, s.outside, c.number_e164, s.state, c.outcome, s.offer,
                 s.answer, c.voicemail_media_id, c.answered_at
          FROM call_sessions s JOIN calls c ON c.session_id = s.id
-         WHERE s.outside IS NOT NULL AND s.carrier_call IS NULL
-           AND (s.state <> 'ended' OR c.ended_at > $1)
-         ORDER BY s.created_at DESC LIMIT $2",
-    )
+         WHERE {OUTSIDE_PHONES} AND (s.state <> 'ended' OR c.ended_at > $1)
+         ORDER BY s.created_at DESC LIMIT $2"
+    ))
     .bind(now_ms() - ENDED_SHOWN_MS)
     .bind(SHOWN)
     .fetch_all(state.db.pool())
@@ -149,18 +158,22 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
         .collect())
 }
 
-/// The outside party's side of call `session_id`: whether it placed the call (else it is
-/// being called). Calls between people here are "not found".
-async fn outside_side(db: &Db, session_id: &str) -> AppResult<bool> {
-    let leg: Option<(String,)> = sqlx::query_as(
-        "SELECT c.direction FROM call_sessions s JOIN calls c ON c.session_id = s.id
-         WHERE s.id = $1 AND s.outside IS NOT NULL AND s.carrier_call IS NULL",
-    )
+/// The outside party's side of call `session_id`: the sandbox carrier's id for the call it
+/// placed, or None when it is being called. Calls between people here are "not found".
+async fn outside_side(db: &Db, session_id: &str) -> AppResult<Option<String>> {
+    let leg: Option<(String, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT c.direction, s.carrier_call FROM call_sessions s
+         JOIN calls c ON c.session_id = s.id
+         WHERE s.id = $1 AND {OUTSIDE_PHONES}"
+    ))
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    leg.map(|(ours,)| ours == "in")
-        .ok_or_else(|| AppError::not_found("That call"))
+    match leg {
+        Some((ours, held)) if ours == "in" => Ok(Some(held.unwrap_or_default())),
+        Some(_) => Ok(None),
+        None => Err(AppError::not_found("That call")),
+    }
 }
 
 /// The outside party answers a call someone here placed to it, from the Simulator's tab.
@@ -173,25 +186,29 @@ pub async fn answer_outside(
     require_sandbox(state)?;
     check_tab(tab)?;
     check_sdp(answer)?;
-    if outside_side(&state.db, session_id).await? {
+    if outside_side(&state.db, session_id).await?.is_some() {
         return Err(AppError::invalid("The outside phone placed this call."));
     }
     super::take_answer(state, session_id, tab, answer).await
 }
 
 /// The outside party hangs up: an answered call ends; a ringing one is declined (when it
-/// was being called) or given up (when it called).
+/// was being called) or given up (when it called: the sandbox carrier reports its caller
+/// gone, as a carrier's webhook would).
 pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()> {
     require_sandbox(state)?;
-    let placed_it = outside_side(&state.db, session_id).await?;
+    if let Some(held) = outside_side(&state.db, session_id).await? {
+        let gone = CallEvent::HungUp {
+            event_id: format!("sim-{}", crypto::new_id()),
+            call_id: held,
+            state: String::new(),
+        };
+        super::carrier::handle(state, CarrierKind::Sandbox, &gone).await?;
+        return Ok(());
+    }
     if super::end(state, session_id, &["answered"], Ending::HungUp).await? {
         return Ok(());
     }
-    let ending = if placed_it {
-        Ending::Cancelled
-    } else {
-        Ending::Declined
-    };
-    super::end(state, session_id, &["ringing"], ending).await?;
+    super::end(state, session_id, &["ringing"], Ending::Declined).await?;
     Ok(())
 }

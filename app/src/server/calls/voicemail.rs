@@ -66,13 +66,24 @@ pub(super) async fn unanswered_leg(
     Ok(())
 }
 
-/// Keeps `recording` as the voicemail `caller` left on call `session_id`.
-pub async fn leave(
+/// The called person's leg of a call a voicemail may be left on (its id, whose it is, the
+/// caller's number), and the type of the recording left.
+pub struct VoicemailBox {
+    leg_id: String,
+    callee: UserId,
+    from: String,
+    pub content_type: &'static str,
+}
+
+/// Checks that `recording` may be kept as the voicemail `caller` leaves on call
+/// `session_id`: the call went unanswered, has no voicemail yet, and this is audio we keep,
+/// not too long.
+pub async fn check_voicemail(
     state: &AppState,
     caller: Caller<'_>,
     session_id: &str,
     recording: &[u8],
-) -> AppResult<()> {
+) -> AppResult<VoicemailBox> {
     unanswered_leg(state, caller, session_id).await?;
     let callee: Option<(String, UserId, String, Option<String>)> = sqlx::query_as(
         "SELECT id, user_id, peer, voicemail_media_id FROM calls
@@ -101,6 +112,27 @@ pub async fn leave(
             "That recording is not one this app keeps (WAV, MP3, WebM or Ogg audio).",
         ));
     };
+    Ok(VoicemailBox {
+        leg_id,
+        callee,
+        from,
+        content_type,
+    })
+}
+
+/// Keeps `recording` as the voicemail `caller` left on call `session_id`.
+pub async fn leave(
+    state: &AppState,
+    caller: Caller<'_>,
+    session_id: &str,
+    recording: &[u8],
+) -> AppResult<()> {
+    let VoicemailBox {
+        leg_id,
+        callee,
+        from,
+        content_type,
+    } = check_voicemail(state, caller, session_id, recording).await?;
     let media_id = media::keep(state, &callee, content_type, recording).await?;
     let mut tx = state.db.begin().await?;
     let claimed = sqlx::query(
@@ -160,11 +192,20 @@ pub async fn upload(
         return AppError::Unauthorized.into_response();
     };
     let user_id = auth.user_id();
-    receive(&state, Caller::Person(&user_id), &call_id, body).await
+    let kept = match recording(body).await {
+        Ok(bytes) => leave(&state, Caller::Person(&user_id), &call_id, &bytes).await,
+        Err(e) => Err(e),
+    };
+    match kept {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /simulator/calls/{call_id}/voicemail` (admins, sandbox): the voicemail the
-/// Simulator's outside phone leaves on a call to one of our numbers.
+/// Simulator's outside phone leaves on a call to one of our numbers. Checked at once (a
+/// clear answer for a recording we would not keep), then reported by the sandbox carrier
+/// as a carrier reports a recording: kept by the same job ([`crate::server::simulator`]).
 pub async fn upload_outside(
     State(state): State<AppState>,
     auth: Option<Extension<Authenticated>>,
@@ -181,21 +222,19 @@ pub async fn upload_outside(
     if let Err(e) = crate::server::simulator::require_sandbox(&state) {
         return e.into_response();
     }
-    receive(&state, Caller::Outside, &call_id, body).await
-}
-
-async fn receive(
-    state: &AppState,
-    caller: Caller<'_>,
-    call_id: &str,
-    body: axum::body::Body,
-) -> Response {
-    let Ok(body) = axum::body::to_bytes(body, UPLOAD_LIMIT).await else {
-        return AppError::invalid("That voicemail is too long: two minutes at most.")
-            .into_response();
+    let reported = match recording(body).await {
+        Ok(bytes) => crate::server::simulator::leave_voicemail(&state, &call_id, &bytes).await,
+        Err(e) => Err(e),
     };
-    match leave(state, caller, call_id, &body).await {
-        Ok(()) => StatusCode::CREATED.into_response(),
+    match reported {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The recording in an upload's `body`, read up to [`UPLOAD_LIMIT`].
+async fn recording(body: axum::body::Body) -> AppResult<axum::body::Bytes> {
+    axum::body::to_bytes(body, UPLOAD_LIMIT)
+        .await
+        .map_err(|_| AppError::invalid("That voicemail is too long: two minutes at most."))
 }

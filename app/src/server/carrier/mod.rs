@@ -203,8 +203,9 @@ pub enum CarrierEvent {
 /// Something a carrier told us about a call it holds: the outside party's leg, which we
 /// command ([`CallAction`]). Ids are the carrier's; `state` is what our last command asked the
 /// carrier to hand back with the events it causes (empty when none), so an event is acted on
-/// only when it follows a step we took.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// only when it follows a step we took. (Serialised: the sandbox's events wait in the job
+/// queue, as a carrier's webhooks wait in its retries.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallEvent {
     /// Someone outside calls `to`, one of our numbers; the carrier holds them until told.
     /// `connection` is what the call came through (Telnyx: the Call Control application),
@@ -216,6 +217,11 @@ pub enum CallEvent {
         connection: String,
         from: String,
         to: String,
+        /// The caller's WebRTC session description, when the browser that answers talks
+        /// to the caller directly: the sandbox's outside phone. A real carrier's callers
+        /// are audio it holds (None), which its SDK in the browser joins.
+        #[serde(default)]
+        offer: Option<String>,
     },
     /// The carrier picked the call up, as we asked.
     Answered {

@@ -5,6 +5,12 @@
 //! on this instance is delivered to that number's inbox (so two users can text each other);
 //! a text to any other number goes queued → sent → delivered. Failures are made on demand by
 //! the admin's Simulator. Everything it reports takes the same ingestion path as a webhook.
+//!
+//! Calls: the Simulator's outside phone calls our numbers through it, and the sandbox holds
+//! that call as a carrier would, taking our commands (`call_action`) and reporting what
+//! came of each as the carrier's webhook would (`CallEvent`s, handled by
+//! calls/carrier.rs like Telnyx's). Only the sound differs: no carrier bridges it, the
+//! outside phone's page and the tab that answered talk WebRTC to each other directly.
 
 use std::time::Duration;
 
@@ -12,10 +18,11 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::{
-    Accepted, AvailableNumber, Carrier, CarrierError, CarrierEvent, DeliveryStatus, MediaRef,
-    NumberQuery, OutboundMessage, PurchasedNumber,
+    Accepted, AvailableNumber, CallAction, CallEvent, Carrier, CarrierError, CarrierEvent,
+    DeliveryStatus, MediaRef, NumberQuery, OutboundMessage, PurchasedNumber,
 };
-use crate::server::Db;
+use crate::server::jobs::{self, Job};
+use crate::server::{now_ms, Db};
 use crate::types::{Capabilities, MediaLimits};
 
 /// Area codes offered when a search names none: a spread of real North American ones.
@@ -67,6 +74,29 @@ impl Sandbox {
             .await
             .map_err(|e| CarrierError::Transient(e.to_string()))?;
         Ok(row.is_some())
+    }
+}
+
+/// How the sandbox addresses the tab that pressed Answer on a call (a carrier: that
+/// browser's SDK).
+const TAB: &str = "tab:";
+
+/// The address the sandbox "calls" to put a call through to browser tab `tab`.
+pub fn tab_address(tab: &str) -> String {
+    format!("{TAB}{tab}")
+}
+
+impl Sandbox {
+    /// Reports `event` as the carrier's webhook would: queued as a job, so it outlives a
+    /// crash, and acted on once (its id is the command's: a command sent again reports the
+    /// same event, which is then ignored).
+    async fn report(&self, event: CallEvent) -> Result<(), CarrierError> {
+        let failed = |e: &dyn std::fmt::Debug| CarrierError::Transient(format!("{e:?}"));
+        let mut tx = self.db.begin().await.map_err(|e| failed(&e))?;
+        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms())
+            .await
+            .map_err(|e| failed(&e))?;
+        tx.commit().await.map_err(|e| failed(&e))
     }
 }
 
@@ -192,6 +222,67 @@ impl Carrier for Sandbox {
 
     async fn test_connection(&self) -> Result<(), CarrierError> {
         Ok(())
+    }
+
+    /// Carries `action` out at once and reports what came of it. The greeting and the
+    /// recording are the outside phone's page's to hear and make (it leaves its voicemail
+    /// once the call is missed); a tab called to take the call answers at once (its
+    /// Answer button was pressed); joining calls needs nothing, their sound being direct.
+    async fn call_action(
+        &self,
+        call_id: &str,
+        action: &CallAction,
+        command_id: &str,
+        state: &str,
+    ) -> Result<Option<String>, CarrierError> {
+        let event_id = format!("sbx-{command_id}");
+        let (call_id, state) = (call_id.to_string(), state.to_string());
+        let (placed, event) = match action {
+            CallAction::Answer => (
+                None,
+                Some(CallEvent::Answered {
+                    event_id,
+                    call_id,
+                    state,
+                }),
+            ),
+            CallAction::Speak { .. } | CallAction::Play { .. } => (
+                None,
+                Some(CallEvent::SpeakEnded {
+                    event_id,
+                    call_id,
+                    state,
+                }),
+            ),
+            CallAction::HangUp => (
+                None,
+                Some(CallEvent::HungUp {
+                    event_id,
+                    call_id,
+                    state,
+                }),
+            ),
+            CallAction::RecordVoicemail { .. } | CallAction::Bridge { .. } => (None, None),
+            CallAction::Dial { to, .. } if to.starts_with(TAB) => {
+                let placed = format!("sbx-call-{command_id}");
+                let answered = CallEvent::Answered {
+                    event_id,
+                    call_id: placed.clone(),
+                    state,
+                };
+                (Some(placed), Some(answered))
+            }
+            CallAction::Dial { .. } | CallAction::AskForKey { .. } => {
+                return Err(CarrierError::Rejected {
+                    code: "sandbox-calls".into(),
+                    detail: "the sandbox calls no phones, only the tab that answers".into(),
+                })
+            }
+        };
+        if let Some(event) = event {
+            self.report(event).await?;
+        }
+        Ok(placed)
     }
 
     fn sends_per_second(&self) -> f64 {

@@ -195,6 +195,7 @@ fn parse_call(
             connection: p.connection_id,
             from: p.from,
             to: p.to,
+            offer: None,
         },
         "call.answered" => CallEvent::Answered {
             event_id,

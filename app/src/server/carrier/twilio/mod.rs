@@ -356,6 +356,7 @@ fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
             connection: String::new(),
             from,
             to: get("To").unwrap_or_default(),
+            offer: None,
         });
     }
     // The number's status callback: a caller who hung up while held (browsers ringing)

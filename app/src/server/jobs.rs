@@ -58,6 +58,11 @@ pub enum Job {
     SandboxCallEvent {
         event: CallEvent,
     },
+    /// The sandbox's call `call_id` to the Simulator's outside phone has rung its time: if
+    /// nobody answered, the sandbox reports it ended unanswered.
+    SandboxRingEnded {
+        call_id: String,
+    },
     /// Keep our copy of a voicemail a carrier recorded (its link expires in minutes).
     FetchVoicemail {
         carrier: String,
@@ -94,6 +99,7 @@ impl Job {
             Job::RingTimeout { .. } => "ring_timeout",
             Job::CallCommand { .. } => "call_command",
             Job::SandboxCallEvent { .. } => "sandbox_call_event",
+            Job::SandboxRingEnded { .. } => "sandbox_ring_ended",
             Job::FetchVoicemail { .. } => "fetch_voicemail",
             Job::ForwardEmail { .. } => "forward_email",
             Job::CampaignTick { .. } => "campaign_tick",
@@ -157,7 +163,12 @@ impl Lane {
             Lane::Sends => &["send_message"],
             Lane::Pictures => &["fetch_media", "fetch_voicemail", "route_calls"],
             Lane::Pushes => &["push"],
-            Lane::Calls => &["ring_timeout", "call_command", "sandbox_call_event"],
+            Lane::Calls => &[
+                "ring_timeout",
+                "call_command",
+                "sandbox_call_event",
+                "sandbox_ring_ended",
+            ],
             Lane::Mail => &["forward_email"],
             Lane::Campaigns => &["campaign_tick"],
         }
@@ -549,6 +560,12 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
         }
         Job::SandboxCallEvent { event } => {
             super::calls::carrier::handle(state, CarrierKind::Sandbox, event).await?;
+            complete(&state.db, &claimed.id).await
+        }
+        Job::SandboxRingEnded { call_id } => {
+            if state.sandbox.outside_phone_ends(call_id, true).await? {
+                state.jobs_waker.notify_one();
+            }
             complete(&state.db, &claimed.id).await
         }
         Job::FetchVoicemail {

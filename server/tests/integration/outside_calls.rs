@@ -27,6 +27,17 @@ async fn outside_calls(app: &TestApp, admin: &reqwest::Client) -> Vec<OutsideCal
     app.call(admin, OutsideCalls {}).await.json()
 }
 
+/// The newest call ringing the outside phone, once it rings there.
+async fn ringing_outside(app: &TestApp, admin: &reqwest::Client) -> OutsideCall {
+    common::eventually(10, "the outside phone ringing", || async {
+        outside_calls(app, admin)
+            .await
+            .into_iter()
+            .find(|c| c.direction == "in" && c.state == "ringing")
+    })
+    .await
+}
+
 async fn outside_voicemail(
     app: &TestApp,
     client: &reqwest::Client,
@@ -155,7 +166,8 @@ async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
     assert_eq!(legs, 1);
     let mine = live(app, &bea, "bea-tab").await.remove(0);
     assert!(mine.here && !mine.can_leave_voicemail);
-    let seen = outside_calls(app, &admin).await.remove(0);
+    // The sandbox calls her tab, then the outside phone (jobs: a moment later).
+    let seen = ringing_outside(app, &admin).await;
     assert_eq!(
         (seen.id.as_str(), seen.direction.as_str()),
         (id.as_str(), "in")
@@ -180,6 +192,10 @@ async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
         live(app, &bea, "bea-tab").await[0].answer.as_deref(),
         Some(ANSWER)
     );
+    common::eventually(10, "the call answered", || async {
+        (live(app, &bea, "bea-tab").await[0].state == "answered").then_some(())
+    })
+    .await;
     assert!(hang_up(app, &bea, &id).await.is_ok());
     let seen = outside_calls(app, &admin).await.remove(0);
     assert_eq!(
@@ -192,6 +208,7 @@ async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
         .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
         .await
         .json();
+    ringing_outside(app, &admin).await;
     assert!(app
         .call(
             &admin,
@@ -201,7 +218,10 @@ async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
         )
         .await
         .is_ok());
-    assert_eq!(log(app, &bea).await[0].outcome, "Declined");
+    common::eventually(10, "the call declined", || async {
+        (log(app, &bea).await[0].outcome == "Declined").then_some(())
+    })
+    .await;
     let refused = app
         .post_bytes(&bea, &format!("/calls/{id}/voicemail"), &recording())
         .await;
@@ -411,6 +431,41 @@ async fn the_outside_phones_calls_take_the_path_of_a_carriers_webhook(app: &Test
             .await
             .unwrap();
     assert_eq!(outcome.as_deref(), Some("answered"));
+
+    // Her call to a number outside: the sandbox calls her tab, then the outside phone, which
+    // rings until the sandbox's time for it runs out (brought forward here).
+    let outside_number = OwnedNumber {
+        e164: "+12025550199".into(),
+        ..bea_number.clone()
+    };
+    let id: String = app
+        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
+        .await
+        .json();
+    ringing_outside(app, &admin).await;
+    let (carrier, browser, phone): (Option<String>, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT carrier, carrier_call, forward_call FROM call_sessions WHERE id = $1",
+        )
+        .bind(&id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(carrier.as_deref(), Some("sandbox"));
+    assert!(browser.is_some_and(|c| c.starts_with("sbx-call-")));
+    assert!(phone.is_some_and(|c| c.starts_with("sbx-call-")));
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'sandbox_ring_ended'")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app.state.jobs_waker.notify_one();
+    common::eventually(10, "no answer", || async {
+        (log(app, &bea).await[0].outcome == "No answer").then_some(())
+    })
+    .await;
+    let seen = outside_calls(app, &admin).await;
+    let ended = seen.iter().find(|c| c.id == id).expect("the call, ended");
+    assert_eq!(ended.state, "ended");
 }
 
 on_both_backends!(

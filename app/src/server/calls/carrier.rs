@@ -173,10 +173,11 @@ pub async fn handle(state: &AppState, carrier: CarrierKind, event: &CallEvent) -
         CallEvent::HungUp {
             call_id,
             state: step,
+            declined,
             ..
         } if outbound(step).is_some() => {
             let session_id = outbound(step).unwrap_or_default();
-            published = outbound_hung_up(&mut tx, &mut out, call_id, session_id).await?
+            published = outbound_hung_up(&mut tx, &mut out, call_id, session_id, *declined).await?
         }
         CallEvent::Answered {
             call_id,
@@ -1174,8 +1175,9 @@ pub(super) async fn ended_here(
 }
 
 /// Which carrier, if any, carries a call from the user's number `number_id` to `to`: the
-/// browser signs in to its SDK before [`call_out`]. None: a call between browsers (a
-/// number here, or any number on the sandbox).
+/// browser signs in to its SDK before [`call_out`]. None: the browser calls with plain
+/// WebRTC (`calls::start`): a number here, or any number on the sandbox (whose carrier
+/// holds a call to a number outside, the Simulator's outside phone answering it).
 pub async fn route(
     state: &AppState,
     user_id: &crate::server::ids::UserId,
@@ -1258,35 +1260,62 @@ pub async fn call_out(
         peer: &peer,
         direction: "out",
     };
-    // Our timer is a backstop: the carrier's own timeouts on the two calls come first.
-    let ring =
-        Ring::For(i64::from(PICKUP_RING_SECS + OUTBOUND_RING_SECS) * 1000 + FORWARD_GRACE_MS);
-    let session_id = open(&mut tx, "", tab, None, &[leg], ring).await?;
-    sqlx::query("UPDATE call_sessions SET carrier = $1, carrier_connection = $2 WHERE id = $3")
-        .bind(kind.as_str())
-        .bind(&connection)
-        .bind(&session_id)
-        .execute(&mut *tx)
-        .await?;
-    let dial = CallAction::Dial {
-        to: address,
-        from: from.as_str().into(),
+    let placing = Placing {
+        kind,
+        tab,
+        browser: address,
         connection,
-        timeout_secs: PICKUP_RING_SECS,
+        offer: None,
     };
-    let mut out = Commands::new(kind);
-    command(
-        &mut tx,
-        &mut out,
-        "",
-        dial,
-        &format!("{OUTBOUND}{session_id}"),
-    )
-    .await?;
+    let session_id = place(&mut tx, &leg, placing).await?;
     let published = tell_parties(&mut tx, &session_id).await?;
     tx.commit().await?;
     state.bus.announce(&state.db, published).await;
     state.jobs_waker.notify_one();
+    Ok(session_id)
+}
+
+/// How a call from a browser is placed through a carrier: the carrier, the calling tab and
+/// the address the carrier calls it at, the connection the calls go through, and (on the
+/// sandbox) the tab's session description, for the outside phone to answer directly.
+pub(super) struct Placing<'a> {
+    pub kind: CarrierKind,
+    pub tab: &'a str,
+    pub browser: String,
+    pub connection: String,
+    pub offer: Option<&'a str>,
+}
+
+/// Places the call `leg` describes inside `tx`: the carrier first calls the browser
+/// ([`outbound_answered`] then the phone). Answers our call's id.
+pub(super) async fn place(
+    tx: &mut Transaction<'_, Any>,
+    leg: &NewLeg<'_>,
+    placing: Placing<'_>,
+) -> AppResult<String> {
+    // Our timer is a backstop: the carrier's own timeouts on the two calls come first.
+    let ring =
+        Ring::For(i64::from(PICKUP_RING_SECS + OUTBOUND_RING_SECS) * 1000 + FORWARD_GRACE_MS);
+    // The sandbox's outside phone lists the call (its `outside`) and answers the offer.
+    let outside = placing.offer.map(|_| leg.peer);
+    let offer = placing.offer.unwrap_or_default();
+    let legs = std::slice::from_ref(leg);
+    let session_id = open(tx, offer, placing.tab, outside, legs, ring).await?;
+    sqlx::query("UPDATE call_sessions SET carrier = $1, carrier_connection = $2 WHERE id = $3")
+        .bind(placing.kind.as_str())
+        .bind(&placing.connection)
+        .bind(&session_id)
+        .execute(&mut **tx)
+        .await?;
+    let dial = CallAction::Dial {
+        to: placing.browser,
+        from: leg.own.as_str().into(),
+        connection: placing.connection,
+        timeout_secs: PICKUP_RING_SECS,
+    };
+    let mut out = Commands::new(placing.kind);
+    let step = format!("{OUTBOUND}{session_id}");
+    command(tx, &mut out, "", dial, &step).await?;
     Ok(session_id)
 }
 
@@ -1374,13 +1403,14 @@ async fn outbound_answered(
 }
 
 /// A call placed from a browser hung up `call_id`: the browser's side (our user hung up,
-/// or never took the carrier's call) or the phone's (it hung up, or did not answer). Our
-/// call ends, and the other side is let go.
+/// or never took the carrier's call) or the phone's (it hung up, did not answer, or
+/// `declined` the call). Our call ends, and the other side is let go.
 async fn outbound_hung_up(
     tx: &mut Transaction<'_, Any>,
     out: &mut Commands,
     call_id: &str,
     session_id: &str,
+    declined: bool,
 ) -> AppResult<Vec<Published>> {
     let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT state, carrier_call, forward_call FROM call_sessions
@@ -1401,6 +1431,7 @@ async fn outbound_hung_up(
     let ending = match (state.as_str(), browser_left) {
         ("answered", _) => Ending::HungUp,
         ("ringing", true) => Ending::Cancelled,
+        ("ringing", false) if declined => Ending::Declined,
         ("ringing", false) => Ending::Unanswered,
         _ => return Ok(Vec::new()),
     };

@@ -30,9 +30,6 @@ use super::{crypto, now_ms, phone, push, throttle, AppState, Db};
 use crate::error::{AppError, AppResult};
 use crate::types::{LiveCall, LiveEvent};
 
-/// A call to a phone outside rings this long before it counts as missed (numbers here
-/// have their own setting, 30 s unless changed).
-pub const RING_MS: i64 = 30_000;
 /// Session descriptions are a few KB; more is not a browser's.
 pub const MAX_SDP_BYTES: usize = 16 * 1024;
 /// Calls one person may have ringing or under way at once.
@@ -365,10 +362,17 @@ pub async fn start(
             ring_closed_devices(&mut tx, ring, callee, &from, &peer, &id).await?;
             id
         }
-        // The sandbox's outside world: the Simulator's outside phone rings (see outside.rs).
+        // The sandbox's outside world: its carrier calls this tab, then the Simulator's
+        // outside phone (see outside.rs), as a carrier places a browser's call.
         None => {
-            let ring = Ring::For(RING_MS);
-            open(&mut tx, offer, tab, Some(&peer), &[caller_leg], ring).await?
+            let placing = carrier::Placing {
+                kind: CarrierKind::Sandbox,
+                tab,
+                browser: crate::server::carrier::sandbox::tab_address(tab),
+                connection: CarrierKind::Sandbox.as_str().into(),
+                offer: Some(offer),
+            };
+            carrier::place(&mut tx, &caller_leg, placing).await?
         }
     };
     let published = tell_parties(&mut tx, &session_id).await?;

@@ -6,13 +6,13 @@
 //!
 //! In the sandbox the admin's Simulator plays the outside party: its page holds the outside
 //! phone's side of the WebRTC call (public/outside-phone.js) and drives it through the
-//! functions below. Its call to one of our numbers is the sandbox carrier's to hold: what
-//! the outside phone does (call, hang up, leave a voicemail) reaches calls/carrier.rs as
-//! the carrier's events, as a real caller's reach it through Telnyx's webhook. Calls
-//! through a real carrier are the carrier's to drive: the outside phone neither lists nor
-//! touches them.
+//! functions below. Its calls are the sandbox carrier's to hold, both ways: what the
+//! outside phone does (call, answer, turn down, hang up, leave a voicemail) reaches
+//! calls/carrier.rs as the carrier's events, as a real phone's reaches it through Telnyx's
+//! webhook. Calls through a real carrier are the carrier's to drive: the outside phone
+//! neither lists nor touches them.
 
-use super::{check_not_busy, check_sdp, check_tab, Ending, ENDED_SHOWN_MS, PLACED};
+use super::{check_not_busy, check_sdp, check_tab, ENDED_SHOWN_MS, PLACED};
 use crate::error::{AppError, AppResult};
 use crate::server::carrier::config::CarrierKind;
 use crate::server::carrier::CallEvent;
@@ -86,9 +86,9 @@ pub async fn ring_in(
     Ok(session_id)
 }
 
-/// The outside phone's calls: those it placed, held by the sandbox carrier, and those
-/// placed to it from here (browser to browser). Not the calls of a real carrier.
-const OUTSIDE_PHONES: &str = "s.outside IS NOT NULL AND COALESCE(s.carrier, 'sandbox') = 'sandbox'";
+/// The outside phone's calls: those it placed and those placed to it from here, which the
+/// sandbox carrier holds. Not the calls of a real carrier.
+const OUTSIDE_PHONES: &str = "s.outside IS NOT NULL AND s.carrier = 'sandbox'";
 
 type OutsideRow = (
     String,
@@ -111,6 +111,9 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
                 s.answer, c.voicemail_media_id, c.answered_at
          FROM call_sessions s JOIN calls c ON c.session_id = s.id
          WHERE {OUTSIDE_PHONES} AND (s.state <> 'ended' OR c.ended_at > $1)
+           -- A call placed from here rings the outside phone once the sandbox has
+           -- called it (after the calling tab).
+           AND (c.direction = 'in' OR s.forward_call IS NOT NULL)
          ORDER BY s.created_at DESC LIMIT $2"
     ))
     .bind(now_ms() - ENDED_SHOWN_MS)
@@ -158,11 +161,20 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
         .collect())
 }
 
-/// The outside party's side of call `session_id`: the sandbox carrier's id for the call it
-/// placed, or None when it is being called. Calls between people here are "not found".
-async fn outside_side(db: &Db, session_id: &str) -> AppResult<Option<String>> {
-    let leg: Option<(String, Option<String>)> = sqlx::query_as(&format!(
-        "SELECT c.direction, s.carrier_call FROM call_sessions s
+/// The outside phone's side of a call, by the sandbox carrier's id for its leg.
+enum Side {
+    /// It placed the call (the sandbox holds it as `held`).
+    Placed { held: String },
+    /// It is being called, on the sandbox's call `phone` (None until the sandbox has
+    /// called it, after the calling tab).
+    Called { phone: Option<String> },
+}
+
+/// The outside phone's side of call `session_id`. Calls between people here, or through a
+/// real carrier, are "not found".
+async fn outside_side(db: &Db, session_id: &str) -> AppResult<Side> {
+    let leg: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT c.direction, s.carrier_call, s.forward_call FROM call_sessions s
          JOIN calls c ON c.session_id = s.id
          WHERE s.id = $1 AND {OUTSIDE_PHONES}"
     ))
@@ -170,8 +182,10 @@ async fn outside_side(db: &Db, session_id: &str) -> AppResult<Option<String>> {
     .fetch_optional(db.pool())
     .await?;
     match leg {
-        Some((ours, held)) if ours == "in" => Ok(Some(held.unwrap_or_default())),
-        Some(_) => Ok(None),
+        Some((ours, held, _)) if ours == "in" => Ok(Side::Placed {
+            held: held.unwrap_or_default(),
+        }),
+        Some((_, _, phone)) => Ok(Side::Called { phone }),
         None => Err(AppError::not_found("That call")),
     }
 }
@@ -186,29 +200,55 @@ pub async fn answer_outside(
     require_sandbox(state)?;
     check_tab(tab)?;
     check_sdp(answer)?;
-    if outside_side(&state.db, session_id).await?.is_some() {
-        return Err(AppError::invalid("The outside phone placed this call."));
+    let Side::Called { phone: Some(phone) } = outside_side(&state.db, session_id).await? else {
+        return Err(AppError::invalid(
+            "The outside phone placed this call, or it isn't ringing there.",
+        ));
+    };
+    // Its session description first, for the calling tab to have with the answer; the
+    // first answer wins.
+    let first = sqlx::query(
+        "UPDATE call_sessions SET answer = $1 WHERE id = $2 AND answer IS NULL
+           AND state = 'ringing'",
+    )
+    .bind(answer)
+    .bind(session_id)
+    .execute(state.db.pool())
+    .await?
+    .rows_affected()
+        == 1;
+    if !first || !state.sandbox.outside_phone_answers(&phone).await? {
+        return Err(AppError::invalid(
+            "This call was answered elsewhere, or it has ended.",
+        ));
     }
-    super::take_answer(state, session_id, tab, answer).await
+    state.jobs_waker.notify_one();
+    Ok(())
 }
 
 /// The outside party hangs up: an answered call ends; a ringing one is declined (when it
-/// was being called) or given up (when it called: the sandbox carrier reports its caller
-/// gone, as a carrier's webhook would).
+/// was being called) or given up (when it called). The sandbox carrier reports it, as a
+/// carrier's webhook would.
 pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()> {
     require_sandbox(state)?;
-    if let Some(held) = outside_side(&state.db, session_id).await? {
-        let gone = CallEvent::HungUp {
-            event_id: format!("sim-{}", crypto::new_id()),
-            call_id: held,
-            state: String::new(),
-        };
-        super::carrier::handle(state, CarrierKind::Sandbox, &gone).await?;
-        return Ok(());
+    match outside_side(&state.db, session_id).await? {
+        Side::Placed { held } => {
+            let gone = CallEvent::HungUp {
+                event_id: format!("sim-{}", crypto::new_id()),
+                call_id: held,
+                state: String::new(),
+                declined: false,
+            };
+            super::carrier::handle(state, CarrierKind::Sandbox, &gone).await?;
+        }
+        Side::Called { phone } => {
+            // Not called yet, or ended already: nothing rings there to end.
+            if let Some(phone) = phone {
+                if state.sandbox.outside_phone_ends(&phone, false).await? {
+                    state.jobs_waker.notify_one();
+                }
+            }
+        }
     }
-    if super::end(state, session_id, &["answered"], Ending::HungUp).await? {
-        return Ok(());
-    }
-    super::end(state, session_id, &["ringing"], Ending::Declined).await?;
     Ok(())
 }

@@ -259,6 +259,10 @@ pub enum CallEvent {
         event_id: String,
         call_id: String,
         state: String,
+        /// The phone called turned the call down while it rang (the sandbox's outside
+        /// phone says so; Telnyx's and Twilio's hang-up causes are not read yet).
+        #[serde(default)]
+        declined: bool,
     },
 }
 

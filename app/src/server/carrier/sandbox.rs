@@ -6,11 +6,12 @@
 //! a text to any other number goes queued → sent → delivered. Failures are made on demand by
 //! the admin's Simulator. Everything it reports takes the same ingestion path as a webhook.
 //!
-//! Calls: the Simulator's outside phone calls our numbers through it, and the sandbox holds
-//! that call as a carrier would, taking our commands (`call_action`) and reporting what
-//! came of each as the carrier's webhook would (`CallEvent`s, handled by
-//! calls/carrier.rs like Telnyx's). Only the sound differs: no carrier bridges it, the
-//! outside phone's page and the tab that answered talk WebRTC to each other directly.
+//! Calls: the Simulator's outside phone calls our numbers through it, and is called through
+//! it from here. The sandbox holds those calls as a carrier would, taking our commands
+//! (`call_action`) and reporting what came of each as the carrier's webhook would
+//! (`CallEvent`s, handled by calls/carrier.rs like Telnyx's); the outside phone's answer,
+//! refusal and hang-up are reported the same way. Only the sound differs: no carrier
+//! bridges it, the outside phone's page and the tab talk WebRTC to each other directly.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use super::{
     Accepted, AvailableNumber, CallAction, CallEvent, Carrier, CarrierError, CarrierEvent,
     DeliveryStatus, MediaRef, NumberQuery, OutboundMessage, PurchasedNumber,
 };
+use crate::error::AppResult;
 use crate::server::jobs::{self, Job};
 use crate::server::{now_ms, Db};
 use crate::types::{Capabilities, MediaLimits};
@@ -86,6 +88,12 @@ pub fn tab_address(tab: &str) -> String {
     format!("{TAB}{tab}")
 }
 
+/// How long the outside phone rings before the sandbox gives up on it (a carrier's own
+/// timeout on a call it places is the one our `Dial` asks for).
+fn ring_ms(timeout_secs: u32) -> i64 {
+    i64::from(timeout_secs.clamp(5, 120)) * 1000
+}
+
 impl Sandbox {
     /// Reports `event` as the carrier's webhook would: queued as a job, so it outlives a
     /// crash, and acted on once (its id is the command's: a command sent again reports the
@@ -97,6 +105,84 @@ impl Sandbox {
             .await
             .map_err(|e| failed(&e))?;
         tx.commit().await.map_err(|e| failed(&e))
+    }
+
+    /// Gives up on the call `call_id` to the outside phone after `delay_ms` if it still
+    /// rings then (the no-answer a carrier reports when its timeout runs out).
+    async fn ring_until(&self, call_id: &str, delay_ms: i64) -> Result<(), CarrierError> {
+        let failed = |e: &dyn std::fmt::Debug| CarrierError::Transient(format!("{e:?}"));
+        let mut tx = self.db.begin().await.map_err(|e| failed(&e))?;
+        let job = Job::SandboxRingEnded {
+            call_id: call_id.into(),
+        };
+        jobs::enqueue(&mut tx, &job, now_ms() + delay_ms)
+            .await
+            .map_err(|e| failed(&e))?;
+        tx.commit().await.map_err(|e| failed(&e))
+    }
+
+    /// The outside phone picks up the sandbox's call `call_id` to it, which is reported
+    /// (in the same commit: a crash loses neither). False when that call no longer rings
+    /// (answered already, or ended).
+    pub async fn outside_phone_answers(&self, call_id: &str) -> AppResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let answered = sqlx::query(
+            "UPDATE sandbox_calls SET answered = 1 WHERE call_id = $1 AND answered = 0",
+        )
+        .bind(call_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !answered {
+            return Ok(false);
+        }
+        let (state,): (String,) =
+            sqlx::query_as("SELECT state FROM sandbox_calls WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let event = CallEvent::Answered {
+            event_id: format!("{call_id}-answered"),
+            call_id: call_id.into(),
+            state,
+        };
+        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The sandbox's call `call_id` to the outside phone ends, which is reported (in the
+    /// same commit): the phone turned it down while it rang, or hung up, or (`no_answer`)
+    /// its time to ring ran out. False when it had ended already (or, `no_answer`, was
+    /// answered).
+    pub async fn outside_phone_ends(&self, call_id: &str, no_answer: bool) -> AppResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let found: Option<(String, i64)> =
+            sqlx::query_as("SELECT state, answered FROM sandbox_calls WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((state, answered)) = found.filter(|(_, a)| !no_answer || *a == 0) else {
+            return Ok(false);
+        };
+        let gone = sqlx::query("DELETE FROM sandbox_calls WHERE call_id = $1 AND answered = $2")
+            .bind(call_id)
+            .bind(answered)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let event = CallEvent::HungUp {
+            event_id: format!("{call_id}-ended"),
+            call_id: call_id.into(),
+            state,
+            declined: answered == 0 && !no_answer,
+        };
+        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 
@@ -254,14 +340,21 @@ impl Carrier for Sandbox {
                     state,
                 }),
             ),
-            CallAction::HangUp => (
-                None,
-                Some(CallEvent::HungUp {
+            CallAction::HangUp => {
+                // A call of ours to the outside phone: it stops ringing there, or ends.
+                sqlx::query("DELETE FROM sandbox_calls WHERE call_id = $1")
+                    .bind(&call_id)
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(|e| CarrierError::Transient(e.to_string()))?;
+                let ended = CallEvent::HungUp {
                     event_id,
                     call_id,
                     state,
-                }),
-            ),
+                    declined: false,
+                };
+                (None, Some(ended))
+            }
             CallAction::RecordVoicemail { .. } | CallAction::Bridge { .. } => (None, None),
             CallAction::Dial { to, .. } if to.starts_with(TAB) => {
                 let placed = format!("sbx-call-{command_id}");
@@ -272,10 +365,31 @@ impl Carrier for Sandbox {
                 };
                 (Some(placed), Some(answered))
             }
+            // A phone: the outside phone, which rings on the Simulator until it answers
+            // (`outside_phone_answers`), refuses or hangs up (`outside_phone_ends`), or
+            // the time runs out.
+            CallAction::Dial {
+                to, timeout_secs, ..
+            } if to.starts_with('+') => {
+                let placed = format!("sbx-call-{command_id}");
+                sqlx::query(
+                    "INSERT INTO sandbox_calls (call_id, state, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (call_id) DO NOTHING",
+                )
+                .bind(&placed)
+                .bind(&state)
+                .bind(now_ms())
+                .execute(self.db.pool())
+                .await
+                .map_err(|e| CarrierError::Transient(e.to_string()))?;
+                self.ring_until(&placed, ring_ms(*timeout_secs)).await?;
+                (Some(placed), None)
+            }
+            // The sandbox's numbers forward to no phone, and so never ask for a key.
             CallAction::Dial { .. } | CallAction::AskForKey { .. } => {
                 return Err(CarrierError::Rejected {
                     code: "sandbox-calls".into(),
-                    detail: "the sandbox calls no phones, only the tab that answers".into(),
+                    detail: "the sandbox calls only the outside phone and our tabs".into(),
                 })
             }
         };

@@ -227,6 +227,7 @@ fn parse_call(
             event_id,
             call_id: call_id(p.call_control_id)?,
             state: client_state(p.client_state),
+            declined: false,
         },
         // A transcription that failed has no words to keep.
         "call.recording.transcription.saved"

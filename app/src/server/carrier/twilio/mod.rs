@@ -185,6 +185,7 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             event_id: format!("{call}:dialed"),
             call_id: sid(get("DialCallSid")).unwrap_or_default(),
             state,
+            declined: false,
         },
         other => {
             return Parsed::Ignored {
@@ -228,12 +229,14 @@ fn placed_step(state: &str, step: &str, get: &dyn Fn(&str) -> Option<String>) ->
                 event_id,
                 call_id: call,
                 state,
+                declined: false,
             }
         }
         "dialed" => CallEvent::HungUp {
             event_id,
             call_id: sid(get("DialCallSid")).unwrap_or_default(),
             state,
+            declined: false,
         },
         other => {
             return Parsed::Ignored {
@@ -372,6 +375,7 @@ fn parse_call(get: &dyn Fn(&str) -> Option<String>, call: String) -> Parsed {
             event_id: format!("{call}:ended"),
             call_id: call,
             state: String::new(),
+            declined: false,
         });
     }
     // Other statuses, and the request after <Record> (answered with nothing: goodbye).

@@ -1081,7 +1081,7 @@
         '<label class="check"><input type="checkbox" name="outside_hours" value="true"> Do not disturb outside business hours (the weekly hours under Numbers → Answering texts)</label>' +
         '<label for="forward-' + n.id + '">Forward calls to this phone</label>' +
         '<input id="forward-' + n.id + '" name="forward_to" type="tel" inputmode="tel" autocomplete="tel" maxlength="30" aria-describedby="forward-hint-' + n.id + '">' +
-        '<p class="hint" id="forward-hint-' + n.id + '">Calls from the phone network (Telnyx and Twilio numbers) ring it for the ring time; whoever answers hears whom the call is for and presses 1 to take it, else voicemail. Empty: voicemail.</p>' +
+        '<p class="hint" id="forward-hint-' + n.id + '">Calls from the phone network ring it for the ring time (on the sandbox: the Simulator’s outside phone plays it); whoever answers hears whom the call is for and presses 1 to take it, else voicemail. Empty: voicemail.</p>' +
         '<label for="forward-after-' + n.id + '">Forward</label><select id="forward-after-' + n.id + '" name="forward_after_secs"></select>' +
         '<label for="greeting-' + n.id + '">Voicemail greeting</label>' +
         '<textarea id="greeting-' + n.id + '" name="greeting" rows="2" maxlength="300"></textarea>' +

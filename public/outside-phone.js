@@ -111,6 +111,18 @@
     await look();
   }
 
+  /** A call forwarded to the outside phone: picked up to hear its whisper (between two
+   * outside phones the sandbox carries no sound). */
+  async function pickUp(call) {
+    await api('outside_answer', { call_id: call.id, tab, answer: '' });
+    await look();
+  }
+
+  async function press(call, digits) {
+    await api('outside_press', { call_id: call.id, digits });
+    await look();
+  }
+
   async function hangUp(call) {
     await api('outside_hang_up', { call_id: call.id });
     release(call.id);
@@ -192,13 +204,23 @@
       const words =
         call.direction === 'out'
           ? 'To ' + call.ours_display + ' from ' + call.outside_display
-          : 'Call from ' + call.ours_display + ' to ' + call.outside_display;
+          : call.direction === 'forwarded'
+            ? 'Forwarded to ' + call.outside_display + ' from ' + call.ours_display
+            : 'Call from ' + call.ours_display + ' to ' + call.outside_display;
       const state = call.state === 'ended' ? call.outcome || 'Ended' : call.state === 'ringing' ? 'Ringing' : 'Talking';
       const text = document.createElement('span');
       text.textContent = words + ' · ' + state;
       item.append(text);
-      if (call.state === 'ringing' && call.direction === 'in') {
+      if (call.state === 'ringing' && call.direction === 'forwarded') {
+        item.append(button('Answer', () => pickUp(call)), button('Decline', () => hangUp(call)));
+      } else if (call.state === 'ringing' && call.direction === 'in') {
         item.append(button('Answer', () => answer(call)), button('Decline', () => hangUp(call)));
+      } else if (call.whisper) {
+        const heard = document.createElement('p');
+        heard.setAttribute('data-outside-whisper', '');
+        heard.textContent = 'It says: “' + call.whisper + '”';
+        item.append(heard, button('Press 1', () => press(call, '1')), button('Press 2', () => press(call, '2')));
+        item.append(button('Hang up', () => hangUp(call)));
       } else if (call.state !== 'ended') {
         item.append(button('Hang up', () => hangUp(call)));
       } else if (call.voicemail_possible) {

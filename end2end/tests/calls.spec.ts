@@ -359,6 +359,35 @@ test('declined, the outside caller leaves a voicemail; our call to a number outs
   await expectAccessible(outside);
 });
 
+test('forwarded on the sandbox: the Simulator plays her phone, hears whom the call is for and takes it with 1', async () => {
+  await open(bea, '/calls');
+  const settings = bea.getByRole('form', { name: /Calls to \(415\)/ });
+  await settings.getByLabel('Forward calls to this phone').fill('+1 202 555 0188');
+  await settings.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+  await outside.locator('[data-outside-dial]').getByRole('button', { name: 'Call' }).click();
+  // Forwarded at once: her phone rings (the Simulator's outside phone again), not her tabs.
+  const forwarded = outside.locator('.outside-call').filter({ hasText: 'Forwarded to (202) 555-0188' });
+  await expect(forwarded).toContainText('Ringing');
+  await expect(panel(beaOther).getByRole('button', { name: 'Answer' })).toHaveCount(0);
+  await forwarded.getByRole('button', { name: 'Answer' }).click();
+  await expect(forwarded.locator('[data-outside-whisper]')).toContainText('from (202) 555-0147. Press 1 to take it.');
+  await forwarded.getByRole('button', { name: 'Press 1' }).click();
+  await expect(forwarded).toContainText('Talking');
+  await expectAccessible(outside);
+  await forwarded.getByRole('button', { name: 'Hang up' }).click();
+  await expect(forwarded).toHaveCount(0);
+  await open(bea, '/calls');
+  const entry = bea.getByRole('list', { name: 'Call log' }).getByRole('listitem').filter({ hasText: '(202) 555-0147' }).first();
+  await expect(entry).toContainText('Answered on your forwarding phone');
+  // Forwarding off again: her tabs ring for the tests below.
+  const again = bea.getByRole('form', { name: /Calls to \(415\)/ });
+  await expect(again.getByLabel('Forward calls to this phone')).toHaveValue('+12025550188');
+  await again.getByLabel('Forward calls to this phone').fill('');
+  await again.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(again.getByRole('status')).toHaveText('Saved.');
+});
+
 test('do not disturb: nothing rings, the caller hears no answer and may leave a voicemail', async () => {
   await open(bea, '/calls');
   const settings = bea.getByRole('form', { name: /Calls to \(415\)/ });

@@ -88,6 +88,14 @@ pub async fn outside_greeting(
     calls::greeting::for_caller(&state, calls::Caller::Outside, &call_id).await
 }
 
+/// The outside phone, answering a call forwarded to it, presses keys after its whisper.
+#[server(endpoint = "outside_press")]
+pub async fn outside_press(call_id: String, digits: String) -> Result<(), AppError> {
+    use crate::server::{calls, context};
+    context::require_admin()?;
+    calls::press_outside(&context::state()?, &call_id, &digits).await
+}
+
 /// The outside phone hangs up, declines, or gives up ringing.
 #[server(endpoint = "outside_hang_up")]
 pub async fn outside_hang_up(call_id: String) -> Result<(), AppError> {

@@ -69,7 +69,9 @@ crate::types::answers! {
     pub struct OutsideCall {
         pub id: String,
         /// The outside party's: `out` when it called one of our numbers, `in` when someone
-        /// here called it.
+        /// here called it, `forwarded` when a call to one of our numbers is forwarded to
+        /// it (as the forwarding phone: `outside_display` its number, `ours_display` the
+        /// number shown calling; no sound, the caller being an outside phone too).
         pub direction: String,
         pub outside_display: String,
         /// Our number on the call.
@@ -86,6 +88,8 @@ crate::types::answers! {
         /// Whether the outside phone may leave a voicemail now (its call was declined or
         /// not answered, and none was left).
         pub voicemail_possible: bool,
+        /// What a forwarded call says once answered, waiting for a key (1 takes it).
+        pub whisper: Option<String>,
     }
 
     /// One line of the call log.

@@ -8,7 +8,7 @@ use crate::calls::{buy, decline, hang_up, live, log, recording, start, two_peopl
 use crate::common;
 
 use app::api::calls::AnswerCall;
-use app::api::simulator::{OutsideAnswer, OutsideCalls, OutsideHangUp, SimulateCall};
+use app::api::simulator::{OutsideAnswer, OutsideCalls, OutsideHangUp, OutsidePress, SimulateCall};
 use app::error::AppError;
 use app::types::{OutsideCall, OwnedNumber};
 use common::TestApp;
@@ -468,7 +468,127 @@ async fn the_outside_phones_calls_take_the_path_of_a_carriers_webhook(app: &Test
     assert_eq!(ended.state, "ended");
 }
 
+/// The call to the outside phone as the forwarding phone, once it rings there (and, with
+/// `whisper`, once it says whom the call is for).
+async fn forwarded_outside(app: &TestApp, admin: &reqwest::Client, whisper: bool) -> OutsideCall {
+    common::eventually(10, "the forwarded call at the outside phone", || async {
+        outside_calls(app, admin)
+            .await
+            .into_iter()
+            .find(|c| c.direction == "forwarded" && c.whisper.is_some() == whisper)
+    })
+    .await
+}
+
+async fn a_call_forwarded_on_the_sandbox_rings_the_outside_phone(app: &TestApp) {
+    let (admin, _, bea, bea_number) = two_people(app).await;
+    let forward = app::api::numbers::SetCallRouting {
+        number_id: bea_number.id.clone(),
+        ring_seconds: 30,
+        do_not_disturb: false,
+        outside_hours: false,
+        forward_to: "+12025550188".into(),
+        forward_after_secs: 0,
+    };
+    assert!(app.call(&bea, forward).await.is_ok());
+    let session = |id: String| async move {
+        let found: (String, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT s.state, c.outcome, c.reason FROM call_sessions s
+             JOIN calls c ON c.session_id = s.id WHERE s.id = $1",
+        )
+        .bind(id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+        found
+    };
+
+    // The outside phone calls Bea: the sandbox rings her forwarding phone (the outside
+    // phone again), not her tabs.
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    let forwarded = forwarded_outside(app, &admin, false).await;
+    assert_eq!(
+        (forwarded.state.as_str(), forwarded.outside_display.as_str()),
+        ("ringing", "(202) 555-0188")
+    );
+    assert!(live(app, &bea, "bea-tab").await.is_empty());
+    let press = |digits: &str| OutsidePress {
+        call_id: forwarded.id.clone(),
+        digits: digits.into(),
+    };
+    assert!(
+        matches!(
+            app.call(&admin, press("1")).await.error(),
+            AppError::Invalid(_)
+        ),
+        "no key before the whisper"
+    );
+
+    // Picked up, it hears whom the call is for; 1 takes it.
+    let pick_up = |call_id: &str| OutsideAnswer {
+        call_id: call_id.into(),
+        tab: "simulator".into(),
+        answer: String::new(),
+    };
+    assert!(app.call(&admin, pick_up(&forwarded.id)).await.is_ok());
+    let asked = forwarded_outside(app, &admin, true).await;
+    assert!(asked.whisper.unwrap().contains("Press 1 to take it"));
+    let not_keys = OutsidePress {
+        call_id: forwarded.id.clone(),
+        digits: "1; drop".into(),
+    };
+    assert!(matches!(
+        app.call(&admin, not_keys).await.error(),
+        AppError::Invalid(_)
+    ));
+    assert!(app.call(&admin, press("1")).await.is_ok());
+    common::eventually(10, "the call taken on the forwarding phone", || async {
+        let (state, _, reason) = session(id.clone()).await;
+        (state == "answered").then_some(reason)
+    })
+    .await
+    .filter(|r| r == "Answered on your forwarding phone")
+    .expect("the log says where it was answered");
+
+    // The forwarding phone hangs up: the call ends.
+    assert!(app
+        .call(
+            &admin,
+            OutsideHangUp {
+                call_id: forwarded.id.clone()
+            }
+        )
+        .await
+        .is_ok());
+    common::eventually(10, "the call ended", || async {
+        let (state, outcome, _) = session(id.clone()).await;
+        (state == "ended").then_some(outcome)
+    })
+    .await
+    .filter(|o| o == "answered")
+    .expect("answered, then ended");
+
+    // Another key lets the forwarded call go: the caller gets the voicemail.
+    let id: String = app.call(&admin, ring(&bea_number)).await.json();
+    let forwarded = forwarded_outside(app, &admin, false).await;
+    assert!(app.call(&admin, pick_up(&forwarded.id)).await.is_ok());
+    forwarded_outside(app, &admin, true).await;
+    let press_2 = OutsidePress {
+        call_id: forwarded.id.clone(),
+        digits: "2".into(),
+    };
+    assert!(app.call(&admin, press_2).await.is_ok());
+    common::eventually(10, "the caller offered the voicemail", || async {
+        outside_calls(app, &admin)
+            .await
+            .into_iter()
+            .find(|c| c.id == id && c.voicemail_possible)
+    })
+    .await;
+}
+
 on_both_backends!(
+    a_call_forwarded_on_the_sandbox_rings_the_outside_phone,
     the_outside_phones_calls_take_the_path_of_a_carriers_webhook,
     the_outside_phone_is_rate_limited_on_its_own,
     an_outside_caller_rings_the_owner_and_leaves_a_voicemail,

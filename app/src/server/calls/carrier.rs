@@ -628,15 +628,10 @@ async fn incoming(
     // A withheld number ("anonymous", "private") is not one to call back.
     let from = E164::parse(call.from, &region).unwrap_or_else(|_| E164::from_stored("anonymous"));
     let (forward_to, forward_after): (Option<String>, Option<i64>) =
-        if out.carrier == CarrierKind::Sandbox {
-            // The sandbox calls no phones: its numbers' calls ring their browsers.
-            (None, None)
-        } else {
-            sqlx::query_as("SELECT forward_to, forward_after_secs FROM phone_numbers WHERE id = $1")
-                .bind(&found.0)
-                .fetch_one(&mut **tx)
-                .await?
-        };
+        sqlx::query_as("SELECT forward_to, forward_after_secs FROM phone_numbers WHERE id = $1")
+            .bind(&found.0)
+            .fetch_one(&mut **tx)
+            .await?;
     // Forwarded at once, only the phone rings; forwarded after a while, the browsers ring
     // first (if the user has any), then the phone ([`forward_later`]); forwarded with the
     // browsers, both ring.

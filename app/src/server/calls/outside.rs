@@ -120,45 +120,89 @@ pub async fn outside_calls(state: &AppState) -> AppResult<Vec<OutsideCall>> {
     .bind(SHOWN)
     .fetch_all(state.db.pool())
     .await?;
+    let mut calls = forwarded_here(state).await?;
+    calls.extend(rows.into_iter().map(
+        |(
+            id,
+            ours_direction,
+            outside,
+            ours,
+            state,
+            outcome,
+            offer,
+            answer,
+            voicemail,
+            answered_at,
+        )| {
+            // The outside party's direction is the opposite of our leg's.
+            let called_us = ours_direction == "in";
+            let direction = if called_us { "out" } else { "in" };
+            let region = phone::region_of(&ours).unwrap_or_else(|| "US".into());
+            OutsideCall {
+                outcome: outcome.as_deref().map(|o| {
+                    let words = super::log::outcome_words(direction, Some(o), false);
+                    words.to_string()
+                }),
+                voicemail_possible: called_us
+                    && voicemail.is_none()
+                    && matches!(outcome.as_deref(), Some("missed" | "declined")),
+                offer: offer.filter(|_| !called_us && state == "ringing"),
+                answer: answer.filter(|_| called_us),
+                outside_display: phone::display(&outside, &region),
+                ours_display: phone::display(&ours, &region),
+                direction: direction.into(),
+                id,
+                state,
+                answered_at,
+                whisper: None,
+            }
+        },
+    ));
+    Ok(calls)
+}
+
+/// Calls to our numbers forwarded to a phone, which the sandbox rings as the outside phone
+/// (until they end): ringing, or answered (with the whisper, until a key is pressed).
+async fn forwarded_here(state: &AppState) -> AppResult<Vec<OutsideCall>> {
+    let rows: Vec<(String, String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT sc.call_id, sc.phone, sc.caller_id, sc.answered, sc.whisper
+         FROM sandbox_calls sc JOIN call_sessions s ON s.forward_call = sc.call_id
+         JOIN calls c ON c.session_id = s.id AND c.direction = 'in'
+         ORDER BY sc.created_at DESC LIMIT $1",
+    )
+    .bind(SHOWN)
+    .fetch_all(state.db.pool())
+    .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(
+        .map(|(id, to, caller_id, answered, whisper)| {
+            let region = phone::region_of(&caller_id).unwrap_or_else(|| "US".into());
+            OutsideCall {
                 id,
-                ours_direction,
-                outside,
-                ours,
-                state,
-                outcome,
-                offer,
-                answer,
-                voicemail,
-                answered_at,
-            )| {
-                // The outside party's direction is the opposite of our leg's.
-                let called_us = ours_direction == "in";
-                let direction = if called_us { "out" } else { "in" };
-                let region = phone::region_of(&ours).unwrap_or_else(|| "US".into());
-                OutsideCall {
-                    outcome: outcome.as_deref().map(|o| {
-                        let words = super::log::outcome_words(direction, Some(o), false);
-                        words.to_string()
-                    }),
-                    voicemail_possible: called_us
-                        && voicemail.is_none()
-                        && matches!(outcome.as_deref(), Some("missed" | "declined")),
-                    offer: offer.filter(|_| !called_us && state == "ringing"),
-                    answer: answer.filter(|_| called_us),
-                    outside_display: phone::display(&outside, &region),
-                    ours_display: phone::display(&ours, &region),
-                    direction: direction.into(),
-                    id,
-                    state,
-                    answered_at,
-                }
-            },
-        )
+                direction: "forwarded".into(),
+                outside_display: phone::display(&to, &region),
+                ours_display: phone::display(&caller_id, &region),
+                state: if answered == 1 { "answered" } else { "ringing" }.into(),
+                outcome: None,
+                offer: None,
+                answer: None,
+                answered_at: None,
+                voicemail_possible: false,
+                whisper,
+            }
+        })
         .collect())
+}
+
+/// Whether `id` is the sandbox's call to the outside phone as a forwarding phone (its
+/// call's id in [`OutsideCall`]).
+async fn forwarded_call(db: &Db, id: &str) -> AppResult<bool> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT call_id FROM sandbox_calls WHERE call_id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(found.is_some())
 }
 
 /// The outside phone's side of a call, by the sandbox carrier's id for its leg.
@@ -199,6 +243,16 @@ pub async fn answer_outside(
 ) -> AppResult<()> {
     require_sandbox(state)?;
     check_tab(tab)?;
+    if forwarded_call(&state.db, session_id).await? {
+        // Forwarded to it: picked up to hear the whisper (no sound to answer).
+        if !state.sandbox.outside_phone_answers(session_id).await? {
+            return Err(AppError::invalid(
+                "This call was answered elsewhere, or it has ended.",
+            ));
+        }
+        state.jobs_waker.notify_one();
+        return Ok(());
+    }
     check_sdp(answer)?;
     let Side::Called { phone: Some(phone) } = outside_side(&state.db, session_id).await? else {
         return Err(AppError::invalid(
@@ -231,6 +285,12 @@ pub async fn answer_outside(
 /// carrier's webhook would.
 pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()> {
     require_sandbox(state)?;
+    if forwarded_call(&state.db, session_id).await? {
+        if state.sandbox.outside_phone_ends(session_id, false).await? {
+            state.jobs_waker.notify_one();
+        }
+        return Ok(());
+    }
     match outside_side(&state.db, session_id).await? {
         Side::Placed { held } => {
             let gone = CallEvent::HungUp {
@@ -250,5 +310,26 @@ pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()
             }
         }
     }
+    Ok(())
+}
+
+/// The outside phone, answering call `call_id` forwarded to it, presses `digits` after the
+/// whisper (1 takes the call).
+pub async fn press_outside(state: &AppState, call_id: &str, digits: &str) -> AppResult<()> {
+    require_sandbox(state)?;
+    if digits.is_empty()
+        || digits.len() > 8
+        || !digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+    {
+        return Err(AppError::invalid("Press keys of a phone: 0–9, * or #."));
+    }
+    if !state.sandbox.outside_phone_presses(call_id, digits).await? {
+        return Err(AppError::invalid(
+            "Nothing on that call is waiting for a key.",
+        ));
+    }
+    state.jobs_waker.notify_one();
     Ok(())
 }

@@ -95,32 +95,6 @@ fn ring_ms(timeout_secs: u32) -> i64 {
 }
 
 impl Sandbox {
-    /// Reports `event` as the carrier's webhook would: queued as a job, so it outlives a
-    /// crash, and acted on once (its id is the command's: a command sent again reports the
-    /// same event, which is then ignored).
-    async fn report(&self, event: CallEvent) -> Result<(), CarrierError> {
-        let failed = |e: &dyn std::fmt::Debug| CarrierError::Transient(format!("{e:?}"));
-        let mut tx = self.db.begin().await.map_err(|e| failed(&e))?;
-        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms())
-            .await
-            .map_err(|e| failed(&e))?;
-        tx.commit().await.map_err(|e| failed(&e))
-    }
-
-    /// Gives up on the call `call_id` to the outside phone after `delay_ms` if it still
-    /// rings then (the no-answer a carrier reports when its timeout runs out).
-    async fn ring_until(&self, call_id: &str, delay_ms: i64) -> Result<(), CarrierError> {
-        let failed = |e: &dyn std::fmt::Debug| CarrierError::Transient(format!("{e:?}"));
-        let mut tx = self.db.begin().await.map_err(|e| failed(&e))?;
-        let job = Job::SandboxRingEnded {
-            call_id: call_id.into(),
-        };
-        jobs::enqueue(&mut tx, &job, now_ms() + delay_ms)
-            .await
-            .map_err(|e| failed(&e))?;
-        tx.commit().await.map_err(|e| failed(&e))
-    }
-
     /// The outside phone picks up the sandbox's call `call_id` to it, which is reported
     /// (in the same commit: a crash loses neither). False when that call no longer rings
     /// (answered already, or ended).
@@ -146,6 +120,34 @@ impl Sandbox {
             event_id: format!("{call_id}-answered"),
             call_id: call_id.into(),
             state,
+        };
+        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The outside phone, answering a forwarded call, presses `digits` after its whisper,
+    /// which is reported (in the same commit). False when no whisper waits for a key.
+    pub async fn outside_phone_presses(&self, call_id: &str, digits: &str) -> AppResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let found: Option<(String,)> = sqlx::query_as(
+            "SELECT state FROM sandbox_calls WHERE call_id = $1 AND whisper IS NOT NULL",
+        )
+        .bind(call_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((state,)) = found else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE sandbox_calls SET whisper = NULL WHERE call_id = $1")
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?;
+        let event = CallEvent::Gathered {
+            event_id: format!("{call_id}-keys"),
+            call_id: call_id.into(),
+            state,
+            digits: digits.into(),
         };
         jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
         tx.commit().await?;
@@ -306,14 +308,12 @@ impl Carrier for Sandbox {
         Ok(Accepted { carrier_message_id })
     }
 
-    async fn test_connection(&self) -> Result<(), CarrierError> {
-        Ok(())
-    }
-
     /// Carries `action` out at once and reports what came of it. The greeting and the
     /// recording are the outside phone's page's to hear and make (it leaves its voicemail
     /// once the call is missed); a tab called to take the call answers at once (its
-    /// Answer button was pressed); joining calls needs nothing, their sound being direct.
+    /// Answer button was pressed); a phone called is the outside phone, which rings until
+    /// it answers, refuses or hangs up, or the `Dial`'s time runs out; joining calls needs
+    /// nothing, their sound being direct (or, between two outside phones, none).
     async fn call_action(
         &self,
         call_id: &str,
@@ -321,8 +321,11 @@ impl Carrier for Sandbox {
         command_id: &str,
         state: &str,
     ) -> Result<Option<String>, CarrierError> {
+        let failed = |e: &dyn std::fmt::Debug| CarrierError::Transient(format!("{e:?}"));
         let event_id = format!("sbx-{command_id}");
         let (call_id, state) = (call_id.to_string(), state.to_string());
+        // The carrier's own change and its report, in one commit.
+        let mut tx = self.db.begin().await.map_err(|e| failed(&e))?;
         let (placed, event) = match action {
             CallAction::Answer => (
                 None,
@@ -341,12 +344,24 @@ impl Carrier for Sandbox {
                 }),
             ),
             CallAction::HangUp => {
-                // A call of ours to the outside phone: it stops ringing there, or ends.
+                // A call to the outside phone stops ringing there, or ends. Its end carries
+                // the state it was last handed (a carrier keeps a call's state when a
+                // command sets none).
+                let kept: Option<(String,)> =
+                    sqlx::query_as("SELECT state FROM sandbox_calls WHERE call_id = $1")
+                        .bind(&call_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| failed(&e))?;
                 sqlx::query("DELETE FROM sandbox_calls WHERE call_id = $1")
                     .bind(&call_id)
-                    .execute(self.db.pool())
+                    .execute(&mut *tx)
                     .await
-                    .map_err(|e| CarrierError::Transient(e.to_string()))?;
+                    .map_err(|e| failed(&e))?;
+                let state = match kept {
+                    Some((kept,)) if state.is_empty() => kept,
+                    _ => state,
+                };
                 let ended = CallEvent::HungUp {
                     event_id,
                     call_id,
@@ -365,28 +380,53 @@ impl Carrier for Sandbox {
                 };
                 (Some(placed), Some(answered))
             }
-            // A phone: the outside phone, which rings on the Simulator until it answers
-            // (`outside_phone_answers`), refuses or hangs up (`outside_phone_ends`), or
-            // the time runs out.
             CallAction::Dial {
-                to, timeout_secs, ..
+                to,
+                from,
+                timeout_secs,
+                ..
             } if to.starts_with('+') => {
                 let placed = format!("sbx-call-{command_id}");
                 sqlx::query(
-                    "INSERT INTO sandbox_calls (call_id, state, created_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (call_id) DO NOTHING",
+                    "INSERT INTO sandbox_calls (call_id, phone, caller_id, state, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id) DO NOTHING",
                 )
                 .bind(&placed)
+                .bind(to)
+                .bind(from)
                 .bind(&state)
                 .bind(now_ms())
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| CarrierError::Transient(e.to_string()))?;
-                self.ring_until(&placed, ring_ms(*timeout_secs)).await?;
+                .map_err(|e| failed(&e))?;
+                let ring_ended = Job::SandboxRingEnded {
+                    call_id: placed.clone(),
+                };
+                jobs::enqueue(&mut tx, &ring_ended, now_ms() + ring_ms(*timeout_secs))
+                    .await
+                    .map_err(|e| failed(&e))?;
                 (Some(placed), None)
             }
-            // The sandbox's numbers forward to no phone, and so never ask for a key.
-            CallAction::Dial { .. } | CallAction::AskForKey { .. } => {
+            // The whisper of a call forwarded to the outside phone, which it answered: shown
+            // there, with its keys (`outside_phone_presses`).
+            CallAction::AskForKey { text } => {
+                let asked = sqlx::query(
+                    "UPDATE sandbox_calls SET whisper = $1 WHERE call_id = $2 AND answered = 1",
+                )
+                .bind(text)
+                .bind(&call_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| failed(&e))?;
+                if asked.rows_affected() == 0 {
+                    return Err(CarrierError::Rejected {
+                        code: "sandbox-calls".into(),
+                        detail: "that call is not answered on the outside phone".into(),
+                    });
+                }
+                (None, None)
+            }
+            CallAction::Dial { .. } => {
                 return Err(CarrierError::Rejected {
                     code: "sandbox-calls".into(),
                     detail: "the sandbox calls only the outside phone and our tabs".into(),
@@ -394,9 +434,16 @@ impl Carrier for Sandbox {
             }
         };
         if let Some(event) = event {
-            self.report(event).await?;
+            jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms())
+                .await
+                .map_err(|e| failed(&e))?;
         }
+        tx.commit().await.map_err(|e| failed(&e))?;
         Ok(placed)
+    }
+
+    async fn test_connection(&self) -> Result<(), CarrierError> {
+        Ok(())
     }
 
     fn sends_per_second(&self) -> f64 {

@@ -27,6 +27,17 @@ async fn outside_calls(app: &TestApp, admin: &reqwest::Client) -> Vec<OutsideCal
     app.call(admin, OutsideCalls {}).await.json()
 }
 
+/// Bea, from her number `from`, calls a number outside (the outside phone) in her tab.
+async fn call_outside(app: &TestApp, bea: &reqwest::Client, from: &OwnedNumber) -> String {
+    let outside_number = OwnedNumber {
+        e164: "+12025550199".into(),
+        ..from.clone()
+    };
+    app.call(bea, start(from, &outside_number, "bea-tab"))
+        .await
+        .json()
+}
+
 /// The newest call ringing the outside phone, once it rings there.
 async fn ringing_outside(app: &TestApp, admin: &reqwest::Client) -> OutsideCall {
     common::eventually(10, "the outside phone ringing", || async {
@@ -149,14 +160,7 @@ async fn an_outside_caller_rings_the_owner_and_leaves_a_voicemail(app: &TestApp)
 
 async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
     let (admin, _, bea, bea_number) = two_people(app).await;
-    let outside_number = OwnedNumber {
-        e164: "+12025550199".into(),
-        ..bea_number.clone()
-    };
-    let id: String = app
-        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
-        .await
-        .json();
+    let id = call_outside(app, &bea, &bea_number).await;
     // One leg, Bea's; the outside phone sees the call ring with her offer.
     let (legs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calls WHERE session_id = $1")
         .bind(&id)
@@ -204,10 +208,7 @@ async fn our_calls_to_numbers_outside_ring_the_outside_phone(app: &TestApp) {
     );
 
     // Declined outside: "Declined" in Bea's log, and no voicemail for a phone not ours.
-    let id: String = app
-        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
-        .await
-        .json();
+    let id = call_outside(app, &bea, &bea_number).await;
     ringing_outside(app, &admin).await;
     assert!(app
         .call(
@@ -434,14 +435,7 @@ async fn the_outside_phones_calls_take_the_path_of_a_carriers_webhook(app: &Test
 
     // Her call to a number outside: the sandbox calls her tab, then the outside phone, which
     // rings until the sandbox's time for it runs out (brought forward here).
-    let outside_number = OwnedNumber {
-        e164: "+12025550199".into(),
-        ..bea_number.clone()
-    };
-    let id: String = app
-        .call(&bea, start(&bea_number, &outside_number, "bea-tab"))
-        .await
-        .json();
+    let id = call_outside(app, &bea, &bea_number).await;
     ringing_outside(app, &admin).await;
     let (carrier, browser, phone): (Option<String>, Option<String>, Option<String>) =
         sqlx::query_as(

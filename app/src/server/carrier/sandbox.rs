@@ -26,6 +26,7 @@ use crate::error::AppResult;
 use crate::server::jobs::{self, Job};
 use crate::server::{now_ms, Db};
 use crate::types::{Capabilities, MediaLimits};
+use sqlx::{Any, Transaction};
 
 /// Area codes offered when a search names none: a spread of real North American ones.
 const DEFAULT_AREA_CODES: &[&str] = &["212", "415", "312", "617", "206", "512", "303", "416"];
@@ -94,6 +95,13 @@ fn ring_ms(timeout_secs: u32) -> i64 {
     i64::from(timeout_secs.clamp(5, 120)) * 1000
 }
 
+/// Reports `event` as a carrier's webhook would: a job in `tx`, the commit of the change it
+/// reports, so a crash loses neither (the job runs `calls::carrier::handle`, which acts on
+/// an event id once).
+async fn report(tx: &mut Transaction<'_, Any>, event: CallEvent) -> AppResult<()> {
+    jobs::enqueue(tx, &Job::SandboxCallEvent { event }, now_ms()).await
+}
+
 impl Sandbox {
     /// The outside phone picks up the sandbox's call `call_id` to it, which is reported
     /// (in the same commit: a crash loses neither). False when that call no longer rings
@@ -121,7 +129,7 @@ impl Sandbox {
             call_id: call_id.into(),
             state,
         };
-        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        report(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -149,7 +157,7 @@ impl Sandbox {
             state,
             digits: digits.into(),
         };
-        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        report(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -182,7 +190,7 @@ impl Sandbox {
             state,
             declined: answered == 0 && !no_answer,
         };
-        jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms()).await?;
+        report(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -434,9 +442,7 @@ impl Carrier for Sandbox {
             }
         };
         if let Some(event) = event {
-            jobs::enqueue(&mut tx, &Job::SandboxCallEvent { event }, now_ms())
-                .await
-                .map_err(|e| failed(&e))?;
+            report(&mut tx, event).await.map_err(|e| failed(&e))?;
         }
         tx.commit().await.map_err(|e| failed(&e))?;
         Ok(placed)

@@ -1692,6 +1692,44 @@ async fn a_phone_is_called_from_the_browser(app: &TestApp, asked: Asked, _base: 
         format!("{failed:?}").contains("could not place the call"),
         "{failed:?}"
     );
+
+    // The phone turns the call down (Telnyx's hang-up cause call_rejected): Declined in her
+    // log, not No answer.
+    let before = dials(&asked).len();
+    let id: String = app.call(&ada, call_out(PHONE, BROWSER)).await.json();
+    common::eventually(10, "the call to her browser", || async {
+        (dials(&asked).len() == before + 1).then_some(())
+    })
+    .await;
+    let (browser, phone) = (
+        format!("v3:leg-{}", before + 1),
+        format!("v3:leg-{}", before + 2),
+    );
+    let outbound = format!("outbound:{id}");
+    accepted(
+        app,
+        &step("u1", "call.answered", &browser, "s-u", &outbound),
+    )
+    .await;
+    common::eventually(10, "the call to the phone", || async {
+        (dials(&asked).len() == before + 2).then_some(())
+    })
+    .await;
+    placed_is(app, &browser, &phone).await;
+    let rejected = event(
+        "u2",
+        "call.hangup",
+        json!({
+            "call_control_id": phone,
+            "call_leg_id": "s-u",
+            "call_session_id": "s-u",
+            "client_state": state(&outbound),
+            "hangup_cause": "call_rejected",
+        }),
+    );
+    accepted(app, &rejected).await;
+    assert_eq!(commands_reach(&asked, &browser, 1).await[0].0, "hangup");
+    assert_eq!(log(app, &ada).await[0].outcome, "Declined");
 }
 
 /// Twilio told us nothing by the end of a forwarded call's ring time (our backstop timer):

@@ -211,13 +211,17 @@ fn check_call_example(name: &str, parsed: telnyx::Parsed) {
         (
             "call.hangup.json",
             telnyx::Parsed::Call(CallEvent::HungUp {
-                call_id: c, state, ..
+                call_id: c,
+                state,
+                declined,
+                ..
             }),
         ) => {
             assert_eq!(
                 (c.as_str(), state.as_str()),
                 (call_id, "have a nice day =]")
             );
+            assert!(declined, "its hangup_cause is call_rejected");
         }
         (
             "call.bridged.json" | "call.machine.detection.ended.json",

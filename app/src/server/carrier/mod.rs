@@ -259,8 +259,9 @@ pub enum CallEvent {
         event_id: String,
         call_id: String,
         state: String,
-        /// The phone called turned the call down while it rang (the sandbox's outside
-        /// phone says so; Telnyx's and Twilio's hang-up causes are not read yet).
+        /// The phone called turned the call down while it rang (Telnyx's hang-up cause
+        /// `call_rejected` or `user_busy`; the sandbox's outside phone declining; Twilio's
+        /// statuses are not read for it yet).
         #[serde(default)]
         declined: bool,
     },

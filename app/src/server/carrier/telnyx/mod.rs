@@ -145,6 +145,9 @@ struct CallPayload {
     digits: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    /// Why a call ended: `call_rejected` and `user_busy` are the phone turning it down.
+    #[serde(default)]
+    hangup_cause: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -227,7 +230,10 @@ fn parse_call(
             event_id,
             call_id: call_id(p.call_control_id)?,
             state: client_state(p.client_state),
-            declined: false,
+            declined: matches!(
+                p.hangup_cause.as_deref(),
+                Some("call_rejected" | "user_busy")
+            ),
         },
         // A transcription that failed has no words to keep.
         "call.recording.transcription.saved"

@@ -2207,6 +2207,51 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
         (out.peer.as_str(), out.outcome.as_str()),
         (PHONE, "Answered")
     );
+
+    // A phone that turns the call down (its <Dial> ends "busy"): Declined in her log.
+    let session: String = app
+        .call(
+            &ada,
+            CallOut {
+                number_id: number.id.clone(),
+                to: PHONE.into(),
+                tab: "tab-1".into(),
+                device: BROWSER.into(),
+            },
+        )
+        .await
+        .json();
+    common::eventually(10, "the second call to her browser", || async {
+        (asked_at(&asked, "twilio Calls.json").len() == 2).then_some(())
+    })
+    .await;
+    let outbound = format!("outbound:{session}");
+    let dial = twilio_callback_to(
+        app,
+        &step_query(&outbound, "answered"),
+        "voice.incoming.json",
+        &[("CallSid", "CAplaced2")],
+        true,
+    )
+    .await;
+    assert!(
+        dial.body.contains(&format!(">{PHONE}</Number>")),
+        "{dial:?}"
+    );
+    let refused = twilio_callback_to(
+        app,
+        &step_query(&outbound, "dialed"),
+        "voice.incoming.json",
+        &[
+            ("CallSid", "CAplaced2"),
+            ("DialCallSid", "CA00000000000000000000000000000c02"),
+            ("DialCallStatus", "busy"),
+        ],
+        true,
+    )
+    .await;
+    assert!(refused.body.contains("<Hangup/>"), "{refused:?}");
+    assert_eq!(log(app, &ada).await[0].outcome, "Declined");
 }
 
 /// Each scenario on both databases, with Telnyx's and Twilio's APIs at the stand-in.

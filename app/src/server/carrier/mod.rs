@@ -260,8 +260,8 @@ pub enum CallEvent {
         call_id: String,
         state: String,
         /// The phone called turned the call down while it rang (Telnyx's hang-up cause
-        /// `call_rejected` or `user_busy`; the sandbox's outside phone declining; Twilio's
-        /// statuses are not read for it yet).
+        /// `call_rejected` or `user_busy`, Twilio's status `busy`, the sandbox's outside
+        /// phone declining).
         #[serde(default)]
         declined: bool,
     },

@@ -185,7 +185,7 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             event_id: format!("{call}:dialed"),
             call_id: sid(get("DialCallSid")).unwrap_or_default(),
             state,
-            declined: false,
+            declined: turned_down(get("DialCallStatus")),
         },
         other => {
             return Parsed::Ignored {
@@ -193,6 +193,12 @@ pub fn parse_request(query: Option<&str>, params: &[(String, String)]) -> Parsed
             }
         }
     })
+}
+
+/// Whether a call's status says the phone turned it down: Twilio's `busy` (a busy line, or
+/// a call refused).
+fn turned_down(status: Option<String>) -> bool {
+    status.as_deref() == Some("busy")
 }
 
 /// A step of a call we placed or dialed with `state` (`voice::step_url`): the call we
@@ -229,14 +235,14 @@ fn placed_step(state: &str, step: &str, get: &dyn Fn(&str) -> Option<String>) ->
                 event_id,
                 call_id: call,
                 state,
-                declined: false,
+                declined: turned_down(get("CallStatus")),
             }
         }
         "dialed" => CallEvent::HungUp {
             event_id,
             call_id: sid(get("DialCallSid")).unwrap_or_default(),
             state,
-            declined: false,
+            declined: turned_down(get("DialCallStatus")),
         },
         other => {
             return Parsed::Ignored {

@@ -2119,18 +2119,23 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
         .await
         .json();
     assert_eq!(route.as_deref(), Some("twilio"));
-    let session: String = app
-        .call(
-            &ada,
-            CallOut {
-                number_id: number.id.clone(),
-                to: PHONE.into(),
-                tab: "tab-1".into(),
-                device: BROWSER.into(),
-            },
-        )
-        .await
-        .json();
+    // Her browser's call out to PHONE (Twilio calls the browser first).
+    let call_out = || async {
+        let session: String = app
+            .call(
+                &ada,
+                CallOut {
+                    number_id: number.id.clone(),
+                    to: PHONE.into(),
+                    tab: "tab-1".into(),
+                    device: BROWSER.into(),
+                },
+            )
+            .await
+            .json();
+        session
+    };
+    let session = call_out().await;
     let placed = common::eventually(10, "the call to her browser", || async {
         asked_at(&asked, "twilio Calls.json").into_iter().next()
     })
@@ -2209,18 +2214,7 @@ async fn a_twilio_call_is_answered_in_the_browser_and_a_phone_called(
     );
 
     // A phone that turns the call down (its <Dial> ends "busy"): Declined in her log.
-    let session: String = app
-        .call(
-            &ada,
-            CallOut {
-                number_id: number.id.clone(),
-                to: PHONE.into(),
-                tab: "tab-1".into(),
-                device: BROWSER.into(),
-            },
-        )
-        .await
-        .json();
+    let session = call_out().await;
     common::eventually(10, "the second call to her browser", || async {
         (asked_at(&asked, "twilio Calls.json").len() == 2).then_some(())
     })

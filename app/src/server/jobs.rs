@@ -343,7 +343,7 @@ pub fn spawn_workers(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
 }
 
 /// Hourly: purges old live events, expired sessions (and their push devices), audit entries
-/// past a year, unsent uploads, accounts past their deletion grace period, and texts and
+/// past a year, carrier event ids past 30 days, unsent uploads, accounts past their deletion grace period, and texts and
 /// calls past their retention period.
 async fn housekeeping(state: AppState) {
     let mut stopping = state.stopping();
@@ -357,6 +357,9 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = super::audit::purge_old(&state.db).await {
             tracing::warn!(error = ?e, "purging old audit entries failed");
+        }
+        if let Err(e) = super::webhooks::purge_old_events(&state.db, now_ms()).await {
+            tracing::warn!(error = ?e, "forgetting old carrier events failed");
         }
         if let Err(e) = super::media::purge_orphans(&state).await {
             tracing::warn!(error = ?e, "purging unsent uploads failed");

@@ -1036,7 +1036,34 @@ async fn a_first_stream_replays_what_came_after_its_page(app: &TestApp) {
     );
 }
 
+/// A carrier event's id is remembered while a carrier may deliver it again (acted on once),
+/// then forgotten: the table does not keep every event ever received.
+async fn old_carrier_events_are_forgotten(app: &TestApp) {
+    use app::server::webhooks::{purge_old_events, EVENTS_KEPT_MS};
+    let now = app::server::now_ms();
+    for (id, age) in [
+        ("old", EVENTS_KEPT_MS + 1),
+        ("recent", EVENTS_KEPT_MS - 60_000),
+    ] {
+        sqlx::query(
+            "INSERT INTO webhook_events (carrier, event_id, received_at) VALUES ('telnyx', $1, $2)",
+        )
+        .bind(id)
+        .bind(now - age)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(purge_old_events(&app.state.db, now).await.unwrap(), 1);
+    let kept: Vec<(String,)> = sqlx::query_as("SELECT event_id FROM webhook_events")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, vec![("recent".to_string(),)]);
+}
+
 on_both_backends!(
+    old_carrier_events_are_forgotten,
     a_first_stream_replays_what_came_after_its_page,
     parallel_purchases_stay_within_the_quota,
     the_simulator_shows_no_real_carriers_texts,

@@ -409,6 +409,31 @@ pub async fn twilio(
     }
 }
 
+/// How long a carrier event's id is remembered: far past any carrier's redelivery (hours to
+/// a few days), so an event is still acted on once; then forgotten, so the table does not
+/// grow with every event ever received.
+pub const EVENTS_KEPT_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Forgets carrier events received more than [`EVENTS_KEPT_MS`] before `now`, a bounded
+/// batch at a time (no long write lock); answers how many went.
+pub async fn purge_old_events(db: &Db, now: i64) -> crate::error::AppResult<u64> {
+    let mut purged = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM webhook_events WHERE (carrier, event_id) IN
+                 (SELECT carrier, event_id FROM webhook_events WHERE received_at < $1
+                  ORDER BY received_at LIMIT 1000)",
+        )
+        .bind(now - EVENTS_KEPT_MS)
+        .execute(db.pool())
+        .await?;
+        purged += done.rows_affected();
+        if done.rows_affected() < 1000 {
+            return Ok(purged);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,31 +465,6 @@ mod tests {
             "t=1,permit=a,body=b,x=c",
         ] {
             assert!(SandboxSignature::parse(bad).is_none(), "{bad}");
-        }
-    }
-}
-
-/// How long a carrier event's id is remembered: far past any carrier's redelivery (hours to
-/// a few days), so an event is still acted on once; then forgotten, so the table does not
-/// grow with every event ever received.
-pub const EVENTS_KEPT_MS: i64 = 30 * 24 * 60 * 60 * 1000;
-
-/// Forgets carrier events received more than [`EVENTS_KEPT_MS`] before `now`, a bounded
-/// batch at a time (no long write lock); answers how many went.
-pub async fn purge_old_events(db: &Db, now: i64) -> crate::error::AppResult<u64> {
-    let mut purged = 0;
-    loop {
-        let done = sqlx::query(
-            "DELETE FROM webhook_events WHERE (carrier, event_id) IN
-                 (SELECT carrier, event_id FROM webhook_events WHERE received_at < $1
-                  ORDER BY received_at LIMIT 1000)",
-        )
-        .bind(now - EVENTS_KEPT_MS)
-        .execute(db.pool())
-        .await?;
-        purged += done.rows_affected();
-        if done.rows_affected() < 1000 {
-            return Ok(purged);
         }
     }
 }

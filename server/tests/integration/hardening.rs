@@ -1054,7 +1054,8 @@ async fn old_carrier_events_are_forgotten(app: &TestApp) {
         .await
         .unwrap();
     }
-    assert_eq!(purge_old_events(&app.state.db, now).await.unwrap(), 1);
+    // (The hourly housekeeping, which runs this too, may have come first.)
+    assert!(purge_old_events(&app.state.db, now).await.unwrap() <= 1);
     let kept: Vec<(String,)> = sqlx::query_as("SELECT event_id FROM webhook_events")
         .fetch_all(app.state.db.pool())
         .await

@@ -343,8 +343,8 @@ pub fn spawn_workers(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
 }
 
 /// Hourly: purges old live events, expired sessions (and their push devices), audit entries
-/// past a year, carrier event ids past 30 days, unsent uploads, accounts past their deletion grace period, and texts and
-/// calls past their retention period.
+/// past a year, carrier event ids past 30 days, unsent uploads, accounts past their
+/// deletion grace period, and texts and calls past their retention period.
 async fn housekeeping(state: AppState) {
     let mut stopping = state.stopping();
     loop {
@@ -557,8 +557,6 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
                 // The caller hung up meanwhile, or the carrier refuses: nothing more to do.
                 Err(e) => tracing::warn!(error = %e, ?action, "call command dropped"),
             }
-            // The sandbox reports at once, as a job: run it now, not at the next poll.
-            state.jobs_waker.notify_one();
             complete(&state.db, &claimed.id).await
         }
         Job::SandboxCallEvent { event } => {
@@ -566,9 +564,7 @@ async fn run(state: &AppState, claimed: &Claimed, pacing: &mut messaging::Pacing
             complete(&state.db, &claimed.id).await
         }
         Job::SandboxRingEnded { call_id } => {
-            if state.sandbox.outside_phone_ends(call_id, true).await? {
-                state.jobs_waker.notify_one();
-            }
+            state.sandbox.outside_phone_ends(call_id, true).await?;
             complete(&state.db, &claimed.id).await
         }
         Job::FetchVoicemail {

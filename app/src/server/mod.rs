@@ -195,10 +195,12 @@ impl AppState {
         let (carrier_events, receiver) = mpsc::unbounded_channel();
         let (ingest_queue, to_ingest) = mpsc::unbounded_channel();
         let step = Duration::from_millis(settings.sandbox_step_ms);
+        let jobs_waker = Arc::new(jobs::Waker::default());
         let sandbox = Arc::new(carrier::sandbox::Sandbox::new(
             db.clone(),
             carrier_events.clone(),
             step,
+            jobs_waker.clone(),
         ));
         let carrier_http = Arc::new(std::sync::OnceLock::new());
         let carrier = ActiveCarrier::new(
@@ -220,7 +222,7 @@ impl AppState {
             push_http: Arc::new(std::sync::OnceLock::new()),
             media_http: Arc::new(std::sync::OnceLock::new()),
             carrier_http,
-            jobs_waker: Arc::new(jobs::Waker::default()),
+            jobs_waker,
             stopping: tokio::sync::watch::channel(false).0,
             workers: std::sync::Mutex::new(Vec::new()),
             media,

@@ -250,7 +250,6 @@ pub async fn answer_outside(
                 "This call was answered elsewhere, or it has ended.",
             ));
         }
-        state.jobs_waker.notify_one();
         return Ok(());
     }
     check_sdp(answer)?;
@@ -276,7 +275,6 @@ pub async fn answer_outside(
             "This call was answered elsewhere, or it has ended.",
         ));
     }
-    state.jobs_waker.notify_one();
     Ok(())
 }
 
@@ -286,9 +284,7 @@ pub async fn answer_outside(
 pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()> {
     require_sandbox(state)?;
     if forwarded_call(&state.db, session_id).await? {
-        if state.sandbox.outside_phone_ends(session_id, false).await? {
-            state.jobs_waker.notify_one();
-        }
+        state.sandbox.outside_phone_ends(session_id, false).await?;
         return Ok(());
     }
     match outside_side(&state.db, session_id).await? {
@@ -304,9 +300,7 @@ pub async fn hang_up_outside(state: &AppState, session_id: &str) -> AppResult<()
         Side::Called { phone } => {
             // Not called yet, or ended already: nothing rings there to end.
             if let Some(phone) = phone {
-                if state.sandbox.outside_phone_ends(&phone, false).await? {
-                    state.jobs_waker.notify_one();
-                }
+                state.sandbox.outside_phone_ends(&phone, false).await?;
             }
         }
     }
@@ -330,6 +324,5 @@ pub async fn press_outside(state: &AppState, call_id: &str, digits: &str) -> App
             "Nothing on that call is waiting for a key.",
         ));
     }
-    state.jobs_waker.notify_one();
     Ok(())
 }

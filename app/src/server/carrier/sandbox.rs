@@ -52,16 +52,25 @@ pub struct Sandbox {
     step: Duration,
     /// A carrier error code the next outbound text will fail with (armed by the Simulator).
     fail_next: std::sync::Mutex<Option<String>>,
+    /// Woken when a call's report is queued, so the job that acts on it runs at once.
+    jobs_waker: std::sync::Arc<jobs::Waker>,
 }
 
 impl Sandbox {
-    /// `events` feeds the app's ingestion path; `step` is the delay between simulated statuses.
-    pub fn new(db: Db, events: mpsc::UnboundedSender<CarrierEvent>, step: Duration) -> Sandbox {
+    /// `events` feeds the app's ingestion path; `step` is the delay between simulated
+    /// statuses; `jobs_waker` is the job queue's, which runs what the sandbox reports of calls.
+    pub fn new(
+        db: Db,
+        events: mpsc::UnboundedSender<CarrierEvent>,
+        step: Duration,
+        jobs_waker: std::sync::Arc<jobs::Waker>,
+    ) -> Sandbox {
         Sandbox {
             db,
             events,
             step,
             fail_next: std::sync::Mutex::new(None),
+            jobs_waker,
         }
     }
 
@@ -103,34 +112,36 @@ async fn report(tx: &mut Transaction<'_, Any>, event: CallEvent) -> AppResult<()
 }
 
 impl Sandbox {
+    /// Commits the sandbox's change and the report in `tx`, and has the job queue act on
+    /// the report now rather than at its next look.
+    async fn commit_report(&self, tx: Transaction<'_, Any>) -> AppResult<()> {
+        tx.commit().await?;
+        self.jobs_waker.notify_one();
+        Ok(())
+    }
+
     /// The outside phone picks up the sandbox's call `call_id` to it, which is reported
     /// (in the same commit: a crash loses neither). False when that call no longer rings
     /// (answered already, or ended).
     pub async fn outside_phone_answers(&self, call_id: &str) -> AppResult<bool> {
         let mut tx = self.db.begin().await?;
-        let answered = sqlx::query(
-            "UPDATE sandbox_calls SET answered = 1 WHERE call_id = $1 AND answered = 0",
+        let answered: Option<(String,)> = sqlx::query_as(
+            "UPDATE sandbox_calls SET answered = 1 WHERE call_id = $1 AND answered = 0
+             RETURNING state",
         )
         .bind(call_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !answered {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((state,)) = answered else {
             return Ok(false);
-        }
-        let (state,): (String,) =
-            sqlx::query_as("SELECT state FROM sandbox_calls WHERE call_id = $1")
-                .bind(call_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        };
         let event = CallEvent::Answered {
             event_id: format!("{call_id}-answered"),
             call_id: call_id.into(),
             state,
         };
         report(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit_report(tx).await?;
         Ok(true)
     }
 
@@ -138,19 +149,16 @@ impl Sandbox {
     /// which is reported (in the same commit). False when no whisper waits for a key.
     pub async fn outside_phone_presses(&self, call_id: &str, digits: &str) -> AppResult<bool> {
         let mut tx = self.db.begin().await?;
-        let found: Option<(String,)> = sqlx::query_as(
-            "SELECT state FROM sandbox_calls WHERE call_id = $1 AND whisper IS NOT NULL",
+        let asked: Option<(String,)> = sqlx::query_as(
+            "UPDATE sandbox_calls SET whisper = NULL WHERE call_id = $1 AND whisper IS NOT NULL
+             RETURNING state",
         )
         .bind(call_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((state,)) = found else {
+        let Some((state,)) = asked else {
             return Ok(false);
         };
-        sqlx::query("UPDATE sandbox_calls SET whisper = NULL WHERE call_id = $1")
-            .bind(call_id)
-            .execute(&mut *tx)
-            .await?;
         let event = CallEvent::Gathered {
             event_id: format!("{call_id}-keys"),
             call_id: call_id.into(),
@@ -158,7 +166,7 @@ impl Sandbox {
             digits: digits.into(),
         };
         report(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit_report(tx).await?;
         Ok(true)
     }
 
@@ -168,22 +176,17 @@ impl Sandbox {
     /// answered).
     pub async fn outside_phone_ends(&self, call_id: &str, no_answer: bool) -> AppResult<bool> {
         let mut tx = self.db.begin().await?;
-        let found: Option<(String, i64)> =
-            sqlx::query_as("SELECT state, answered FROM sandbox_calls WHERE call_id = $1")
-                .bind(call_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((state, answered)) = found.filter(|(_, a)| !no_answer || *a == 0) else {
+        let ended: Option<(String, i64)> = sqlx::query_as(
+            "DELETE FROM sandbox_calls WHERE call_id = $1 AND (answered = 0 OR $2 = 0)
+             RETURNING state, answered",
+        )
+        .bind(call_id)
+        .bind(i64::from(no_answer))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((state, answered)) = ended else {
             return Ok(false);
         };
-        let gone = sqlx::query("DELETE FROM sandbox_calls WHERE call_id = $1 AND answered = $2")
-            .bind(call_id)
-            .bind(answered)
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() == 0 {
-            return Ok(false);
-        }
         let event = CallEvent::HungUp {
             event_id: format!("{call_id}-ended"),
             call_id: call_id.into(),
@@ -191,7 +194,7 @@ impl Sandbox {
             declined: answered == 0 && !no_answer,
         };
         report(&mut tx, event).await?;
-        tx.commit().await?;
+        self.commit_report(tx).await?;
         Ok(true)
     }
 }
@@ -356,16 +359,11 @@ impl Carrier for Sandbox {
                 // the state it was last handed (a carrier keeps a call's state when a
                 // command sets none).
                 let kept: Option<(String,)> =
-                    sqlx::query_as("SELECT state FROM sandbox_calls WHERE call_id = $1")
+                    sqlx::query_as("DELETE FROM sandbox_calls WHERE call_id = $1 RETURNING state")
                         .bind(&call_id)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(|e| failed(&e))?;
-                sqlx::query("DELETE FROM sandbox_calls WHERE call_id = $1")
-                    .bind(&call_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| failed(&e))?;
                 let state = match kept {
                     Some((kept,)) if state.is_empty() => kept,
                     _ => state,
@@ -444,7 +442,7 @@ impl Carrier for Sandbox {
         if let Some(event) = event {
             report(&mut tx, event).await.map_err(|e| failed(&e))?;
         }
-        tx.commit().await.map_err(|e| failed(&e))?;
+        self.commit_report(tx).await.map_err(|e| failed(&e))?;
         Ok(placed)
     }
 

@@ -535,6 +535,14 @@ async fn a_call_forwarded_on_the_sandbox_rings_the_outside_phone(app: &TestApp) 
         app.call(&admin, not_keys).await.error(),
         AppError::Invalid(_)
     ));
+    let too_many = OutsidePress {
+        call_id: forwarded.id.clone(),
+        digits: "123456789".into(),
+    };
+    assert!(matches!(
+        app.call(&admin, too_many).await.error(),
+        AppError::Invalid(_)
+    ));
     assert!(app.call(&admin, press("1")).await.is_ok());
     common::eventually(10, "the call taken on the forwarding phone", || async {
         let (state, _, reason) = session(id.clone()).await;

@@ -192,11 +192,11 @@ pub async fn upload(
         return AppError::Unauthorized.into_response();
     };
     let user_id = auth.user_id();
-    let kept = match recording(body).await {
-        Ok(bytes) => leave(&state, Caller::Person(&user_id), &call_id, &bytes).await,
-        Err(e) => Err(e),
+    let kept = async {
+        let bytes = recording(body).await?;
+        leave(&state, Caller::Person(&user_id), &call_id, &bytes).await
     };
-    match kept {
+    match kept.await {
         Ok(()) => StatusCode::CREATED.into_response(),
         Err(e) => e.into_response(),
     }
@@ -222,11 +222,11 @@ pub async fn upload_outside(
     if let Err(e) = crate::server::simulator::require_sandbox(&state) {
         return e.into_response();
     }
-    let reported = match recording(body).await {
-        Ok(bytes) => crate::server::simulator::leave_voicemail(&state, &call_id, &bytes).await,
-        Err(e) => Err(e),
+    let reported = async {
+        let bytes = recording(body).await?;
+        crate::server::simulator::leave_voicemail(&state, &call_id, &bytes).await
     };
-    match reported {
+    match reported.await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => e.into_response(),
     }

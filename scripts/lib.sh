@@ -172,7 +172,7 @@ build_app() {
     # so a plain `cargo build` compiled the app and its deps a second time (~2.5 min cold,
     # ~35 s warm after a one-line change).
     step "Building the server (profile dev, as the tests build it)"
-    cargo test -p app -p switchboard --no-run
+    cargo test -p domain -p app -p switchboard --no-run
     SWITCHBOARD_BIN="$tdir/debug/switchboard"
   else
     step "Building the server (profile dev)"

@@ -3,17 +3,14 @@
 //! Compiled into the server (`ssr`) and into the browser bundle (`hydrate`).
 
 pub mod api;
-pub mod device;
-pub mod error;
 pub mod live;
 pub mod pages;
-pub mod sms;
-pub mod types;
-pub mod validate;
 pub mod wire;
 
+// The domain crate's modules, under the names the pages and server functions use.
 #[cfg(feature = "ssr")]
-pub mod server;
+pub use domain::server;
+pub use domain::{device, error, sms, types, validate};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

@@ -273,9 +273,9 @@ async fn page_guard(req: Request, next: Next) -> Response {
         let signed_in = req.extensions().get::<Authenticated>().is_some();
         let path = req.uri().path();
         let target = match path {
-            "/" if signed_in => Some(app::api::accounts::sign_in::HOME),
+            "/" if signed_in => Some(app::types::HOME),
             "/" => Some("/signin"),
-            "/signin" if signed_in => Some(app::api::accounts::sign_in::HOME),
+            "/signin" if signed_in => Some(app::types::HOME),
             p if !signed_in && is_app_page(p) => Some("/signin"),
             _ => None,
         };

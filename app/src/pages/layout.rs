@@ -6,11 +6,12 @@ use crate::pages::widgets::error_note;
 use crate::wire::{FormAction, Loaded, PostForm};
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::api::accounts::sign_in::{SignOut, SignedInUser, HOME};
+use crate::api::accounts::sign_in::{SignOut, SignedInUser};
 use crate::api::calls::MissedCalls;
 use crate::api::messaging::UnreadCount;
 use crate::live::Live;
 use crate::types::CurrentUser;
+use crate::types::HOME;
 
 #[component]
 pub fn AppLayout() -> impl IntoView {

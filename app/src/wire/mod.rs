@@ -2,11 +2,10 @@
 //! `Loaded<T>` for a page's data, `call` for an event handler. None of them is generic over
 //! the server function where it matters (the machinery the browser bundle would otherwise
 //! copy once per function); all post urlencoded arguments and read JSON answers, which the
-//! browser decodes with miniserde (`tagged` reads serde's externally tagged enums).
+//! browser decodes with miniserde (`types::tagged` reads serde's externally tagged enums).
 
 mod forms;
 mod loaded;
-pub(crate) mod tagged;
 
 pub use forms::{FormAction, FormError, PostForm};
 pub use loaded::{Loaded, PageAnswers};

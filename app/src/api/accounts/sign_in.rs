@@ -6,9 +6,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::types::{CurrentUser, InviteLookup, SetupLookup};
-
-/// Where a fresh session lands.
-pub const HOME: &str = "/inbox";
+#[cfg(feature = "ssr")]
+use crate::types::{CODE_PAGE, HOME};
 
 /// Starts `user_id`'s session once every factor is proven (`how`: what the audit log says
 /// of it) and sets its cookie; answers where the browser goes next: home, or Settings for
@@ -53,9 +52,6 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         }
     }
 }
-
-/// Where a sign-in with two-factor sign-in on asks for the code.
-pub const CODE_PAGE: &str = "/signin/code";
 
 /// The second step of a sign-in: a code from the authenticator app, or a recovery code.
 #[server(endpoint = "sign_in_code")]

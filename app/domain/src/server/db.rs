@@ -25,7 +25,7 @@ pub struct Db {
     url: String,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite files are created when missing

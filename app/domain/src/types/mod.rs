@@ -10,6 +10,7 @@ mod contacts;
 mod messaging;
 mod numbers;
 mod push;
+pub(crate) mod tagged;
 
 pub use accounts::*;
 pub use calls::*;

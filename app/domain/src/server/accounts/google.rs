@@ -771,7 +771,7 @@ pub async fn callback_handler(
                     cookies.push(sessions::session_cookie(&state.settings, &token));
                     match super::two_factor::must_set_up(&state.db, &user_id).await {
                         Ok(true) => "/settings".to_string(),
-                        _ => crate::api::accounts::sign_in::HOME.to_string(),
+                        _ => crate::types::HOME.to_string(),
                     }
                 }
                 Err(e) => {
@@ -785,7 +785,7 @@ pub async fn callback_handler(
                 &state.settings,
                 &challenge,
             ));
-            crate::api::accounts::sign_in::CODE_PAGE.to_string()
+            crate::types::CODE_PAGE.to_string()
         }
         Ok(Outcome::Linked) => "/settings?google=linked".to_string(),
         Err(refusal) => refused(purpose, invitation.as_deref(), refusal),

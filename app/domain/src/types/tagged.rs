@@ -18,7 +18,7 @@ macro_rules! deserialize_tagged {
     ($ty:ty) => {
         impl miniserde::Deserialize for $ty {
             fn begin(out: &mut Option<Self>) -> &mut dyn miniserde::de::Visitor {
-                $crate::wire::tagged::visitor(out)
+                $crate::types::tagged::visitor(out)
             }
         }
     };

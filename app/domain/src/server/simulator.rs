@@ -8,7 +8,7 @@ use super::{calls, crypto, media, messaging, phone, AppState, Db};
 use crate::error::{AppError, AppResult};
 
 /// The picture the Simulator attaches to an inbound MMS: the app's own icon.
-const SAMPLE_PICTURE: &[u8] = include_bytes!("../../../public/icons/icon-192.png");
+const SAMPLE_PICTURE: &[u8] = include_bytes!("../../../../public/icons/icon-192.png");
 
 /// The simulator drives the sandbox carrier only.
 pub fn require_sandbox(state: &AppState) -> AppResult<()> {

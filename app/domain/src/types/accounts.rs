@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where a fresh session lands (the server's sign-in paths and the pages agree on it).
+pub const HOME: &str = "/inbox";
+
+/// Where a sign-in with two-factor sign-in on asks for the code.
+pub const CODE_PAGE: &str = "/signin/code";
+
 crate::types::answers! {
     pub enum Role {
         #[serde(rename = "admin")]
@@ -210,9 +216,9 @@ pub enum InviteLookup {
     Unknown,
 }
 
-impl crate::wire::tagged::Tagged for InviteLookup {
-    fn from_variant(variant: &str, payload: Option<crate::wire::tagged::Value>) -> Option<Self> {
-        use crate::wire::tagged::field;
+impl crate::types::tagged::Tagged for InviteLookup {
+    fn from_variant(variant: &str, payload: Option<crate::types::tagged::Value>) -> Option<Self> {
+        use crate::types::tagged::field;
         Some(match variant {
             "Valid" => InviteLookup::Valid {
                 email: field(&payload, "email")?,
@@ -227,7 +233,7 @@ impl crate::wire::tagged::Tagged for InviteLookup {
     }
 }
 
-crate::wire::tagged::deserialize_tagged!(InviteLookup);
+crate::types::tagged::deserialize_tagged!(InviteLookup);
 impl crate::types::Answer for InviteLookup {}
 
 /// Most audit entries one page of the log shows.

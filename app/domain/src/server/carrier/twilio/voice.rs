@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn access_tokens_match_the_vector() {
         let vectors: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../../../testdata/carriers/twilio/webhook-vectors.json"
+            "../../../../../../testdata/carriers/twilio/webhook-vectors.json"
         ))
         .unwrap();
         let v = &vectors["access_token_jwt"];

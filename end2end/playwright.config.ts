@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
+import { HEADLESS_SHELL } from './tests/browsers';
 
-// Debian's Chromium, never a downloaded browser. Each spec starts its own server(s) with a
+// Debian's Chromium (its headless shell; see tests/browsers.ts), never a downloaded browser. Each spec starts its own server(s) with a
 // throwaway data directory (see tests/server.ts), so runs never share state.
 export default defineConfig({
   testDir: './tests',
@@ -21,7 +22,7 @@ export default defineConfig({
   use: {
     headless: true,
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      executablePath: HEADLESS_SHELL,
       args: [
         '--no-sandbox',
         '--disable-gpu',

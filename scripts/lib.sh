@@ -93,7 +93,12 @@ ensure_rust_tools() {
   fi
 }
 
-ensure_chromium() { apt_install chromium chromium; }
+# The end-to-end tests run in Chromium's headless shell, and in the full browser where they
+# need what only it does (end2end/tests/browsers.ts).
+ensure_chromium() {
+  apt_install chromium chromium
+  apt_install chromium-headless-shell chromium-headless-shell
+}
 
 # build_app [release]: the browser bundle (WASM + JS + CSS + public files) and the server.
 # Sets SWITCHBOARD_BIN (and SWITCHBOARD_SITE_ROOT, which a release binary doesn't need).

@@ -11,6 +11,7 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, Page, test } from '@playwright/test';
+import { HEADLESS_SHELL } from './browsers';
 import { buyNumber, expectAccessible, open, Server, signIn } from './server';
 import { TELNYX_PUBLIC_KEY, telnyxEvent } from './telnyx';
 
@@ -54,7 +55,7 @@ test.describe.configure({ mode: 'serial' });
 // A microphone for Answer to ask for (Chromium's fake one).
 test.use({
   launchOptions: {
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    executablePath: HEADLESS_SHELL,
     args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
   },
 });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Browser, chromium, expect, Page, test } from '@playwright/test';
+import { FULL_CHROMIUM, HEADLESS_SHELL } from './browsers';
 import { buyNumber, expectAccessible, open, ownConnection, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
@@ -44,11 +45,11 @@ function tone(file: string, hz: number) {
   fs.writeFileSync(file, Buffer.concat([header, data]));
 }
 
-async function browserSending(hz: number): Promise<Browser> {
+async function browserSending(hz: number, executablePath = HEADLESS_SHELL): Promise<Browser> {
   const wav = path.join(dir, `${hz}.wav`);
   tone(wav, hz);
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    executablePath,
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -109,7 +110,9 @@ test.beforeAll(async () => {
   server = await Server.start();
   server.createAdmin('ada@example.com', PASSWORD);
   server.createAdmin('bea@example.com', PASSWORD);
-  adaBrowser = await browserSending(440);
+  // Ada's is the full browser: the headless shell gives microphones new ids on every page,
+  // and a test checks that the one she picked is remembered.
+  adaBrowser = await browserSending(440, FULL_CHROMIUM);
   beaBrowser = await browserSending(880);
   const adaContext = await adaBrowser.newContext({ baseURL: server.base });
   const beaContext = await beaBrowser.newContext({ baseURL: server.base });

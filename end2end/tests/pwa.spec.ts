@@ -1,8 +1,11 @@
 // The installable app: manifest, service worker, installability as Chromium judges it.
+// In the full browser (tests/browsers.ts): what is judged is what a person installs, and the
+// headless shell does not show notifications.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
+import { FULL_CHROMIUM } from './browsers';
 import { buyNumber, compose, open, ownConnection, ready, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
@@ -18,7 +21,7 @@ test.afterAll(async () => {
 test('the manifest is linked and valid, the service worker activates, Chromium finds it installable', async ({}, testInfo) => {
   // Installability is judged for a real profile (an incognito-like context never qualifies).
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, baseURL: server.base });
+  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, executablePath: FULL_CHROMIUM, baseURL: server.base });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto('/signin');
   await ready(page, true);
@@ -54,7 +57,8 @@ test('the manifest is linked and valid, the service worker activates, Chromium f
   fs.rmSync(profile, { recursive: true, force: true });
 });
 
-test('navigations without a network get the offline page', async ({ browser }) => {
+test('navigations without a network get the offline page', async ({}, testInfo) => {
+  const browser = await chromium.launch({ ...testInfo.project.use.launchOptions, executablePath: FULL_CHROMIUM });
   const context = await browser.newContext({ baseURL: server.base });
   const page = await context.newPage();
   await page.goto('/signin');
@@ -64,13 +68,13 @@ test('navigations without a network get the offline page', async ({ browser }) =
   await context.setOffline(true);
   await page.goto('/signin').catch(() => {});
   await expect(page.getByRole('heading', { name: "You're offline" })).toBeVisible();
-  await context.close();
+  await browser.close();
 });
 
 test('a push shows a notification, a click on it lands on the thread, none while that thread is read', async ({}, testInfo) => {
   server.createAdmin('ada@example.com', PASSWORD);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, baseURL: server.base });
+  const context = await chromium.launchPersistentContext(profile, { ...testInfo.project.use.launchOptions, executablePath: FULL_CHROMIUM, baseURL: server.base });
   await context.grantPermissions(['notifications'], { origin: server.base });
   const page = context.pages()[0] ?? (await context.newPage());
   await signIn(page, 'ada@example.com', PASSWORD);

@@ -11,6 +11,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, Page, test } from '@playwright/test';
+import { HEADLESS_SHELL } from './browsers';
 import { buyNumber, open, Server, signIn } from './server';
 
 const PASSWORD = 'correct horse battery';
@@ -57,7 +58,7 @@ window.Twilio = { Device: class {
 test.describe.configure({ mode: 'serial' });
 test.use({
   launchOptions: {
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    executablePath: HEADLESS_SHELL,
     args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
   },
 });

@@ -108,7 +108,12 @@ impl Drop for OtherInstance {
 pub fn client_builder() -> reqwest::ClientBuilder {
     static TLS: std::sync::OnceLock<native_tls::TlsConnector> = std::sync::OnceLock::new();
     let tls = TLS.get_or_init(|| native_tls::TlsConnector::new().unwrap());
-    reqwest::Client::builder().use_preconfigured_tls(tls.clone())
+    // Idle connections are let go before the server's header read timeout (10 s) closes
+    // them: a request sent on one just as the server closed it failed (IncompleteMessage,
+    // a POST reqwest does not retry), once in a CI run under load.
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls.clone())
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
 }
 
 /// An HTTP client that keeps no cookies (a carrier's webhook, a stranger), shared by every

@@ -373,6 +373,13 @@ pub fn ThreadView() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match thread.await {
+                        // The last conversation's answer, still there when this one's view is
+                        // made before its load has begun: its forms would send to (or delete)
+                        // that one (CI saw its reply box under the new address). This runs
+                        // again once the new answer is in.
+                        Ok(t) if t.conversation.id != id.get_untracked() => {
+                            view! { <p class="loading">"Loading…"</p> }.into_any()
+                        }
                         Ok(t) => {
                             let c = t.conversation;
                             let via = if c.number_name.is_empty() { c.number_display.clone() } else { format!("{} ({})", c.number_name, c.number_display) };

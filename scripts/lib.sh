@@ -68,6 +68,10 @@ target_dir() {
   if [ -n "${CARGO_TARGET_DIR:-}" ]; then echo "$CARGO_TARGET_DIR"; else echo "$REPO_ROOT/target"; fi
 }
 
+# Where `build_app release` puts the deployable binary (scripts/test finds it there after
+# building it in the background, where build_app's SWITCHBOARD_BIN does not reach).
+release_bin() { echo "$(target_dir)/release/switchboard"; }
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_install() { # apt_install <command-to-check> <package>
@@ -174,7 +178,7 @@ build_app() {
     # One file to deploy: the client goes inside the binary (server/build.rs embeds it).
     step "Building the server (profile release, client embedded)"
     SWITCHBOARD_EMBED_SITE="$(cd "$site" && pwd)" cargo build -p switchboard --release --features embed-site
-    SWITCHBOARD_BIN="$tdir/release/switchboard"
+    SWITCHBOARD_BIN="$(release_bin)"
   elif [ -n "${SERVER_AS_TESTED:-}" ]; then
     # scripts/test: the binary its integration tests build (cargo test builds a package's
     # binaries for them). The tests' dev-dependencies turn on more features of shared crates,

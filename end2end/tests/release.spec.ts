@@ -33,10 +33,18 @@ test.beforeAll(async () => {
     SWITCHBOARD_LOG: 'warn',
   };
   expect(execFileSync(bin, ['--version'], { cwd: folder, env }).toString()).toMatch(/^switchboard \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}\)/);
+  // Asked for the tests' cheap password hashing, a release binary still hashes at the real
+  // cost: only debug builds honour the variable (app/domain/src/server/crypto.rs).
   execFileSync(bin, ['admin', 'create', '--email', 'ada@example.com', '--name', 'Ada'], {
     cwd: folder,
-    env: { ...env, SWITCHBOARD_ADMIN_PASSWORD: PASSWORD },
+    env: { ...env, SWITCHBOARD_ADMIN_PASSWORD: PASSWORD, SWITCHBOARD_TEST_CHEAP_PASSWORD_HASHING: '1' },
   });
+  const stored = execFileSync('python3', [
+    '-c',
+    'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT password_hash FROM users").fetchone()[0])',
+    path.join(folder, 'data', 'switchboard.db'),
+  ]).toString();
+  expect(stored).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   child = spawn(bin, [], { cwd: folder, env, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     try {

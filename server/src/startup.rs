@@ -55,6 +55,12 @@ pub async fn prepare(config: &Config) -> Result<(AppState, Reports), String> {
         ice_servers: config.ice_servers.0.clone(),
         google_issuer: config.google_issuer.clone(),
     };
+    if app::server::crypto::cheap_test_hashing() {
+        tracing::warn!(
+            "new passwords are hashed at a test-only cost ({}=1, honoured by debug builds only)",
+            app::server::crypto::CHEAP_TEST_HASHING_VAR
+        );
+    }
     if settings.push_contact.is_none() {
         tracing::warn!("push alerts are off: set SWITCHBOARD_PUSH_CONTACT (mailto: or https:) or a public URL on a real domain");
     }

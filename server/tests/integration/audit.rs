@@ -274,5 +274,9 @@ on_both_backends!(
     sensitive_operations_are_recorded_with_who_and_where,
     admin_changes_and_sign_outs_are_recorded,
     users_read_only_their_own_entries_and_only_admins_read_all,
-    the_log_pages_back_and_forgets_after_twelve_months,
 );
+
+// Housekeeping, which purges the old entries this scenario makes, runs as the background
+// work starts: it took some of them while they were written (49 purged of 50, once the
+// test's sign-up got fast enough to overlap it). Here the scenario purges them itself.
+paused_on_both_backends!(the_log_pages_back_and_forgets_after_twelve_months);

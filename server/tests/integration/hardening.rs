@@ -849,12 +849,15 @@ async fn the_simulator_shows_no_real_carriers_texts(app: &TestApp) {
         .await
         .unwrap();
     let pool = app.state.db.pool();
-    sqlx::query("INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at) VALUES ('n1', $1, '+12125550100', 'telnyx', 'r1', 'sms', 0)")
-        .bind(&user_id).execute(pool).await.unwrap();
-    sqlx::query("INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ('c1', $1, 'n1', '+12025550142', 0)")
-        .bind(&user_id).execute(pool).await.unwrap();
-    sqlx::query("INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at, carrier_message_id) VALUES ('m1', 'c1', $1, 'out', 'private words', 'sent', 1, 0, 0, 'telnyx-1')")
-        .bind(&user_id).execute(pool).await.unwrap();
+    // Written now: texts dated 1970 are past retention, and housekeeping (running as the app
+    // starts) could purge them between these inserts.
+    let now = app::server::now_ms();
+    sqlx::query("INSERT INTO phone_numbers (id, user_id, e164, carrier, carrier_ref, capabilities, created_at) VALUES ('n1', $1, '+12125550100', 'telnyx', 'r1', 'sms', $2)")
+        .bind(&user_id).bind(now).execute(pool).await.unwrap();
+    sqlx::query("INSERT INTO conversations (id, user_id, number_id, peer, last_at) VALUES ('c1', $1, 'n1', '+12025550142', $2)")
+        .bind(&user_id).bind(now).execute(pool).await.unwrap();
+    sqlx::query("INSERT INTO messages (id, conversation_id, user_id, direction, body, status, segments, created_at, updated_at, carrier_message_id) VALUES ('m1', 'c1', $1, 'out', 'private words', 'sent', 1, $2, $2, 'telnyx-1')")
+        .bind(&user_id).bind(now).execute(pool).await.unwrap();
     let listed: Vec<(String, String)> = app
         .call(&ada, app::api::simulator::RecentOutbound {})
         .await

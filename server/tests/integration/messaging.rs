@@ -1272,27 +1272,6 @@ pub(crate) fn hex_key(hex_str: &str) -> [u8; 32] {
     out
 }
 
-macro_rules! paused_on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod paused_sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let app = crate::common::TestApp::start_paused(crate::common::Backend::Sqlite).await;
-                crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
-                app.finish().await;
-            })*
-        }
-        mod paused_postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let app = crate::common::TestApp::start_paused(crate::common::Backend::Postgres).await;
-                crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
-                app.finish().await;
-            })*
-        }
-    };
-}
-
 on_both_backends!(
     concurrent_events_are_grouped_yet_each_counted_once,
     mms_pictures_go_between_users_and_only_their_owner_sees_them,

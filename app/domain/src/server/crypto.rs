@@ -45,8 +45,35 @@ pub fn verify_signature(secret: &[u8; 32], message: &str, signature: &str) -> bo
 }
 
 /// Argon2id with OWASP's recommended minimum: 19 MiB, 2 passes, 1 lane.
+const PASSWORD_HASHING: (u32, u32, u32) = (19 * 1024, 2, 1);
+/// The least argon2 allows (8 KiB, 1 pass), for test runs only: see [`cheap_test_hashing`].
+const TEST_PASSWORD_HASHING: (u32, u32, u32) = (8, 1, 1);
+
+/// The variable that makes a debug build hash new passwords with [`TEST_PASSWORD_HASHING`].
+pub const CHEAP_TEST_HASHING_VAR: &str = "SWITCHBOARD_TEST_CHEAP_PASSWORD_HASHING";
+
+/// Whether new passwords are hashed cheaply: only in a debug build (never a release
+/// binary, whatever its environment says) and only when `scripts/test` asks, through
+/// [`CHEAP_TEST_HASHING_VAR`]=1. The tests create hundreds of users and sign them in;
+/// at the real cost each hash took 19 MiB of fresh memory and tens of milliseconds of a
+/// core, about a quarter of the integration tests' CPU. Checking a password always uses the
+/// cost stored with its hash, so either kind verifies in either build.
+pub fn cheap_test_hashing() -> bool {
+    static CHEAP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(debug_assertions)
+        && *CHEAP.get_or_init(|| std::env::var(CHEAP_TEST_HASHING_VAR).is_ok_and(|v| v == "1"))
+}
+
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
+    argon2_costing(if cheap_test_hashing() {
+        TEST_PASSWORD_HASHING
+    } else {
+        PASSWORD_HASHING
+    })
+}
+
+fn argon2_costing((memory_kib, passes, lanes): (u32, u32, u32)) -> Argon2<'static> {
+    let params = Params::new(memory_kib, passes, lanes, None).expect("valid argon2 params");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -124,4 +151,34 @@ pub async fn verify_against_dummy(password: String) -> AppResult<()> {
         .clone();
     verify_password(password, dummy).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_costing(cost: (u32, u32, u32), password: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2_costing(cost)
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn passwords_are_hashed_at_owasps_cost_and_checked_at_their_own() {
+        let real = hash_costing(PASSWORD_HASHING, "correct horse");
+        assert!(
+            real.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{real}"
+        );
+        let cheap = hash_costing(TEST_PASSWORD_HASHING, "correct horse");
+        assert!(cheap.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{cheap}");
+        // Whichever cost this process hashes at, each hash is checked at the cost it names.
+        for stored in [&real, &cheap] {
+            let parsed = PasswordHash::new(stored).unwrap();
+            assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+            assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
+        }
+    }
 }

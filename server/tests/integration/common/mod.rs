@@ -57,6 +57,30 @@ macro_rules! on_both_backends_with {
     };
 }
 
+/// [`on_both_backends`] with no background work (jobs, housekeeping, carrier events): for
+/// scenarios that run it themselves, or that what it would do at start-up would disturb.
+#[macro_export]
+macro_rules! paused_on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod paused_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start_paused($crate::common::Backend::Sqlite).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
+                app.finish().await;
+            })*
+        }
+        mod paused_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let app = $crate::common::TestApp::start_paused($crate::common::Backend::Postgres).await;
+                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
+                app.finish().await;
+            })*
+        }
+    };
+}
+
 pub mod passkey;
 
 /// The real router for `state`, served on `listener` until aborted.

@@ -103,15 +103,22 @@ test("another conversation opened never shows the last one's reply form while it
   const first = page.url();
   await compose(page, '(202) 555-0144', 'To the second');
   await expect(page.getByRole('heading', { name: '(202) 555-0144' })).toBeVisible();
-  // The first conversation's thread is held back for a while, so its loading state can be
-  // checked: 3 s was too short under load (CI once found the new form already there).
+  // The first conversation's thread is held back until its loading state has been checked
+  // (a fixed hold raced a loaded machine: CI once found the new form there after 3 s).
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
   await page.route('**/api/open_thread', async (route) => {
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    held = true;
+    await released;
     await route.continue();
   });
   await page.getByRole('list', { name: 'Conversations' }).getByRole('link', { name: /\(202\) 555-0155/ }).click();
   await expect(page).toHaveURL(first, { timeout: 20_000 });
+  await expect.poll(() => held, { timeout: 20_000 }).toBe(true);
+  // While it loads, no reply form: the last one's would still be bound to the last thread.
   await expect(page.getByRole('textbox', { name: 'Reply' })).toHaveCount(0);
+  release();
   await expect(page.getByRole('heading', { name: '(202) 555-0155' })).toBeVisible({ timeout: 20_000 });
   await expect(page.getByRole('textbox', { name: 'Reply' })).toHaveCount(1);
   await page.close();

@@ -146,6 +146,57 @@ async fn expired_and_unknown_setup_links_are_refused(app: &TestApp) {
     assert_eq!(users, 0);
 }
 
+/// A hash stored at another cost (an older default, or a test run's cheap one) is made again
+/// at today's cost by the next sign-in that proves the password, and only by one that does.
+async fn an_outdated_password_hash_is_renewed_at_sign_in(app: &TestApp) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    app.admin("ada@example.com").await;
+    let params = argon2::Params::new(16, 1, 1, None).unwrap();
+    let older = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(
+            PASSWORD.as_bytes(),
+            &SaltString::generate(&mut rand::rngs::OsRng),
+        )
+        .unwrap()
+        .to_string();
+    let stored = async || {
+        let (hash,): (String,) =
+            sqlx::query_as("SELECT password_hash FROM users WHERE email = 'ada@example.com'")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        hash
+    };
+    sqlx::query("UPDATE users SET password_hash = $1")
+        .bind(&older)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    assert!(app::server::crypto::is_outdated(&older));
+    let sign_in = async |password: &str| {
+        let browser = app.browser();
+        app.call(
+            &browser,
+            app::api::accounts::sign_in::SignIn {
+                email: "ada@example.com".into(),
+                password: password.into(),
+            },
+        )
+        .await
+    };
+    assert_eq!(sign_in("not the password").await.status, 400);
+    assert_eq!(stored().await, older, "a wrong password changes nothing");
+    assert!(
+        sign_in(PASSWORD).await.is_ok(),
+        "the older hash still verifies"
+    );
+    let renewed = stored().await;
+    assert_ne!(renewed, older);
+    assert!(!app::server::crypto::is_outdated(&renewed), "{renewed}");
+    assert!(sign_in(PASSWORD).await.is_ok(), "and so does the new one");
+    assert_eq!(stored().await, renewed, "a current hash is kept");
+}
+
 async fn wrong_password_and_unknown_email_look_the_same(app: &TestApp) {
     app.admin("ada@example.com").await;
     let anon = app.browser();
@@ -940,6 +991,7 @@ async fn database_errors_reach_the_browser_only_as_a_reference(app: &TestApp) {
 
 on_both_backends!(
     setup_link_creates_the_first_admin_once,
+    an_outdated_password_hash_is_renewed_at_sign_in,
     expired_and_unknown_setup_links_are_refused,
     wrong_password_and_unknown_email_look_the_same,
     sign_in_is_throttled_per_account,

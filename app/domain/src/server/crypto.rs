@@ -64,12 +64,28 @@ pub fn cheap_test_hashing() -> bool {
         && *CHEAP.get_or_init(|| std::env::var(CHEAP_TEST_HASHING_VAR).is_ok_and(|v| v == "1"))
 }
 
-fn argon2() -> Argon2<'static> {
-    argon2_costing(if cheap_test_hashing() {
+/// What new passwords are hashed at: (memory in KiB, passes, lanes).
+fn current_cost() -> (u32, u32, u32) {
+    if cheap_test_hashing() {
         TEST_PASSWORD_HASHING
     } else {
         PASSWORD_HASHING
-    })
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    argon2_costing(current_cost())
+}
+
+/// Whether a stored hash was made otherwise than new passwords are (another algorithm or
+/// cost: an older default, or a test run's cheap one): the next sign-in that proves the
+/// password replaces it.
+pub fn is_outdated(stored_hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored_hash) else {
+        return true;
+    };
+    let cost = Params::try_from(&parsed).map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
+    parsed.algorithm != Algorithm::Argon2id.ident() || cost.ok() != Some(current_cost())
 }
 
 fn argon2_costing((memory_kib, passes, lanes): (u32, u32, u32)) -> Argon2<'static> {
@@ -180,5 +196,10 @@ mod tests {
             assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
             assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
         }
+        // Only the one made at this process's cost is current.
+        assert_eq!(is_outdated(&real), cheap_test_hashing());
+        assert_eq!(is_outdated(&cheap), !cheap_test_hashing());
+        assert!(is_outdated(&hash_costing((16, 1, 1), "correct horse")));
+        assert!(is_outdated("not a hash"));
     }
 }

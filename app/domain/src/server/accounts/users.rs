@@ -139,7 +139,7 @@ pub async fn sign_in(
         meta: meta.clone(),
     };
     // A wrong guess leaves its reservation standing as the failure it is.
-    let Some((user_id, _, disabled_at)) = row.as_ref().filter(|_| verified) else {
+    let Some((user_id, stored_hash, disabled_at)) = row.as_ref().filter(|_| verified) else {
         // The account's owner sees the failure; an unknown email is for admins only.
         let subject = row.as_ref().map(|(id, _, _)| id);
         let detail = match subject {
@@ -157,6 +157,17 @@ pub async fn sign_in(
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     };
     throttle::succeeded(&state.db, attempt, &email_key).await?;
+    // The password is known now: a hash made at an older cost (or a test run's) is made
+    // again at today's. (Unless it changed meanwhile: then the newer one stands.)
+    if crypto::is_outdated(stored_hash) {
+        let renewed = crypto::hash_password(password.to_string()).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(&renewed)
+            .bind(user_id)
+            .bind(stored_hash)
+            .execute(state.db.pool())
+            .await?;
+    }
     if disabled_at.is_some() {
         let detail = "the account is disabled";
         audit::record(

@@ -38,22 +38,8 @@ macro_rules! on_both_backends {
 /// [`on_both_backends`] with the settings changed by `$tweak` (a `FnOnce(&mut Settings)`).
 macro_rules! on_both_backends_with {
     ($tweak:expr; $($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let app = $crate::common::TestApp::start_with($crate::common::Backend::Sqlite, $tweak).await;
-                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
-                app.finish().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let app = $crate::common::TestApp::start_with($crate::common::Backend::Postgres, $tweak).await;
-                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
-                app.finish().await;
-            })*
-        }
+        scenarios_on!(sqlite, Sqlite, |backend| $crate::common::TestApp::start_with(backend, $tweak); $($scenario),*);
+        scenarios_on!(postgres, Postgres, |backend| $crate::common::TestApp::start_with(backend, $tweak); $($scenario),*);
     };
 }
 
@@ -62,18 +48,20 @@ macro_rules! on_both_backends_with {
 #[macro_export]
 macro_rules! paused_on_both_backends {
     ($($scenario:ident),* $(,)?) => {
-        mod paused_sqlite {
+        scenarios_on!(paused_sqlite, Sqlite, |backend| $crate::common::TestApp::start_paused(backend); $($scenario),*);
+        scenarios_on!(paused_postgres, Postgres, |backend| $crate::common::TestApp::start_paused(backend); $($scenario),*);
+    };
+}
+
+/// One test per scenario in `mod $module`, each on an app started by `$start` (a future,
+/// given `$backend`) on that backend, within the time limit, finished after.
+macro_rules! scenarios_on {
+    ($module:ident, $backend:ident, |$given:ident| $start:expr; $($scenario:ident),*) => {
+        mod $module {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
-                let app = $crate::common::TestApp::start_paused($crate::common::Backend::Sqlite).await;
-                $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
-                app.finish().await;
-            })*
-        }
-        mod paused_postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let app = $crate::common::TestApp::start_paused($crate::common::Backend::Postgres).await;
+                let $given = $crate::common::Backend::$backend;
+                let app = $start.await;
                 $crate::common::within_limit(stringify!($scenario), super::$scenario(&app)).await;
                 app.finish().await;
             })*

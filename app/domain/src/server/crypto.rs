@@ -77,6 +77,11 @@ fn argon2() -> Argon2<'static> {
     argon2_costing(current_cost())
 }
 
+fn argon2_costing((memory_kib, passes, lanes): (u32, u32, u32)) -> Argon2<'static> {
+    let params = Params::new(memory_kib, passes, lanes, None).expect("valid argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
 /// Whether a stored hash was made otherwise than new passwords are (another algorithm or
 /// cost: an older default, or a test run's cheap one): the next sign-in that proves the
 /// password replaces it.
@@ -86,11 +91,6 @@ pub fn is_outdated(stored_hash: &str) -> bool {
     };
     let cost = Params::try_from(&parsed).map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
     parsed.algorithm != Algorithm::Argon2id.ident() || cost.ok() != Some(current_cost())
-}
-
-fn argon2_costing((memory_kib, passes, lanes): (u32, u32, u32)) -> Argon2<'static> {
-    let params = Params::new(memory_kib, passes, lanes, None).expect("valid argon2 params");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// How long a password check waits for a free hasher before the request is refused.

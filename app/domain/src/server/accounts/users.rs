@@ -157,17 +157,6 @@ pub async fn sign_in(
         return Err(AppError::invalid(WRONG_CREDENTIALS));
     };
     throttle::succeeded(&state.db, attempt, &email_key).await?;
-    // The password is known now: a hash made at an older cost (or a test run's) is made
-    // again at today's. (Unless it changed meanwhile: then the newer one stands.)
-    if crypto::is_outdated(stored_hash) {
-        let renewed = crypto::hash_password(password.to_string()).await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
-            .bind(&renewed)
-            .bind(user_id)
-            .bind(stored_hash)
-            .execute(state.db.pool())
-            .await?;
-    }
     if disabled_at.is_some() {
         let detail = "the account is disabled";
         audit::record(
@@ -182,12 +171,34 @@ pub async fn sign_in(
             "This account has been disabled. Ask an admin of this Switchboard.",
         ));
     }
+    renew_if_outdated(&state.db, user_id, stored_hash, password).await?;
     if super::two_factor::is_on(&state.db, user_id).await? {
         return Ok(SignedIn::NeedsCode(
             super::two_factor::challenge(&state.db, user_id).await?,
         ));
     }
     Ok(SignedIn::Password(user_id.clone()))
+}
+
+/// The password is proven: a hash made at another cost than today's (an older default, or
+/// a test run's) is made again at today's. If it changed meanwhile, the newer one stands.
+async fn renew_if_outdated(
+    db: &Db,
+    user_id: &UserId,
+    stored_hash: &str,
+    password: &str,
+) -> AppResult<()> {
+    if !crypto::is_outdated(stored_hash) {
+        return Ok(());
+    }
+    let renewed = crypto::hash_password(password.to_string()).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+        .bind(renewed)
+        .bind(user_id)
+        .bind(stored_hash)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// A password change as the form gives it (named, so the three can't be swapped).
